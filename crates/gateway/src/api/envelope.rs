@@ -1,0 +1,107 @@
+//! Cloudflare's v4 envelope: `{success, errors, messages, result, result_info}`, and the
+//! management API's error type, rendered here and nowhere else.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::gateways::{ChangeError, FieldError};
+use crate::store::StoreError;
+
+/// A successful response.
+pub fn ok(result: Value) -> Response {
+    Json(json!({"success": true, "errors": [], "messages": [], "result": result})).into_response()
+}
+
+/// A successful page of a list.
+pub fn ok_page(result: Vec<Value>, page: usize, per_page: usize, total: usize) -> Response {
+    let count = result.len();
+    Json(json!({
+        "success": true, "errors": [], "messages": [], "result": result,
+        "result_info": {
+            "page": page, "per_page": per_page, "count": count, "total_count": total,
+            "total_pages": total.div_ceil(per_page.max(1)),
+        },
+    }))
+    .into_response()
+}
+
+/// A management API error; codes are listed in docs/errors.md.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    errors: Vec<(u16, String)>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: u16, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            errors: vec![(code, message.into())],
+        }
+    }
+
+    pub fn unauthorized() -> ApiError {
+        Self::new(StatusCode::UNAUTHORIZED, 10000, "Authentication error")
+    }
+    pub fn no_route() -> ApiError {
+        Self::new(StatusCode::NOT_FOUND, 7000, "No route for that URI")
+    }
+    pub fn gateway_not_found() -> ApiError {
+        Self::new(StatusCode::NOT_FOUND, 2001, "Gateway not found")
+    }
+    pub fn not_found(what: &str) -> ApiError {
+        Self::new(StatusCode::NOT_FOUND, 1004, format!("{what} not found"))
+    }
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::BAD_REQUEST, 1001, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        Self::new(StatusCode::CONFLICT, 1002, message)
+    }
+    pub fn internal() -> ApiError {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, 1003, "Internal error")
+    }
+
+    /// One entry per invalid field, each naming its field.
+    pub fn invalid_fields(errors: Vec<FieldError>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            errors: errors
+                .into_iter()
+                .map(|e| (1001, format!("{}: {}", e.field, e.message)))
+                .collect(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        tracing::error!(%error, "management call failed in the store");
+        ApiError::internal()
+    }
+}
+
+impl From<ChangeError> for ApiError {
+    fn from(error: ChangeError) -> ApiError {
+        match error {
+            ChangeError::Invalid(errors) => ApiError::invalid_fields(errors),
+            ChangeError::Conflict => ApiError::conflict("A gateway with this id already exists"),
+            ChangeError::NotFound => ApiError::gateway_not_found(),
+            ChangeError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let errors: Vec<Value> = self
+            .errors
+            .iter()
+            .map(|(code, message)| json!({"code": code, "message": message}))
+            .collect();
+        let body = json!({"success": false, "errors": errors, "messages": [], "result": null});
+        (self.status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,138 @@
+//! `/accounts/{account}/ai-gateway/gateways[/{id}]`: gateway CRUD in Cloudflare's shape.
+
+use axum::extract::State;
+use axum::response::Response;
+use http::HeaderMap;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::ApiError;
+use super::envelope::{ok, ok_page};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    page: Option<usize>,
+    per_page: Option<usize>,
+    search: Option<String>,
+}
+
+const DEFAULT_PER_PAGE: usize = 20;
+const MAX_PER_PAGE: usize = 100;
+
+fn account(account: &str) -> Result<&str, ApiError> {
+    if crate::proxy::is_account_id(account) {
+        Ok(account)
+    } else {
+        Err(ApiError::no_route())
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ApiPath(account_id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Response, ApiError> {
+    let account_id = account(&account_id)?;
+    let page = query.page.unwrap_or(1).max(1);
+    let per_page = query
+        .per_page
+        .unwrap_or(DEFAULT_PER_PAGE)
+        .clamp(1, MAX_PER_PAGE);
+    let matching: Vec<_> = state
+        .gateways()
+        .list(account_id)
+        .into_iter()
+        .filter(|g| query.search.as_deref().is_none_or(|s| g.id.contains(s)))
+        .collect();
+    let total = matching.len();
+    let items = matching
+        .iter()
+        .skip((page - 1).saturating_mul(per_page))
+        .take(per_page)
+        .map(|g| g.to_json())
+        .collect();
+    Ok(ok_page(items, page, per_page, total))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiPath(account_id): ApiPath<String>,
+    ApiJson(body): ApiJson,
+) -> Result<Response, ApiError> {
+    let account_id = account(&account_id)?;
+    let id = match body.get("id") {
+        Some(Value::String(id)) => id.clone(),
+        _ => {
+            return Err(ApiError::bad_request(
+                "id: required, a string of 1-64 characters",
+            ));
+        }
+    };
+    let gateway = state.gateways().create(account_id, &id, &body).await?;
+    Ok(ok(gateway.to_json()))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath((account_id, id)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let gateway = state
+        .gateways()
+        .get(account(&account_id)?, &id)
+        .ok_or_else(ApiError::gateway_not_found)?;
+    Ok(ok(gateway.to_json()))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    ApiPath((account_id, id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson,
+) -> Result<Response, ApiError> {
+    if body
+        .get("id")
+        .is_some_and(|v| v.as_str() != Some(id.as_str()))
+    {
+        return Err(ApiError::bad_request("id: cannot be changed"));
+    }
+    let gateway = state
+        .gateways()
+        .update(account(&account_id)?, &id, &body)
+        .await?;
+    Ok(ok(gateway.to_json()))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiPath((account_id, id)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let gateway = state.gateways().delete(account(&account_id)?, &id).await?;
+    Ok(ok(gateway.to_json()))
+}
+
+/// The proxy URL for one provider on this gateway, as the host the caller used sees it.
+pub async fn provider_url(
+    State(state): State<AppState>,
+    ApiPath((account_id, id, provider)): ApiPath<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let account_id = account(&account_id)?;
+    state
+        .gateways()
+        .get(account_id, &id)
+        .ok_or_else(ApiError::gateway_not_found)?;
+    if state.providers().get(&provider).is_none() {
+        return Err(ApiError::bad_request(format!(
+            "provider: unknown provider `{provider}`"
+        )));
+    }
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| state.config().server.listen.to_string());
+    Ok(ok(Value::String(format!(
+        "http://{host}/v1/{account_id}/{id}/{provider}"
+    ))))
+}

@@ -1,0 +1,102 @@
+//! The management REST API under `/client/v4` (SPEC §13) in Cloudflare's v4 envelope, and the
+//! unauthenticated health routes.
+
+mod envelope;
+mod extract;
+mod gateways;
+mod health;
+mod tokens;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::header;
+
+pub use envelope::ApiError;
+
+use crate::state::AppState;
+
+/// Management routes plus `/healthz` and `/readyz`. The admin token is checked by
+/// [`require_admin`], which the app applies by path prefix.
+pub fn router() -> Router<AppState> {
+    let management = Router::new()
+        .route(
+            "/accounts/{account}/ai-gateway/gateways",
+            get(gateways::list).post(gateways::create),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}",
+            get(gateways::get)
+                .put(gateways::update)
+                .delete(gateways::delete),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/url/{provider}",
+            get(gateways::provider_url),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/tokens",
+            get(tokens::list).post(tokens::create),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/tokens/{id}",
+            axum::routing::delete(tokens::revoke),
+        )
+        .fallback(no_route);
+    Router::new()
+        .nest(MANAGEMENT_BASE, management)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+}
+
+/// Every route this router serves under `/client/v4`, as `(method, path)`: the test that
+/// checks each one refuses unauthenticated calls enumerates this list.
+pub const MANAGEMENT_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/accounts/{account}/ai-gateway/gateways"),
+    ("POST", "/accounts/{account}/ai-gateway/gateways"),
+    ("GET", "/accounts/{account}/ai-gateway/gateways/{id}"),
+    ("PUT", "/accounts/{account}/ai-gateway/gateways/{id}"),
+    ("DELETE", "/accounts/{account}/ai-gateway/gateways/{id}"),
+    (
+        "GET",
+        "/accounts/{account}/ai-gateway/gateways/{id}/url/{provider}",
+    ),
+    ("GET", "/accounts/{account}/ai-gateway/tokens"),
+    ("POST", "/accounts/{account}/ai-gateway/tokens"),
+    ("DELETE", "/accounts/{account}/ai-gateway/tokens/{id}"),
+];
+
+/// The management base; everything under it, known route or not, needs the admin token, so
+/// an unauthenticated caller learns nothing about what exists.
+pub const MANAGEMENT_BASE: &str = "/client/v4";
+
+/// Refuses any request under [`MANAGEMENT_BASE`] without the admin token.
+pub async fn require_admin(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let is_management = path
+        .strip_prefix(MANAGEMENT_BASE)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    if !is_management {
+        return next.run(request).await;
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::auth::bearer);
+    match presented {
+        Some(token) if state.admin_token().matches(token) => next.run(request).await,
+        _ => ApiError::unauthorized().into_response(),
+    }
+}
+
+/// Any path no route serves.
+pub async fn no_route() -> ApiError {
+    ApiError::no_route()
+}

@@ -1,0 +1,74 @@
+//! `/accounts/{account}/ai-gateway/tokens`: run tokens for authenticated gateways (SPEC §12).
+
+use axum::extract::State;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::ApiError;
+use super::envelope::ok;
+use super::extract::{ApiJson, ApiPath};
+use crate::state::AppState;
+use crate::store::{StoreError, StoredToken};
+
+const MAX_NAME_CHARS: usize = 128;
+
+fn summary(token: &StoredToken) -> Value {
+    json!({"id": token.id, "name": token.name, "created_at": token.created_at.to_string()})
+}
+
+fn account(account: &str) -> Result<&str, ApiError> {
+    if crate::proxy::is_account_id(account) {
+        Ok(account)
+    } else {
+        Err(ApiError::no_route())
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ApiPath(account_id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let tokens = state.tokens().list(account(&account_id)?);
+    Ok(ok(Value::Array(tokens.iter().map(summary).collect())))
+}
+
+/// The token text is in this response and nowhere else, ever.
+pub async fn create(
+    State(state): State<AppState>,
+    ApiPath(account_id): ApiPath<String>,
+    ApiJson(body): ApiJson,
+) -> Result<Response, ApiError> {
+    let account_id = account(&account_id)?;
+    let name = match body.get("name") {
+        Some(Value::String(name))
+            if !name.trim().is_empty() && name.chars().count() <= MAX_NAME_CHARS =>
+        {
+            name.trim().to_owned()
+        }
+        _ => return Err(ApiError::bad_request("name: required, 1-128 characters")),
+    };
+    let created = state
+        .tokens()
+        .create(account_id, &name)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "could not create a run token");
+            ApiError::internal()
+        })?;
+    let mut result = summary(&created.stored);
+    if let Value::Object(map) = &mut result {
+        map.insert("token".into(), Value::String(created.token));
+    }
+    Ok(ok(result))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    ApiPath((account_id, id)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    match state.tokens().revoke(account(&account_id)?, &id).await {
+        Ok(()) => Ok(ok(json!({"id": id}))),
+        Err(StoreError::NotFound) => Err(ApiError::not_found("Token")),
+        Err(error) => Err(error.into()),
+    }
+}

@@ -1,0 +1,78 @@
+//! Run tokens: created and revoked through the management API, checked on every request to an
+//! authenticated gateway from an in-memory copy of their hashes.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use super::{generate_token, hashes_equal, sha256};
+use crate::store::{Store, StoreResult, StoredToken};
+
+pub struct TokenRegistry {
+    store: Arc<dyn Store>,
+    tokens: ArcSwap<Vec<StoredToken>>,
+}
+
+/// A token just created: the only moment its text exists outside the client.
+#[derive(Debug, Clone)]
+pub struct CreatedToken {
+    pub stored: StoredToken,
+    pub token: String,
+}
+
+impl TokenRegistry {
+    pub async fn load(store: Arc<dyn Store>) -> StoreResult<TokenRegistry> {
+        let tokens = store.list_tokens().await?;
+        Ok(TokenRegistry {
+            store,
+            tokens: ArcSwap::from_pointee(tokens),
+        })
+    }
+
+    /// Re-reads tokens from the store (after a change here or, later, on another instance).
+    pub async fn reload(&self) -> StoreResult<()> {
+        self.tokens.store(Arc::new(self.store.list_tokens().await?));
+        Ok(())
+    }
+
+    /// Whether `presented` is a run token of `account_id`. Every token of the account is
+    /// compared in constant time, so timing says nothing about which one nearly matched.
+    pub fn verify(&self, account_id: &str, presented: &str) -> bool {
+        let hash = sha256(presented);
+        let mut found = false;
+        for token in self.tokens.load().iter() {
+            if token.account_id == account_id {
+                found |= hashes_equal(&token.token_sha256, &hash);
+            }
+        }
+        found
+    }
+
+    pub fn list(&self, account_id: &str) -> Vec<StoredToken> {
+        self.tokens
+            .load()
+            .iter()
+            .filter(|t| t.account_id == account_id)
+            .cloned()
+            .collect()
+    }
+
+    pub async fn create(&self, account_id: &str, name: &str) -> anyhow::Result<CreatedToken> {
+        let token = generate_token("tgr_")?;
+        let stored = StoredToken {
+            id: uuid::Uuid::now_v7().to_string(),
+            account_id: account_id.to_owned(),
+            name: name.to_owned(),
+            token_sha256: sha256(&token),
+            created_at: jiff::Timestamp::now(),
+        };
+        self.store.insert_token(&stored).await?;
+        self.reload().await?;
+        Ok(CreatedToken { stored, token })
+    }
+
+    pub async fn revoke(&self, account_id: &str, id: &str) -> StoreResult<()> {
+        self.store.delete_token(account_id, id).await?;
+        self.reload().await
+    }
+}

@@ -1,0 +1,169 @@
+//! Configuration: defaults, then the TOML file, then `TOLLGATE_<SECTION>__<KEY>` environment
+//! variables, then command-line flags (SPEC §1), parsed once into the validated [`Config`].
+//!
+//! The raw serde types live in [`raw`]; nothing outside this module sees them. Validation
+//! collects every problem before failing so `tollgate config check` can print them all at once.
+
+mod env;
+mod raw;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+pub use raw::RawConfig;
+
+/// The validated configuration the rest of the gateway runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    /// Per-slug overrides and custom providers, keyed by slug.
+    pub providers: BTreeMap<String, ProviderConfig>,
+    pub storage: StorageConfig,
+    pub redis_url: Option<String>,
+    pub cache: CacheConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub admin_token: Option<Secret>,
+    pub max_body_bytes: usize,
+    pub trusted_proxies: Vec<IpNet>,
+    pub upstream_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub egress: Egress,
+}
+
+/// Where traffic to providers leaves from: an outbound proxy and/or a local source address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Egress {
+    pub proxy: Option<String>,
+    pub bind: Option<IpAddr>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProviderConfig {
+    pub base_url: Option<String>,
+    pub egress: Egress,
+    /// For custom providers: the header that carries the provider credential.
+    pub credential_header: Option<String>,
+    /// Workers AI: the Cloudflare account id in its base URL.
+    pub cf_account: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageConfig {
+    Sqlite { path: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    pub max_bytes: u64,
+}
+
+/// A secret string whose `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(*****)")
+    }
+}
+
+/// Command-line flags that override file and environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Every problem found while loading, one line each.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .problems.join("\n  "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl ConfigError {
+    fn one(problem: String) -> Self {
+        ConfigError {
+            problems: vec![problem],
+        }
+    }
+}
+
+impl Config {
+    /// Loads from an optional file, the process environment and flags.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        Self::load_from(file, std::env::vars(), overrides)
+    }
+
+    /// Like [`Config::load`] with the environment passed in, so tests need not touch the process's.
+    pub fn load_from(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let text = match file {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::one(format!("cannot read {}: {e}", path.display())))?,
+            None => String::new(),
+        };
+        Self::parse(&text, vars, overrides)
+    }
+
+    /// Parses TOML text, applies environment variables and flags, and validates.
+    pub fn parse(
+        text: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut document: toml::Table = toml::from_str(text)
+            .map_err(|e| ConfigError::one(format!("not valid TOML: {}", e.message())))?;
+        let mut problems = env::apply(&mut document, vars);
+        let mut unknown = Vec::new();
+        let raw: RawConfig =
+            match serde_ignored::deserialize(toml::Value::Table(document), |path| {
+                unknown.push(format!("unknown key `{path}`"))
+            }) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    problems.extend(unknown);
+                    problems.push(e.to_string());
+                    return Err(ConfigError { problems });
+                }
+            };
+        problems.extend(unknown);
+        match raw.validate(overrides) {
+            Ok(config) if problems.is_empty() => Ok(config),
+            Ok(_) => Err(ConfigError { problems }),
+            Err(more) => {
+                problems.extend(more);
+                Err(ConfigError { problems })
+            }
+        }
+    }
+
+    /// The configuration with every default and nothing else.
+    pub fn defaults() -> Result<Config, ConfigError> {
+        Self::parse("", std::iter::empty(), &Overrides::default())
+    }
+}
+
+#[cfg(test)]
+mod tests;

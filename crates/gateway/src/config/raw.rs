@@ -1,0 +1,289 @@
+//! The configuration file's shape (serde) and its validation into [`super::Config`].
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{
+    CacheConfig, Config, Egress, Overrides, ProviderConfig, Secret, ServerConfig, StorageConfig,
+};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawConfig {
+    server: RawServer,
+    providers: BTreeMap<String, RawProvider>,
+    storage: RawStorage,
+    redis: RawRedis,
+    cache: RawCache,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct RawServer {
+    listen: String,
+    data_dir: PathBuf,
+    admin_token: Option<String>,
+    max_body_bytes: u64,
+    trusted_proxies: Vec<String>,
+    upstream_timeout_ms: u64,
+    shutdown_grace_ms: u64,
+    egress_proxy: Option<String>,
+    egress_bind: Option<String>,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: "127.0.0.1:8787".into(),
+            data_dir: PathBuf::from("./tollgate-data"),
+            admin_token: None,
+            max_body_bytes: 32 * 1024 * 1024,
+            trusted_proxies: Vec::new(),
+            upstream_timeout_ms: 600_000,
+            shutdown_grace_ms: 30_000,
+            egress_proxy: None,
+            egress_bind: None,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawProvider {
+    base_url: Option<String>,
+    egress_proxy: Option<String>,
+    egress_bind: Option<String>,
+    credential_header: Option<String>,
+    cf_account: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawStorage {
+    url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawRedis {
+    url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct RawCache {
+    max_bytes: u64,
+}
+
+impl Default for RawCache {
+    fn default() -> Self {
+        RawCache {
+            max_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// The largest body a deployment may allow; beyond this a single request could exhaust memory.
+const MAX_BODY_LIMIT: u64 = 1024 * 1024 * 1024;
+
+impl RawConfig {
+    pub(super) fn validate(self, overrides: &Overrides) -> Result<Config, Vec<String>> {
+        let mut problems = Vec::new();
+        let server = self.server;
+
+        let listen_text = overrides.listen.clone().unwrap_or(server.listen);
+        let listen = parse_listen(&listen_text).unwrap_or_else(|why| {
+            problems.push(format!("server.listen: {why}"));
+            SocketAddr::from(([127, 0, 0, 1], 8787))
+        });
+        let data_dir = overrides.data_dir.clone().unwrap_or(server.data_dir);
+
+        let admin_token = match server.admin_token {
+            Some(token) if token.trim().len() < 16 => {
+                problems.push("server.admin_token: must be at least 16 characters".into());
+                None
+            }
+            Some(token) => Some(Secret::new(token.trim().to_owned())),
+            None => None,
+        };
+        if server.max_body_bytes == 0 || server.max_body_bytes > MAX_BODY_LIMIT {
+            problems.push(format!(
+                "server.max_body_bytes: must be between 1 and {MAX_BODY_LIMIT}"
+            ));
+        }
+        let mut trusted_proxies = Vec::new();
+        for cidr in &server.trusted_proxies {
+            match parse_cidr(cidr) {
+                Some(net) => trusted_proxies.push(net),
+                None => problems.push(format!("server.trusted_proxies: `{cidr}` is not a CIDR")),
+            }
+        }
+        if server.upstream_timeout_ms == 0 {
+            problems.push("server.upstream_timeout_ms: must be greater than 0".into());
+        }
+        let egress = parse_egress(
+            "server",
+            server.egress_proxy,
+            server.egress_bind,
+            &mut problems,
+        );
+
+        let mut providers = BTreeMap::new();
+        for (slug, raw) in self.providers {
+            let section = format!("providers.{slug}");
+            if !crate::providers::is_valid_slug(&slug) {
+                problems.push(format!(
+                    "{section}: a provider slug is 1-64 characters of a-z, 0-9, '-' and '_'"
+                ));
+            }
+            if let Some(url) = &raw.base_url
+                && let Err(why) = check_base_url(url)
+            {
+                problems.push(format!("{section}.base_url: {why}"));
+            }
+            if !crate::providers::is_builtin(&slug) && raw.base_url.is_none() {
+                problems.push(format!(
+                    "{section}: `{slug}` is not a built-in provider, so it needs a base_url"
+                ));
+            }
+            if let Some(name) = &raw.credential_header
+                && http::HeaderName::from_bytes(name.as_bytes()).is_err()
+            {
+                problems.push(format!(
+                    "{section}.credential_header: `{name}` is not a header name"
+                ));
+            }
+            let provider_egress =
+                parse_egress(&section, raw.egress_proxy, raw.egress_bind, &mut problems);
+            providers.insert(
+                slug,
+                ProviderConfig {
+                    base_url: raw.base_url.map(|u| u.trim_end_matches('/').to_owned()),
+                    egress: Egress {
+                        proxy: provider_egress.proxy.or_else(|| egress.proxy.clone()),
+                        bind: provider_egress.bind.or(egress.bind),
+                    },
+                    credential_header: raw.credential_header.map(|h| h.to_ascii_lowercase()),
+                    cf_account: raw.cf_account,
+                },
+            );
+        }
+
+        let storage = match self.storage.url {
+            None => StorageConfig::Sqlite {
+                path: data_dir.join("tollgate.db"),
+            },
+            Some(url) => parse_storage_url(&url).unwrap_or_else(|why| {
+                problems.push(format!("storage.url: {why}"));
+                StorageConfig::Sqlite {
+                    path: data_dir.join("tollgate.db"),
+                }
+            }),
+        };
+        let redis_url = Some(self.redis.url).filter(|url| !url.is_empty());
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            problems.push("redis.url: must start with redis:// or rediss://".into());
+        }
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Config {
+            server: ServerConfig {
+                listen,
+                data_dir,
+                admin_token,
+                max_body_bytes: server.max_body_bytes as usize,
+                trusted_proxies,
+                upstream_timeout: Duration::from_millis(server.upstream_timeout_ms),
+                shutdown_grace: Duration::from_millis(server.shutdown_grace_ms),
+                egress,
+            },
+            providers,
+            storage,
+            redis_url,
+            cache: CacheConfig {
+                max_bytes: self.cache.max_bytes,
+            },
+        })
+    }
+}
+
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    // Host names such as `localhost:8787` resolve locally, without the network.
+    text.to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| format!("`{text}` is not an address such as 127.0.0.1:8787"))
+}
+
+fn parse_cidr(text: &str) -> Option<ipnet::IpNet> {
+    text.parse()
+        .ok()
+        .or_else(|| text.parse::<IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+fn parse_egress(
+    section: &str,
+    proxy: Option<String>,
+    bind: Option<String>,
+    problems: &mut Vec<String>,
+) -> Egress {
+    let proxy = proxy.filter(|p| !p.is_empty());
+    if let Some(url) = &proxy
+        && reqwest::Proxy::all(url.as_str()).is_err()
+    {
+        problems.push(format!(
+            "{section}.egress_proxy: `{url}` is not a proxy URL"
+        ));
+    }
+    let bind = bind
+        .filter(|b| !b.is_empty())
+        .and_then(|text| match text.parse::<IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                problems.push(format!(
+                    "{section}.egress_bind: `{text}` is not an IP address"
+                ));
+                None
+            }
+        });
+    Egress { proxy, bind }
+}
+
+fn check_base_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}`: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("`{url}`: scheme must be http or https"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(format!("`{url}`: must not have a query or fragment"));
+    }
+    Ok(())
+}
+
+fn parse_storage_url(url: &str) -> Result<StorageConfig, String> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err("sqlite:// needs a file path".into());
+        }
+        return Ok(StorageConfig::Sqlite {
+            path: PathBuf::from(path),
+        });
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(
+            "PostgreSQL storage is not available in this version yet; use sqlite://".into(),
+        );
+    }
+    Err(format!("`{url}`: expected sqlite://PATH"))
+}

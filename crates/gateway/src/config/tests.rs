@@ -1,0 +1,169 @@
+use super::*;
+
+fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::parse(text, vars(env), &Overrides::default())
+}
+
+#[test]
+fn defaults_match_the_spec() {
+    let config = Config::defaults().ok();
+    let Some(config) = config else {
+        unreachable!("defaults must validate")
+    };
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8787");
+    assert_eq!(config.server.data_dir, PathBuf::from("./tollgate-data"));
+    assert_eq!(config.server.max_body_bytes, 32 * 1024 * 1024);
+    assert_eq!(
+        config.server.upstream_timeout,
+        Duration::from_millis(600_000)
+    );
+    assert_eq!(
+        config.storage,
+        StorageConfig::Sqlite {
+            path: PathBuf::from("./tollgate-data/tollgate.db")
+        }
+    );
+    assert_eq!(config.cache.max_bytes, 256 * 1024 * 1024);
+    assert!(config.redis_url.is_none());
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = r#"
+        [server]
+        lisen = "x"
+        max_body_bytes = 0
+        trusted_proxies = ["10.0.0.0/8", "nope"]
+        [providers.openai]
+        base_url = "ftp://x"
+        [providers.my-llm]
+        [cahce]
+    "#;
+    let problems = parse(text, &[])
+        .err()
+        .map(|e| e.problems)
+        .unwrap_or_default();
+    let joined = problems.join("\n");
+    for expected in [
+        "unknown key `server.lisen`",
+        "unknown key `cahce`",
+        "server.max_body_bytes",
+        "`nope` is not a CIDR",
+        "providers.openai.base_url",
+        "providers.my-llm: `my-llm` is not a built-in provider",
+    ] {
+        assert!(
+            joined.contains(expected),
+            "missing {expected:?} in:\n{joined}"
+        );
+    }
+}
+
+#[test]
+fn environment_overrides_file_and_flags_override_both() {
+    let text = "[server]\nlisten = \"127.0.0.1:1000\"\nmax_body_bytes = 10\n";
+    let env = [
+        ("TOLLGATE_SERVER__LISTEN", "127.0.0.1:2000"),
+        ("TOLLGATE_SERVER__MAX_BODY_BYTES", "20"),
+        (
+            "TOLLGATE_PROVIDERS__OPENAI__BASE_URL",
+            "http://127.0.0.1:9/v1",
+        ),
+        ("TOLLGATE_LOG", "debug"),
+        ("OTHER", "x"),
+    ];
+    let config = parse(text, &env).ok();
+    assert_eq!(config.as_ref().map(|c| c.server.listen.port()), Some(2000));
+    assert_eq!(config.as_ref().map(|c| c.server.max_body_bytes), Some(20));
+    assert_eq!(
+        config
+            .as_ref()
+            .and_then(|c| c.providers.get("openai"))
+            .and_then(|p| p.base_url.clone()),
+        Some("http://127.0.0.1:9/v1".into())
+    );
+    let flags = Overrides {
+        listen: Some("127.0.0.1:3000".into()),
+        data_dir: Some("/tmp/x".into()),
+    };
+    let config = Config::parse(text, vars(&env), &flags).ok();
+    assert_eq!(config.as_ref().map(|c| c.server.listen.port()), Some(3000));
+    assert_eq!(
+        config.map(|c| c.storage),
+        Some(StorageConfig::Sqlite {
+            path: PathBuf::from("/tmp/x/tollgate.db")
+        })
+    );
+}
+
+#[test]
+fn unknown_environment_key_is_named() {
+    let problems = parse("", &[("TOLLGATE_SERVER__LISTN", "x")])
+        .err()
+        .map(|e| e.problems);
+    assert_eq!(
+        problems,
+        Some(vec!["unknown key `server.listn`".to_string()])
+    );
+}
+
+#[test]
+fn custom_provider_and_storage_url() {
+    let text = r#"
+        [providers.my-llm]
+        base_url = "http://127.0.0.1:8000/v1/"
+        credential_header = "X-Key"
+        [storage]
+        url = "sqlite:///var/lib/tollgate/db.sqlite"
+    "#;
+    let config = parse(text, &[]).ok();
+    let provider = config.as_ref().and_then(|c| c.providers.get("my-llm"));
+    assert_eq!(
+        provider.and_then(|p| p.base_url.as_deref()),
+        Some("http://127.0.0.1:8000/v1")
+    );
+    assert_eq!(
+        provider.and_then(|p| p.credential_header.as_deref()),
+        Some("x-key")
+    );
+    assert_eq!(
+        config.map(|c| c.storage),
+        Some(StorageConfig::Sqlite {
+            path: PathBuf::from("/var/lib/tollgate/db.sqlite")
+        })
+    );
+    assert!(parse("[storage]\nurl = \"mysql://x\"", &[]).is_err());
+}
+
+#[test]
+fn admin_token_is_never_printed_by_debug() {
+    let config = parse("[server]\nadmin_token = \"a-very-secret-admin-token\"", &[]).ok();
+    let shown = format!("{config:?}");
+    assert!(!shown.contains("a-very-secret"));
+    assert!(parse("[server]\nadmin_token = \"short\"", &[]).is_err());
+}
+
+#[test]
+fn example_configs_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let result = parse(&text, &[]);
+        assert!(
+            result.is_ok(),
+            "{}: {:?}",
+            entry.path().display(),
+            result.err()
+        );
+        seen += 1;
+    }
+    assert!(seen > 0, "no example configs in {}", dir.display());
+}

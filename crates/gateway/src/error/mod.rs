@@ -1,0 +1,127 @@
+//! Errors the gateway itself produces on proxy routes, with their stable codes (SPEC §5).
+//!
+//! Every gateway-made error on a proxy route is a [`GatewayError`]; it becomes the Cloudflare
+//! envelope in exactly one place, [`GatewayError::into_response`]. Upstream errors are not
+//! gateway errors: they pass through untouched and never come here.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+
+/// A gateway-made error: a stable code plus a message that is safe to show a client
+/// (no secrets, no internal detail).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct GatewayError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// The code table. Numbers and statuses are part of the contract; see docs/errors.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    GatewayNotFound,
+    RateLimited,
+    UpstreamFailed,
+    InvalidProvider,
+    Unauthorized,
+    UpstreamTimeout,
+    BodyTooLarge,
+    InvalidPath,
+    InvalidHeader,
+    InvalidBody,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn number(self) -> u16 {
+        match self {
+            ErrorCode::GatewayNotFound => 2001,
+            ErrorCode::RateLimited => 2003,
+            ErrorCode::UpstreamFailed => 2005,
+            ErrorCode::InvalidProvider => 2008,
+            ErrorCode::Unauthorized => 2009,
+            ErrorCode::UpstreamTimeout => 2010,
+            ErrorCode::BodyTooLarge => 2011,
+            ErrorCode::InvalidPath => 2012,
+            ErrorCode::InvalidHeader => 2013,
+            ErrorCode::InvalidBody => 2014,
+            ErrorCode::Internal => 2000,
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::GatewayNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::UpstreamFailed => StatusCode::BAD_GATEWAY,
+            ErrorCode::InvalidProvider
+            | ErrorCode::InvalidPath
+            | ErrorCode::InvalidHeader
+            | ErrorCode::InvalidBody => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl GatewayError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        GatewayError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn gateway_not_found() -> Self {
+        Self::new(ErrorCode::GatewayNotFound, "Gateway not found")
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(ErrorCode::Unauthorized, "Unauthorized")
+    }
+
+    pub fn invalid_path() -> Self {
+        Self::new(ErrorCode::InvalidPath, "Invalid path")
+    }
+
+    pub fn invalid_header(name: &str, why: &str) -> Self {
+        Self::new(
+            ErrorCode::InvalidHeader,
+            format!("Invalid header {name}: {why}"),
+        )
+    }
+
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal, "Internal gateway error")
+    }
+
+    /// The JSON body of SPEC §5.
+    pub fn body(&self) -> serde_json::Value {
+        let code = self.code.number();
+        json!({
+            "success": false,
+            "result": [],
+            "messages": [],
+            "error": [{"code": code, "message": self.message}],
+            "name": "AiGatewayError",
+            "httpCode": self.code.status().as_u16(),
+            "internalCode": code,
+            "message": self.message,
+        })
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let mut response = (self.code.status(), axum::Json(self.body())).into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // Kept on the response so outer layers (logging, metrics) can see what went wrong.
+        response.extensions_mut().insert(self);
+        response
+    }
+}

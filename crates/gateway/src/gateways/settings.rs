@@ -1,0 +1,337 @@
+//! The gateway object and its field-by-field validation; errors name the field.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+/// A gateway as stored: identity, timestamps and settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gateway {
+    pub account_id: String,
+    pub id: String,
+    pub settings: GatewaySettings,
+    pub created_at: jiff::Timestamp,
+    pub modified_at: jiff::Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GatewaySettings {
+    pub cache_ttl: u32,
+    pub cache_invalidate_on_update: bool,
+    pub collect_logs: bool,
+    pub rate_limiting_interval: u32,
+    pub rate_limiting_limit: u32,
+    pub rate_limiting_technique: RateLimitTechnique,
+    pub rate_limiting_key: RateLimitKey,
+    pub authentication: bool,
+    pub retry_max_attempts: u8,
+    pub retry_delay: u32,
+    pub retry_backoff: Backoff,
+    pub request_timeout_ms: Option<u64>,
+    pub log_management: Option<u32>,
+    pub log_management_strategy: Option<LogStrategy>,
+}
+
+impl Default for GatewaySettings {
+    /// What an auto-created `default` gateway gets: logs on, everything else off.
+    fn default() -> Self {
+        GatewaySettings {
+            cache_ttl: 0,
+            cache_invalidate_on_update: false,
+            collect_logs: true,
+            rate_limiting_interval: 0,
+            rate_limiting_limit: 0,
+            rate_limiting_technique: RateLimitTechnique::Fixed,
+            rate_limiting_key: RateLimitKey::Gateway,
+            authentication: false,
+            retry_max_attempts: 1,
+            retry_delay: 0,
+            retry_backoff: Backoff::Constant,
+            request_timeout_ms: None,
+            log_management: None,
+            log_management_strategy: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitTechnique {
+    Fixed,
+    Sliding,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backoff {
+    Constant,
+    Linear,
+    Exponential,
+}
+
+impl Backoff {
+    pub fn parse(text: &str) -> Option<Backoff> {
+        match text {
+            "constant" => Some(Backoff::Constant),
+            "linear" => Some(Backoff::Linear),
+            "exponential" => Some(Backoff::Exponential),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LogStrategy {
+    StopInserting,
+    DeleteOldest,
+}
+
+/// What a rate limit counts per: the whole gateway, each client IP, or each value of a header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RateLimitKey {
+    Gateway,
+    Ip,
+    Header(http::HeaderName),
+}
+
+impl RateLimitKey {
+    pub fn parse(text: &str) -> Option<RateLimitKey> {
+        match text {
+            "gateway" => Some(RateLimitKey::Gateway),
+            "ip" => Some(RateLimitKey::Ip),
+            _ => text
+                .strip_prefix("header:")
+                .and_then(|name| http::HeaderName::from_bytes(name.trim().as_bytes()).ok())
+                .map(RateLimitKey::Header),
+        }
+    }
+}
+
+impl std::fmt::Display for RateLimitKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RateLimitKey::Gateway => f.write_str("gateway"),
+            RateLimitKey::Ip => f.write_str("ip"),
+            RateLimitKey::Header(name) => write!(f, "header:{name}"),
+        }
+    }
+}
+
+impl Serialize for RateLimitKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RateLimitKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        RateLimitKey::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid rate_limiting_key `{text}`")))
+    }
+}
+
+/// A validation problem with one field of a gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+const MAX_CACHE_TTL: u64 = 2_592_000;
+const MAX_LOG_CAP: u64 = 10_000_000;
+
+impl GatewaySettings {
+    /// Applies the known fields present in a JSON body; absent fields keep their value, and
+    /// fields Tollgate does not implement are ignored (Cloudflare's object has many).
+    pub fn apply(&mut self, body: &Map<String, Value>) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut field =
+            |name: &'static str, apply: &mut dyn FnMut(&Value) -> Result<(), String>| {
+                if let Some(value) = body.get(name)
+                    && let Err(message) = apply(value)
+                {
+                    errors.push(FieldError {
+                        field: name,
+                        message,
+                    });
+                }
+            };
+        field("cache_ttl", &mut |v| {
+            self.cache_ttl = int_or_null(v, 0, MAX_CACHE_TTL)? as u32;
+            Ok(())
+        });
+        field("cache_invalidate_on_update", &mut |v| {
+            self.cache_invalidate_on_update = boolean(v)?;
+            Ok(())
+        });
+        field("collect_logs", &mut |v| {
+            self.collect_logs = boolean(v)?;
+            Ok(())
+        });
+        field("rate_limiting_interval", &mut |v| {
+            self.rate_limiting_interval = int_or_null(v, 0, 86_400)? as u32;
+            Ok(())
+        });
+        field("rate_limiting_limit", &mut |v| {
+            self.rate_limiting_limit = int_or_null(v, 0, u64::from(u32::MAX))? as u32;
+            Ok(())
+        });
+        field("rate_limiting_technique", &mut |v| {
+            self.rate_limiting_technique = match v {
+                Value::Null => RateLimitTechnique::Fixed,
+                Value::String(s) if s == "fixed" => RateLimitTechnique::Fixed,
+                Value::String(s) if s == "sliding" => RateLimitTechnique::Sliding,
+                _ => return Err("must be \"fixed\" or \"sliding\"".into()),
+            };
+            Ok(())
+        });
+        field("rate_limiting_key", &mut |v| {
+            self.rate_limiting_key = match v {
+                Value::Null => RateLimitKey::Gateway,
+                Value::String(s) => RateLimitKey::parse(s).ok_or(
+                    "must be \"gateway\", \"ip\" or \"header:<name>\" with a valid header name",
+                )?,
+                _ => return Err("must be a string".into()),
+            };
+            Ok(())
+        });
+        field("authentication", &mut |v| {
+            self.authentication = boolean(v)?;
+            Ok(())
+        });
+        field("retry_max_attempts", &mut |v| {
+            self.retry_max_attempts = int(v, 1, 5)? as u8;
+            Ok(())
+        });
+        field("retry_delay", &mut |v| {
+            self.retry_delay = int(v, 0, 5_000)? as u32;
+            Ok(())
+        });
+        field("retry_backoff", &mut |v| {
+            self.retry_backoff = v
+                .as_str()
+                .and_then(Backoff::parse)
+                .ok_or("must be \"constant\", \"linear\" or \"exponential\"")?;
+            Ok(())
+        });
+        field("request_timeout_ms", &mut |v| {
+            self.request_timeout_ms = match v {
+                Value::Null => None,
+                _ => Some(int(v, 1, 3_600_000)?),
+            };
+            Ok(())
+        });
+        field("log_management", &mut |v| {
+            self.log_management = match v {
+                Value::Null => None,
+                _ => Some(int(v, 1, MAX_LOG_CAP)? as u32),
+            };
+            Ok(())
+        });
+        field("log_management_strategy", &mut |v| {
+            self.log_management_strategy = match v {
+                Value::Null => None,
+                Value::String(s) if s == "STOP_INSERTING" => Some(LogStrategy::StopInserting),
+                Value::String(s) if s == "DELETE_OLDEST" => Some(LogStrategy::DeleteOldest),
+                _ => return Err("must be \"STOP_INSERTING\", \"DELETE_OLDEST\" or null".into()),
+            };
+            Ok(())
+        });
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn boolean(v: &Value) -> Result<bool, String> {
+    v.as_bool().ok_or_else(|| "must be true or false".into())
+}
+
+fn int(v: &Value, min: u64, max: u64) -> Result<u64, String> {
+    match v.as_u64() {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("must be an integer from {min} to {max}")),
+    }
+}
+
+fn int_or_null(v: &Value, min: u64, max: u64) -> Result<u64, String> {
+    if v.is_null() {
+        Ok(min)
+    } else {
+        int(v, min, max)
+    }
+}
+
+impl Gateway {
+    /// The Cloudflare v4 gateway object (plus Tollgate's extension fields).
+    pub fn to_json(&self) -> Value {
+        let mut object = json!({
+            "id": self.id,
+            "account_id": self.account_id,
+            "account_tag": self.account_id,
+            "is_default": self.id == "default",
+            "created_at": self.created_at.to_string(),
+            "modified_at": self.modified_at.to_string(),
+        });
+        if let (Value::Object(target), Ok(Value::Object(settings))) =
+            (&mut object, serde_json::to_value(&self.settings))
+        {
+            target.extend(settings);
+        }
+        object
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(body: Value) -> Result<GatewaySettings, Vec<FieldError>> {
+        let mut settings = GatewaySettings::default();
+        let Value::Object(map) = body else {
+            unreachable!()
+        };
+        settings.apply(&map).map(|()| settings)
+    }
+
+    #[test]
+    fn names_every_bad_field() {
+        let errors = apply(
+            json!({"cache_ttl": -1, "retry_max_attempts": 9, "collect_logs": "yes",
+            "rate_limiting_key": "header:bad header", "log_management_strategy": "KEEP"}),
+        )
+        .err()
+        .unwrap_or_default();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "cache_ttl",
+                "collect_logs",
+                "rate_limiting_key",
+                "retry_max_attempts",
+                "log_management_strategy"
+            ]
+        );
+    }
+
+    #[test]
+    fn applies_and_round_trips() {
+        let settings = apply(
+            json!({"cache_ttl": 60, "rate_limiting_technique": "sliding",
+            "rate_limiting_key": "header:x-user-id", "retry_backoff": "exponential",
+            "log_management": 10, "log_management_strategy": "DELETE_OLDEST", "unknown_field": 1}),
+        )
+        .ok()
+        .unwrap_or_default();
+        assert_eq!(settings.cache_ttl, 60);
+        assert_eq!(settings.rate_limiting_key.to_string(), "header:x-user-id");
+        let text = serde_json::to_string(&settings).unwrap_or_default();
+        let back: Option<GatewaySettings> = serde_json::from_str(&text).ok();
+        assert_eq!(back, Some(settings));
+    }
+}

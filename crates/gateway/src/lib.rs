@@ -1,0 +1,25 @@
+//! Tollgate's gateway library: everything the `tollgate` binary runs, testable without a process.
+//!
+//! Layout (a request's path through the code):
+//! - [`config`]: the TOML file, environment overrides and flags, parsed once into validated types.
+//! - [`app`]: the router and the one place the middleware order is written down.
+//! - [`proxy`]: the provider pass-through of SPEC §2: path guard, header rules, upstream call, streaming.
+//! - [`providers`]: the built-in provider table and custom providers (base URLs, credential headers).
+//! - [`auth`]: the admin token, run tokens and gateway authentication (§12).
+//! - [`gateways`]: gateway settings and the in-memory registry the hot path reads.
+//! - [`store`]: storage traits and their SQLite implementation (§14).
+//! - [`api`]: the management REST API under `/client/v4` (§13) and health routes.
+//! - [`error`]: the gateway's error codes and their JSON rendering (§5), in one place.
+//! - [`server`]: listeners, TCP options and graceful shutdown.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod gateways;
+pub mod providers;
+pub mod proxy;
+pub mod server;
+pub mod state;
+pub mod store;

@@ -1,0 +1,22 @@
+//! Providers: the built-in table of SPEC §2, custom providers from configuration, and how a
+//! provider path becomes an upstream URL.
+
+mod builtin;
+mod registry;
+mod url;
+
+pub use builtin::{BUILTIN, BuiltinProvider, UrlTemplate, UsageFormat};
+pub use registry::{Provider, ProviderRegistry};
+
+/// Slugs are 1-64 characters of `[a-z0-9_-]`, like gateway ids.
+pub fn is_valid_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= 64
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+pub fn is_builtin(slug: &str) -> bool {
+    BUILTIN.iter().any(|p| p.slug == slug)
+}

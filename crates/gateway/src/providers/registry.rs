@@ -1,0 +1,119 @@
+//! The providers a running gateway knows: built-ins with their overrides, plus custom slugs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use http::HeaderName;
+
+use super::{BUILTIN, UrlTemplate, UsageFormat, url};
+use crate::config::{Config, ProviderConfig};
+use crate::error::GatewayError;
+use crate::proxy::UpstreamClients;
+
+/// One provider as the proxy uses it.
+#[derive(Debug)]
+pub struct Provider {
+    pub slug: String,
+    base_url: String,
+    template: UrlTemplate,
+    cf_account: Option<String>,
+    pub credential_headers: Vec<HeaderName>,
+    pub usage: UsageFormat,
+    /// The pooled client for this provider's egress settings.
+    pub client: reqwest::Client,
+    /// Workers AI model names start with `@cf/` or `@hf/`, so `@` may open a path segment.
+    pub allows_at_segments: bool,
+}
+
+impl Provider {
+    /// The upstream URL for a raw provider path (no leading `/`) and query string.
+    pub fn upstream_url(&self, path: &str, query: Option<&str>) -> Result<String, GatewayError> {
+        url::upstream_url(
+            &self.base_url,
+            self.template,
+            self.cf_account.as_deref(),
+            path,
+            query,
+        )
+    }
+
+    pub fn is_credential_header(&self, name: &HeaderName) -> bool {
+        self.credential_headers.contains(name)
+    }
+}
+
+/// Slug → provider, built once from configuration.
+#[derive(Debug, Default)]
+pub struct ProviderRegistry {
+    by_slug: HashMap<String, Arc<Provider>>,
+}
+
+impl ProviderRegistry {
+    pub fn from_config(config: &Config, clients: &UpstreamClients) -> anyhow::Result<Self> {
+        let mut by_slug = HashMap::new();
+        let none = ProviderConfig::default();
+        for builtin in BUILTIN {
+            let overrides = config.providers.get(builtin.slug).unwrap_or(&none);
+            let provider = Provider {
+                slug: builtin.slug.to_owned(),
+                base_url: overrides
+                    .base_url
+                    .clone()
+                    .unwrap_or_else(|| builtin.base_url.to_owned()),
+                template: builtin.template,
+                cf_account: overrides.cf_account.clone(),
+                credential_headers: builtin
+                    .credential_headers
+                    .iter()
+                    .map(|h| HeaderName::from_static(h))
+                    .collect(),
+                usage: builtin.usage,
+                client: clients.for_egress(&overrides.egress)?,
+                allows_at_segments: builtin.slug == "workers-ai",
+            };
+            by_slug.insert(builtin.slug.to_owned(), Arc::new(provider));
+        }
+        for (slug, custom) in &config.providers {
+            if by_slug.contains_key(slug) {
+                continue;
+            }
+            let Some(base_url) = custom.base_url.clone() else {
+                continue;
+            };
+            let credential = custom
+                .credential_header
+                .as_deref()
+                .unwrap_or("authorization");
+            let provider = Arc::new(Provider {
+                slug: slug.clone(),
+                base_url,
+                template: UrlTemplate::Fixed,
+                cf_account: None,
+                credential_headers: vec![HeaderName::from_bytes(credential.as_bytes())?],
+                usage: UsageFormat::OpenAi,
+                client: clients.for_egress(&custom.egress)?,
+                allows_at_segments: false,
+            });
+            // Cloudflare's spelling of a custom provider is `custom-<slug>`.
+            by_slug.insert(format!("custom-{slug}"), provider.clone());
+            by_slug.insert(slug.clone(), provider);
+        }
+        Ok(ProviderRegistry { by_slug })
+    }
+
+    pub fn get(&self, slug: &str) -> Option<&Arc<Provider>> {
+        self.by_slug.get(slug)
+    }
+
+    /// Every credential header name any provider uses: what redaction must cover.
+    pub fn all_credential_headers(&self) -> Vec<HeaderName> {
+        let mut names: Vec<HeaderName> = self
+            .by_slug
+            .values()
+            .flat_map(|p| p.credential_headers.iter().cloned())
+            .collect();
+        names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        names.dedup();
+        names
+    }
+}

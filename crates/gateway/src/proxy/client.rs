@@ -1,0 +1,48 @@
+//! Pooled upstream HTTP clients (rustls, HTTP/1.1 and HTTP/2), one per distinct egress setting.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::config::Egress;
+
+/// Builds and shares clients so providers with the same egress share one connection pool.
+#[derive(Default)]
+pub struct UpstreamClients {
+    clients: Mutex<HashMap<Egress, reqwest::Client>>,
+}
+
+impl UpstreamClients {
+    pub fn for_egress(&self, egress: &Egress) -> anyhow::Result<reqwest::Client> {
+        let mut clients = self
+            .clients
+            .lock()
+            .map_err(|_| anyhow::anyhow!("client table lock poisoned"))?;
+        if let Some(client) = clients.get(egress) {
+            return Ok(client.clone());
+        }
+        let client = build(egress)?;
+        clients.insert(egress.clone(), client.clone());
+        Ok(client)
+    }
+}
+
+fn build(egress: &Egress) -> anyhow::Result<reqwest::Client> {
+    // reqwest is built without a default crypto provider; ring keeps C builds out of the tree.
+    // Installing twice is harmless (the second call reports the first is in place).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        // A proxy passes redirects to its client; following them would change the upstream host.
+        .redirect(reqwest::redirect::Policy::none())
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .http2_adaptive_window(true);
+    if let Some(proxy) = &egress.proxy {
+        builder = builder.proxy(reqwest::Proxy::all(proxy.as_str())?);
+    }
+    if let Some(bind) = egress.bind {
+        builder = builder.local_address(bind);
+    }
+    Ok(builder.build()?)
+}

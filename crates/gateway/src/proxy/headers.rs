@@ -1,0 +1,89 @@
+//! Which headers cross the proxy (SPEC §2): hop-by-hop headers, `Host`, every `cf-aig-*`
+//! header and the gateway credential stay behind; everything else passes unchanged.
+
+use http::{HeaderMap, HeaderName, header};
+
+/// RFC 9110 §7.6.1 connection-specific fields, plus the de-facto ones proxies also drop.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// The headers sent upstream: the client's, minus what must not leave the gateway.
+pub fn upstream_request_headers(incoming: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(incoming.len());
+    for (name, value) in incoming {
+        let dropped = is_hop_by_hop(name, incoming)
+            || name == header::HOST
+            // The client recomputes length from the body it sends.
+            || name == header::CONTENT_LENGTH
+            || name == header::EXPECT
+            || name.as_str().starts_with("cf-aig-");
+        if !dropped {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// The upstream response's headers as the client gets them: all but connection-specific ones.
+pub fn client_response_headers(upstream: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(upstream.len() + 3);
+    for (name, value) in upstream {
+        if !is_hop_by_hop(name, upstream) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+fn is_hop_by_hop(name: &HeaderName, all: &HeaderMap) -> bool {
+    HOP_BY_HOP.contains(name) || listed_in_connection(name, all)
+}
+
+/// `Connection: foo` makes `foo` hop-by-hop too.
+fn listed_in_connection(name: &HeaderName, all: &HeaderMap) -> bool {
+    all.get_all(header::CONNECTION).iter().any(|value| {
+        value
+            .to_str()
+            .unwrap_or("")
+            .split(',')
+            .any(|token| token.trim().eq_ignore_ascii_case(name.as_str()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn strips_what_must_not_cross() {
+        let mut incoming = HeaderMap::new();
+        for (name, value) in [
+            ("host", "gw"),
+            ("connection", "keep-alive, x-private"),
+            ("x-private", "1"),
+            ("keep-alive", "5"),
+            ("transfer-encoding", "chunked"),
+            ("content-length", "10"),
+            ("cf-aig-authorization", "Bearer run"),
+            ("cf-aig-metadata", "{}"),
+            ("authorization", "Bearer sk-provider"),
+            ("x-api-key", "sk-ant"),
+            ("content-type", "application/json"),
+        ] {
+            incoming.append(name, HeaderValue::from_static(value));
+        }
+        let out = upstream_request_headers(&incoming);
+        let mut names: Vec<&str> = out.keys().map(|k| k.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["authorization", "content-type", "x-api-key"]);
+    }
+}

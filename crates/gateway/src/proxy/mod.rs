@@ -1,0 +1,22 @@
+//! The provider pass-through of SPEC §2: `/v1/{account}/{gateway}/{provider}/{path…}`.
+
+mod client;
+mod handler;
+mod headers;
+mod options;
+mod path;
+
+pub use client::UpstreamClients;
+pub use handler::proxy;
+pub use options::{CustomCost, RequestOptions};
+pub use path::{ProxyPath, parse as parse_path};
+
+/// 1-64 characters of `[a-z0-9_-]`.
+pub fn is_gateway_id(id: &str) -> bool {
+    path::is_id(id, false)
+}
+
+/// Account ids also allow upper case (Cloudflare's are hex, clients vary in case).
+pub fn is_account_id(id: &str) -> bool {
+    path::is_id(id, true)
+}

@@ -1,0 +1,200 @@
+//! The `cf-aig-*` request headers of SPEC §3, parsed and validated before anything goes upstream.
+
+use std::time::Duration;
+
+use http::HeaderMap;
+use serde_json::Value;
+
+use crate::error::GatewayError;
+use crate::gateways::Backoff;
+
+/// What the client asked of the gateway for this one request. `None` means "use the gateway's
+/// setting".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestOptions {
+    /// The token from `cf-aig-authorization: Bearer …`.
+    pub gateway_token: Option<String>,
+    pub cache_ttl: Option<u32>,
+    pub skip_cache: bool,
+    pub cache_key: Option<String>,
+    pub metadata: Option<Vec<(String, Value)>>,
+    pub collect_log: Option<bool>,
+    pub collect_log_payload: Option<bool>,
+    pub custom_cost: Option<CustomCost>,
+    pub request_timeout: Option<Duration>,
+    pub max_attempts: Option<u8>,
+    pub retry_delay: Option<Duration>,
+    pub backoff: Option<Backoff>,
+    pub event_id: Option<String>,
+}
+
+/// `cf-aig-custom-cost`: USD per token in and out, or a total.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CustomCost {
+    pub per_token_in: Option<f64>,
+    pub per_token_out: Option<f64>,
+    pub total_cost: Option<f64>,
+}
+
+const MAX_CACHE_TTL: u64 = 2_592_000;
+const MAX_CACHE_KEY_BYTES: usize = 256;
+const MAX_EVENT_ID_BYTES: usize = 128;
+const MAX_METADATA_ENTRIES: usize = 5;
+const MAX_METADATA_KEY_BYTES: usize = 64;
+const MAX_METADATA_VALUE_BYTES: usize = 512;
+const MAX_REQUEST_TIMEOUT_MS: u64 = 3_600_000;
+
+impl RequestOptions {
+    pub fn from_headers(headers: &HeaderMap) -> Result<RequestOptions, GatewayError> {
+        let mut options = RequestOptions::default();
+        for (name, value) in headers {
+            let name = name.as_str();
+            let Some(option) = name.strip_prefix("cf-aig-") else {
+                continue;
+            };
+            let text = value
+                .to_str()
+                .map_err(|_| GatewayError::invalid_header(name, "not visible ASCII"))?
+                .trim();
+            let bad = |why: &str| GatewayError::invalid_header(name, why);
+            match option {
+                "authorization" => {
+                    // A malformed credential is an authentication failure, decided by auth.
+                    options.gateway_token =
+                        Some(crate::auth::bearer(text).unwrap_or("").to_owned());
+                }
+                "cache-ttl" => {
+                    let seconds = digits(text).ok_or_else(|| bad("expected whole seconds"))?;
+                    options.cache_ttl = Some(seconds.min(MAX_CACHE_TTL) as u32);
+                }
+                "skip-cache" => options.skip_cache = text.eq_ignore_ascii_case("true"),
+                "cache-key" => {
+                    if text.is_empty() || text.len() > MAX_CACHE_KEY_BYTES {
+                        return Err(bad("must be 1-256 bytes"));
+                    }
+                    options.cache_key = Some(text.to_owned());
+                }
+                "metadata" => options.metadata = Some(parse_metadata(text).map_err(|w| bad(&w))?),
+                "collect-log" => {
+                    options.collect_log =
+                        Some(boolean(text).ok_or_else(|| bad("expected true or false"))?)
+                }
+                "collect-log-payload" => {
+                    options.collect_log_payload =
+                        Some(boolean(text).ok_or_else(|| bad("expected true or false"))?)
+                }
+                "custom-cost" => {
+                    options.custom_cost = Some(parse_custom_cost(text).map_err(|w| bad(&w))?)
+                }
+                "request-timeout" => {
+                    let ms = digits(text)
+                        .filter(|ms| (1..=MAX_REQUEST_TIMEOUT_MS).contains(ms))
+                        .ok_or_else(|| bad("expected milliseconds from 1 to 3600000"))?;
+                    options.request_timeout = Some(Duration::from_millis(ms));
+                }
+                "max-attempts" => {
+                    let attempts = digits(text)
+                        .filter(|n| (1..=5).contains(n))
+                        .ok_or_else(|| bad("expected 1 to 5"))?;
+                    options.max_attempts = Some(attempts as u8);
+                }
+                "retry-delay" => {
+                    let ms = digits(text)
+                        .filter(|ms| *ms <= 5_000)
+                        .ok_or_else(|| bad("expected milliseconds from 0 to 5000"))?;
+                    options.retry_delay = Some(Duration::from_millis(ms));
+                }
+                "backoff" => {
+                    options.backoff = Some(
+                        Backoff::parse(text)
+                            .ok_or_else(|| bad("expected constant, linear or exponential"))?,
+                    )
+                }
+                "event-id" => {
+                    if text.is_empty() || text.len() > MAX_EVENT_ID_BYTES {
+                        return Err(bad("must be 1-128 bytes"));
+                    }
+                    options.event_id = Some(text.to_owned());
+                }
+                // Other cf-aig-* headers (Cloudflare features Tollgate lacks) are ignored, and
+                // like every cf-aig-* header never forwarded.
+                _ => {}
+            }
+        }
+        Ok(options)
+    }
+}
+
+fn digits(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Beyond u64 is "very large": saturate, then the caller clamps or rejects.
+    Some(text.parse().unwrap_or(u64::MAX))
+}
+
+fn boolean(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_metadata(text: &str) -> Result<Vec<(String, Value)>, String> {
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
+        return Err("expected a JSON object".into());
+    };
+    let mut entries = Vec::with_capacity(map.len().min(MAX_METADATA_ENTRIES));
+    for (key, value) in map {
+        if key.len() > MAX_METADATA_KEY_BYTES {
+            return Err(format!("key longer than {MAX_METADATA_KEY_BYTES} bytes"));
+        }
+        let size = match &value {
+            Value::String(s) => s.len(),
+            Value::Number(n) => n.to_string().len(),
+            Value::Bool(_) => 5,
+            _ => {
+                return Err(format!(
+                    "value of `{key}` must be a string, number or boolean"
+                ));
+            }
+        };
+        if size > MAX_METADATA_VALUE_BYTES {
+            return Err(format!(
+                "value of `{key}` longer than {MAX_METADATA_VALUE_BYTES} bytes"
+            ));
+        }
+        // Cloudflare keeps the first five entries and drops the rest.
+        if entries.len() < MAX_METADATA_ENTRIES {
+            entries.push((key, value));
+        }
+    }
+    Ok(entries)
+}
+
+fn parse_custom_cost(text: &str) -> Result<CustomCost, String> {
+    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
+        return Err("expected a JSON object".into());
+    };
+    let mut cost = CustomCost::default();
+    for (key, value) in &map {
+        let number = value
+            .as_f64()
+            .filter(|n| n.is_finite() && *n >= 0.0)
+            .ok_or_else(|| format!("`{key}` must be a non-negative number"))?;
+        match key.as_str() {
+            "per_token_in" => cost.per_token_in = Some(number),
+            "per_token_out" => cost.per_token_out = Some(number),
+            "total_cost" => cost.total_cost = Some(number),
+            other => return Err(format!("unknown field `{other}`")),
+        }
+    }
+    if cost == CustomCost::default() {
+        return Err("expected per_token_in, per_token_out or total_cost".into());
+    }
+    Ok(cost)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,82 @@
+//! The state every handler shares, built once at start-up from the validated configuration.
+
+use std::sync::Arc;
+
+use crate::auth::{AdminToken, TokenRegistry};
+use crate::config::{Config, StorageConfig};
+use crate::gateways::GatewayRegistry;
+use crate::providers::ProviderRegistry;
+use crate::proxy::UpstreamClients;
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Arc<dyn Store>,
+    providers: ProviderRegistry,
+    gateways: GatewayRegistry,
+    tokens: TokenRegistry,
+    admin_token: AdminToken,
+}
+
+/// What start-up produced besides the state: the admin token when it was generated just now.
+pub struct Bootstrap {
+    pub state: AppState,
+    pub new_admin_token: Option<String>,
+}
+
+impl AppState {
+    /// Opens the store (running migrations), loads gateways and tokens, builds upstream clients.
+    pub async fn build(config: Config) -> anyhow::Result<Bootstrap> {
+        std::fs::create_dir_all(&config.server.data_dir)?;
+        let store: Arc<dyn Store> = match &config.storage {
+            StorageConfig::Sqlite { path } => {
+                let path = path.clone();
+                Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??)
+            }
+        };
+        let (admin_token, new_admin_token) =
+            AdminToken::bootstrap(&config.server, store.as_ref()).await?;
+        let providers = ProviderRegistry::from_config(&config, &UpstreamClients::default())?;
+        let gateways = GatewayRegistry::load(store.clone()).await?;
+        let tokens = TokenRegistry::load(store.clone()).await?;
+        let state = AppState {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                providers,
+                gateways,
+                tokens,
+                admin_token,
+            }),
+        };
+        Ok(Bootstrap {
+            state,
+            new_admin_token,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+    pub fn providers(&self) -> &ProviderRegistry {
+        &self.inner.providers
+    }
+    pub fn gateways(&self) -> &GatewayRegistry {
+        &self.inner.gateways
+    }
+    pub fn tokens(&self) -> &TokenRegistry {
+        &self.inner.tokens
+    }
+    pub fn admin_token(&self) -> &AdminToken {
+        &self.inner.admin_token
+    }
+}

@@ -1,0 +1,61 @@
+//! Storage behind small traits (SPEC §14). SQLite under `data_dir` is the default; other
+//! backends implement the same traits beside it.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::gateways::Gateway;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("already exists")]
+    Conflict,
+    #[error("not found")]
+    NotFound,
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A run token as stored: only the SHA-256 of the token, never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredToken {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub token_sha256: [u8; 32],
+    pub created_at: jiff::Timestamp,
+}
+
+#[async_trait]
+pub trait GatewayStore: Send + Sync {
+    /// Every gateway of every account (the registry keeps them all in memory).
+    async fn list_gateways(&self) -> StoreResult<Vec<Gateway>>;
+    /// Fails with [`StoreError::Conflict`] if the account already has that id.
+    async fn insert_gateway(&self, gateway: &Gateway) -> StoreResult<()>;
+    async fn update_gateway(&self, gateway: &Gateway) -> StoreResult<()>;
+    async fn delete_gateway(&self, account_id: &str, id: &str) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn list_tokens(&self) -> StoreResult<Vec<StoredToken>>;
+    async fn insert_token(&self, token: &StoredToken) -> StoreResult<()>;
+    async fn delete_token(&self, account_id: &str, id: &str) -> StoreResult<()>;
+}
+
+/// Small named values the gateway keeps for itself (the admin token's hash).
+#[async_trait]
+pub trait SettingStore: Send + Sync {
+    async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn put_setting(&self, key: &str, value: &str) -> StoreResult<()>;
+}
+
+/// Everything the gateway stores, as one object.
+#[async_trait]
+pub trait Store: GatewayStore + TokenStore + SettingStore {
+    /// Cheap liveness check for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,24 @@
+//! Forward-only schema migrations, tracked in SQLite's `user_version`.
+
+use rusqlite::Connection;
+
+/// In order; a migration is never edited once released, only followed by a new one.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_gateways_tokens.sql")];
+
+pub(super) fn run(connection: &mut Connection) -> anyhow::Result<()> {
+    let applied: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let applied = usize::try_from(applied).unwrap_or(0);
+    if applied > MIGRATIONS.len() {
+        anyhow::bail!(
+            "the database schema (version {applied}) is newer than this tollgate ({}); upgrade tollgate",
+            MIGRATIONS.len()
+        );
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(sql)?;
+        transaction.pragma_update(None, "user_version", (index + 1) as i64)?;
+        transaction.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! The embedded store: one SQLite database in WAL mode under `data_dir`.
+//!
+//! Calls are few and off the proxy's hot path (the registries cache what requests read), so a
+//! single connection behind a mutex, used from `spawn_blocking`, is enough here.
+
+mod migrate;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{GatewayStore, SettingStore, Store, StoreError, StoreResult, StoredToken, TokenStore};
+use crate::gateways::{Gateway, GatewaySettings};
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and runs pending migrations.
+    pub fn open(path: &Path) -> anyhow::Result<SqliteStore> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut connection = Connection::open(path)?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate::run(&mut connection)?;
+        Ok(SqliteStore {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    async fn with<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let guard = connection
+                .lock()
+                .map_err(|_| StoreError::Backend("connection lock poisoned".into()))?;
+            work(&guard).map_err(map_error)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+}
+
+fn map_error(error: rusqlite::Error) -> StoreError {
+    match error {
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict
+        }
+        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+fn to_text<E: std::fmt::Display>(column: usize) -> impl Fn(E) -> rusqlite::Error {
+    move |e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            column,
+            rusqlite::types::Type::Text,
+            e.to_string().into(),
+        )
+    }
+}
+
+fn gateway_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Gateway> {
+    let settings: String = row.get(2)?;
+    let created: String = row.get(3)?;
+    let modified: String = row.get(4)?;
+    Ok(Gateway {
+        account_id: row.get(0)?,
+        id: row.get(1)?,
+        settings: serde_json::from_str::<GatewaySettings>(&settings).map_err(to_text(2))?,
+        created_at: created.parse().map_err(to_text(3))?,
+        modified_at: modified.parse().map_err(to_text(4))?,
+    })
+}
+
+fn settings_json(gateway: &Gateway) -> StoreResult<String> {
+    serde_json::to_string(&gateway.settings).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+#[async_trait]
+impl GatewayStore for SqliteStore {
+    async fn list_gateways(&self) -> StoreResult<Vec<Gateway>> {
+        self.with(|c| {
+            let mut statement = c.prepare(
+                "SELECT account_id, id, settings, created_at, modified_at FROM gateways
+                 ORDER BY account_id, created_at, id",
+            )?;
+            statement
+                .query_map([], gateway_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .await
+    }
+
+    async fn insert_gateway(&self, gateway: &Gateway) -> StoreResult<()> {
+        let settings = settings_json(gateway)?;
+        let gateway = gateway.clone();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO gateways (account_id, id, settings, created_at, modified_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    gateway.account_id,
+                    gateway.id,
+                    settings,
+                    gateway.created_at.to_string(),
+                    gateway.modified_at.to_string()
+                ],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn update_gateway(&self, gateway: &Gateway) -> StoreResult<()> {
+        let settings = settings_json(gateway)?;
+        let gateway = gateway.clone();
+        let changed = self
+            .with(move |c| {
+                c.execute(
+                    "UPDATE gateways SET settings = ?3, modified_at = ?4
+                     WHERE account_id = ?1 AND id = ?2",
+                    params![
+                        gateway.account_id,
+                        gateway.id,
+                        settings,
+                        gateway.modified_at.to_string()
+                    ],
+                )
+            })
+            .await?;
+        if changed == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn delete_gateway(&self, account_id: &str, id: &str) -> StoreResult<()> {
+        let (account_id, id) = (account_id.to_owned(), id.to_owned());
+        let changed = self
+            .with(move |c| {
+                c.execute(
+                    "DELETE FROM gateways WHERE account_id = ?1 AND id = ?2",
+                    params![account_id, id],
+                )
+            })
+            .await?;
+        if changed == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn list_tokens(&self) -> StoreResult<Vec<StoredToken>> {
+        self.with(|c| {
+            let mut statement = c.prepare(
+                "SELECT id, account_id, name, token_sha256, created_at FROM tokens
+                 ORDER BY created_at, id",
+            )?;
+            statement
+                .query_map([], |row| {
+                    let created: String = row.get(4)?;
+                    Ok(StoredToken {
+                        id: row.get(0)?,
+                        account_id: row.get(1)?,
+                        name: row.get(2)?,
+                        token_sha256: row.get(3)?,
+                        created_at: created.parse().map_err(to_text(4))?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .await
+    }
+
+    async fn insert_token(&self, token: &StoredToken) -> StoreResult<()> {
+        let token = token.clone();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO tokens (id, account_id, name, token_sha256, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    token.id,
+                    token.account_id,
+                    token.name,
+                    token.token_sha256.as_slice(),
+                    token.created_at.to_string()
+                ],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn delete_token(&self, account_id: &str, id: &str) -> StoreResult<()> {
+        let (account_id, id) = (account_id.to_owned(), id.to_owned());
+        let changed = self
+            .with(move |c| {
+                c.execute(
+                    "DELETE FROM tokens WHERE account_id = ?1 AND id = ?2",
+                    params![account_id, id],
+                )
+            })
+            .await?;
+        if changed == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl SettingStore for SqliteStore {
+    async fn get_setting(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_owned();
+        self.with(move |c| {
+            c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()
+        })
+        .await
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(drop)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,11 @@
+//! Integration tests: a real gateway on a loopback port in front of the mock upstream.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod auth;
+mod errors;
+mod guard;
+mod management;
+mod proxy;
+mod streaming;
+mod support;

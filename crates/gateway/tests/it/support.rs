@@ -1,0 +1,155 @@
+//! The test gateway: its own temp data dir, port 0, providers pointed at a mock upstream.
+
+use std::net::SocketAddr;
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tollgate_gateway::config::{Config, Overrides};
+use tollgate_gateway::server::RunningServer;
+use tollgate_gateway::state::AppState;
+use tollgate_mock_upstream::MockUpstream;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+pub struct TestGateway {
+    pub addr: SocketAddr,
+    pub mock: MockUpstream,
+    pub http: reqwest::Client,
+    _data_dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestGateway {
+    pub async fn start() -> TestGateway {
+        Self::with_config("", "").await
+    }
+
+    /// `server_lines` go into `[server]`; `sections` are appended as they are.
+    pub async fn with_config(server_lines: &str, sections: &str) -> TestGateway {
+        let mock = MockUpstream::start().await.expect("mock upstream starts");
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mock_url = mock.url();
+        let text = format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+data_dir = "{data}"
+admin_token = "{ADMIN_TOKEN}"
+{server_lines}
+
+[providers.openai]
+base_url = "{mock_url}/v1"
+[providers.anthropic]
+base_url = "{mock_url}"
+[providers.google-ai-studio]
+base_url = "{mock_url}"
+[providers.azure-openai]
+base_url = "{mock_url}/azure"
+[providers.my-llm]
+base_url = "{mock_url}/v1"
+credential_header = "x-llm-key"
+{sections}
+"#,
+            data = data_dir.path().display()
+        );
+        let config = Config::parse(&text, std::iter::empty(), &Overrides::default())
+            .expect("test config is valid");
+        let bootstrap = AppState::build(config).await.expect("state builds");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = RunningServer::start(bootstrap.state, async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("server starts");
+        let addr = server.addr;
+        tokio::spawn(server.wait());
+        TestGateway {
+            addr,
+            mock,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            _data_dir: data_dir,
+            stop: Some(stop),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A management call with the admin token; returns status and the JSON envelope.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, self.url(&format!("/client/v4{path}")))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("management call");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON envelope"))
+    }
+
+    pub async fn create_gateway(&self, body: Value) -> Value {
+        let (status, envelope) = self
+            .admin(
+                reqwest::Method::POST,
+                "/accounts/local/ai-gateway/gateways",
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 200, "{envelope}");
+        envelope["result"].clone()
+    }
+
+    /// Sends bytes exactly as given (no client-side path normalisation) and returns the
+    /// status code and the whole response text.
+    pub async fn raw(&self, request: &str) -> (u16, String) {
+        let mut stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.expect("read");
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        (status, text)
+    }
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The §5 envelope's code, checking the envelope's shape on the way.
+pub fn gateway_error_code(body: &Value) -> u64 {
+    assert_eq!(body["success"], Value::Bool(false), "{body}");
+    assert_eq!(body["name"], "AiGatewayError", "{body}");
+    let code = body["internalCode"].as_u64().expect("internalCode");
+    assert_eq!(body["error"][0]["code"].as_u64(), Some(code));
+    code
+}
+
+pub fn chat_body(stream: bool) -> Value {
+    serde_json::json!({
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "Say hello to the gateway tests"}],
+        "stream": stream,
+    })
+}

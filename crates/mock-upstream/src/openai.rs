@@ -1,0 +1,275 @@
+//! OpenAI wire format: chat completions (plain and SSE), embeddings, Responses and model list.
+
+use axum::response::Response;
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use crate::reply::{CREATED, Ctx, Reply, fnv1a, text_of, words};
+use crate::respond;
+
+const EMBEDDING_DIMS: usize = 8;
+
+pub(crate) fn chat(ctx: &Ctx) -> Response {
+    let mut prompt_words = 0;
+    let mut last_user = String::new();
+    for message in ctx.json["messages"].as_array().into_iter().flatten() {
+        let text = text_of(&message["content"]);
+        prompt_words += words(&text);
+        if message["role"] == "user" {
+            last_user = text;
+        }
+    }
+    let reply = Reply::new(prompt_words, &last_user);
+    let id = ctx.id("chatcmpl-");
+    let model = ctx.model();
+    let usage = json!({
+        "prompt_tokens": reply.prompt_tokens,
+        "completion_tokens": reply.completion_tokens,
+        "total_tokens": reply.total_tokens(),
+        "prompt_tokens_details": {"cached_tokens": ctx.cached},
+    });
+    if !ctx.streaming() {
+        return respond::ok(&json!({
+            "id": id,
+            "object": "chat.completion",
+            "created": CREATED,
+            "model": model,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": reply.text, "refusal": null},
+                "logprobs": null,
+                "finish_reason": "stop",
+            }],
+            "usage": usage,
+        }));
+    }
+
+    let include_usage = ctx.json["stream_options"]["include_usage"] == true;
+    let chunk = |delta: Value, finish: Value| {
+        let mut chunk = json!({
+            "id": id,
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
+        });
+        // Like OpenAI: with include_usage every chunk carries `usage`, null until the last.
+        if include_usage {
+            chunk["usage"] = Value::Null;
+        }
+        respond::data(&chunk)
+    };
+    let mut events: Vec<Bytes> = reply
+        .chunks()
+        .into_iter()
+        .enumerate()
+        .map(|(i, word)| {
+            let delta = if i == 0 {
+                json!({"role": "assistant", "content": word})
+            } else {
+                json!({"content": word})
+            };
+            chunk(delta, Value::Null)
+        })
+        .collect();
+    events.push(chunk(json!({}), json!("stop")));
+    if include_usage {
+        events.push(respond::data(&json!({
+            "id": id,
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": model,
+            "choices": [],
+            "usage": usage,
+        })));
+    }
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    respond::sse(events, ctx.behavior)
+}
+
+pub(crate) fn embeddings(ctx: &Ctx) -> Response {
+    let input = &ctx.json["input"];
+    // A batch is an array of strings or of token arrays; anything else is a single input.
+    let inputs: Vec<&Value> = match input.as_array() {
+        Some(items) if items.iter().all(|i| i.is_string() || i.is_array()) => {
+            items.iter().collect()
+        }
+        _ => vec![input],
+    };
+    let base64 = ctx.json["encoding_format"] == "base64";
+    let mut prompt_words = 0;
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, input)| {
+            prompt_words += match input {
+                Value::String(s) => words(s),
+                Value::Array(tokens) => tokens.len() as u64,
+                _ => 0,
+            };
+            let vector = embedding(input);
+            let embedding = if base64 {
+                let bytes: Vec<u8> = vector.iter().flat_map(|f| f.to_le_bytes()).collect();
+                Value::String(base64_encode(&bytes))
+            } else {
+                json!(vector)
+            };
+            json!({"object": "embedding", "index": index, "embedding": embedding})
+        })
+        .collect();
+    let prompt_tokens = prompt_words.max(1);
+    respond::ok(&json!({
+        "object": "list",
+        "data": data,
+        "model": ctx.model(),
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+    }))
+}
+
+/// Values in [-1, 1) derived from the input's hash; f32 so the base64 form round-trips exactly.
+fn embedding(input: &Value) -> [f32; EMBEDDING_DIMS] {
+    let hash = fnv1a(input.to_string().as_bytes());
+    let mut vector = [0.0; EMBEDDING_DIMS];
+    for (i, v) in vector.iter_mut().enumerate() {
+        let byte = (hash >> (i * 8)) & 0xff;
+        *v = byte as f32 / 128.0 - 1.0;
+    }
+    vector
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for group in bytes.chunks(3) {
+        let b = [
+            group[0],
+            *group.get(1).unwrap_or(&0),
+            *group.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (k, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if k <= group.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn responses(ctx: &Ctx) -> Response {
+    let mut prompt_words = words(ctx.json["instructions"].as_str().unwrap_or(""));
+    let mut last_user = String::new();
+    match &ctx.json["input"] {
+        Value::String(s) => {
+            prompt_words += words(s);
+            last_user.clone_from(s);
+        }
+        Value::Array(items) => {
+            for item in items {
+                let text = text_of(&item["content"]);
+                prompt_words += words(&text);
+                // Items without a role are input messages from the user too.
+                if item["role"] == "user" || (item["role"].is_null() && item["content"].is_string())
+                {
+                    last_user = text;
+                }
+            }
+        }
+        _ => {}
+    }
+    let reply = Reply::new(prompt_words, &last_user);
+    let id = ctx.id("resp_");
+    let item_id = ctx.id("msg_");
+    let response = |status: &str, text: &str, usage: Value| {
+        let output = if text.is_empty() {
+            json!([])
+        } else {
+            json!([{
+                "type": "message",
+                "id": item_id,
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            }])
+        };
+        json!({
+            "id": id,
+            "object": "response",
+            "created_at": CREATED,
+            "status": status,
+            "model": ctx.model(),
+            "output": output,
+            "usage": usage,
+        })
+    };
+    let usage = json!({
+        "input_tokens": reply.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": ctx.cached},
+        "output_tokens": reply.completion_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": reply.total_tokens(),
+    });
+    let done = response("completed", &reply.text, usage);
+    if !ctx.streaming() {
+        return respond::ok(&done);
+    }
+
+    let mut events = vec![respond::event(
+        "response.created",
+        &json!({"type": "response.created", "sequence_number": 0, "response": response("in_progress", "", Value::Null)}),
+    )];
+    for word in reply.chunks() {
+        events.push(respond::event(
+            "response.output_text.delta",
+            &json!({
+                "type": "response.output_text.delta",
+                "sequence_number": events.len(),
+                "item_id": item_id,
+                "output_index": 0,
+                "content_index": 0,
+                "delta": word,
+            }),
+        ));
+    }
+    events.push(respond::event(
+        "response.completed",
+        &json!({"type": "response.completed", "sequence_number": events.len(), "response": done}),
+    ));
+    respond::sse(events, ctx.behavior)
+}
+
+pub(crate) fn models() -> Response {
+    let data: Vec<Value> = [
+        "gpt-4o-mini",
+        "gpt-4o",
+        "text-embedding-3-small",
+        "mock-model",
+    ]
+    .iter()
+    .map(|id| json!({"id": id, "object": "model", "created": CREATED, "owned_by": "tollgate-mock"}))
+    .collect();
+    respond::ok(&json!({"object": "list", "data": data}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base64_encode;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(base64_encode(input.as_bytes()), expected);
+        }
+    }
+}

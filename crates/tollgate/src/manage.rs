@@ -1,0 +1,173 @@
+//! `tollgate gateway …` and `tollgate token …`: thin clients of the management API.
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::cli::{ClientArgs, GatewayCommand, TokenCommand};
+
+pub async fn gateway(client: &ClientArgs, command: GatewayCommand) -> anyhow::Result<()> {
+    let api = Api::new(client)?;
+    let base = format!("/accounts/{}/ai-gateway/gateways", client.account);
+    match command {
+        GatewayCommand::Create { id, settings } => {
+            let mut body = match settings.as_deref() {
+                Some(text) => serde_json::from_str(text).context("--settings is not JSON")?,
+                None => json!({}),
+            };
+            if let Value::Object(map) = &mut body {
+                map.insert("id".into(), Value::String(id));
+            }
+            let gateway = api.call(reqwest::Method::POST, &base, Some(body)).await?;
+            output(client, &gateway, || {
+                format!("created gateway {}", gateway["id"].as_str().unwrap_or(""))
+            });
+        }
+        GatewayCommand::List => {
+            let gateways = api
+                .call(reqwest::Method::GET, &format!("{base}?per_page=100"), None)
+                .await?;
+            output(client, &gateways, || {
+                let mut text = format!("{:<32} {:<6} {:<8} {:<6}\n", "ID", "LOGS", "CACHE", "AUTH");
+                for g in gateways.as_array().into_iter().flatten() {
+                    text.push_str(&format!(
+                        "{:<32} {:<6} {:<8} {:<6}\n",
+                        g["id"].as_str().unwrap_or(""),
+                        g["collect_logs"].to_string(),
+                        g["cache_ttl"].to_string(),
+                        g["authentication"].to_string()
+                    ));
+                }
+                text.trim_end().to_owned()
+            });
+        }
+        GatewayCommand::Delete { id } => {
+            let gateway = api
+                .call(reqwest::Method::DELETE, &format!("{base}/{id}"), None)
+                .await?;
+            output(client, &gateway, || format!("deleted gateway {id}"));
+        }
+    }
+    Ok(())
+}
+
+pub async fn token(client: &ClientArgs, command: TokenCommand) -> anyhow::Result<()> {
+    let api = Api::new(client)?;
+    let base = format!("/accounts/{}/ai-gateway/tokens", client.account);
+    match command {
+        TokenCommand::Create { name } => {
+            let token = api
+                .call(reqwest::Method::POST, &base, Some(json!({"name": name})))
+                .await?;
+            output(client, &token, || {
+                format!(
+                    "created token {} ({name}); it is shown only now:\n{}",
+                    token["id"].as_str().unwrap_or(""),
+                    token["token"].as_str().unwrap_or("")
+                )
+            });
+        }
+        TokenCommand::List => {
+            let tokens = api.call(reqwest::Method::GET, &base, None).await?;
+            output(client, &tokens, || {
+                let mut text = format!("{:<38} {:<24} {}\n", "ID", "NAME", "CREATED");
+                for t in tokens.as_array().into_iter().flatten() {
+                    text.push_str(&format!(
+                        "{:<38} {:<24} {}\n",
+                        t["id"].as_str().unwrap_or(""),
+                        t["name"].as_str().unwrap_or(""),
+                        t["created_at"].as_str().unwrap_or("")
+                    ));
+                }
+                text.trim_end().to_owned()
+            });
+        }
+        TokenCommand::Revoke { id } => {
+            let result = api
+                .call(reqwest::Method::DELETE, &format!("{base}/{id}"), None)
+                .await?;
+            output(client, &result, || format!("revoked token {id}"));
+        }
+    }
+    Ok(())
+}
+
+fn output(client: &ClientArgs, value: &Value, text: impl FnOnce() -> String) {
+    if client.json {
+        println!("{value:#}");
+    } else {
+        println!("{}", text());
+    }
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    fn new(client: &ClientArgs) -> anyhow::Result<Api> {
+        let token = match &client.admin_token {
+            Some(token) => token.clone(),
+            None => {
+                let path = client.data_dir.join("admin-token");
+                std::fs::read_to_string(&path)
+                    .with_context(|| {
+                        format!(
+                            "no admin token: pass --admin-token, set TOLLGATE_SERVER__ADMIN_TOKEN, or run where {} exists",
+                            path.display()
+                        )
+                    })?
+                    .trim()
+                    .to_owned()
+            }
+        };
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Ok(Api {
+            http: reqwest::Client::new(),
+            base: format!("{}/client/v4", client.url.trim_end_matches('/')),
+            token,
+        })
+    }
+
+    /// Calls the API and returns `result`, or fails with the API's error messages.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the gateway at {}", self.base))?;
+        let status = response.status();
+        let envelope: Value = response
+            .json()
+            .await
+            .context("the gateway's answer is not JSON")?;
+        if envelope["success"] == Value::Bool(true) {
+            return Ok(envelope["result"].clone());
+        }
+        let messages: Vec<String> = envelope["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                format!(
+                    "{} ({})",
+                    e["message"].as_str().unwrap_or("error"),
+                    e["code"]
+                )
+            })
+            .collect();
+        bail!("{status}: {}", messages.join("; "))
+    }
+}

@@ -1,0 +1,73 @@
+//! `tollgate serve` and `tollgate config check`.
+
+use anyhow::Context;
+use tollgate_gateway::config::{Config, Overrides};
+use tollgate_gateway::server::RunningServer;
+use tollgate_gateway::state::AppState;
+
+use crate::cli::{ConfigArgs, ServeArgs};
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        listen: args.listen,
+        data_dir: args.data_dir,
+    };
+    let config = Config::load(args.config.config.as_deref(), &overrides)?;
+    let token_file = config.server.data_dir.join("admin-token");
+    if config.redis_url.is_some() {
+        tracing::warn!("redis.url is set, but this version keeps cache and rate limits in process");
+    }
+    let bootstrap = AppState::build(config).await.context("start-up failed")?;
+    let server = RunningServer::start(bootstrap.state, shutdown_signal()).await?;
+    let addr = server.addr;
+    println!("tollgate listening on http://{addr}");
+    println!("management API: http://{addr}/client/v4");
+    if let Some(token) = bootstrap.new_admin_token {
+        println!(
+            "admin token (shown once; also saved to {}): {token}",
+            token_file.display()
+        );
+    }
+    server.wait().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+pub fn check(args: ConfigArgs) -> anyhow::Result<()> {
+    match Config::load(args.config.as_deref(), &Overrides::default()) {
+        Ok(_) => {
+            println!("configuration is valid");
+            Ok(())
+        }
+        Err(error) => {
+            for problem in &error.problems {
+                println!("{problem}");
+            }
+            anyhow::bail!("{} problem(s) found", error.problems.len())
+        }
+    }
+}
+
+/// SIGTERM (what service managers send) or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}
