@@ -36,12 +36,19 @@ async fn serve(cwd: &Path, envs: &[(&str, String)]) -> Running {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = next_line(&mut lines).await;
-    let base = first.strip_prefix("tollgate listening on ").expect(&first).to_owned();
+    let base = first
+        .strip_prefix("tollgate listening on ")
+        .expect(&first)
+        .to_owned();
     Running { child, lines, base }
 }
 
 async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> String {
-    tokio::time::timeout(HANG_GUARD, lines.next_line()).await.unwrap().unwrap().expect("a line")
+    tokio::time::timeout(HANG_GUARD, lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("a line")
 }
 
 async fn cli(cwd: &Path, base: &str, args: &[&str]) -> (bool, String) {
@@ -53,7 +60,10 @@ async fn cli(cwd: &Path, base: &str, args: &[&str]) -> (bool, String) {
         .output()
         .await
         .unwrap();
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
 }
 
 fn http() -> reqwest::Client {
@@ -63,14 +73,24 @@ fn http() -> reqwest::Client {
 
 fn sigterm(child: &Child) {
     let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
 }
 
 #[tokio::test]
 async fn fresh_start_needs_no_config_and_writes_a_private_admin_token() {
     let cwd = tempfile::tempdir().unwrap();
     let mut server = serve(cwd.path(), &[]).await;
-    assert!(next_line(&mut server.lines).await.starts_with("management API: "));
+    assert!(
+        next_line(&mut server.lines)
+            .await
+            .starts_with("management API: ")
+    );
     let token_line = next_line(&mut server.lines).await;
     let printed = token_line.rsplit(' ').next().unwrap().to_owned();
     let file = cwd.path().join("tollgate-data/admin-token");
@@ -78,20 +98,35 @@ async fn fresh_start_needs_no_config_and_writes_a_private_admin_token() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     assert!(cwd.path().join("tollgate-data/tollgate.db").exists());
     let db = std::fs::read(cwd.path().join("tollgate-data/tollgate.db")).unwrap();
     let wal = std::fs::read(cwd.path().join("tollgate-data/tollgate.db-wal")).unwrap_or_default();
     for bytes in [&db, &wal] {
-        assert!(!bytes.windows(printed.len()).any(|w| w == printed.as_bytes()), "only the hash is stored");
+        assert!(
+            !bytes
+                .windows(printed.len())
+                .any(|w| w == printed.as_bytes()),
+            "only the hash is stored"
+        );
     }
 
     let http = http();
-    let health = http.get(format!("{}/healthz", server.base)).send().await.unwrap();
+    let health = http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     let listed = http
-        .get(format!("{}/client/v4/accounts/local/ai-gateway/gateways", server.base))
+        .get(format!(
+            "{}/client/v4/accounts/local/ai-gateway/gateways",
+            server.base
+        ))
         .bearer_auth(&printed)
         .send()
         .await
@@ -100,13 +135,35 @@ async fn fresh_start_needs_no_config_and_writes_a_private_admin_token() {
 
     // A restart keeps the token and does not print it again.
     sigterm(&server.child);
-    assert!(tokio::time::timeout(HANG_GUARD, server.child.wait()).await.unwrap().unwrap().success());
+    assert!(
+        tokio::time::timeout(HANG_GUARD, server.child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+            .success()
+    );
     let mut again = serve(cwd.path(), &[]).await;
-    assert!(next_line(&mut again.lines).await.starts_with("management API: "));
+    assert!(
+        next_line(&mut again.lines)
+            .await
+            .starts_with("management API: ")
+    );
     sigterm(&again.child);
-    assert!(tokio::time::timeout(HANG_GUARD, again.child.wait()).await.unwrap().unwrap().success());
-    let rest = tokio::time::timeout(HANG_GUARD, again.lines.next_line()).await.unwrap().unwrap();
-    assert_eq!(rest, None, "the admin token is printed only on the first start");
+    assert!(
+        tokio::time::timeout(HANG_GUARD, again.child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+            .success()
+    );
+    let rest = tokio::time::timeout(HANG_GUARD, again.lines.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        rest, None,
+        "the admin token is printed only on the first start"
+    );
 }
 
 #[tokio::test]
@@ -114,12 +171,29 @@ async fn gateway_and_token_verbs_talk_to_the_running_server() {
     let cwd = tempfile::tempdir().unwrap();
     let server = serve(cwd.path(), &[]).await;
     let base = server.base.clone();
-    let (ok, out) = cli(cwd.path(), &base, &["gateway", "create", "from-cli", "--settings", r#"{"cache_ttl":30}"#]).await;
+    let (ok, out) = cli(
+        cwd.path(),
+        &base,
+        &[
+            "gateway",
+            "create",
+            "from-cli",
+            "--settings",
+            r#"{"cache_ttl":30}"#,
+        ],
+    )
+    .await;
     assert!(ok, "{out}");
-    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["cache_ttl"], 30);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["cache_ttl"],
+        30
+    );
     let (ok, out) = cli(cwd.path(), &base, &["gateway", "list"]).await;
     assert!(ok);
-    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()[0]["id"], "from-cli");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()[0]["id"],
+        "from-cli"
+    );
     let (ok, _) = cli(cwd.path(), &base, &["gateway", "create", "BAD ID"]).await;
     assert!(!ok, "errors exit non-zero");
 
@@ -128,26 +202,58 @@ async fn gateway_and_token_verbs_talk_to_the_running_server() {
     let created: Value = serde_json::from_str(&out).unwrap();
     assert!(created["token"].as_str().unwrap().starts_with("tgr_"));
     let (_, out) = cli(cwd.path(), &base, &["token", "list"]).await;
-    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()[0]["name"], "deploy");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()[0]["name"],
+        "deploy"
+    );
     let id = created["id"].as_str().unwrap();
     assert!(cli(cwd.path(), &base, &["token", "revoke", id]).await.0);
-    assert!(cli(cwd.path(), &base, &["gateway", "delete", "from-cli"]).await.0);
+    assert!(
+        cli(cwd.path(), &base, &["gateway", "delete", "from-cli"])
+            .await
+            .0
+    );
     let (_, out) = cli(cwd.path(), &base, &["gateway", "list"]).await;
-    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), Value::Array(vec![]));
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap(),
+        Value::Array(vec![])
+    );
 }
 
 #[tokio::test]
 async fn config_check_prints_every_problem() {
     let cwd = tempfile::tempdir().unwrap();
-    std::fs::write(cwd.path().join("bad.toml"), "[server]\nlisen = 1\nmax_body_bytes = 0\n[nope]\n").unwrap();
-    let output = Command::new(BIN).args(["config", "check", "--config", "bad.toml"]).current_dir(cwd.path()).output().await.unwrap();
+    std::fs::write(
+        cwd.path().join("bad.toml"),
+        "[server]\nlisen = 1\nmax_body_bytes = 0\n[nope]\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .args(["config", "check", "--config", "bad.toml"])
+        .current_dir(cwd.path())
+        .output()
+        .await
+        .unwrap();
     assert!(!output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
-    for expected in ["unknown key `server.lisen`", "unknown key `nope`", "server.max_body_bytes"] {
+    for expected in [
+        "unknown key `server.lisen`",
+        "unknown key `nope`",
+        "server.max_body_bytes",
+    ] {
         assert!(text.contains(expected), "{expected} missing from {text}");
     }
-    std::fs::write(cwd.path().join("good.toml"), "[server]\nlisten = \"127.0.0.1:9000\"\n").unwrap();
-    let output = Command::new(BIN).args(["config", "check", "--config", "good.toml"]).current_dir(cwd.path()).output().await.unwrap();
+    std::fs::write(
+        cwd.path().join("good.toml"),
+        "[server]\nlisten = \"127.0.0.1:9000\"\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .args(["config", "check", "--config", "good.toml"])
+        .current_dir(cwd.path())
+        .output()
+        .await
+        .unwrap();
     assert!(output.status.success());
 }
 
@@ -157,7 +263,14 @@ async fn sigterm_lets_a_stream_in_flight_finish_then_exits_zero() {
     let release = Arc::new(tokio::sync::Notify::new());
     mock.push(Behavior::pause_after_first_chunk(release.clone()));
     let cwd = tempfile::tempdir().unwrap();
-    let mut server = serve(cwd.path(), &[("TOLLGATE_PROVIDERS__OPENAI__BASE_URL", format!("{}/v1", mock.url()))]).await;
+    let mut server = serve(
+        cwd.path(),
+        &[(
+            "TOLLGATE_PROVIDERS__OPENAI__BASE_URL",
+            format!("{}/v1", mock.url()),
+        )],
+    )
+    .await;
     let response = http()
         .post(format!("{}/v1/local/default/openai/chat/completions", server.base))
         .json(&serde_json::json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "drain me"}]}))
@@ -165,16 +278,29 @@ async fn sigterm_lets_a_stream_in_flight_finish_then_exits_zero() {
         .await
         .unwrap();
     let mut stream = response.bytes_stream();
-    let first = tokio::time::timeout(HANG_GUARD, stream.next()).await.unwrap().unwrap().unwrap();
+    let first = tokio::time::timeout(HANG_GUARD, stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert!(first.starts_with(b"data: "));
 
     sigterm(&server.child);
     release.notify_one();
     let mut rest = Vec::new();
-    while let Some(chunk) = tokio::time::timeout(HANG_GUARD, stream.next()).await.unwrap() {
+    while let Some(chunk) = tokio::time::timeout(HANG_GUARD, stream.next())
+        .await
+        .unwrap()
+    {
         rest.extend_from_slice(&chunk.unwrap());
     }
-    assert!(String::from_utf8_lossy(&rest).ends_with("data: [DONE]\n\n"), "the stream completed");
-    let status = tokio::time::timeout(HANG_GUARD, server.child.wait()).await.unwrap().unwrap();
+    assert!(
+        String::from_utf8_lossy(&rest).ends_with("data: [DONE]\n\n"),
+        "the stream completed"
+    );
+    let status = tokio::time::timeout(HANG_GUARD, server.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "{status:?}");
 }
