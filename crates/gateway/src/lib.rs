@@ -7,10 +7,13 @@
 //! - [`providers`]: the built-in provider table and custom providers (base URLs, credential headers).
 //! - [`auth`]: the admin token, run tokens and gateway authentication (§12).
 //! - [`gateways`]: gateway settings and the in-memory registry the hot path reads.
+//! - [`pricing`]: the model price table (bundled genai-prices data + overrides) and request cost (§8).
+//! - [`logs`]: the request log pipeline: spool with group commit, shipper to the store (§15).
 //! - [`store`]: storage traits and their SQLite implementation (§14).
 //! - [`api`]: the management REST API under `/client/v4` (§13) and health routes.
 //! - [`error`]: the gateway's error codes and their JSON rendering (§5), in one place.
 //! - [`server`]: listeners, TCP options and graceful shutdown.
+//! - [`usage`]: token usage and the model name read from provider responses as they stream (§8).
 
 pub mod api;
 pub mod app;
@@ -18,8 +21,11 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod gateways;
+pub mod logs;
+pub mod pricing;
 pub mod providers;
 pub mod proxy;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod usage;

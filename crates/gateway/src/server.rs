@@ -9,6 +9,9 @@ use tokio::net::TcpListener;
 use crate::app;
 use crate::state::AppState;
 
+/// How long shutdown waits for the log store to take the spool's last records.
+const LOG_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A bound, serving gateway.
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -28,6 +31,7 @@ impl RunningServer {
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
         let grace = state.config().server.shutdown_grace;
+        let logs = state.logs().clone();
         // Streaming tokens must not wait for Nagle's algorithm.
         let listener = listener.tap_io(|tcp| {
             if let Err(error) = tcp.set_nodelay(true) {
@@ -46,7 +50,7 @@ impl RunningServer {
         let task = tokio::spawn(async move {
             let serve = std::pin::pin!(serve.into_future());
             let mut serve = serve;
-            tokio::select! {
+            let served = tokio::select! {
                 result = &mut serve => result,
                 () = async {
                     if drain_rx.await.is_ok() {
@@ -58,7 +62,17 @@ impl RunningServer {
                     tracing::warn!(?grace, "shutdown grace period over; closing remaining connections");
                     Ok(())
                 }
+            };
+            // Every response has ended (or been cut): write out and ship the log records.
+            if tokio::time::timeout(LOG_FLUSH_LIMIT, logs.shutdown())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "log store too slow at shutdown; the spool keeps the rest for the next start"
+                );
             }
+            served
         });
         Ok(RunningServer { addr, task })
     }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use crate::auth::{AdminToken, TokenRegistry};
 use crate::config::{Config, StorageConfig};
 use crate::gateways::GatewayRegistry;
+use crate::logs::{LogPipeline, SpoolSettings};
+use crate::pricing::PriceTable;
 use crate::providers::ProviderRegistry;
 use crate::proxy::UpstreamClients;
 use crate::store::Store;
@@ -19,10 +21,15 @@ struct Inner {
     config: Config,
     store: Arc<dyn Store>,
     providers: ProviderRegistry,
-    gateways: GatewayRegistry,
+    gateways: Arc<GatewayRegistry>,
     tokens: TokenRegistry,
     admin_token: AdminToken,
+    logs: LogPipeline,
+    prices: PriceTable,
 }
+
+/// Spool segments roll at this size; shipped segments are deleted whole.
+const SPOOL_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// What start-up produced besides the state: the admin token when it was generated just now.
 pub struct Bootstrap {
@@ -43,8 +50,22 @@ impl AppState {
         let (admin_token, new_admin_token) =
             AdminToken::bootstrap(&config.server, store.as_ref()).await?;
         let providers = ProviderRegistry::from_config(&config, &UpstreamClients::default())?;
-        let gateways = GatewayRegistry::load(store.clone()).await?;
+        let gateways = Arc::new(GatewayRegistry::load(store.clone()).await?);
         let tokens = TokenRegistry::load(store.clone()).await?;
+        let prices = PriceTable::new(config.pricing.clone())?;
+        let logs = LogPipeline::start(
+            SpoolSettings {
+                dir: config.server.data_dir.join("spool"),
+                max_bytes: config.logs.spool_max_bytes,
+                segment_bytes: SPOOL_SEGMENT_BYTES,
+                fsync: config.logs.fsync,
+                linger: config.logs.commit_linger,
+            },
+            store.clone(),
+            gateways.clone(),
+            crate::logs::instance_id(&config.server.data_dir)?,
+        )
+        .await?;
         let state = AppState {
             inner: Arc::new(Inner {
                 config,
@@ -53,6 +74,8 @@ impl AppState {
                 gateways,
                 tokens,
                 admin_token,
+                logs,
+                prices,
             }),
         };
         Ok(Bootstrap {
@@ -78,5 +101,11 @@ impl AppState {
     }
     pub fn admin_token(&self) -> &AdminToken {
         &self.inner.admin_token
+    }
+    pub fn logs(&self) -> &LogPipeline {
+        &self.inner.logs
+    }
+    pub fn prices(&self) -> &PriceTable {
+        &self.inner.prices
     }
 }

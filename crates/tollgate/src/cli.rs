@@ -38,6 +38,29 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Read request logs from a running server.
+    Logs {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: LogsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum LogsCommand {
+    /// Follow new log rows as requests complete (Ctrl-C to stop).
+    Tail {
+        /// The gateway whose logs to follow.
+        #[arg(long, default_value = "default")]
+        gateway: String,
+        /// How often to ask for new rows, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u64,
+        /// Stop after printing this many rows (for scripts).
+        #[arg(long)]
+        limit: Option<usize>,
+    },
 }
 
 #[derive(Args)]

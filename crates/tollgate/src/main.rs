@@ -35,6 +35,7 @@ fn main() -> std::process::ExitCode {
             } => serve::check(args),
             Command::Gateway { client, command } => manage::gateway(&client, command).await,
             Command::Token { client, command } => manage::token(&client, command).await,
+            Command::Logs { client, command } => manage::logs(&client, command).await,
         }
     });
     match result {

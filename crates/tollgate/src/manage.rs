@@ -3,7 +3,9 @@
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::cli::{ClientArgs, GatewayCommand, TokenCommand};
+use std::collections::{HashSet, VecDeque};
+
+use crate::cli::{ClientArgs, GatewayCommand, LogsCommand, TokenCommand};
 
 pub async fn gateway(client: &ClientArgs, command: GatewayCommand) -> anyhow::Result<()> {
     let api = Api::new(client)?;
@@ -89,6 +91,86 @@ pub async fn token(client: &ClientArgs, command: TokenCommand) -> anyhow::Result
         }
     }
     Ok(())
+}
+
+/// Rows already printed, remembered so a row seen on two polls prints once.
+const SEEN_CAPACITY: usize = 10_000;
+
+pub async fn logs(client: &ClientArgs, command: LogsCommand) -> anyhow::Result<()> {
+    let LogsCommand::Tail {
+        gateway,
+        interval_ms,
+        limit,
+    } = command;
+    let api = Api::new(client)?;
+    let path = format!(
+        "/accounts/{}/ai-gateway/gateways/{gateway}/logs?per_page=50&order_by=created_at&order_by_direction=desc",
+        client.account
+    );
+    let mut seen = HashSet::new();
+    let mut order = VecDeque::new();
+    let mut printed = 0;
+    if !client.json {
+        println!(
+            "{:<24} {:<16} {:<28} {:>6} {:>8} {:>8} {:>10} {:>8} {:<5}",
+            "TIME", "PROVIDER", "MODEL", "STATUS", "IN", "OUT", "COST", "MS", "CACHE"
+        );
+    }
+    loop {
+        let page = api.call(reqwest::Method::GET, &path, None).await?;
+        let mut rows: Vec<&Value> = page.as_array().into_iter().flatten().collect();
+        rows.reverse();
+        for row in rows {
+            let id = row["id"].as_str().unwrap_or("").to_owned();
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            order.push_back(id);
+            if order.len() > SEEN_CAPACITY
+                && let Some(old) = order.pop_front()
+            {
+                seen.remove(&old);
+            }
+            if client.json {
+                println!("{row}");
+            } else {
+                println!("{}", log_line(row));
+            }
+            printed += 1;
+            if limit.is_some_and(|limit| printed >= limit) {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(interval_ms)).await;
+    }
+}
+
+fn log_line(row: &Value) -> String {
+    let text = |key: &str| row[key].as_str().unwrap_or("-").to_owned();
+    let number = |key: &str| match &row[key] {
+        Value::Null => "-".to_owned(),
+        other => other.to_string(),
+    };
+    let cost = row["cost"]
+        .as_f64()
+        .map_or("-".to_owned(), |c| format!("{c:.6}"));
+    let cache = if row["cached"] == Value::Bool(true) {
+        "HIT"
+    } else {
+        ""
+    };
+    format!(
+        "{:<24} {:<16} {:<28} {:>6} {:>8} {:>8} {:>10} {:>8} {:<5}",
+        text("created_at").chars().take(23).collect::<String>(),
+        text("provider"),
+        text("model"),
+        number("status_code"),
+        number("tokens_in"),
+        number("tokens_out"),
+        cost,
+        number("duration"),
+        cache
+    )
 }
 
 fn output(client: &ClientArgs, value: &Value, text: impl FnOnce() -> String) {

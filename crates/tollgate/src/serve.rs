@@ -18,7 +18,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("redis.url is set, but this version keeps cache and rate limits in process");
     }
     let bootstrap = AppState::build(config).await.context("start-up failed")?;
-    let server = RunningServer::start(bootstrap.state, shutdown_signal()).await?;
+    let server = RunningServer::start(bootstrap.state, shutdown_signal()?).await?;
     let addr = server.addr;
     println!("tollgate listening on http://{addr}");
     println!("management API: http://{addr}/client/v4");
@@ -48,26 +48,27 @@ pub fn check(args: ConfigArgs) -> anyhow::Result<()> {
     }
 }
 
-/// SIGTERM (what service managers send) or Ctrl-C.
-async fn shutdown_signal() {
+/// SIGTERM (what service managers send) or Ctrl-C. The handlers are installed here, before
+/// start-up prints its lines, so a signal sent right after them is never the default (fatal) one.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
+        let mut term = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = interrupt.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+            tracing::info!("shutting down: draining in-flight requests");
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down: draining in-flight requests");
+        })
     }
-    tracing::info!("shutting down: draining in-flight requests");
 }

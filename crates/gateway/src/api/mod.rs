@@ -5,6 +5,7 @@ mod envelope;
 mod extract;
 mod gateways;
 mod health;
+mod logs;
 mod tokens;
 
 use axum::Router;
@@ -37,6 +38,22 @@ pub fn router() -> Router<AppState> {
             get(gateways::provider_url),
         )
         .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/logs",
+            get(logs::list).delete(logs::delete),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/logs/{log_id}",
+            get(logs::get).patch(logs::patch),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/logs/{log_id}/request",
+            get(logs::request_body),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/logs/{log_id}/response",
+            get(logs::response_body),
+        )
+        .route(
             "/accounts/{account}/ai-gateway/tokens",
             get(tokens::list).post(tokens::create),
         )
@@ -62,6 +79,27 @@ pub const MANAGEMENT_ROUTES: &[(&str, &str)] = &[
     (
         "GET",
         "/accounts/{account}/ai-gateway/gateways/{id}/url/{provider}",
+    ),
+    ("GET", "/accounts/{account}/ai-gateway/gateways/{id}/logs"),
+    (
+        "DELETE",
+        "/accounts/{account}/ai-gateway/gateways/{id}/logs",
+    ),
+    (
+        "GET",
+        "/accounts/{account}/ai-gateway/gateways/{id}/logs/{log_id}",
+    ),
+    (
+        "PATCH",
+        "/accounts/{account}/ai-gateway/gateways/{id}/logs/{log_id}",
+    ),
+    (
+        "GET",
+        "/accounts/{account}/ai-gateway/gateways/{id}/logs/{log_id}/request",
+    ),
+    (
+        "GET",
+        "/accounts/{account}/ai-gateway/gateways/{id}/logs/{log_id}/response",
     ),
     ("GET", "/accounts/{account}/ai-gateway/tokens"),
     ("POST", "/accounts/{account}/ai-gateway/tokens"),

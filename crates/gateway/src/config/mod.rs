@@ -25,6 +25,22 @@ pub struct Config {
     pub storage: StorageConfig,
     pub redis_url: Option<String>,
     pub cache: CacheConfig,
+    pub logs: LogsConfig,
+    /// Prices that override or extend the bundled table: provider → model → USD per million.
+    pub pricing: crate::pricing::PriceOverrides,
+}
+
+/// The request log pipeline (SPEC §15).
+#[derive(Debug, Clone)]
+pub struct LogsConfig {
+    /// Unshipped spool bytes beyond which requests get 503 rather than go unlogged.
+    pub spool_max_bytes: u64,
+    /// `fdatasync` each group commit: survives power loss, not only a killed process.
+    pub fsync: bool,
+    /// Request and response bodies are stored up to this many bytes each.
+    pub body_max_bytes: usize,
+    /// Extra wait before each group commit, to batch more records per write.
+    pub commit_linger: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    CacheConfig, Config, Egress, Overrides, ProviderConfig, Secret, ServerConfig, StorageConfig,
+    CacheConfig, Config, Egress, LogsConfig, Overrides, ProviderConfig, Secret, ServerConfig,
+    StorageConfig,
 };
 
 #[derive(Debug, Default, Deserialize)]
@@ -19,6 +20,28 @@ pub struct RawConfig {
     storage: RawStorage,
     redis: RawRedis,
     cache: RawCache,
+    logs: RawLogs,
+    pricing: crate::pricing::PriceOverrides,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct RawLogs {
+    spool_max_bytes: u64,
+    fsync: bool,
+    body_max_bytes: u64,
+    commit_linger_ms: u64,
+}
+
+impl Default for RawLogs {
+    fn default() -> Self {
+        RawLogs {
+            spool_max_bytes: 1024 * 1024 * 1024,
+            fsync: false,
+            body_max_bytes: 1024 * 1024,
+            commit_linger_ms: 0,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,6 +214,17 @@ impl RawConfig {
             problems.push("redis.url: must start with redis:// or rediss://".into());
         }
 
+        problems.extend(crate::pricing::validate_overrides(&self.pricing));
+        if self.logs.spool_max_bytes < 1024 * 1024 {
+            problems.push("logs.spool_max_bytes: must be at least 1048576".into());
+        }
+        if self.logs.commit_linger_ms > 1000 {
+            problems.push("logs.commit_linger_ms: must be at most 1000".into());
+        }
+        if self.logs.body_max_bytes > 64 * 1024 * 1024 {
+            problems.push("logs.body_max_bytes: must be at most 67108864".into());
+        }
+
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -211,6 +245,13 @@ impl RawConfig {
             cache: CacheConfig {
                 max_bytes: self.cache.max_bytes,
             },
+            logs: LogsConfig {
+                spool_max_bytes: self.logs.spool_max_bytes,
+                fsync: self.logs.fsync,
+                body_max_bytes: self.logs.body_max_bytes as usize,
+                commit_linger: Duration::from_millis(self.logs.commit_linger_ms),
+            },
+            pricing: self.pricing,
         })
     }
 }

@@ -30,6 +30,7 @@ pub enum ErrorCode {
     InvalidPath,
     InvalidHeader,
     InvalidBody,
+    LogUnavailable,
     Internal,
 }
 
@@ -46,6 +47,7 @@ impl ErrorCode {
             ErrorCode::InvalidPath => 2012,
             ErrorCode::InvalidHeader => 2013,
             ErrorCode::InvalidBody => 2014,
+            ErrorCode::LogUnavailable => 2015,
             ErrorCode::Internal => 2000,
         }
     }
@@ -62,6 +64,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::LogUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

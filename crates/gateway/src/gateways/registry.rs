@@ -105,6 +105,15 @@ impl GatewayRegistry {
         self.get(account_id, id).ok_or_else(GatewayError::internal)
     }
 
+    /// Every gateway of every account.
+    pub fn all(&self) -> Vec<Arc<Gateway>> {
+        self.gateways
+            .load()
+            .values()
+            .flat_map(|gateways| gateways.values().cloned())
+            .collect()
+    }
+
     /// The account's gateways, oldest first.
     pub fn list(&self, account_id: &str) -> Vec<Arc<Gateway>> {
         let mut gateways: Vec<_> = self

@@ -1,12 +1,16 @@
 //! The provider pass-through of SPEC §2: `/v1/{account}/{gateway}/{provider}/{path…}`.
 
 mod client;
+mod client_ip;
 mod handler;
 mod headers;
 mod options;
 mod path;
+mod redact;
+mod relay;
 
 pub use client::UpstreamClients;
+pub use client_ip::client_ip;
 pub use handler::proxy;
 pub use options::{CustomCost, RequestOptions};
 pub use path::{ProxyPath, parse as parse_path};

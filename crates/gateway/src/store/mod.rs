@@ -1,6 +1,7 @@
 //! Storage behind small traits (SPEC §14). SQLite under `data_dir` is the default; other
 //! backends implement the same traits beside it.
 
+pub mod logs;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -55,7 +56,7 @@ pub trait SettingStore: Send + Sync {
 
 /// Everything the gateway stores, as one object.
 #[async_trait]
-pub trait Store: GatewayStore + TokenStore + SettingStore {
+pub trait Store: GatewayStore + TokenStore + SettingStore + logs::LogStore {
     /// Cheap liveness check for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
 }

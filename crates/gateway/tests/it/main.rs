@@ -5,6 +5,8 @@
 mod auth;
 mod errors;
 mod guard;
+mod logs;
+mod logs_api;
 mod management;
 mod proxy;
 mod streaming;

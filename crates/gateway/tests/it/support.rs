@@ -13,6 +13,8 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 pub struct TestGateway {
     pub addr: SocketAddr,
+    pub state: AppState,
+    pub data_dir: std::path::PathBuf,
     pub mock: MockUpstream,
     pub http: reqwest::Client,
     _data_dir: tempfile::TempDir,
@@ -56,6 +58,7 @@ credential_header = "x-llm-key"
             .expect("test config is valid");
         let bootstrap = AppState::build(config).await.expect("state builds");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = bootstrap.state.clone();
         let server = RunningServer::start(bootstrap.state, async {
             let _ = stopped.await;
         })
@@ -65,6 +68,8 @@ credential_header = "x-llm-key"
         tokio::spawn(server.wait());
         TestGateway {
             addr,
+            state,
+            data_dir: data_dir.path().to_path_buf(),
             mock,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -73,6 +78,25 @@ credential_header = "x-llm-key"
             _data_dir: data_dir,
             stop: Some(stop),
         }
+    }
+
+    /// Waits until every log record written so far is in the store.
+    pub async fn logs_flushed(&self) {
+        self.state.logs().flushed().await;
+    }
+
+    /// The stored row of a log id (any gateway of `local`).
+    pub async fn log_row(
+        &self,
+        gateway: &str,
+        id: &str,
+    ) -> Option<tollgate_gateway::store::logs::LogRow> {
+        self.logs_flushed().await;
+        self.state
+            .store()
+            .get_log("local", gateway, id)
+            .await
+            .expect("store answers")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -3,7 +3,10 @@
 use rusqlite::Connection;
 
 /// In order; a migration is never edited once released, only followed by a new one.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_gateways_tokens.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_gateways_tokens.sql"),
+    include_str!("migrations/0002_logs.sql"),
+];
 
 pub(super) fn run(connection: &mut Connection) -> anyhow::Result<()> {
     let applied: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;

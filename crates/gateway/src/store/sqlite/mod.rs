@@ -1,8 +1,11 @@
 //! The embedded store: one SQLite database in WAL mode under `data_dir`.
 //!
-//! Calls are few and off the proxy's hot path (the registries cache what requests read), so a
-//! single connection behind a mutex, used from `spawn_blocking`, is enough here.
+//! Nothing here is on the proxy's hot path: the registries cache what requests read, and log
+//! rows arrive through the shipper. One connection writes (SQLite has one writer at a time
+//! anyway) and one reads, so the logs API never waits behind an ingest batch (WAL).
 
+mod logs_ingest;
+mod logs_query;
 mod migrate;
 
 use std::path::Path;
@@ -16,7 +19,8 @@ use crate::gateways::{Gateway, GatewaySettings};
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    connection: Arc<Mutex<Connection>>,
+    writer: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
 }
 
 impl SqliteStore {
@@ -25,35 +29,59 @@ impl SqliteStore {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let mut connection = Connection::open(path)?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
-        connection.pragma_update(None, "foreign_keys", "ON")?;
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrate::run(&mut connection)?;
+        let mut writer = open_connection(path)?;
+        migrate::run(&mut writer)?;
+        let reader = open_connection(path)?;
         Ok(SqliteStore {
-            connection: Arc::new(Mutex::new(connection)),
+            writer: Arc::new(Mutex::new(writer)),
+            reader: Arc::new(Mutex::new(reader)),
         })
     }
 
+    /// Runs `work` on the writer connection, off the async threads.
     async fn with<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let connection = self.connection.clone();
-        tokio::task::spawn_blocking(move || {
-            let guard = connection
-                .lock()
-                .map_err(|_| StoreError::Backend("connection lock poisoned".into()))?;
-            work(&guard).map_err(map_error)
-        })
-        .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?
+        run_blocking(self.writer.clone(), work).await
+    }
+
+    /// Runs `work` on the reader connection, off the async threads.
+    async fn with_read<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        run_blocking(self.reader.clone(), work).await
     }
 }
 
-fn map_error(error: rusqlite::Error) -> StoreError {
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let connection = Connection::open(path)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    connection.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(connection)
+}
+
+async fn run_blocking<T, F>(connection: Arc<Mutex<Connection>>, work: F) -> StoreResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let mut guard = connection
+            .lock()
+            .map_err(|_| StoreError::Backend("connection lock poisoned".into()))?;
+        work(&mut guard).map_err(map_error)
+    })
+    .await
+    .map_err(|e| StoreError::Backend(e.to_string()))?
+}
+
+pub(super) fn map_error(error: rusqlite::Error) -> StoreError {
     match error {
         rusqlite::Error::SqliteFailure(e, _)
             if e.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -65,7 +93,7 @@ fn map_error(error: rusqlite::Error) -> StoreError {
     }
 }
 
-fn to_text<E: std::fmt::Display>(column: usize) -> impl Fn(E) -> rusqlite::Error {
+pub(super) fn to_text<E: std::fmt::Display>(column: usize) -> impl Fn(E) -> rusqlite::Error {
     move |e| {
         rusqlite::Error::FromSqlConversionFailure(
             column,

@@ -1,0 +1,237 @@
+//! `/accounts/{account}/ai-gateway/gateways/{id}/logs[/{log_id}[/request|/response]]`: the
+//! request logs in Cloudflare's shape (SPEC §13). Stored bodies are served as they were
+//! stored; the headers stored with them never leave through this API.
+
+mod pairing;
+mod patch;
+mod query;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, header};
+use serde_json::{Map, Value, json};
+
+use super::ApiError;
+use super::envelope::ok;
+use super::extract::{ApiJson, ApiPath};
+use crate::state::AppState;
+use crate::store::logs::{BodyKind, LogPageInfo, LogRow, StoredBody};
+
+/// The account must be well-formed and the gateway must exist (404, code 2001).
+fn check_gateway(state: &AppState, account_id: &str, gateway_id: &str) -> Result<(), ApiError> {
+    if !crate::proxy::is_account_id(account_id) {
+        return Err(ApiError::no_route());
+    }
+    state
+        .gateways()
+        .get(account_id, gateway_id)
+        .map(drop)
+        .ok_or_else(ApiError::gateway_not_found)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ApiPath((account_id, gateway_id)): ApiPath<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    check_gateway(&state, &account_id, &gateway_id)?;
+    let parsed = query::parse(raw.as_deref()).map_err(ApiError::bad_request)?;
+    let (rows, info) = state
+        .store()
+        .list_logs(&account_id, &gateway_id, &parsed.query)
+        .await?;
+    let result: Vec<Value> = rows.iter().map(|r| Value::Object(row_json(r))).collect();
+    let result_info = page_info(
+        &info,
+        parsed.query.page,
+        parsed.query.per_page,
+        result.len(),
+    );
+    Ok(Json(json!({
+        "success": true, "errors": [], "messages": [],
+        "result": result, "result_info": result_info,
+    }))
+    .into_response())
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiPath((account_id, gateway_id)): ApiPath<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    check_gateway(&state, &account_id, &gateway_id)?;
+    let parsed = query::parse(raw.as_deref()).map_err(ApiError::bad_request)?;
+    let deleted = state
+        .store()
+        .delete_logs(&account_id, &gateway_id, &parsed.query, parsed.limit)
+        .await?;
+    Ok(ok(json!({"deleted": deleted})))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath((account_id, gateway_id, log_id)): ApiPath<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    check_gateway(&state, &account_id, &gateway_id)?;
+    let store = state.store();
+    let row = store
+        .get_log(&account_id, &gateway_id, &log_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Log"))?;
+    let (request, response) = tokio::join!(
+        store.get_body(&account_id, &gateway_id, &log_id, BodyKind::Request),
+        store.get_body(&account_id, &gateway_id, &log_id, BodyKind::Response),
+    );
+    let mut object = row_json(&row);
+    let head = |body: &Option<StoredBody>| {
+        body.as_ref()
+            .map(|b| Value::String(String::from_utf8_lossy(&b.bytes).into_owned()))
+            .unwrap_or(Value::Null)
+    };
+    object.insert("request_head".into(), head(&request?));
+    object.insert("response_head".into(), head(&response?));
+    object.insert(
+        "request_head_complete".into(),
+        json!(row.request_head_complete),
+    );
+    object.insert(
+        "response_head_complete".into(),
+        json!(row.response_head_complete),
+    );
+    Ok(ok(Value::Object(object)))
+}
+
+pub async fn request_body(
+    state: State<AppState>,
+    path: ApiPath<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    body(state, path, BodyKind::Request).await
+}
+
+pub async fn response_body(
+    state: State<AppState>,
+    path: ApiPath<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    body(state, path, BodyKind::Response).await
+}
+
+/// The stored body itself, with its content type and nothing else of what was stored.
+async fn body(
+    State(state): State<AppState>,
+    ApiPath((account_id, gateway_id, log_id)): ApiPath<(String, String, String)>,
+    kind: BodyKind,
+) -> Result<Response, ApiError> {
+    check_gateway(&state, &account_id, &gateway_id)?;
+    let what = match kind {
+        BodyKind::Request => "Stored request",
+        BodyKind::Response => "Stored response",
+    };
+    let stored = state
+        .store()
+        .get_body(&account_id, &gateway_id, &log_id, kind)
+        .await?
+        .ok_or_else(|| ApiError::not_found(what))?;
+    let content_type = stored
+        .content_type
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+        .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            // The body is whatever a provider or client sent: never let a browser guess it.
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        Body::from(stored.bytes),
+    )
+        .into_response())
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    ApiPath((account_id, gateway_id, log_id)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson,
+) -> Result<Response, ApiError> {
+    check_gateway(&state, &account_id, &gateway_id)?;
+    let patch = patch::parse(&body).map_err(ApiError::invalid_fields)?;
+    if state
+        .store()
+        .patch_log(&account_id, &gateway_id, &log_id, &patch)
+        .await?
+    {
+        Ok(ok(json!({})))
+    } else {
+        Err(ApiError::not_found("Log"))
+    }
+}
+
+/// A row as the list and the detail show it (the detail adds the bodies).
+fn row_json(row: &LogRow) -> Map<String, Value> {
+    let created_at = jiff::Timestamp::from_millisecond(row.created_at_ms)
+        .map(|t| format!("{t:.3}"))
+        .unwrap_or_default();
+    let value = json!({
+        "id": row.id,
+        "created_at": created_at,
+        "provider": row.provider,
+        "model": row.model,
+        "path": row.path,
+        "method": row.method,
+        "status_code": row.status_code,
+        "success": row.success,
+        "cached": row.cached,
+        "duration": row.duration_ms,
+        "ttfb": row.ttfb_ms,
+        "tokens_in": row.tokens_in,
+        "tokens_out": row.tokens_out,
+        "cache_read_tokens": row.cache_read_tokens,
+        "cache_write_tokens": row.cache_write_tokens,
+        "cost": row.cost,
+        "custom_cost": row.custom_cost,
+        "metadata": row.metadata,
+        "step": row.step,
+        "event_id": row.event_id,
+        "attempts": row.attempts,
+        "request_content_type": row.request_content_type,
+        "response_content_type": row.response_content_type,
+        "request_size": row.request_size,
+        "response_size": row.response_size,
+        "feedback": row.feedback,
+        "score": row.score,
+        "client_ip": row.client_ip,
+        "user_agent": row.user_agent,
+        "error": row.error,
+    });
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn page_info(info: &LogPageInfo, page: u32, per_page: u32, count: usize) -> Value {
+    json!({
+        "page": page,
+        "per_page": per_page,
+        "count": count,
+        "total_count": info.total_count,
+        "total_pages": info.total_count.div_ceil(u64::from(per_page.max(1))),
+        "min_cost": info.min_cost,
+        "max_cost": info.max_cost,
+        "min_duration": info.min_duration,
+        "max_duration": info.max_duration,
+        "min_tokens_in": info.min_tokens_in,
+        "max_tokens_in": info.max_tokens_in,
+        "min_tokens_out": info.min_tokens_out,
+        "max_tokens_out": info.max_tokens_out,
+        "min_total_tokens": info.min_total_tokens,
+        "max_total_tokens": info.max_total_tokens,
+    })
+}
+
+#[cfg(test)]
+mod tests;

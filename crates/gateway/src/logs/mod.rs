@@ -1,0 +1,180 @@
+//! Request logs that lose nothing (SPEC §15).
+//!
+//! A request appends a begin record to the local spool (and waits until it is written to the
+//! OS) before going upstream, and an end record before the last byte of the response reaches
+//! the client. The shipper then moves records from the spool into the store in batches, off the
+//! request path; the store is never on the hot path. After a crash, the spool is replayed and
+//! rows that never got their end record are marked interrupted.
+
+mod record;
+
+pub use record::{LogBegin, LogEnd, SpoolPosition, SpoolRecord};
+mod shipper;
+mod spool;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+pub use spool::{SpoolError, SpoolSettings};
+
+use crate::gateways::GatewayRegistry;
+use crate::store::Store;
+
+/// The request side of the log pipeline, shared by every request.
+#[derive(Clone)]
+pub struct LogPipeline {
+    writer: spool::SpoolWriter,
+    instance_id: Arc<str>,
+    stop: Arc<watch::Sender<bool>>,
+    committed: watch::Receiver<SpoolPosition>,
+    shipped: watch::Receiver<SpoolPosition>,
+    shipper_done: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl LogPipeline {
+    /// Replays whatever an earlier run left in the spool into the store, marks rows cut by a
+    /// crash as interrupted, then starts the writer and the shipper.
+    pub async fn start(
+        settings: SpoolSettings,
+        store: Arc<dyn Store>,
+        gateways: Arc<GatewayRegistry>,
+        instance_id: String,
+    ) -> anyhow::Result<LogPipeline> {
+        std::fs::create_dir_all(&settings.dir)?;
+        let existing = spool::segments(&settings.dir)?;
+        let first_existing = existing.first().map(|(n, _)| *n);
+        let next_segment = existing.last().map_or(1, |(n, _)| n + 1);
+        let existing_bytes = existing.iter().map(|(_, size)| size).sum();
+        let checkpoint = match (store.checkpoint().await?, first_existing) {
+            (Some(checkpoint), Some(first)) if checkpoint.segment < first => SpoolPosition {
+                segment: first,
+                offset: 0,
+            },
+            (Some(checkpoint), _) => checkpoint,
+            (None, first) => SpoolPosition {
+                segment: first.unwrap_or(next_segment),
+                offset: 0,
+            },
+        };
+        let (writer, committed, unshipped_bytes) =
+            spool::start_writer(settings.clone(), next_segment, existing_bytes)?;
+        let (shipped_tx, shipped) = watch::channel(checkpoint);
+        let mut shipper = shipper::Shipper {
+            dir: settings.dir.clone(),
+            store: store.clone(),
+            gateways,
+            checkpoint,
+            unshipped_bytes,
+            shipped: shipped_tx,
+        };
+        shipper
+            .catch_up(SpoolPosition {
+                segment: next_segment,
+                offset: 0,
+            })
+            .await?;
+        let interrupted = store.mark_interrupted(&instance_id).await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "requests cut by an earlier crash are logged as interrupted"
+            );
+        }
+        let (stop, stopped) = watch::channel(false);
+        let shipper_task = tokio::spawn(shipper.run(committed.clone(), stopped));
+        Ok(LogPipeline {
+            writer,
+            instance_id: instance_id.into(),
+            stop: Arc::new(stop),
+            committed,
+            shipped,
+            shipper_done: Arc::new(tokio::sync::Mutex::new(Some(shipper_task))),
+        })
+    }
+
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// Makes the begin record durable before the request goes upstream.
+    pub async fn begin(&self, begin: LogBegin, body: Vec<u8>) -> Result<(), SpoolError> {
+        self.writer
+            .append(encode(SpoolRecord::Begin {
+                begin: Box::new(begin),
+                body,
+            })?)
+            .await
+    }
+
+    /// Makes the end record durable; the caller then lets the last byte go to the client.
+    pub async fn end(&self, end: LogEnd, body: Vec<u8>) -> Result<(), SpoolError> {
+        self.writer
+            .append(encode(SpoolRecord::End {
+                end: Box::new(end),
+                body,
+            })?)
+            .await
+    }
+
+    /// Records the end without waiting: nobody is left to wait (the client went away).
+    pub fn end_detached(&self, end: LogEnd, body: Vec<u8>) {
+        match encode(SpoolRecord::End {
+            end: Box::new(end),
+            body,
+        }) {
+            Ok(frame) => self.writer.append_detached(frame),
+            Err(error) => tracing::error!(%error, "could not encode a log record"),
+        }
+    }
+
+    /// Waits until every record written so far is in the store (tests, `/readyz` checks).
+    pub async fn flushed(&self) {
+        let target = *self.committed.borrow();
+        let mut shipped = self.shipped.clone();
+        let _ = shipped.wait_for(|position| *position >= target).await;
+    }
+
+    /// Spool bytes on disk not yet shipped and deleted (a metric; bounded by the configuration).
+    pub fn spool_bytes(&self) -> u64 {
+        self.writer.unshipped_bytes()
+    }
+
+    /// Records waiting for the spool writer (a metric).
+    pub fn queue_depth(&self) -> usize {
+        self.writer.queue_depth()
+    }
+
+    /// Writes what is queued, ships the spool to the store and stops. Whatever the store does
+    /// not take in time stays in the spool for the next start.
+    pub async fn shutdown(&self) {
+        self.writer.close().await;
+        let _ = self.stop.send(true);
+        if let Some(task) = self.shipper_done.lock().await.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+fn encode(record: SpoolRecord) -> Result<Vec<u8>, SpoolError> {
+    let mut frame = Vec::new();
+    record
+        .encode_into(&mut frame)
+        .map_err(|e| SpoolError::Io(e.to_string()))?;
+    Ok(frame)
+}
+
+/// The id of this gateway process's data directory, kept across restarts so crash recovery
+/// marks only its own rows.
+pub fn instance_id(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("instance-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
+        _ => {
+            let id = uuid::Uuid::now_v7().to_string();
+            std::fs::write(&path, &id)?;
+            Ok(id)
+        }
+    }
+}

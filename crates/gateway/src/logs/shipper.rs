@@ -1,0 +1,115 @@
+//! The shipper: follows the spool's committed position and moves records into the store in
+//! batches, then advances the checkpoint and deletes shipped segments. Off the request path:
+//! a slow or failing store only makes the spool grow (up to its bound).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::record::SpoolPosition;
+use super::spool;
+use crate::gateways::{GatewayRegistry, LogStrategy};
+use crate::store::Store;
+use crate::store::logs::RowCap;
+
+const RETRY_FIRST: Duration = Duration::from_millis(200);
+const RETRY_MAX: Duration = Duration::from_secs(10);
+
+pub struct Shipper {
+    pub dir: PathBuf,
+    pub store: Arc<dyn Store>,
+    pub gateways: Arc<GatewayRegistry>,
+    pub checkpoint: SpoolPosition,
+    pub unshipped_bytes: Arc<AtomicU64>,
+    /// Where the store has caught up to, for those who wait on it ([`super::LogPipeline::flushed`]).
+    pub shipped: watch::Sender<SpoolPosition>,
+}
+
+impl Shipper {
+    /// Ships everything up to `target`; on a store error returns it (start-up replay).
+    pub async fn catch_up(&mut self, target: SpoolPosition) -> anyhow::Result<()> {
+        while self.checkpoint < target {
+            self.ship_once(target).await?;
+        }
+        Ok(())
+    }
+
+    /// Follows the committed position until it stops moving after `stop` fires.
+    pub async fn run(
+        mut self,
+        mut committed: watch::Receiver<SpoolPosition>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut retry = RETRY_FIRST;
+        loop {
+            let target = *committed.borrow_and_update();
+            if self.checkpoint >= target {
+                if *stop.borrow() {
+                    return;
+                }
+                tokio::select! {
+                    changed = committed.changed() => if changed.is_err() && self.checkpoint >= *committed.borrow() { return },
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            match self.ship_once(target).await {
+                Ok(()) => retry = RETRY_FIRST,
+                Err(error) => {
+                    tracing::warn!(%error, ?retry, "log store unavailable; rows stay in the spool");
+                    tokio::select! {
+                        () = tokio::time::sleep(retry) => {}
+                        _ = stop.changed() => {}
+                    }
+                    retry = (retry * 2).min(RETRY_MAX);
+                    if *stop.borrow() && retry == RETRY_MAX {
+                        // Shutting down with the store down: the spool keeps the rest for the next start.
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn ship_once(&mut self, target: SpoolPosition) -> anyhow::Result<()> {
+        let dir = self.dir.clone();
+        let from = self.checkpoint;
+        let (records, reached) =
+            tokio::task::spawn_blocking(move || spool::read_range(&dir, from, target)).await??;
+        if reached == from {
+            anyhow::bail!("the log spool did not advance at {from:?}");
+        }
+        if !records.is_empty() || reached.segment != from.segment {
+            self.store.ingest(records, reached, self.caps()).await?;
+        }
+        self.checkpoint = reached;
+        self.shipped.send_replace(reached);
+        let dir = self.dir.clone();
+        let freed =
+            tokio::task::spawn_blocking(move || spool::delete_before(&dir, reached)).await??;
+        self.unshipped_bytes.fetch_sub(
+            freed.min(self.unshipped_bytes.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+        Ok(())
+    }
+
+    /// The row caps of every gateway that has one.
+    fn caps(&self) -> Vec<((String, String), RowCap)> {
+        self.gateways
+            .all()
+            .into_iter()
+            .filter_map(|gateway| {
+                let limit = u64::from(gateway.settings.log_management?);
+                let cap = match gateway.settings.log_management_strategy {
+                    Some(LogStrategy::DeleteOldest) => RowCap::DeleteOldest(limit),
+                    _ => RowCap::StopInserting(limit),
+                };
+                Some(((gateway.account_id.clone(), gateway.id.clone()), cap))
+            })
+            .collect()
+    }
+}
