@@ -6,6 +6,7 @@
 //! - [`proxy`]: the provider pass-through of SPEC §2: path guard, header rules, upstream call, streaming.
 //! - [`providers`]: the built-in provider table and custom providers (base URLs, credential headers).
 //! - [`auth`]: the admin token, run tokens and gateway authentication (§12).
+//! - [`clock`]: wall-clock time, replaceable in tests (TTLs, rate-limit windows).
 //! - [`gateways`]: gateway settings and the in-memory registry the hot path reads.
 //! - [`pricing`]: the model price table (bundled genai-prices data + overrides) and request cost (§8).
 //! - [`logs`]: the request log pipeline: spool with group commit, shipper to the store (§15).
@@ -18,6 +19,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod gateways;

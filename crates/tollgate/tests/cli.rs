@@ -304,3 +304,174 @@ async fn sigterm_lets_a_stream_in_flight_finish_then_exits_zero() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn a_canary_provider_key_reaches_no_api_response_and_no_process_output() {
+    const CANARY: &str = "sk-canary-7f3a9c";
+    let mock = MockUpstream::start().await.unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(cwd.path())
+        .env("TOLLGATE_LOG", "debug")
+        .env("TOLLGATE_SERVER__ADMIN_TOKEN", "canary-test-admin-token-01")
+        .env(
+            "TOLLGATE_PROVIDERS__OPENAI__BASE_URL",
+            format!("{}/v1", mock.url()),
+        )
+        .env(
+            "TOLLGATE_PROVIDERS__GROQ__BASE_URL",
+            format!("http://{closed}/openai/v1"),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = next_line(&mut stdout).await;
+    let base = first
+        .strip_prefix("tollgate listening on ")
+        .unwrap()
+        .to_owned();
+    let stderr = tokio::spawn({
+        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        async move {
+            let mut all = String::new();
+            while let Ok(Some(line)) = stderr.next_line().await {
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        }
+    });
+
+    let http = http();
+    let chat = serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]});
+    let mut log_ids = Vec::new();
+    for (path, extra) in [
+        ("/v1/local/default/openai/chat/completions", None),
+        (
+            &format!("/v1/local/default/openai/chat/completions?key={CANARY}") as &str,
+            None,
+        ),
+        (
+            "/v1/local/default/openai/chat/completions",
+            Some(("x-mock-status", "500")),
+        ),
+        (
+            &format!("/v1/local/default/groq/chat/completions?key={CANARY}") as &str,
+            None,
+        ),
+    ] {
+        let mut request = http
+            .post(format!("{base}{path}"))
+            .header("authorization", format!("Bearer {CANARY}"))
+            .header("x-api-key", CANARY)
+            .json(&chat);
+        if let Some((name, value)) = extra {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        log_ids.push(
+            response.headers()["cf-aig-log-id"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+        let body = response.text().await.unwrap();
+        assert!(!body.contains(CANARY), "{body}");
+    }
+    assert!(
+        mock.requests()
+            .iter()
+            .all(|r| r.header("authorization") == Some(&format!("Bearer {CANARY}") as &str))
+    );
+
+    let api = |path: String| {
+        http.get(format!(
+            "{base}/client/v4/accounts/local/ai-gateway/gateways/default/logs{path}"
+        ))
+        .bearer_auth("canary-test-admin-token-01")
+        .send()
+    };
+    let listed = api(String::new()).await.unwrap().text().await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&listed).unwrap()["result"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4,
+        "{listed}"
+    );
+    assert!(!listed.contains(CANARY));
+    for id in &log_ids {
+        for suffix in ["", "/request", "/response"] {
+            let text = api(format!("/{id}{suffix}"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(!text.contains(CANARY), "{id}{suffix}: {text}");
+        }
+    }
+
+    // `logs tail` shows the rows (and no key).
+    let tail = Command::new(BIN)
+        .args([
+            "logs",
+            "tail",
+            "--limit",
+            "4",
+            "--url",
+            &base,
+            "--admin-token",
+            "canary-test-admin-token-01",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let printed = String::from_utf8_lossy(&tail.stdout);
+    assert!(tail.status.success(), "{printed}");
+    assert_eq!(
+        printed
+            .lines()
+            .filter(|l| l.contains("openai") || l.contains("groq"))
+            .count(),
+        4,
+        "{printed}"
+    );
+    assert!(
+        printed.contains("gpt-4o-mini") && printed.contains("502"),
+        "{printed}"
+    );
+    assert!(!printed.contains(CANARY));
+
+    sigterm(&child);
+    assert!(
+        tokio::time::timeout(HANG_GUARD, child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+            .success()
+    );
+    let mut rest = String::new();
+    while let Ok(Some(line)) = stdout.next_line().await {
+        rest.push_str(&line);
+    }
+    let stderr = stderr.await.unwrap();
+    assert!(
+        stderr.contains("DEBUG") || stderr.contains("WARN"),
+        "debug logging was on: {stderr}"
+    );
+    assert!(
+        !stderr.contains(CANARY),
+        "the key leaked into the process log:\n{stderr}"
+    );
+    assert!(!rest.contains(CANARY));
+}

@@ -19,8 +19,27 @@ use super::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use crate::store::logs::{BodyKind, LogPageInfo, LogRow, StoredBody};
 
-/// The account must be well-formed and the gateway must exist (404, code 2001).
-fn check_gateway(state: &AppState, account_id: &str, gateway_id: &str) -> Result<(), ApiError> {
+/// How long a logs call waits for the shipper to store what was already written.
+const READ_YOUR_WRITES_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The account must be well-formed and the gateway must exist (404, code 2001). Then waits
+/// (briefly) until every log record written so far is in the store, so a client that just got
+/// a response finds its row — to list it, or to attach feedback to its `cf-aig-log-id`.
+async fn check_gateway(
+    state: &AppState,
+    account_id: &str,
+    gateway_id: &str,
+) -> Result<(), ApiError> {
+    check_gateway_exists(state, account_id, gateway_id)?;
+    let _ = tokio::time::timeout(READ_YOUR_WRITES_LIMIT, state.logs().flushed()).await;
+    Ok(())
+}
+
+fn check_gateway_exists(
+    state: &AppState,
+    account_id: &str,
+    gateway_id: &str,
+) -> Result<(), ApiError> {
     if !crate::proxy::is_account_id(account_id) {
         return Err(ApiError::no_route());
     }
@@ -36,7 +55,7 @@ pub async fn list(
     ApiPath((account_id, gateway_id)): ApiPath<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    check_gateway(&state, &account_id, &gateway_id)?;
+    check_gateway(&state, &account_id, &gateway_id).await?;
     let parsed = query::parse(raw.as_deref()).map_err(ApiError::bad_request)?;
     let (rows, info) = state
         .store()
@@ -61,7 +80,7 @@ pub async fn delete(
     ApiPath((account_id, gateway_id)): ApiPath<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    check_gateway(&state, &account_id, &gateway_id)?;
+    check_gateway(&state, &account_id, &gateway_id).await?;
     let parsed = query::parse(raw.as_deref()).map_err(ApiError::bad_request)?;
     let deleted = state
         .store()
@@ -74,7 +93,7 @@ pub async fn get(
     State(state): State<AppState>,
     ApiPath((account_id, gateway_id, log_id)): ApiPath<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    check_gateway(&state, &account_id, &gateway_id)?;
+    check_gateway(&state, &account_id, &gateway_id).await?;
     let store = state.store();
     let row = store
         .get_log(&account_id, &gateway_id, &log_id)
@@ -123,7 +142,7 @@ async fn body(
     ApiPath((account_id, gateway_id, log_id)): ApiPath<(String, String, String)>,
     kind: BodyKind,
 ) -> Result<Response, ApiError> {
-    check_gateway(&state, &account_id, &gateway_id)?;
+    check_gateway(&state, &account_id, &gateway_id).await?;
     let what = match kind {
         BodyKind::Request => "Stored request",
         BodyKind::Response => "Stored response",
@@ -157,7 +176,7 @@ pub async fn patch(
     ApiPath((account_id, gateway_id, log_id)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson,
 ) -> Result<Response, ApiError> {
-    check_gateway(&state, &account_id, &gateway_id)?;
+    check_gateway(&state, &account_id, &gateway_id).await?;
     let patch = patch::parse(&body).map_err(ApiError::invalid_fields)?;
     if state
         .store()

@@ -37,8 +37,8 @@ CREATE TABLE logs (
     completed              INTEGER NOT NULL DEFAULT 0, -- 0 while only the begin record arrived
     instance_id            TEXT NOT NULL
 );
--- The logs list: one gateway, newest first, keyset-friendly.
-CREATE INDEX logs_by_gateway ON logs (account_id, gateway_id, created_at DESC, id DESC);
+-- The logs list: one gateway's completed rows, newest first, keyset-friendly.
+CREATE INDEX logs_by_gateway ON logs (account_id, gateway_id, completed, created_at DESC, id DESC);
 CREATE INDEX logs_by_event ON logs (event_id) WHERE event_id IS NOT NULL;
 CREATE INDEX logs_in_flight ON logs (instance_id) WHERE completed = 0;
 
