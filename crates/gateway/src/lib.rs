@@ -6,27 +6,36 @@
 //! - [`proxy`]: the provider pass-through of SPEC §2: path guard, header rules, upstream call, streaming.
 //! - [`providers`]: the built-in provider table and custom providers (base URLs, credential headers).
 //! - [`auth`]: the admin token, run tokens and gateway authentication (§12).
+//! - [`cache`]: the response cache (§9): key, memory or Redis store, single flight.
 //! - [`clock`]: wall-clock time, replaceable in tests (TTLs, rate-limit windows).
 //! - [`gateways`]: gateway settings and the in-memory registry the hot path reads.
+//! - [`ratelimit`]: request limits per gateway, IP or header (§10): fixed and sliding windows, in
+//!   memory or in Redis with the local counters as fallback.
 //! - [`pricing`]: the model price table (bundled genai-prices data + overrides) and request cost (§8).
 //! - [`logs`]: the request log pipeline: spool with group commit, shipper to the store (§15).
 //! - [`store`]: storage traits and their SQLite implementation (§14).
 //! - [`api`]: the management REST API under `/client/v4` (§13) and health routes.
+//! - [`analytics`]: rollups per minute/hour/day with latency sketches, and their queries (§13).
 //! - [`error`]: the gateway's error codes and their JSON rendering (§5), in one place.
+//! - [`metrics`]: Prometheus metrics, fed from the same end records as logs and analytics.
 //! - [`server`]: listeners, TCP options and graceful shutdown.
 //! - [`usage`]: token usage and the model name read from provider responses as they stream (§8).
 
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod gateways;
 pub mod logs;
+pub mod metrics;
 pub mod pricing;
 pub mod providers;
 pub mod proxy;
+pub mod ratelimit;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -3,12 +3,16 @@
 use std::sync::Arc;
 
 use crate::auth::{AdminToken, TokenRegistry};
+use crate::cache::ResponseCache;
+use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, StorageConfig};
 use crate::gateways::GatewayRegistry;
 use crate::logs::{LogPipeline, SpoolSettings};
+use crate::metrics::Metrics;
 use crate::pricing::PriceTable;
 use crate::providers::ProviderRegistry;
 use crate::proxy::UpstreamClients;
+use crate::ratelimit::{DEFAULT_MAX_KEYS, RateLimiter};
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 
@@ -26,6 +30,10 @@ struct Inner {
     admin_token: AdminToken,
     logs: LogPipeline,
     prices: PriceTable,
+    metrics: Metrics,
+    clock: SharedClock,
+    cache: ResponseCache,
+    rate_limiter: RateLimiter,
 }
 
 /// Spool segments roll at this size; shipped segments are deleted whole.
@@ -40,6 +48,11 @@ pub struct Bootstrap {
 impl AppState {
     /// Opens the store (running migrations), loads gateways and tokens, builds upstream clients.
     pub async fn build(config: Config) -> anyhow::Result<Bootstrap> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`AppState::build`] with a given clock for TTLs and rate-limit windows (tests move it).
+    pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Bootstrap> {
         std::fs::create_dir_all(&config.server.data_dir)?;
         let store: Arc<dyn Store> = match &config.storage {
             StorageConfig::Sqlite { path } => {
@@ -66,6 +79,23 @@ impl AppState {
             crate::logs::instance_id(&config.server.data_dir)?,
         )
         .await?;
+        let cache = match &config.redis_url {
+            Some(url) => ResponseCache::redis(
+                url,
+                &format!("{}cache:", config.redis_key_prefix),
+                clock.clone(),
+            )?,
+            None => ResponseCache::in_memory(clock.clone(), config.cache.max_bytes),
+        };
+        let rate_limiter = match &config.redis_url {
+            Some(url) => RateLimiter::redis(
+                url,
+                &format!("{}ratelimit:", config.redis_key_prefix),
+                clock.clone(),
+                DEFAULT_MAX_KEYS,
+            )?,
+            None => RateLimiter::in_memory(clock.clone(), DEFAULT_MAX_KEYS),
+        };
         let state = AppState {
             inner: Arc::new(Inner {
                 config,
@@ -76,6 +106,10 @@ impl AppState {
                 admin_token,
                 logs,
                 prices,
+                metrics: Metrics::default(),
+                clock,
+                cache,
+                rate_limiter,
             }),
         };
         Ok(Bootstrap {
@@ -107,5 +141,17 @@ impl AppState {
     }
     pub fn prices(&self) -> &PriceTable {
         &self.inner.prices
+    }
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+    pub fn cache(&self) -> &ResponseCache {
+        &self.inner.cache
+    }
+    pub fn rate_limiter(&self) -> &RateLimiter {
+        &self.inner.rate_limiter
     }
 }

@@ -1,4 +1,4 @@
-//! `/healthz` (the process answers) and `/readyz` (the store answers too).
+//! `/healthz` (the process answers), `/readyz` (the store answers too) and `/metrics`.
 
 use axum::Json;
 use axum::extract::State;
@@ -10,6 +10,21 @@ use crate::state::AppState;
 
 pub async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()
+}
+
+/// Prometheus text format (docs/metrics.md).
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state
+        .metrics()
+        .render(state.logs().queue_depth(), state.logs().spool_bytes());
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Response {

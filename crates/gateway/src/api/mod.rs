@@ -1,6 +1,7 @@
 //! The management REST API under `/client/v4` (SPEC §13) in Cloudflare's v4 envelope, and the
 //! unauthenticated health routes.
 
+mod analytics;
 mod envelope;
 mod extract;
 mod gateways;
@@ -54,6 +55,10 @@ pub fn router() -> Router<AppState> {
             get(logs::response_body),
         )
         .route(
+            "/accounts/{account}/ai-gateway/analytics",
+            get(analytics::get),
+        )
+        .route(
             "/accounts/{account}/ai-gateway/tokens",
             get(tokens::list).post(tokens::create),
         )
@@ -66,11 +71,13 @@ pub fn router() -> Router<AppState> {
         .nest(MANAGEMENT_BASE, management)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
 }
 
 /// Every route this router serves under `/client/v4`, as `(method, path)`: the test that
 /// checks each one refuses unauthenticated calls enumerates this list.
 pub const MANAGEMENT_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/accounts/{account}/ai-gateway/analytics"),
     ("GET", "/accounts/{account}/ai-gateway/gateways"),
     ("POST", "/accounts/{account}/ai-gateway/gateways"),
     ("GET", "/accounts/{account}/ai-gateway/gateways/{id}"),

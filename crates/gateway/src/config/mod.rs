@@ -24,6 +24,8 @@ pub struct Config {
     pub providers: BTreeMap<String, ProviderConfig>,
     pub storage: StorageConfig,
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key Tollgate writes, so deployments (and tests) can share a server.
+    pub redis_key_prefix: String,
     pub cache: CacheConfig,
     pub logs: LogsConfig,
     /// Prices that override or extend the bundled table: provider → model → USD per million.

@@ -90,10 +90,20 @@ struct RawStorage {
     url: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(default)]
 struct RawRedis {
     url: String,
+    key_prefix: String,
+}
+
+impl Default for RawRedis {
+    fn default() -> Self {
+        RawRedis {
+            url: String::new(),
+            key_prefix: "tollgate:".into(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -242,6 +252,7 @@ impl RawConfig {
             providers,
             storage,
             redis_url,
+            redis_key_prefix: self.redis.key_prefix,
             cache: CacheConfig {
                 max_bytes: self.cache.max_bytes,
             },

@@ -15,6 +15,8 @@ use serde_json::json;
 pub struct GatewayError {
     pub code: ErrorCode,
     pub message: String,
+    /// Headers the response must carry (`Retry-After`, `RateLimit-*` on a 429).
+    pub headers: Vec<(http::HeaderName, HeaderValue)>,
 }
 
 /// The code table. Numbers and statuses are part of the contract; see docs/errors.md.
@@ -75,11 +77,29 @@ impl GatewayError {
         GatewayError {
             code,
             message: message.into(),
+            headers: Vec::new(),
         }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl std::fmt::Display) -> Self {
+        if let Ok(value) = HeaderValue::from_str(&value.to_string()) {
+            self.headers
+                .push((http::HeaderName::from_static(name), value));
+        }
+        self
     }
 
     pub fn gateway_not_found() -> Self {
         Self::new(ErrorCode::GatewayNotFound, "Gateway not found")
+    }
+
+    /// 429, code 2003, with `Retry-After` and the `RateLimit-*` headers (SPEC §4).
+    pub fn rate_limited(limit: u32, retry_after_ms: u64, reset_after_ms: u64) -> Self {
+        Self::new(ErrorCode::RateLimited, "Rate limited")
+            .with_header("retry-after", retry_after_ms.div_ceil(1000).max(1))
+            .with_header("ratelimit-limit", limit)
+            .with_header("ratelimit-remaining", 0)
+            .with_header("ratelimit-reset", reset_after_ms.div_ceil(1000))
     }
 
     pub fn unauthorized() -> Self {

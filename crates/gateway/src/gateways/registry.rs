@@ -165,6 +165,9 @@ impl GatewayRegistry {
         let current = self.get(account_id, id).ok_or(ChangeError::NotFound)?;
         let mut gateway = Gateway::clone(&current);
         gateway.settings.apply(body).map_err(ChangeError::Invalid)?;
+        if gateway.settings.cache_invalidate_on_update {
+            gateway.settings.cache_generation += 1;
+        }
         gateway.modified_at = jiff::Timestamp::now();
         self.store.update_gateway(&gateway).await?;
         self.reload().await?;

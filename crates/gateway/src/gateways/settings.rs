@@ -30,6 +30,9 @@ pub struct GatewaySettings {
     pub request_timeout_ms: Option<u64>,
     pub log_management: Option<u32>,
     pub log_management_strategy: Option<LogStrategy>,
+    /// Part of every cache key; bumped by an update with `cache_invalidate_on_update`, so old
+    /// entries are never served again. Read-only in the API.
+    pub cache_generation: u64,
 }
 
 impl Default for GatewaySettings {
@@ -50,6 +53,7 @@ impl Default for GatewaySettings {
             request_timeout_ms: None,
             log_management: None,
             log_management_strategy: None,
+            cache_generation: 0,
         }
     }
 }

@@ -8,7 +8,7 @@
 
 mod record;
 
-pub use record::{LogBegin, LogEnd, SpoolPosition, SpoolRecord};
+pub use record::{LogBegin, LogEnd, RollupFacts, SpoolPosition, SpoolRecord};
 mod shipper;
 mod spool;
 

@@ -34,9 +34,13 @@ pub struct LogBegin {
 }
 
 /// Written before the last byte of the response reaches the client (or when it cannot).
+/// Requests that are not logged still write one (without a begin), so analytics count them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct LogEnd {
     pub id: String,
+    /// What analytics group this request by; `None` only in records of older versions.
+    #[serde(default)]
+    pub rollup: Option<RollupFacts>,
     pub status_code: Option<u16>,
     pub success: bool,
     pub cached: bool,
@@ -54,6 +58,16 @@ pub struct LogEnd {
     pub response_headers: Vec<(String, String)>,
     pub response_head_complete: bool,
     pub error: Option<String>,
+}
+
+/// The dimensions a request is counted under in analytics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RollupFacts {
+    pub created_at_ms: i64,
+    pub account_id: String,
+    pub gateway_id: String,
+    pub provider: String,
+    pub model: String,
 }
 
 /// A decoded spool record; `body` is the request body head (begin) or response body head (end),

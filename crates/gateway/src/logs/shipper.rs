@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::record::SpoolPosition;
+use super::record::{SpoolPosition, SpoolRecord};
 use super::spool;
+use crate::analytics::rollup_deltas;
 use crate::gateways::{GatewayRegistry, LogStrategy};
 use crate::store::Store;
 use crate::store::logs::RowCap;
@@ -83,7 +84,13 @@ impl Shipper {
             anyhow::bail!("the log spool did not advance at {from:?}");
         }
         if !records.is_empty() || reached.segment != from.segment {
-            self.store.ingest(records, reached, self.caps()).await?;
+            let rollups = rollup_deltas(records.iter().filter_map(|record| match record {
+                SpoolRecord::End { end, .. } => Some(end.as_ref()),
+                SpoolRecord::Begin { .. } => None,
+            }));
+            self.store
+                .ingest(records, rollups, reached, self.caps())
+                .await?;
         }
         self.checkpoint = reached;
         self.shipped.send_replace(reached);

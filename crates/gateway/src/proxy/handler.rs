@@ -14,15 +14,18 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
+use super::caching::{self, CACHE_STATUS, CachePlan};
 use super::headers::{client_response_headers, upstream_request_headers};
 use super::options::RequestOptions;
 use super::path;
-use super::relay::RequestLog;
+use super::relay::{CacheFill, RequestLog};
 use super::{client_ip, redact};
+use crate::cache::{Flight, Outcome};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Gateway;
-use crate::logs::LogBegin;
+use crate::logs::{LogBegin, LogEnd, RollupFacts};
 use crate::providers::Provider;
+use crate::ratelimit::{Decision, RateLimitRule, limit_key};
 use crate::state::AppState;
 
 const LOG_ID: &str = "cf-aig-log-id";
@@ -30,9 +33,13 @@ const EVENT_ID: &str = "cf-aig-event-id";
 
 pub async fn proxy(State(state): State<AppState>, request: Request) -> Response {
     let log_id = uuid::Uuid::now_v7();
-    let mut response = match forward(&state, request, log_id).await {
+    let mut seen = Seen::new();
+    let mut response = match forward(&state, request, log_id, &mut seen).await {
         Ok(response) => response,
-        Err(error) => error.into_response(),
+        Err(error) => {
+            seen.record_refusal(&state, log_id, &error);
+            error.into_response()
+        }
     };
     // Present on every response, errors included (SPEC §4).
     if let Ok(value) = HeaderValue::from_str(&log_id.to_string()) {
@@ -41,21 +48,77 @@ pub async fn proxy(State(state): State<AppState>, request: Request) -> Response 
     response
 }
 
+/// What is known about a request so far, so that one refused before it went upstream is still
+/// counted in analytics and metrics under its gateway (never logged as a row: refusals cost
+/// nothing upstream, and a flood of them must not fill the disk).
+struct Seen {
+    started: Instant,
+    created_at: jiff::Timestamp,
+    gateway: Option<(String, String)>,
+    provider: String,
+    /// Once the request went upstream, its end record is someone else's job.
+    dispatched: bool,
+}
+
+impl Seen {
+    fn new() -> Seen {
+        Seen {
+            started: Instant::now(),
+            created_at: jiff::Timestamp::now(),
+            gateway: None,
+            provider: String::new(),
+            dispatched: false,
+        }
+    }
+
+    fn record_refusal(&self, state: &AppState, log_id: uuid::Uuid, error: &GatewayError) {
+        let (Some((account_id, gateway_id)), false) = (&self.gateway, self.dispatched) else {
+            return;
+        };
+        let end = LogEnd {
+            id: log_id.to_string(),
+            rollup: Some(RollupFacts {
+                created_at_ms: self.created_at.as_millisecond(),
+                account_id: account_id.clone(),
+                gateway_id: gateway_id.clone(),
+                provider: self.provider.clone(),
+                model: String::new(),
+            }),
+            status_code: Some(error.code.status().as_u16()),
+            success: false,
+            duration_ms: self.started.elapsed().as_millis() as i64,
+            attempts: 0,
+            error: Some(error.message.clone()),
+            ..LogEnd::default()
+        };
+        state.metrics().observe(&end);
+        state.logs().end_detached(end, Vec::new());
+    }
+}
+
 async fn forward(
     state: &AppState,
     request: Request,
     log_id: uuid::Uuid,
+    seen: &mut Seen,
 ) -> Result<Response, GatewayError> {
-    let started = Instant::now();
-    let created_at = jiff::Timestamp::now();
     let (parts, body) = request.into_parts();
     let target = path::parse(parts.uri.path())?;
-    let options = RequestOptions::from_headers(&parts.headers)?;
     let gateway = state
         .gateways()
         .for_request(target.account, target.gateway)
         .await?;
+    seen.gateway = Some((gateway.account_id.clone(), gateway.id.clone()));
+    seen.provider = target.provider.to_owned();
+    let options = RequestOptions::from_headers(&parts.headers)?;
     authenticate(state, &gateway, &options)?;
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let client = client_ip(peer, &parts.headers, &state.config().server.trusted_proxies);
+    // After authentication and before the cache: a cache hit still counts toward the limit.
+    enforce_rate_limit(state, &gateway, &parts.headers, client).await?;
     let provider = state.providers().get(target.provider).ok_or_else(|| {
         GatewayError::new(
             ErrorCode::InvalidProvider,
@@ -66,22 +129,38 @@ async fn forward(
     let url = provider.upstream_url(target.provider_path, parts.uri.query())?;
     let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
 
-    let log = if options.collect_log.unwrap_or(gateway.settings.collect_logs) {
-        let keep_payload = options.collect_log_payload.unwrap_or(true);
-        let model = crate::usage::request_model(provider.usage, target.provider_path, &body);
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+    let stored = options.collect_log.unwrap_or(gateway.settings.collect_logs);
+    let keep_payload = stored && options.collect_log_payload.unwrap_or(true);
+    let model = crate::usage::request_model(provider.usage, target.provider_path, &body);
+    let record = RequestLog {
+        state: state.clone(),
+        id: log_id.to_string(),
+        facts: RollupFacts {
+            created_at_ms: seen.created_at.as_millisecond(),
+            account_id: gateway.account_id.clone(),
+            gateway_id: gateway.id.clone(),
+            provider: provider.slug.clone(),
+            model: model.clone().unwrap_or_default(),
+        },
+        model: model.clone(),
+        custom_cost: options.custom_cost,
+        stored,
+        keep_payload,
+        started: seen.started,
+        created_at: seen.created_at,
+        usage_format: provider.usage,
+    };
+    let begin = stored.then(|| {
+        let limit = state.config().logs.body_max_bytes;
         let begin = LogBegin {
             id: log_id.to_string(),
             instance_id: state.logs().instance_id().to_owned(),
             account_id: gateway.account_id.clone(),
             gateway_id: gateway.id.clone(),
-            created_at_ms: created_at.as_millisecond(),
+            created_at_ms: seen.created_at.as_millisecond(),
             event_id: options.event_id.clone(),
             provider: provider.slug.clone(),
-            model: model.clone(),
+            model,
             path: redact::path_and_query(target.provider_path, parts.uri.query()),
             method: parts.method.to_string(),
             metadata: options.metadata.as_ref().map(|entries| {
@@ -90,8 +169,7 @@ async fn forward(
             step: None,
             request_content_type: header_text(&parts.headers, header::CONTENT_TYPE),
             request_size: body.len() as i64,
-            client_ip: client_ip(peer, &parts.headers, &state.config().server.trusted_proxies)
-                .map(|ip| ip.to_string()),
+            client_ip: client.map(|ip| ip.to_string()),
             user_agent: header_text(&parts.headers, header::USER_AGENT),
             keep_payload,
             request_headers: if keep_payload {
@@ -99,36 +177,50 @@ async fn forward(
             } else {
                 Vec::new()
             },
-            request_head_complete: body.len() <= state.config().logs.body_max_bytes,
+            request_head_complete: body.len() <= limit,
         };
         let head = if keep_payload {
-            body[..body.len().min(state.config().logs.body_max_bytes)].to_vec()
+            body[..body.len().min(limit)].to_vec()
         } else {
             Vec::new()
         };
-        // The barrier: a request that may be billed upstream always leaves a trace.
-        state.logs().begin(begin, head).await.map_err(|error| {
-            tracing::error!(%error, "request refused: its log record could not be written");
-            GatewayError::new(
-                ErrorCode::LogUnavailable,
-                "Request log unavailable; retry later",
-            )
-        })?;
-        Some(RequestLog {
-            state: state.clone(),
-            pipeline: state.logs().clone(),
-            id: log_id.to_string(),
-            provider: provider.slug.clone(),
-            model,
-            custom_cost: options.custom_cost,
-            keep_payload,
-            started,
-            created_at,
-            usage_format: provider.usage,
-        })
-    } else {
-        None
-    };
+        (begin, head)
+    });
+
+    let cache = CachePlan::for_request(
+        &gateway,
+        provider,
+        &options,
+        parts.method.as_str(),
+        &redact::path_and_query(target.provider_path, parts.uri.query()),
+        &parts.headers,
+        &body,
+    );
+    let mut leader = None;
+    if let Some(plan) = cache.as_ref().filter(|plan| !plan.skip) {
+        let shared = match state.cache().get(&plan.key).await {
+            Some(hit) => Some(hit),
+            None => match state.cache().join(&plan.key).await {
+                Flight::Leader(guard) => {
+                    leader = Some(guard);
+                    None
+                }
+                Flight::Follower(Outcome::Response(response)) => Some(response),
+                // The request this one waited for failed: it makes its own.
+                Flight::Follower(Outcome::Retry) => None,
+            },
+        };
+        if let Some(cached) = shared {
+            write_begin(state, begin).await?;
+            seen.dispatched = true;
+            let event_id = options.event_id.as_deref();
+            return Ok(record.answer_from_cache(&cached, event_id).await);
+        }
+    }
+
+    // The barrier: a request that may be billed upstream always leaves a trace.
+    write_begin(state, begin).await?;
+    seen.dispatched = true;
 
     let timeout = options
         .request_timeout
@@ -145,12 +237,16 @@ async fn forward(
         .send();
     let failure = match tokio::time::timeout(timeout, send).await {
         Ok(Ok(upstream)) => {
-            return Ok(respond(
-                upstream,
-                log,
-                &options,
-                &provider.credential_headers,
-            ));
+            let fill = cache.map(|plan| CacheFill {
+                storable: !plan.skip
+                    && caching::storable(upstream.status().as_u16(), upstream.headers(), 0),
+                headers: caching::replayable_headers(&client_response_headers(upstream.headers())),
+                key: plan.key,
+                ttl_secs: plan.ttl_secs,
+                leader,
+            });
+            let credentials = &provider.credential_headers;
+            return Ok(respond(upstream, record, &options, credentials, fill));
         }
         Err(_elapsed) => timed_out(),
         Ok(Err(error)) if error.is_timeout() => timed_out(),
@@ -160,18 +256,68 @@ async fn forward(
             GatewayError::new(ErrorCode::UpstreamFailed, "Provider unreachable")
         }
     };
-    if let Some(log) = &log {
-        log.finish_without_response(failure.code.status().as_u16(), &failure.message)
-            .await;
-    }
+    record
+        .finish_without_response(failure.code.status().as_u16(), &failure.message)
+        .await;
     Err(failure)
+}
+
+async fn write_begin(
+    state: &AppState,
+    begin: Option<(LogBegin, Vec<u8>)>,
+) -> Result<(), GatewayError> {
+    let Some((begin, head)) = begin else {
+        return Ok(());
+    };
+    state.logs().begin(begin, head).await.map_err(|error| {
+        tracing::error!(%error, "request refused: its log record could not be written");
+        GatewayError::new(
+            ErrorCode::LogUnavailable,
+            "Request log unavailable; retry later",
+        )
+    })
+}
+
+/// 429 before anything else happens when the gateway's limit is reached (SPEC §10).
+async fn enforce_rate_limit(
+    state: &AppState,
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    client: Option<std::net::IpAddr>,
+) -> Result<(), GatewayError> {
+    let Some(rule) = RateLimitRule::from_settings(&gateway.settings) else {
+        return Ok(());
+    };
+    let key = limit_key(
+        &gateway.account_id,
+        &gateway.id,
+        &gateway.settings.rate_limiting_key,
+        headers,
+        client,
+    );
+    match state.rate_limiter().check(&key, &rule).await {
+        Decision::Limited {
+            limit,
+            retry_after_ms,
+            reset_after_ms,
+        } => {
+            state.metrics().rate_limited(&gateway.id);
+            Err(GatewayError::rate_limited(
+                limit,
+                retry_after_ms,
+                reset_after_ms,
+            ))
+        }
+        Decision::Allowed { .. } => Ok(()),
+    }
 }
 
 fn respond(
     upstream: reqwest::Response,
-    log: Option<RequestLog>,
+    record: RequestLog,
     options: &RequestOptions,
     credential_headers: &[http::HeaderName],
+    fill: Option<CacheFill>,
 ) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = upstream.status();
@@ -181,24 +327,29 @@ fn respond(
     {
         response.headers_mut().insert(EVENT_ID, value);
     }
+    let status = upstream.status().as_u16();
+    let content_type = header_text(upstream.headers(), header::CONTENT_TYPE);
+    let content_length = upstream.content_length();
+    let headers = if record.keep_payload {
+        redact::headers(upstream.headers(), credential_headers)
+    } else {
+        Vec::new()
+    };
     // Chunks go to the client as they arrive; if the upstream breaks off, so does the client's
     // stream (no synthesized end).
-    *response.body_mut() = match log {
-        None => Body::from_stream(upstream.bytes_stream()),
-        Some(log) => {
-            let status = upstream.status().as_u16();
-            let content_type = header_text(upstream.headers(), header::CONTENT_TYPE);
-            let content_length = upstream.content_length();
-            let headers = redact::headers(upstream.headers(), credential_headers);
-            log.relay(
-                upstream.bytes_stream(),
-                status,
-                content_type,
-                content_length,
-                headers,
-            )
-        }
-    };
+    if fill.is_some() {
+        response
+            .headers_mut()
+            .insert(CACHE_STATUS, HeaderValue::from_static("MISS"));
+    }
+    *response.body_mut() = record.relay(
+        upstream.bytes_stream(),
+        status,
+        content_type,
+        content_length,
+        headers,
+        fill,
+    );
     response
 }
 

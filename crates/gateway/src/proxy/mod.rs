@@ -1,5 +1,6 @@
 //! The provider pass-through of SPEC §2: `/v1/{account}/{gateway}/{provider}/{path…}`.
 
+mod caching;
 mod client;
 mod client_ip;
 mod handler;

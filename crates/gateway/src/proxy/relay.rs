@@ -10,12 +10,15 @@ use std::io;
 use std::time::Instant;
 
 use axum::body::Body;
+use axum::response::Response;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+use http::HeaderValue;
 use tokio::sync::mpsc;
 
 use super::options::CustomCost;
-use crate::logs::{LogEnd, LogPipeline};
+use crate::cache::{CachedResponse, FlightGuard, Outcome, ResponseCache};
+use crate::logs::{LogEnd, RollupFacts};
 use crate::pricing::{PriceTable, TokenCounts, custom_cost};
 use crate::state::AppState;
 use crate::usage::{UsageExtractor, UsageFormat};
@@ -27,14 +30,28 @@ const TERMINAL_MARKERS: [&[u8]; 3] = [
     b"\"type\":\"response.completed\"",
 ];
 
-/// One logged request, from its begin record to its end record.
+/// A response on its way into the cache: captured as it streams, stored once complete, and
+/// shared with the requests waiting on the same key (single flight).
+pub struct CacheFill {
+    pub key: String,
+    pub ttl_secs: u32,
+    pub leader: Option<FlightGuard>,
+    /// The response's headers as a replay will send them, and whether it may be stored at all.
+    pub headers: Vec<(String, String)>,
+    pub storable: bool,
+}
+
+/// One request that went upstream, until its end record: a row's completion when the request
+/// is logged (`stored`), otherwise only what analytics and metrics count.
 pub struct RequestLog {
     pub state: AppState,
-    pub pipeline: LogPipeline,
     pub id: String,
-    pub provider: String,
+    pub facts: RollupFacts,
+    /// The model the request named, for pricing.
     pub model: Option<String>,
     pub custom_cost: Option<CustomCost>,
+    /// A begin record was written: the end record completes a row and is a barrier.
+    pub stored: bool,
     pub keep_payload: bool,
     pub started: Instant,
     pub created_at: jiff::Timestamp,
@@ -42,6 +59,27 @@ pub struct RequestLog {
 }
 
 impl RequestLog {
+    /// Counts the request and writes its end record: durable before returning when it completes
+    /// a logged row, otherwise without waiting (analytics only; nobody is owed a row).
+    async fn record(&self, mut end: LogEnd, head: Vec<u8>) {
+        end.rollup = Some(self.facts.clone());
+        self.state.metrics().observe(&end);
+        if !self.stored {
+            self.state.logs().end_detached(end, Vec::new());
+        } else if let Err(spool_error) = self.state.logs().end(end, head).await {
+            tracing::error!(%spool_error, "could not record the end of a request");
+        }
+    }
+
+    /// Like [`RequestLog::record`], for paths with nobody left to wait (the client went away).
+    fn record_detached(&self, mut end: LogEnd, head: Vec<u8>) {
+        end.rollup = Some(self.facts.clone());
+        self.state.metrics().observe(&end);
+        self.state
+            .logs()
+            .end_detached(end, if self.stored { head } else { Vec::new() });
+    }
+
     /// The end record of a request that got no response (timeout, unreachable provider).
     pub async fn finish_without_response(&self, status: u16, error: &str) {
         let end = LogEnd {
@@ -53,9 +91,60 @@ impl RequestLog {
             error: Some(error.to_owned()),
             ..LogEnd::default()
         };
-        if let Err(spool_error) = self.pipeline.end(end, Vec::new()).await {
-            tracing::error!(%spool_error, "could not record the end of a request");
+        self.record(end, Vec::new()).await;
+    }
+
+    /// A response served without an upstream call: from the cache, or shared by the request
+    /// this one waited for. Logged and counted as `cached`, with no tokens and no cost.
+    pub async fn answer_from_cache(
+        self,
+        cached: &CachedResponse,
+        event_id: Option<&str>,
+    ) -> Response {
+        let mut response = super::caching::replay(cached);
+        response.headers_mut().insert(
+            super::caching::CACHE_STATUS,
+            HeaderValue::from_static("HIT"),
+        );
+        if let Some(value) = event_id.and_then(|id| HeaderValue::from_str(id).ok()) {
+            response.headers_mut().insert("cf-aig-event-id", value);
         }
+        let limit = self.state.config().logs.body_max_bytes;
+        let elapsed = elapsed_ms(self.started);
+        let end = LogEnd {
+            id: self.id.clone(),
+            status_code: Some(cached.status),
+            success: cached.status < 400,
+            cached: true,
+            duration_ms: elapsed,
+            ttfb_ms: Some(elapsed),
+            tokens_in: Some(0),
+            tokens_out: Some(0),
+            cache_read_tokens: Some(0),
+            cache_write_tokens: Some(0),
+            cost: Some(0.0),
+            attempts: 0,
+            response_content_type: cached
+                .headers
+                .iter()
+                .find(|(name, _)| name == "content-type")
+                .map(|(_, value)| value.clone()),
+            response_size: cached.body.len() as i64,
+            response_headers: if self.keep_payload {
+                cached.headers.clone()
+            } else {
+                Vec::new()
+            },
+            response_head_complete: cached.body.len() <= limit,
+            ..LogEnd::default()
+        };
+        let head = if self.keep_payload {
+            cached.body[..cached.body.len().min(limit)].to_vec()
+        } else {
+            Vec::new()
+        };
+        self.record(end, head).await;
+        response
     }
 
     /// The client's body: the upstream's bytes, unchanged, with the log finished on the way.
@@ -66,6 +155,7 @@ impl RequestLog {
         content_type: Option<String>,
         content_length: Option<u64>,
         response_headers: Vec<(String, String)>,
+        fill: Option<CacheFill>,
     ) -> Body
     where
         S: Stream<Item = reqwest::Result<Bytes>> + Send + Unpin + 'static,
@@ -75,6 +165,8 @@ impl RequestLog {
             .as_deref()
             .is_some_and(|t| t.starts_with("text/event-stream"));
         let watcher = Watcher {
+            capture: fill.map(|fill| (fill, Vec::new())),
+            status,
             extractor: UsageExtractor::new(self.usage_format, content_type.as_deref()),
             head: Vec::new(),
             head_cap: self.state.config().logs.body_max_bytes,
@@ -105,6 +197,9 @@ impl RequestLog {
 
 struct Watcher {
     log: RequestLog,
+    /// The cache fill and the body captured for it so far (dropped once over the size bound).
+    capture: Option<(CacheFill, Vec<u8>)>,
+    status: u16,
     extractor: UsageExtractor,
     head: Vec<u8>,
     head_cap: usize,
@@ -123,6 +218,9 @@ async fn drive<S>(
     S: Stream<Item = reqwest::Result<Bytes>> + Unpin,
 {
     let mut finished = false;
+    // Whether the stream carried its final event: a stream that merely stopped is truncated and
+    // is never cached.
+    let mut terminal_seen = !is_sse;
     loop {
         let next = tokio::select! {
             biased;
@@ -135,11 +233,14 @@ async fn drive<S>(
         match next {
             Some(Ok(chunk)) => {
                 watcher.observe(&chunk);
-                let last = content_length.is_some_and(|length| watcher.size >= length)
-                    || (is_sse
-                        && TERMINAL_MARKERS
-                            .iter()
-                            .any(|m| memchr::memmem::find(&chunk, m).is_some()));
+                let terminal = is_sse
+                    && TERMINAL_MARKERS
+                        .iter()
+                        .any(|m| memchr::memmem::find(&chunk, m).is_some());
+                // Gemini streams have no end marker; their last event carries the finish reason.
+                terminal_seen |= terminal
+                    || (is_sse && memchr::memmem::find(&chunk, b"\"finishReason\"").is_some());
+                let last = content_length.is_some_and(|length| watcher.size >= length) || terminal;
                 if last && !finished {
                     finished = true;
                     watcher.finish(None).await;
@@ -166,6 +267,11 @@ async fn drive<S>(
                 if !finished {
                     watcher.finish(None).await;
                 }
+                // The client has everything: store and share the response off its path.
+                let whole = content_length.is_none_or(|length| watcher.size == length);
+                if whole && terminal_seen {
+                    watcher.fill_cache().await;
+                }
                 return;
             }
         }
@@ -179,6 +285,14 @@ impl Watcher {
         }
         self.size += chunk.len() as u64;
         self.extractor.feed(chunk);
+        if let Some((_, body)) = &mut self.capture {
+            if body.len() + chunk.len() <= ResponseCache::MAX_ENTRY_BYTES {
+                body.extend_from_slice(chunk);
+            } else {
+                // Too large to cache: waiters make their own requests (the guard drops).
+                self.capture = None;
+            }
+        }
         if self.log.keep_payload && self.head.len() < self.head_cap {
             let room = self.head_cap - self.head.len();
             self.head.extend_from_slice(&chunk[..chunk.len().min(room)]);
@@ -224,16 +338,40 @@ impl Watcher {
         (end, std::mem::take(&mut self.head))
     }
 
+    /// Stores a complete response (when storable) and hands it to the requests waiting on its
+    /// key. Only called when the body ended cleanly.
+    async fn fill_cache(&mut self) {
+        let Some((mut fill, body)) = self.capture.take() else {
+            return;
+        };
+        let now = self.log.state.clock().now_ms();
+        let response = CachedResponse {
+            status: self.status,
+            headers: std::mem::take(&mut fill.headers),
+            body: Bytes::from(body),
+            stored_at_ms: now,
+            expires_at_ms: now + i64::from(fill.ttl_secs) * 1000,
+        };
+        if fill.storable {
+            self.log
+                .state
+                .cache()
+                .put(&fill.key, response.clone())
+                .await;
+        }
+        if let Some(leader) = fill.leader.take() {
+            leader.finish(Outcome::Response(response));
+        }
+    }
+
     async fn finish(&mut self, error: Option<&str>) {
         let (end, head) = self.take_end(error);
-        if let Err(spool_error) = self.log.pipeline.end(end, head).await {
-            tracing::error!(%spool_error, "could not record the end of a request");
-        }
+        self.log.record(end, head).await;
     }
 
     fn finish_detached(&mut self, error: &str) {
         let (end, head) = self.take_end(Some(error));
-        self.log.pipeline.end_detached(end, head);
+        self.log.record_detached(end, head);
     }
 }
 
@@ -246,7 +384,8 @@ fn cost(
     if let Some(custom) = &log.custom_cost {
         return (Some(custom_cost(custom, tokens)), true);
     }
-    let cost = model.and_then(|model| prices.cost(&log.provider, model, tokens, log.created_at));
+    let cost =
+        model.and_then(|model| prices.cost(&log.facts.provider, model, tokens, log.created_at));
     (cost, false)
 }
 

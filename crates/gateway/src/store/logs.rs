@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::StoreResult;
+use crate::analytics::{AnalyticsQuery, RollupDelta, RollupRow};
 use crate::logs::{SpoolPosition, SpoolRecord};
 
 /// One log row (SPEC §13 "Log row"). Times are Unix milliseconds; rendering is the API's job.
@@ -133,12 +134,14 @@ pub enum RowCap {
 
 #[async_trait]
 pub trait LogStore: Send + Sync {
-    /// Applies spool records in order (begin → insert row, end → complete it) and moves the
-    /// checkpoint, atomically. Idempotent on the log id, so replaying records is harmless.
+    /// Applies spool records in order (begin → insert row, end → complete it), adds the
+    /// batch's rollup deltas and moves the checkpoint, atomically: a batch is applied whole or
+    /// not at all, so replaying from the checkpoint never counts a request twice.
     /// `caps` names the gateways that have a row cap, as `(account, gateway)`.
     async fn ingest(
         &self,
         records: Vec<SpoolRecord>,
+        rollups: Vec<RollupDelta>,
         checkpoint: SpoolPosition,
         caps: Vec<((String, String), RowCap)>,
     ) -> StoreResult<()>;
@@ -182,4 +185,12 @@ pub trait LogStore: Send + Sync {
         query: &LogQuery,
         limit: u32,
     ) -> StoreResult<u64>;
+}
+
+/// Reading analytics rollups.
+#[async_trait]
+pub trait AnalyticsStore: Send + Sync {
+    /// Rows of `query.resolution` whose bucket overlaps `[start, end)`, matching its account,
+    /// gateway, provider and model filters.
+    async fn rollups(&self, query: &AnalyticsQuery) -> StoreResult<Vec<RollupRow>>;
 }

@@ -56,7 +56,9 @@ pub trait SettingStore: Send + Sync {
 
 /// Everything the gateway stores, as one object.
 #[async_trait]
-pub trait Store: GatewayStore + TokenStore + SettingStore + logs::LogStore {
+pub trait Store:
+    GatewayStore + TokenStore + SettingStore + logs::LogStore + logs::AnalyticsStore
+{
     /// Cheap liveness check for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
 }

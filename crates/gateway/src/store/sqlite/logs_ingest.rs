@@ -4,6 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::SqliteStore;
+use crate::analytics::RollupDelta;
 use crate::logs::{LogBegin, LogEnd, SpoolPosition, SpoolRecord};
 use crate::store::StoreResult;
 use crate::store::logs::RowCap;
@@ -15,11 +16,13 @@ impl SqliteStore {
     pub(super) async fn ingest_records(
         &self,
         records: Vec<SpoolRecord>,
+        rollups: Vec<RollupDelta>,
         checkpoint: SpoolPosition,
         caps: Vec<((String, String), RowCap)>,
     ) -> StoreResult<()> {
         self.with(move |connection| {
             let transaction = connection.transaction()?;
+            super::rollups::apply(&transaction, &rollups)?;
             for record in &records {
                 match record {
                     SpoolRecord::Begin { begin, body } => insert_begin(&transaction, begin, body, &caps)?,

@@ -9,6 +9,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::{SqliteStore, to_text};
+use crate::analytics::RollupDelta;
 use crate::logs::{SpoolPosition, SpoolRecord};
 use crate::store::logs::{
     BodyKind, LogPageInfo, LogPatch, LogQuery, LogRow, LogStore, RowCap, StoredBody,
@@ -155,10 +156,12 @@ impl LogStore for SqliteStore {
     async fn ingest(
         &self,
         records: Vec<SpoolRecord>,
+        rollups: Vec<RollupDelta>,
         checkpoint: SpoolPosition,
         caps: Vec<((String, String), RowCap)>,
     ) -> StoreResult<()> {
-        self.ingest_records(records, checkpoint, caps).await
+        self.ingest_records(records, rollups, checkpoint, caps)
+            .await
     }
 
     async fn checkpoint(&self) -> StoreResult<Option<SpoolPosition>> {

@@ -6,6 +6,7 @@ use rusqlite::Connection;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_gateways_tokens.sql"),
     include_str!("migrations/0002_logs.sql"),
+    include_str!("migrations/0003_rollups.sql"),
 ];
 
 pub(super) fn run(connection: &mut Connection) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@
 mod logs_ingest;
 mod logs_query;
 mod migrate;
+mod rollups;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,7 @@ impl SqliteStore {
             std::fs::create_dir_all(parent)?;
         }
         let mut writer = open_connection(path)?;
+        rollups::register_functions(&writer)?;
         migrate::run(&mut writer)?;
         let reader = open_connection(path)?;
         Ok(SqliteStore {

@@ -1,0 +1,16 @@
+//! Analytics (SPEC §13): rollups kept as requests complete, per minute, hour and day, per
+//! account, gateway, provider, model, status class and cache status, with latency sketches —
+//! and the queries that read them. Rollups are made by the log shipper from end records, in the
+//! same transaction as the rows and the checkpoint, so they are exactly as durable as the logs
+//! and never counted twice.
+
+mod query;
+mod rollup;
+mod sketch;
+
+pub use query::{AnalyticsQuery, GroupBy, Measures, analytics_result};
+pub use rollup::{Resolution, RollupDelta, RollupKey, RollupMeasures, RollupRow, rollup_deltas};
+pub use sketch::{LatencySketch, RELATIVE_ERROR};
+
+#[cfg(test)]
+mod tests;

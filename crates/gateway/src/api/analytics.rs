@@ -1,0 +1,103 @@
+//! `GET /accounts/{account}/ai-gateway/analytics` (SPEC §13, extension): totals and series of
+//! requests, errors, cache hits, tokens, cost and latency percentiles from the rollups.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::Response;
+
+use super::ApiError;
+use super::envelope::ok;
+use super::extract::{ApiPath, ApiQuery};
+use crate::analytics::{AnalyticsQuery, GroupBy, Resolution, analytics_result};
+use crate::state::AppState;
+
+/// Most points one series may have; past it the caller must pick a coarser interval.
+const MAX_POINTS: i64 = 50_000;
+const DEFAULT_RANGE_MS: i64 = 24 * 3_600_000;
+/// Rollups written before the call are counted (the caller just made those requests).
+const READ_YOUR_WRITES_LIMIT: Duration = Duration::from_secs(2);
+
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath(account_id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if !crate::proxy::is_account_id(&account_id) {
+        return Err(ApiError::no_route());
+    }
+    let query = parse(&state, account_id, &params)?;
+    let _ = tokio::time::timeout(READ_YOUR_WRITES_LIMIT, state.logs().flushed()).await;
+    let rows = state.store().rollups(&query).await?;
+    Ok(ok(analytics_result(&rows, &query)))
+}
+
+fn parse(
+    state: &AppState,
+    account_id: String,
+    params: &HashMap<String, String>,
+) -> Result<AnalyticsQuery, ApiError> {
+    let time = |name: &str| -> Result<Option<i64>, ApiError> {
+        params
+            .get(name)
+            .map(|text| {
+                text.parse::<jiff::Timestamp>()
+                    .map(|t| t.as_millisecond())
+                    .map_err(|_| {
+                        ApiError::bad_request(format!("{name}: expected an RFC 3339 time"))
+                    })
+            })
+            .transpose()
+    };
+    let end_ms = time("end")?.unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
+    let start_ms = time("start")?.unwrap_or(end_ms - DEFAULT_RANGE_MS);
+    if start_ms >= end_ms {
+        return Err(ApiError::bad_request("start: must be before end"));
+    }
+    let resolution = match params.get("interval") {
+        Some(text) => Resolution::parse(text)
+            .ok_or_else(|| ApiError::bad_request("interval: expected minute, hour or day"))?,
+        None => default_resolution(end_ms - start_ms),
+    };
+    if (end_ms - start_ms) / resolution.millis() > MAX_POINTS {
+        return Err(ApiError::bad_request(format!(
+            "interval: more than {MAX_POINTS} points; choose a longer interval or a shorter range"
+        )));
+    }
+    let group_by = params
+        .get("group_by")
+        .map(|text| {
+            GroupBy::parse(text).ok_or_else(|| {
+                ApiError::bad_request("group_by: expected provider, model, status or gateway")
+            })
+        })
+        .transpose()?;
+    let gateway_id = params.get("gateway_id").filter(|g| !g.is_empty()).cloned();
+    if let Some(gateway) = &gateway_id
+        && state.gateways().get(&account_id, gateway).is_none()
+    {
+        return Err(ApiError::gateway_not_found());
+    }
+    Ok(AnalyticsQuery {
+        account_id,
+        gateway_id,
+        provider: params.get("provider").filter(|p| !p.is_empty()).cloned(),
+        model: params.get("model").filter(|m| !m.is_empty()).cloned(),
+        start_ms,
+        end_ms,
+        resolution,
+        group_by,
+    })
+}
+
+/// Minutes for up to six hours, hours for up to two weeks, days beyond.
+fn default_resolution(range_ms: i64) -> Resolution {
+    if range_ms <= 6 * 3_600_000 {
+        Resolution::Minute
+    } else if range_ms <= 14 * 86_400_000 {
+        Resolution::Hour
+    } else {
+        Resolution::Day
+    }
+}

@@ -1,0 +1,188 @@
+//! Analytics rollups in SQLite: upserts that add counters and merge sketches in SQL (a
+//! registered `ddsketch_merge` function), and range reads.
+
+use async_trait::async_trait;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{Connection, Transaction, params};
+
+use super::SqliteStore;
+use crate::analytics::{
+    AnalyticsQuery, LatencySketch, Resolution, RollupDelta, RollupKey, RollupMeasures, RollupRow,
+};
+use crate::store::StoreResult;
+use crate::store::logs::AnalyticsStore;
+
+fn table(resolution: Resolution) -> &'static str {
+    match resolution {
+        Resolution::Minute => "rollups_minute",
+        Resolution::Hour => "rollups_hour",
+        Resolution::Day => "rollups_day",
+    }
+}
+
+/// Lets an upsert merge the stored sketch with the new one without reading it out first.
+pub(super) fn register_functions(connection: &Connection) -> rusqlite::Result<()> {
+    connection.create_scalar_function(
+        "ddsketch_merge",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |context| {
+            let stored: Vec<u8> = context.get(0)?;
+            let added: Vec<u8> = context.get(1)?;
+            let mut merged = LatencySketch::decode(&stored);
+            merged.merge(&LatencySketch::decode(&added));
+            Ok(merged.encode())
+        },
+    )
+}
+
+/// Adds each delta to its minute, hour and day rows.
+pub(super) fn apply(transaction: &Transaction<'_>, deltas: &[RollupDelta]) -> rusqlite::Result<()> {
+    for resolution in Resolution::ALL {
+        let sql = format!(
+            "INSERT INTO {table} (account_id, bucket, gateway_id, provider, model, status_class, cached,
+                requests, errors, cached_requests, tokens_in, tokens_out, cache_read_tokens, cache_write_tokens,
+                cost, duration_sketch, ttfb_sketch)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+             ON CONFLICT (account_id, bucket, gateway_id, provider, model, status_class, cached) DO UPDATE SET
+                requests = requests + excluded.requests,
+                errors = errors + excluded.errors,
+                cached_requests = cached_requests + excluded.cached_requests,
+                tokens_in = tokens_in + excluded.tokens_in,
+                tokens_out = tokens_out + excluded.tokens_out,
+                cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+                cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+                cost = cost + excluded.cost,
+                duration_sketch = ddsketch_merge(duration_sketch, excluded.duration_sketch),
+                ttfb_sketch = ddsketch_merge(ttfb_sketch, excluded.ttfb_sketch)",
+            table = table(resolution)
+        );
+        let mut statement = transaction.prepare_cached(&sql)?;
+        for delta in deltas {
+            let (key, m) = (&delta.key, &delta.measures);
+            statement.execute(params![
+                key.account_id,
+                resolution.floor(key.bucket_ms),
+                key.gateway_id,
+                key.provider,
+                key.model,
+                key.status_class,
+                key.cached,
+                m.requests as i64,
+                m.errors as i64,
+                m.cached_requests as i64,
+                m.tokens_in as i64,
+                m.tokens_out as i64,
+                m.cache_read_tokens as i64,
+                m.cache_write_tokens as i64,
+                m.cost,
+                m.duration.encode(),
+                m.ttfb.encode(),
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl AnalyticsStore for SqliteStore {
+    async fn rollups(&self, query: &AnalyticsQuery) -> StoreResult<Vec<RollupRow>> {
+        let query = query.clone();
+        self.with_read(move |connection| {
+            let sql = format!(
+                "SELECT bucket, gateway_id, provider, model, status_class, cached, requests, errors, cached_requests,
+                    tokens_in, tokens_out, cache_read_tokens, cache_write_tokens, cost, duration_sketch, ttfb_sketch
+                 FROM {table}
+                 WHERE account_id = ?1 AND bucket >= ?2 AND bucket < ?3
+                   AND (?4 IS NULL OR gateway_id = ?4) AND (?5 IS NULL OR provider = ?5) AND (?6 IS NULL OR model = ?6)",
+                table = table(query.resolution)
+            );
+            let mut statement = connection.prepare_cached(&sql)?;
+            let rows = statement.query_map(
+                params![
+                    query.account_id,
+                    query.resolution.floor(query.start_ms),
+                    query.end_ms,
+                    query.gateway_id,
+                    query.provider,
+                    query.model
+                ],
+                |row| {
+                    Ok(RollupRow {
+                        key: RollupKey {
+                            bucket_ms: row.get(0)?,
+                            account_id: query.account_id.clone(),
+                            gateway_id: row.get(1)?,
+                            provider: row.get(2)?,
+                            model: row.get(3)?,
+                            status_class: row.get(4)?,
+                            cached: row.get(5)?,
+                        },
+                        measures: RollupMeasures {
+                            requests: row.get::<_, i64>(6)? as u64,
+                            errors: row.get::<_, i64>(7)? as u64,
+                            cached_requests: row.get::<_, i64>(8)? as u64,
+                            tokens_in: row.get::<_, i64>(9)? as u64,
+                            tokens_out: row.get::<_, i64>(10)? as u64,
+                            cache_read_tokens: row.get::<_, i64>(11)? as u64,
+                            cache_write_tokens: row.get::<_, i64>(12)? as u64,
+                            cost: row.get(13)?,
+                            duration: LatencySketch::decode(&row.get::<_, Vec<u8>>(14)?),
+                            ttfb: LatencySketch::decode(&row.get::<_, Vec<u8>>(15)?),
+                        },
+                    })
+                },
+            )?;
+            rows.collect()
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    /// Writes rollup rows of one resolution as they are (no merging with existing rows): for
+    /// imports and for generating benchmark data.
+    pub async fn import_rollups(
+        &self,
+        resolution: Resolution,
+        rows: Vec<RollupRow>,
+    ) -> StoreResult<()> {
+        self.with(move |connection| {
+            let transaction = connection.transaction()?;
+            {
+                let sql = format!(
+                    "INSERT OR REPLACE INTO {table} (account_id, bucket, gateway_id, provider, model, status_class, cached,
+                        requests, errors, cached_requests, tokens_in, tokens_out, cache_read_tokens, cache_write_tokens,
+                        cost, duration_sketch, ttfb_sketch)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                    table = table(resolution)
+                );
+                let mut statement = transaction.prepare_cached(&sql)?;
+                for row in &rows {
+                    let (key, m) = (&row.key, &row.measures);
+                    statement.execute(params![
+                        key.account_id,
+                        resolution.floor(key.bucket_ms),
+                        key.gateway_id,
+                        key.provider,
+                        key.model,
+                        key.status_class,
+                        key.cached,
+                        m.requests as i64,
+                        m.errors as i64,
+                        m.cached_requests as i64,
+                        m.tokens_in as i64,
+                        m.tokens_out as i64,
+                        m.cache_read_tokens as i64,
+                        m.cache_write_tokens as i64,
+                        m.cost,
+                        m.duration.encode(),
+                        m.ttfb.encode(),
+                    ])?;
+                }
+            }
+            transaction.commit()
+        })
+        .await
+    }
+}

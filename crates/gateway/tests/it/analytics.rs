@@ -1,0 +1,329 @@
+//! Analytics (SPEC §13): a known mix of requests comes back as exact totals, per group and per
+//! interval, with percentiles within the sketch's error of the true values.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tollgate_gateway::analytics::RELATIVE_ERROR;
+
+use crate::support::{TestGateway, chat_body};
+
+/// Usage as the client saw it in the response: (prompt tokens, completion tokens).
+fn usage_of(text: &str) -> (u64, u64) {
+    let value = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line.trim_start_matches("data: ")).ok())
+        .chain(serde_json::from_str::<Value>(text).ok())
+        .rfind(|v| v.get("usage").is_some_and(|u| !u.is_null()))
+        .map(|v| v["usage"].clone())
+        .unwrap_or(Value::Null);
+    let field = |names: &[&str]| names.iter().find_map(|n| value[*n].as_u64()).unwrap_or(0);
+    (
+        field(&["prompt_tokens", "input_tokens"]),
+        field(&["completion_tokens", "output_tokens"]),
+    )
+}
+
+async fn analytics(gw: &TestGateway, query: &str) -> Value {
+    let (status, body) = gw
+        .admin(
+            Method::GET,
+            &format!("/accounts/local/ai-gateway/analytics?{query}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["result"].clone()
+}
+
+#[tokio::test]
+async fn a_known_mix_adds_up_exactly() {
+    let gw = TestGateway::start().await;
+    gw.create_gateway(json!({"id": "mix"})).await;
+    let chat = "/v1/local/mix/openai/chat/completions";
+    let mut streamed = chat_body(true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    let anthropic = json!({"model": "claude-sonnet-4-5", "max_tokens": 32, "messages": [{"role": "user", "content": "four words right here"}]});
+    // (path, headers, body, expected status)
+    type Step<'a> = (&'a str, Vec<(&'a str, &'a str)>, Value, u16);
+    let plan: Vec<Step> = [
+        vec![(chat, vec![], chat_body(false), 200); 5],
+        vec![(chat, vec![], streamed.clone(), 200); 3],
+        vec![(chat, vec![("x-mock-status", "500")], chat_body(false), 500); 2],
+        vec![
+            (
+                chat,
+                vec![("cf-aig-cache-ttl", "soon")],
+                chat_body(false),
+                400
+            );
+            2
+        ],
+        vec![
+            (
+                chat,
+                vec![("cf-aig-collect-log", "false")],
+                chat_body(false),
+                200
+            );
+            3
+        ],
+        vec![(
+            "/v1/local/mix/anthropic/v1/messages",
+            vec![],
+            anthropic,
+            200,
+        )],
+    ]
+    .concat();
+    let (mut tokens_in, mut tokens_out) = (0, 0);
+    for (path, headers, body, status) in &plan {
+        let mut request = gw.http.post(gw.url(path)).json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), *status, "{path} {headers:?}");
+        let (input, output) = if *status == 200 {
+            usage_of(&response.text().await.unwrap())
+        } else {
+            (0, 0)
+        };
+        tokens_in += input;
+        tokens_out += output;
+    }
+    // Rows exist only for logged requests; analytics count every one.
+    let result = analytics(&gw, "gateway_id=mix").await;
+    let totals = &result["totals"];
+    assert_eq!(totals["requests"], 16, "{result}");
+    assert_eq!(totals["errors"], 4);
+    assert_eq!(totals["cached_requests"], 0);
+    assert_eq!(totals["tokens_in"], tokens_in);
+    assert_eq!(totals["tokens_out"], tokens_out);
+    assert!(totals["cost"].as_f64().unwrap() > 0.0);
+    let summed: u64 = result["series"][0]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(summed, 16, "the points add up to the totals");
+
+    let by_status = analytics(&gw, "gateway_id=mix&group_by=status").await;
+    let count = |result: &Value, key: &str, value: &str| -> u64 {
+        result["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["group"][key] == value)
+            .flat_map(|s| {
+                s["points"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["requests"].as_u64().unwrap())
+            })
+            .sum()
+    };
+    assert_eq!(
+        (
+            count(&by_status, "status", "2xx"),
+            count(&by_status, "status", "4xx"),
+            count(&by_status, "status", "5xx")
+        ),
+        (12, 2, 2)
+    );
+    let by_provider = analytics(&gw, "gateway_id=mix&group_by=provider").await;
+    assert_eq!(
+        (
+            count(&by_provider, "provider", "openai"),
+            count(&by_provider, "provider", "anthropic")
+        ),
+        (15, 1)
+    );
+    let by_model = analytics(&gw, "gateway_id=mix&group_by=model&provider=anthropic").await;
+    assert_eq!(count(&by_model, "model", "claude-sonnet-4-5"), 1);
+
+    // Account-wide includes other gateways; deleting log rows changes nothing.
+    let _ = gw
+        .http
+        .post(gw.url("/v1/local/default/openai/chat/completions"))
+        .json(&chat_body(false))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await;
+    let all = analytics(&gw, "group_by=gateway").await;
+    assert_eq!(all["totals"]["requests"], 17);
+    assert_eq!(count(&all, "gateway", "default"), 1);
+    let (status, _) = gw
+        .admin(
+            Method::DELETE,
+            "/accounts/local/ai-gateway/gateways/mix/logs",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        analytics(&gw, "gateway_id=mix").await["totals"]["requests"],
+        16
+    );
+}
+
+#[tokio::test]
+async fn percentiles_are_within_the_sketch_error_of_the_truth() {
+    let gw = TestGateway::start().await;
+    gw.create_gateway(json!({"id": "timed"})).await;
+    let mut ids = Vec::new();
+    let mut requests = Vec::new();
+    for i in 0..60u32 {
+        let delay = (i * 37 % 61).to_string();
+        let request = gw
+            .http
+            .post(gw.url("/v1/local/timed/openai/chat/completions"))
+            .header("x-mock-delay-ms", delay)
+            .json(&chat_body(false))
+            .send();
+        requests.push(request);
+    }
+    for response in futures_util::future::join_all(requests).await {
+        let response = response.unwrap();
+        ids.push(
+            response.headers()["cf-aig-log-id"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+        let _ = response.bytes().await;
+    }
+    let mut durations = Vec::new();
+    for id in &ids {
+        durations.push(gw.log_row("timed", id).await.unwrap().duration_ms.unwrap() as f64);
+    }
+    durations.sort_by(f64::total_cmp);
+    let totals = analytics(&gw, "gateway_id=timed").await["totals"].clone();
+    for (q, field) in [
+        (0.50, "duration_p50"),
+        (0.95, "duration_p95"),
+        (0.99, "duration_p99"),
+    ] {
+        let truth = durations[(q * (durations.len() as f64 - 1.0)) as usize];
+        let got = totals[field].as_f64().unwrap();
+        // The sketch's error, plus the two decimals the API rounds to.
+        assert!(
+            (got - truth).abs() <= truth * RELATIVE_ERROR + 0.01,
+            "{field}: {got} vs true {truth}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn analytics_parameters_are_validated() {
+    let gw = TestGateway::start().await;
+    for (query, status) in [
+        ("interval=week", 400),
+        ("group_by=color", 400),
+        ("start=yesterday", 400),
+        ("start=2026-01-02T00:00:00Z&end=2026-01-01T00:00:00Z", 400),
+        (
+            "start=2020-01-01T00:00:00Z&end=2026-01-01T00:00:00Z&interval=minute",
+            400,
+        ),
+        ("gateway_id=nope", 404),
+        (
+            "start=2026-01-01T00:00:00Z&end=2026-01-02T00:00:00Z&interval=hour",
+            200,
+        ),
+    ] {
+        let (got, body) = gw
+            .admin(
+                Method::GET,
+                &format!("/accounts/local/ai-gateway/analytics?{query}"),
+                None,
+            )
+            .await;
+        assert_eq!(got, status, "{query}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn metrics_expose_the_same_counts() {
+    let gw = TestGateway::start().await;
+    for _ in 0..3 {
+        let _ = gw
+            .http
+            .post(gw.url("/v1/local/default/openai/chat/completions"))
+            .json(&chat_body(false))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await;
+    }
+    let _ = gw
+        .http
+        .post(gw.url("/v1/local/default/openai/chat/completions"))
+        .header("x-mock-status", "503")
+        .json(&chat_body(false))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await;
+    let response = gw.http.get(gw.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    let value = |prefix: &str| -> f64 {
+        text.lines()
+            .find(|line| line.starts_with(prefix))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+    };
+    let route = r#"gateway="default",provider="openai",model="gpt-4o-mini""#;
+    assert_eq!(
+        value(&format!(
+            r#"tollgate_requests_total{{{route},status="2xx",cache="miss"}}"#
+        )),
+        3.0
+    );
+    assert_eq!(
+        value(&format!(
+            r#"tollgate_requests_total{{{route},status="5xx",cache="miss"}}"#
+        )),
+        1.0
+    );
+    assert_eq!(value(&format!("tollgate_errors_total{{{route}}}")), 1.0);
+    assert_eq!(
+        value(&format!("tollgate_upstream_attempts_total{{{route}}}")),
+        4.0
+    );
+    assert_eq!(
+        value(&format!("tollgate_request_duration_ms_count{{{route}}}")),
+        4.0
+    );
+    assert!(
+        value(&format!(
+            r#"tollgate_tokens_total{{{route},kind="output"}}"#
+        )) > 0.0
+    );
+    assert!(value(&format!("tollgate_cost_usd_total{{{route}}}")) > 0.0);
+    assert!(text.contains("tollgate_log_queue_depth"));
+    assert!(!text.contains("sk-"), "no credentials in metrics");
+    // No token needed.
+    assert_eq!(
+        gw.http
+            .get(gw.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
