@@ -102,6 +102,15 @@ impl GatewayError {
             .with_header("ratelimit-reset", reset_after_ms.div_ceil(1000))
     }
 
+    /// 503, code 2015: the request log cannot take the request (spool full or failing).
+    pub fn log_unavailable() -> Self {
+        Self::new(
+            ErrorCode::LogUnavailable,
+            "Request log unavailable; retry later",
+        )
+        .with_header("retry-after", 5)
+    }
+
     pub fn unauthorized() -> Self {
         Self::new(ErrorCode::Unauthorized, "Unauthorized")
     }
@@ -143,6 +152,9 @@ impl IntoResponse for GatewayError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        for (name, value) in &self.headers {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
         // Kept on the response so outer layers (logging, metrics) can see what went wrong.
         response.extensions_mut().insert(self);
         response

@@ -271,10 +271,7 @@ async fn write_begin(
     };
     state.logs().begin(begin, head).await.map_err(|error| {
         tracing::error!(%error, "request refused: its log record could not be written");
-        GatewayError::new(
-            ErrorCode::LogUnavailable,
-            "Request log unavailable; retry later",
-        )
+        GatewayError::log_unavailable()
     })
 }
 

@@ -451,3 +451,32 @@ async fn a_canary_provider_key_is_stored_nowhere() {
         "database, WAL and spool were all checked ({files} files)"
     );
 }
+
+#[tokio::test]
+async fn a_full_spool_refuses_requests_instead_of_dropping_rows() {
+    // A spool that cannot take a 1 MiB body head: the request must not run unlogged.
+    let gw = TestGateway::with_config("", "[logs]\nspool_max_bytes = 1048576\n").await;
+    let mut big = chat_body(false);
+    big["messages"][0]["content"] = json!("x".repeat(1_100_000));
+    let response = gw
+        .http
+        .post(gw.url("/v1/local/default/openai/chat/completions"))
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["internalCode"], 2015);
+    assert_eq!(gw.mock.request_count(), 0);
+    // Small requests still fit.
+    let (response, _) = post(
+        &gw,
+        "/v1/local/default/openai/chat/completions",
+        &[],
+        chat_body(false),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+}

@@ -4,11 +4,13 @@
 
 mod analytics;
 mod auth;
+mod cache;
 mod errors;
 mod guard;
 mod logs;
 mod logs_api;
 mod management;
 mod proxy;
+mod ratelimit;
 mod streaming;
 mod support;

@@ -2,8 +2,11 @@
 
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tollgate_gateway::clock::{SharedClock, SystemClock};
 use tollgate_gateway::config::{Config, Overrides};
 use tollgate_gateway::server::RunningServer;
 use tollgate_gateway::state::AppState;
@@ -28,7 +31,25 @@ impl TestGateway {
 
     /// `server_lines` go into `[server]`; `sections` are appended as they are.
     pub async fn with_config(server_lines: &str, sections: &str) -> TestGateway {
-        let mock = MockUpstream::start().await.expect("mock upstream starts");
+        Self::build(server_lines, sections, None, None).await
+    }
+
+    /// A gateway whose TTLs and rate-limit windows follow `clock`.
+    pub async fn with_clock(clock: SharedClock) -> TestGateway {
+        Self::build("", "", Some(clock), None).await
+    }
+
+    /// The full form: an optional clock, and an optional mock to share with another gateway.
+    pub async fn build(
+        server_lines: &str,
+        sections: &str,
+        clock: Option<SharedClock>,
+        mock: Option<MockUpstream>,
+    ) -> TestGateway {
+        let mock = match mock {
+            Some(mock) => mock,
+            None => MockUpstream::start().await.expect("mock upstream starts"),
+        };
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mock_url = mock.url();
         let text = format!(
@@ -56,7 +77,10 @@ credential_header = "x-llm-key"
         );
         let config = Config::parse(&text, std::iter::empty(), &Overrides::default())
             .expect("test config is valid");
-        let bootstrap = AppState::build(config).await.expect("state builds");
+        let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let bootstrap = AppState::build_with_clock(config, clock)
+            .await
+            .expect("state builds");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let state = bootstrap.state.clone();
         let server = RunningServer::start(bootstrap.state, async {
@@ -168,6 +192,49 @@ pub fn gateway_error_code(body: &Value) -> u64 {
     let code = body["internalCode"].as_u64().expect("internalCode");
     assert_eq!(body["error"][0]["code"].as_u64(), Some(code));
     code
+}
+
+/// A Redis key prefix of its own, and a guard that deletes its keys when the test ends.
+pub struct RedisPrefix {
+    pub prefix: String,
+}
+
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+impl RedisPrefix {
+    pub fn new() -> RedisPrefix {
+        RedisPrefix {
+            prefix: format!("tollgate-test-{}:", uuid::Uuid::now_v7().simple()),
+        }
+    }
+
+    /// The `[redis]` section for a gateway using this prefix.
+    pub fn section(&self) -> String {
+        let url = std::env::var("TOLLGATE_TEST_REDIS_URL").unwrap_or_else(|_| REDIS_URL.into());
+        format!(
+            "[redis]\nurl = \"{url}\"\nkey_prefix = \"{}\"\n",
+            self.prefix
+        )
+    }
+}
+
+impl Drop for RedisPrefix {
+    fn drop(&mut self) {
+        let url = std::env::var("TOLLGATE_TEST_REDIS_URL").unwrap_or_else(|_| REDIS_URL.into());
+        let Ok(client) = redis::Client::open(url) else {
+            return;
+        };
+        let Ok(mut connection) = client.get_connection() else {
+            return;
+        };
+        let keys: Vec<String> =
+            redis::Commands::scan_match::<_, String>(&mut connection, format!("{}*", self.prefix))
+                .map(|keys| keys.filter_map(Result::ok).collect())
+                .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut connection);
+        }
+    }
 }
 
 pub fn chat_body(stream: bool) -> Value {
