@@ -19,6 +19,7 @@ use super::headers::{client_response_headers, upstream_request_headers};
 use super::options::RequestOptions;
 use super::path;
 use super::relay::{CacheFill, RequestLog};
+use super::retry::{RetryPolicy, retry_after, retryable_status};
 use super::{client_ip, redact};
 use crate::cache::{Flight, Outcome};
 use crate::error::{ErrorCode, GatewayError};
@@ -41,9 +42,10 @@ pub async fn proxy(State(state): State<AppState>, request: Request) -> Response 
             error.into_response()
         }
     };
-    // Present on every response, errors included (SPEC §4).
-    if let Ok(value) = HeaderValue::from_str(&log_id.to_string()) {
-        response.headers_mut().insert(LOG_ID, value);
+    // Present on every response, errors included (SPEC §4); a retried request's names the
+    // attempt that answered.
+    if !response.headers().contains_key(LOG_ID) {
+        set_log_id(&mut response, log_id);
     }
     response
 }
@@ -149,6 +151,7 @@ async fn forward(
         started: seen.started,
         created_at: seen.created_at,
         usage_format: provider.usage,
+        attempt: 1,
     };
     let begin = stored.then(|| {
         let limit = state.config().logs.body_max_bytes;
@@ -218,10 +221,6 @@ async fn forward(
         }
     }
 
-    // The barrier: a request that may be billed upstream always leaves a trace.
-    write_begin(state, begin).await?;
-    seen.dispatched = true;
-
     let timeout = options
         .request_timeout
         .or(gateway
@@ -229,37 +228,119 @@ async fn forward(
             .request_timeout_ms
             .map(std::time::Duration::from_millis))
         .unwrap_or(state.config().server.upstream_timeout);
-    let send = provider
-        .client
-        .request(parts.method, url)
-        .headers(upstream_request_headers(&parts.headers))
-        .body(body)
-        .send();
-    let failure = match tokio::time::timeout(timeout, send).await {
-        Ok(Ok(upstream)) => {
-            let fill = cache.map(|plan| CacheFill {
-                storable: !plan.skip
-                    && caching::storable(upstream.status().as_u16(), upstream.headers(), 0),
-                headers: caching::replayable_headers(&client_response_headers(upstream.headers())),
-                key: plan.key,
-                ttl_secs: plan.ttl_secs,
-                leader,
-            });
-            let credentials = &provider.credential_headers;
-            return Ok(respond(upstream, record, &options, credentials, fill));
+    let policy = RetryPolicy::new(&gateway.settings, &options);
+    let upstream_headers = upstream_request_headers(&parts.headers);
+    // The last retryable answer, returned if every later attempt fails without one (SPEC §11).
+    let mut last_answer: Option<Response> = None;
+    let mut attempt = 1;
+    loop {
+        let id = if attempt == 1 {
+            log_id
+        } else {
+            uuid::Uuid::now_v7()
+        };
+        let record = RequestLog {
+            id: id.to_string(),
+            attempt: i64::from(attempt),
+            ..record.clone()
+        };
+        // The barrier: a request that may be billed upstream always leaves a trace.
+        let attempt_begin = begin.as_ref().map(|(begin, head)| {
+            (
+                LogBegin {
+                    id: id.to_string(),
+                    ..begin.clone()
+                },
+                head.clone(),
+            )
+        });
+        write_begin(state, attempt_begin).await?;
+        seen.dispatched = true;
+        let retries_left = attempt < policy.max_attempts;
+        // The body is shared, not copied, between attempts.
+        let send = provider
+            .client
+            .request(parts.method.clone(), &url)
+            .headers(upstream_headers.clone())
+            .body(body.clone())
+            .send();
+        let failure = match tokio::time::timeout(timeout, send).await {
+            Ok(Ok(upstream)) if retries_left && retryable_status(upstream.status().as_u16()) => {
+                let status = upstream.status().as_u16();
+                let wait = policy.delay_after(attempt, retry_after(upstream.headers()));
+                last_answer = Some(buffer_answer(upstream, id).await);
+                record.finish_without_response(status, "retried").await;
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+                continue;
+            }
+            Ok(Ok(upstream)) => {
+                let fill = cache.map(|plan| CacheFill {
+                    storable: !plan.skip
+                        && caching::storable(upstream.status().as_u16(), upstream.headers(), 0),
+                    headers: caching::replayable_headers(&client_response_headers(
+                        upstream.headers(),
+                    )),
+                    key: plan.key,
+                    ttl_secs: plan.ttl_secs,
+                    leader,
+                });
+                let credentials = &provider.credential_headers;
+                let mut response = respond(upstream, record, &options, credentials, fill);
+                set_log_id(&mut response, id);
+                return Ok(response);
+            }
+            Err(_elapsed) => timed_out(),
+            Ok(Err(error)) if error.is_timeout() => timed_out(),
+            Ok(Err(error)) => {
+                // Without the URL: a query string may carry a provider key (Gemini `?key=`).
+                tracing::warn!(provider = %provider.slug, error = %error.without_url(), "upstream request failed");
+                GatewayError::new(ErrorCode::UpstreamFailed, "Provider unreachable")
+            }
+        };
+        record
+            .finish_without_response(failure.code.status().as_u16(), &failure.message)
+            .await;
+        if retries_left {
+            tokio::time::sleep(policy.delay_after(attempt, None)).await;
+            attempt += 1;
+            continue;
         }
-        Err(_elapsed) => timed_out(),
-        Ok(Err(error)) if error.is_timeout() => timed_out(),
-        Ok(Err(error)) => {
-            // Without the URL: a query string may carry a provider key (Gemini `?key=`).
-            tracing::warn!(provider = %provider.slug, error = %error.without_url(), "upstream request failed");
-            GatewayError::new(ErrorCode::UpstreamFailed, "Provider unreachable")
+        return match last_answer {
+            Some(answer) => Ok(answer),
+            None => Err(failure),
+        };
+    }
+}
+
+/// Most of a retryable answer kept in memory for returning it later.
+const MAX_BUFFERED_ANSWER: usize = 1024 * 1024;
+
+/// Reads a (retryable, so small) upstream answer whole, so it can still be returned if every
+/// later attempt fails without one.
+async fn buffer_answer(upstream: reqwest::Response, id: uuid::Uuid) -> Response {
+    let status = upstream.status();
+    let headers = client_response_headers(upstream.headers());
+    let mut body = Vec::new();
+    let mut stream = upstream.bytes_stream();
+    while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut stream).await {
+        if body.len() + chunk.len() > MAX_BUFFERED_ANSWER {
+            break;
         }
-    };
-    record
-        .finish_without_response(failure.code.status().as_u16(), &failure.message)
-        .await;
-    Err(failure)
+        body.extend_from_slice(&chunk);
+    }
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    set_log_id(&mut response, id);
+    response
+}
+
+fn set_log_id(response: &mut Response, id: uuid::Uuid) {
+    if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
+        response.headers_mut().insert(LOG_ID, value);
+    }
 }
 
 async fn write_begin(

@@ -9,6 +9,7 @@ mod options;
 mod path;
 mod redact;
 mod relay;
+mod retry;
 
 pub use client::UpstreamClients;
 pub use client_ip::client_ip;

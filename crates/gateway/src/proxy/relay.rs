@@ -42,7 +42,8 @@ pub struct CacheFill {
 }
 
 /// One request that went upstream, until its end record: a row's completion when the request
-/// is logged (`stored`), otherwise only what analytics and metrics count.
+/// is logged (`stored`), otherwise only what analytics and metrics count. One per attempt.
+#[derive(Clone)]
 pub struct RequestLog {
     pub state: AppState,
     pub id: String,
@@ -56,6 +57,8 @@ pub struct RequestLog {
     pub started: Instant,
     pub created_at: jiff::Timestamp,
     pub usage_format: UsageFormat,
+    /// Which attempt this is (1-based); retries are rows of their own.
+    pub attempt: i64,
 }
 
 impl RequestLog {
@@ -87,7 +90,7 @@ impl RequestLog {
             status_code: Some(status),
             success: false,
             duration_ms: elapsed_ms(self.started),
-            attempts: 1,
+            attempts: self.attempt,
             error: Some(error.to_owned()),
             ..LogEnd::default()
         };
@@ -176,7 +179,7 @@ impl RequestLog {
                 id: self.id.clone(),
                 status_code: Some(status),
                 success: status < 400,
-                attempts: 1,
+                attempts: self.attempt,
                 response_content_type: content_type,
                 response_headers: if self.keep_payload {
                     response_headers

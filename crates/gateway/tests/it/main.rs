@@ -12,5 +12,6 @@ mod logs_api;
 mod management;
 mod proxy;
 mod ratelimit;
+mod retries;
 mod streaming;
 mod support;
