@@ -3,6 +3,7 @@
 mod caching;
 mod client;
 mod client_ip;
+mod dispatch;
 mod handler;
 mod headers;
 mod options;
@@ -10,6 +11,7 @@ mod path;
 mod redact;
 mod relay;
 mod retry;
+mod universal;
 
 pub use client::UpstreamClients;
 pub use client_ip::client_ip;

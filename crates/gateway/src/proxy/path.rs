@@ -45,6 +45,39 @@ pub fn parse(raw_path: &str) -> Result<ProxyPath<'_>, GatewayError> {
     if !is_id(gateway, false) {
         return Err(GatewayError::gateway_not_found());
     }
+    check_provider_path(provider, provider_path)?;
+    Ok(ProxyPath {
+        account,
+        gateway,
+        provider,
+        provider_path,
+    })
+}
+
+/// The universal endpoint `/v1/{account}/{gateway}` (SPEC §6), if that is what the path is.
+pub fn parse_universal(raw_path: &str) -> Option<Result<(&str, &str), GatewayError>> {
+    let rest = raw_path.strip_prefix("/v1/")?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (account, gateway) = rest.split_once('/')?;
+    if gateway.contains('/') {
+        return None;
+    }
+    let checked = (|| {
+        check_segment(account, false)?;
+        check_segment(gateway, false)?;
+        if !is_id(account, true) {
+            return Err(GatewayError::invalid_path());
+        }
+        if !is_id(gateway, false) {
+            return Err(GatewayError::gateway_not_found());
+        }
+        Ok((account, gateway))
+    })();
+    Some(checked)
+}
+
+/// The traversal guard for a provider path (raw, without its leading `/`).
+pub fn check_provider_path(provider: &str, provider_path: &str) -> Result<(), GatewayError> {
     let allow_at = provider == "workers-ai";
     let segments: Vec<&str> = provider_path.split('/').collect();
     let last = segments.len() - 1;
@@ -55,12 +88,7 @@ pub fn parse(raw_path: &str) -> Result<ProxyPath<'_>, GatewayError> {
         }
         check_segment(segment, allow_at)?;
     }
-    Ok(ProxyPath {
-        account,
-        gateway,
-        provider,
-        provider_path,
-    })
+    Ok(())
 }
 
 /// 1-64 characters of `[a-z0-9_-]` (gateways); accounts may also use upper case.

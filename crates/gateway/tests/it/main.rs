@@ -15,3 +15,4 @@ mod ratelimit;
 mod retries;
 mod streaming;
 mod support;
+mod universal;

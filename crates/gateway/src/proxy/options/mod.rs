@@ -125,6 +125,28 @@ impl RequestOptions {
     }
 }
 
+impl RequestOptions {
+    /// These options with every value `other` sets taking precedence (a universal-endpoint
+    /// step's own headers over the request's, SPEC §3).
+    pub fn overridden_by(&self, other: &RequestOptions) -> RequestOptions {
+        RequestOptions {
+            gateway_token: self.gateway_token.clone(),
+            cache_ttl: other.cache_ttl.or(self.cache_ttl),
+            skip_cache: self.skip_cache || other.skip_cache,
+            cache_key: other.cache_key.clone().or_else(|| self.cache_key.clone()),
+            metadata: other.metadata.clone().or_else(|| self.metadata.clone()),
+            collect_log: other.collect_log.or(self.collect_log),
+            collect_log_payload: other.collect_log_payload.or(self.collect_log_payload),
+            custom_cost: other.custom_cost.or(self.custom_cost),
+            request_timeout: other.request_timeout.or(self.request_timeout),
+            max_attempts: other.max_attempts.or(self.max_attempts),
+            retry_delay: other.retry_delay.or(self.retry_delay),
+            backoff: other.backoff.or(self.backoff),
+            event_id: self.event_id.clone(),
+        }
+    }
+}
+
 fn digits(text: &str) -> Option<u64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;

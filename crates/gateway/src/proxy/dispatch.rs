@@ -1,0 +1,353 @@
+//! Sending a request upstream: the begin record before each attempt, retries with backoff,
+//! the first-byte timeout, and handing the accepted response to the relay (SPEC §11, §15).
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, header};
+
+use super::caching::{self, CACHE_STATUS, CachePlan};
+use super::headers::client_response_headers;
+use super::options::RequestOptions;
+use super::redact;
+use super::relay::{CacheFill, RequestLog};
+use super::retry::{RetryPolicy, retry_after, retryable_status};
+use crate::cache::FlightGuard;
+use crate::error::{ErrorCode, GatewayError};
+use crate::gateways::Gateway;
+use crate::logs::{LogBegin, RollupFacts};
+use crate::providers::Provider;
+use crate::state::AppState;
+
+pub const LOG_ID: &str = "cf-aig-log-id";
+const EVENT_ID: &str = "cf-aig-event-id";
+/// Most of a retryable answer kept in memory for returning it later.
+const MAX_BUFFERED_ANSWER: usize = 1024 * 1024;
+
+/// What the logging of one request to one provider is built from.
+pub struct Logging<'a> {
+    pub state: &'a AppState,
+    pub gateway: &'a Gateway,
+    pub provider: &'a Provider,
+    pub options: &'a RequestOptions,
+    pub log_id: uuid::Uuid,
+    pub started: Instant,
+    pub created_at: jiff::Timestamp,
+    pub method: &'a Method,
+    pub provider_path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub body: &'a Bytes,
+    pub client: Option<IpAddr>,
+    /// The universal endpoint's step index.
+    pub step: Option<i64>,
+    pub event_id: Option<String>,
+}
+
+/// The request's log context for its first attempt, and its begin record when it is logged.
+pub fn logging(l: &Logging<'_>) -> (RequestLog, Option<(LogBegin, Vec<u8>)>) {
+    let stored = l
+        .options
+        .collect_log
+        .unwrap_or(l.gateway.settings.collect_logs);
+    let keep_payload = stored && l.options.collect_log_payload.unwrap_or(true);
+    let model = crate::usage::request_model(l.provider.usage, l.provider_path, l.body);
+    let record = RequestLog {
+        state: l.state.clone(),
+        id: l.log_id.to_string(),
+        facts: RollupFacts {
+            created_at_ms: l.created_at.as_millisecond(),
+            account_id: l.gateway.account_id.clone(),
+            gateway_id: l.gateway.id.clone(),
+            provider: l.provider.slug.clone(),
+            model: model.clone().unwrap_or_default(),
+        },
+        model: model.clone(),
+        custom_cost: l.options.custom_cost,
+        stored,
+        keep_payload,
+        started: l.started,
+        created_at: l.created_at,
+        usage_format: l.provider.usage,
+        attempt: 1,
+    };
+    let begin = stored.then(|| {
+        let limit = l.state.config().logs.body_max_bytes;
+        let begin = LogBegin {
+            id: l.log_id.to_string(),
+            instance_id: l.state.logs().instance_id().to_owned(),
+            account_id: l.gateway.account_id.clone(),
+            gateway_id: l.gateway.id.clone(),
+            created_at_ms: l.created_at.as_millisecond(),
+            event_id: l.event_id.clone(),
+            provider: l.provider.slug.clone(),
+            model,
+            path: redact::path_and_query(l.provider_path, l.query),
+            method: l.method.to_string(),
+            metadata: l.options.metadata.as_ref().map(|entries| {
+                serde_json::Value::Object(entries.iter().cloned().collect()).to_string()
+            }),
+            step: l.step,
+            request_content_type: header_text(l.headers, header::CONTENT_TYPE),
+            request_size: l.body.len() as i64,
+            client_ip: l.client.map(|ip| ip.to_string()),
+            user_agent: header_text(l.headers, header::USER_AGENT),
+            keep_payload,
+            request_headers: if keep_payload {
+                redact::headers(l.headers, &l.provider.credential_headers)
+            } else {
+                Vec::new()
+            },
+            request_head_complete: l.body.len() <= limit,
+        };
+        let head = if keep_payload {
+            l.body[..l.body.len().min(limit)].to_vec()
+        } else {
+            Vec::new()
+        };
+        (begin, head)
+    });
+    (record, begin)
+}
+
+/// The wait for each attempt's first byte: the request's header, the gateway's setting, or
+/// the server default.
+pub fn attempt_timeout(state: &AppState, gateway: &Gateway, options: &RequestOptions) -> Duration {
+    options
+        .request_timeout
+        .or(gateway
+            .settings
+            .request_timeout_ms
+            .map(Duration::from_millis))
+        .unwrap_or(state.config().server.upstream_timeout)
+}
+
+/// One upstream call with its retries.
+pub struct Dispatch<'a> {
+    pub state: &'a AppState,
+    pub provider: &'a Provider,
+    pub method: Method,
+    pub url: String,
+    /// Already filtered for the upstream.
+    pub headers: HeaderMap,
+    /// Shared, not copied, between attempts.
+    pub body: Bytes,
+    pub timeout: Duration,
+    pub policy: RetryPolicy,
+    pub record: RequestLog,
+    pub begin: Option<(LogBegin, Vec<u8>)>,
+    pub first_id: uuid::Uuid,
+    pub event_id: Option<String>,
+    pub cache: Option<CachePlan>,
+    pub leader: Option<FlightGuard>,
+}
+
+/// How a dispatch ended.
+pub enum Delivery {
+    /// A response the caller accepted, streaming to the client with its log.
+    Delivered(Response),
+    /// Every attempt failed or was not accepted: the last answer (buffered), if any.
+    Refused {
+        answer: Option<Response>,
+        failure: GatewayError,
+    },
+}
+
+impl Dispatch<'_> {
+    /// Runs the attempts. `accept` decides, from a final attempt's status, whether its response
+    /// goes to the client (the universal endpoint moves on to its next step instead).
+    /// `dispatched` turns true once a begin record was written (the request may be billed).
+    pub async fn run(
+        mut self,
+        accept: impl Fn(u16) -> bool,
+        dispatched: &mut bool,
+    ) -> Result<Delivery, GatewayError> {
+        let mut last_answer: Option<Response> = None;
+        let mut attempt: u8 = 1;
+        loop {
+            let id = if attempt == 1 {
+                self.first_id
+            } else {
+                uuid::Uuid::now_v7()
+            };
+            let record = RequestLog {
+                id: id.to_string(),
+                attempt: i64::from(attempt),
+                ..self.record.clone()
+            };
+            // The barrier: a request that may be billed upstream always leaves a trace.
+            let begin = self.begin.as_ref().map(|(begin, head)| {
+                (
+                    LogBegin {
+                        id: id.to_string(),
+                        ..begin.clone()
+                    },
+                    head.clone(),
+                )
+            });
+            write_begin(self.state, begin).await?;
+            *dispatched = true;
+            let retries_left = attempt < self.policy.max_attempts;
+            let send = self
+                .provider
+                .client
+                .request(self.method.clone(), &self.url)
+                .headers(self.headers.clone())
+                .body(self.body.clone())
+                .send();
+            let failure = match tokio::time::timeout(self.timeout, send).await {
+                Ok(Ok(upstream)) => {
+                    let status = upstream.status().as_u16();
+                    if retries_left && retryable_status(status) {
+                        let wait = self
+                            .policy
+                            .delay_after(attempt, retry_after(upstream.headers()));
+                        last_answer = Some(buffer_answer(upstream, id).await);
+                        record.finish_without_response(status, "retried").await;
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    if !accept(status) {
+                        let answer = buffer_answer(upstream, id).await;
+                        record.finish_without_response(status, "not accepted").await;
+                        let failure = GatewayError::new(
+                            ErrorCode::UpstreamFailed,
+                            "Provider answered with an error",
+                        );
+                        return Ok(Delivery::Refused {
+                            answer: Some(answer),
+                            failure,
+                        });
+                    }
+                    let mut response = self.respond(upstream, record);
+                    set_log_id(&mut response, id);
+                    return Ok(Delivery::Delivered(response));
+                }
+                Err(_elapsed) => timed_out(),
+                Ok(Err(error)) if error.is_timeout() => timed_out(),
+                Ok(Err(error)) => {
+                    // Without the URL: a query string may carry a provider key (Gemini `?key=`).
+                    tracing::warn!(provider = %self.provider.slug, error = %error.without_url(), "upstream request failed");
+                    GatewayError::new(ErrorCode::UpstreamFailed, "Provider unreachable")
+                }
+            };
+            record
+                .finish_without_response(failure.code.status().as_u16(), &failure.message)
+                .await;
+            if retries_left {
+                tokio::time::sleep(self.policy.delay_after(attempt, None)).await;
+                attempt += 1;
+                continue;
+            }
+            return Ok(Delivery::Refused {
+                answer: last_answer,
+                failure,
+            });
+        }
+    }
+
+    fn respond(&mut self, upstream: reqwest::Response, record: RequestLog) -> Response {
+        let fill = self.cache.take().map(|plan| CacheFill {
+            storable: !plan.skip
+                && caching::storable(upstream.status().as_u16(), upstream.headers(), 0),
+            headers: caching::replayable_headers(&client_response_headers(upstream.headers())),
+            key: plan.key,
+            ttl_secs: plan.ttl_secs,
+            leader: self.leader.take(),
+        });
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = upstream.status();
+        *response.headers_mut() = client_response_headers(upstream.headers());
+        if let Some(value) = self
+            .event_id
+            .as_deref()
+            .and_then(|id| HeaderValue::from_str(id).ok())
+        {
+            response.headers_mut().insert(EVENT_ID, value);
+        }
+        if fill.is_some() {
+            response
+                .headers_mut()
+                .insert(CACHE_STATUS, HeaderValue::from_static("MISS"));
+        }
+        let status = upstream.status().as_u16();
+        let content_type = header_text(upstream.headers(), header::CONTENT_TYPE);
+        let content_length = upstream.content_length();
+        let headers = if record.keep_payload {
+            redact::headers(upstream.headers(), &self.provider.credential_headers)
+        } else {
+            Vec::new()
+        };
+        // Chunks go to the client as they arrive; if the upstream breaks off, so does the
+        // client's stream (no synthesized end).
+        *response.body_mut() = record.relay(
+            upstream.bytes_stream(),
+            status,
+            content_type,
+            content_length,
+            headers,
+            fill,
+        );
+        response
+    }
+}
+
+/// Writes a begin record and waits until it is durable; a spool that cannot take it refuses
+/// the request (503) rather than let it run unlogged.
+pub async fn write_begin(
+    state: &AppState,
+    begin: Option<(LogBegin, Vec<u8>)>,
+) -> Result<(), GatewayError> {
+    let Some((begin, head)) = begin else {
+        return Ok(());
+    };
+    state.logs().begin(begin, head).await.map_err(|error| {
+        tracing::error!(%error, "request refused: its log record could not be written");
+        GatewayError::log_unavailable()
+    })
+}
+
+/// Reads a (retryable, so small) upstream answer whole, so it can still be returned if every
+/// later attempt fails without one.
+async fn buffer_answer(upstream: reqwest::Response, id: uuid::Uuid) -> Response {
+    let status = upstream.status();
+    let headers = client_response_headers(upstream.headers());
+    let mut body = Vec::new();
+    let mut stream = upstream.bytes_stream();
+    while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut stream).await {
+        if body.len() + chunk.len() > MAX_BUFFERED_ANSWER {
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response.headers_mut().remove(header::CONTENT_LENGTH);
+    set_log_id(&mut response, id);
+    response
+}
+
+pub fn set_log_id(response: &mut Response, id: uuid::Uuid) {
+    if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
+        response.headers_mut().insert(LOG_ID, value);
+    }
+}
+
+fn timed_out() -> GatewayError {
+    GatewayError::new(
+        ErrorCode::UpstreamTimeout,
+        "Request timed out waiting for the provider",
+    )
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}

@@ -1,0 +1,281 @@
+//! The universal endpoint (SPEC §6): `POST /v1/{account}/{gateway}` with an ordered list of
+//! steps `{provider, endpoint, headers, query, config?}`. Each step's retries are used up before
+//! the next step; the first step that answers 2xx wins, with `cf-aig-step: <index>`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::client_ip;
+use super::dispatch::{Delivery, Dispatch, Logging, attempt_timeout, logging};
+use super::handler::{
+    Seen, authenticate, enforce_rate_limit, read_body, refuse_admin_token_as_provider_key,
+};
+use super::headers::upstream_request_headers;
+use super::options::RequestOptions;
+use super::path;
+use super::retry::RetryPolicy;
+use crate::error::{ErrorCode, GatewayError};
+use crate::gateways::Backoff;
+use crate::providers::Provider;
+use crate::state::AppState;
+
+const STEP: &str = "cf-aig-step";
+/// More fallbacks than this is a mistake, not a plan.
+const MAX_STEPS: usize = 16;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    provider: String,
+    endpoint: String,
+    #[serde(default)]
+    headers: Map<String, Value>,
+    #[serde(default)]
+    query: Value,
+    #[serde(default)]
+    config: Option<StepConfig>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct StepConfig {
+    request_timeout: Option<u64>,
+    max_attempts: Option<u8>,
+    retry_delay: Option<u64>,
+    backoff: Option<String>,
+}
+
+/// A step, validated before anything is sent anywhere.
+struct Step<'a> {
+    provider: &'a Provider,
+    path: String,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+    options: RequestOptions,
+}
+
+pub async fn forward(
+    state: &AppState,
+    request: Request,
+    log_id: uuid::Uuid,
+    seen: &mut Seen,
+) -> Result<Response, GatewayError> {
+    let (parts, body) = request.into_parts();
+    let (account, gateway_id) = path::parse_universal(parts.uri.path())
+        .unwrap_or_else(|| Err(GatewayError::invalid_path()))?;
+    if parts.method != Method::POST {
+        return Err(GatewayError::new(
+            ErrorCode::InvalidPath,
+            "The universal endpoint takes POST",
+        ));
+    }
+    let gateway = state.gateways().for_request(account, gateway_id).await?;
+    seen.gateway = Some((gateway.account_id.clone(), gateway.id.clone()));
+    let options = RequestOptions::from_headers(&parts.headers)?;
+    authenticate(state, &gateway, &options)?;
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let client = client_ip(peer, &parts.headers, &state.config().server.trusted_proxies);
+    enforce_rate_limit(state, &gateway, &parts.headers, client).await?;
+    let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
+    let steps = parse_steps(state, &body, &options)?;
+    // Every row of this request shares one event id, the client's or the first log id.
+    let event_id = options
+        .event_id
+        .clone()
+        .unwrap_or_else(|| log_id.to_string());
+    let last = steps.len() - 1;
+    for (index, step) in steps.into_iter().enumerate() {
+        seen.provider = step.provider.slug.clone();
+        let first_id = if index == 0 {
+            log_id
+        } else {
+            uuid::Uuid::now_v7()
+        };
+        let (record, begin) = logging(&Logging {
+            state,
+            gateway: &gateway,
+            provider: step.provider,
+            options: &step.options,
+            log_id: first_id,
+            started: seen.started,
+            created_at: seen.created_at,
+            method: &Method::POST,
+            provider_path: &step.path,
+            query: step.query.as_deref(),
+            headers: &step.headers,
+            body: &step.body,
+            client,
+            step: Some(index as i64),
+            event_id: Some(event_id.clone()),
+        });
+        let dispatch = Dispatch {
+            state,
+            provider: step.provider,
+            method: Method::POST,
+            url: step
+                .provider
+                .upstream_url(&step.path, step.query.as_deref())?,
+            headers: upstream_request_headers(&step.headers),
+            body: step.body.clone(),
+            timeout: attempt_timeout(state, &gateway, &step.options),
+            policy: RetryPolicy::new(&gateway.settings, &step.options),
+            record,
+            begin,
+            first_id,
+            event_id: Some(event_id.clone()),
+            cache: None,
+            leader: None,
+        };
+        let is_last = index == last;
+        let outcome = dispatch
+            .run(
+                |status| is_last || (200..300).contains(&status),
+                &mut seen.dispatched,
+            )
+            .await?;
+        match outcome {
+            Delivery::Delivered(mut response) => {
+                response
+                    .headers_mut()
+                    .insert(STEP, HeaderValue::from(index));
+                return Ok(response);
+            }
+            Delivery::Refused { answer, failure } if is_last => {
+                return match answer {
+                    Some(mut answer) => {
+                        answer.headers_mut().insert(STEP, HeaderValue::from(index));
+                        Ok(answer)
+                    }
+                    None => Err(failure.with_header(STEP, index)),
+                };
+            }
+            Delivery::Refused { .. } => {}
+        }
+    }
+    Err(GatewayError::internal())
+}
+
+fn parse_steps<'a>(
+    state: &'a AppState,
+    body: &[u8],
+    options: &RequestOptions,
+) -> Result<Vec<Step<'a>>, GatewayError> {
+    let invalid = |why: String| GatewayError::new(ErrorCode::InvalidBody, why);
+    let raw: Vec<RawStep> = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                serde_json::from_value(item).map_err(|e| invalid(format!("step {i}: {e}")))
+            })
+            .collect::<Result<_, _>>()?,
+        Ok(object @ Value::Object(_)) => {
+            vec![serde_json::from_value(object).map_err(|e| invalid(format!("step 0: {e}")))?]
+        }
+        _ => return Err(invalid("The body must be a JSON array of steps".into())),
+    };
+    if raw.is_empty() || raw.len() > MAX_STEPS {
+        return Err(invalid(format!("Expected 1 to {MAX_STEPS} steps")));
+    }
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, step)| validate_step(state, i, step, options))
+        .collect()
+}
+
+fn validate_step<'a>(
+    state: &'a AppState,
+    index: usize,
+    step: RawStep,
+    options: &RequestOptions,
+) -> Result<Step<'a>, GatewayError> {
+    let provider = state.providers().get(&step.provider).ok_or_else(|| {
+        GatewayError::new(
+            ErrorCode::InvalidProvider,
+            format!("step {index}: invalid provider {}", step.provider),
+        )
+    })?;
+    let endpoint = step.endpoint.trim_start_matches('/');
+    let (path, query) = match endpoint.split_once('?') {
+        Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+        None => (endpoint.to_owned(), None),
+    };
+    path::check_provider_path(&provider.slug, &path)?;
+    let mut headers = HeaderMap::new();
+    for (name, value) in &step.headers {
+        let text = value.as_str().ok_or_else(|| {
+            GatewayError::invalid_header(
+                name,
+                &format!("step {index}: header values must be strings"),
+            )
+        })?;
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(text),
+        ) else {
+            return Err(GatewayError::invalid_header(
+                name,
+                &format!("step {index}: not a valid header"),
+            ));
+        };
+        headers.append(name, value);
+    }
+    if !headers.contains_key(header::CONTENT_TYPE) {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    refuse_admin_token_as_provider_key(state, provider, &headers)?;
+    let mut step_options = RequestOptions::from_headers(&headers)?;
+    if let Some(config) = step.config {
+        let bad = |field: &str, why: &str| {
+            GatewayError::new(
+                ErrorCode::InvalidBody,
+                format!("step {index}: config.{field}: {why}"),
+            )
+        };
+        if let Some(ms) = config.request_timeout {
+            step_options.request_timeout = Some(Duration::from_millis(ms.max(1)));
+        }
+        if let Some(attempts) = config.max_attempts {
+            if !(1..=5).contains(&attempts) {
+                return Err(bad("maxAttempts", "expected 1 to 5"));
+            }
+            step_options.max_attempts = Some(attempts);
+        }
+        if let Some(ms) = config.retry_delay {
+            if ms > 5_000 {
+                return Err(bad("retryDelay", "expected at most 5000 ms"));
+            }
+            step_options.retry_delay = Some(Duration::from_millis(ms));
+        }
+        if let Some(backoff) = config.backoff {
+            step_options.backoff = Some(
+                Backoff::parse(&backoff)
+                    .ok_or_else(|| bad("backoff", "expected constant, linear or exponential"))?,
+            );
+        }
+    }
+    let body = serde_json::to_vec(&step.query)
+        .map_err(|_| GatewayError::new(ErrorCode::InvalidBody, "query is not JSON"))?;
+    Ok(Step {
+        provider,
+        path,
+        query,
+        headers,
+        body: Bytes::from(body),
+        options: options.overridden_by(&step_options),
+    })
+}
