@@ -54,6 +54,14 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(1.0, 2.0, 20))
 }
 
+/// Values other components keep, read when `/metrics` is scraped.
+pub struct GaugeReadings {
+    pub log_queue_depth: usize,
+    pub log_spool_bytes: u64,
+    pub cache_bypasses: u64,
+    pub redis_fallbacks: u64,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
@@ -67,6 +75,8 @@ pub struct Metrics {
     rate_limited: Family<GatewayLabels, Counter>,
     log_queue_depth: Gauge,
     log_spool_bytes: Gauge,
+    cache_bypasses: Gauge,
+    redis_fallbacks: Gauge,
     /// Read on every request, written only when a new combination appears.
     label_sets: RwLock<HashSet<(String, String, String)>>,
 }
@@ -86,6 +96,8 @@ impl Default for Metrics {
             rate_limited: Family::default(),
             log_queue_depth: Gauge::default(),
             log_spool_bytes: Gauge::default(),
+            cache_bypasses: Gauge::default(),
+            redis_fallbacks: Gauge::default(),
             label_sets: RwLock::new(HashSet::new()),
             registry: Registry::default(),
         };
@@ -143,6 +155,16 @@ impl Default for Metrics {
             "log_spool_bytes",
             "Log spool bytes not yet shipped to the store",
             metrics.log_spool_bytes.clone(),
+        );
+        registry.register(
+            "cache_store_bypasses",
+            "Cache calls that skipped an unreachable Redis (each a MISS)",
+            metrics.cache_bypasses.clone(),
+        );
+        registry.register(
+            "ratelimit_redis_fallbacks",
+            "Rate-limit checks decided in process because Redis was unreachable",
+            metrics.redis_fallbacks.clone(),
         );
         Metrics {
             registry,
@@ -219,10 +241,12 @@ impl Metrics {
             .inc();
     }
 
-    /// The Prometheus text exposition, with the log pipeline's gauges read now.
-    pub fn render(&self, log_queue_depth: usize, log_spool_bytes: u64) -> String {
-        self.log_queue_depth.set(log_queue_depth as i64);
-        self.log_spool_bytes.set(log_spool_bytes as i64);
+    /// The Prometheus text exposition, with the gauges read now.
+    pub fn render(&self, now: &GaugeReadings) -> String {
+        self.log_queue_depth.set(now.log_queue_depth as i64);
+        self.log_spool_bytes.set(now.log_spool_bytes as i64);
+        self.cache_bypasses.set(now.cache_bypasses as i64);
+        self.redis_fallbacks.set(now.redis_fallbacks as i64);
         let mut text = String::new();
         if encode(&mut text, &self.registry).is_err() {
             text.clear();

@@ -129,6 +129,13 @@ pub enum GatewayCommand {
     },
     /// List gateways.
     List,
+    /// Change a gateway's settings (fields not given keep their value).
+    Update {
+        id: String,
+        /// Settings as a JSON object, e.g. '{"cache_ttl":300,"rate_limiting_limit":100}'.
+        #[arg(long)]
+        settings: String,
+    },
     /// Delete a gateway.
     Delete { id: String },
 }

@@ -42,6 +42,13 @@ pub async fn gateway(client: &ClientArgs, command: GatewayCommand) -> anyhow::Re
                 text.trim_end().to_owned()
             });
         }
+        GatewayCommand::Update { id, settings } => {
+            let body: Value = serde_json::from_str(&settings).context("--settings is not JSON")?;
+            let gateway = api
+                .call(reqwest::Method::PUT, &format!("{base}/{id}"), Some(body))
+                .await?;
+            output(client, &gateway, || format!("updated gateway {id}"));
+        }
         GatewayCommand::Delete { id } => {
             let gateway = api
                 .call(reqwest::Method::DELETE, &format!("{base}/{id}"), None)

@@ -6,17 +6,21 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::json;
 
+use crate::metrics::GaugeReadings;
 use crate::state::AppState;
 
 pub async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()
 }
 
-/// Prometheus text format (docs/metrics.md).
+/// Prometheus text format (docs/analytics.md).
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state
-        .metrics()
-        .render(state.logs().queue_depth(), state.logs().spool_bytes());
+    let text = state.metrics().render(&GaugeReadings {
+        log_queue_depth: state.logs().queue_depth(),
+        log_spool_bytes: state.logs().spool_bytes(),
+        cache_bypasses: state.cache().bypasses(),
+        redis_fallbacks: state.rate_limiter().redis_fallbacks(),
+    });
     (
         [(
             http::header::CONTENT_TYPE,

@@ -247,6 +247,11 @@ async fn drive<S>(
                 if last && !finished {
                     finished = true;
                     watcher.finish(None).await;
+                    // Stored before the last byte goes out, so the client's next identical
+                    // request (on any instance) is a HIT.
+                    if content_length.is_none_or(|length| watcher.size == length) && terminal_seen {
+                        watcher.fill_cache().await;
+                    }
                 }
                 if client.send(Ok(chunk)).await.is_err() {
                     if !finished {
@@ -270,7 +275,7 @@ async fn drive<S>(
                 if !finished {
                     watcher.finish(None).await;
                 }
-                // The client has everything: store and share the response off its path.
+                // Before the body's end reaches the client (dropping the sender ends it).
                 let whole = content_length.is_none_or(|length| watcher.size == length);
                 if whole && terminal_seen {
                     watcher.fill_cache().await;
@@ -342,7 +347,7 @@ impl Watcher {
     }
 
     /// Stores a complete response (when storable) and hands it to the requests waiting on its
-    /// key. Only called when the body ended cleanly.
+    /// key. Only called when the body ended cleanly; a second call does nothing.
     async fn fill_cache(&mut self) {
         let Some((mut fill, body)) = self.capture.take() else {
             return;

@@ -480,3 +480,24 @@ async fn a_full_spool_refuses_requests_instead_of_dropping_rows() {
     .await;
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn configured_prices_cost_custom_models() {
+    let gw = TestGateway::with_config(
+        "",
+        "[pricing.my-llm.\"house-model-7b\"]\ninput = 2.0\noutput = 4.0\n",
+    )
+    .await;
+    let mut body = chat_body(false);
+    body["model"] = json!("house-model-7b");
+    let (response, id) = post(&gw, "/v1/local/default/my-llm/chat/completions", &[], body).await;
+    let _ = response.bytes().await;
+    let row = gw.log_row("default", &id).await.unwrap();
+    let expected =
+        (row.tokens_in.unwrap() as f64 * 2.0 + row.tokens_out.unwrap() as f64 * 4.0) / 1e6;
+    assert!(
+        (row.cost.unwrap() - expected).abs() < 1e-12,
+        "{:?} vs {expected}",
+        row.cost
+    );
+}
