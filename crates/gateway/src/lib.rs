@@ -8,6 +8,8 @@
 //! - [`auth`]: the admin token, run tokens and gateway authentication (§12).
 //! - [`cache`]: the response cache (§9): key, memory or Redis store, single flight.
 //! - [`clock`]: wall-clock time, replaceable in tests (TTLs, rate-limit windows).
+//! - [`compat`]: the unified OpenAI-compatible endpoint's translation (§7): Chat Completions to and
+//!   from Anthropic Messages and Gemini generateContent, streaming included.
 //! - [`gateways`]: gateway settings and the in-memory registry the hot path reads.
 //! - [`ratelimit`]: request limits per gateway, IP or header (§10): fixed and sliding windows, in
 //!   memory or in Redis with the local counters as fallback.
@@ -27,6 +29,7 @@ pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod clock;
+pub mod compat;
 pub mod config;
 pub mod error;
 pub mod gateways;

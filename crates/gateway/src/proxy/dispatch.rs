@@ -13,7 +13,7 @@ use super::caching::{self, CACHE_STATUS, CachePlan};
 use super::headers::client_response_headers;
 use super::options::RequestOptions;
 use super::redact;
-use super::relay::{CacheFill, RequestLog};
+use super::relay::{BodyTransform, CacheFill, RequestLog, ResponseHead};
 use super::retry::{RetryPolicy, retry_after, retryable_status};
 use crate::cache::FlightGuard;
 use crate::error::{ErrorCode, GatewayError};
@@ -143,6 +143,15 @@ pub struct Dispatch<'a> {
     pub event_id: Option<String>,
     pub cache: Option<CachePlan>,
     pub leader: Option<FlightGuard>,
+    /// Rewrites the accepted response for the client (the OpenAI-compatible endpoint).
+    pub reshape: Option<Box<dyn Reshape + 'a>>,
+}
+
+/// Chooses, from the accepted response's status, how its body is rewritten for the client.
+pub trait Reshape: Send + Sync {
+    fn transform(&self, status: u16) -> Box<dyn BodyTransform>;
+    /// The content type of the rewritten body.
+    fn content_type(&self, status: u16) -> &'static str;
 }
 
 /// How a dispatch ended.
@@ -251,17 +260,29 @@ impl Dispatch<'_> {
     }
 
     fn respond(&mut self, upstream: reqwest::Response, record: RequestLog) -> Response {
+        let status = upstream.status().as_u16();
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = upstream.status();
+        *response.headers_mut() = client_response_headers(upstream.headers());
+        let transform = self.reshape.as_ref().map(|reshape| {
+            // The body's length changes; its type may too.
+            let headers = response.headers_mut();
+            headers.remove(header::CONTENT_LENGTH);
+            headers.remove(header::CONTENT_ENCODING);
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(reshape.content_type(status)),
+            );
+            reshape.transform(status)
+        });
+        // What a replay sends is what this client gets.
         let fill = self.cache.take().map(|plan| CacheFill {
-            storable: !plan.skip
-                && caching::storable(upstream.status().as_u16(), upstream.headers(), 0),
-            headers: caching::replayable_headers(&client_response_headers(upstream.headers())),
+            storable: !plan.skip && caching::storable(status, response.headers(), 0),
+            headers: caching::replayable_headers(response.headers()),
             key: plan.key,
             ttl_secs: plan.ttl_secs,
             leader: self.leader.take(),
         });
-        let mut response = Response::new(Body::empty());
-        *response.status_mut() = upstream.status();
-        *response.headers_mut() = client_response_headers(upstream.headers());
         if let Some(value) = self
             .event_id
             .as_deref()
@@ -274,7 +295,6 @@ impl Dispatch<'_> {
                 .headers_mut()
                 .insert(CACHE_STATUS, HeaderValue::from_static("MISS"));
         }
-        let status = upstream.status().as_u16();
         let content_type = header_text(upstream.headers(), header::CONTENT_TYPE);
         let content_length = upstream.content_length();
         let headers = if record.keep_payload {
@@ -284,14 +304,13 @@ impl Dispatch<'_> {
         };
         // Chunks go to the client as they arrive; if the upstream breaks off, so does the
         // client's stream (no synthesized end).
-        *response.body_mut() = record.relay(
-            upstream.bytes_stream(),
+        let head = ResponseHead {
             status,
             content_type,
             content_length,
             headers,
-            fill,
-        );
+        };
+        *response.body_mut() = record.relay(upstream.bytes_stream(), head, fill, transform);
         response
     }
 }

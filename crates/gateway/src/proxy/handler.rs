@@ -126,6 +126,20 @@ async fn forward(
     let client = client_ip(peer, &parts.headers, &state.config().server.trusted_proxies);
     // After authentication and before the cache: a cache hit still counts toward the limit.
     enforce_rate_limit(state, &gateway, &parts.headers, client).await?;
+    if target.provider == "compat" {
+        let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
+        let request = super::compat::CompatRequest {
+            state,
+            gateway: &gateway,
+            options: &options,
+            parts: &parts,
+            body,
+            client,
+            log_id,
+            route: target.provider_path,
+        };
+        return super::compat::forward(request, seen).await;
+    }
     let provider = state.providers().get(target.provider).ok_or_else(|| {
         GatewayError::new(
             ErrorCode::InvalidProvider,
@@ -200,6 +214,7 @@ async fn forward(
         event_id: options.event_id.clone(),
         cache,
         leader,
+        reshape: None,
     };
     match dispatch.run(|_| true, &mut seen.dispatched).await? {
         Delivery::Delivered(response) => Ok(response),

@@ -3,6 +3,7 @@
 mod caching;
 mod client;
 mod client_ip;
+mod compat;
 mod dispatch;
 mod handler;
 mod headers;

@@ -30,6 +30,23 @@ const TERMINAL_MARKERS: [&[u8]; 3] = [
     b"\"type\":\"response.completed\"",
 ];
 
+/// Rewrites a response body on its way to the client (the OpenAI-compatible endpoint). The
+/// log, usage and cost still read the provider's own bytes.
+pub trait BodyTransform: Send {
+    fn push(&mut self, chunk: &[u8]) -> Bytes;
+    /// Called once, when the upstream body ended normally.
+    fn finish(&mut self) -> Bytes;
+}
+
+/// What the relay needs to know of the upstream's response head.
+pub struct ResponseHead {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub content_length: Option<u64>,
+    /// Headers kept in the log (credentials redacted); empty when payloads are not kept.
+    pub headers: Vec<(String, String)>,
+}
+
 /// A response on its way into the cache: captured as it streams, stored once complete, and
 /// shared with the requests waiting on the same key (single flight).
 pub struct CacheFill {
@@ -154,15 +171,19 @@ impl RequestLog {
     pub fn relay<S>(
         self,
         upstream: S,
-        status: u16,
-        content_type: Option<String>,
-        content_length: Option<u64>,
-        response_headers: Vec<(String, String)>,
+        head: ResponseHead,
         fill: Option<CacheFill>,
+        transform: Option<Box<dyn BodyTransform>>,
     ) -> Body
     where
         S: Stream<Item = reqwest::Result<Bytes>> + Send + Unpin + 'static,
     {
+        let ResponseHead {
+            status,
+            content_type,
+            content_length,
+            headers: response_headers,
+        } = head;
         let (sender, receiver) = mpsc::channel::<Result<Bytes, io::Error>>(1);
         let is_sse = content_type
             .as_deref()
@@ -190,7 +211,14 @@ impl RequestLog {
             },
             log: self,
         };
-        tokio::spawn(drive(upstream, sender, watcher, content_length, is_sse));
+        tokio::spawn(drive(
+            upstream,
+            sender,
+            watcher,
+            transform,
+            content_length,
+            is_sse,
+        ));
         Body::from_stream(futures_util::stream::unfold(
             receiver,
             |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
@@ -215,6 +243,7 @@ async fn drive<S>(
     mut upstream: S,
     client: mpsc::Sender<Result<Bytes, io::Error>>,
     mut watcher: Watcher,
+    mut transform: Option<Box<dyn BodyTransform>>,
     content_length: Option<u64>,
     is_sse: bool,
 ) where
@@ -244,16 +273,23 @@ async fn drive<S>(
                 terminal_seen |= terminal
                     || (is_sse && memchr::memmem::find(&chunk, b"\"finishReason\"").is_some());
                 let last = content_length.is_some_and(|length| watcher.size >= length) || terminal;
+                let sent = match &mut transform {
+                    Some(transform) => transform.push(&chunk),
+                    None => chunk,
+                };
+                watcher.capture(&sent);
                 if last && !finished {
                     finished = true;
                     watcher.finish(None).await;
                     // Stored before the last byte goes out, so the client's next identical
-                    // request (on any instance) is a HIT.
-                    if content_length.is_none_or(|length| watcher.size == length) && terminal_seen {
+                    // request (on any instance) is a HIT. A transformed body is complete only
+                    // after `finish`.
+                    let whole = content_length.is_none_or(|length| watcher.size == length);
+                    if whole && terminal_seen && transform.is_none() {
                         watcher.fill_cache().await;
                     }
                 }
-                if client.send(Ok(chunk)).await.is_err() {
+                if !sent.is_empty() && client.send(Ok(sent)).await.is_err() {
                     if !finished {
                         watcher.finish_detached("client disconnected");
                     }
@@ -275,10 +311,15 @@ async fn drive<S>(
                 if !finished {
                     watcher.finish(None).await;
                 }
+                let tail = transform.as_mut().map(|t| t.finish()).unwrap_or_default();
+                watcher.capture(&tail);
                 // Before the body's end reaches the client (dropping the sender ends it).
                 let whole = content_length.is_none_or(|length| watcher.size == length);
                 if whole && terminal_seen {
                     watcher.fill_cache().await;
+                }
+                if !tail.is_empty() {
+                    let _ = client.send(Ok(tail)).await;
                 }
                 return;
             }
@@ -293,14 +334,6 @@ impl Watcher {
         }
         self.size += chunk.len() as u64;
         self.extractor.feed(chunk);
-        if let Some((_, body)) = &mut self.capture {
-            if body.len() + chunk.len() <= ResponseCache::MAX_ENTRY_BYTES {
-                body.extend_from_slice(chunk);
-            } else {
-                // Too large to cache: waiters make their own requests (the guard drops).
-                self.capture = None;
-            }
-        }
         if self.log.keep_payload && self.head.len() < self.head_cap {
             let room = self.head_cap - self.head.len();
             self.head.extend_from_slice(&chunk[..chunk.len().min(room)]);
@@ -344,6 +377,18 @@ impl Watcher {
             (end.cost, end.custom_cost) = (Some(total), true);
         }
         (end, std::mem::take(&mut self.head))
+    }
+
+    /// Keeps what the client is sent, for the cache.
+    fn capture(&mut self, sent: &[u8]) {
+        if let Some((_, body)) = &mut self.capture {
+            if body.len() + sent.len() <= ResponseCache::MAX_ENTRY_BYTES {
+                body.extend_from_slice(sent);
+            } else {
+                // Too large to cache: waiters make their own requests (the guard drops).
+                self.capture = None;
+            }
+        }
     }
 
     /// Stores a complete response (when storable) and hands it to the requests waiting on its

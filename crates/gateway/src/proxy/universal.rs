@@ -136,6 +136,7 @@ pub async fn forward(
             event_id: Some(event_id.clone()),
             cache: None,
             leader: None,
+            reshape: None,
         };
         let is_last = index == last;
         let outcome = dispatch

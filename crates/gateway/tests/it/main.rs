@@ -5,6 +5,7 @@
 mod analytics;
 mod auth;
 mod cache;
+mod compat;
 mod errors;
 mod guard;
 mod logs;

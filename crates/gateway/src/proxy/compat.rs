@@ -1,0 +1,347 @@
+//! The unified OpenAI-compatible endpoint (SPEC §7):
+//! `/v1/{account}/{gateway}/compat/chat/completions` with `model: "{provider}/{model}"`,
+//! `…/compat/models` and `…/compat/embeddings`. Translation itself lives in [`crate::compat`];
+//! this is the HTTP side, reusing the proxy's logging, caching, rate limits and retries.
+
+use std::net::IpAddr;
+
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, header, request::Parts};
+use serde_json::{Value, json};
+
+use super::caching::CachePlan;
+use super::dispatch::{Delivery, Dispatch, Logging, Reshape, attempt_timeout, logging};
+use super::handler::{Seen, refuse_admin_token_as_provider_key};
+use super::headers::upstream_request_headers;
+use super::options::RequestOptions;
+use super::relay::BodyTransform;
+use super::retry::RetryPolicy;
+use crate::cache::{Flight, Outcome};
+use crate::compat::{self, Dialect, StreamTranslator};
+use crate::error::{ErrorCode, GatewayError};
+use crate::gateways::Gateway;
+use crate::providers::Provider;
+use crate::state::AppState;
+
+/// What the endpoint needs from the request the proxy already checked.
+pub struct CompatRequest<'a> {
+    pub state: &'a AppState,
+    pub gateway: &'a Gateway,
+    pub options: &'a RequestOptions,
+    pub parts: &'a Parts,
+    pub body: Bytes,
+    pub client: Option<IpAddr>,
+    pub log_id: uuid::Uuid,
+    /// The path after `compat/`.
+    pub route: &'a str,
+}
+
+pub async fn forward(
+    request: CompatRequest<'_>,
+    seen: &mut Seen,
+) -> Result<Response, GatewayError> {
+    match (&request.parts.method, request.route.trim_end_matches('/')) {
+        (&Method::POST, "chat/completions" | "v1/chat/completions") => chat(request, seen).await,
+        (&Method::POST, "embeddings" | "v1/embeddings") => embeddings(request, seen).await,
+        (&Method::GET, "models" | "v1/models") => Ok(models(request.state)),
+        _ => Err(GatewayError::new(
+            ErrorCode::InvalidPath,
+            "The compat endpoint serves chat/completions, embeddings and models",
+        )),
+    }
+}
+
+/// `{object: "list", data: [{id: "provider/model", …}]}` for every model the price table knows.
+fn models(state: &AppState) -> Response {
+    let data: Vec<Value> = state
+        .prices()
+        .known_models()
+        .into_iter()
+        .map(|(provider, model)| json!({"id": format!("{provider}/{model}"), "object": "model", "created": 0, "owned_by": provider}))
+        .collect();
+    axum::Json(json!({"object": "list", "data": data})).into_response()
+}
+
+/// The parsed body and the provider its `model` names.
+fn resolve<'a>(
+    state: &'a AppState,
+    body: &[u8],
+) -> Result<(Value, &'a Provider, String), GatewayError> {
+    let request: Value = serde_json::from_slice(body)
+        .map_err(|_| GatewayError::new(ErrorCode::InvalidBody, "The body must be a JSON object"))?;
+    let model = request.get("model").and_then(Value::as_str).unwrap_or("");
+    let (slug, bare) = compat::split_model(model).ok_or_else(|| {
+        GatewayError::new(
+            ErrorCode::InvalidProvider,
+            "model must be \"{provider}/{model}\"",
+        )
+    })?;
+    let provider = state.providers().get(slug).ok_or_else(|| {
+        GatewayError::new(
+            ErrorCode::InvalidProvider,
+            format!("Invalid provider: {slug}"),
+        )
+    })?;
+    let bare = bare.to_owned();
+    Ok((request, provider, bare))
+}
+
+async fn chat(request: CompatRequest<'_>, seen: &mut Seen) -> Result<Response, GatewayError> {
+    let (body, provider, model) = resolve(request.state, &request.body)?;
+    seen.provider = provider.slug.clone();
+    let dialect = compat::dialect_for(&provider.slug);
+    let upstream = match compat::translate_request(dialect, &model, &body) {
+        Ok(upstream) => upstream,
+        Err(error) => {
+            let status =
+                http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::BAD_REQUEST);
+            let json = [(header::CONTENT_TYPE, "application/json")];
+            return Ok((status, json, error.to_body()).into_response());
+        }
+    };
+    let mut headers = provider_headers(request.parts, provider, dialect);
+    for (name, value) in &upstream.extra_headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    let reshape: Option<Box<dyn Reshape>> = match dialect {
+        // OpenAI-compatible providers answer in the client's format already.
+        Dialect::OpenAi => None,
+        _ => Some(Box::new(Translation {
+            dialect,
+            model: model.clone(),
+            stream: upstream.stream,
+            include_usage: compat::include_usage(&body),
+            id_seed: request.log_id.simple().to_string(),
+        })),
+    };
+    send(
+        &request,
+        seen,
+        provider,
+        upstream.path,
+        headers,
+        upstream.body,
+        reshape,
+    )
+    .await
+}
+
+async fn embeddings(request: CompatRequest<'_>, seen: &mut Seen) -> Result<Response, GatewayError> {
+    let (mut body, provider, model) = resolve(request.state, &request.body)?;
+    seen.provider = provider.slug.clone();
+    if compat::dialect_for(&provider.slug) != Dialect::OpenAi {
+        return Err(GatewayError::new(
+            ErrorCode::InvalidProvider,
+            format!(
+                "Embeddings through compat need an OpenAI-compatible provider, not {}",
+                provider.slug
+            ),
+        ));
+    }
+    body["model"] = Value::String(model);
+    let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+    let headers = provider_headers(request.parts, provider, Dialect::OpenAi);
+    send(
+        &request,
+        seen,
+        provider,
+        "v1/embeddings".to_owned(),
+        headers,
+        body,
+        None,
+    )
+    .await
+}
+
+/// The client's headers for the provider: OpenAI SDKs send the key as `Authorization: Bearer`,
+/// which Anthropic and Gemini want in their own headers.
+fn provider_headers(parts: &Parts, provider: &Provider, dialect: Dialect) -> HeaderMap {
+    let mut headers = upstream_request_headers(&parts.headers);
+    let key_header = match dialect {
+        Dialect::Anthropic => Some("x-api-key"),
+        Dialect::Gemini => Some("x-goog-api-key"),
+        Dialect::OpenAi => None,
+    };
+    if let Some(name) = key_header
+        && !headers.contains_key(name)
+        && let Some(key) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::auth::bearer)
+            .and_then(|key| HeaderValue::from_str(key).ok())
+    {
+        headers.remove(header::AUTHORIZATION);
+        headers.insert(name, key);
+    }
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let _ = provider;
+    headers
+}
+
+async fn send(
+    request: &CompatRequest<'_>,
+    seen: &mut Seen,
+    provider: &Provider,
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+    reshape: Option<Box<dyn Reshape>>,
+) -> Result<Response, GatewayError> {
+    let state = request.state;
+    refuse_admin_token_as_provider_key(state, provider, &headers)?;
+    let (path, query) = match path.split_once('?') {
+        Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+        None => (path, None),
+    };
+    let url = provider.upstream_url(&path, query.as_deref())?;
+    let (record, begin) = logging(&Logging {
+        state,
+        gateway: request.gateway,
+        provider,
+        options: request.options,
+        log_id: request.log_id,
+        started: seen.started,
+        created_at: seen.created_at,
+        method: &Method::POST,
+        provider_path: &path,
+        query: query.as_deref(),
+        headers: &headers,
+        body: &body,
+        client: request.client,
+        step: None,
+        event_id: request.options.event_id.clone(),
+    });
+    let cache = CachePlan::for_request(
+        request.gateway,
+        provider,
+        request.options,
+        "POST",
+        &path,
+        &headers,
+        &body,
+    );
+    let mut leader = None;
+    if let Some(plan) = cache.as_ref().filter(|plan| !plan.skip) {
+        let shared = match state.cache().get(&plan.key).await {
+            Some(hit) => Some(hit),
+            None => match state.cache().join(&plan.key).await {
+                Flight::Leader(guard) => {
+                    leader = Some(guard);
+                    None
+                }
+                Flight::Follower(Outcome::Response(response)) => Some(response),
+                Flight::Follower(Outcome::Retry) => None,
+            },
+        };
+        if let Some(cached) = shared {
+            super::dispatch::write_begin(state, begin).await?;
+            seen.dispatched = true;
+            return Ok(record
+                .answer_from_cache(&cached, request.options.event_id.as_deref())
+                .await);
+        }
+    }
+    let dispatch = Dispatch {
+        state,
+        provider,
+        method: Method::POST,
+        url,
+        headers: headers.clone(),
+        body,
+        timeout: attempt_timeout(state, request.gateway, request.options),
+        policy: RetryPolicy::new(&request.gateway.settings, request.options),
+        record,
+        begin,
+        first_id: request.log_id,
+        event_id: request.options.event_id.clone(),
+        cache,
+        leader,
+        reshape,
+    };
+    match dispatch.run(|_| true, &mut seen.dispatched).await? {
+        Delivery::Delivered(response) => Ok(response),
+        Delivery::Refused {
+            answer: Some(answer),
+            ..
+        } => Ok(answer),
+        Delivery::Refused { failure, .. } => Err(failure),
+    }
+}
+
+/// How a provider's answer becomes OpenAI's: streamed event by event, or whole.
+struct Translation {
+    dialect: Dialect,
+    model: String,
+    stream: bool,
+    include_usage: bool,
+    id_seed: String,
+}
+
+impl Reshape for Translation {
+    fn transform(&self, status: u16) -> Box<dyn BodyTransform> {
+        if self.stream && (200..300).contains(&status) {
+            Box::new(StreamTranslator::new(
+                self.dialect,
+                &self.model,
+                self.include_usage,
+                &self.id_seed,
+            ))
+        } else {
+            Box::new(WholeTranslation {
+                dialect: self.dialect,
+                model: self.model.clone(),
+                status,
+                body: Vec::new(),
+            })
+        }
+    }
+
+    fn content_type(&self, status: u16) -> &'static str {
+        if self.stream && (200..300).contains(&status) {
+            "text/event-stream"
+        } else {
+            "application/json"
+        }
+    }
+}
+
+impl BodyTransform for StreamTranslator {
+    fn push(&mut self, chunk: &[u8]) -> Bytes {
+        StreamTranslator::push(self, chunk)
+    }
+    fn finish(&mut self) -> Bytes {
+        StreamTranslator::finish(self)
+    }
+}
+
+/// A plain answer (or any error) is translated once it is complete.
+struct WholeTranslation {
+    dialect: Dialect,
+    model: String,
+    status: u16,
+    body: Vec<u8>,
+}
+
+/// A plain answer larger than this is not translated (it is no chat completion).
+const MAX_WHOLE_BYTES: usize = 16 * 1024 * 1024;
+
+impl BodyTransform for WholeTranslation {
+    fn push(&mut self, chunk: &[u8]) -> Bytes {
+        if self.body.len() + chunk.len() <= MAX_WHOLE_BYTES {
+            self.body.extend_from_slice(chunk);
+        }
+        Bytes::new()
+    }
+    fn finish(&mut self) -> Bytes {
+        compat::translate_response(self.dialect, &self.model, self.status, &self.body)
+    }
+}
