@@ -16,6 +16,8 @@ use crate::state::AppState;
 /// - `/v1/…`: the proxy (SPEC §2); it reads the raw path itself, so nothing here normalises it.
 /// - `/client/v4/…`: the management API, admin token required on every route (§12, §13).
 /// - `/healthz`, `/readyz`: no token.
+/// - anything else: the dashboard (§16, no token to load it) for `GET`s of its files and of pages
+///   a browser navigates to; the API's 404 JSON otherwise.
 ///
 /// Layers, outermost first:
 /// 1. panic guard: a panic in any handler becomes a §5 JSON 500, never a dropped connection;
@@ -26,7 +28,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/{*path}", any(proxy::proxy))
         .merge(api::router())
-        .fallback(api::no_route)
+        .fallback(crate::dashboard::fallback)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             api::require_admin,

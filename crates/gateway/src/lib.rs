@@ -17,6 +17,7 @@
 //! - [`logs`]: the request log pipeline: spool with group commit, shipper to the store (§15).
 //! - [`store`]: storage traits and their SQLite implementation (§14).
 //! - [`api`]: the management REST API under `/client/v4` (§13) and health routes.
+//! - [`dashboard`]: the browser dashboard (§16), built into the binary and served at `/`.
 //! - [`analytics`]: rollups per minute/hour/day with latency sketches, and their queries (§13).
 //! - [`error`]: the gateway's error codes and their JSON rendering (§5), in one place.
 //! - [`metrics`]: Prometheus metrics, fed from the same end records as logs and analytics.
@@ -31,6 +32,7 @@ pub mod cache;
 pub mod clock;
 pub mod compat;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod gateways;
 pub mod logs;

@@ -14,6 +14,7 @@ use crate::providers::ProviderRegistry;
 use crate::proxy::UpstreamClients;
 use crate::ratelimit::{DEFAULT_MAX_KEYS, RateLimiter};
 use crate::store::Store;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 
 #[derive(Clone)]
@@ -34,6 +35,8 @@ struct Inner {
     clock: SharedClock,
     cache: ResponseCache,
     rate_limiter: RateLimiter,
+    /// Counts reloads of gateways and tokens from a shared store (tests wait on it).
+    reloads: tokio::sync::watch::Receiver<u64>,
 }
 
 /// Spool segments roll at this size; shipped segments are deleted whole.
@@ -58,6 +61,9 @@ impl AppState {
             StorageConfig::Sqlite { path } => {
                 let path = path.clone();
                 Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??)
+            }
+            StorageConfig::Postgres { url } => {
+                Arc::new(PostgresStore::connect(url.expose()).await?)
             }
         };
         let (admin_token, new_admin_token) =
@@ -96,6 +102,8 @@ impl AppState {
             )?,
             None => RateLimiter::in_memory(clock.clone(), DEFAULT_MAX_KEYS),
         };
+        let (reloaded, reloads) = tokio::sync::watch::channel(0u64);
+        let shared_store = !matches!(config.storage, StorageConfig::Sqlite { .. });
         let state = AppState {
             inner: Arc::new(Inner {
                 config,
@@ -110,8 +118,15 @@ impl AppState {
                 clock,
                 cache,
                 rate_limiter,
+                reloads,
             }),
         };
+        if shared_store {
+            tokio::spawn(reload_shared_settings(
+                Arc::downgrade(&state.inner),
+                reloaded,
+            ));
+        }
         Ok(Bootstrap {
             state,
             new_admin_token,
@@ -153,5 +168,33 @@ impl AppState {
     }
     pub fn rate_limiter(&self) -> &RateLimiter {
         &self.inner.rate_limiter
+    }
+    /// Advances each time gateways and tokens were re-read from a shared store.
+    pub fn reloads(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.reloads.clone()
+    }
+}
+
+/// How often an instance on a shared store (PostgreSQL) re-reads gateways and tokens, so a
+/// change made through any instance applies on all within a second.
+const SHARED_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+async fn reload_shared_settings(
+    inner: std::sync::Weak<Inner>,
+    reloaded: tokio::sync::watch::Sender<u64>,
+) {
+    let mut tick = tokio::time::interval(SHARED_RELOAD_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        // The state is gone: the server stopped.
+        let Some(inner) = inner.upgrade() else { return };
+        let result = tokio::try_join!(inner.gateways.reload(), inner.tokens.reload());
+        match result {
+            Ok(_) => {
+                reloaded.send_modify(|count| *count += 1);
+            }
+            Err(error) => tracing::warn!(%error, "could not reload gateways from the store"),
+        }
     }
 }

@@ -22,6 +22,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let addr = server.addr;
     println!("tollgate listening on http://{addr}");
     println!("management API: http://{addr}/client/v4");
+    println!("dashboard: http://{addr}/");
     if let Some(token) = bootstrap.new_admin_token {
         println!(
             "admin token (shown once; also saved to {}): {token}",

@@ -91,6 +91,11 @@ async fn fresh_start_needs_no_config_and_writes_a_private_admin_token() {
             .await
             .starts_with("management API: ")
     );
+    assert!(
+        next_line(&mut server.lines)
+            .await
+            .starts_with("dashboard: ")
+    );
     let token_line = next_line(&mut server.lines).await;
     let printed = token_line.rsplit(' ').next().unwrap().to_owned();
     let file = cwd.path().join("tollgate-data/admin-token");
@@ -148,6 +153,7 @@ async fn fresh_start_needs_no_config_and_writes_a_private_admin_token() {
             .await
             .starts_with("management API: ")
     );
+    assert!(next_line(&mut again.lines).await.starts_with("dashboard: "));
     sigterm(&again.child);
     assert!(
         tokio::time::timeout(HANG_GUARD, again.child.wait())

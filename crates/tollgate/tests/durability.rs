@@ -241,3 +241,53 @@ async fn sigkill_at_random_moments_loses_no_rows() {
         finished_all.len()
     );
 }
+
+#[tokio::test]
+async fn a_lost_spool_directory_does_not_stop_shipping() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mock = MockUpstream::start().await.unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::new();
+    let chat = serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]});
+    for round in 0..2 {
+        let (mut child, base) = start(cwd.path(), &mock).await;
+        let response = http
+            .post(format!("{base}/v1/local/default/openai/chat/completions"))
+            .header("authorization", "Bearer sk-test")
+            .json(&chat)
+            .send()
+            .await
+            .unwrap();
+        let id = response.headers()["cf-aig-log-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let _ = response.bytes().await;
+        let row = http
+            .get(format!(
+                "{base}/client/v4/accounts/local/ai-gateway/gateways/default/logs/{id}"
+            ))
+            .bearer_auth("durability-admin-token-0123")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(row.status(), 200, "round {round}: the row was shipped");
+        let pid = child.id().unwrap().to_string();
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        assert!(
+            tokio::time::timeout(HANG_GUARD, child.wait())
+                .await
+                .unwrap()
+                .unwrap()
+                .success()
+        );
+        // The spool directory goes; the database (with its checkpoint) stays.
+        std::fs::remove_dir_all(cwd.path().join("tollgate-data/spool")).unwrap();
+    }
+}

@@ -67,6 +67,7 @@ async fn each_interval_buckets_the_same_requests() -> anyhow::Result<()> {
         let deltas = rollup_deltas(chunk);
         store
             .ingest(
+                "test",
                 records,
                 deltas,
                 SpoolPosition {

@@ -76,7 +76,13 @@ pub struct ProviderConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageConfig {
-    Sqlite { path: PathBuf },
+    Sqlite {
+        path: PathBuf,
+    },
+    /// `postgres://…` (or `postgresql://…`, or a key=value string); it may carry a password.
+    Postgres {
+        url: Secret,
+    },
 }
 
 #[derive(Debug, Clone)]

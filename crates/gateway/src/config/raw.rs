@@ -333,9 +333,16 @@ fn parse_storage_url(url: &str) -> Result<StorageConfig, String> {
         });
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(
-            "PostgreSQL storage is not available in this version yet; use sqlite://".into(),
-        );
+        // Checked here so a bad URL is reported with the other problems, not at first connect.
+        // The URL is not echoed: it may hold a password.
+        return match url.parse::<tokio_postgres::Config>() {
+            Ok(_) => Ok(StorageConfig::Postgres {
+                url: Secret::new(url.to_owned()),
+            }),
+            Err(error) => Err(format!("not a valid PostgreSQL URL: {error}")),
+        };
     }
-    Err(format!("`{url}`: expected sqlite://PATH"))
+    Err(format!(
+        "`{url}`: expected sqlite://PATH or postgres://USER@HOST/DATABASE"
+    ))
 }

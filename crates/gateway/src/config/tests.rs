@@ -143,6 +143,20 @@ fn custom_provider_and_storage_url() {
 }
 
 #[test]
+fn postgres_storage_url_is_accepted_and_its_password_never_printed() {
+    let url = "postgres://tollgate:hunter2-secret@db.internal:5432/tollgate?sslmode=require";
+    let config = parse(&format!("[storage]\nurl = \"{url}\""), &[]).ok();
+    assert_eq!(
+        config.as_ref().map(|c| c.storage.clone()),
+        Some(StorageConfig::Postgres {
+            url: Secret::new(url.into())
+        })
+    );
+    assert!(!format!("{config:?}").contains("hunter2"));
+    assert!(parse("[storage]\nurl = \"postgres://x/db?nonsense=1\"", &[]).is_err());
+}
+
+#[test]
 fn admin_token_is_never_printed_by_debug() {
     let config = parse("[server]\nadmin_token = \"a-very-secret-admin-token\"", &[]).ok();
     let shown = format!("{config:?}");

@@ -45,9 +45,15 @@ impl LogPipeline {
         std::fs::create_dir_all(&settings.dir)?;
         let existing = spool::segments(&settings.dir)?;
         let first_existing = existing.first().map(|(n, _)| *n);
-        let next_segment = existing.last().map_or(1, |(n, _)| n + 1);
+        let stored_checkpoint = store.checkpoint(&instance_id).await?;
+        // Past both the files on disk and the store's checkpoint: a spool directory that was
+        // lost while the store kept its checkpoint must not restart numbering below it.
+        let next_segment = existing
+            .last()
+            .map_or(1, |(n, _)| n + 1)
+            .max(stored_checkpoint.map_or(0, |c| c.segment + 1));
         let existing_bytes = existing.iter().map(|(_, size)| size).sum();
-        let checkpoint = match (store.checkpoint().await?, first_existing) {
+        let checkpoint = match (stored_checkpoint, first_existing) {
             (Some(checkpoint), Some(first)) if checkpoint.segment < first => SpoolPosition {
                 segment: first,
                 offset: 0,
@@ -63,6 +69,7 @@ impl LogPipeline {
         let (shipped_tx, shipped) = watch::channel(checkpoint);
         let mut shipper = shipper::Shipper {
             dir: settings.dir.clone(),
+            instance_id: instance_id.clone(),
             store: store.clone(),
             gateways,
             checkpoint,

@@ -21,6 +21,8 @@ const RETRY_MAX: Duration = Duration::from_secs(10);
 
 pub struct Shipper {
     pub dir: PathBuf,
+    /// Whose spool this is: a shared store keeps a checkpoint per instance.
+    pub instance_id: String,
     pub store: Arc<dyn Store>,
     pub gateways: Arc<GatewayRegistry>,
     pub checkpoint: SpoolPosition,
@@ -89,7 +91,7 @@ impl Shipper {
                 SpoolRecord::Begin { .. } => None,
             }));
             self.store
-                .ingest(records, rollups, reached, self.caps())
+                .ingest(&self.instance_id, records, rollups, reached, self.caps())
                 .await?;
         }
         self.checkpoint = reached;

@@ -1,6 +1,8 @@
 //! The request-log side of storage: rows as the logs API shows them, the queries it makes, and
 //! the ingestion calls the log shipper makes (SPEC §13 logs, §15).
 
+pub(crate) mod filter_keys;
+
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -137,16 +139,19 @@ pub trait LogStore: Send + Sync {
     /// Applies spool records in order (begin → insert row, end → complete it), adds the
     /// batch's rollup deltas and moves the checkpoint, atomically: a batch is applied whole or
     /// not at all, so replaying from the checkpoint never counts a request twice.
-    /// `caps` names the gateways that have a row cap, as `(account, gateway)`.
+    /// `instance_id` names the spool the records come from: a shared store (PostgreSQL) keeps
+    /// one checkpoint per instance. `caps` names the gateways that have a row cap, as
+    /// `(account, gateway)`.
     async fn ingest(
         &self,
+        instance_id: &str,
         records: Vec<SpoolRecord>,
         rollups: Vec<RollupDelta>,
         checkpoint: SpoolPosition,
         caps: Vec<((String, String), RowCap)>,
     ) -> StoreResult<()>;
-    /// Where the last ingest stopped.
-    async fn checkpoint(&self) -> StoreResult<Option<SpoolPosition>>;
+    /// Where the last ingest of this instance's spool stopped.
+    async fn checkpoint(&self, instance_id: &str) -> StoreResult<Option<SpoolPosition>>;
     /// Marks this instance's rows that never completed as interrupted; returns how many.
     async fn mark_interrupted(&self, instance_id: &str) -> StoreResult<u64>;
 

@@ -1,7 +1,8 @@
-//! Storage behind small traits (SPEC §14). SQLite under `data_dir` is the default; other
-//! backends implement the same traits beside it.
+//! Storage behind small traits (SPEC §14). SQLite under `data_dir` is the default; PostgreSQL
+//! (`postgres/`) implements the same traits for instances that share one database.
 
 pub mod logs;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;

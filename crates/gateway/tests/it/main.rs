@@ -14,6 +14,7 @@ mod management;
 mod proxy;
 mod ratelimit;
 mod retries;
+mod shared_store;
 mod streaming;
 mod support;
 mod universal;

@@ -153,8 +153,11 @@ fn body_from_sql(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<StoredBody>
 
 #[async_trait]
 impl LogStore for SqliteStore {
+    // One SQLite file belongs to one data directory, hence to one instance and one spool: the
+    // instance id is not needed to tell checkpoints apart.
     async fn ingest(
         &self,
+        _instance_id: &str,
         records: Vec<SpoolRecord>,
         rollups: Vec<RollupDelta>,
         checkpoint: SpoolPosition,
@@ -164,7 +167,7 @@ impl LogStore for SqliteStore {
             .await
     }
 
-    async fn checkpoint(&self) -> StoreResult<Option<SpoolPosition>> {
+    async fn checkpoint(&self, _instance_id: &str) -> StoreResult<Option<SpoolPosition>> {
         self.read_checkpoint().await
     }
 

@@ -1,15 +1,14 @@
 //! Turns a [`LogQuery`] into SQL: a WHERE clause with every value bound as a parameter, and an
-//! ORDER BY whose columns come only from the whitelists below.
+//! ORDER BY whose columns come only from the shared whitelists ([`filter_keys`]).
 
 use rusqlite::types::Value as Sql;
 use serde_json::Value;
 
+pub(super) use crate::store::logs::filter_keys::TOTAL_TOKENS;
+use crate::store::logs::filter_keys::{
+    self, Kind, SEARCH_COLUMNS, Scalar, column, order_column, text,
+};
 use crate::store::logs::{FilterOp, LogFilter, LogQuery};
-
-/// Total tokens of a row: null only when neither side is known, so a row with only
-/// `tokens_in` still counts.
-pub(super) const TOTAL_TOKENS: &str = "(CASE WHEN tokens_in IS NULL AND tokens_out IS NULL THEN NULL \
-     ELSE COALESCE(tokens_in, 0) + COALESCE(tokens_out, 0) END)";
 
 /// The row's metadata entries; invalid JSON (never written by the gateway) reads as none
 /// instead of failing the whole query.
@@ -18,63 +17,6 @@ const METADATA_ENTRIES: &str =
 
 /// A metadata value as text, booleans as `true`/`false` (json_each yields them as 1/0).
 const METADATA_VALUE_TEXT: &str = "(CASE m.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(m.value AS TEXT) END)";
-
-/// How a filter key's column compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Text,
-    Number,
-    Bool,
-    /// `created_at`: Unix ms; values may be RFC 3339 text.
-    Time,
-    MetadataKey,
-    MetadataValue,
-}
-
-/// Filter key → (SQL expression, kind). The only place a key turns into SQL.
-fn column(key: &str) -> Option<(&'static str, Kind)> {
-    Some(match key {
-        "id" => ("id", Kind::Text),
-        "created_at" => ("created_at", Kind::Time),
-        "provider" => ("provider", Kind::Text),
-        "model" => ("model", Kind::Text),
-        "path" => ("path", Kind::Text),
-        "event_id" => ("event_id", Kind::Text),
-        "request_content_type" => ("request_content_type", Kind::Text),
-        "response_content_type" => ("response_content_type", Kind::Text),
-        "user_agent" => ("user_agent", Kind::Text),
-        "success" => ("success", Kind::Bool),
-        "cached" => ("cached", Kind::Bool),
-        "status_code" => ("status_code", Kind::Number),
-        "cost" => ("cost", Kind::Number),
-        "tokens_in" => ("tokens_in", Kind::Number),
-        "tokens_out" => ("tokens_out", Kind::Number),
-        "tokens" | "total_tokens" => (TOTAL_TOKENS, Kind::Number),
-        "duration" => ("duration", Kind::Number),
-        "feedback" => ("feedback", Kind::Number),
-        "metadata.key" => ("metadata", Kind::MetadataKey),
-        "metadata.value" => ("metadata", Kind::MetadataValue),
-        _ => return None,
-    })
-}
-
-/// `order_by` name → column. `id` breaks ties, so pages never overlap.
-fn order_column(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "created_at" => "created_at",
-        "provider" => "provider",
-        "model" => "model",
-        "success" => "success",
-        "cached" => "cached",
-        "cost" => "cost",
-        "tokens_in" => "tokens_in",
-        "tokens_out" => "tokens_out",
-        "duration" => "duration",
-        "feedback" => "feedback",
-        "status_code" => "status_code",
-        _ => return None,
-    })
-}
 
 /// A WHERE clause (without the keyword) and its parameters, numbered `?1…`.
 #[derive(Debug, Default)]
@@ -115,7 +57,7 @@ pub(super) fn where_clause(
     }
     if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
         let needle = clause.bind(Sql::Text(search.to_owned()));
-        let any: Vec<String> = ["id", "provider", "model", "path", "event_id", "metadata"]
+        let any: Vec<String> = SEARCH_COLUMNS
             .iter()
             .map(|c| format!("instr(lower({c}), lower({needle})) > 0"))
             .collect();
@@ -212,50 +154,11 @@ fn contains(expr: &str, param: &str) -> String {
     format!("instr(lower({expr}), lower({param})) > 0")
 }
 
-/// A value compared with a text column: numbers and booleans as their JSON text.
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// A value compared with a numeric, boolean or time column, or `None` if it is not one.
+/// The shared scalar as a SQLite value (booleans are 0/1 there).
 fn scalar(kind: Kind, value: &Value) -> Option<Sql> {
-    match kind {
-        Kind::Bool => match value {
-            Value::Bool(b) => Some(Sql::Integer(i64::from(*b))),
-            Value::Number(n) => match n.as_i64() {
-                Some(0) => Some(Sql::Integer(0)),
-                Some(1) => Some(Sql::Integer(1)),
-                _ => None,
-            },
-            Value::String(s) => match s.trim() {
-                "true" | "1" => Some(Sql::Integer(1)),
-                "false" | "0" => Some(Sql::Integer(0)),
-                _ => None,
-            },
-            _ => None,
-        },
-        Kind::Time => match value {
-            Value::String(s) => match s.trim().parse::<jiff::Timestamp>() {
-                Ok(at) => Some(Sql::Integer(at.as_millisecond())),
-                Err(_) => number(value),
-            },
-            _ => number(value),
-        },
-        _ => number(value),
-    }
-}
-
-fn number(value: &Value) -> Option<Sql> {
-    let parsed = match value {
-        Value::Number(n) => n.clone(),
-        Value::String(s) => serde_json::from_str::<serde_json::Number>(s.trim()).ok()?,
-        _ => return None,
-    };
-    match parsed.as_i64() {
-        Some(i) => Some(Sql::Integer(i)),
-        None => parsed.as_f64().filter(|f| f.is_finite()).map(Sql::Real),
-    }
+    Some(match filter_keys::scalar(kind, value)? {
+        Scalar::Integer(i) => Sql::Integer(i),
+        Scalar::Real(f) => Sql::Real(f),
+        Scalar::Bool(b) => Sql::Integer(i64::from(b)),
+    })
 }

@@ -1,0 +1,124 @@
+//! Gateways on one PostgreSQL database behave as one (SPEC §14): what is created, logged or
+//! changed through one is seen by the other.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::support::{TestGateway, chat_body};
+
+/// A database of its own on the machine's PostgreSQL, dropped when the test ends.
+struct Database {
+    admin_url: String,
+    name: String,
+}
+
+impl Database {
+    async fn create() -> Database {
+        let admin_url = std::env::var("TOLLGATE_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("tollgate_test_{}", uuid::Uuid::now_v7().simple());
+        let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        Database { admin_url, name }
+    }
+
+    fn url(&self) -> String {
+        let (base, _) = self.admin_url.rsplit_once('/').unwrap();
+        format!("{base}/{}", self.name)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime: use a runtime of its own on another thread.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Waits until `gw` re-read the shared store twice (so at least one full read began after now).
+async fn reloaded(gw: &TestGateway) {
+    let mut reloads = gw.state.reloads();
+    let start = *reloads.borrow_and_update();
+    reloads.wait_for(|count| *count >= start + 2).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_on_one_database_are_one_gateway() {
+    let database = Database::create().await;
+    let storage = format!("[storage]\nurl = \"{}\"\n", database.url());
+    let one = TestGateway::with_config("", &storage).await;
+    let two = TestGateway::with_config("", &storage).await;
+
+    // Created through one, served by the other.
+    one.create_gateway(json!({"id": "shared"})).await;
+    reloaded(&two).await;
+    let response = two
+        .http
+        .post(two.url("/v1/local/shared/openai/chat/completions"))
+        .json(&chat_body(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["cf-aig-log-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = response.bytes().await;
+
+    // Logged through two, listed through one.
+    two.logs_flushed().await;
+    let (status, row) = one
+        .admin(
+            Method::GET,
+            &format!("/accounts/local/ai-gateway/gateways/shared/logs/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{row}");
+    assert_eq!(row["result"]["provider"], "openai");
+
+    // A setting changed through one applies on two.
+    let (status, _) = one
+        .admin(
+            Method::PUT,
+            "/accounts/local/ai-gateway/gateways/shared",
+            Some(json!({"authentication": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    reloaded(&two).await;
+    let response = two
+        .http
+        .post(two.url("/v1/local/shared/openai/chat/completions"))
+        .json(&chat_body(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    drop((one, two));
+    drop(database);
+}

@@ -1,0 +1,350 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { call, enc } from '../api';
+import { ThumbDown, ThumbUp } from '../components/Icons';
+import { Link } from '../components/Link';
+import { Notice } from '../components/Notice';
+import { fmtCost, fmtInt, fmtMs, fmtTime } from '../format';
+import { useInterval, useResource } from '../hooks';
+import { defaultFilter, FILTER_KEYS, kindOf, logsPath, OPERATORS, type Filter, type ListParams } from '../logs';
+import { navigate } from '../router';
+import { getAccount } from '../session';
+import type { Gateway, LogRow } from '../types';
+import { metadataEntries } from '../types';
+
+const LIVE_POLL_MS = 2000;
+
+const COLUMNS: { label: string; order?: string; num?: boolean }[] = [
+  { label: 'Status', order: 'status_code' },
+  { label: 'Time', order: 'created_at' },
+  { label: 'Provider', order: 'provider' },
+  { label: 'Model', order: 'model' },
+  { label: 'Tokens in / out', order: 'tokens_in', num: true },
+  { label: 'Cost', order: 'cost', num: true },
+  { label: 'Duration', order: 'duration', num: true },
+  { label: 'Cached', order: 'cached' },
+  { label: 'Metadata' },
+];
+
+export function LogsView({ gateway }: { gateway: Gateway }) {
+  const account = getAccount();
+  const [params, setParams] = useState<ListParams>({
+    page: 1,
+    perPage: 20,
+    orderBy: 'created_at',
+    direction: 'desc',
+    search: '',
+    filters: [],
+  });
+  const [searchText, setSearchText] = useState('');
+  const [live, setLive] = useState(false);
+  const [fresh, setFresh] = useState<Set<string>>(new Set());
+  const seen = useRef<Set<string> | null>(null);
+
+  const list = useResource(() => call<LogRow[]>('GET', logsPath(account, gateway.id, params)), [account, gateway.id, params]);
+
+  // Rows that appeared since the last answer are highlighted (live mode follows new rows).
+  useEffect(() => {
+    const rows = list.data?.result;
+    if (!rows) return;
+    const ids = new Set(rows.map((r) => r.id));
+    const before = seen.current;
+    setFresh(before ? new Set([...ids].filter((id) => !before.has(id))) : new Set());
+    seen.current = ids;
+  }, [list.data]);
+
+  useInterval(() => list.reload(), LIVE_POLL_MS, live);
+
+  const update = (patch: Partial<ListParams>) => setParams((p) => ({ ...p, page: 1, ...patch }));
+
+  // Search applies as you type, after a short pause.
+  useEffect(() => {
+    if (searchText === params.search) return;
+    const id = setTimeout(() => update({ search: searchText }), 300);
+    return () => clearTimeout(id);
+  }, [searchText]);
+
+  const toggleLive = () => {
+    const next = !live;
+    setLive(next);
+    if (next) update({ orderBy: 'created_at', direction: 'desc' });
+  };
+
+  const sortBy = (key: string) =>
+    setParams((p) =>
+      p.orderBy === key
+        ? { ...p, page: 1, direction: p.direction === 'desc' ? 'asc' : 'desc' }
+        : { ...p, page: 1, orderBy: key, direction: 'desc' },
+    );
+
+  const setFilter = (i: number, f: Filter | null) => {
+    const next = [...params.filters];
+    if (f) next[i] = f;
+    else next.splice(i, 1);
+    update({ filters: next });
+  };
+
+  const info = list.data?.result_info;
+  const rows = list.data?.result ?? [];
+
+  return (
+    <div class="stack">
+      <div class="card toolbar" role="search" aria-label="Filter logs">
+        <label class="grow">
+          <span class="sr-only">Search logs</span>
+          <input
+            type="search"
+            placeholder="Search id, provider, model, path, metadata…"
+            value={searchText}
+            onInput={(e) => setSearchText(e.currentTarget.value)}
+          />
+        </label>
+        <button type="button" class="btn btn-small" onClick={() => update({ filters: [...params.filters, defaultFilter()] })}>
+          Add filter
+        </button>
+        <label class="select-label">
+          Rows
+          <select value={params.perPage} onChange={(e) => update({ perPage: Number(e.currentTarget.value) })}>
+            {[10, 20, 50].map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" class="btn btn-small" onClick={() => void list.reload()}>
+          Refresh
+        </button>
+        <button type="button" class={live ? 'btn btn-small btn-live' : 'btn btn-small'} aria-pressed={live} onClick={toggleLive}>
+          <span class={live ? 'live-dot live-dot-on' : 'live-dot'} aria-hidden="true" />
+          Live
+        </button>
+      </div>
+
+      {params.filters.length > 0 && (
+        <ul class="filters" aria-label="Filters">
+          {params.filters.map((f, i) => (
+            // A new field remounts the row, so a value typed for the old field never lingers.
+            <FilterRow key={`${i}:${f.key}`} index={i} filter={f} onChange={(nf) => setFilter(i, nf)} />
+          ))}
+        </ul>
+      )}
+
+      <Notice kind="error">{list.error?.message}</Notice>
+      {!gateway.collect_logs && (
+        <Notice kind="info">
+          Logs are off for this gateway; new requests are not logged.{' '}
+          <Link href={`/gateways/${enc(gateway.id)}/settings`}>Settings</Link>
+        </Notice>
+      )}
+
+      <div class="table-wrap">
+        <table class="table logs-table" aria-label="Request logs" aria-busy={list.loading}>
+          <thead>
+            <tr>
+              {COLUMNS.map((c) => {
+                const active = c.order && params.orderBy === c.order;
+                return (
+                  <th
+                    key={c.label}
+                    scope="col"
+                    class={c.num ? 'num' : undefined}
+                    aria-sort={active ? (params.direction === 'asc' ? 'ascending' : 'descending') : undefined}
+                  >
+                    {c.order && !live ? (
+                      <button type="button" class="sort" onClick={() => sortBy(c.order as string)}>
+                        {c.label}
+                        <span aria-hidden="true">{active ? (params.direction === 'asc' ? ' ▲' : ' ▼') : ''}</span>
+                      </button>
+                    ) : (
+                      c.label
+                    )}
+                  </th>
+                );
+              })}
+            </tr>
+          </thead>
+          <tbody>
+            {rows.length === 0 && !list.loading && (
+              <tr>
+                <td colSpan={COLUMNS.length} class="empty">
+                  No requests match.
+                </td>
+              </tr>
+            )}
+            {rows.map((r) => (
+              <LogRowView key={r.id} row={r} gateway={gateway.id} fresh={fresh.has(r.id)} />
+            ))}
+          </tbody>
+        </table>
+      </div>
+
+      <nav class="pager" aria-label="Pages">
+        <button
+          type="button"
+          class="btn btn-small"
+          disabled={live || params.page <= 1}
+          onClick={() => setParams((p) => ({ ...p, page: p.page - 1 }))}
+        >
+          Previous
+        </button>
+        <span class="muted" aria-live="polite">
+          {info ? `Page ${info.page} of ${Math.max(1, info.total_pages)} · ${fmtInt(info.total_count)} requests` : ''}
+          {live ? ' · live' : ''}
+        </span>
+        <button
+          type="button"
+          class="btn btn-small"
+          disabled={live || !info || params.page >= info.total_pages}
+          onClick={() => setParams((p) => ({ ...p, page: p.page + 1 }))}
+        >
+          Next
+        </button>
+      </nav>
+    </div>
+  );
+}
+
+function LogRowView({ row: r, gateway, fresh }: { row: LogRow; gateway: string; fresh: boolean }) {
+  const href = `/gateways/${enc(gateway)}/logs/${enc(r.id)}`;
+  const meta = metadataEntries(r.metadata);
+  const open = (e: MouseEvent) => {
+    const target = e.target as HTMLElement;
+    if (target.closest('a, button') || window.getSelection()?.toString()) return;
+    navigate(href);
+  };
+  return (
+    <tr class={fresh ? 'clickable row-new' : 'clickable'} data-log-id={r.id} onClick={open}>
+      <td>
+        <StatusBadge row={r} />
+      </td>
+      <td class="nowrap">
+        <Link href={href}>{fmtTime(r.created_at)}</Link>
+      </td>
+      <td data-label="Provider">{r.provider}</td>
+      <td class="cell-model" data-label="Model">
+        {r.model ?? '—'}
+      </td>
+      <td class="num nowrap" data-label="Tokens">
+        {r.tokens_in === null && r.tokens_out === null ? '—' : `${fmtInt(r.tokens_in)} / ${fmtInt(r.tokens_out)}`}
+      </td>
+      <td class="num" data-label="Cost">
+        {fmtCost(r.cost)}
+        {r.custom_cost ? '*' : ''}
+      </td>
+      <td class="num nowrap" data-label="Duration">
+        {fmtMs(r.duration)}
+      </td>
+      <td data-label="Cached" class={r.cached ? undefined : 'cell-empty'}>{r.cached ? <span class="badge badge-blue">HIT</span> : <span class="muted">—</span>}</td>
+      <td class={meta.length || r.feedback ? 'cell-meta' : 'cell-meta cell-empty'} data-label="Metadata">
+        {meta.length === 0 ? (
+          <span class="muted">—</span>
+        ) : (
+          <ul class="chips">
+            {meta.map(([k, v]) => (
+              <li key={k} class="chip">
+                {k ? `${k}: ${v}` : v}
+              </li>
+            ))}
+          </ul>
+        )}
+        {r.feedback === 1 && (
+          <span class="feedback-mark" title="Marked good">
+            <ThumbUp />
+            <span class="sr-only">marked good</span>
+          </span>
+        )}
+        {r.feedback === -1 && (
+          <span class="feedback-mark" title="Marked bad">
+            <ThumbDown />
+            <span class="sr-only">marked bad</span>
+          </span>
+        )}
+      </td>
+    </tr>
+  );
+}
+
+export function StatusBadge({ row: r }: { row: LogRow }) {
+  const code = r.status_code;
+  const cls = !r.success ? 'badge-status-5xx' : code && code >= 400 ? 'badge-status-4xx' : 'badge-status-2xx';
+  return (
+    <span class={`badge ${cls}`} title={r.error ?? (r.success ? 'success' : 'failed')}>
+      {code ?? 'ERR'}
+    </span>
+  );
+}
+
+function FilterRow({ index, filter: f, onChange }: { index: number; filter: Filter; onChange: (f: Filter | null) => void }) {
+  const kind = kindOf(f.key);
+  const [text, setText] = useState(f.value);
+  const latest = useRef(f);
+  latest.current = f;
+  // Text values apply after a pause in typing (or at once with Enter).
+  const commit = (value: string) => {
+    if (value !== latest.current.value) onChange({ ...latest.current, value });
+  };
+  useEffect(() => {
+    if (kind === 'bool' || kind === 'feedback') return;
+    const id = setTimeout(() => commit(text), 400);
+    return () => clearTimeout(id);
+  }, [text]);
+  const n = index + 1;
+  return (
+    <li class="filter card">
+      <label>
+        <span class="sr-only">Filter {n} field</span>
+        <select
+          value={f.key}
+          onChange={(e) => {
+            const next = e.currentTarget.value;
+            onChange(kindOf(next) === kind ? { ...f, key: next } : defaultFilter(next));
+          }}
+        >
+          {FILTER_KEYS.map((k) => (
+            <option key={k.key} value={k.key}>
+              {k.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        <span class="sr-only">Filter {n} operator</span>
+        <select value={f.operator} onChange={(e) => onChange({ ...f, operator: e.currentTarget.value })}>
+          {OPERATORS[kind].map((o) => (
+            <option key={o.op} value={o.op}>
+              {o.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label class="grow">
+        <span class="sr-only">Filter {n} value</span>
+        {kind === 'bool' ? (
+          <select value={f.value} onChange={(e) => onChange({ ...f, value: e.currentTarget.value })}>
+            <option value="true">yes</option>
+            <option value="false">no</option>
+          </select>
+        ) : kind === 'feedback' ? (
+          <select value={f.value} onChange={(e) => onChange({ ...f, value: e.currentTarget.value })}>
+            <option value="1">good</option>
+            <option value="-1">bad</option>
+            <option value="null">none</option>
+          </select>
+        ) : (
+          <input
+            value={text}
+            inputMode={kind === 'number' ? 'decimal' : undefined}
+            placeholder="value"
+            onInput={(e) => setText(e.currentTarget.value)}
+            onKeyDown={(e) => {
+              if (e.key === 'Enter') commit(text);
+            }}
+          />
+        )}
+      </label>
+      <button type="button" class="btn btn-small" aria-label={`Remove filter ${n}`} onClick={() => onChange(null)}>
+        ✕
+      </button>
+    </li>
+  );
+}

@@ -1,0 +1,137 @@
+// Shapes of the management API's objects (SPEC §13), as far as the dashboard reads them.
+
+export interface Gateway {
+  id: string;
+  account_id: string;
+  created_at: string;
+  modified_at: string;
+  cache_ttl: number;
+  cache_invalidate_on_update: boolean;
+  collect_logs: boolean;
+  rate_limiting_interval: number;
+  rate_limiting_limit: number;
+  rate_limiting_technique: 'fixed' | 'sliding';
+  rate_limiting_key: string;
+  authentication: boolean;
+  retry_max_attempts: number;
+  retry_delay: number;
+  retry_backoff: 'constant' | 'linear' | 'exponential';
+  request_timeout_ms: number | null;
+  log_management: number | null;
+  log_management_strategy: 'STOP_INSERTING' | 'DELETE_OLDEST' | null;
+}
+
+export interface LogRow {
+  id: string;
+  created_at: string;
+  provider: string;
+  model: string | null;
+  path: string;
+  method: string;
+  status_code: number | null;
+  success: boolean;
+  cached: boolean;
+  duration: number | null;
+  ttfb: number | null;
+  tokens_in: number | null;
+  tokens_out: number | null;
+  cache_read_tokens: number | null;
+  cache_write_tokens: number | null;
+  cost: number | null;
+  custom_cost: boolean;
+  metadata: string | null;
+  step: number | null;
+  event_id: string | null;
+  attempts: number | null;
+  request_content_type: string | null;
+  response_content_type: string | null;
+  request_size: number | null;
+  response_size: number | null;
+  feedback: number | null;
+  score: number | null;
+  client_ip: string | null;
+  user_agent: string | null;
+  error: string | null;
+  request_head_complete?: boolean;
+  response_head_complete?: boolean;
+}
+
+export interface Measures {
+  requests: number;
+  errors: number;
+  cached_requests: number;
+  tokens_in: number;
+  tokens_out: number;
+  cache_read_tokens?: number;
+  cache_write_tokens?: number;
+  cost: number;
+  duration_p50: number | null;
+  duration_p95: number | null;
+  duration_p99: number | null;
+  ttfb_p50?: number | null;
+  ttfb_p95?: number | null;
+  ttfb_p99?: number | null;
+}
+
+export interface Point extends Measures {
+  time: string;
+}
+
+export interface Series {
+  group: Record<string, string> | null;
+  points: Point[];
+}
+
+export interface Analytics {
+  totals: Measures;
+  series: Series[];
+}
+
+export interface RunToken {
+  id: string;
+  name: string;
+  created_at: string;
+  token?: string;
+}
+
+/** Built-in provider slugs (README), for endpoint URLs. */
+export const PROVIDERS = [
+  'openai',
+  'anthropic',
+  'azure-openai',
+  'google-ai-studio',
+  'google-vertex-ai',
+  'aws-bedrock',
+  'workers-ai',
+  'huggingface',
+  'replicate',
+  'groq',
+  'mistral',
+  'cohere',
+  'deepseek',
+  'perplexity-ai',
+  'grok',
+  'openrouter',
+  'cerebras',
+  'elevenlabs',
+  'cartesia',
+  'fal',
+  'ideogram',
+] as const;
+
+/** Parses a log row's metadata (a JSON object as text) into entries; bad JSON is shown raw. */
+export function metadataEntries(metadata: string | null): [string, string][] {
+  if (!metadata) return [];
+  try {
+    const parsed: unknown = JSON.parse(metadata);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+      return Object.entries(parsed as Record<string, unknown>).map(([k, v]) => [
+        k,
+        typeof v === 'string' ? v : JSON.stringify(v),
+      ]);
+    }
+  } catch {
+    /* shown raw below */
+  }
+  return [['', metadata]];
+}

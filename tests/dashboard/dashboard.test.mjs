@@ -1,0 +1,561 @@
+// End-to-end tests of the dashboard in real headless Chromium against the real `tollgate`
+// binary in front of `tollgate-mock`. The tests run in order and share one gateway process and
+// one browser: each step builds on the previous one, as a person using the dashboard would.
+//
+// After every test: no CSP violation, no uncaught error, no console error (other than HTTP
+// statuses the test provoked), no alert/confirm/prompt dialog, no request to another origin.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { ADMIN_TOKEN, admin, anthropic, chat, launchBrowser, screenshotDir, startStack, watchedPage } from './harness.mjs';
+
+const GATEWAY = 'e2e';
+const XSS_IMG = '<img src=x onerror=alert(1)>';
+const XSS_SCRIPT = '<script>window.__pwned=1</script>';
+const CSP =
+  "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+let stack;
+let browser;
+let watched;
+let page;
+let shots;
+
+/** Polls `fn` until it returns a truthy value (or throws after `ms`). */
+async function until(what, fn, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${last})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Polls `fn` until it returns `expected` (compared as strings); reports the last value. */
+async function untilIs(what, fn, expected, ms = 10_000) {
+  let last;
+  try {
+    await until(what, async () => {
+      last = await fn();
+      return String(last) === String(expected);
+    }, ms);
+  } catch {
+    throw new Error(`timed out waiting for ${what}: expected ${expected}, last ${last}`);
+  }
+}
+
+async function shot(name, options = {}) {
+  // Let transitions (row highlight, focus rings) settle into a stable frame.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true, animations: 'disabled', ...options });
+}
+
+async function go(path) {
+  await page.goto(stack.url + path);
+}
+
+/** Client-side navigation through the gateway's tabs, as a user clicks. */
+async function clickTab(label) {
+  await page.getByRole('navigation', { name: 'Gateway sections' }).getByRole('link', { name: label, exact: true }).click();
+}
+
+/** Client-side navigation through the main navigation. */
+async function clickNav(label) {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true }).click();
+}
+
+async function metric(name) {
+  return (await page.locator(`[data-metric="${name}"] .total-value`).textContent()).trim();
+}
+
+before(async () => {
+  stack = await startStack();
+  browser = await launchBrowser();
+  await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
+  watched = await watchedPage(browser.context, stack.url);
+  page = watched.page;
+  page.setDefaultTimeout(15_000);
+  shots = screenshotDir();
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+afterEach(async () => {
+  const r = await watched.report();
+  // HTTP error statuses the tests provoke on purpose are logged by Chromium as console errors.
+  const console = r.console.filter((m) => !/^Failed to load resource: the server responded with a status of/.test(m));
+  watched.problems.console.length = 0;
+  assert.deepEqual(r.csp, [], 'CSP violations');
+  assert.deepEqual(console, [], 'console errors');
+  assert.deepEqual(r.errors, [], 'uncaught page errors');
+  assert.deepEqual(r.dialogs, [], 'dialogs');
+  assert.deepEqual(r.offsite, [], 'requests to other origins');
+});
+
+describe('dashboard', () => {
+  test('is served at / with a strict CSP, without a token', async () => {
+    const res = await fetch(`${stack.url}/`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-security-policy'), CSP);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
+    const html = await res.text();
+    assert.match(html, /<div id="app"><\/div>/);
+    assert.doesNotMatch(html, /<script>|<style|style=/, 'nothing inline');
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    const asset = await fetch(stack.url + script);
+    assert.equal(asset.status, 200);
+    assert.match(asset.headers.get('content-type'), /javascript/);
+    assert.match(asset.headers.get('cache-control'), /immutable/);
+    // Client-side routes load the app; API paths keep their JSON answers.
+    const deep = await fetch(`${stack.url}/gateways/x/logs`, { headers: { Accept: 'text/html' } });
+    assert.equal(deep.status, 200);
+    assert.equal(deep.headers.get('content-security-policy'), CSP);
+    const api = await fetch(`${stack.url}/client/v4/accounts/local/ai-gateway/gateways`, { headers: { Accept: 'text/html' } });
+    assert.equal(api.status, 401);
+    const json404 = await fetch(`${stack.url}/no-such-thing`);
+    assert.equal(json404.status, 404);
+    assert.equal((await json404.json()).errors[0].code, 7000);
+  });
+
+  test('logs in with the admin token; a wrong token is refused', async () => {
+    await go('/');
+    await page.locator('#login-token').waitFor();
+    await shot('login');
+    await page.fill('#login-token', 'not-the-admin-token-at-all');
+    await page.click('button[type=submit]');
+    await page.locator('#login-token-error').filter({ hasText: 'refused' }).waitFor();
+    await page.fill('#login-token', ADMIN_TOKEN);
+    await page.click('button[type=submit]');
+    await page.getByRole('heading', { name: 'Gateways', level: 1 }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('tollgate.adminToken')), ADMIN_TOKEN);
+    assert.equal(await page.evaluate(() => document.cookie), '', 'no cookies');
+    assert.deepEqual(await browser.context.cookies(), []);
+    // A reload keeps the session (sessionStorage), and the token is never in the URL.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Gateways', level: 1 }).waitFor();
+    assert.doesNotMatch(page.url(), /token/i);
+  });
+
+  test('creates a gateway and shows its endpoints with copy buttons and snippets', async () => {
+    await page.fill('#new-gateway-id', 'Not Valid!');
+    await page.click('text=Create gateway');
+    await page.locator('#new-gateway-id-error').waitFor();
+    assert.match(await page.locator('#new-gateway-id-error').textContent(), /\S/);
+    await page.fill('#new-gateway-id', GATEWAY);
+    await page.click('text=Create gateway');
+    await page.waitForURL(`**/gateways/${GATEWAY}`);
+    const openai = `${stack.url}/v1/local/${GATEWAY}/openai`;
+    await page.locator('tr[data-provider="openai"] code', { hasText: openai }).waitFor();
+    assert.equal((await admin(stack, 'GET', `/accounts/local/ai-gateway/gateways/${GATEWAY}`)).status, 200);
+    // The API's own answer for the URL agrees with what the page shows.
+    const viaApi = await admin(stack, 'GET', `/accounts/local/ai-gateway/gateways/${GATEWAY}/url/openai`);
+    assert.equal(viaApi.json.result, openai);
+    await page.getByRole('button', { name: 'Copy openai URL' }).click();
+    await page.locator('tr[data-provider="openai"] button', { hasText: 'Copied' }).waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), openai);
+    assert.match(await page.locator('pre[data-snippet="openai"]').textContent(), new RegExp(`base_url="${openai}"`));
+    await page.getByRole('button', { name: 'Anthropic SDK' }).click();
+    assert.match(await page.locator('pre[data-snippet="anthropic"]').textContent(), /\/anthropic"/);
+    await page.getByRole('button', { name: 'curl' }).click();
+    assert.match(await page.locator('pre[data-snippet="curl"]').textContent(), new RegExp(`curl ${openai}/chat/completions`));
+    await page.getByRole('button', { name: 'OpenAI SDK' }).click();
+    await page.getByLabel('Custom provider').fill('my-llm');
+    await page.locator('.custom-url code', { hasText: `${stack.url}/v1/local/${GATEWAY}/my-llm` }).waitFor();
+    await page.getByLabel('Custom provider').fill('');
+    await shot('gateway-endpoints');
+  });
+
+  test('shows requests sent through the gateway in the logs table and opens one', async () => {
+    const meta = { 'cf-aig-metadata': JSON.stringify({ user: 'alice', team: 'search' }) };
+    for (let i = 0; i < 3; i++) assert.equal((await chat(stack, GATEWAY, { content: `Hello ${i}`, headers: meta })).status, 200);
+    assert.equal((await chat(stack, GATEWAY, { content: 'stream me', stream: true })).status, 200);
+    assert.equal((await anthropic(stack, GATEWAY)).status, 200);
+    assert.equal((await chat(stack, GATEWAY, { content: 'fail', headers: { 'x-mock-status': '500' } })).status, 500);
+
+    await clickTab('Logs');
+    await page.waitForURL(`**/gateways/${GATEWAY}/logs`);
+    const rows = page.locator('tr[data-log-id]');
+    await untilIs('6 log rows', () => rows.count(), 6);
+    await page.locator('tr[data-log-id] .badge', { hasText: '500' }).waitFor();
+    await page.locator('.chip', { hasText: 'user: alice' }).first().waitFor();
+    assert.match(await page.locator('.pager').textContent(), /6 requests/);
+    await shot('logs');
+
+    // A filter (sent as filters[0][key]=status_code&…) narrows the table.
+    await page.click('text=Add filter');
+    await page.getByLabel('Filter 1 field').selectOption('status_code');
+    await page.getByLabel('Filter 1 value').fill('500');
+    await page.getByLabel('Filter 1 value').press('Enter');
+    await untilIs('one 500 row', () => rows.count(), 1);
+    assert.match(await rows.first().textContent(), /500/);
+    await page.getByRole('button', { name: 'Remove filter 1' }).click();
+    await untilIs('all rows back', () => rows.count(), 6);
+
+    // Search matches metadata.
+    await page.getByLabel('Search logs').fill('alice');
+    await untilIs('3 rows for alice', () => rows.count(), 3);
+    await page.getByLabel('Search logs').fill('');
+    await untilIs('all rows back', () => rows.count(), 6);
+
+    // Sorting by duration ascending, then back to newest first.
+    await page.getByRole('button', { name: 'Duration' }).click();
+    await page.getByRole('button', { name: 'Duration' }).click();
+    await until('sorted ascending', async () => (await page.locator('th[aria-sort="ascending"]').count()) === 1);
+    await page.getByRole('button', { name: 'Time' }).click();
+
+    // Open the streamed request: SSE events shown one by one, request JSON pretty-printed.
+    const listed = (await admin(stack, 'GET', `/accounts/local/ai-gateway/gateways/${GATEWAY}/logs?per_page=50`)).json.result;
+    const streamed = listed.find((r) => r.response_content_type?.includes('event-stream'));
+    assert.ok(streamed, 'a streamed row');
+    await page.locator(`tr[data-log-id="${streamed.id}"] a`).click();
+    await page.waitForURL(`**/logs/${streamed.id}`);
+    const request = page.locator('[data-body="request"] pre');
+    await request.waitFor();
+    assert.match(await request.textContent(), /\n {2}"model": "gpt-4o-mini",\n/);
+    assert.match(await request.textContent(), /stream me/);
+    await page.locator('[data-body="response"] .sse-events li').first().waitFor();
+    assert.ok((await page.locator('[data-body="response"] .sse-events li').count()) >= 2, 'several events');
+    assert.match(await page.locator('[data-body="response"]').textContent(), /\[DONE\]/);
+    assert.match(await page.locator('.timings').textContent(), /Time to first byte.*ms.*Total duration.*ms/s);
+
+    // Raw view and download as a text/plain attachment.
+    await page.locator('[data-body="response"]').getByRole('button', { name: 'Raw' }).click();
+    await page.locator('[data-body="response"] button[aria-pressed="true"]', { hasText: 'Raw' }).waitFor();
+    assert.match(await page.locator('[data-body="response"] pre').textContent(), /^data: /);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('[data-body="request"]').getByRole('button', { name: 'Download' }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), `${streamed.id}-request.txt`);
+    const saved = readFileSync(await download.path(), 'utf8');
+    const raw = await fetch(`${stack.url}/client/v4/accounts/local/ai-gateway/gateways/${GATEWAY}/logs/${streamed.id}/request`, {
+      headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.equal(saved, await raw.text());
+
+    // Feedback thumbs are stored, and toggle off again.
+    await page.getByRole('button', { name: 'Good' }).click();
+    await page.locator('button[aria-pressed="true"]', { hasText: 'Good' }).waitFor();
+    await until('feedback 1 stored', async () => {
+      const row = await admin(stack, 'GET', `/accounts/local/ai-gateway/gateways/${GATEWAY}/logs/${streamed.id}`);
+      return row.json.result.feedback === 1;
+    });
+    await page.locator('[data-body="response"]').getByRole('button', { name: 'Pretty' }).click();
+    await shot('log-detail');
+    await page.getByRole('button', { name: 'Bad' }).click();
+    await until('feedback -1 stored', async () => {
+      const row = await admin(stack, 'GET', `/accounts/local/ai-gateway/gateways/${GATEWAY}/logs/${streamed.id}`);
+      return row.json.result.feedback === -1;
+    });
+    await page.getByRole('button', { name: 'Bad' }).click();
+    await until('feedback cleared', async () => {
+      const row = await admin(stack, 'GET', `/accounts/local/ai-gateway/gateways/${GATEWAY}/logs/${streamed.id}`);
+      return row.json.result.feedback === null;
+    });
+  });
+
+  test('live mode follows new rows without a reload', async () => {
+    await page.getByRole('link', { name: '← All logs' }).click();
+    const rows = page.locator('tr[data-log-id]');
+    await untilIs('rows', () => rows.count(), 6);
+    await page.getByRole('button', { name: 'Live' }).click();
+    await page.locator('button[aria-pressed="true"]', { hasText: 'Live' }).waitFor();
+    const requestsBefore = await page.evaluate(() => performance.getEntriesByType('resource').length);
+    await chat(stack, GATEWAY, { content: 'live one', headers: { 'cf-aig-metadata': '{"run":"live-1"}' } });
+    await page.locator('tr[data-log-id] .chip', { hasText: 'run: live-1' }).waitFor({ timeout: 10_000 });
+    assert.equal(await rows.count(), 7);
+    // The new row is first (newest first) and it came from polling, not a reload.
+    assert.match(await rows.first().textContent(), /run: live-1/);
+    assert.ok((await page.evaluate(() => performance.getEntriesByType('resource').length)) > requestsBefore);
+    await page.getByRole('button', { name: 'Live' }).click();
+    await page.locator('button[aria-pressed="false"]', { hasText: 'Live' }).waitFor();
+  });
+
+  test('analytics show totals and charts, and update with new traffic', async () => {
+    await clickTab('Analytics');
+    await page.waitForURL(`**/gateways/${GATEWAY}/analytics`);
+    await page.locator('[data-metric="requests"]').waitFor();
+    await until('6 charts', async () => (await page.locator('.chart .uplot canvas').count()) === 6);
+    const api = await admin(stack, 'GET', `/accounts/local/ai-gateway/analytics?gateway_id=${GATEWAY}`);
+    const total = api.json.result.totals.requests;
+    assert.equal(total, 7);
+    await untilIs('requests total', () => metric('requests'), String(total));
+    assert.equal(await page.locator('[data-chart="requests"]').getAttribute('data-total'), String(total));
+    assert.match(await metric('success'), /%$/);
+    assert.match(await page.locator('[data-metric="success"]').textContent(), /1 errors/);
+    assert.match(await page.locator('[data-metric="status"]').textContent(), /2xx: 6.*5xx: 1/s);
+    assert.match(await metric('latency'), /ms/);
+    assert.match(await metric('cost'), /^\$/);
+    for (const chart of ['requests', 'status', 'latency', 'tokens', 'cost', 'rates']) {
+      await page.locator(`[data-chart="${chart}"] .uplot`).waitFor();
+    }
+    // Axis units are in the captions.
+    assert.match(await page.locator('[data-chart="requests"] figcaption').textContent(), /requests \/ hour/);
+    assert.match(await page.locator('[data-chart="latency"] figcaption').textContent(), /\(ms\)/);
+    assert.match(await page.locator('[data-chart="cost"] figcaption').textContent(), /USD/);
+
+    // A tooltip follows the cursor over the latest bucket.
+    const over = page.locator('[data-chart="requests"] .u-over');
+    const box = await over.boundingBox();
+    await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2);
+    const tip = page.locator('[data-chart="requests"] .chart-tip');
+    await tip.waitFor({ state: 'visible' });
+    assert.match(await tip.textContent(), new RegExp(`Requests: ${total}`));
+    await shot('analytics');
+    await page.mouse.move(0, 0);
+
+    // New traffic shows after a refresh, in the totals and in the charts.
+    await chat(stack, GATEWAY, { content: 'more 1' });
+    await chat(stack, GATEWAY, { content: 'more 2' });
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await untilIs('updated total', () => metric('requests'), String(total + 2));
+    await until('updated chart', async () => (await page.locator('[data-chart="requests"]').getAttribute('data-total')) === String(total + 2));
+
+    // Filter by provider.
+    await page.getByLabel('Provider').selectOption('anthropic');
+    await untilIs('anthropic only', () => metric('requests'), '1');
+    await page.getByLabel('Provider').selectOption('');
+    await untilIs('all providers', () => metric('requests'), String(total + 2));
+
+    // Other ranges.
+    await page.getByRole('button', { name: 'Last hour' }).click();
+    await until('per-minute chart', async () => /requests \/ min/.test(await page.locator('[data-chart="requests"] figcaption').textContent()));
+    await untilIs('hour total', () => metric('requests'), String(total + 2));
+    await page.getByRole('button', { name: 'Last 7 days' }).click();
+    await untilIs('7-day total', () => metric('requests'), String(total + 2));
+    await page.getByRole('button', { name: 'Custom' }).click();
+    await page.locator('input[type="datetime-local"]').first().waitFor();
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByRole('button', { name: 'Last 24 hours' }).click();
+
+    // Overall analytics, with the per-gateway table.
+    await clickNav('Analytics');
+    await page.waitForURL('**/analytics');
+    await page.locator('#by-gateway-title').waitFor();
+    await page.locator('table a', { hasText: GATEWAY }).waitFor();
+    await untilIs('overall total', () => metric('requests'), String(total + 2));
+    await shot('analytics-overall');
+  });
+
+  test('a setting changed in the dashboard takes effect on the proxy', async () => {
+    await go(`/gateways/${GATEWAY}/settings`);
+    await page.locator('form.settings').waitFor();
+
+    // The API's validation message appears next to the field it names.
+    await page.fill('#s-retry_max_attempts', '9');
+    await page.click('text=Save settings');
+    const error = page.locator('#s-retry_max_attempts-error');
+    await error.waitFor();
+    assert.match(await error.textContent(), /integer from 1 to 5/);
+    await untilIs('focus on the invalid field', () => page.evaluate(() => document.activeElement?.id), 's-retry_max_attempts');
+    await page.fill('#s-retry_max_attempts', '1');
+
+    // Cache: a second identical request is a HIT.
+    await page.fill('#s-cache_ttl', '60');
+    await page.click('text=Save settings');
+    await page.getByText('Settings saved').waitFor();
+    assert.equal(await error.count(), 0);
+    const gw = (await admin(stack, 'GET', `/accounts/local/ai-gateway/gateways/${GATEWAY}`)).json.result;
+    assert.equal(gw.cache_ttl, 60);
+    const first = await chat(stack, GATEWAY, { content: 'cache me' });
+    const second = await chat(stack, GATEWAY, { content: 'cache me' });
+    assert.equal(first.status, 200);
+    assert.equal(second.headers.get('cf-aig-cache-status'), 'HIT');
+    assert.equal(second.text, first.text);
+
+    // Authentication on: the proxy answers 401 without a run token.
+    await page.getByLabel('Require a run token').check();
+    await page.getByText('Settings saved').waitFor({ state: 'detached' });
+    await page.click('text=Save settings');
+    await page.getByText('Settings saved').waitFor();
+    const refused = await chat(stack, GATEWAY, { content: 'no token' });
+    assert.equal(refused.status, 401);
+    assert.equal(JSON.parse(refused.text).error[0].code, 2009);
+    await clickTab('Endpoints');
+    await page.locator('h1 .badge', { hasText: 'auth' }).waitFor();
+    await clickTab('Settings');
+    await page.locator('form.settings').waitFor();
+    await shot('settings');
+  });
+
+  test('creates a run token, which opens the gateway until it is revoked', async () => {
+    await clickNav('Run tokens');
+    await page.waitForURL('**/tokens');
+    await page.fill('#token-name', 'e2e-service');
+    await page.click('text=Create token');
+    const shown = page.locator('code[data-token]');
+    await shown.waitFor();
+    const token = (await shown.textContent()).trim();
+    assert.ok(token.length >= 16, 'token text');
+    await page.locator('tr', { hasText: 'e2e-service' }).waitFor();
+    await shot('tokens');
+
+    const ok = await chat(stack, GATEWAY, { content: 'with token', headers: { 'cf-aig-authorization': `Bearer ${token}` } });
+    assert.equal(ok.status, 200);
+    await page.getByRole('button', { name: 'Done' }).click();
+    await shown.waitFor({ state: 'detached' });
+    await page.reload();
+    await page.locator('tr', { hasText: 'e2e-service' }).waitFor();
+    assert.doesNotMatch(await page.locator('main').textContent(), new RegExp(token));
+
+    await page.getByRole('button', { name: 'Revoke token e2e-service' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Revoke token' }).click();
+    await page.getByText('revoked').waitFor();
+    await page.locator('tr', { hasText: 'e2e-service' }).waitFor({ state: 'detached' });
+    const after = await chat(stack, GATEWAY, { content: 'revoked', headers: { 'cf-aig-authorization': `Bearer ${token}` } });
+    assert.equal(after.status, 401);
+  });
+
+  test('HTML and script in prompts, models and metadata are shown as inert text', async () => {
+    assert.equal((await admin(stack, 'POST', '/accounts/local/ai-gateway/gateways', { id: 'xss' })).status, 200);
+    const content = `${XSS_IMG}${XSS_SCRIPT} please summarise`;
+    const model = `gpt-4o-mini${XSS_IMG}`;
+    const res = await chat(stack, 'xss', {
+      content,
+      model,
+      headers: { 'cf-aig-metadata': JSON.stringify({ note: XSS_IMG, tag: XSS_SCRIPT }) },
+    });
+    assert.equal(res.status, 200, res.text);
+
+    const inert = async () => {
+      const report = await watched.report();
+      assert.deepEqual(report.csp, [], 'CSP violations');
+      assert.deepEqual(report.dialogs, [], 'dialogs');
+      assert.equal(await page.evaluate(() => typeof window.__pwned), 'undefined', 'no script ran');
+      assert.equal(await page.locator('main img').count(), 0, 'no <img> element from data');
+      assert.equal(await page.evaluate(() => document.querySelectorAll('script').length), 1, 'only the bundle');
+      assert.equal(await page.evaluate(() => document.querySelectorAll('script:not([src])').length), 0);
+    };
+
+    await go('/gateways/xss/logs');
+    await page.locator('tr[data-log-id]').first().waitFor();
+    await page.waitForLoadState('networkidle');
+    await inert();
+    await page.locator('.chip', { hasText: `note: ${XSS_IMG}` }).waitFor();
+    await page.locator('td.cell-model', { hasText: model }).waitFor();
+
+    await page.locator('tr[data-log-id] a').first().click();
+    const request = page.locator('[data-body="request"] pre');
+    await request.waitFor();
+    assert.ok((await request.textContent()).includes(JSON.stringify(content).slice(1, -1)), 'payload shown as text');
+    await page.locator('.kv td', { hasText: XSS_SCRIPT }).waitFor();
+    await page.locator('[data-body="request"]').getByRole('button', { name: 'Raw' }).click();
+    await page.locator('[data-body="request"] button[aria-pressed="true"]', { hasText: 'Raw' }).waitFor();
+    await inert();
+    assert.ok((await page.locator('main').textContent()).includes(XSS_SCRIPT));
+
+    await go('/gateways/xss/analytics');
+    await page.locator('[data-metric="requests"]').waitFor();
+    await until('model option', async () => (await page.locator('option', { hasText: model }).count()) === 1);
+    await page.getByLabel('Model').selectOption(model);
+    await untilIs('filtered by that model', () => metric('requests'), '1');
+    await inert();
+    await shot('xss-inert');
+    // afterEach also checks: no dialog fired, no CSP report, no console error.
+  });
+
+  test('works on a phone, by keyboard, and in the dark theme', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await go(`/gateways/${GATEWAY}/logs`);
+    await page.locator('tr[data-log-id]').first().waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `page does not scroll sideways (${overflow}px)`);
+    await shot('phone-logs');
+    await go(`/gateways/${GATEWAY}/analytics`);
+    await page.locator('[data-chart="requests"] .uplot').waitFor();
+    assert.ok((await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)) <= 1);
+    const chartWidth = (await page.locator('[data-chart="requests"] canvas').boundingBox()).width;
+    assert.ok(chartWidth <= 390, `chart fits (${chartWidth})`);
+    await shot('phone-analytics');
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    // Keyboard: skip link first, then the main navigation; Enter follows links.
+    await go('/');
+    await page.getByRole('heading', { name: 'Gateways', level: 1 }).waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+    const seen = [];
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press('Tab');
+      seen.push(await page.evaluate(() => document.activeElement?.textContent?.trim()));
+    }
+    assert.ok(seen.includes('Run tokens'), `tab order: ${seen.join(' | ')}`);
+    while ((await page.evaluate(() => document.activeElement?.textContent?.trim())) !== 'Run tokens') {
+      await page.keyboard.press('Shift+Tab');
+    }
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/tokens');
+    // The confirm dialog is reachable and cancellable with the keyboard.
+    await go('/');
+    await page.getByRole('button', { name: 'Delete gateway xss' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Cancel');
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+
+    // Dark theme follows the system.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const [r, g, b] = bg.match(/\d+/g).map(Number);
+    assert.ok(r + g + b < 120, `dark background (${bg})`);
+    await go(`/gateways/${GATEWAY}/analytics`);
+    await page.locator('[data-chart="requests"] .uplot').waitFor();
+    await shot('dark-analytics');
+    await go('/');
+    await page.locator('tr[data-gateway]').first().waitFor();
+    await shot('dark-gateways');
+    await page.emulateMedia({ colorScheme: 'light' });
+  });
+
+  test('lists gateways with today’s counts, and deletes one after confirmation', async () => {
+    await go('/');
+    const row = page.locator(`tr[data-gateway="${GATEWAY}"]`);
+    await row.waitFor();
+    const api = await admin(stack, 'GET', `/accounts/local/ai-gateway/analytics?gateway_id=${GATEWAY}&group_by=gateway`);
+    assert.equal(await row.locator('[data-col="requests"]').textContent(), String(api.json.result.totals.requests));
+    assert.equal(await row.locator('[data-col="errors"]').textContent(), String(api.json.result.totals.errors));
+    assert.match(await row.locator('[data-col="cost"]').textContent(), /^\$/);
+    await shot('gateways');
+
+    await page.getByRole('button', { name: 'Delete gateway xss' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await admin(stack, 'GET', '/accounts/local/ai-gateway/gateways/xss')).status, 200, 'cancel keeps it');
+    await page.getByRole('button', { name: 'Delete gateway xss' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete gateway' }).click();
+    await page.getByText('Gateway xss deleted.').waitFor();
+    await page.locator('tr[data-gateway="xss"]').waitFor({ state: 'detached' });
+    assert.equal((await admin(stack, 'GET', '/accounts/local/ai-gateway/gateways/xss')).status, 404);
+  });
+
+  test('logs out: the token is forgotten; a refused token returns to the login', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.locator('#login-token').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('tollgate.adminToken')), null);
+    await go('/tokens');
+    await page.locator('#login-token').waitFor();
+    assert.equal(await page.locator('table').count(), 0);
+
+    // A token the gateway no longer accepts (rotated, server restarted) ends the session.
+    await page.evaluate(() => sessionStorage.setItem('tollgate.adminToken', 'a-token-that-was-rotated-away'));
+    await go('/tokens');
+    await page.getByText('The token was refused; sign in again.').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('tollgate.adminToken')), null);
+  });
+});
