@@ -43,6 +43,8 @@ async fn a_known_mix_adds_up_exactly() {
     let mut streamed = chat_body(true);
     streamed["stream_options"] = json!({"include_usage": true});
     let anthropic = json!({"model": "claude-sonnet-4-5", "max_tokens": 32, "messages": [{"role": "user", "content": "four words right here"}]});
+    let mut cached_body = chat_body(false);
+    cached_body["messages"][0]["content"] = json!("cache me once");
     // (path, headers, body, expected status)
     type Step<'a> = (&'a str, Vec<(&'a str, &'a str)>, Value, u16);
     let plan: Vec<Step> = [
@@ -73,6 +75,8 @@ async fn a_known_mix_adds_up_exactly() {
             anthropic,
             200,
         )],
+        // A MISS then a HIT: the HIT counts as a cached request with no tokens.
+        vec![(chat, vec![("cf-aig-cache-ttl", "60")], cached_body, 200); 2],
     ]
     .concat();
     let (mut tokens_in, mut tokens_out) = (0, 0);
@@ -83,7 +87,11 @@ async fn a_known_mix_adds_up_exactly() {
         }
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), *status, "{path} {headers:?}");
-        let (input, output) = if *status == 200 {
+        let hit = response
+            .headers()
+            .get("cf-aig-cache-status")
+            .is_some_and(|v| v == "HIT");
+        let (input, output) = if *status == 200 && !hit {
             usage_of(&response.text().await.unwrap())
         } else {
             (0, 0)
@@ -94,9 +102,9 @@ async fn a_known_mix_adds_up_exactly() {
     // Rows exist only for logged requests; analytics count every one.
     let result = analytics(&gw, "gateway_id=mix").await;
     let totals = &result["totals"];
-    assert_eq!(totals["requests"], 16, "{result}");
+    assert_eq!(totals["requests"], 18, "{result}");
     assert_eq!(totals["errors"], 4);
-    assert_eq!(totals["cached_requests"], 0);
+    assert_eq!(totals["cached_requests"], 1);
     assert_eq!(totals["tokens_in"], tokens_in);
     assert_eq!(totals["tokens_out"], tokens_out);
     assert!(totals["cost"].as_f64().unwrap() > 0.0);
@@ -106,7 +114,7 @@ async fn a_known_mix_adds_up_exactly() {
         .iter()
         .map(|p| p["requests"].as_u64().unwrap())
         .sum();
-    assert_eq!(summed, 16, "the points add up to the totals");
+    assert_eq!(summed, 18, "the points add up to the totals");
 
     let by_status = analytics(&gw, "gateway_id=mix&group_by=status").await;
     let count = |result: &Value, key: &str, value: &str| -> u64 {
@@ -130,7 +138,7 @@ async fn a_known_mix_adds_up_exactly() {
             count(&by_status, "status", "4xx"),
             count(&by_status, "status", "5xx")
         ),
-        (12, 2, 2)
+        (14, 2, 2)
     );
     let by_provider = analytics(&gw, "gateway_id=mix&group_by=provider").await;
     assert_eq!(
@@ -138,7 +146,7 @@ async fn a_known_mix_adds_up_exactly() {
             count(&by_provider, "provider", "openai"),
             count(&by_provider, "provider", "anthropic")
         ),
-        (15, 1)
+        (17, 1)
     );
     let by_model = analytics(&gw, "gateway_id=mix&group_by=model&provider=anthropic").await;
     assert_eq!(count(&by_model, "model", "claude-sonnet-4-5"), 1);
@@ -154,7 +162,7 @@ async fn a_known_mix_adds_up_exactly() {
         .bytes()
         .await;
     let all = analytics(&gw, "group_by=gateway").await;
-    assert_eq!(all["totals"]["requests"], 17);
+    assert_eq!(all["totals"]["requests"], 19);
     assert_eq!(count(&all, "gateway", "default"), 1);
     let (status, _) = gw
         .admin(
@@ -166,7 +174,7 @@ async fn a_known_mix_adds_up_exactly() {
     assert_eq!(status, 200);
     assert_eq!(
         analytics(&gw, "gateway_id=mix").await["totals"]["requests"],
-        16
+        18
     );
 }
 
