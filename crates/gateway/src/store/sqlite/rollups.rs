@@ -36,14 +36,47 @@ pub(super) fn register_functions(connection: &Connection) -> rusqlite::Result<()
     )
 }
 
+/// The columns of a rollup row, in the order [`write_row`] binds them.
+const INSERT_ROLLUP: &str =
+    "INSERT INTO {table} (account_id, bucket, gateway_id, provider, model, status_class, cached,
+    requests, errors, cached_requests, tokens_in, tokens_out, cache_read_tokens, cache_write_tokens,
+    cost, duration_sketch, ttfb_sketch)
+ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+
+fn write_row(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    resolution: Resolution,
+    row: &RollupRow,
+) -> rusqlite::Result<()> {
+    let (key, m) = (&row.key, &row.measures);
+    statement
+        .execute(params![
+            key.account_id,
+            resolution.floor(key.bucket_ms),
+            key.gateway_id,
+            key.provider,
+            key.model,
+            key.status_class,
+            key.cached,
+            m.requests as i64,
+            m.errors as i64,
+            m.cached_requests as i64,
+            m.tokens_in as i64,
+            m.tokens_out as i64,
+            m.cache_read_tokens as i64,
+            m.cache_write_tokens as i64,
+            m.cost,
+            m.duration.encode(),
+            m.ttfb.encode(),
+        ])
+        .map(drop)
+}
+
 /// Adds each delta to its minute, hour and day rows.
 pub(super) fn apply(transaction: &Transaction<'_>, deltas: &[RollupDelta]) -> rusqlite::Result<()> {
     for resolution in Resolution::ALL {
         let sql = format!(
-            "INSERT INTO {table} (account_id, bucket, gateway_id, provider, model, status_class, cached,
-                requests, errors, cached_requests, tokens_in, tokens_out, cache_read_tokens, cache_write_tokens,
-                cost, duration_sketch, ttfb_sketch)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+            "{insert}
              ON CONFLICT (account_id, bucket, gateway_id, provider, model, status_class, cached) DO UPDATE SET
                 requests = requests + excluded.requests,
                 errors = errors + excluded.errors,
@@ -55,30 +88,11 @@ pub(super) fn apply(transaction: &Transaction<'_>, deltas: &[RollupDelta]) -> ru
                 cost = cost + excluded.cost,
                 duration_sketch = ddsketch_merge(duration_sketch, excluded.duration_sketch),
                 ttfb_sketch = ddsketch_merge(ttfb_sketch, excluded.ttfb_sketch)",
-            table = table(resolution)
+            insert = INSERT_ROLLUP.replace("{table}", table(resolution))
         );
         let mut statement = transaction.prepare_cached(&sql)?;
         for delta in deltas {
-            let (key, m) = (&delta.key, &delta.measures);
-            statement.execute(params![
-                key.account_id,
-                resolution.floor(key.bucket_ms),
-                key.gateway_id,
-                key.provider,
-                key.model,
-                key.status_class,
-                key.cached,
-                m.requests as i64,
-                m.errors as i64,
-                m.cached_requests as i64,
-                m.tokens_in as i64,
-                m.tokens_out as i64,
-                m.cache_read_tokens as i64,
-                m.cache_write_tokens as i64,
-                m.cost,
-                m.duration.encode(),
-                m.ttfb.encode(),
-            ])?;
+            write_row(&mut statement, resolution, delta)?;
         }
     }
     Ok(())
@@ -150,35 +164,12 @@ impl SqliteStore {
         self.with(move |connection| {
             let transaction = connection.transaction()?;
             {
-                let sql = format!(
-                    "INSERT OR REPLACE INTO {table} (account_id, bucket, gateway_id, provider, model, status_class, cached,
-                        requests, errors, cached_requests, tokens_in, tokens_out, cache_read_tokens, cache_write_tokens,
-                        cost, duration_sketch, ttfb_sketch)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-                    table = table(resolution)
-                );
+                let sql = INSERT_ROLLUP
+                    .replace("INSERT INTO", "INSERT OR REPLACE INTO")
+                    .replace("{table}", table(resolution));
                 let mut statement = transaction.prepare_cached(&sql)?;
                 for row in &rows {
-                    let (key, m) = (&row.key, &row.measures);
-                    statement.execute(params![
-                        key.account_id,
-                        resolution.floor(key.bucket_ms),
-                        key.gateway_id,
-                        key.provider,
-                        key.model,
-                        key.status_class,
-                        key.cached,
-                        m.requests as i64,
-                        m.errors as i64,
-                        m.cached_requests as i64,
-                        m.tokens_in as i64,
-                        m.tokens_out as i64,
-                        m.cache_read_tokens as i64,
-                        m.cache_write_tokens as i64,
-                        m.cost,
-                        m.duration.encode(),
-                        m.ttfb.encode(),
-                    ])?;
+                    write_row(&mut statement, resolution, row)?;
                 }
             }
             transaction.commit()
