@@ -5,7 +5,9 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header};
 
 use super::options::RequestOptions;
-use crate::cache::{CachedResponse, KeyParts, ResponseCache, cache_key};
+use crate::cache::{
+    CachedResponse, Flight, FlightGuard, KeyParts, Outcome, ResponseCache, cache_key,
+};
 use crate::gateways::Gateway;
 use crate::providers::Provider;
 
@@ -67,6 +69,31 @@ impl CachePlan {
             ttl_secs,
             skip: options.skip_cache,
         })
+    }
+}
+
+/// How a request stands with the cache before going upstream.
+pub enum Lookup {
+    /// Answered without an upstream call: from the store, or shared by the request this one
+    /// waited for.
+    Answered(CachedResponse),
+    /// Go upstream; with a guard when this request leads the single flight for its key.
+    Miss(Option<FlightGuard>),
+}
+
+/// Reads the cache for `plan` (nothing when caching does not apply or is skipped).
+pub async fn look_up(cache: &ResponseCache, plan: Option<&CachePlan>) -> Lookup {
+    let Some(plan) = plan.filter(|plan| !plan.skip) else {
+        return Lookup::Miss(None);
+    };
+    if let Some(hit) = cache.get(&plan.key).await {
+        return Lookup::Answered(hit);
+    }
+    match cache.join(&plan.key).await {
+        Flight::Leader(guard) => Lookup::Miss(Some(guard)),
+        Flight::Follower(Outcome::Response(response)) => Lookup::Answered(response),
+        // The request this one waited for failed: it makes its own.
+        Flight::Follower(Outcome::Retry) => Lookup::Miss(None),
     }
 }
 

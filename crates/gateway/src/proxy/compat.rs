@@ -10,14 +10,13 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, header, request::Parts};
 use serde_json::{Value, json};
 
-use super::caching::CachePlan;
+use super::caching::{CachePlan, Lookup, look_up};
 use super::dispatch::{Delivery, Dispatch, Logging, Reshape, attempt_timeout, logging};
 use super::handler::{Seen, refuse_admin_token_as_provider_key};
 use super::headers::upstream_request_headers;
 use super::options::RequestOptions;
 use super::relay::BodyTransform;
 use super::retry::RetryPolicy;
-use crate::cache::{Flight, Outcome};
 use crate::compat::{self, Dialect, StreamTranslator};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Gateway;
@@ -229,27 +228,15 @@ async fn send(
         &headers,
         &body,
     );
-    let mut leader = None;
-    if let Some(plan) = cache.as_ref().filter(|plan| !plan.skip) {
-        let shared = match state.cache().get(&plan.key).await {
-            Some(hit) => Some(hit),
-            None => match state.cache().join(&plan.key).await {
-                Flight::Leader(guard) => {
-                    leader = Some(guard);
-                    None
-                }
-                Flight::Follower(Outcome::Response(response)) => Some(response),
-                Flight::Follower(Outcome::Retry) => None,
-            },
-        };
-        if let Some(cached) = shared {
+    let leader = match look_up(state.cache(), cache.as_ref()).await {
+        Lookup::Answered(cached) => {
             super::dispatch::write_begin(state, begin).await?;
             seen.dispatched = true;
-            return Ok(record
-                .answer_from_cache(&cached, request.options.event_id.as_deref())
-                .await);
+            let event_id = request.options.event_id.as_deref();
+            return Ok(record.answer_from_cache(&cached, event_id).await);
         }
-    }
+        Lookup::Miss(leader) => leader,
+    };
     let dispatch = Dispatch {
         state,
         provider,

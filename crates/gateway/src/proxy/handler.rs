@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::{HeaderMap, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use super::caching::CachePlan;
+use super::caching::{CachePlan, Lookup, look_up};
 use super::client_ip;
 use super::dispatch::{
     Delivery, Dispatch, LOG_ID, Logging, attempt_timeout, logging, set_log_id, write_begin,
@@ -24,7 +24,6 @@ use super::options::RequestOptions;
 use super::path;
 use super::redact;
 use super::retry::RetryPolicy;
-use crate::cache::{Flight, Outcome};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Gateway;
 use crate::logs::{LogEnd, RollupFacts};
@@ -177,27 +176,15 @@ async fn forward(
         &parts.headers,
         &body,
     );
-    let mut leader = None;
-    if let Some(plan) = cache.as_ref().filter(|plan| !plan.skip) {
-        let shared = match state.cache().get(&plan.key).await {
-            Some(hit) => Some(hit),
-            None => match state.cache().join(&plan.key).await {
-                Flight::Leader(guard) => {
-                    leader = Some(guard);
-                    None
-                }
-                Flight::Follower(Outcome::Response(response)) => Some(response),
-                // The request this one waited for failed: it makes its own.
-                Flight::Follower(Outcome::Retry) => None,
-            },
-        };
-        if let Some(cached) = shared {
+    let leader = match look_up(state.cache(), cache.as_ref()).await {
+        Lookup::Answered(cached) => {
             write_begin(state, begin).await?;
             seen.dispatched = true;
             let event_id = options.event_id.as_deref();
             return Ok(record.answer_from_cache(&cached, event_id).await);
         }
-    }
+        Lookup::Miss(leader) => leader,
+    };
 
     let dispatch = Dispatch {
         state,
