@@ -86,20 +86,31 @@ fn resolve<'a>(
     Ok((request, provider, bare))
 }
 
-async fn chat(request: CompatRequest<'_>, seen: &mut Seen) -> Result<Response, GatewayError> {
-    let (body, provider, model) = resolve(request.state, &request.body)?;
-    seen.provider = provider.slug.clone();
+/// A chat request in OpenAI's shape, translated for the provider its `model` names.
+pub(super) struct TranslatedChat<'a> {
+    pub provider: &'a Provider,
+    /// Provider path and query.
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub reshape: Option<Box<dyn Reshape>>,
+}
+
+/// Translates an OpenAI Chat Completions body. `Ok(Err(_))` is the client's mistake, already
+/// in OpenAI's error shape (400); `Err(_)` is a gateway error (unknown provider).
+pub(super) fn translate_chat<'a>(
+    state: &'a AppState,
+    client_headers: &HeaderMap,
+    body: &[u8],
+    id_seed: &str,
+) -> Result<Result<TranslatedChat<'a>, compat::CompatError>, GatewayError> {
+    let (body, provider, model) = resolve(state, body)?;
     let dialect = compat::dialect_for(&provider.slug);
     let upstream = match compat::translate_request(dialect, &model, &body) {
         Ok(upstream) => upstream,
-        Err(error) => {
-            let status =
-                http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::BAD_REQUEST);
-            let json = [(header::CONTENT_TYPE, "application/json")];
-            return Ok((status, json, error.to_body()).into_response());
-        }
+        Err(error) => return Ok(Err(error)),
     };
-    let mut headers = provider_headers(request.parts, provider, dialect);
+    let mut headers = provider_headers(client_headers, dialect);
     for (name, value) in &upstream.extra_headers {
         if let (Ok(name), Ok(value)) = (
             header::HeaderName::from_bytes(name.as_bytes()),
@@ -113,20 +124,46 @@ async fn chat(request: CompatRequest<'_>, seen: &mut Seen) -> Result<Response, G
         Dialect::OpenAi => None,
         _ => Some(Box::new(Translation {
             dialect,
-            model: model.clone(),
+            model,
             stream: upstream.stream,
             include_usage: compat::include_usage(&body),
-            id_seed: request.log_id.simple().to_string(),
+            id_seed: id_seed.to_owned(),
         })),
     };
+    Ok(Ok(TranslatedChat {
+        provider,
+        path: upstream.path,
+        headers,
+        body: upstream.body,
+        reshape,
+    }))
+}
+
+async fn chat(request: CompatRequest<'_>, seen: &mut Seen) -> Result<Response, GatewayError> {
+    let id_seed = request.log_id.simple().to_string();
+    let chat = match translate_chat(
+        request.state,
+        &request.parts.headers,
+        &request.body,
+        &id_seed,
+    )? {
+        Ok(chat) => chat,
+        Err(error) => {
+            let status =
+                http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::BAD_REQUEST);
+            let json = [(header::CONTENT_TYPE, "application/json")];
+            return Ok((status, json, error.to_body()).into_response());
+        }
+    };
+    seen.provider = chat.provider.slug.clone();
     send(
         &request,
         seen,
-        provider,
-        upstream.path,
-        headers,
-        upstream.body,
-        reshape,
+        chat.provider,
+        chat.path,
+        chat.headers,
+        chat.body,
+        chat.reshape,
     )
     .await
 }
@@ -145,7 +182,7 @@ async fn embeddings(request: CompatRequest<'_>, seen: &mut Seen) -> Result<Respo
     }
     body["model"] = Value::String(model);
     let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
-    let headers = provider_headers(request.parts, provider, Dialect::OpenAi);
+    let headers = provider_headers(&request.parts.headers, Dialect::OpenAi);
     send(
         &request,
         seen,
@@ -160,8 +197,8 @@ async fn embeddings(request: CompatRequest<'_>, seen: &mut Seen) -> Result<Respo
 
 /// The client's headers for the provider: OpenAI SDKs send the key as `Authorization: Bearer`,
 /// which Anthropic and Gemini want in their own headers.
-fn provider_headers(parts: &Parts, provider: &Provider, dialect: Dialect) -> HeaderMap {
-    let mut headers = upstream_request_headers(&parts.headers);
+fn provider_headers(client_headers: &HeaderMap, dialect: Dialect) -> HeaderMap {
+    let mut headers = upstream_request_headers(client_headers);
     let key_header = match dialect {
         Dialect::Anthropic => Some("x-api-key"),
         Dialect::Gemini => Some("x-goog-api-key"),
@@ -182,7 +219,6 @@ fn provider_headers(parts: &Parts, provider: &Provider, dialect: Dialect) -> Hea
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    let _ = provider;
     headers
 }
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::client_ip;
-use super::dispatch::{Delivery, Dispatch, Logging, attempt_timeout, logging};
+use super::dispatch::{Delivery, Dispatch, Logging, Reshape, attempt_timeout, logging};
 use super::handler::{
     Seen, authenticate, enforce_rate_limit, read_body, refuse_admin_token_as_provider_key,
 };
@@ -60,6 +60,8 @@ struct Step<'a> {
     headers: HeaderMap,
     body: Bytes,
     options: RequestOptions,
+    /// For `compat` steps: the provider's answer rewritten in OpenAI's shape.
+    reshape: Option<Box<dyn Reshape>>,
 }
 
 pub async fn forward(
@@ -136,7 +138,7 @@ pub async fn forward(
             event_id: Some(event_id.clone()),
             cache: None,
             leader: None,
-            reshape: None,
+            reshape: step.reshape,
         };
         let is_last = index == last;
         let outcome = dispatch
@@ -201,18 +203,6 @@ fn validate_step<'a>(
     step: RawStep,
     options: &RequestOptions,
 ) -> Result<Step<'a>, GatewayError> {
-    let provider = state.providers().get(&step.provider).ok_or_else(|| {
-        GatewayError::new(
-            ErrorCode::InvalidProvider,
-            format!("step {index}: invalid provider {}", step.provider),
-        )
-    })?;
-    let endpoint = step.endpoint.trim_start_matches('/');
-    let (path, query) = match endpoint.split_once('?') {
-        Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
-        None => (endpoint.to_owned(), None),
-    };
-    path::check_provider_path(&provider.slug, &path)?;
     let mut headers = HeaderMap::new();
     for (name, value) in &step.headers {
         let text = value.as_str().ok_or_else(|| {
@@ -238,8 +228,61 @@ fn validate_step<'a>(
             HeaderValue::from_static("application/json"),
         );
     }
+    let step_options = RequestOptions::from_headers(&headers)?;
+    // A `compat` step takes an OpenAI Chat Completions body for any provider (SPEC §7), so a
+    // fallback chain can cross providers and still answer in OpenAI's shape.
+    let (provider, path, query, headers, body, reshape) = if step.provider == "compat" {
+        if !matches!(
+            step.endpoint.trim_matches('/'),
+            "chat/completions" | "v1/chat/completions"
+        ) {
+            return Err(GatewayError::new(
+                ErrorCode::InvalidPath,
+                format!("step {index}: compat steps take endpoint chat/completions"),
+            ));
+        }
+        let query = serde_json::to_vec(&step.query).unwrap_or_default();
+        let chat = super::compat::translate_chat(
+            state,
+            &headers,
+            &query,
+            &uuid::Uuid::now_v7().simple().to_string(),
+        )?
+        .map_err(|error| {
+            GatewayError::new(ErrorCode::InvalidBody, format!("step {index}: {error}"))
+        })?;
+        let (path, query) = split_query(&chat.path);
+        (
+            chat.provider,
+            path,
+            query,
+            chat.headers,
+            chat.body,
+            chat.reshape,
+        )
+    } else {
+        let provider = state.providers().get(&step.provider).ok_or_else(|| {
+            GatewayError::new(
+                ErrorCode::InvalidProvider,
+                format!("step {index}: invalid provider {}", step.provider),
+            )
+        })?;
+        let (path, query) = split_query(step.endpoint.trim_start_matches('/'));
+        path::check_provider_path(&provider.slug, &path)?;
+        let body = serde_json::to_vec(&step.query)
+            .map_err(|_| GatewayError::new(ErrorCode::InvalidBody, "query is not JSON"))?;
+        let reshape: Option<Box<dyn Reshape>> = None;
+        (
+            provider.as_ref(),
+            path,
+            query,
+            headers,
+            Bytes::from(body),
+            reshape,
+        )
+    };
     refuse_admin_token_as_provider_key(state, provider, &headers)?;
-    let mut step_options = RequestOptions::from_headers(&headers)?;
+    let mut step_options = step_options;
     if let Some(config) = step.config {
         let bad = |field: &str, why: &str| {
             GatewayError::new(
@@ -269,14 +312,20 @@ fn validate_step<'a>(
             );
         }
     }
-    let body = serde_json::to_vec(&step.query)
-        .map_err(|_| GatewayError::new(ErrorCode::InvalidBody, "query is not JSON"))?;
     Ok(Step {
         provider,
         path,
         query,
         headers,
-        body: Bytes::from(body),
+        body,
         options: options.overridden_by(&step_options),
+        reshape,
     })
+}
+
+fn split_query(endpoint: &str) -> (String, Option<String>) {
+    match endpoint.split_once('?') {
+        Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+        None => (endpoint.to_owned(), None),
+    }
 }

@@ -165,3 +165,42 @@ async fn bad_steps_are_refused_before_anything_is_sent() {
     }
     assert_eq!(gw.mock.request_count(), 0);
 }
+
+#[tokio::test]
+async fn compat_steps_fall_back_across_providers_in_openai_shape() {
+    let gw = TestGateway::start().await;
+    let step = |model: &str| {
+        json!({"provider": "compat", "endpoint": "chat/completions",
+            "headers": {"authorization": "Bearer sk-any"},
+            "query": {"model": model, "messages": [{"role": "user", "content": "cross providers"}]}})
+    };
+    // OpenAI fails; Anthropic answers, translated to OpenAI's shape.
+    gw.mock.push(Behavior::status(503));
+    let response = universal(
+        &gw,
+        json!([
+            step("openai/gpt-4o-mini"),
+            step("anthropic/claude-sonnet-4-5")
+        ]),
+        &[],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cf-aig-step"], "1");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["object"], "chat.completion");
+    assert!(
+        body["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hello! You said:")
+    );
+    let seen = gw.mock.requests();
+    assert_eq!(seen[0].path_and_query, "/v1/chat/completions");
+    assert_eq!(seen[1].path_and_query, "/v1/messages");
+    assert_eq!(seen[1].header("x-api-key"), Some("sk-any"));
+    // A compat step with a bad body is refused before anything is sent.
+    let response = universal(&gw, json!([step("no-slash")]), &[]).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(gw.mock.request_count(), 2);
+}
