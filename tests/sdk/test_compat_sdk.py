@@ -3,6 +3,8 @@ any provider, by changing the model string. Upstream is the mock's Anthropic and
 
 from __future__ import annotations
 
+import json
+
 import openai
 import pytest
 
@@ -59,3 +61,90 @@ def test_models_lists_provider_prefixed_names(client):
     ids = {model.id for model in client.models.list()}
     assert "openai/gpt-4o-mini" in ids
     assert any(i.startswith("anthropic/") for i in ids)
+
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "description": "Look something up",
+            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
+        },
+    }
+]
+TRANSLATED = ["anthropic/claude-sonnet-4-5", "google-ai-studio/gemini-2.5-flash"]
+
+
+def sent_body(recorded) -> dict:
+    import json as _json
+
+    return _json.loads(recorded()[-1]["body"])
+
+
+@pytest.mark.parametrize("model", TRANSLATED)
+def test_a_tool_call_round_trip(client, recorded, model):
+    question = {"role": "user", "content": "Find toll gates near me"}
+    first = client.chat.completions.create(model=model, messages=[question], tools=TOOLS)
+    call = first.choices[0].message.tool_calls[0]
+    assert first.choices[0].finish_reason == "tool_calls"
+    assert call.type == "function" and call.function.name == "lookup"
+    assert json.loads(call.function.arguments) == {"query": "Find toll gates near me"}
+    sent = sent_body(recorded)
+    if model.startswith("anthropic/"):
+        assert sent["tools"] == [{"name": "lookup", "description": "Look something up",
+                                  "input_schema": TOOLS[0]["function"]["parameters"]}]
+    else:
+        assert sent["tools"][0]["functionDeclarations"][0]["name"] == "lookup"
+
+    followup = [
+        question,
+        {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+        {"role": "tool", "tool_call_id": call.id, "content": "{\"gates\": 3}"},
+    ]
+    answer = client.chat.completions.create(model=model, messages=followup, tools=TOOLS)
+    assert answer.choices[0].finish_reason == "stop"
+    assert answer.choices[0].message.content
+    sent = sent_body(recorded)
+    if model.startswith("anthropic/"):
+        assert sent["messages"][1]["content"][0]["type"] == "tool_use"
+        result = sent["messages"][2]["content"][0]
+        assert (result["type"], result["tool_use_id"]) == ("tool_result", call.id)
+    else:
+        assert sent["contents"][1]["parts"][0]["functionCall"]["name"] == "lookup"
+        assert sent["contents"][2]["parts"][0]["functionResponse"]["response"] == {"gates": 3}
+
+    # The same call, streamed: argument deltas reassemble into the same call.
+    stream = client.chat.completions.create(model=model, messages=[question], tools=TOOLS, stream=True)
+    name, arguments, finish = "", "", None
+    for chunk in stream:
+        for delta in chunk.choices[0].delta.tool_calls or []:
+            name += delta.function.name or ""
+            arguments += delta.function.arguments or ""
+        finish = chunk.choices[0].finish_reason or finish
+    assert (name, json.loads(arguments), finish) == ("lookup", {"query": "Find toll gates near me"}, "tool_calls")
+
+
+@pytest.mark.parametrize("model", TRANSLATED)
+def test_images_json_mode_and_stop_sequences_are_translated(client, recorded, model):
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+    messages = [{"role": "user", "content": [
+        {"type": "text", "text": "What is in this picture"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
+    ]}]
+    reply = client.chat.completions.create(
+        model=model, messages=messages, response_format={"type": "json_object"}, stop=["END"], max_tokens=50
+    )
+    assert reply.choices[0].message.content
+    sent = sent_body(recorded)
+    if model.startswith("anthropic/"):
+        image = sent["messages"][0]["content"][1]
+        assert image == {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}}
+        assert "JSON" in json.dumps(sent["system"])
+        assert (sent["stop_sequences"], sent["max_tokens"]) == (["END"], 50)
+    else:
+        parts = sent["contents"][0]["parts"]
+        assert parts[1]["inlineData"] == {"mimeType": "image/png", "data": png}
+        config = sent["generationConfig"]
+        assert (config["responseMimeType"], config["stopSequences"], config["maxOutputTokens"]) == (
+            "application/json", ["END"], 50)

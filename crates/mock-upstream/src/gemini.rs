@@ -19,13 +19,47 @@ pub(crate) fn parse_path(path: &str) -> Option<(&str, &str)> {
 
 pub(crate) fn generate(ctx: &Ctx, model: &str) -> Response {
     let reply = reply(ctx);
+    if let Some(call) = function_call(&ctx.json) {
+        return respond::ok(&call_chunk(ctx, model, &reply, call));
+    }
     respond::ok(&chunk(ctx, model, &reply, &reply.text, true))
+}
+
+/// A call of the first declared function, when the request declares functions and is not
+/// answering a call: then the mock calls it (deterministically) instead of answering in text.
+fn function_call(request: &Value) -> Option<Value> {
+    let contents = request["contents"].as_array()?;
+    let answering = contents.last().is_some_and(|last| {
+        last["parts"]
+            .as_array()
+            .is_some_and(|parts| parts.iter().any(|p| p.get("functionResponse").is_some()))
+    });
+    if answering {
+        return None;
+    }
+    let name = request["tools"][0]["functionDeclarations"][0]["name"].as_str()?;
+    let question = contents.last().map(|c| text_of(&c["parts"])).unwrap_or_default();
+    Some(json!({"name": name, "args": {"query": question}}))
+}
+
+fn call_chunk(ctx: &Ctx, model: &str, reply: &Reply, call: Value) -> Value {
+    let mut chunk = chunk(ctx, model, reply, "", true);
+    chunk["candidates"][0]["content"]["parts"] = json!([{"functionCall": call}]);
+    chunk
 }
 
 /// With `alt=sse` one `data:` event per word; without it Gemini answers a JSON array of the
 /// same chunks, sent whole.
 pub(crate) fn stream(ctx: &Ctx, model: &str, sse: bool) -> Response {
     let reply = reply(ctx);
+    if let Some(call) = function_call(&ctx.json) {
+        let chunk = call_chunk(ctx, model, &reply, call);
+        return if sse {
+            respond::sse(vec![Bytes::from(format!("data: {chunk}\r\n\r\n"))], ctx.behavior)
+        } else {
+            respond::ok(&Value::Array(vec![chunk]))
+        };
+    }
     let words = reply.chunks();
     let last = words.len().saturating_sub(1);
     let chunks = words
