@@ -85,11 +85,14 @@ pub(crate) fn messages(ctx: &Ctx) -> Response {
 /// The first tool's name, when the request offers tools and is not answering a tool call:
 /// then the mock calls that tool (deterministically) instead of answering in text.
 fn tool_to_call(request: &Value) -> Option<String> {
-    let answering = request["messages"].as_array().and_then(|m| m.last()).is_some_and(|last| {
-        last["content"]
-            .as_array()
-            .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_result"))
-    });
+    let answering = request["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .is_some_and(|last| {
+            last["content"]
+                .as_array()
+                .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_result"))
+        });
     if answering {
         return None;
     }
@@ -127,12 +130,18 @@ fn tool_use(
                 "delta": {"type": "input_json_delta", "partial_json": piece}}),
         ));
     }
-    events.push(respond::event("content_block_stop", &json!({"type": "content_block_stop", "index": 0})));
+    events.push(respond::event(
+        "content_block_stop",
+        &json!({"type": "content_block_stop", "index": 0}),
+    ));
     events.push(respond::event(
         "message_delta",
         &json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null},
             "usage": {"output_tokens": reply.completion_tokens}}),
     ));
-    events.push(respond::event("message_stop", &json!({"type": "message_stop"})));
+    events.push(respond::event(
+        "message_stop",
+        &json!({"type": "message_stop"}),
+    ));
     respond::sse(events, ctx.behavior)
 }

@@ -38,7 +38,10 @@ fn function_call(request: &Value) -> Option<Value> {
         return None;
     }
     let name = request["tools"][0]["functionDeclarations"][0]["name"].as_str()?;
-    let question = contents.last().map(|c| text_of(&c["parts"])).unwrap_or_default();
+    let question = contents
+        .last()
+        .map(|c| text_of(&c["parts"]))
+        .unwrap_or_default();
     Some(json!({"name": name, "args": {"query": question}}))
 }
 
@@ -55,7 +58,10 @@ pub(crate) fn stream(ctx: &Ctx, model: &str, sse: bool) -> Response {
     if let Some(call) = function_call(&ctx.json) {
         let chunk = call_chunk(ctx, model, &reply, call);
         return if sse {
-            respond::sse(vec![Bytes::from(format!("data: {chunk}\r\n\r\n"))], ctx.behavior)
+            respond::sse(
+                vec![Bytes::from(format!("data: {chunk}\r\n\r\n"))],
+                ctx.behavior,
+            )
         } else {
             respond::ok(&Value::Array(vec![chunk]))
         };

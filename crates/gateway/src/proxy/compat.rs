@@ -195,6 +195,24 @@ async fn embeddings(request: CompatRequest<'_>, seen: &mut Seen) -> Result<Respo
     .await
 }
 
+/// The upstream URL for a compat request. Workers AI's OpenAI-compatible API sits beside its
+/// native `…/ai/run` base, at `…/ai/v1/…`.
+fn compat_url(
+    provider: &Provider,
+    path: &str,
+    query: Option<&str>,
+) -> Result<String, GatewayError> {
+    if provider.slug == "workers-ai" {
+        let base = provider.upstream_url("", None)?;
+        if let Some(ai) = base.strip_suffix("/run") {
+            let path = path.strip_prefix("v1/").unwrap_or(path);
+            let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+            return Ok(format!("{ai}/v1/{path}{query}"));
+        }
+    }
+    provider.upstream_url(path, query)
+}
+
 /// The client's headers for the provider: OpenAI SDKs send the key as `Authorization: Bearer`,
 /// which Anthropic and Gemini want in their own headers.
 fn provider_headers(client_headers: &HeaderMap, dialect: Dialect) -> HeaderMap {
@@ -237,7 +255,7 @@ async fn send(
         Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
         None => (path, None),
     };
-    let url = provider.upstream_url(&path, query.as_deref())?;
+    let url = compat_url(provider, &path, query.as_deref())?;
     let (record, begin) = logging(&Logging {
         state,
         gateway: request.gateway,

@@ -281,3 +281,24 @@ async fn models_embeddings_and_the_cache() {
         "the translated stream is what is replayed"
     );
 }
+
+#[tokio::test]
+async fn workers_ai_goes_to_its_openai_route() {
+    let mock = tollgate_mock_upstream::MockUpstream::start().await.unwrap();
+    let section = format!(
+        "[providers.workers-ai]\nbase_url = \"{}/client/v4/accounts/{{cf_account}}/ai/run\"\ncf_account = \"acct1\"\n",
+        mock.url()
+    );
+    let gw = TestGateway::build("", &section, None, Some(mock)).await;
+    let body = json!({"model": "workers-ai/@cf/meta/llama-3.1-8b-instruct", "messages": [{"role": "user", "content": "hi"}]});
+    let _ = call(&gw, &body).await;
+    let seen = gw.mock.requests().pop().unwrap();
+    assert_eq!(
+        seen.path_and_query,
+        "/client/v4/accounts/acct1/ai/v1/chat/completions"
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&seen.body).unwrap()["model"],
+        "@cf/meta/llama-3.1-8b-instruct"
+    );
+}
