@@ -22,7 +22,6 @@ use super::dispatch::{
 use super::headers::upstream_request_headers;
 use super::options::RequestOptions;
 use super::path;
-use super::redact;
 use super::retry::RetryPolicy;
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Gateway;
@@ -167,12 +166,18 @@ async fn forward(
         event_id: options.event_id.clone(),
     });
 
+    // The raw query: a key in it (Gemini's `?key=`) must keep entries apart, and the cache key
+    // is a hash, so nothing secret is stored.
+    let path_and_query = match parts.uri.query() {
+        Some(query) => format!("{}?{query}", target.provider_path),
+        None => target.provider_path.to_owned(),
+    };
     let cache = CachePlan::for_request(
         &gateway,
         provider,
         &options,
         parts.method.as_str(),
-        &redact::path_and_query(target.provider_path, parts.uri.query()),
+        &path_and_query,
         &parts.headers,
         &body,
     );

@@ -358,3 +358,50 @@ async fn an_unreachable_redis_means_misses_not_failures() {
     assert_eq!(gw.mock.request_count(), 3);
     assert!(gw.state.cache().bypasses() > 0);
 }
+
+#[tokio::test]
+async fn a_key_in_the_query_keeps_entries_apart() {
+    let gw = TestGateway::start().await;
+    gw.create_gateway(json!({"id": "cached", "cache_ttl": 60}))
+        .await;
+    let body = json!({"contents": [{"role": "user", "parts": [{"text": "hello gemini"}]}]});
+    let path = |key: &str| {
+        format!(
+            "/v1/local/cached/google-ai-studio/v1beta/models/gemini-2.5-flash:generateContent?key={key}"
+        )
+    };
+    let status = |response: reqwest::Response| {
+        response.headers()["cf-aig-cache-status"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let first = gw
+        .http
+        .post(gw.url(&path("key-one")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(first), "MISS");
+    let other = gw
+        .http
+        .post(gw.url(&path("key-two")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status(other),
+        "MISS",
+        "another key in the query must not get the first key's entry"
+    );
+    let again = gw
+        .http
+        .post(gw.url(&path("key-one")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(again), "HIT");
+}
