@@ -2,33 +2,29 @@
 //! requests, errors, cache hits, tokens, cost and latency percentiles from the rollups.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::Response;
 
-use super::ApiError;
 use super::envelope::ok;
 use super::extract::{ApiPath, ApiQuery};
+use super::{ApiError, account, read_your_writes};
 use crate::analytics::{AnalyticsQuery, GroupBy, Resolution, analytics_result};
 use crate::state::AppState;
 
 /// Most points one series may have; past it the caller must pick a coarser interval.
 const MAX_POINTS: i64 = 50_000;
 const DEFAULT_RANGE_MS: i64 = 24 * 3_600_000;
-/// Rollups written before the call are counted (the caller just made those requests).
-const READ_YOUR_WRITES_LIMIT: Duration = Duration::from_secs(2);
 
 pub async fn get(
     State(state): State<AppState>,
     ApiPath(account_id): ApiPath<String>,
     ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    if !crate::proxy::is_account_id(&account_id) {
-        return Err(ApiError::no_route());
-    }
+    account(&account_id)?;
     let query = parse(&state, account_id, &params)?;
-    let _ = tokio::time::timeout(READ_YOUR_WRITES_LIMIT, state.logs().flushed()).await;
+    // Requests that completed before the call are counted.
+    read_your_writes(&state).await;
     let rows = state.store().rollups(&query).await?;
     Ok(ok(analytics_result(&rows, &query)))
 }

@@ -6,9 +6,9 @@ use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::ApiError;
 use super::envelope::{ok, ok_page};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::{ApiError, account};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -20,14 +20,6 @@ pub struct ListQuery {
 
 const DEFAULT_PER_PAGE: usize = 20;
 const MAX_PER_PAGE: usize = 100;
-
-fn account(account: &str) -> Result<&str, ApiError> {
-    if crate::proxy::is_account_id(account) {
-        Ok(account)
-    } else {
-        Err(ApiError::no_route())
-    }
-}
 
 pub async fn list(
     State(state): State<AppState>,

@@ -13,14 +13,11 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
 use serde_json::{Map, Value, json};
 
-use super::ApiError;
 use super::envelope::ok;
 use super::extract::{ApiJson, ApiPath};
+use super::{ApiError, account, read_your_writes};
 use crate::state::AppState;
 use crate::store::logs::{BodyKind, LogPageInfo, LogRow, StoredBody};
-
-/// How long a logs call waits for the shipper to store what was already written.
-const READ_YOUR_WRITES_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The account must be well-formed and the gateway must exist (404, code 2001). Then waits
 /// (briefly) until every log record written so far is in the store, so a client that just got
@@ -31,7 +28,7 @@ async fn check_gateway(
     gateway_id: &str,
 ) -> Result<(), ApiError> {
     check_gateway_exists(state, account_id, gateway_id)?;
-    let _ = tokio::time::timeout(READ_YOUR_WRITES_LIMIT, state.logs().flushed()).await;
+    read_your_writes(state).await;
     Ok(())
 }
 
@@ -40,12 +37,9 @@ fn check_gateway_exists(
     account_id: &str,
     gateway_id: &str,
 ) -> Result<(), ApiError> {
-    if !crate::proxy::is_account_id(account_id) {
-        return Err(ApiError::no_route());
-    }
     state
         .gateways()
-        .get(account_id, gateway_id)
+        .get(account(account_id)?, gateway_id)
         .map(drop)
         .ok_or_else(ApiError::gateway_not_found)
 }

@@ -141,6 +141,24 @@ pub async fn require_admin(
     }
 }
 
+/// The account segment of a management path, if well-formed (else no such route).
+fn account(account: &str) -> Result<&str, ApiError> {
+    if crate::proxy::is_account_id(account) {
+        Ok(account)
+    } else {
+        Err(ApiError::no_route())
+    }
+}
+
+/// How long a read of logs or analytics waits for the records already written to be stored.
+const READ_YOUR_WRITES_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits (briefly) until every log record written so far is in the store, so a client that
+/// just got a response finds its row and its counts.
+async fn read_your_writes(state: &AppState) {
+    let _ = tokio::time::timeout(READ_YOUR_WRITES_LIMIT, state.logs().flushed()).await;
+}
+
 /// Any path no route serves.
 pub async fn no_route() -> ApiError {
     ApiError::no_route()

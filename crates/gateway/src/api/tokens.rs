@@ -4,9 +4,9 @@ use axum::extract::State;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::ApiError;
 use super::envelope::ok;
 use super::extract::{ApiJson, ApiPath};
+use super::{ApiError, account};
 use crate::state::AppState;
 use crate::store::{StoreError, StoredToken};
 
@@ -14,14 +14,6 @@ const MAX_NAME_CHARS: usize = 128;
 
 fn summary(token: &StoredToken) -> Value {
     json!({"id": token.id, "name": token.name, "created_at": token.created_at.to_string()})
-}
-
-fn account(account: &str) -> Result<&str, ApiError> {
-    if crate::proxy::is_account_id(account) {
-        Ok(account)
-    } else {
-        Err(ApiError::no_route())
-    }
 }
 
 pub async fn list(

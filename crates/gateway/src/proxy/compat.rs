@@ -10,13 +10,11 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, header, request::Parts};
 use serde_json::{Value, json};
 
-use super::caching::{CachePlan, Lookup, look_up};
-use super::dispatch::{Delivery, Dispatch, Logging, Reshape, attempt_timeout, logging};
+use super::dispatch::{Outbound, Reshape};
 use super::handler::{Seen, refuse_admin_token_as_provider_key};
 use super::headers::upstream_request_headers;
 use super::options::RequestOptions;
 use super::relay::BodyTransform;
-use super::retry::RetryPolicy;
 use crate::compat::{self, Dialect, StreamTranslator};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Gateway;
@@ -256,66 +254,26 @@ async fn send(
         None => (path, None),
     };
     let url = compat_url(provider, &path, query.as_deref())?;
-    let (record, begin) = logging(&Logging {
-        state,
-        gateway: request.gateway,
-        provider,
-        options: request.options,
-        log_id: request.log_id,
-        started: seen.started,
-        created_at: seen.created_at,
-        method: &Method::POST,
-        provider_path: &path,
-        query: query.as_deref(),
-        headers: &headers,
-        body: &body,
-        client: request.client,
-        step: None,
-        event_id: request.options.event_id.clone(),
-    });
-    let cache = CachePlan::for_request(
-        request.gateway,
-        provider,
-        request.options,
-        "POST",
-        &path,
-        &headers,
-        &body,
-    );
-    let leader = match look_up(state.cache(), cache.as_ref()).await {
-        Lookup::Answered(cached) => {
-            super::dispatch::write_begin(state, begin).await?;
-            seen.dispatched = true;
-            let event_id = request.options.event_id.as_deref();
-            return Ok(record.answer_from_cache(&cached, event_id).await);
-        }
-        Lookup::Miss(leader) => leader,
-    };
-    let dispatch = Dispatch {
-        state,
-        provider,
-        method: Method::POST,
-        url,
-        headers: headers.clone(),
-        body,
-        timeout: attempt_timeout(state, request.gateway, request.options),
-        policy: RetryPolicy::new(&request.gateway.settings, request.options),
-        record,
-        begin,
-        first_id: request.log_id,
-        event_id: request.options.event_id.clone(),
-        cache,
-        leader,
-        reshape,
-    };
-    match dispatch.run(|_| true, &mut seen.dispatched).await? {
-        Delivery::Delivered(response) => Ok(response),
-        Delivery::Refused {
-            answer: Some(answer),
-            ..
-        } => Ok(answer),
-        Delivery::Refused { failure, .. } => Err(failure),
-    }
+    super::dispatch::send(
+        Outbound {
+            state,
+            gateway: request.gateway,
+            provider,
+            options: request.options,
+            log_id: request.log_id,
+            client: request.client,
+            method: Method::POST,
+            url,
+            path: &path,
+            query: query.as_deref(),
+            logged_headers: &headers,
+            upstream_headers: headers.clone(),
+            body,
+            reshape,
+        },
+        seen,
+    )
+    .await
 }
 
 /// How a provider's answer becomes OpenAI's: streamed event by event, or whole.

@@ -9,7 +9,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, header};
 
-use super::caching::{self, CACHE_STATUS, CachePlan};
+use super::caching::{self, CACHE_STATUS, CachePlan, Lookup, look_up};
+use super::handler::Seen;
 use super::headers::client_response_headers;
 use super::options::RequestOptions;
 use super::redact;
@@ -113,6 +114,99 @@ pub fn logging(l: &Logging<'_>) -> (RequestLog, Option<(LogBegin, Vec<u8>)>) {
     (record, begin)
 }
 
+/// One request to one provider, as the native and the compat routes send it.
+pub struct Outbound<'a> {
+    pub state: &'a AppState,
+    pub gateway: &'a Gateway,
+    pub provider: &'a Provider,
+    pub options: &'a RequestOptions,
+    pub log_id: uuid::Uuid,
+    pub client: Option<IpAddr>,
+    pub method: Method,
+    pub url: String,
+    /// The provider path (no leading `/`) and query, as logged and as part of the cache key.
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    /// The headers the log keeps (credentials are redacted there).
+    pub logged_headers: &'a HeaderMap,
+    /// The headers sent upstream, already filtered.
+    pub upstream_headers: HeaderMap,
+    pub body: Bytes,
+    pub reshape: Option<Box<dyn Reshape + 'a>>,
+}
+
+/// Logs, consults the cache, then calls the provider with retries; the client gets the first
+/// answer it may have (the last attempt's, whatever its status).
+pub async fn send(out: Outbound<'_>, seen: &mut Seen) -> Result<Response, GatewayError> {
+    let state = out.state;
+    let (record, begin) = logging(&Logging {
+        state,
+        gateway: out.gateway,
+        provider: out.provider,
+        options: out.options,
+        log_id: out.log_id,
+        started: seen.started,
+        created_at: seen.created_at,
+        method: &out.method,
+        provider_path: out.path,
+        query: out.query,
+        headers: out.logged_headers,
+        body: &out.body,
+        client: out.client,
+        step: None,
+        event_id: out.options.event_id.clone(),
+    });
+    // The raw query: a key in it (Gemini's `?key=`) must keep entries apart, and the cache key
+    // is a hash, so nothing secret is stored.
+    let path_and_query = match out.query {
+        Some(query) => format!("{}?{query}", out.path),
+        None => out.path.to_owned(),
+    };
+    let cache = CachePlan::for_request(
+        out.gateway,
+        out.provider,
+        out.options,
+        out.method.as_str(),
+        &path_and_query,
+        out.logged_headers,
+        &out.body,
+    );
+    let leader = match look_up(state.cache(), cache.as_ref()).await {
+        Lookup::Answered(cached) => {
+            write_begin(state, begin).await?;
+            seen.dispatched = true;
+            let event_id = out.options.event_id.as_deref();
+            return Ok(record.answer_from_cache(&cached, event_id).await);
+        }
+        Lookup::Miss(leader) => leader,
+    };
+    let dispatch = Dispatch {
+        state,
+        provider: out.provider,
+        method: out.method,
+        url: out.url,
+        headers: out.upstream_headers,
+        body: out.body,
+        timeout: attempt_timeout(state, out.gateway, out.options),
+        policy: RetryPolicy::new(&out.gateway.settings, out.options),
+        record,
+        begin,
+        first_id: out.log_id,
+        event_id: out.options.event_id.clone(),
+        cache,
+        leader,
+        reshape: out.reshape,
+    };
+    match dispatch.run(|_| true, &mut seen.dispatched).await? {
+        Delivery::Delivered(response) => Ok(response),
+        Delivery::Refused {
+            answer: Some(answer),
+            ..
+        } => Ok(answer),
+        Delivery::Refused { failure, .. } => Err(failure),
+    }
+}
+
 /// The wait for each attempt's first byte: the request's header, the gateway's setting, or
 /// the server default.
 pub fn attempt_timeout(state: &AppState, gateway: &Gateway, options: &RequestOptions) -> Duration {
@@ -182,29 +276,35 @@ impl Dispatch<'_> {
             } else {
                 uuid::Uuid::now_v7()
             };
+            let retries_left = attempt < self.policy.max_attempts;
+            // The last attempt takes what the others copy (the begin record carries the body head).
+            let (begin, headers) = if retries_left {
+                (self.begin.clone(), self.headers.clone())
+            } else {
+                (self.begin.take(), std::mem::take(&mut self.headers))
+            };
             let record = RequestLog {
                 id: id.to_string(),
                 attempt: i64::from(attempt),
                 ..self.record.clone()
             };
             // The barrier: a request that may be billed upstream always leaves a trace.
-            let begin = self.begin.as_ref().map(|(begin, head)| {
+            let begin = begin.map(|(begin, head)| {
                 (
                     LogBegin {
                         id: id.to_string(),
-                        ..begin.clone()
+                        ..begin
                     },
-                    head.clone(),
+                    head,
                 )
             });
             write_begin(self.state, begin).await?;
             *dispatched = true;
-            let retries_left = attempt < self.policy.max_attempts;
             let send = self
                 .provider
                 .client
                 .request(self.method.clone(), &self.url)
-                .headers(self.headers.clone())
+                .headers(headers)
                 .body(self.body.clone())
                 .send();
             let failure = match tokio::time::timeout(self.timeout, send).await {

@@ -14,15 +14,11 @@ use bytes::Bytes;
 use http::{HeaderMap, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use super::caching::{CachePlan, Lookup, look_up};
 use super::client_ip;
-use super::dispatch::{
-    Delivery, Dispatch, LOG_ID, Logging, attempt_timeout, logging, set_log_id, write_begin,
-};
+use super::dispatch::{LOG_ID, Outbound, set_log_id};
 use super::headers::upstream_request_headers;
 use super::options::RequestOptions;
 use super::path;
-use super::retry::RetryPolicy;
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Gateway;
 use crate::logs::{LogEnd, RollupFacts};
@@ -148,74 +144,26 @@ async fn forward(
     let url = provider.upstream_url(target.provider_path, parts.uri.query())?;
     let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
 
-    let (record, begin) = logging(&Logging {
-        state,
-        gateway: &gateway,
-        provider,
-        options: &options,
-        log_id,
-        started: seen.started,
-        created_at: seen.created_at,
-        method: &parts.method,
-        provider_path: target.provider_path,
-        query: parts.uri.query(),
-        headers: &parts.headers,
-        body: &body,
-        client,
-        step: None,
-        event_id: options.event_id.clone(),
-    });
-
-    // The raw query: a key in it (Gemini's `?key=`) must keep entries apart, and the cache key
-    // is a hash, so nothing secret is stored.
-    let path_and_query = match parts.uri.query() {
-        Some(query) => format!("{}?{query}", target.provider_path),
-        None => target.provider_path.to_owned(),
-    };
-    let cache = CachePlan::for_request(
-        &gateway,
-        provider,
-        &options,
-        parts.method.as_str(),
-        &path_and_query,
-        &parts.headers,
-        &body,
-    );
-    let leader = match look_up(state.cache(), cache.as_ref()).await {
-        Lookup::Answered(cached) => {
-            write_begin(state, begin).await?;
-            seen.dispatched = true;
-            let event_id = options.event_id.as_deref();
-            return Ok(record.answer_from_cache(&cached, event_id).await);
-        }
-        Lookup::Miss(leader) => leader,
-    };
-
-    let dispatch = Dispatch {
-        state,
-        provider,
-        method: parts.method.clone(),
-        url,
-        headers: upstream_request_headers(&parts.headers),
-        body,
-        timeout: attempt_timeout(state, &gateway, &options),
-        policy: RetryPolicy::new(&gateway.settings, &options),
-        record,
-        begin,
-        first_id: log_id,
-        event_id: options.event_id.clone(),
-        cache,
-        leader,
-        reshape: None,
-    };
-    match dispatch.run(|_| true, &mut seen.dispatched).await? {
-        Delivery::Delivered(response) => Ok(response),
-        Delivery::Refused {
-            answer: Some(answer),
-            ..
-        } => Ok(answer),
-        Delivery::Refused { failure, .. } => Err(failure),
-    }
+    super::dispatch::send(
+        Outbound {
+            state,
+            gateway: &gateway,
+            provider,
+            options: &options,
+            log_id,
+            client,
+            method: parts.method.clone(),
+            url,
+            path: target.provider_path,
+            query: parts.uri.query(),
+            logged_headers: &parts.headers,
+            upstream_headers: upstream_request_headers(&parts.headers),
+            body,
+            reshape: None,
+        },
+        seen,
+    )
+    .await
 }
 
 /// 429 before anything else happens when the gateway's limit is reached (SPEC §10).
