@@ -1,5 +1,9 @@
 //! Shared pieces of Tollgate's benchmarks: an in-process gateway in front of the mock upstream,
-//! and latency statistics.
+//! and latency statistics; `compare` is the side-by-side run against direct and nginx.
+
+pub mod compare;
+
+pub mod soak;
 
 use std::time::Duration;
 

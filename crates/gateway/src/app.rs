@@ -10,6 +10,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::api;
 use crate::error::GatewayError;
 use crate::proxy;
+use crate::server;
 use crate::state::AppState;
 
 /// Routes:
@@ -19,12 +20,29 @@ use crate::state::AppState;
 /// - anything else: the dashboard (§16, no token to load it) for `GET`s of its files and of pages
 ///   a browser navigates to; the API's 404 JSON otherwise.
 ///
-/// Layers, outermost first:
+/// Layers, outermost first (connection-level limits are in [`crate::server`]):
 /// 1. panic guard: a panic in any handler becomes a §5 JSON 500, never a dropped connection;
-/// 2. absolute-form guard: `POST http://169.254.169.254/…` is refused before routing, so a
+/// 2. load shedding: past `limits.max_in_flight` requests (until their bodies end) a new one
+///    gets 503 + `Retry-After` having cost nothing else; health and metrics are exempt;
+/// 3. head checks: a target over `limits.max_uri_bytes` gets 414, too many or too large headers
+///    431, and ambiguous HTTP/1 body framing (`Content-Length` with `Transfer-Encoding`, or any
+///    coding but one `chunked`) 400, before anything reads the body;
+/// 4. body timeouts: a request body that stalls or trickles ends in 408 when a handler reads it;
+/// 5. absolute-form guard: `POST http://169.254.169.254/…` is refused before routing, so a
 ///    request line can never choose a host;
-/// 3. admin token: every path under `/client/v4`, routed or not, before any handler runs.
+/// 6. admin token: every path under `/client/v4`, routed or not, before any handler runs.
 pub fn router(state: AppState) -> Router {
+    let limits = &state.config().limits;
+    let head_limits = server::HeadLimits {
+        max_uri_bytes: limits.max_uri_bytes,
+        max_header_bytes: limits.max_header_bytes,
+        max_headers: limits.max_headers,
+    };
+    let body_timeouts = server::BodyTimeouts {
+        idle: limits.body_idle_timeout,
+        total: limits.body_timeout,
+    };
+    let in_flight = server::InFlight::new(state.clone(), limits.max_in_flight);
     Router::new()
         .route("/v1/{*path}", any(proxy::proxy))
         .merge(api::router())
@@ -35,6 +53,15 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
         .layer(middleware::from_fn(refuse_absolute_form))
+        .layer(middleware::from_fn_with_state(
+            body_timeouts,
+            server::limit_body_time,
+        ))
+        .layer(middleware::from_fn_with_state(
+            head_limits,
+            server::check_head,
+        ))
+        .layer(middleware::from_fn_with_state(in_flight, server::shed_load))
         .layer(CatchPanicLayer::custom(|_panic| {
             GatewayError::internal().into_response()
         }))

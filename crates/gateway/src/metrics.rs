@@ -3,8 +3,8 @@
 //! [`MAX_LABEL_SETS`] distinct gateway/provider/model combinations, new ones are reported as
 //! `other` (client-chosen model names must not grow the registry without bound).
 
-use std::collections::HashSet;
-use std::sync::RwLock;
+mod routes;
+
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -16,6 +16,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::logs::LogEnd;
+use routes::Routes;
 
 /// Distinct (gateway, provider, model) label sets kept before new ones become `other`.
 pub const MAX_LABEL_SETS: usize = 1_000;
@@ -77,8 +78,11 @@ pub struct Metrics {
     log_spool_bytes: Gauge,
     cache_bypasses: Gauge,
     redis_fallbacks: Gauge,
-    /// Read on every request, written only when a new combination appears.
-    label_sets: RwLock<HashSet<(String, String, String)>>,
+    connections_open: Gauge,
+    connections_refused: Counter,
+    requests_shed: Counter,
+    /// Each route's series, found once: read on every request, written when a route is new.
+    routes: Routes,
 }
 
 impl Default for Metrics {
@@ -98,7 +102,10 @@ impl Default for Metrics {
             log_spool_bytes: Gauge::default(),
             cache_bypasses: Gauge::default(),
             redis_fallbacks: Gauge::default(),
-            label_sets: RwLock::new(HashSet::new()),
+            connections_open: Gauge::default(),
+            connections_refused: Counter::default(),
+            requests_shed: Counter::default(),
+            routes: Routes::new(MAX_LABEL_SETS),
             registry: Registry::default(),
         };
         registry.register(
@@ -166,6 +173,21 @@ impl Default for Metrics {
             "Rate-limit checks decided in process because Redis was unreachable",
             metrics.redis_fallbacks.clone(),
         );
+        registry.register(
+            "connections_open",
+            "Client connections being served",
+            metrics.connections_open.clone(),
+        );
+        registry.register(
+            "connections_refused",
+            "Client connections closed at accept because limits.max_connections were open",
+            metrics.connections_refused.clone(),
+        );
+        registry.register(
+            "requests_shed",
+            "Requests refused with 503 because limits.max_in_flight were being served",
+            metrics.requests_shed.clone(),
+        );
         Metrics {
             registry,
             ..metrics
@@ -177,59 +199,43 @@ impl Metrics {
     /// Counts one finished request from its end record.
     pub fn observe(&self, end: &LogEnd) {
         let Some(facts) = &end.rollup else { return };
-        let route = self.route(&facts.gateway_id, &facts.provider, &facts.model);
-        let status = end
-            .status_code
-            .map_or_else(|| "none".to_owned(), |s| format!("{}xx", s / 100));
-        let cache = if end.cached { "hit" } else { "miss" };
-        self.requests
-            .get_or_create(&RequestLabels {
-                gateway: route.gateway.clone(),
-                provider: route.provider.clone(),
-                model: route.model.clone(),
-                status,
-                cache: cache.to_owned(),
-            })
-            .inc();
+        let route = self
+            .routes
+            .get(&facts.gateway_id, &facts.provider, &facts.model);
+        route.count_request(&self.requests, end.status_code, end.cached);
         if !end.success {
-            self.errors.get_or_create(&route).inc();
+            route.series(&route.errors, &self.errors).inc();
         }
         if end.cached {
-            self.cache_hits.get_or_create(&route).inc();
+            route.series(&route.cache_hits, &self.cache_hits).inc();
         }
         if end.attempts > 0 && !end.cached && end.status_code.is_some() {
-            self.upstream_attempts
-                .get_or_create(&route)
+            route
+                .series(&route.upstream_attempts, &self.upstream_attempts)
                 .inc_by(end.attempts as u64);
         }
         let inputs = end.tokens_in.unwrap_or(0)
             - end.cache_read_tokens.unwrap_or(0)
             - end.cache_write_tokens.unwrap_or(0);
-        for (kind, count) in [
-            ("input", inputs),
-            ("output", end.tokens_out.unwrap_or(0)),
-            ("cache_read", end.cache_read_tokens.unwrap_or(0)),
-            ("cache_write", end.cache_write_tokens.unwrap_or(0)),
-        ] {
+        let counts = [
+            inputs,
+            end.tokens_out.unwrap_or(0),
+            end.cache_read_tokens.unwrap_or(0),
+            end.cache_write_tokens.unwrap_or(0),
+        ];
+        for (kind, count) in counts.into_iter().enumerate() {
             if count > 0 {
-                self.tokens
-                    .get_or_create(&TokenLabels {
-                        gateway: route.gateway.clone(),
-                        provider: route.provider.clone(),
-                        model: route.model.clone(),
-                        kind: kind.to_owned(),
-                    })
-                    .inc_by(count as u64);
+                route.tokens(&self.tokens, kind).inc_by(count as u64);
             }
         }
         if let Some(cost) = end.cost {
-            self.cost.get_or_create(&route).inc_by(cost);
+            route.series(&route.cost, &self.cost).inc_by(cost);
         }
-        self.duration
-            .get_or_create(&route)
+        route
+            .series(&route.duration, &self.duration)
             .observe(end.duration_ms as f64);
         if let Some(ttfb) = end.ttfb_ms {
-            self.ttfb.get_or_create(&route).observe(ttfb as f64);
+            route.series(&route.ttfb, &self.ttfb).observe(ttfb as f64);
         }
     }
 
@@ -239,6 +245,22 @@ impl Metrics {
                 gateway: gateway.to_owned(),
             })
             .inc();
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections_open.inc();
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections_open.dec();
+    }
+
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+
+    pub fn request_shed(&self) {
+        self.requests_shed.inc();
     }
 
     /// The Prometheus text exposition, with the gauges read now.
@@ -253,35 +275,7 @@ impl Metrics {
         }
         text
     }
-
-    /// The labels for a route, or `other` once the bound is reached.
-    fn route(&self, gateway: &str, provider: &str, model: &str) -> RouteLabels {
-        let wanted = (gateway.to_owned(), provider.to_owned(), model.to_owned());
-        let seen = self
-            .label_sets
-            .read()
-            .map(|sets| sets.contains(&wanted))
-            .unwrap_or(false);
-        let known = seen
-            || match self.label_sets.write() {
-                Ok(mut sets) if sets.len() < MAX_LABEL_SETS || sets.contains(&wanted) => {
-                    sets.insert(wanted.clone());
-                    true
-                }
-                _ => false,
-            };
-        if known {
-            RouteLabels {
-                gateway: wanted.0,
-                provider: wanted.1,
-                model: wanted.2,
-            }
-        } else {
-            RouteLabels {
-                gateway: "other".into(),
-                provider: "other".into(),
-                model: "other".into(),
-            }
-        }
-    }
 }
+
+#[cfg(test)]
+mod tests;

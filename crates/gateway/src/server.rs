@@ -1,16 +1,40 @@
-//! Listening, TCP options and graceful shutdown.
+//! Listening, TCP options, connection limits and graceful shutdown.
+//!
+//! Connections are accepted here and served by hyper with the `[limits]` settings: a cap on
+//! open connections (more are closed as they are accepted), a deadline for each request head,
+//! hyper's parser bounds and the HTTP/2 limits ([`http`]). Per-request limits (in-flight cap,
+//! head sizes, body timeouts) are middleware, placed in [`crate::app`].
+
+mod body_timeout;
+mod connection;
+mod framing;
+mod head_limits;
+mod http;
+mod shed;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+pub use body_timeout::{BodyTimeout, BodyTimeouts, TimedBody, is_body_timeout, limit_body_time};
+pub use head_limits::{HeadLimits, check_head};
+pub use shed::{InFlight, shed_load};
 
 use crate::app;
 use crate::state::AppState;
+use connection::Connection;
 
 /// How long shutdown waits for the log store to take the spool's last records.
-const LOG_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+const LOG_FLUSH_LIMIT: Duration = Duration::from_secs(10);
+
+/// After an accept error such as "too many open files", wait this long before accepting again,
+/// so the loop does not spin while descriptors are short.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 /// A bound, serving gateway.
 pub struct RunningServer {
@@ -30,50 +54,7 @@ impl RunningServer {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
-        let grace = state.config().server.shutdown_grace;
-        let logs = state.logs().clone();
-        // Streaming tokens must not wait for Nagle's algorithm.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "could not set TCP_NODELAY");
-            }
-        });
-        let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(
-            listener,
-            app::router(state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = drain_tx.send(());
-        });
-        let task = tokio::spawn(async move {
-            let serve = std::pin::pin!(serve.into_future());
-            let mut serve = serve;
-            let served = tokio::select! {
-                result = &mut serve => result,
-                () = async {
-                    if drain_rx.await.is_ok() {
-                        tokio::time::sleep(grace).await;
-                    } else {
-                        std::future::pending::<()>().await;
-                    }
-                } => {
-                    tracing::warn!(?grace, "shutdown grace period over; closing remaining connections");
-                    Ok(())
-                }
-            };
-            // Every response has ended (or been cut): write out and ship the log records.
-            if tokio::time::timeout(LOG_FLUSH_LIMIT, logs.shutdown())
-                .await
-                .is_err()
-            {
-                tracing::warn!(
-                    "log store too slow at shutdown; the spool keeps the rest for the next start"
-                );
-            }
-            served
-        });
+        let task = tokio::spawn(serve(listener, state, shutdown));
         Ok(RunningServer { addr, task })
     }
 
@@ -81,4 +62,97 @@ impl RunningServer {
     pub async fn wait(self) -> anyhow::Result<()> {
         Ok(self.task.await??)
     }
+}
+
+async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = state.config().limits.clone();
+    let grace = state.config().server.shutdown_grace;
+    let router = app::router(state.clone());
+    let builder = Arc::new(http::builder(&limits));
+    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            // Finished connections are reaped as they end, so the set holds only live ones.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let (tcp, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        pause_after_accept_error(error).await;
+                        continue;
+                    }
+                };
+                // Closed at once, before any byte is read: past the cap a connection must cost
+                // nothing but the accept.
+                let Ok(slot) = open.clone().try_acquire_owned() else {
+                    state.metrics().connection_refused();
+                    drop(tcp);
+                    continue;
+                };
+                // Streaming tokens must not wait for Nagle's algorithm.
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::debug!(%error, "could not set TCP_NODELAY");
+                }
+                let connection = Connection {
+                    tcp,
+                    peer,
+                    router: router.clone(),
+                    builder: builder.clone(),
+                    stopping: stopping.clone(),
+                    header_read_timeout: limits.header_read_timeout,
+                };
+                let state = state.clone();
+                connections.spawn(async move {
+                    state.metrics().connection_opened();
+                    connection.serve().await;
+                    state.metrics().connection_closed();
+                    drop(slot);
+                });
+            }
+        }
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            ?grace,
+            "shutdown grace period over; closing remaining connections"
+        );
+        connections.shutdown().await;
+    }
+    // Every response has ended (or been cut): write out and ship the log records.
+    if tokio::time::timeout(LOG_FLUSH_LIMIT, state.logs().shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "log store too slow at shutdown; the spool keeps the rest for the next start"
+        );
+    }
+    Ok(())
+}
+
+async fn pause_after_accept_error(error: std::io::Error) {
+    use std::io::ErrorKind;
+    // These concern one client's connection, not the listener: accept the next one at once.
+    if matches!(
+        error.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::warn!(%error, "accept failed; pausing before the next accept");
+    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
 }

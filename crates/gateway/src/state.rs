@@ -14,7 +14,7 @@ use crate::providers::ProviderRegistry;
 use crate::proxy::UpstreamClients;
 use crate::ratelimit::{DEFAULT_MAX_KEYS, RateLimiter};
 use crate::store::Store;
-use crate::store::postgres::PostgresStore;
+use crate::store::postgres::{ChangeFeed, PostgresStore};
 use crate::store::sqlite::SqliteStore;
 
 #[derive(Clone)]
@@ -57,13 +57,17 @@ impl AppState {
     /// [`AppState::build`] with a given clock for TTLs and rate-limit windows (tests move it).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Bootstrap> {
         std::fs::create_dir_all(&config.server.data_dir)?;
-        let store: Arc<dyn Store> = match &config.storage {
+        // A shared store comes with a feed of changes other instances made.
+        let (store, changes): (Arc<dyn Store>, Option<ChangeFeed>) = match &config.storage {
             StorageConfig::Sqlite { path } => {
                 let path = path.clone();
-                Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??)
+                let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??;
+                (Arc::new(store), None)
             }
             StorageConfig::Postgres { url } => {
-                Arc::new(PostgresStore::connect(url.expose()).await?)
+                let store = PostgresStore::connect(url.expose()).await?;
+                let changes = store.change_feed();
+                (Arc::new(store), Some(changes))
             }
         };
         let (admin_token, new_admin_token) =
@@ -103,7 +107,6 @@ impl AppState {
             None => RateLimiter::in_memory(clock.clone(), DEFAULT_MAX_KEYS),
         };
         let (reloaded, reloads) = tokio::sync::watch::channel(0u64);
-        let shared_store = !matches!(config.storage, StorageConfig::Sqlite { .. });
         let state = AppState {
             inner: Arc::new(Inner {
                 config,
@@ -121,10 +124,11 @@ impl AppState {
                 reloads,
             }),
         };
-        if shared_store {
+        if let Some(changes) = changes {
             tokio::spawn(reload_shared_settings(
                 Arc::downgrade(&state.inner),
                 reloaded,
+                changes,
             ));
         }
         Ok(Bootstrap {
@@ -175,19 +179,26 @@ impl AppState {
     }
 }
 
-/// How often an instance on a shared store (PostgreSQL) re-reads gateways and tokens, so a
-/// change made through any instance applies on all within a second.
-const SHARED_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+/// How often an instance on a shared store (PostgreSQL) re-reads gateways and tokens without
+/// being told to: a safety net under the change feed, for whatever a notification could miss.
+const SHARED_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Re-reads gateways and tokens whenever the change feed says another instance (or this one)
+/// changed them, and every [`SHARED_RELOAD_INTERVAL`]. One reload at a time: a change noticed
+/// during a reload is read by the next one.
 async fn reload_shared_settings(
     inner: std::sync::Weak<Inner>,
     reloaded: tokio::sync::watch::Sender<u64>,
+    mut changes: ChangeFeed,
 ) {
     let mut tick = tokio::time::interval(SHARED_RELOAD_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
-        // The state is gone: the server stopped.
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = changes.changed() => {}
+        }
+        // The state is gone: the server stopped (and dropping the feed stops the listener).
         let Some(inner) = inner.upgrade() else { return };
         let result = tokio::try_join!(inner.gateways.reload(), inner.tokens.reload());
         match result {

@@ -1,6 +1,7 @@
 //! How the mock misbehaves for one request: queued [`Behavior`]s or `x-mock-*` request headers.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
@@ -32,6 +33,12 @@ pub struct Behavior {
     pub pause_after_first_chunk: Option<Arc<Notify>>,
     /// Never send response headers (until the connection is dropped by the client).
     pub hang: bool,
+    /// Streaming: send this many filler events of about this many bytes each (then `[DONE]`)
+    /// instead of the normal reply; for backpressure and large-stream tests.
+    pub filler_events: Option<(usize, usize)>,
+    /// Streaming: counts the events handed to the connection so far (one ahead of what the
+    /// socket took, at most), so a test can see whether the mock is being held back.
+    pub sent_events: Option<Arc<AtomicUsize>>,
 }
 
 impl Behavior {
@@ -75,6 +82,20 @@ impl Behavior {
             hang: true,
             ..Behavior::default()
         }
+    }
+
+    /// A stream of `events` filler events of `bytes` each, then `[DONE]` (OpenAI shape).
+    pub fn filler_stream(events: usize, bytes: usize) -> Behavior {
+        Behavior {
+            filler_events: Some((events, bytes)),
+            ..Behavior::default()
+        }
+    }
+
+    /// Counts, into `counter`, the events this stream handed to the connection.
+    pub fn counting_into(mut self, counter: Arc<AtomicUsize>) -> Behavior {
+        self.sent_events = Some(counter);
+        self
     }
 
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Behavior {

@@ -30,6 +30,8 @@ struct BehaviorSpec {
     end_after_chunks: Option<usize>,
     #[serde(default)]
     hang: bool,
+    /// `[events, bytes]`
+    filler_events: Option<(usize, usize)>,
     times: Option<usize>,
 }
 
@@ -102,6 +104,8 @@ async fn queue(shared: &Shared, body: Body) -> Response {
             end_after_chunks: spec.end_after_chunks,
             pause_after_first_chunk: None,
             hang: spec.hang,
+            filler_events: spec.filler_events,
+            sent_events: None,
         };
         shared.push_n(behavior, times);
         queued += times;

@@ -93,6 +93,18 @@ impl MockUpstream {
         self.shared.clear_behaviors();
     }
 
+    /// Client connections open right now.
+    pub fn open_connections(&self) -> usize {
+        *self.shared.open_connections.borrow()
+    }
+
+    /// Waits until at most n client connections are open.
+    pub async fn wait_for_open_connections_at_most(&self, n: usize) {
+        let mut rx = self.shared.open_connections.subscribe();
+        // Only fails if the sender is gone, which cannot happen while `self` is borrowed.
+        let _ = rx.wait_for(|open| *open <= n).await;
+    }
+
     /// Waits until at least n requests were received in total.
     pub async fn wait_for_requests(&self, n: usize) {
         self.shared.recorder.wait_for(n).await;

@@ -1,6 +1,8 @@
 //! Response builders: JSON bodies and incremental SSE bodies that honour stream behaviours.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -50,6 +52,10 @@ pub(crate) fn event(name: &str, value: &Value) -> Bytes {
 /// An SSE response sending `events` one by one. The last event is the terminal one
 /// (`[DONE]`, `message_stop`, ...), which `end_after_chunks` withholds.
 pub(crate) fn sse(events: Vec<Bytes>, behavior: &Behavior) -> Response {
+    let events = match behavior.filler_events {
+        Some((count, bytes)) => filler(count, bytes),
+        None => events,
+    };
     let limit = match behavior.end_after_chunks {
         Some(n) => n.min(events.len().saturating_sub(1)),
         None => events.len(),
@@ -68,6 +74,7 @@ pub(crate) fn sse(events: Vec<Bytes>, behavior: &Behavior) -> Response {
         reset_after: behavior.reset_after_chunks,
         chunk_delay: behavior.chunk_delay,
         pause,
+        sent: behavior.sent_events.clone(),
         done: false,
     };
     let mut response = raw(
@@ -88,7 +95,24 @@ struct Plan {
     reset_after: Option<usize>,
     chunk_delay: Duration,
     pause: Option<Pin<Box<OwnedNotified>>>,
+    sent: Option<Arc<AtomicUsize>>,
     done: bool,
+}
+
+/// `count` OpenAI-shaped chunks whose content is `bytes` letters, then `[DONE]`.
+fn filler(count: usize, bytes: usize) -> Vec<Bytes> {
+    let content = "x".repeat(bytes);
+    let mut events: Vec<Bytes> = (0..count)
+        .map(|i| {
+            data(&json!({
+                "id": format!("chatcmpl-filler{i}"),
+                "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}],
+            }))
+        })
+        .collect();
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    events
 }
 
 impl Plan {
@@ -118,6 +142,9 @@ impl Plan {
             }
         }
         self.next += 1;
+        if let Some(sent) = &self.sent {
+            sent.fetch_add(1, Ordering::Relaxed);
+        }
         Some((Ok(chunk), self))
     }
 }

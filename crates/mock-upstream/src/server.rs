@@ -15,6 +15,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::behavior::{Behavior, header_u64};
@@ -27,6 +28,24 @@ use crate::{anthropic, control, gemini, openai};
 pub(crate) struct Shared {
     pub(crate) recorder: Recorder,
     queue: Mutex<VecDeque<Behavior>>,
+    /// Client connections currently open: tests see the gateway let go of an upstream.
+    pub(crate) open_connections: watch::Sender<usize>,
+}
+
+/// Counts one open connection for as long as it lives.
+struct OpenConnection(Arc<Shared>);
+
+impl OpenConnection {
+    fn new(shared: Arc<Shared>) -> OpenConnection {
+        shared.open_connections.send_modify(|n| *n += 1);
+        OpenConnection(shared)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open_connections.send_modify(|n| *n -= 1);
+    }
 }
 
 impl Shared {
@@ -53,7 +72,9 @@ impl Shared {
 /// Our own accept loop rather than `axum::serve`: connection tasks live in a JoinSet owned by
 /// this future, so aborting it (on drop) also tears down hung and paused connections.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    let router = Router::new().fallback(handle).with_state(shared);
+    let router = Router::new()
+        .fallback(handle)
+        .with_state(Arc::clone(&shared));
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -69,7 +90,9 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 // Streaming tests and benchmarks measure per-chunk latency; Nagle would add 40ms.
                 let _ = stream.set_nodelay(true);
                 let service = TowerToHyperService::new(router.clone());
+                let open = OpenConnection::new(Arc::clone(&shared));
                 connections.spawn(async move {
+                    let _open = open;
                     let mut builder = auto::Builder::new(TokioExecutor::new());
                     // No wall-clock `date` header: identical requests get byte-identical responses.
                     builder.http1().auto_date_header(false);

@@ -45,6 +45,30 @@ pub enum Command {
         #[command(subcommand)]
         command: LogsCommand,
     },
+    /// Copy a stopped SQLite deployment into a PostgreSQL database (safe to run again).
+    Migrate(MigrateArgs),
+}
+
+#[derive(Args)]
+pub struct MigrateArgs {
+    /// The SQLite deployment: sqlite://<database file or data directory>.
+    #[arg(long)]
+    pub from: String,
+    /// The PostgreSQL database: postgres://user@host/database (the environment variable keeps a
+    /// password off the command line).
+    #[arg(long, env = "TOLLGATE_MIGRATE_TO", hide_env_values = true)]
+    pub to: String,
+    /// The deployment's data directory (its spool and instance-id), if it is not the directory
+    /// of the database file.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Copy even into a database that already holds logs or analytics from elsewhere (this
+    /// deployment's rows and analytics are added to them).
+    #[arg(long)]
+    pub force: bool,
+    /// Rows per batch (one transaction each).
+    #[arg(long, default_value_t = tollgate_gateway::store::transfer::DEFAULT_BATCH_ROWS)]
+    pub batch_rows: usize,
 }
 
 #[derive(Subcommand)]

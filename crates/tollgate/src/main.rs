@@ -2,6 +2,7 @@
 
 mod cli;
 mod manage;
+mod migrate;
 mod serve;
 
 use clap::Parser;
@@ -36,6 +37,7 @@ fn main() -> std::process::ExitCode {
             Command::Gateway { client, command } => manage::gateway(&client, command).await,
             Command::Token { client, command } => manage::token(&client, command).await,
             Command::Logs { client, command } => manage::logs(&client, command).await,
+            Command::Migrate(args) => migrate::run(args).await,
         }
     });
     match result {

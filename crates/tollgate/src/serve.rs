@@ -14,9 +14,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let config = Config::load(args.config.config.as_deref(), &overrides)?;
     let token_file = config.server.data_dir.join("admin-token");
-    if config.redis_url.is_some() {
-        tracing::warn!("redis.url is set, but this version keeps cache and rate limits in process");
-    }
     let bootstrap = AppState::build(config).await.context("start-up failed")?;
     let server = RunningServer::start(bootstrap.state, shutdown_signal()?).await?;
     let addr = server.addr;

@@ -5,16 +5,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{HashMap, HashSet};
+mod support;
+
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use support::process::{BIN, spawn, stop};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tollgate_mock_upstream::MockUpstream;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
 const ROUNDS: usize = 4;
 const REQUESTS_PER_ROUND: usize = 150;
 const CONCURRENCY: usize = 24;
@@ -34,7 +34,8 @@ impl Lcg {
 }
 
 async fn start(cwd: &Path, mock: &MockUpstream) -> (Child, String) {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .current_dir(cwd)
         .env(
@@ -47,23 +48,8 @@ async fn start(cwd: &Path, mock: &MockUpstream) -> (Child, String) {
         )
         // Records wait 20 ms in the writer before each write: a kill then lands inside that
         // window often, and only the barriers keep those records.
-        .env("TOLLGATE_LOGS__COMMIT_LINGER_MS", "20")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(HANG_GUARD, lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let base = first
-        .strip_prefix("tollgate listening on ")
-        .expect(&first)
-        .to_owned();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, base)
+        .env("TOLLGATE_LOGS__COMMIT_LINGER_MS", "20");
+    spawn(command).await
 }
 
 /// Sends one request; reports its sequence number if the client got the whole response.
@@ -154,23 +140,8 @@ async fn sigkill_at_random_moments_loses_no_rows() {
         }
     }
     // The last start replays the spool and marks what the last kill cut off; a clean stop follows.
-    let (child, _) = start(cwd.path(), &mock).await;
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let mut child = child;
-    assert!(
-        tokio::time::timeout(HANG_GUARD, child.wait())
-            .await
-            .unwrap()
-            .unwrap()
-            .success()
-    );
+    let (mut child, _) = start(cwd.path(), &mock).await;
+    assert!(stop(&mut child).await.success());
 
     let db = rusqlite::Connection::open(cwd.path().join("tollgate-data/tollgate.db")).unwrap();
     let integrity: String = db
@@ -272,21 +243,7 @@ async fn a_lost_spool_directory_does_not_stop_shipping() {
             .await
             .unwrap();
         assert_eq!(row.status(), 200, "round {round}: the row was shipped");
-        let pid = child.id().unwrap().to_string();
-        assert!(
-            std::process::Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        assert!(
-            tokio::time::timeout(HANG_GUARD, child.wait())
-                .await
-                .unwrap()
-                .unwrap()
-                .success()
-        );
+        assert!(stop(&mut child).await.success());
         // The spool directory goes; the database (with its checkpoint) stays.
         std::fs::remove_dir_all(cwd.path().join("tollgate-data/spool")).unwrap();
     }

@@ -3,71 +3,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
-use std::process::Stdio;
-use std::time::Duration;
+mod support;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use support::process::{ADMIN_TOKEN as ADMIN, Tollgate};
+use support::redis::RedisPrefix;
 use tollgate_mock_upstream::MockUpstream;
-
-const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
-const ADMIN: &str = "scale-test-admin-token-0123";
-const HANG_GUARD: Duration = Duration::from_secs(30);
-
-struct RedisPrefix(String);
-
-impl Drop for RedisPrefix {
-    fn drop(&mut self) {
-        let url = std::env::var("TOLLGATE_TEST_REDIS_URL")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let Ok(mut connection) = redis::Client::open(url).and_then(|c| c.get_connection()) else {
-            return;
-        };
-        let keys: Vec<String> =
-            redis::Commands::scan_match::<_, String>(&mut connection, format!("{}*", self.0))
-                .map(|keys| keys.filter_map(Result::ok).collect())
-                .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut connection);
-        }
-    }
-}
-
-async fn start(dir: &Path, config: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(dir)
-        .env("TOLLGATE_SERVER__ADMIN_TOKEN", ADMIN)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(HANG_GUARD, lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (
-        child,
-        first
-            .strip_prefix("tollgate listening on ")
-            .unwrap()
-            .to_owned(),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_on_one_redis_share_limits_and_cache() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mock = MockUpstream::start().await.unwrap();
-    let prefix = RedisPrefix(format!("tollgate-test-{}:", uuid_like()));
-    let url = std::env::var("TOLLGATE_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = RedisPrefix::new();
+    let url = support::redis::url();
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("tollgate.toml");
     std::fs::write(
@@ -76,8 +23,9 @@ async fn two_processes_on_one_redis_share_limits_and_cache() {
     )
     .unwrap();
     // Each process has its own data directory (its own SQLite): only Redis is shared here.
-    let (_one, a) = start(&work.path().join("a"), &config).await;
-    let (_two, b) = start(&work.path().join("b"), &config).await;
+    let one = Tollgate::start(&config, &work.path().join("a")).await;
+    let two = Tollgate::start(&config, &work.path().join("b")).await;
+    let (a, b) = (one.base.clone(), two.base.clone());
     let http = reqwest::Client::new();
     for base in [&a, &b] {
         let created = http
@@ -129,12 +77,4 @@ async fn two_processes_on_one_redis_share_limits_and_cache() {
         "{statuses:?}"
     );
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 15);
-}
-
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{nanos:x}{}", std::process::id())
 }

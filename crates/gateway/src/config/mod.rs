@@ -5,6 +5,7 @@
 //! collects every problem before failing so `tollgate config check` can print them all at once.
 
 mod env;
+mod limits;
 mod raw;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+pub use limits::Limits;
 pub use raw::RawConfig;
 
 /// The validated configuration the rest of the gateway runs on.
@@ -28,6 +30,8 @@ pub struct Config {
     pub redis_key_prefix: String,
     pub cache: CacheConfig,
     pub logs: LogsConfig,
+    /// What a client, connection or request may cost before it is refused.
+    pub limits: Limits,
     /// Prices that override or extend the bundled table: provider → model → USD per million.
     pub pricing: crate::pricing::PriceOverrides,
 }

@@ -21,6 +21,7 @@ pub struct RawConfig {
     redis: RawRedis,
     cache: RawCache,
     logs: RawLogs,
+    limits: super::limits::RawLimits,
     pricing: crate::pricing::PriceOverrides,
 }
 
@@ -235,6 +236,8 @@ impl RawConfig {
             problems.push("logs.body_max_bytes: must be at most 67108864".into());
         }
 
+        let limits = self.limits.validate(&mut problems);
+
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -262,6 +265,7 @@ impl RawConfig {
                 body_max_bytes: self.logs.body_max_bytes as usize,
                 commit_linger: Duration::from_millis(self.logs.commit_linger_ms),
             },
+            limits,
             pricing: self.pricing,
         })
     }

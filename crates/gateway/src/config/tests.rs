@@ -181,3 +181,38 @@ fn example_configs_parse() {
     }
     assert!(seen > 0, "no example configs in {}", dir.display());
 }
+
+#[test]
+fn limits_have_defaults_and_reject_out_of_range_values() {
+    let Ok(config) = Config::defaults() else {
+        unreachable!("defaults must validate")
+    };
+    let limits = &config.limits;
+    assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(limits.body_idle_timeout, Duration::from_secs(30));
+    assert_eq!(limits.max_uri_bytes, 8192);
+    assert_eq!(limits.max_header_bytes, 32 * 1024);
+    assert_eq!(limits.max_connections, 10_000);
+    assert_eq!(limits.h2_keep_alive_interval, Some(Duration::from_secs(30)));
+
+    let text = "[limits]\nheader_read_timeout_ms = 0\nmax_uri_bytes = 100000\nmax_in_flight = 0\n";
+    let problems = parse(text, &[])
+        .err()
+        .map(|e| e.problems)
+        .unwrap_or_default();
+    for key in ["header_read_timeout_ms", "max_uri_bytes", "max_in_flight"] {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with(&format!("limits.{key}:"))),
+            "{key}: {problems:?}"
+        );
+    }
+    let no_pings = parse("[limits]\nh2_keep_alive_interval_ms = 0\n", &[]).ok();
+    assert_eq!(
+        no_pings.map(|c| c.limits.h2_keep_alive_interval),
+        Some(None)
+    );
+    let from_env = parse("", &[("TOLLGATE_LIMITS__MAX_CONNECTIONS", "50")]).ok();
+    assert_eq!(from_env.map(|c| c.limits.max_connections), Some(50));
+}

@@ -33,6 +33,10 @@ pub enum ErrorCode {
     InvalidHeader,
     InvalidBody,
     LogUnavailable,
+    RequestTimeout,
+    UriTooLong,
+    HeadersTooLarge,
+    Overloaded,
     Internal,
 }
 
@@ -50,6 +54,10 @@ impl ErrorCode {
             ErrorCode::InvalidHeader => 2013,
             ErrorCode::InvalidBody => 2014,
             ErrorCode::LogUnavailable => 2015,
+            ErrorCode::RequestTimeout => 2016,
+            ErrorCode::UriTooLong => 2017,
+            ErrorCode::HeadersTooLarge => 2018,
+            ErrorCode::Overloaded => 2019,
             ErrorCode::Internal => 2000,
         }
     }
@@ -66,7 +74,10 @@ impl ErrorCode {
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::LogUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::LogUnavailable | ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::UriTooLong => StatusCode::URI_TOO_LONG,
+            ErrorCode::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -109,6 +120,21 @@ impl GatewayError {
             "Request log unavailable; retry later",
         )
         .with_header("retry-after", 5)
+    }
+
+    /// 408, code 2016: the request body stalled or took too long; the connection is closed after.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            ErrorCode::RequestTimeout,
+            "Request body not received in time",
+        )
+        .with_header("connection", "close")
+    }
+
+    /// 503, code 2019: the server is at its in-flight request limit; nothing was done.
+    pub fn overloaded(retry_after_secs: u64) -> Self {
+        Self::new(ErrorCode::Overloaded, "Gateway overloaded; retry later")
+            .with_header("retry-after", retry_after_secs)
     }
 
     pub fn unauthorized() -> Self {

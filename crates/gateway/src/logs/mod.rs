@@ -16,6 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
 
 pub use spool::{SpoolError, SpoolSettings};
 
@@ -31,7 +32,13 @@ pub struct LogPipeline {
     committed: watch::Receiver<SpoolPosition>,
     shipped: watch::Receiver<SpoolPosition>,
     shipper_done: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// Tasks that still owe an end record (response relays); shutdown waits for them, briefly.
+    owing_ends: TaskTracker,
 }
+
+/// How long shutdown waits for relays cut at the end of the grace period to record the cut, so
+/// their rows are complete in this run's flush rather than marked interrupted at the next start.
+const OWING_ENDS_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl LogPipeline {
     /// Replays whatever an earlier run left in the spool into the store, marks rows cut by a
@@ -98,6 +105,7 @@ impl LogPipeline {
             committed,
             shipped,
             shipper_done: Arc::new(tokio::sync::Mutex::new(Some(shipper_task))),
+            owing_ends: TaskTracker::new(),
         })
     }
 
@@ -153,9 +161,17 @@ impl LogPipeline {
         self.writer.queue_depth()
     }
 
-    /// Writes what is queued, ships the spool to the store and stops. Whatever the store does
-    /// not take in time stays in the spool for the next start.
+    /// Runs `task`, which will write an end record, as one shutdown waits for.
+    pub fn spawn_owing_end(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.owing_ends.spawn(task);
+    }
+
+    /// Waits (briefly) for the tasks that owe end records, writes what is queued, ships the
+    /// spool to the store and stops. Whatever the store does not take in time stays in the spool
+    /// for the next start.
     pub async fn shutdown(&self) {
+        self.owing_ends.close();
+        let _ = tokio::time::timeout(OWING_ENDS_LIMIT, self.owing_ends.wait()).await;
         self.writer.close().await;
         let _ = self.stop.send(true);
         if let Some(task) = self.shipper_done.lock().await.take() {

@@ -99,19 +99,31 @@ impl SpoolRecord {
 
     /// Appends this record's frame to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        let (kind, json, body) = match self {
-            SpoolRecord::Begin { begin, body } => (KIND_BEGIN, serde_json::to_vec(begin)?, body),
-            SpoolRecord::End { end, body } => (KIND_END, serde_json::to_vec(end)?, body),
-        };
-        let payload_len = 1 + 4 + json.len() + body.len();
-        out.reserve(FRAME_HEADER + payload_len);
         let start = out.len();
-        out.extend_from_slice(&(payload_len as u32).to_le_bytes());
-        out.extend_from_slice(&[0; 4]);
-        out.push(kind);
-        out.extend_from_slice(&(json.len() as u32).to_le_bytes());
-        out.extend_from_slice(&json);
+        // The lengths are patched in once known: the JSON goes straight into the frame
+        // instead of through a buffer of its own (this runs on the request path).
+        out.extend_from_slice(&[0; FRAME_HEADER + 1 + 4]);
+        let (written, body) = match self {
+            SpoolRecord::Begin { begin, body } => {
+                out[start + FRAME_HEADER] = KIND_BEGIN;
+                (serde_json::to_writer(&mut *out, begin), body)
+            }
+            SpoolRecord::End { end, body } => {
+                out[start + FRAME_HEADER] = KIND_END;
+                (serde_json::to_writer(&mut *out, end), body)
+            }
+        };
+        if let Err(error) = written {
+            // No half frame is left behind.
+            out.truncate(start);
+            return Err(error);
+        }
+        let json_len = out.len() - start - (FRAME_HEADER + 1 + 4);
         out.extend_from_slice(body);
+        let payload_len = out.len() - start - FRAME_HEADER;
+        out[start..start + 4].copy_from_slice(&(payload_len as u32).to_le_bytes());
+        out[start + FRAME_HEADER + 1..start + FRAME_HEADER + 5]
+            .copy_from_slice(&(json_len as u32).to_le_bytes());
         let crc = crc32fast::hash(&out[start + FRAME_HEADER..]);
         out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
         Ok(())

@@ -314,14 +314,14 @@ impl Dispatch<'_> {
                         let wait = self
                             .policy
                             .delay_after(attempt, retry_after(upstream.headers()));
-                        last_answer = Some(buffer_answer(upstream, id).await);
+                        last_answer = Some(buffer_answer(upstream, id, self.timeout).await);
                         record.finish_without_response(status, "retried").await;
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                         continue;
                     }
                     if !accept(status) {
-                        let answer = buffer_answer(upstream, id).await;
+                        let answer = buffer_answer(upstream, id, self.timeout).await;
                         record.finish_without_response(status, "not accepted").await;
                         let failure = GatewayError::new(
                             ErrorCode::UpstreamFailed,
@@ -409,6 +409,7 @@ impl Dispatch<'_> {
             content_type,
             content_length,
             headers,
+            idle_timeout: self.timeout,
         };
         *response.body_mut() = record.relay(upstream.bytes_stream(), head, fill, transform);
         response
@@ -431,13 +432,20 @@ pub async fn write_begin(
 }
 
 /// Reads a (retryable, so small) upstream answer whole, so it can still be returned if every
-/// later attempt fails without one.
-async fn buffer_answer(upstream: reqwest::Response, id: uuid::Uuid) -> Response {
+/// later attempt fails without one. A body that stalls is cut after `idle_timeout` of silence,
+/// like a relayed one: the read must not hold the request forever.
+async fn buffer_answer(
+    upstream: reqwest::Response,
+    id: uuid::Uuid,
+    idle_timeout: Duration,
+) -> Response {
     let status = upstream.status();
     let headers = client_response_headers(upstream.headers());
     let mut body = Vec::new();
     let mut stream = upstream.bytes_stream();
-    while let Some(Ok(chunk)) = futures_util::StreamExt::next(&mut stream).await {
+    while let Ok(Some(Ok(chunk))) =
+        tokio::time::timeout(idle_timeout, futures_util::StreamExt::next(&mut stream)).await
+    {
         if body.len() + chunk.len() > MAX_BUFFERED_ANSWER {
             break;
         }

@@ -29,10 +29,16 @@ use crate::state::AppState;
 pub async fn proxy(State(state): State<AppState>, request: Request) -> Response {
     let log_id = uuid::Uuid::now_v7();
     let mut seen = Seen::new();
+    // Boxed: the forwarding future holds the upstream call and the relay setup (kilobytes),
+    // and the router's layers move this handler's future by value several times before their
+    // own box; with the box inside, they move a pointer.
     let result = if path::parse_universal(request.uri().path()).is_some() {
-        super::universal::forward(&state, request, log_id, &mut seen).await
+        Box::pin(super::universal::forward(
+            &state, request, log_id, &mut seen,
+        ))
+        .await
     } else {
-        forward(&state, request, log_id, &mut seen).await
+        Box::pin(forward(&state, request, log_id, &mut seen)).await
     };
     let mut response = match result {
         Ok(response) => response,
@@ -258,6 +264,9 @@ pub(super) async fn read_body(
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(error) if crate::server::is_body_timeout(&*error) => {
+            Err(GatewayError::request_timeout())
+        }
         Err(_) => Err(GatewayError::new(
             ErrorCode::InvalidBody,
             "Could not read the request body",

@@ -7,7 +7,7 @@
 //! upstream break, and a client that leaves (noticed even while the upstream is silent).
 
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::response::Response;
@@ -45,6 +45,9 @@ pub struct ResponseHead {
     pub content_length: Option<u64>,
     /// Headers kept in the log (credentials redacted); empty when payloads are not kept.
     pub headers: Vec<(String, String)>,
+    /// The longest the upstream may go silent mid-body before the stream is cut: a stalled
+    /// upstream must not hold the client, the connection and the row open forever.
+    pub idle_timeout: Duration,
 }
 
 /// A response on its way into the cache: captured as it streams, stored once complete, and
@@ -183,8 +186,10 @@ impl RequestLog {
             content_type,
             content_length,
             headers: response_headers,
+            idle_timeout,
         } = head;
         let (sender, receiver) = mpsc::channel::<Result<Bytes, io::Error>>(1);
+        let logs = self.state.logs().clone();
         let is_sse = content_type
             .as_deref()
             .is_some_and(|t| t.starts_with("text/event-stream"));
@@ -196,7 +201,7 @@ impl RequestLog {
             head_cap: self.state.config().logs.body_max_bytes,
             size: 0,
             ttfb_ms: None,
-            end: LogEnd {
+            end: Some(LogEnd {
                 id: self.id.clone(),
                 status_code: Some(status),
                 success: status < 400,
@@ -208,17 +213,21 @@ impl RequestLog {
                     Vec::new()
                 },
                 ..LogEnd::default()
-            },
+            }),
             log: self,
         };
-        tokio::spawn(drive(
-            upstream,
-            sender,
-            watcher,
-            transform,
-            content_length,
-            is_sse,
-        ));
+        logs.spawn_owing_end(async move {
+            drive(
+                upstream,
+                sender,
+                watcher,
+                transform,
+                content_length,
+                is_sse,
+                idle_timeout,
+            )
+            .await;
+        });
         Body::from_stream(futures_util::stream::unfold(
             receiver,
             |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
@@ -236,7 +245,9 @@ struct Watcher {
     head_cap: usize,
     size: u64,
     ttfb_ms: Option<i64>,
-    end: LogEnd,
+    /// Taken by the one end record this request gets: whatever path ends it later (a client
+    /// leaving after the last byte, a break after the terminal event) finds nothing to record.
+    end: Option<LogEnd>,
 }
 
 async fn drive<S>(
@@ -246,13 +257,14 @@ async fn drive<S>(
     mut transform: Option<Box<dyn BodyTransform>>,
     content_length: Option<u64>,
     is_sse: bool,
+    idle_timeout: Duration,
 ) where
     S: Stream<Item = reqwest::Result<Bytes>> + Unpin,
 {
-    let mut finished = false;
     // Whether the stream carried its final event: a stream that merely stopped is truncated and
     // is never cached.
     let mut terminal_seen = !is_sse;
+    let mut ending = SseEnding::default();
     loop {
         let next = tokio::select! {
             biased;
@@ -260,15 +272,20 @@ async fn drive<S>(
                 watcher.finish_detached("client disconnected");
                 return;
             }
-            next = upstream.next() => next,
+            next = tokio::time::timeout(idle_timeout, upstream.next()) => match next {
+                Ok(next) => next,
+                Err(_elapsed) => {
+                    watcher.finish(Some("upstream idle timeout")).await;
+                    // Dropping the upstream stream (on return) closes its connection.
+                    let _ = client.send(Err(io::Error::other("upstream idle timeout"))).await;
+                    return;
+                }
+            },
         };
         match next {
             Some(Ok(chunk)) => {
                 watcher.observe(&chunk);
-                let terminal = is_sse
-                    && TERMINAL_MARKERS
-                        .iter()
-                        .any(|m| memchr::memmem::find(&chunk, m).is_some());
+                let terminal = is_sse && ending.feed(&chunk);
                 // Gemini streams have no end marker; their last event carries the finish reason.
                 terminal_seen |= terminal
                     || (is_sse && memchr::memmem::find(&chunk, b"\"finishReason\"").is_some());
@@ -278,8 +295,7 @@ async fn drive<S>(
                     None => chunk,
                 };
                 watcher.capture(&sent);
-                if last && !finished {
-                    finished = true;
+                if last && !watcher.ended() {
                     watcher.finish(None).await;
                     // Stored before the last byte goes out, so the client's next identical
                     // request (on any instance) is a HIT. A transformed body is complete only
@@ -290,27 +306,30 @@ async fn drive<S>(
                     }
                 }
                 if !sent.is_empty() && client.send(Ok(sent)).await.is_err() {
-                    if !finished {
-                        watcher.finish_detached("client disconnected");
-                    }
+                    watcher.finish_detached("client disconnected");
                     return;
                 }
             }
             Some(Err(error)) => {
                 tracing::warn!(error = %error.without_url(), "upstream response broke off");
-                if !finished {
-                    watcher.finish(Some("upstream stream broken")).await;
-                }
+                watcher.finish(Some("upstream stream broken")).await;
                 // The client's stream breaks too: no synthesized end.
                 let _ = client
                     .send(Err(io::Error::other("upstream stream broken")))
                     .await;
                 return;
             }
+            None if is_sse && ending.truncated() => {
+                // A clean close without the end event is a cut stream all the same: the client
+                // must not be handed a body that looks complete.
+                watcher.finish(Some("upstream stream truncated")).await;
+                let _ = client
+                    .send(Err(io::Error::other("upstream stream truncated")))
+                    .await;
+                return;
+            }
             None => {
-                if !finished {
-                    watcher.finish(None).await;
-                }
+                watcher.finish(None).await;
                 let tail = transform.as_mut().map(|t| t.finish()).unwrap_or_default();
                 watcher.capture(&tail);
                 // Before the body's end reaches the client (dropping the sender ends it).
@@ -340,8 +359,14 @@ impl Watcher {
         }
     }
 
-    fn take_end(&mut self, error: Option<&str>) -> (LogEnd, Vec<u8>) {
-        let mut end = std::mem::take(&mut self.end);
+    /// Whether the end record was written (or handed to the spool) already.
+    fn ended(&self) -> bool {
+        self.end.is_none()
+    }
+
+    /// The end record, once: `None` when it was taken before.
+    fn take_end(&mut self, error: Option<&str>) -> Option<(LogEnd, Vec<u8>)> {
+        let mut end = self.end.take()?;
         end.duration_ms = elapsed_ms(self.log.started);
         end.ttfb_ms = self.ttfb_ms;
         end.response_size = self.size as i64;
@@ -376,7 +401,7 @@ impl Watcher {
             // A total needs no token counts.
             (end.cost, end.custom_cost) = (Some(total), true);
         }
-        (end, std::mem::take(&mut self.head))
+        Some((end, std::mem::take(&mut self.head)))
     }
 
     /// Keeps what the client is sent, for the cache.
@@ -418,13 +443,68 @@ impl Watcher {
     }
 
     async fn finish(&mut self, error: Option<&str>) {
-        let (end, head) = self.take_end(error);
-        self.log.record(end, head).await;
+        if let Some((end, head)) = self.take_end(error) {
+            self.log.record(end, head).await;
+        }
     }
 
     fn finish_detached(&mut self, error: &str) {
-        let (end, head) = self.take_end(Some(error));
-        self.log.record_detached(end, head);
+        if let Some((end, head)) = self.take_end(Some(error)) {
+            self.log.record_detached(end, head);
+        }
+    }
+}
+
+/// Bytes kept from a chunk's end, enough for any marker split across two chunks.
+const MARKER_CARRY: usize = 32;
+
+/// Stream openings whose format has a known end event (OpenAI chat, Anthropic, OpenAI Responses).
+const OPENINGS: [&[u8]; 3] = [
+    b"chat.completion.chunk",
+    b"event: message_start",
+    b"\"type\":\"response.created\"",
+];
+
+/// Endings that are not success but are not a cut either: the provider finished the stream.
+const OTHER_ENDINGS: [&[u8]; 3] = [
+    b"\"type\":\"response.incomplete\"",
+    b"\"type\":\"response.failed\"",
+    b"event: error",
+];
+
+/// Follows an SSE body's framing across chunk boundaries: whether it opened as a format whose
+/// end event is known, and whether that end arrived.
+#[derive(Default)]
+struct SseEnding {
+    /// The previous chunk's last bytes, so a marker split between two chunks is still found.
+    carry: Vec<u8>,
+    expects_end: bool,
+    ended: bool,
+}
+
+impl SseEnding {
+    /// Whether this chunk carries (or completes) a terminal marker.
+    fn feed(&mut self, chunk: &[u8]) -> bool {
+        let mut seam = std::mem::take(&mut self.carry);
+        seam.extend_from_slice(&chunk[..chunk.len().min(MARKER_CARRY)]);
+        let found = |marker: &[u8]| {
+            memchr::memmem::find(chunk, marker).is_some()
+                || memchr::memmem::find(&seam, marker).is_some()
+        };
+        let terminal = TERMINAL_MARKERS.iter().any(|m| found(m));
+        self.expects_end |= OPENINGS.iter().any(|m| found(m));
+        self.ended |= terminal || OTHER_ENDINGS.iter().any(|m| found(m));
+        self.carry = if chunk.len() >= MARKER_CARRY {
+            chunk[chunk.len() - MARKER_CARRY..].to_vec()
+        } else {
+            seam[seam.len().saturating_sub(MARKER_CARRY)..].to_vec()
+        };
+        terminal
+    }
+
+    /// Opened as a known format, then stopped before its end event.
+    fn truncated(&self) -> bool {
+        self.expects_end && !self.ended
     }
 }
 

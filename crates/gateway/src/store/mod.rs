@@ -4,6 +4,7 @@
 pub mod logs;
 pub mod postgres;
 pub mod sqlite;
+pub mod transfer;
 
 use async_trait::async_trait;
 

@@ -1,11 +1,17 @@
 //! Analytics (SPEC §13): a known mix of requests comes back as exact totals, per group and per
 //! interval, with percentiles within the sketch's error of the true values.
 
+use std::time::Duration;
+
+use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tollgate_gateway::analytics::RELATIVE_ERROR;
 
 use crate::support::{TestGateway, chat_body};
+
+/// A test that waits on the gateway fails after this instead of hanging.
+const HANG_GUARD: Duration = Duration::from_secs(10);
 
 /// Usage as the client saw it in the response: (prompt tokens, completion tokens).
 fn usage_of(text: &str) -> (u64, u64) {
@@ -333,5 +339,94 @@ async fn metrics_expose_the_same_counts() {
             .unwrap()
             .status(),
         200
+    );
+}
+
+/// An upstream that streams one whole completion, `[DONE]` included, then keeps the connection
+/// open. Resolves the returned receiver once the gateway lets go of the connection, that is once
+/// its relay finished with the request.
+async fn stream_then_hold() -> (std::net::SocketAddr, tokio::sync::oneshot::Receiver<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (released, on_release) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buffer = [0; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let read = socket.read(&mut buffer).await.unwrap();
+            assert!(read > 0, "the gateway sent a whole request head");
+            request.extend_from_slice(&buffer[..read]);
+        }
+        let events = concat!(
+            r#"data: {"id":"c1","object":"chat.completion.chunk","model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}"#,
+            "\n\ndata: [DONE]\n\n"
+        );
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{events}\r\n",
+            events.len()
+        );
+        socket.write_all(response.as_bytes()).await.unwrap();
+        // The body never ends: only the gateway dropping its side ends the connection.
+        while matches!(socket.read(&mut buffer).await, Ok(read) if read > 0) {}
+        let _ = released.send(());
+    });
+    (addr, on_release)
+}
+
+#[tokio::test]
+async fn a_client_leaving_after_the_last_event_is_counted_once() {
+    let (upstream, released) = stream_then_hold().await;
+    let gw = TestGateway::with_config(
+        "",
+        &format!("[providers.groq]\nbase_url = \"http://{upstream}/openai/v1\"\n"),
+    )
+    .await;
+    let response = gw
+        .http
+        .post(gw.url("/v1/local/default/groq/chat/completions"))
+        .json(&chat_body(true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["cf-aig-log-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut stream = response.bytes_stream();
+    let mut seen = Vec::new();
+    tokio::time::timeout(HANG_GUARD, async {
+        while !String::from_utf8_lossy(&seen).contains("[DONE]") {
+            seen.extend_from_slice(&stream.next().await.unwrap().unwrap());
+        }
+    })
+    .await
+    .expect("the whole stream arrives");
+    // The client has everything and leaves while the upstream connection is still open.
+    drop(stream);
+    tokio::time::timeout(HANG_GUARD, released)
+        .await
+        .expect("the gateway lets go of the upstream")
+        .unwrap();
+    // A second request: its end record is queued after anything the first one left behind.
+    let _ = gw
+        .http
+        .post(gw.url("/v1/local/default/openai/chat/completions"))
+        .json(&chat_body(false))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let row = gw.log_row("default", &id).await.unwrap();
+    assert_eq!((row.status_code, row.error), (Some(200), None));
+    let totals = analytics(&gw, "gateway_id=default").await["totals"].clone();
+    assert_eq!(
+        (&totals["requests"], &totals["errors"]),
+        (&json!(2), &json!(0)),
+        "{totals}"
     );
 }

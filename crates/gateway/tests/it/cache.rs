@@ -117,7 +117,16 @@ async fn errors_truncated_streams_and_no_store_are_never_cached() {
     let mut streamed = chat_body(true);
     streamed["messages"][0]["content"] = json!("a stream that stops early");
     gw.mock.push(Behavior::end_after(2));
-    send(&gw, CHAT, "sk-a", &[], &streamed).await;
+    // The client's body breaks at the cut (it must not look complete), so it is read loosely.
+    let cut = gw
+        .http
+        .post(gw.url(CHAT))
+        .header("authorization", "Bearer sk-a")
+        .json(&streamed)
+        .send()
+        .await
+        .unwrap();
+    assert!(cut.bytes().await.is_err());
     assert_eq!(
         send(&gw, CHAT, "sk-a", &[], &streamed).await.1.as_deref(),
         Some("MISS"),

@@ -4,9 +4,11 @@
 
 mod analytics;
 mod auth;
+mod bad_input;
 mod cache;
 mod compat;
 mod errors;
+mod faults;
 mod guard;
 mod logs;
 mod logs_api;

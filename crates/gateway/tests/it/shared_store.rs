@@ -58,11 +58,19 @@ impl Drop for Database {
     }
 }
 
-/// Waits until `gw` re-read the shared store twice (so at least one full read began after now).
-async fn reloaded(gw: &TestGateway) {
+/// Waits until a reload of the shared store left `gw` with the gateway `shared` in the state
+/// `seen` accepts (a notification triggers the reload; the periodic one is the safety net).
+async fn reloaded(gw: &TestGateway, seen: impl Fn(&tollgate_gateway::gateways::Gateway) -> bool) {
     let mut reloads = gw.state.reloads();
-    let start = *reloads.borrow_and_update();
-    reloads.wait_for(|count| *count >= start + 2).await.unwrap();
+    reloads
+        .wait_for(|_| {
+            gw.state
+                .gateways()
+                .get("local", "shared")
+                .is_some_and(|g| seen(&g))
+        })
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,7 +82,7 @@ async fn two_gateways_on_one_database_are_one_gateway() {
 
     // Created through one, served by the other.
     one.create_gateway(json!({"id": "shared"})).await;
-    reloaded(&two).await;
+    reloaded(&two, |_| true).await;
     let response = two
         .http
         .post(two.url("/v1/local/shared/openai/chat/completions"))
@@ -110,7 +118,7 @@ async fn two_gateways_on_one_database_are_one_gateway() {
         )
         .await;
     assert_eq!(status, 200);
-    reloaded(&two).await;
+    reloaded(&two, |gateway| gateway.settings.authentication).await;
     let response = two
         .http
         .post(two.url("/v1/local/shared/openai/chat/completions"))

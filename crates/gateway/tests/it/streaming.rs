@@ -151,7 +151,22 @@ async fn a_stream_ended_early_upstream_ends_early_for_the_client() {
         .send()
         .await
         .unwrap();
-    let text = response.text().await.unwrap();
+    // Ended without its terminal event: the client's body breaks instead of ending cleanly, so
+    // it never looks complete (reliability plan FA-06).
+    let mut stream = response.bytes_stream();
+    let mut text = Vec::new();
+    let mut broke = false;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(chunk) => text.extend_from_slice(&chunk),
+            Err(_) => {
+                broke = true;
+                break;
+            }
+        }
+    }
+    let text = String::from_utf8(text).unwrap();
+    assert!(broke, "{text}");
     assert_eq!(text.matches("data: ").count(), 2, "{text}");
     assert!(!text.contains("[DONE]"));
 }

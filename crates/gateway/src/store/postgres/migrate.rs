@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_gateways_tokens.sql"),
     include_str!("migrations/0002_logs.sql"),
     include_str!("migrations/0003_rollups.sql"),
+    include_str!("migrations/0004_change_notify.sql"),
 ];
 
 /// The advisory lock key that serialises migrations ("tollgate" in ASCII). Advisory locks are

@@ -4,9 +4,12 @@
 //! Every call takes a pooled connection and is bounded by a timeout, so a slow or unreachable
 //! database is an error the caller handles (the log spool absorbs it) rather than a task that
 //! hangs. Instances share the database: each ships its own spool under its own checkpoint, and
-//! concurrent ingests add to the same rollup rows under row locks.
+//! concurrent ingests add to the same rollup rows under row locks. Each instance also holds one
+//! connection that listens for changes to gateways and tokens (`listener.rs`).
 
+mod call;
 mod connect;
+mod listener;
 mod logs_ingest;
 mod logs_query;
 mod migrate;
@@ -14,14 +17,16 @@ mod registry;
 mod rollups;
 
 use std::borrow::Cow;
-use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Object, Pool, PoolError};
+use deadpool_postgres::{Pool, PoolError};
 use serde_json::Value;
 use tokio_postgres::error::SqlState;
 
+use self::call::{Lease, bounded};
+use self::connect::Connector;
+pub use self::listener::ChangeFeed;
 use super::{Store, StoreError, StoreResult};
 
 /// The longest any ordinary call (a management read or write, a log query) may take.
@@ -34,6 +39,8 @@ const INGEST_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// Opens the change listener's own connection, outside the pool.
+    connector: Connector,
 }
 
 impl PostgresStore {
@@ -47,21 +54,27 @@ impl PostgresStore {
     }
 
     pub(crate) async fn connect_with(config: tokio_postgres::Config) -> anyhow::Result<Self> {
-        let pool = connect::pool(config)?;
+        let connector = Connector::new(config)?;
+        let pool = connector.pool()?;
         migrate::run(&pool).await?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore { pool, connector })
     }
 
-    async fn client(&self) -> StoreResult<Object> {
-        self.pool.get().await.map_err(StoreError::from)
+    /// Starts listening for changes to gateways and run tokens made through any instance (or
+    /// any other client of the database); the listener stops when the feed is dropped.
+    pub fn change_feed(&self) -> ChangeFeed {
+        listener::start(self.connector.clone())
     }
-}
 
-/// Runs `work` under `limit`; running out of time is a backend error like any other.
-async fn bounded<T>(limit: Duration, work: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
-    tokio::time::timeout(limit, work)
-        .await
-        .map_err(|_| StoreError::Backend(format!("PostgreSQL did not answer within {limit:?}")))?
+    /// The pool, for a bulk copy into this database (`store::transfer`, `tollgate migrate`).
+    pub(in crate::store) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// A pooled connection; inside [`bounded`], discarded if the call runs out of time.
+    async fn client(&self) -> StoreResult<Lease> {
+        call::lease(&self.pool).await
+    }
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -93,7 +106,7 @@ fn corrupt(what: impl std::fmt::Display) -> StoreError {
 
 /// PostgreSQL text cannot hold NUL, which client-chosen strings (a model name, metadata) may
 /// contain: one such record must not fail its batch on every retry. NUL is stored as U+FFFD.
-fn pg_text(text: &str) -> Cow<'_, str> {
+pub(in crate::store) fn pg_text(text: &str) -> Cow<'_, str> {
     if text.contains('\0') {
         Cow::Owned(text.replace('\0', "\u{FFFD}"))
     } else {
@@ -102,7 +115,7 @@ fn pg_text(text: &str) -> Cow<'_, str> {
 }
 
 /// [`pg_text`] for every key and string of a JSON value (`jsonb` refuses `\u0000` too).
-fn pg_json(value: Value) -> Value {
+pub(in crate::store) fn pg_json(value: Value) -> Value {
     match value {
         Value::String(s) => Value::String(pg_text(&s).into_owned()),
         Value::Array(items) => Value::Array(items.into_iter().map(pg_json).collect()),

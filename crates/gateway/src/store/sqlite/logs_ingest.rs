@@ -2,6 +2,7 @@
 //! the checkpoint and the row caps applied in the same transaction.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use zstd::bulk::Compressor;
 
 use super::SqliteStore;
 use crate::analytics::RollupDelta;
@@ -21,12 +22,19 @@ impl SqliteStore {
         caps: Vec<((String, String), RowCap)>,
     ) -> StoreResult<()> {
         self.with(move |connection| {
+            // One context for the batch: a fresh one per body (`zstd::encode_all`) cleared ~1 MB of
+            // match tables each time, which was most of the gateway's CPU under load.
+            let mut compressor = Compressor::new(BODY_COMPRESSION_LEVEL).map_err(to_sql_error)?;
             let transaction = connection.transaction()?;
             super::rollups::apply(&transaction, &rollups)?;
             for record in &records {
                 match record {
-                    SpoolRecord::Begin { begin, body } => insert_begin(&transaction, begin, body, &caps)?,
-                    SpoolRecord::End { end, body } => complete(&transaction, end, body)?,
+                    SpoolRecord::Begin { begin, body } => {
+                        insert_begin(&transaction, &mut compressor, begin, body, &caps)?
+                    }
+                    SpoolRecord::End { end, body } => {
+                        complete(&transaction, &mut compressor, end, body)?
+                    }
                 }
             }
             for ((account, gateway), cap) in &caps {
@@ -34,11 +42,13 @@ impl SqliteStore {
                     delete_oldest(&transaction, account, gateway, *limit)?;
                 }
             }
-            transaction.execute(
-                "INSERT INTO spool_checkpoint (id, segment, offset) VALUES (1, ?1, ?2)
+            // Cached: under load the shipper commits many small batches, each with this upsert.
+            transaction
+                .prepare_cached(
+                    "INSERT INTO spool_checkpoint (id, segment, offset) VALUES (1, ?1, ?2)
                  ON CONFLICT (id) DO UPDATE SET segment = excluded.segment, offset = excluded.offset",
-                params![checkpoint.segment as i64, checkpoint.offset as i64],
-            )?;
+                )?
+                .execute(params![checkpoint.segment as i64, checkpoint.offset as i64])?;
             transaction.commit()
         })
         .await
@@ -79,6 +89,7 @@ impl SqliteStore {
 
 fn insert_begin(
     transaction: &Transaction<'_>,
+    compressor: &mut Compressor<'_>,
     begin: &LogBegin,
     body: &[u8],
     caps: &[((String, String), RowCap)],
@@ -130,14 +141,19 @@ fn insert_begin(
             )?
             .execute(params![
                 begin.id,
-                compress(body)?,
+                compress(compressor, body)?,
                 headers_json(&begin.request_headers)
             ])?;
     }
     Ok(())
 }
 
-fn complete(transaction: &Transaction<'_>, end: &LogEnd, body: &[u8]) -> rusqlite::Result<()> {
+fn complete(
+    transaction: &Transaction<'_>,
+    compressor: &mut Compressor<'_>,
+    end: &LogEnd,
+    body: &[u8],
+) -> rusqlite::Result<()> {
     let changed = transaction
         .prepare_cached(
             "UPDATE logs SET status_code = ?2, success = ?3, cached = ?4, duration = ?5, ttfb = ?6,
@@ -173,7 +189,7 @@ fn complete(transaction: &Transaction<'_>, end: &LogEnd, body: &[u8]) -> rusqlit
             )?
             .execute(params![
                 end.id,
-                compress(body)?,
+                compress(compressor, body)?,
                 headers_json(&end.response_headers)
             ])?;
     }
@@ -206,9 +222,14 @@ fn delete_oldest(
     Ok(())
 }
 
-fn compress(body: &[u8]) -> rusqlite::Result<Vec<u8>> {
-    zstd::encode_all(body, BODY_COMPRESSION_LEVEL)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+/// A single-shot frame: zstd sizes its tables to the body (bodies are mostly small), and the
+/// content size in the header lets `zstd::decode_all` read it like any other frame.
+fn compress(compressor: &mut Compressor<'_>, body: &[u8]) -> rusqlite::Result<Vec<u8>> {
+    compressor.compress(body).map_err(to_sql_error)
+}
+
+fn to_sql_error(error: std::io::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(error))
 }
 
 fn headers_json(headers: &[(String, String)]) -> String {

@@ -3,6 +3,7 @@
 //! tests run in parallel and never see each other's rows or any other database.
 
 mod ingest;
+mod listener;
 mod pipeline;
 mod query;
 mod registry;

@@ -1,0 +1,68 @@
+//! What the scenarios measured, per target, before it becomes the table.
+
+use super::wrk::WrkRun;
+
+/// Positions in [`PerTarget`].
+pub const DIRECT: usize = 0;
+pub const NGINX: usize = 1;
+pub const TOLLGATE: usize = 2;
+pub const TARGET_NAMES: [&str; 3] = ["direct", "nginx", "tollgate"];
+
+/// One measurement per target (direct, nginx, Tollgate); None when it failed or does not apply.
+pub type PerTarget<T> = [Option<T>; 3];
+
+/// Fixed-rate load against a slow upstream.
+pub struct RateRun {
+    pub p50_us: f64,
+    pub p99_us: f64,
+    /// Requests that started more than 10 ms after their scheduled time (the client fell behind).
+    pub late: u64,
+    /// CPU time of the target process over the run, in % of one core.
+    pub cpu_percent: Option<f64>,
+    pub rss_mib: Option<f64>,
+}
+
+/// Sequential streams: time to first byte and the gaps between SSE events.
+pub struct StreamRun {
+    pub first_byte_p50_us: f64,
+    pub first_byte_p99_us: f64,
+    pub gap_p50_us: f64,
+    pub gap_p99_us: f64,
+}
+
+/// Many streams at once.
+pub struct ManyStreams {
+    /// Streams with a gap between events above ten times the pace.
+    pub stalled: usize,
+    pub rss_before_mib: Option<f64>,
+    pub rss_peak_mib: Option<f64>,
+}
+
+impl ManyStreams {
+    pub fn rss_growth_mib(&self) -> Option<f64> {
+        Some(self.rss_peak_mib? - self.rss_before_mib?)
+    }
+}
+
+/// Cache HITs through Tollgate, and the same request answered by the mock with the same client.
+pub struct CacheRun {
+    pub hit_p50_us: f64,
+    pub hit_p99_us: f64,
+    pub direct_p50_us: f64,
+}
+
+#[derive(Default)]
+pub struct Results {
+    pub c1: PerTarget<WrkRun>,
+    pub c32: PerTarget<WrkRun>,
+    pub c256: PerTarget<WrkRun>,
+    /// Tollgate with `collect_logs = false`.
+    pub logs_off_c1: Option<WrkRun>,
+    pub logs_off_c32: Option<WrkRun>,
+    pub rate: PerTarget<RateRun>,
+    pub stream: PerTarget<StreamRun>,
+    pub many_streams: PerTarget<ManyStreams>,
+    pub cache: Option<CacheRun>,
+    /// (scenario, error) for every scenario that failed.
+    pub errors: Vec<(String, String)>,
+}

@@ -1,0 +1,86 @@
+//! One client connection: served by hyper with the peer address on every request, closed if no
+//! request head arrives in time, and drained gracefully when the server stops.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, watch};
+use tower::ServiceExt;
+
+pub struct Connection {
+    pub tcp: TcpStream,
+    pub peer: SocketAddr,
+    pub router: Router,
+    pub builder: Arc<Builder<TokioExecutor>>,
+    /// Turns `true` when the server stops accepting; the connection then finishes its
+    /// in-flight requests and closes.
+    pub stopping: watch::Receiver<bool>,
+    pub header_read_timeout: Duration,
+}
+
+impl Connection {
+    pub async fn serve(self) {
+        let Connection {
+            tcp,
+            peer,
+            router,
+            builder,
+            mut stopping,
+            header_read_timeout,
+        } = self;
+        let first_head = Arc::new(Notify::new());
+        let service = {
+            let first_head = first_head.clone();
+            router.map_request(move |request: http::Request<Incoming>| {
+                first_head.notify_one();
+                let mut request = request.map(Body::new);
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            })
+        };
+        // Upgrades are not served: no route uses them, and an `Upgrade` header on a request
+        // with a body must never switch the connection to another protocol (smuggling).
+        let connection =
+            builder.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service));
+        let mut connection = std::pin::pin!(connection);
+        // hyper's header timeout starts once it knows the protocol; this one also covers the
+        // bytes it reads to find out, so a client trickling its first line is closed too.
+        let head_deadline = async {
+            tokio::select! {
+                () = first_head.notified() => std::future::pending::<()>().await,
+                () = tokio::time::sleep(header_read_timeout) => {}
+            }
+        };
+        let mut head_deadline = std::pin::pin!(head_deadline);
+        let mut draining = false;
+        loop {
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::debug!(%peer, %error, "connection ended with an error");
+                    }
+                    return;
+                }
+                () = &mut head_deadline => {
+                    tracing::debug!(%peer, "no request head in time; closing the connection");
+                    return;
+                }
+                changed = stopping.changed(), if !draining => {
+                    if changed.is_err() || *stopping.borrow() {
+                        draining = true;
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        }
+    }
+}

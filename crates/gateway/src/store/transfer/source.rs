@@ -1,0 +1,533 @@
+//! The SQLite side of a transfer: the deployment found from `sqlite://…`, checked to be at rest,
+//! opened read-only inside one read transaction (so every batch comes from the same snapshot),
+//! and read in keyset batches that never hold more than one batch in memory.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::TransferError;
+use crate::logs::SpoolPosition;
+use crate::store::logs::LogRow;
+
+/// The SQLite schema version whose columns the transfer maps one by one. A new SQLite
+/// migration must be mapped here before the transfer accepts databases that have it.
+const SCHEMA_VERSION: i64 = 3;
+
+/// The database file inside a data directory (the default `storage.url`).
+const DB_FILE: &str = "tollgate.db";
+
+/// A stopped SQLite deployment, read-only.
+pub struct SqliteSource {
+    connection: Arc<Mutex<Connection>>,
+    db_path: PathBuf,
+    instance_id: String,
+    checkpoint: Option<SpoolPosition>,
+}
+
+/// Rows per table in the source's snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct SourceCounts {
+    pub settings: u64,
+    pub gateways: u64,
+    pub tokens: u64,
+    pub logs: u64,
+    pub rollups: [u64; 3],
+}
+
+pub(super) struct SettingRow {
+    pub key: String,
+    pub value: String,
+}
+
+pub(super) struct GatewayRow {
+    pub account_id: String,
+    pub id: String,
+    /// The settings object as JSON text.
+    pub settings: String,
+    pub created_at: String,
+    pub modified_at: String,
+}
+
+pub(super) struct TokenRow {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub token_sha256: Vec<u8>,
+    pub created_at: String,
+}
+
+/// A log row with what the API's [`LogRow`] leaves out: its writer and its stored bodies
+/// (zstd-compressed, copied as they are).
+pub(super) struct LogCopy {
+    pub row: LogRow,
+    pub instance_id: String,
+    pub bodies: Option<BodiesCopy>,
+}
+
+pub(super) struct BodiesCopy {
+    pub request: Option<Vec<u8>>,
+    pub request_headers: Option<String>,
+    pub response: Option<Vec<u8>>,
+    pub response_headers: Option<String>,
+}
+
+impl LogCopy {
+    fn body_bytes(&self) -> usize {
+        self.bodies.as_ref().map_or(0, |b| {
+            b.request.as_ref().map_or(0, Vec::len) + b.response.as_ref().map_or(0, Vec::len)
+        })
+    }
+}
+
+/// A rollup row's primary key, in column order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct RollupKey {
+    pub account_id: String,
+    pub bucket: i64,
+    pub gateway_id: String,
+    pub provider: String,
+    pub model: String,
+    pub status_class: i16,
+    pub cached: bool,
+}
+
+/// A stored rollup row; sketches stay in their stored encoding unless they must be merged.
+#[derive(Debug, Clone)]
+pub(super) struct RollupCopy {
+    pub key: RollupKey,
+    /// requests, errors, cached_requests, tokens_in, tokens_out, cache_read_tokens,
+    /// cache_write_tokens.
+    pub counters: [i64; 7],
+    pub cost: f64,
+    pub duration_sketch: Vec<u8>,
+    pub ttfb_sketch: Vec<u8>,
+}
+
+impl SqliteSource {
+    /// Opens the deployment at `location` (its database file, or the data directory holding
+    /// `tollgate.db`). The spool and `instance-id` are looked for in `data_dir`, by default the
+    /// database's directory. Refuses a deployment that is not at rest: records in its spool
+    /// that were never shipped into the database, or requests still in flight.
+    pub fn open(location: &Path, data_dir: Option<&Path>) -> Result<SqliteSource, TransferError> {
+        let db_path = if location.is_dir() {
+            location.join(DB_FILE)
+        } else {
+            location.to_owned()
+        };
+        if !db_path.is_file() {
+            return Err(TransferError::Source(format!(
+                "no SQLite database at {}",
+                db_path.display()
+            )));
+        }
+        let data_dir = match data_dir {
+            Some(dir) => dir.to_owned(),
+            None => db_path
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_owned),
+        };
+        let instance_id = read_instance_id(&data_dir)?;
+        let connection = open_snapshot(&db_path)?;
+        let checkpoint = read_checkpoint(&connection).map_err(source_error)?;
+        let unshipped = unshipped_spool_bytes(&data_dir.join("spool"), checkpoint)
+            .map_err(|e| TransferError::Source(format!("cannot read the spool: {e}")))?;
+        if unshipped > 0 {
+            return Err(TransferError::UnshippedSpool {
+                dir: data_dir.join("spool"),
+                bytes: unshipped,
+            });
+        }
+        let in_flight: i64 = connection
+            .query_row("SELECT count(*) FROM logs WHERE completed = 0", [], |r| {
+                r.get(0)
+            })
+            .map_err(source_error)?;
+        if in_flight > 0 {
+            return Err(TransferError::InFlight {
+                rows: in_flight.unsigned_abs(),
+            });
+        }
+        Ok(SqliteSource {
+            connection: Arc::new(Mutex::new(connection)),
+            db_path,
+            instance_id,
+            checkpoint,
+        })
+    }
+
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+
+    /// The deployment's instance id: its log rows' writer and the name of its spool checkpoint.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    pub(super) fn checkpoint(&self) -> Option<SpoolPosition> {
+        self.checkpoint
+    }
+
+    /// Runs `work` on the connection, off the async threads.
+    async fn read<T, F>(&self, work: F) -> Result<T, TransferError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let guard = connection
+                .lock()
+                .map_err(|_| TransferError::Source("connection lock poisoned".into()))?;
+            work(&guard).map_err(source_error)
+        })
+        .await
+        .map_err(|e| TransferError::Source(e.to_string()))?
+    }
+
+    pub(super) async fn counts(&self) -> Result<SourceCounts, TransferError> {
+        self.read(|c| {
+            let count = |table: &str| -> rusqlite::Result<u64> {
+                c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(i64::unsigned_abs)
+            };
+            Ok(SourceCounts {
+                settings: count("settings")?,
+                gateways: count("gateways")?,
+                tokens: count("tokens")?,
+                logs: count("logs")?,
+                rollups: [
+                    count("rollups_minute")?,
+                    count("rollups_hour")?,
+                    count("rollups_day")?,
+                ],
+            })
+        })
+        .await
+    }
+
+    pub(super) async fn settings(
+        &self,
+        after: String,
+        limit: usize,
+    ) -> Result<Vec<SettingRow>, TransferError> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(
+                "SELECT key, value FROM settings WHERE key > ?1 ORDER BY key LIMIT ?2",
+            )?;
+            statement
+                .query_map(params![after, limit as i64], |r| {
+                    Ok(SettingRow {
+                        key: r.get(0)?,
+                        value: r.get(1)?,
+                    })
+                })?
+                .collect()
+        })
+        .await
+    }
+
+    pub(super) async fn gateways(
+        &self,
+        after: (String, String),
+        limit: usize,
+    ) -> Result<Vec<GatewayRow>, TransferError> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(
+                "SELECT account_id, id, settings, created_at, modified_at FROM gateways
+                 WHERE (account_id, id) > (?1, ?2) ORDER BY account_id, id LIMIT ?3",
+            )?;
+            statement
+                .query_map(params![after.0, after.1, limit as i64], |r| {
+                    Ok(GatewayRow {
+                        account_id: r.get(0)?,
+                        id: r.get(1)?,
+                        settings: r.get(2)?,
+                        created_at: r.get(3)?,
+                        modified_at: r.get(4)?,
+                    })
+                })?
+                .collect()
+        })
+        .await
+    }
+
+    pub(super) async fn tokens(
+        &self,
+        after: String,
+        limit: usize,
+    ) -> Result<Vec<TokenRow>, TransferError> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(
+                "SELECT id, account_id, name, token_sha256, created_at FROM tokens
+                 WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            statement
+                .query_map(params![after, limit as i64], |r| {
+                    Ok(TokenRow {
+                        id: r.get(0)?,
+                        account_id: r.get(1)?,
+                        name: r.get(2)?,
+                        token_sha256: r.get(3)?,
+                        created_at: r.get(4)?,
+                    })
+                })?
+                .collect()
+        })
+        .await
+    }
+
+    /// Log rows after `after` (by id), with their bodies: at most `limit` rows, and no more
+    /// once `max_body_bytes` of bodies are in the batch (a row's bodies are never split).
+    pub(super) async fn logs(
+        &self,
+        after: String,
+        limit: usize,
+        max_body_bytes: usize,
+    ) -> Result<Vec<LogCopy>, TransferError> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(
+                "SELECT l.id, l.account_id, l.gateway_id, l.created_at, l.event_id, l.provider,
+                    l.model, l.path, l.method, l.status_code, l.success, l.cached, l.duration,
+                    l.ttfb, l.tokens_in, l.tokens_out, l.cache_read_tokens, l.cache_write_tokens,
+                    l.cost, l.custom_cost, l.metadata, l.step, l.attempts, l.request_content_type,
+                    l.response_content_type, l.request_size, l.response_size,
+                    l.request_head_complete, l.response_head_complete, l.feedback, l.score,
+                    l.client_ip, l.user_agent, l.error, l.completed, l.instance_id,
+                    b.log_id, b.request, b.request_headers, b.response, b.response_headers
+                 FROM logs l LEFT JOIN log_bodies b ON b.log_id = l.id
+                 WHERE l.id > ?1 ORDER BY l.id LIMIT ?2",
+            )?;
+            let mut rows = statement.query(params![after, limit as i64])?;
+            let (mut batch, mut bytes) = (Vec::new(), 0);
+            while let Some(row) = rows.next()? {
+                let copy = log_from_row(row)?;
+                bytes += copy.body_bytes();
+                batch.push(copy);
+                if bytes >= max_body_bytes {
+                    break;
+                }
+            }
+            Ok(batch)
+        })
+        .await
+    }
+
+    /// Rollup rows of `table` after `after` (by primary key).
+    pub(super) async fn rollups(
+        &self,
+        table: &'static str,
+        after: RollupKey,
+        limit: usize,
+    ) -> Result<Vec<RollupCopy>, TransferError> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT account_id, bucket, gateway_id, provider, model, status_class, cached,
+                    requests, errors, cached_requests, tokens_in, tokens_out, cache_read_tokens,
+                    cache_write_tokens, cost, duration_sketch, ttfb_sketch
+                 FROM {table}
+                 WHERE (account_id, bucket, gateway_id, provider, model, status_class, cached)
+                     > (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ORDER BY account_id, bucket, gateway_id, provider, model, status_class, cached
+                 LIMIT ?8"
+            ))?;
+            let k = after;
+            statement
+                .query_map(
+                    params![
+                        k.account_id,
+                        k.bucket,
+                        k.gateway_id,
+                        k.provider,
+                        k.model,
+                        k.status_class,
+                        k.cached,
+                        limit as i64
+                    ],
+                    |r| {
+                        let mut counters = [0i64; 7];
+                        for (i, counter) in counters.iter_mut().enumerate() {
+                            *counter = r.get(7 + i)?;
+                        }
+                        Ok(RollupCopy {
+                            key: RollupKey {
+                                account_id: r.get(0)?,
+                                bucket: r.get(1)?,
+                                gateway_id: r.get(2)?,
+                                provider: r.get(3)?,
+                                model: r.get(4)?,
+                                status_class: r.get(5)?,
+                                cached: r.get(6)?,
+                            },
+                            counters,
+                            cost: r.get(14)?,
+                            duration_sketch: r.get(15)?,
+                            ttfb_sketch: r.get(16)?,
+                        })
+                    },
+                )?
+                .collect()
+        })
+        .await
+    }
+}
+
+impl RollupKey {
+    /// Sorts before every stored key: the cursor of a first batch.
+    pub(super) fn first() -> RollupKey {
+        RollupKey {
+            account_id: String::new(),
+            bucket: i64::MIN,
+            gateway_id: String::new(),
+            provider: String::new(),
+            model: String::new(),
+            status_class: i16::MIN,
+            cached: false,
+        }
+    }
+}
+
+fn source_error(error: rusqlite::Error) -> TransferError {
+    TransferError::Source(error.to_string())
+}
+
+fn read_instance_id(data_dir: &Path) -> Result<String, TransferError> {
+    let path = data_dir.join("instance-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
+        _ => Err(TransferError::NoInstanceId {
+            data_dir: data_dir.to_owned(),
+        }),
+    }
+}
+
+/// A read-only connection inside a read transaction: every later query sees the database as
+/// its first query did, whatever else happens to the file meanwhile.
+fn open_snapshot(path: &Path) -> Result<Connection, TransferError> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(source_error)?;
+    connection
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(source_error)?;
+    let version: i64 = connection
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(source_error)?;
+    if version != SCHEMA_VERSION {
+        return Err(TransferError::Source(format!(
+            "the database has schema version {version}, this tollgate copies version \
+             {SCHEMA_VERSION}: start the matching `tollgate serve` on it once, or use the \
+             matching tollgate to migrate"
+        )));
+    }
+    connection.execute_batch("BEGIN").map_err(source_error)?;
+    Ok(connection)
+}
+
+fn read_checkpoint(connection: &Connection) -> rusqlite::Result<Option<SpoolPosition>> {
+    connection
+        .query_row(
+            "SELECT segment, offset FROM spool_checkpoint WHERE id = 1",
+            [],
+            |r| {
+                Ok(SpoolPosition {
+                    segment: r.get::<_, i64>(0)?.unsigned_abs(),
+                    offset: r.get::<_, i64>(1)?.unsigned_abs(),
+                })
+            },
+        )
+        .optional()
+}
+
+/// Bytes in the spool past the checkpoint: records the database has not received. Segments
+/// are `<number>.spool` files (see `logs::spool`); the shipper deletes those wholly shipped.
+fn unshipped_spool_bytes(dir: &Path, checkpoint: Option<SpoolPosition>) -> std::io::Result<u64> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(error) => return Err(error),
+    };
+    let mut unshipped = 0;
+    for entry in entries {
+        let entry = entry?;
+        let Some(number) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.strip_suffix(".spool"))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let size = entry.metadata()?.len();
+        unshipped += match checkpoint {
+            Some(c) if number < c.segment => 0,
+            Some(c) if number == c.segment => size.saturating_sub(c.offset),
+            _ => size,
+        };
+    }
+    Ok(unshipped)
+}
+
+fn log_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LogCopy> {
+    let status: Option<i64> = r.get(9)?;
+    let row = LogRow {
+        id: r.get(0)?,
+        account_id: r.get(1)?,
+        gateway_id: r.get(2)?,
+        created_at_ms: r.get(3)?,
+        event_id: r.get(4)?,
+        provider: r.get(5)?,
+        model: r.get(6)?,
+        path: r.get(7)?,
+        method: r.get(8)?,
+        status_code: status
+            .map(u16::try_from)
+            .transpose()
+            .map_err(crate::store::sqlite::to_text(9))?,
+        success: r.get(10)?,
+        cached: r.get(11)?,
+        duration_ms: r.get(12)?,
+        ttfb_ms: r.get(13)?,
+        tokens_in: r.get(14)?,
+        tokens_out: r.get(15)?,
+        cache_read_tokens: r.get(16)?,
+        cache_write_tokens: r.get(17)?,
+        cost: r.get(18)?,
+        custom_cost: r.get(19)?,
+        metadata: r.get(20)?,
+        step: r.get(21)?,
+        attempts: r.get(22)?,
+        request_content_type: r.get(23)?,
+        response_content_type: r.get(24)?,
+        request_size: r.get(25)?,
+        response_size: r.get(26)?,
+        request_head_complete: r.get(27)?,
+        response_head_complete: r.get(28)?,
+        feedback: r.get(29)?,
+        score: r.get(30)?,
+        client_ip: r.get(31)?,
+        user_agent: r.get(32)?,
+        error: r.get(33)?,
+        completed: r.get(34)?,
+    };
+    let bodies = match r.get::<_, Option<String>>(36)? {
+        Some(_) => Some(BodiesCopy {
+            request: r.get(37)?,
+            request_headers: r.get(38)?,
+            response: r.get(39)?,
+            response_headers: r.get(40)?,
+        }),
+        None => None,
+    };
+    Ok(LogCopy {
+        row,
+        instance_id: r.get(35)?,
+        bodies,
+    })
+}
