@@ -29,6 +29,9 @@ pub struct Limits {
     /// Requests being served at once (streams included until their last byte); beyond it new
     /// requests get 503 with `Retry-After` instead of queueing until memory runs out.
     pub max_in_flight: usize,
+    /// Longest a response may wait for a client that reads nothing before the stream is cut:
+    /// a reader that stalls must not hold its upstream stream and its row open for ever.
+    pub client_write_stall_timeout: Duration,
     /// HTTP/2 streams one connection may have open at once.
     pub h2_max_concurrent_streams: u32,
     /// HTTP/2 keep-alive ping interval; `None` sends no pings.
@@ -46,6 +49,7 @@ pub(super) struct RawLimits {
     max_headers: u64,
     max_connections: u64,
     max_in_flight: u64,
+    client_write_stall_timeout_ms: u64,
     h2_max_concurrent_streams: u64,
     h2_keep_alive_interval_ms: u64,
 }
@@ -61,6 +65,7 @@ impl Default for RawLimits {
             max_headers: 100,
             max_connections: 10_000,
             max_in_flight: 5_000,
+            client_write_stall_timeout_ms: 60_000,
             h2_max_concurrent_streams: 100,
             h2_keep_alive_interval_ms: 30_000,
         }
@@ -95,6 +100,12 @@ impl RawLimits {
         let max_headers = within("max_headers", self.max_headers, 16, 1000);
         let max_connections = within("max_connections", self.max_connections, 1, 1_000_000);
         let max_in_flight = within("max_in_flight", self.max_in_flight, 1, 1_000_000);
+        let write_stall_ms = within(
+            "client_write_stall_timeout_ms",
+            self.client_write_stall_timeout_ms,
+            100,
+            HOUR_MS,
+        );
         let h2_streams = within(
             "h2_max_concurrent_streams",
             self.h2_max_concurrent_streams,
@@ -116,6 +127,7 @@ impl RawLimits {
             max_headers: max_headers as usize,
             max_connections: max_connections as usize,
             max_in_flight: max_in_flight as usize,
+            client_write_stall_timeout: Duration::from_millis(write_stall_ms),
             h2_max_concurrent_streams: h2_streams as u32,
             h2_keep_alive_interval: (h2_ping_ms > 0).then(|| Duration::from_millis(h2_ping_ms)),
         }

@@ -7,6 +7,8 @@
 //! upstream break, and a client that leaves (noticed even while the upstream is silent).
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -189,7 +191,16 @@ impl RequestLog {
             idle_timeout,
         } = head;
         let (sender, receiver) = mpsc::channel::<Result<Bytes, io::Error>>(1);
+        let complete = Arc::new(AtomicBool::new(false));
+        let client = ToClient {
+            sender,
+            complete: complete.clone(),
+        };
         let logs = self.state.logs().clone();
+        let bounds = Bounds {
+            upstream_idle: idle_timeout,
+            client_stall: self.state.config().limits.client_write_stall_timeout,
+        };
         let is_sse = content_type
             .as_deref()
             .is_some_and(|t| t.starts_with("text/event-stream"));
@@ -219,18 +230,29 @@ impl RequestLog {
         logs.spawn_owing_end(async move {
             drive(
                 upstream,
-                sender,
+                client,
                 watcher,
                 transform,
                 content_length,
                 is_sse,
-                idle_timeout,
+                bounds,
             )
             .await;
         });
         Body::from_stream(futures_util::stream::unfold(
-            receiver,
-            |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
+            Some((receiver, complete)),
+            |state| async move {
+                let (mut receiver, complete) = state?;
+                match receiver.recv().await {
+                    Some(item) => Some((item, Some((receiver, complete)))),
+                    // The relay ended without saying the response is whole (the client stalled,
+                    // the task died): the body breaks rather than ends, so it never looks complete.
+                    None if !complete.load(Ordering::Acquire) => {
+                        Some((Err(io::Error::other("response cut short")), None))
+                    }
+                    None => None,
+                }
+            },
         ))
     }
 }
@@ -250,14 +272,55 @@ struct Watcher {
     end: Option<LogEnd>,
 }
 
+/// How long each side of a relay may stall before the stream is cut.
+#[derive(Clone, Copy)]
+struct Bounds {
+    /// The upstream sends nothing.
+    upstream_idle: Duration,
+    /// The client reads nothing (the chunk waiting for it finds no room).
+    client_stall: Duration,
+}
+
+/// The relay's end of the client's body.
+struct ToClient {
+    sender: mpsc::Sender<Result<Bytes, io::Error>>,
+    /// Set once the whole response was handed over; without it the body ends in an error.
+    complete: Arc<AtomicBool>,
+}
+
+impl ToClient {
+    /// Hands `chunk` to the client's body; `Err` with the reason the stream ends when the
+    /// client is gone or has read nothing for `stall`.
+    async fn deliver(&self, chunk: Bytes, stall: Duration) -> Result<(), &'static str> {
+        match tokio::time::timeout(stall, self.sender.send(Ok(chunk))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err("client disconnected"),
+            Err(_elapsed) => Err("client stalled"),
+        }
+    }
+
+    /// Breaks the client's body with `reason` (it may already be gone).
+    async fn fail(&self, reason: &str) {
+        let _ = self
+            .sender
+            .send(Err(io::Error::other(reason.to_owned())))
+            .await;
+    }
+
+    /// The response is whole: dropping this ends the client's body normally.
+    fn complete(self) {
+        self.complete.store(true, Ordering::Release);
+    }
+}
+
 async fn drive<S>(
     mut upstream: S,
-    client: mpsc::Sender<Result<Bytes, io::Error>>,
+    client: ToClient,
     mut watcher: Watcher,
     mut transform: Option<Box<dyn BodyTransform>>,
     content_length: Option<u64>,
     is_sse: bool,
-    idle_timeout: Duration,
+    bounds: Bounds,
 ) where
     S: Stream<Item = reqwest::Result<Bytes>> + Unpin,
 {
@@ -268,16 +331,16 @@ async fn drive<S>(
     loop {
         let next = tokio::select! {
             biased;
-            () = client.closed() => {
+            () = client.sender.closed() => {
                 watcher.finish_detached("client disconnected");
                 return;
             }
-            next = tokio::time::timeout(idle_timeout, upstream.next()) => match next {
+            next = tokio::time::timeout(bounds.upstream_idle, upstream.next()) => match next {
                 Ok(next) => next,
                 Err(_elapsed) => {
                     watcher.finish(Some("upstream idle timeout")).await;
                     // Dropping the upstream stream (on return) closes its connection.
-                    let _ = client.send(Err(io::Error::other("upstream idle timeout"))).await;
+                    client.fail("upstream idle timeout").await;
                     return;
                 }
             },
@@ -305,8 +368,12 @@ async fn drive<S>(
                         watcher.fill_cache().await;
                     }
                 }
-                if !sent.is_empty() && client.send(Ok(sent)).await.is_err() {
-                    watcher.finish_detached("client disconnected");
+                if !sent.is_empty()
+                    && let Err(reason) = client.deliver(sent, bounds.client_stall).await
+                {
+                    // Returning drops the upstream stream (closing its connection) and the
+                    // sender, which ends the client's body.
+                    watcher.finish_detached(reason);
                     return;
                 }
             }
@@ -314,18 +381,14 @@ async fn drive<S>(
                 tracing::warn!(error = %error.without_url(), "upstream response broke off");
                 watcher.finish(Some("upstream stream broken")).await;
                 // The client's stream breaks too: no synthesized end.
-                let _ = client
-                    .send(Err(io::Error::other("upstream stream broken")))
-                    .await;
+                client.fail("upstream stream broken").await;
                 return;
             }
             None if is_sse && ending.truncated() => {
                 // A clean close without the end event is a cut stream all the same: the client
                 // must not be handed a body that looks complete.
                 watcher.finish(Some("upstream stream truncated")).await;
-                let _ = client
-                    .send(Err(io::Error::other("upstream stream truncated")))
-                    .await;
+                client.fail("upstream stream truncated").await;
                 return;
             }
             None => {
@@ -337,8 +400,8 @@ async fn drive<S>(
                 if whole && terminal_seen {
                     watcher.fill_cache().await;
                 }
-                if !tail.is_empty() {
-                    let _ = client.send(Ok(tail)).await;
+                if tail.is_empty() || client.deliver(tail, bounds.client_stall).await.is_ok() {
+                    client.complete();
                 }
                 return;
             }

@@ -467,3 +467,42 @@ async fn a_slow_reader_holds_the_upstream_back_instead_of_buffering() {
     );
     assert_eq!(handed_over.load(Ordering::SeqCst), EVENTS + 1);
 }
+
+/// FA-17, the other half: a client that reads nothing at all is cut once a chunk has waited
+/// for it longer than `client_write_stall_timeout_ms`; the upstream is let go, the row says
+/// why, and what the client reads afterwards ends in an error, never in a body that looks whole.
+#[tokio::test]
+async fn a_client_that_reads_nothing_is_cut_after_the_write_stall_timeout() {
+    const EVENTS: usize = 4000;
+    const EVENT_BYTES: usize = 16 * 1024;
+    let gw = TestGateway::with_config("", "[limits]\nclient_write_stall_timeout_ms = 200\n").await;
+    let handed_over = Arc::new(AtomicUsize::new(0));
+    gw.mock
+        .push(Behavior::filler_stream(EVENTS, EVENT_BYTES).counting_into(handed_over.clone()));
+    let response = send(&gw, CHAT, chat_body(true), &[]).await;
+    let id = log_id(&response);
+    let mut stream = response.bytes_stream();
+    tokio::time::timeout(HANG_GUARD, stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    // Not reading: the gateway gives up on this client and hangs up on the upstream.
+    tokio::time::timeout(HANG_GUARD, gw.mock.wait_for_open_connections_at_most(0))
+        .await
+        .expect("the gateway lets the upstream go when the client stalls");
+    let row = completed_row(&gw, "default", &id).await;
+    assert_eq!(row.error.as_deref(), Some("client stalled"));
+    assert!(handed_over.load(Ordering::SeqCst) < EVENTS);
+    let mut broke = false;
+    while let Some(chunk) = tokio::time::timeout(HANG_GUARD, stream.next())
+        .await
+        .unwrap()
+    {
+        if chunk.is_err() {
+            broke = true;
+            break;
+        }
+    }
+    assert!(broke, "the cut body ends in an error, not as if complete");
+}
