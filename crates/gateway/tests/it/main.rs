@@ -10,6 +10,7 @@ mod compat;
 mod errors;
 mod faults;
 mod guard;
+mod h2_abuse;
 mod logs;
 mod logs_api;
 mod management;

@@ -7,13 +7,13 @@ use serde_json::json;
 use crate::support::{TestGateway, chat_body};
 
 /// A database of its own on the machine's PostgreSQL, dropped when the test ends.
-struct Database {
+pub(crate) struct Database {
     admin_url: String,
     name: String,
 }
 
 impl Database {
-    async fn create() -> Database {
+    pub(crate) async fn create() -> Database {
         let admin_url = std::env::var("TOLLGATE_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         let name = format!("tollgate_test_{}", uuid::Uuid::now_v7().simple());
@@ -28,7 +28,7 @@ impl Database {
         Database { admin_url, name }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         let (base, _) = self.admin_url.rsplit_once('/').unwrap();
         format!("{base}/{}", self.name)
     }

@@ -1,8 +1,10 @@
 //! Dependency faults (reliability plan §3.3): an upstream that is down, silent, slow, stalls,
-//! breaks or ends a stream early, rate-limits, or whose client leaves or stops reading; and
-//! Redis down or hung (`redis`). Each names the plan's FA id it covers.
+//! breaks or ends a stream early, rate-limits, or whose client leaves or stops reading; Redis
+//! down or hung (`redis`); the log store locked (`store`). Each names the plan's FA id it covers.
 
+mod broken_upstream;
 mod redis;
+mod store;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
