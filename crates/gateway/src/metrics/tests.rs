@@ -1,3 +1,6 @@
+//! The metrics a request leaves behind: the same series as before the per-route cache, created
+//! on first use, and routes past the cap sharing `other`.
+
 use super::*;
 use crate::logs::RollupFacts;
 
