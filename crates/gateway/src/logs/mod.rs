@@ -15,7 +15,7 @@ mod spool;
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio_util::task::TaskTracker;
 
 pub use spool::{SpoolError, SpoolSettings};
@@ -31,6 +31,8 @@ pub struct LogPipeline {
     stop: Arc<watch::Sender<bool>>,
     committed: watch::Receiver<SpoolPosition>,
     shipped: watch::Receiver<SpoolPosition>,
+    /// Cuts the shipper's batch window short, for those waiting on [`LogPipeline::flushed`].
+    ship_now: Arc<Notify>,
     shipper_done: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
     /// Tasks that still owe an end record (response relays); shutdown waits for them, briefly.
     owing_ends: TaskTracker,
@@ -97,13 +99,15 @@ impl LogPipeline {
             );
         }
         let (stop, stopped) = watch::channel(false);
-        let shipper_task = tokio::spawn(shipper.run(committed.clone(), stopped));
+        let ship_now = Arc::new(Notify::new());
+        let shipper_task = tokio::spawn(shipper.run(committed.clone(), stopped, ship_now.clone()));
         Ok(LogPipeline {
             writer,
             instance_id: instance_id.into(),
             stop: Arc::new(stop),
             committed,
             shipped,
+            ship_now,
             shipper_done: Arc::new(tokio::sync::Mutex::new(Some(shipper_task))),
             owing_ends: TaskTracker::new(),
         })
@@ -148,6 +152,7 @@ impl LogPipeline {
     pub async fn flushed(&self) {
         let target = *self.committed.borrow();
         let mut shipped = self.shipped.clone();
+        self.ship_now.notify_one();
         let _ = shipped.wait_for(|position| *position >= target).await;
     }
 

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
 
 use super::record::{SpoolPosition, SpoolRecord};
 use super::spool;
@@ -18,11 +19,13 @@ use crate::store::logs::RowCap;
 
 const RETRY_FIRST: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(10);
-/// Shortest time between the starts of two batches. Each batch pays a transaction, three
-/// rollup upserts per key (each merging stored sketches) and two blocking-pool trips; shipping
-/// as soon as anything is committed made that one batch per request or two under load, on the
-/// core the requests need. An idle gateway still ships at once (the last batch is long past).
-const MIN_BATCH_INTERVAL: Duration = Duration::from_millis(50);
+/// How long records gather before a batch ships. Each batch pays a transaction, three rollup
+/// upserts per key (each merging stored sketches) and two blocking-pool trips, on the core the
+/// requests need: shipping as soon as anything was committed made that one batch per request
+/// under load, and at low load put the store's work right beside each request in flight (a
+/// streamed response's first byte waited behind it). [`super::LogPipeline::flushed`] and
+/// shutdown ship at once; a backlog ships batch after batch.
+const BATCH_WINDOW: Duration = Duration::from_millis(50);
 
 pub struct Shipper {
     pub dir: PathBuf,
@@ -45,14 +48,18 @@ impl Shipper {
         Ok(())
     }
 
-    /// Follows the committed position until it stops moving after `stop` fires.
+    /// Follows the committed position until it stops moving after `stop` fires; `ship_now`
+    /// cuts the current batch window short.
     pub async fn run(
         mut self,
         mut committed: watch::Receiver<SpoolPosition>,
         mut stop: watch::Receiver<bool>,
+        ship_now: Arc<Notify>,
     ) {
         let mut retry = RETRY_FIRST;
-        let mut last_batch: Option<tokio::time::Instant> = None;
+        // When the oldest unshipped record was noticed; `None` ships without waiting (a backlog).
+        let mut window_start: Option<Instant> = None;
+        let mut backlog = false;
         loop {
             let target = *committed.borrow_and_update();
             if self.checkpoint >= target {
@@ -63,23 +70,29 @@ impl Shipper {
                     changed = committed.changed() => if changed.is_err() && self.checkpoint >= *committed.borrow() { return },
                     _ = stop.changed() => {}
                 }
+                window_start = Some(Instant::now());
                 continue;
             }
-            if let Some(last) = last_batch
+            if let Some(start) = window_start.take()
+                && !backlog
                 && !*stop.borrow()
-                && last.elapsed() < MIN_BATCH_INTERVAL
+                && start.elapsed() < BATCH_WINDOW
             {
                 // Let more records join this batch; the target is read again afterwards.
                 tokio::select! {
-                    () = tokio::time::sleep_until(last + MIN_BATCH_INTERVAL) => {}
+                    () = tokio::time::sleep_until(start + BATCH_WINDOW) => {}
                     // Stopping (or the pipeline is gone): ship what there is now.
-                    _ = stop.changed() => last_batch = None,
+                    _ = stop.changed() => {}
+                    () = ship_now.notified() => {}
                 }
                 continue;
             }
-            last_batch = Some(tokio::time::Instant::now());
             match self.ship_once(target).await {
-                Ok(()) => retry = RETRY_FIRST,
+                Ok(()) => {
+                    retry = RETRY_FIRST;
+                    // The batch was cut at its size bound: the rest ships without a window.
+                    backlog = self.checkpoint < target;
+                }
                 Err(error) => {
                     tracing::warn!(%error, ?retry, "log store unavailable; rows stay in the spool");
                     tokio::select! {
@@ -93,6 +106,7 @@ impl Shipper {
                     }
                 }
             }
+            window_start = Some(Instant::now());
         }
     }
 

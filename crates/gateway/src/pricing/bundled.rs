@@ -3,14 +3,17 @@
 //! The crate's own calculator does the pricing, so price history (start dates), time-of-day
 //! rates (DeepSeek's off-peak) and long-context tiers (Claude, Gemini above 200k input tokens)
 //! all apply. Its model matching (rules per model, a dated-name retry, fallback providers) runs
-//! once per distinct name; afterwards each request is priced by the matched model's own id.
+//! once per distinct name; afterwards each request is priced by the matched model's own id, and
+//! mostly by flat rates read back from the calculator once per half-hour ([`super::flat`]).
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use genai_prices::{Calculator, PriceRequest, Usage, UsageKey};
+use genai_prices::{Calculator, PriceCalculation, PriceRequest, Usage, UsageKey};
 
 use super::TokenCounts;
+use super::cache::Priced;
+use super::flat::FlatRates;
 use super::names::{self, HUGGINGFACE_PREFIX, Source};
 
 /// A model found in the data: the provider id and a name that matches it directly.
@@ -68,19 +71,35 @@ impl Bundled {
         Some((resolved, matched_id))
     }
 
-    /// USD for `tokens` at `at`; `None` only if the crate refuses the calculation.
+    /// USD for `tokens` at `at`; `None` only if the crate refuses the calculation. The model's
+    /// flat rates price it when they hold (see [`super::flat`]), the crate's calculator otherwise.
     pub(super) fn cost(
         &self,
-        resolved: &Resolved,
+        priced: &Priced,
         tokens: &TokenCounts,
         at: jiff::Timestamp,
     ) -> Option<f64> {
+        let latest = priced.flat();
+        match latest.as_deref() {
+            Some(flat) if flat.holds_at(at) => {
+                if let Some(cost) = flat.cost(tokens) {
+                    return Some(cost);
+                }
+            }
+            // Older than the latest record (a long request finishing late): priced directly.
+            Some(flat) if !flat.ended_by(at) => {}
+            _ => {
+                if let Some(fresh) = self.flat_rates(&priced.resolved, at) {
+                    priced.set_flat(fresh);
+                    if let Some(cost) = fresh.cost(tokens) {
+                        return Some(cost);
+                    }
+                }
+            }
+        }
+        let resolved = &priced.resolved;
         let at = SystemTime::try_from(at).ok()?;
-        let usage = usage(tokens);
-        let request = PriceRequest::new(&resolved.model, &usage)
-            .with_provider_id(resolved.provider)
-            .with_timestamp(at);
-        match self.calculator.calculate(&request) {
+        match self.calculate(resolved, tokens, at) {
             Ok(price) => Some(price.total_price),
             Err(error) => {
                 tracing::warn!(%error, provider = resolved.provider, model = %resolved.model,
@@ -88,6 +107,26 @@ impl Bundled {
                 None
             }
         }
+    }
+
+    /// The model's flat rates for the stretch of time holding `at`.
+    pub(super) fn flat_rates(&self, resolved: &Resolved, at: jiff::Timestamp) -> Option<FlatRates> {
+        let at_time = SystemTime::try_from(at).ok()?;
+        FlatRates::derive(at, |tokens| self.calculate(resolved, tokens, at_time).ok())
+    }
+
+    /// The crate's price for `tokens` at `at`, by the resolved model's own id.
+    pub(super) fn calculate(
+        &self,
+        resolved: &Resolved,
+        tokens: &TokenCounts,
+        at: SystemTime,
+    ) -> genai_prices::Result<PriceCalculation> {
+        let usage = usage(tokens);
+        let request = PriceRequest::new(&resolved.model, &usage)
+            .with_provider_id(resolved.provider)
+            .with_timestamp(at);
+        self.calculator.calculate(&request)
     }
 
     /// Every (slug, model name) `cost` prices, named by the data's model ids: the slug's own

@@ -5,12 +5,15 @@
 //! - [`names`]: Tollgate provider slugs and request model names → the crate's provider ids.
 //! - [`bundled`]: the crate's data: matching a model once, pricing it at the request's time.
 //! - [`cache`]: the bounded map of resolved (provider, model) pairs the hot path reads.
+//! - [`flat`]: a model's prices as per-token rates for half an hour, read back from the calculator
+//!   and equal to it where they apply, so most requests skip it.
 //! - [`overrides`]: `[pricing.<provider>."<model>"]` prices from configuration.
 //! - [`custom`]: the `cf-aig-custom-cost` header's arithmetic.
 
 mod bundled;
 mod cache;
 mod custom;
+mod flat;
 mod names;
 mod overrides;
 
@@ -89,10 +92,10 @@ impl PriceTable {
         if let Some(price) = self.overrides.get(provider).and_then(|m| m.get(model)) {
             return Some(price.cost(tokens));
         }
-        let resolved = self
+        let priced = self
             .resolved
             .get_or_insert_with(provider, model, || self.bundled.resolve(provider, model))?;
-        self.bundled.cost(&resolved, tokens, at)
+        self.bundled.cost(&priced, tokens, at)
     }
 
     /// Every (provider slug, model) the table knows, sorted and without duplicates: the bundled

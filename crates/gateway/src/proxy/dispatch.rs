@@ -332,7 +332,7 @@ impl Dispatch<'_> {
                             failure,
                         });
                     }
-                    let mut response = self.respond(upstream, record);
+                    let mut response = self.respond(upstream, record).await;
                     set_log_id(&mut response, id);
                     return Ok(Delivery::Delivered(response));
                 }
@@ -359,7 +359,7 @@ impl Dispatch<'_> {
         }
     }
 
-    fn respond(&mut self, upstream: reqwest::Response, record: RequestLog) -> Response {
+    async fn respond(&mut self, upstream: reqwest::Response, record: RequestLog) -> Response {
         let status = upstream.status().as_u16();
         let mut response = Response::new(Body::empty());
         *response.status_mut() = upstream.status();
@@ -411,7 +411,9 @@ impl Dispatch<'_> {
             headers,
             idle_timeout: self.timeout,
         };
-        *response.body_mut() = record.relay(upstream.bytes_stream(), head, fill, transform);
+        *response.body_mut() = record
+            .relay(upstream.bytes_stream(), head, fill, transform)
+            .await;
         response
     }
 }

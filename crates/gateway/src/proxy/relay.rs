@@ -173,7 +173,11 @@ impl RequestLog {
     }
 
     /// The client's body: the upstream's bytes, unchanged, with the log finished on the way.
-    pub fn relay<S>(
+    ///
+    /// A body that is not an event stream is awaited until its first chunk (or its end) before
+    /// the response goes out, so the head and a small body leave in one write instead of two;
+    /// an event stream's head goes out at once, as clients of slow first tokens expect.
+    pub async fn relay<S>(
         self,
         upstream: S,
         head: ResponseHead,
@@ -239,12 +243,22 @@ impl RequestLog {
             )
             .await;
         });
+        let mut receiver = receiver;
+        let first = if is_sse {
+            None
+        } else {
+            Some(receiver.recv().await)
+        };
         Body::from_stream(futures_util::stream::unfold(
-            Some((receiver, complete)),
+            Some((first, receiver, complete)),
             |state| async move {
-                let (mut receiver, complete) = state?;
-                match receiver.recv().await {
-                    Some(item) => Some((item, Some((receiver, complete)))),
+                let (first, mut receiver, complete) = state?;
+                let next = match first {
+                    Some(first) => first,
+                    None => receiver.recv().await,
+                };
+                match next {
+                    Some(item) => Some((item, Some((None, receiver, complete)))),
                     // The relay ended without saying the response is whole (the client stalled,
                     // the task died): the body breaks rather than ends, so it never looks complete.
                     None if !complete.load(Ordering::Acquire) => {

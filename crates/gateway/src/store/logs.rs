@@ -1,6 +1,7 @@
 //! The request-log side of storage: rows as the logs API shows them, the queries it makes, and
 //! the ingestion calls the log shipper makes (SPEC §13 logs, §15).
 
+pub(crate) mod body_codec;
 pub(crate) mod filter_keys;
 
 use async_trait::async_trait;

@@ -17,45 +17,50 @@ use super::{INGEST_TIMEOUT, OP_TIMEOUT, PostgresStore, bounded, pg_json, rollups
 use crate::analytics::RollupDelta;
 use crate::logs::{LogBegin, LogEnd, SpoolPosition, SpoolRecord};
 use crate::store::logs::RowCap;
+use crate::store::logs::body_codec::{BodyEncoder, Stored};
 use crate::store::{StoreError, StoreResult};
-
-/// zstd level for stored bodies: fast, and prompts compress well at it (as in SQLite).
-const BODY_COMPRESSION_LEVEL: i32 = 3;
 
 type GatewayKey = (String, String);
 
-/// A begin record ready to insert: body compressed, metadata parsed for the filters.
+/// A begin record ready to insert: body encoded, metadata parsed for the filters.
 struct Begin {
     record: Box<LogBegin>,
     /// `None` when the payload is not kept (no body row at all).
     body: Option<Vec<u8>>,
     headers: Option<String>,
     metadata_json: Option<Value>,
+    /// The request's end when the batch holds it too: the row is inserted completed.
+    end: Option<End>,
 }
 
-/// An end record ready to apply: response body compressed when the payload is kept.
+/// An end record ready to apply: response body encoded when the payload is kept.
 struct End {
     record: Box<LogEnd>,
     body: Option<Vec<u8>>,
     headers: Option<String>,
 }
 
-/// Splits a batch into begins and ends, compresses bodies and resolves repeats the way applying
+/// Splits a batch into begins and ends, encodes bodies and resolves repeats the way applying
 /// the records one by one would: the first begin of an id inserts its row, the last end wins.
+/// An end whose begin is in the batch goes with it (most requests end within a batch), so the
+/// row is written once, completed, instead of inserted and then updated; ends apply after all
+/// begins of a batch anyway, so the order of the two in it makes no difference.
 fn prepare(records: Vec<SpoolRecord>) -> StoreResult<(Vec<Begin>, Vec<End>)> {
-    let mut begins = Vec::new();
-    let mut seen = HashSet::new();
+    let mut encoder = BodyEncoder::default();
+    let mut begins: Vec<Begin> = Vec::new();
+    let mut begin_index: HashMap<String, usize> = HashMap::new();
     let mut ends: Vec<End> = Vec::new();
     let mut end_index: HashMap<String, usize> = HashMap::new();
     for record in records {
         match record {
             SpoolRecord::Begin { begin, body } => {
-                if !seen.insert(begin.id.clone()) {
+                if begin_index.contains_key(&begin.id) {
                     continue;
                 }
+                begin_index.insert(begin.id.clone(), begins.len());
                 let (body, headers) = if begin.keep_payload {
                     (
-                        Some(compress(&body)?),
+                        Some(encode(&mut encoder, body)?),
                         Some(headers_json(&begin.request_headers)),
                     )
                 } else {
@@ -72,6 +77,7 @@ fn prepare(records: Vec<SpoolRecord>) -> StoreResult<(Vec<Begin>, Vec<End>)> {
                     body,
                     headers,
                     metadata_json,
+                    end: None,
                 });
             }
             SpoolRecord::End { end, body } => {
@@ -80,7 +86,7 @@ fn prepare(records: Vec<SpoolRecord>) -> StoreResult<(Vec<Begin>, Vec<End>)> {
                     (None, None)
                 } else {
                     (
-                        Some(compress(&body)?),
+                        Some(encode(&mut encoder, body)?),
                         Some(headers_json(&end.response_headers)),
                     )
                 };
@@ -99,6 +105,16 @@ fn prepare(records: Vec<SpoolRecord>) -> StoreResult<(Vec<Begin>, Vec<End>)> {
             }
         }
     }
+    let ends = ends
+        .into_iter()
+        .filter_map(|end| match begin_index.get(&end.record.id) {
+            Some(&at) => {
+                begins[at].end = Some(end);
+                None
+            }
+            None => Some(end),
+        })
+        .collect();
     Ok((begins, ends))
 }
 
@@ -125,10 +141,10 @@ impl PostgresStore {
             }
             rollups::apply(&transaction, &rollups).await?;
             let capped = capped_gateways(&begins, &caps);
-            let begins = if capped.is_empty() {
-                begins
+            let (begins, ends) = if capped.is_empty() {
+                (begins, ends)
             } else {
-                cap_begins(&transaction, begins, &capped).await?
+                cap_begins(&transaction, begins, ends, &capped).await?
             };
             write::write_rows(
                 &transaction,
@@ -224,12 +240,14 @@ fn capped_gateways(begins: &[Begin], caps: &[(GatewayKey, RowCap)]) -> HashMap<G
 
 /// Locks the row counters of every gateway the batch writes to (in key order, the order the
 /// insert trigger takes them in too), so concurrent instances see each other's rows when they
-/// check a cap, and drops the begins that `STOP_INSERTING` caps refuse.
+/// check a cap, and drops the begins that `STOP_INSERTING` caps refuse. A refused begin's end
+/// goes back to the ends, to complete the row if one exists after all (as it would have).
 async fn cap_begins(
     transaction: &Transaction<'_>,
     begins: Vec<Begin>,
+    mut ends: Vec<End>,
     capped: &HashMap<GatewayKey, RowCap>,
-) -> StoreResult<Vec<Begin>> {
+) -> StoreResult<(Vec<Begin>, Vec<End>)> {
     let gateways: BTreeSet<(&str, &str)> = begins
         .iter()
         .map(|b| (b.record.account_id.as_str(), b.record.gateway_id.as_str()))
@@ -282,13 +300,14 @@ async fn cap_begins(
             );
             let count = counts.entry(key).or_default();
             if *count >= limit {
+                ends.extend(begin.end);
                 continue;
             }
             *count += 1;
         }
         kept.push(begin);
     }
-    Ok(kept)
+    Ok((kept, ends))
 }
 
 fn stop_limit(capped: &HashMap<GatewayKey, RowCap>, begin: &LogBegin) -> Option<u64> {
@@ -299,11 +318,16 @@ fn stop_limit(capped: &HashMap<GatewayKey, RowCap>, begin: &LogBegin) -> Option<
     }
 }
 
-/// Single-shot, so zstd sizes its tables to the body: `zstd::encode_all` (size unknown) cleared
-/// ~1 MB of tables per call, most of the gateway's CPU under load.
-fn compress(body: &[u8]) -> StoreResult<Vec<u8>> {
-    zstd::bulk::compress(body, BODY_COMPRESSION_LEVEL)
-        .map_err(|e| StoreError::Backend(format!("compressing a body: {e}")))
+/// The stored form of `body`; a body kept raw is moved, not copied.
+fn encode(encoder: &mut BodyEncoder, body: Vec<u8>) -> StoreResult<Vec<u8>> {
+    let compressed = match encoder
+        .encode(&body)
+        .map_err(|e| StoreError::Backend(format!("compressing a body: {e}")))?
+    {
+        Stored::Compressed(bytes) => Some(bytes),
+        Stored::Raw(_) => None,
+    };
+    Ok(compressed.unwrap_or(body))
 }
 
 fn headers_json(headers: &[(String, String)]) -> String {

@@ -13,7 +13,7 @@ use crate::analytics::RollupDelta;
 use crate::logs::{SpoolPosition, SpoolRecord};
 use crate::store::logs::filter_keys::TOTAL_TOKENS;
 use crate::store::logs::{
-    BodyKind, LogPageInfo, LogPatch, LogQuery, LogRow, LogStore, RowCap, StoredBody,
+    BodyKind, LogPageInfo, LogPatch, LogQuery, LogRow, LogStore, RowCap, StoredBody, body_codec,
 };
 use crate::store::{StoreError, StoreResult};
 use filter::{Param, Where, order_clause, where_clause};
@@ -108,10 +108,10 @@ fn body_sql(kind: BodyKind) -> &'static str {
 
 fn body_from_sql(row: &Row) -> StoreResult<Option<StoredBody>> {
     // A NULL body means it was not kept (`cf-aig-collect-log-payload: false`).
-    let Some(compressed) = row.try_get::<_, Option<Vec<u8>>>(2)? else {
+    let Some(stored) = row.try_get::<_, Option<Vec<u8>>>(2)? else {
         return Ok(None);
     };
-    let bytes = zstd::decode_all(&compressed[..]).map_err(corrupt)?;
+    let bytes = body_codec::decode(stored).map_err(corrupt)?;
     let headers: Option<String> = row.try_get(3)?;
     Ok(Some(StoredBody {
         content_type: row.try_get(0)?,

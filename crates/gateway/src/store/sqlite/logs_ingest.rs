@@ -1,17 +1,18 @@
 //! Moving spool records into SQLite: one transaction per batch, idempotent on the log id, with
-//! the checkpoint and the row caps applied in the same transaction.
+//! the checkpoint and the row caps applied in the same transaction. A request whose begin and
+//! end are both in the batch (most are: the shipper sends a batch every 50 ms) is written once,
+//! with its final values, instead of inserted and then completed.
+
+use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use zstd::bulk::Compressor;
 
 use super::SqliteStore;
 use crate::analytics::RollupDelta;
 use crate::logs::{LogBegin, LogEnd, SpoolPosition, SpoolRecord};
 use crate::store::StoreResult;
 use crate::store::logs::RowCap;
-
-/// zstd level for stored bodies: fast, and prompts compress well at it.
-const BODY_COMPRESSION_LEVEL: i32 = 3;
+use crate::store::logs::body_codec::{BodyEncoder, Stored};
 
 impl SqliteStore {
     pub(super) async fn ingest_records(
@@ -22,18 +23,17 @@ impl SqliteStore {
         caps: Vec<((String, String), RowCap)>,
     ) -> StoreResult<()> {
         self.with(move |connection| {
-            // One context for the batch: a fresh one per body (`zstd::encode_all`) cleared ~1 MB of
-            // match tables each time, which was most of the gateway's CPU under load.
-            let mut compressor = Compressor::new(BODY_COMPRESSION_LEVEL).map_err(to_sql_error)?;
+            let mut bodies = BodyEncoder::default();
             let transaction = connection.transaction()?;
             super::rollups::apply(&transaction, &rollups)?;
-            for record in &records {
-                match record {
-                    SpoolRecord::Begin { begin, body } => {
-                        insert_begin(&transaction, &mut compressor, begin, body, &caps)?
+            for step in plan(&records) {
+                match step {
+                    Step::Begin(begin, body) => {
+                        insert_begin(&transaction, &mut bodies, begin, body, &caps)?
                     }
-                    SpoolRecord::End { end, body } => {
-                        complete(&transaction, &mut compressor, end, body)?
+                    Step::End(end, body) => complete(&transaction, &mut bodies, end, body)?,
+                    Step::Both(request, response) => {
+                        insert_completed(&transaction, &mut bodies, request, response, &caps)?
                     }
                 }
             }
@@ -87,51 +87,109 @@ impl SqliteStore {
     }
 }
 
+/// What one record of a batch comes to.
+enum Step<'a> {
+    /// A begin whose end is not later in the batch: the row is inserted in flight.
+    Begin(&'a LogBegin, &'a [u8]),
+    /// An end whose begin is not earlier in the batch: a stored row, if any, is completed.
+    End(&'a LogEnd, &'a [u8]),
+    /// A begin and the end of the same request: the row is written once, completed.
+    Both((&'a LogBegin, &'a [u8]), (&'a LogEnd, &'a [u8])),
+}
+
+/// The batch as steps, in record order: a begin and an end of the same id become one step at
+/// the begin's place when the batch holds exactly one of each, begin first. Anything else (an
+/// id repeated in the batch, an end whose begin came in an earlier batch, an end that is never
+/// logged) goes record by record, as before.
+fn plan(records: &[SpoolRecord]) -> Vec<Step<'_>> {
+    #[derive(Default)]
+    struct Seen {
+        begin: Option<usize>,
+        end: Option<usize>,
+        repeated: bool,
+    }
+    let mut seen: HashMap<&str, Seen> = HashMap::new();
+    for (at, record) in records.iter().enumerate() {
+        match record {
+            SpoolRecord::Begin { begin, .. } => {
+                let id = seen.entry(begin.id.as_str()).or_default();
+                id.repeated |= id.begin.replace(at).is_some();
+            }
+            // Ends of requests that are not logged (all of them, with logs off) never enter
+            // the map; nor does an end that comes before any begin of its id.
+            SpoolRecord::End { end, .. } => {
+                if let Some(id) = seen.get_mut(end.id.as_str()) {
+                    id.repeated |= id.end.replace(at).is_some();
+                }
+            }
+        }
+    }
+    // For a paired begin, its end's index; a paired end is marked with its begin's.
+    let mut partner: Vec<Option<usize>> = vec![None; records.len()];
+    for id in seen.values() {
+        if let (Some(begin), Some(end), false) = (id.begin, id.end, id.repeated) {
+            partner[begin] = Some(end);
+            partner[end] = Some(begin);
+        }
+    }
+    let end_at = |at: usize| match &records[at] {
+        SpoolRecord::End { end, body } => Some((&**end, body.as_slice())),
+        SpoolRecord::Begin { .. } => None,
+    };
+    let mut steps = Vec::with_capacity(records.len());
+    for (record, partner) in records.iter().zip(partner) {
+        match record {
+            SpoolRecord::Begin { begin, body } => {
+                let begin = (&**begin, body.as_slice());
+                steps.push(match partner.and_then(end_at) {
+                    Some(end) => Step::Both(begin, end),
+                    None => Step::Begin(begin.0, begin.1),
+                });
+            }
+            // Written with its begin.
+            SpoolRecord::End { .. } if partner.is_some() => {}
+            SpoolRecord::End { end, body } => steps.push(Step::End(end, body)),
+        }
+    }
+    steps
+}
+
 fn insert_begin(
     transaction: &Transaction<'_>,
-    compressor: &mut Compressor<'_>,
+    bodies: &mut BodyEncoder,
     begin: &LogBegin,
     body: &[u8],
     caps: &[((String, String), RowCap)],
 ) -> rusqlite::Result<()> {
-    let stop_at = caps.iter().find_map(|((account, gateway), cap)| match cap {
-        RowCap::StopInserting(limit)
-            if *account == begin.account_id && *gateway == begin.gateway_id =>
-        {
-            Some(*limit)
-        }
-        _ => None,
-    });
-    if let Some(limit) = stop_at
-        && row_count(transaction, &begin.account_id, &begin.gateway_id)? >= limit
-    {
+    if refused_by_cap(transaction, begin, caps)? {
         return Ok(());
     }
-    let inserted = transaction.prepare_cached(
-        "INSERT OR IGNORE INTO logs (id, account_id, gateway_id, created_at, event_id, provider, model, path,
-            method, metadata, step, request_content_type, request_size, request_head_complete, client_ip,
-            user_agent, instance_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-    )?
-    .execute(params![
-        begin.id,
-        begin.account_id,
-        begin.gateway_id,
-        begin.created_at_ms,
-        begin.event_id,
-        begin.provider,
-        begin.model,
-        begin.path,
-        begin.method,
-        begin.metadata,
-        begin.step,
-        begin.request_content_type,
-        begin.request_size,
-        begin.keep_payload.then_some(begin.request_head_complete),
-        begin.client_ip,
-        begin.user_agent,
-        begin.instance_id,
-    ])?;
+    let inserted = transaction
+        .prepare_cached(
+            "INSERT OR IGNORE INTO logs (id, account_id, gateway_id, created_at, event_id, provider,
+                model, path, method, metadata, step, request_content_type, request_size,
+                request_head_complete, client_ip, user_agent, instance_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        )?
+        .execute(params![
+            begin.id,
+            begin.account_id,
+            begin.gateway_id,
+            begin.created_at_ms,
+            begin.event_id,
+            begin.provider,
+            begin.model,
+            begin.path,
+            begin.method,
+            begin.metadata,
+            begin.step,
+            begin.request_content_type,
+            begin.request_size,
+            begin.keep_payload.then_some(begin.request_head_complete),
+            begin.client_ip,
+            begin.user_agent,
+            begin.instance_id,
+        ])?;
     if inserted > 0 && begin.keep_payload {
         transaction
             .prepare_cached(
@@ -141,7 +199,7 @@ fn insert_begin(
             )?
             .execute(params![
                 begin.id,
-                compress(compressor, body)?,
+                encode(bodies, body)?.bytes(),
                 headers_json(&begin.request_headers)
             ])?;
     }
@@ -150,7 +208,7 @@ fn insert_begin(
 
 fn complete(
     transaction: &Transaction<'_>,
-    compressor: &mut Compressor<'_>,
+    bodies: &mut BodyEncoder,
     end: &LogEnd,
     body: &[u8],
 ) -> rusqlite::Result<()> {
@@ -178,22 +236,150 @@ fn complete(
             end.attempts,
             end.response_content_type,
             end.response_size,
-            (!end.response_headers.is_empty()).then_some(end.response_head_complete),
+            response_head_complete(end),
             end.error,
         ])?;
     // Bodies exist only for rows that were stored with their payload.
-    if changed > 0 && !end.response_headers.is_empty() {
+    if changed > 0 && keeps_response(end) {
         transaction
             .prepare_cached(
                 "UPDATE log_bodies SET response = ?2, response_headers = ?3 WHERE log_id = ?1",
             )?
             .execute(params![
                 end.id,
-                compress(compressor, body)?,
+                encode(bodies, body)?.bytes(),
                 headers_json(&end.response_headers)
             ])?;
     }
     Ok(())
+}
+
+/// [`insert_begin`] then [`complete`] in one write each for the row and its bodies. The result
+/// is the same, also on a replay whose begin was shipped before: the row exists, so the begin
+/// changes nothing and the end's columns (and response body) are applied to it. The insert
+/// trigger counts the row only when it is new (an upsert that updates fires update triggers).
+fn insert_completed(
+    transaction: &Transaction<'_>,
+    bodies: &mut BodyEncoder,
+    (begin, request): (&LogBegin, &[u8]),
+    (end, response): (&LogEnd, &[u8]),
+    caps: &[((String, String), RowCap)],
+) -> rusqlite::Result<()> {
+    if refused_by_cap(transaction, begin, caps)? {
+        // No new row, but one stored before the cap was reached still completes.
+        return complete(transaction, bodies, end, response);
+    }
+    transaction
+        .prepare_cached(
+            "INSERT INTO logs (id, account_id, gateway_id, created_at, event_id, provider, model,
+                path, method, metadata, step, request_content_type, request_size,
+                request_head_complete, client_ip, user_agent, instance_id, status_code, success,
+                cached, duration, ttfb, tokens_in, tokens_out, cache_read_tokens,
+                cache_write_tokens, cost, custom_cost, attempts, response_content_type,
+                response_size, response_head_complete, error, completed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, 1)
+             ON CONFLICT (id) DO UPDATE SET status_code = excluded.status_code,
+                success = excluded.success, cached = excluded.cached,
+                duration = excluded.duration, ttfb = excluded.ttfb,
+                tokens_in = excluded.tokens_in, tokens_out = excluded.tokens_out,
+                cache_read_tokens = excluded.cache_read_tokens,
+                cache_write_tokens = excluded.cache_write_tokens, cost = excluded.cost,
+                custom_cost = excluded.custom_cost, attempts = excluded.attempts,
+                response_content_type = excluded.response_content_type,
+                response_size = excluded.response_size,
+                response_head_complete = excluded.response_head_complete,
+                error = excluded.error, completed = 1",
+        )?
+        .execute(params![
+            begin.id,
+            begin.account_id,
+            begin.gateway_id,
+            begin.created_at_ms,
+            begin.event_id,
+            begin.provider,
+            begin.model,
+            begin.path,
+            begin.method,
+            begin.metadata,
+            begin.step,
+            begin.request_content_type,
+            begin.request_size,
+            begin.keep_payload.then_some(begin.request_head_complete),
+            begin.client_ip,
+            begin.user_agent,
+            begin.instance_id,
+            end.status_code,
+            end.success,
+            end.cached,
+            end.duration_ms,
+            end.ttfb_ms,
+            end.tokens_in,
+            end.tokens_out,
+            end.cache_read_tokens,
+            end.cache_write_tokens,
+            end.cost,
+            end.custom_cost,
+            end.attempts,
+            end.response_content_type,
+            end.response_size,
+            response_head_complete(end),
+            end.error,
+        ])?;
+    if begin.keep_payload {
+        let request = encode(bodies, request)?;
+        let response = keeps_response(end)
+            .then(|| encode(bodies, response))
+            .transpose()?;
+        // On a replay the stored request stays (the begin would not have rewritten it) and the
+        // response is set only when the end carries one (as `complete` does).
+        transaction
+            .prepare_cached(
+                "INSERT INTO log_bodies (log_id, request, request_headers, response, response_headers)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (log_id) DO UPDATE SET response = excluded.response,
+                    response_headers = excluded.response_headers
+                 WHERE excluded.response_headers IS NOT NULL",
+            )?
+            .execute(params![
+                begin.id,
+                request.bytes(),
+                headers_json(&begin.request_headers),
+                response.as_ref().map(Stored::bytes),
+                keeps_response(end).then(|| headers_json(&end.response_headers)),
+            ])?;
+    }
+    Ok(())
+}
+
+/// Whether a `STOP_INSERTING` cap refuses new rows of this begin's gateway.
+fn refused_by_cap(
+    connection: &Connection,
+    begin: &LogBegin,
+    caps: &[((String, String), RowCap)],
+) -> rusqlite::Result<bool> {
+    let stop_at = caps.iter().find_map(|((account, gateway), cap)| match cap {
+        RowCap::StopInserting(limit)
+            if *account == begin.account_id && *gateway == begin.gateway_id =>
+        {
+            Some(*limit)
+        }
+        _ => None,
+    });
+    Ok(match stop_at {
+        Some(limit) => row_count(connection, &begin.account_id, &begin.gateway_id)? >= limit,
+        None => false,
+    })
+}
+
+/// Response headers are in the end record only when the payload is kept; a request that
+/// failed before the response head has none either.
+fn keeps_response(end: &LogEnd) -> bool {
+    !end.response_headers.is_empty()
+}
+
+fn response_head_complete(end: &LogEnd) -> Option<bool> {
+    keeps_response(end).then_some(end.response_head_complete)
 }
 
 fn row_count(connection: &Connection, account: &str, gateway: &str) -> rusqlite::Result<u64> {
@@ -222,16 +408,15 @@ fn delete_oldest(
     Ok(())
 }
 
-/// A single-shot frame: zstd sizes its tables to the body (bodies are mostly small), and the
-/// content size in the header lets `zstd::decode_all` read it like any other frame.
-fn compress(compressor: &mut Compressor<'_>, body: &[u8]) -> rusqlite::Result<Vec<u8>> {
-    compressor.compress(body).map_err(to_sql_error)
-}
-
-fn to_sql_error(error: std::io::Error) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(Box::new(error))
+fn encode<'a>(bodies: &mut BodyEncoder, body: &'a [u8]) -> rusqlite::Result<Stored<'a>> {
+    bodies
+        .encode(body)
+        .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))
 }
 
 fn headers_json(headers: &[(String, String)]) -> String {
     serde_json::to_string(headers).unwrap_or_else(|_| "[]".into())
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,7 +12,7 @@ use super::{SqliteStore, to_text};
 use crate::analytics::RollupDelta;
 use crate::logs::{SpoolPosition, SpoolRecord};
 use crate::store::logs::{
-    BodyKind, LogPageInfo, LogPatch, LogQuery, LogRow, LogStore, RowCap, StoredBody,
+    BodyKind, LogPageInfo, LogPatch, LogQuery, LogRow, LogStore, RowCap, StoredBody, body_codec,
 };
 use crate::store::{StoreError, StoreResult};
 use filter::{TOTAL_TOKENS, Where, order_clause, where_clause};
@@ -137,10 +137,10 @@ fn body_sql(kind: BodyKind) -> &'static str {
 
 fn body_from_sql(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<StoredBody>> {
     // A NULL blob means the body was not kept (`cf-aig-collect-log-payload: false`).
-    let Some(compressed) = row.get::<_, Option<Vec<u8>>>(2)? else {
+    let Some(stored) = row.get::<_, Option<Vec<u8>>>(2)? else {
         return Ok(None);
     };
-    let bytes = zstd::decode_all(&compressed[..]).map_err(to_text(2))?;
+    let bytes = body_codec::decode(stored).map_err(to_text(2))?;
     let headers: Option<String> = row.get(3)?;
     Ok(Some(StoredBody {
         content_type: row.get(0)?,

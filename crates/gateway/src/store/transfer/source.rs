@@ -59,7 +59,7 @@ pub(super) struct TokenRow {
 }
 
 /// A log row with what the API's [`LogRow`] leaves out: its writer and its stored bodies
-/// (zstd-compressed, copied as they are).
+/// (raw below 1 KiB, zstd above: `store::logs::body_codec`; copied as they are).
 pub(super) struct LogCopy {
     pub row: LogRow,
     pub instance_id: String,

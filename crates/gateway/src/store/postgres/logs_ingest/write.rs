@@ -1,6 +1,8 @@
 //! The writing half of an ingest: the batch's begins and ends as one array per column, and the
 //! statements that insert, complete, trim and checkpoint — sent together, so the whole write is
-//! one round trip however many rows it carries.
+//! one round trip however many rows it carries. A begin that carries its end is inserted
+//! completed, in the same statement as the rows still in flight: one insert per batch, so the
+//! row counters are locked once, in key order, by its trigger.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -15,9 +17,9 @@ use crate::store::StoreResult;
 use crate::store::logs::RowCap;
 use crate::store::postgres::{pg_text, to_i64};
 
-/// Inserts the begins, completes the ends, trims `DELETE_OLDEST` gateways and moves the
-/// checkpoint: statements that need nothing from each other, so they are sent together
-/// (pipelined) and run in this order.
+/// Inserts the begins (completed when they carry their end), completes the other ends, trims
+/// `DELETE_OLDEST` gateways and moves the checkpoint: statements that need nothing from each
+/// other, so they are sent together (pipelined) and run in this order.
 pub(super) async fn write_rows(
     transaction: &Transaction<'_>,
     instance_id: &str,
@@ -75,6 +77,25 @@ pub(super) async fn write_rows(
                     &b.instance_id,
                     &b.body,
                     &b.headers,
+                    &b.completed,
+                    &b.end.status_code,
+                    &b.end.success,
+                    &b.end.cached,
+                    &b.end.duration,
+                    &b.end.ttfb,
+                    &b.end.tokens_in,
+                    &b.end.tokens_out,
+                    &b.end.cache_read_tokens,
+                    &b.end.cache_write_tokens,
+                    &b.end.cost,
+                    &b.end.custom_cost,
+                    &b.end.attempts,
+                    &b.end.response_content_type,
+                    &b.end.response_size,
+                    &b.end.response_head_complete,
+                    &b.end.error,
+                    &b.end.body,
+                    &b.end.headers,
                 ],
             )
             .await
@@ -125,32 +146,56 @@ pub(super) async fn write_rows(
     Ok(())
 }
 
-/// Inserts new rows (a replayed id is left alone) and, for those actually inserted with their
-/// payload, the request body.
+/// Inserts new rows, completed when the end came along, and, for those actually written with
+/// their payload, the bodies. A replayed id is left alone, unless its end came along: then it
+/// is completed as [`COMPLETE_ENDS`] would (a replay whose begin was shipped before), its
+/// request body kept. The trigger counts inserted rows only (updated ones are not in its
+/// transition table).
 const INSERT_BEGINS: &str = "WITH v AS (
         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::text[],
             $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], $12::int8[], $13::text[],
-            $14::int8[], $15::bool[], $16::text[], $17::text[], $18::text[], $19::bytea[], $20::text[])
+            $14::int8[], $15::bool[], $16::text[], $17::text[], $18::text[], $19::bytea[], $20::text[],
+            $21::bool[], $22::int4[], $23::bool[], $24::bool[], $25::int8[], $26::int8[], $27::int8[],
+            $28::int8[], $29::int8[], $30::int8[], $31::float8[], $32::bool[], $33::int8[],
+            $34::text[], $35::int8[], $36::bool[], $37::text[], $38::bytea[], $39::text[])
         AS v(id, account_id, gateway_id, created_at, event_id, provider, model, path, method, metadata,
             metadata_json, step, request_content_type, request_size, request_head_complete, client_ip,
-            user_agent, instance_id, body, headers)
+            user_agent, instance_id, body, headers, completed, status_code, success, cached, duration,
+            ttfb, tokens_in, tokens_out, cache_read_tokens, cache_write_tokens, cost, custom_cost,
+            attempts, response_content_type, response_size, response_head_complete, error, response,
+            response_headers)
     ),
-    inserted AS (
+    written AS (
         INSERT INTO logs (id, account_id, gateway_id, created_at, event_id, provider, model, path, method,
             metadata, metadata_json, step, request_content_type, request_size, request_head_complete,
-            client_ip, user_agent, instance_id)
+            client_ip, user_agent, instance_id, completed, status_code, success, cached, duration,
+            ttfb, tokens_in, tokens_out, cache_read_tokens, cache_write_tokens, cost, custom_cost,
+            attempts, response_content_type, response_size, response_head_complete, error)
         SELECT id, account_id, gateway_id, created_at, event_id, provider, model, path, method, metadata,
             metadata_json, step, request_content_type, request_size, request_head_complete, client_ip,
-            user_agent, instance_id
+            user_agent, instance_id, completed, status_code, success, cached, duration, ttfb,
+            tokens_in, tokens_out, cache_read_tokens, cache_write_tokens, cost, custom_cost, attempts,
+            response_content_type, response_size, response_head_complete, error
         FROM v
-        ON CONFLICT (id) DO NOTHING
+        ON CONFLICT (id) DO UPDATE SET status_code = excluded.status_code,
+            success = excluded.success, cached = excluded.cached, duration = excluded.duration,
+            ttfb = excluded.ttfb, tokens_in = excluded.tokens_in, tokens_out = excluded.tokens_out,
+            cache_read_tokens = excluded.cache_read_tokens,
+            cache_write_tokens = excluded.cache_write_tokens, cost = excluded.cost,
+            custom_cost = excluded.custom_cost, attempts = excluded.attempts,
+            response_content_type = excluded.response_content_type,
+            response_size = excluded.response_size,
+            response_head_complete = excluded.response_head_complete, error = excluded.error,
+            completed = TRUE
+        WHERE excluded.completed
         RETURNING id
     )
-    INSERT INTO log_bodies (log_id, request, request_headers)
-    SELECT v.id, v.body, v.headers FROM v JOIN inserted ON inserted.id = v.id
+    INSERT INTO log_bodies (log_id, request, request_headers, response, response_headers)
+    SELECT v.id, v.body, v.headers, v.response, v.response_headers FROM v JOIN written ON written.id = v.id
     WHERE v.body IS NOT NULL
-    ON CONFLICT (log_id) DO UPDATE SET request = excluded.request,
-        request_headers = excluded.request_headers";
+    ON CONFLICT (log_id) DO UPDATE SET response = excluded.response,
+        response_headers = excluded.response_headers
+    WHERE excluded.response_headers IS NOT NULL";
 
 /// Completes rows and, for rows that were completed and keep their payload, stores the response
 /// body. An end without a row (not logged, or refused by a cap) changes nothing.
@@ -217,6 +262,10 @@ struct BeginColumns<'a> {
     instance_id: Vec<Cow<'a, str>>,
     body: Vec<Option<&'a [u8]>>,
     headers: Vec<Option<&'a str>>,
+    completed: Vec<bool>,
+    /// The end's columns of each row (what the table's defaults hold while in flight); `id`
+    /// is left empty.
+    end: EndColumns<'a>,
 }
 
 fn opt_text(text: &Option<String>) -> Option<Cow<'_, str>> {
@@ -250,6 +299,11 @@ impl<'a> From<&'a [Begin]> for BeginColumns<'a> {
             c.instance_id.push(pg_text(&r.instance_id));
             c.body.push(b.body.as_deref());
             c.headers.push(b.headers.as_deref());
+            c.completed.push(b.end.is_some());
+            match &b.end {
+                Some(end) => c.end.push_columns(end),
+                None => c.end.push_in_flight(),
+            }
         }
         c
     }
@@ -262,7 +316,7 @@ struct EndColumns<'a> {
     status_code: Vec<Option<i32>>,
     success: Vec<bool>,
     cached: Vec<bool>,
-    duration: Vec<i64>,
+    duration: Vec<Option<i64>>,
     ttfb: Vec<Option<i64>>,
     tokens_in: Vec<Option<i64>>,
     tokens_out: Vec<Option<i64>>,
@@ -272,7 +326,7 @@ struct EndColumns<'a> {
     custom_cost: Vec<bool>,
     attempts: Vec<i64>,
     response_content_type: Vec<Option<Cow<'a, str>>>,
-    response_size: Vec<i64>,
+    response_size: Vec<Option<i64>>,
     response_head_complete: Vec<Option<bool>>,
     error: Vec<Option<Cow<'a, str>>>,
     body: Vec<Option<&'a [u8]>>,
@@ -283,29 +337,58 @@ impl<'a> From<&'a [End]> for EndColumns<'a> {
     fn from(ends: &'a [End]) -> Self {
         let mut c = EndColumns::default();
         for e in ends {
-            let r = &e.record;
-            c.id.push(pg_text(&r.id));
-            c.status_code.push(r.status_code.map(i32::from));
-            c.success.push(r.success);
-            c.cached.push(r.cached);
-            c.duration.push(r.duration_ms);
-            c.ttfb.push(r.ttfb_ms);
-            c.tokens_in.push(r.tokens_in);
-            c.tokens_out.push(r.tokens_out);
-            c.cache_read_tokens.push(r.cache_read_tokens);
-            c.cache_write_tokens.push(r.cache_write_tokens);
-            c.cost.push(r.cost);
-            c.custom_cost.push(r.custom_cost);
-            c.attempts.push(r.attempts);
-            c.response_content_type
-                .push(opt_text(&r.response_content_type));
-            c.response_size.push(r.response_size);
-            c.response_head_complete
-                .push(e.headers.is_some().then_some(r.response_head_complete));
-            c.error.push(opt_text(&r.error));
-            c.body.push(e.body.as_deref());
-            c.headers.push(e.headers.as_deref());
+            c.id.push(pg_text(&e.record.id));
+            c.push_columns(e);
         }
         c
+    }
+}
+
+impl<'a> EndColumns<'a> {
+    /// Every column but the id.
+    fn push_columns(&mut self, e: &'a End) {
+        let r = &e.record;
+        self.status_code.push(r.status_code.map(i32::from));
+        self.success.push(r.success);
+        self.cached.push(r.cached);
+        self.duration.push(Some(r.duration_ms));
+        self.ttfb.push(r.ttfb_ms);
+        self.tokens_in.push(r.tokens_in);
+        self.tokens_out.push(r.tokens_out);
+        self.cache_read_tokens.push(r.cache_read_tokens);
+        self.cache_write_tokens.push(r.cache_write_tokens);
+        self.cost.push(r.cost);
+        self.custom_cost.push(r.custom_cost);
+        self.attempts.push(r.attempts);
+        self.response_content_type
+            .push(opt_text(&r.response_content_type));
+        self.response_size.push(Some(r.response_size));
+        self.response_head_complete
+            .push(e.headers.is_some().then_some(r.response_head_complete));
+        self.error.push(opt_text(&r.error));
+        self.body.push(e.body.as_deref());
+        self.headers.push(e.headers.as_deref());
+    }
+
+    /// The columns of a row whose end has not come: the table's defaults.
+    fn push_in_flight(&mut self) {
+        self.status_code.push(None);
+        self.success.push(false);
+        self.cached.push(false);
+        self.duration.push(None);
+        self.ttfb.push(None);
+        self.tokens_in.push(None);
+        self.tokens_out.push(None);
+        self.cache_read_tokens.push(None);
+        self.cache_write_tokens.push(None);
+        self.cost.push(None);
+        self.custom_cost.push(false);
+        self.attempts.push(1);
+        self.response_content_type.push(None);
+        self.response_size.push(None);
+        self.response_head_complete.push(None);
+        self.error.push(None);
+        self.body.push(None);
+        self.headers.push(None);
     }
 }

@@ -4,6 +4,7 @@
 
 mod ingest;
 mod listener;
+mod pairs;
 mod pipeline;
 mod query;
 mod registry;

@@ -707,15 +707,31 @@ async fn bodies_come_back_decompressed() -> anyhow::Result<()> {
     ] {
         assert_eq!(store.get_body(ACCOUNT, GATEWAY, id, kind).await?, None);
     }
-    // What is stored is compressed, and a corrupt blob is an error, not garbage.
+    // A small body is stored as it is; a stored zstd frame (rows of older versions, larger
+    // bodies) comes back decompressed, and a corrupt one is an error, not garbage.
     let client = stores.db.client().await?;
     let stored: Vec<u8> = client
         .query_one("SELECT response FROM log_bodies WHERE log_id = 'id-c'", &[])
         .await?
         .try_get(0)?;
-    assert_eq!(zstd::decode_all(&stored[..])?, b"data: [DONE]\n\n");
+    assert_eq!(stored, b"data: [DONE]\n\n");
+    let frame = zstd::encode_all(&b"data: [DONE]\n\n"[..], 3)?;
     client
-        .batch_execute("UPDATE log_bodies SET request = '\\x00010203' WHERE log_id = 'id-a'")
+        .execute(
+            "UPDATE log_bodies SET response = $1 WHERE log_id = 'id-c'",
+            &[&frame],
+        )
+        .await?;
+    assert_eq!(
+        store
+            .get_body(ACCOUNT, GATEWAY, "id-c", BodyKind::Response)
+            .await?,
+        response
+    );
+    client
+        .batch_execute(
+            "UPDATE log_bodies SET request = '\\x28b52ffd00010203' WHERE log_id = 'id-a'",
+        )
         .await?;
     assert!(
         store

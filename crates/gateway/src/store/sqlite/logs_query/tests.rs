@@ -707,10 +707,12 @@ async fn bodies_come_back_decompressed() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_corrupt_body_is_an_error_not_garbage() -> anyhow::Result<()> {
     let (_dir, store) = store_with(fixture()).await?;
+    // A zstd frame's magic and then garbage. (Without the magic, bytes are a body kept raw.)
     store
         .with(|c| {
             c.execute(
-                "INSERT INTO log_bodies (log_id, request) VALUES ('id-a', x'00010203')",
+                "INSERT INTO log_bodies (log_id, request, response)
+                 VALUES ('id-a', x'28b52ffd00010203', x'00010203')",
                 [],
             )
         })
@@ -721,6 +723,10 @@ async fn a_corrupt_body_is_an_error_not_garbage() -> anyhow::Result<()> {
             .await
             .is_err()
     );
+    let raw = store
+        .get_body(ACCOUNT, GATEWAY, "id-a", BodyKind::Response)
+        .await?;
+    assert_eq!(raw.map(|b| b.bytes), Some(vec![0, 1, 2, 3]));
     Ok(())
 }
 
