@@ -195,7 +195,8 @@ impl Drop for TinyDisk {
 }
 
 /// FA-18: the disk under the data directory fills up. The gateway neither crashes nor runs
-/// requests unlogged: each request is answered 200 with its row, or refused with 503; once
+/// requests unlogged: each request is answered 200 with its row, refused with 503, or (its
+/// begin written, its end not) cut before the last byte of its body; once
 /// space is freed it serves again without a restart; the database stays intact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_requests_and_recovers_when_space_returns() {
@@ -230,7 +231,12 @@ async fn a_full_disk_refuses_requests_and_recovers_when_space_returns() {
             .headers()
             .get("cf-aig-log-id")
             .map(|v| v.to_str().unwrap().to_owned());
-        let body = response.bytes().await.unwrap();
+        let Ok(body) = response.bytes().await else {
+            // Answered 200, then the body broke: its end record could not be written, so the
+            // last byte was held back. Not a complete answer, so no completed row is owed.
+            assert_eq!(status, 200, "request {n}: a broken body");
+            return 0;
+        };
         match status {
             200 => served_ids.push(id.unwrap()),
             503 => {

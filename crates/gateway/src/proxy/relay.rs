@@ -32,6 +32,9 @@ const TERMINAL_MARKERS: [&[u8]; 3] = [
     b"\"type\":\"response.completed\"",
 ];
 
+/// Why a body breaks when its end record could not be written.
+const UNRECORDED: &str = "the request's log record could not be written";
+
 /// Rewrites a response body on its way to the client (the OpenAI-compatible endpoint). The
 /// log, usage and cost still read the provider's own bytes.
 pub trait BodyTransform: Send {
@@ -86,14 +89,17 @@ pub struct RequestLog {
 impl RequestLog {
     /// Counts the request and writes its end record: durable before returning when it completes
     /// a logged row, otherwise without waiting (analytics only; nobody is owed a row).
-    async fn record(&self, mut end: LogEnd, head: Vec<u8>) {
+    /// `false` when the row's end could not be made durable (the spool is full or the disk is).
+    async fn record(&self, mut end: LogEnd, head: Vec<u8>) -> bool {
         end.rollup = Some(self.facts.clone());
         self.state.metrics().observe(&end);
         if !self.stored {
             self.state.logs().end_detached(end, Vec::new());
         } else if let Err(spool_error) = self.state.logs().end(end, head).await {
             tracing::error!(%spool_error, "could not record the end of a request");
+            return false;
         }
+        true
     }
 
     /// Like [`RequestLog::record`], for paths with nobody left to wait (the client went away).
@@ -373,7 +379,12 @@ async fn drive<S>(
                 };
                 watcher.capture(&sent);
                 if last && !watcher.ended() {
-                    watcher.finish(None).await;
+                    if !watcher.finish(None).await {
+                        // The last byte waits for the end record; without it the client's body
+                        // breaks, so no complete answer goes out without its completed row.
+                        client.fail(UNRECORDED).await;
+                        return;
+                    }
                     // Stored before the last byte goes out, so the client's next identical
                     // request (on any instance) is a HIT. A transformed body is complete only
                     // after `finish`.
@@ -406,7 +417,10 @@ async fn drive<S>(
                 return;
             }
             None => {
-                watcher.finish(None).await;
+                if !watcher.finish(None).await {
+                    client.fail(UNRECORDED).await;
+                    return;
+                }
                 let tail = transform.as_mut().map(|t| t.finish()).unwrap_or_default();
                 watcher.capture(&tail);
                 // Before the body's end reaches the client (dropping the sender ends it).
@@ -519,9 +533,11 @@ impl Watcher {
         }
     }
 
-    async fn finish(&mut self, error: Option<&str>) {
-        if let Some((end, head)) = self.take_end(error) {
-            self.log.record(end, head).await;
+    /// Writes the end record, once; `false` only when it could not be made durable.
+    async fn finish(&mut self, error: Option<&str>) -> bool {
+        match self.take_end(error) {
+            Some((end, head)) => self.log.record(end, head).await,
+            None => true,
         }
     }
 
