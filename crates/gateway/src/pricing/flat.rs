@@ -234,6 +234,7 @@ mod tests {
 
     use super::*;
     use crate::pricing::bundled::{Bundled, Resolved};
+    use crate::pricing::tests::tokens;
     use crate::pricing::{PriceOverrides, PriceTable, names};
 
     /// Ten minutes into a stretch (DeepSeek's peak hours).
@@ -241,15 +242,6 @@ mod tests {
 
     fn at(text: &str) -> jiff::Timestamp {
         text.parse().unwrap()
-    }
-
-    fn tokens(input: u64, output: u64, cache_read: u64, cache_write: u64) -> TokenCounts {
-        TokenCounts {
-            input,
-            output,
-            cache_read,
-            cache_write,
-        }
     }
 
     /// What requests bring: nothing, a few tokens, cache reads and writes, and input totals

@@ -17,7 +17,7 @@ fn table() -> PriceTable {
     PriceTable::new(PriceOverrides::new()).unwrap()
 }
 
-fn tokens(input: u64, output: u64, cache_read: u64, cache_write: u64) -> TokenCounts {
+pub(super) fn tokens(input: u64, output: u64, cache_read: u64, cache_write: u64) -> TokenCounts {
     TokenCounts {
         input,
         output,

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params, params_from_iter};
 
 use super::SqliteStore;
 use crate::analytics::RollupDelta;
@@ -171,25 +171,7 @@ fn insert_begin(
                 request_head_complete, client_ip, user_agent, instance_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )?
-        .execute(params![
-            begin.id,
-            begin.account_id,
-            begin.gateway_id,
-            begin.created_at_ms,
-            begin.event_id,
-            begin.provider,
-            begin.model,
-            begin.path,
-            begin.method,
-            begin.metadata,
-            begin.step,
-            begin.request_content_type,
-            begin.request_size,
-            begin.keep_payload.then_some(begin.request_head_complete),
-            begin.client_ip,
-            begin.user_agent,
-            begin.instance_id,
-        ])?;
+        .execute(begin_columns(begin).as_slice())?;
     if inserted > 0 && begin.keep_payload {
         transaction
             .prepare_cached(
@@ -220,25 +202,7 @@ fn complete(
                 response_head_complete = ?16, error = ?17, completed = 1
              WHERE id = ?1",
         )?
-        .execute(params![
-            end.id,
-            end.status_code,
-            end.success,
-            end.cached,
-            end.duration_ms,
-            end.ttfb_ms,
-            end.tokens_in,
-            end.tokens_out,
-            end.cache_read_tokens,
-            end.cache_write_tokens,
-            end.cost,
-            end.custom_cost,
-            end.attempts,
-            end.response_content_type,
-            end.response_size,
-            response_head_complete(end),
-            end.error,
-        ])?;
+        .execute(params_from_iter(std::iter::once(&end.id as &dyn ToSql).chain(end_columns(end))))?;
     // Bodies exist only for rows that were stored with their payload.
     if changed > 0 && keeps_response(end) {
         transaction
@@ -291,41 +255,9 @@ fn insert_completed(
                 response_head_complete = excluded.response_head_complete,
                 error = excluded.error, completed = 1",
         )?
-        .execute(params![
-            begin.id,
-            begin.account_id,
-            begin.gateway_id,
-            begin.created_at_ms,
-            begin.event_id,
-            begin.provider,
-            begin.model,
-            begin.path,
-            begin.method,
-            begin.metadata,
-            begin.step,
-            begin.request_content_type,
-            begin.request_size,
-            begin.keep_payload.then_some(begin.request_head_complete),
-            begin.client_ip,
-            begin.user_agent,
-            begin.instance_id,
-            end.status_code,
-            end.success,
-            end.cached,
-            end.duration_ms,
-            end.ttfb_ms,
-            end.tokens_in,
-            end.tokens_out,
-            end.cache_read_tokens,
-            end.cache_write_tokens,
-            end.cost,
-            end.custom_cost,
-            end.attempts,
-            end.response_content_type,
-            end.response_size,
-            response_head_complete(end),
-            end.error,
-        ])?;
+        .execute(params_from_iter(
+            begin_columns(begin).into_iter().chain(end_columns(end)),
+        ))?;
     if begin.keep_payload {
         let request = encode(bodies, request)?;
         let response = keeps_response(end)
@@ -378,10 +310,6 @@ fn keeps_response(end: &LogEnd) -> bool {
     !end.response_headers.is_empty()
 }
 
-fn response_head_complete(end: &LogEnd) -> Option<bool> {
-    keeps_response(end).then_some(end.response_head_complete)
-}
-
 fn row_count(connection: &Connection, account: &str, gateway: &str) -> rusqlite::Result<u64> {
     let rows: Option<i64> = connection
         .prepare_cached("SELECT rows FROM log_counts WHERE account_id = ?1 AND gateway_id = ?2")?
@@ -420,3 +348,57 @@ fn headers_json(headers: &[(String, String)]) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// A begin record's `logs` columns, in the order the inserts name them (`id` … `instance_id`).
+fn begin_columns(begin: &LogBegin) -> [&dyn ToSql; 17] {
+    [
+        &begin.id,
+        &begin.account_id,
+        &begin.gateway_id,
+        &begin.created_at_ms,
+        &begin.event_id,
+        &begin.provider,
+        &begin.model,
+        &begin.path,
+        &begin.method,
+        &begin.metadata,
+        &begin.step,
+        &begin.request_content_type,
+        &begin.request_size,
+        if begin.keep_payload {
+            &begin.request_head_complete
+        } else {
+            &None::<bool>
+        },
+        &begin.client_ip,
+        &begin.user_agent,
+        &begin.instance_id,
+    ]
+}
+
+/// An end record's `logs` columns, in the order the statements name them (`status_code` …
+/// `error`).
+fn end_columns(end: &LogEnd) -> [&dyn ToSql; 16] {
+    [
+        &end.status_code,
+        &end.success,
+        &end.cached,
+        &end.duration_ms,
+        &end.ttfb_ms,
+        &end.tokens_in,
+        &end.tokens_out,
+        &end.cache_read_tokens,
+        &end.cache_write_tokens,
+        &end.cost,
+        &end.custom_cost,
+        &end.attempts,
+        &end.response_content_type,
+        &end.response_size,
+        if keeps_response(end) {
+            &end.response_head_complete
+        } else {
+            &None::<bool>
+        },
+        &end.error,
+    ]
+}
