@@ -7,8 +7,8 @@
 //! upstream break, and a client that leaves (noticed even while the upstream is silent).
 
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -16,6 +16,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use http::HeaderValue;
+use memchr::memmem::Finder;
 use tokio::sync::mpsc;
 
 use super::options::CustomCost;
@@ -369,9 +370,8 @@ async fn drive<S>(
             Some(Ok(chunk)) => {
                 watcher.observe(&chunk);
                 let terminal = is_sse && ending.feed(&chunk);
-                // Gemini streams have no end marker; their last event carries the finish reason.
-                terminal_seen |= terminal
-                    || (is_sse && memchr::memmem::find(&chunk, b"\"finishReason\"").is_some());
+                terminal_seen |=
+                    terminal || (is_sse && MARKERS.finish_reason.find(&chunk).is_some());
                 let last = content_length.is_some_and(|length| watcher.size >= length) || terminal;
                 let sent = match &mut transform {
                     Some(transform) => transform.push(&chunk),
@@ -565,12 +565,31 @@ const OTHER_ENDINGS: [&[u8]; 3] = [
     b"event: error",
 ];
 
+/// The markers' searchers, built once: building a `memmem` searcher costs more than running it
+/// over an SSE chunk (it was half the relay's work per chunk).
+struct Markers {
+    terminal: [Finder<'static>; 3],
+    openings: [Finder<'static>; 3],
+    other_endings: [Finder<'static>; 3],
+    /// Gemini streams have no end marker; their last event carries the finish reason.
+    finish_reason: Finder<'static>,
+}
+
+static MARKERS: LazyLock<Markers> = LazyLock::new(|| Markers {
+    terminal: TERMINAL_MARKERS.map(Finder::new),
+    openings: OPENINGS.map(Finder::new),
+    other_endings: OTHER_ENDINGS.map(Finder::new),
+    finish_reason: Finder::new(b"\"finishReason\""),
+});
+
 /// Follows an SSE body's framing across chunk boundaries: whether it opened as a format whose
 /// end event is known, and whether that end arrived.
 #[derive(Default)]
 struct SseEnding {
-    /// The previous chunk's last bytes, so a marker split between two chunks is still found.
-    carry: Vec<u8>,
+    /// The previous chunk's last bytes (`carry_len` of them), so a marker split between two
+    /// chunks is still found.
+    carry: [u8; MARKER_CARRY],
+    carry_len: usize,
     expects_end: bool,
     ended: bool,
 }
@@ -578,20 +597,23 @@ struct SseEnding {
 impl SseEnding {
     /// Whether this chunk carries (or completes) a terminal marker.
     fn feed(&mut self, chunk: &[u8]) -> bool {
-        let mut seam = std::mem::take(&mut self.carry);
-        seam.extend_from_slice(&chunk[..chunk.len().min(MARKER_CARRY)]);
-        let found = |marker: &[u8]| {
-            memchr::memmem::find(chunk, marker).is_some()
-                || memchr::memmem::find(&seam, marker).is_some()
-        };
-        let terminal = TERMINAL_MARKERS.iter().any(|m| found(m));
-        self.expects_end |= OPENINGS.iter().any(|m| found(m));
-        self.ended |= terminal || OTHER_ENDINGS.iter().any(|m| found(m));
-        self.carry = if chunk.len() >= MARKER_CARRY {
-            chunk[chunk.len() - MARKER_CARRY..].to_vec()
+        let head = &chunk[..chunk.len().min(MARKER_CARRY)];
+        let mut joined = [0u8; 2 * MARKER_CARRY];
+        joined[..self.carry_len].copy_from_slice(&self.carry[..self.carry_len]);
+        joined[self.carry_len..self.carry_len + head.len()].copy_from_slice(head);
+        let seam = &joined[..self.carry_len + head.len()];
+        let found = |finder: &Finder| finder.find(chunk).is_some() || finder.find(seam).is_some();
+        let markers = &*MARKERS;
+        let terminal = markers.terminal.iter().any(found);
+        self.expects_end |= markers.openings.iter().any(found);
+        self.ended |= terminal || markers.other_endings.iter().any(found);
+        let tail = if chunk.len() >= MARKER_CARRY {
+            &chunk[chunk.len() - MARKER_CARRY..]
         } else {
-            seam[seam.len().saturating_sub(MARKER_CARRY)..].to_vec()
+            &seam[seam.len().saturating_sub(MARKER_CARRY)..]
         };
+        self.carry[..tail.len()].copy_from_slice(tail);
+        self.carry_len = tail.len();
         terminal
     }
 
@@ -617,4 +639,59 @@ fn cost(
 
 fn elapsed_ms(since: Instant) -> i64 {
     since.elapsed().as_millis() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SseEnding;
+
+    /// Feeds `body` cut into chunks of `size` bytes; whether a terminal marker was seen, and
+    /// whether the stream counts as cut short.
+    fn feed_in_chunks(body: &[u8], size: usize) -> (bool, bool) {
+        let mut ending = SseEnding::default();
+        let mut terminal = false;
+        for chunk in body.chunks(size) {
+            terminal |= ending.feed(chunk);
+        }
+        (terminal, ending.truncated())
+    }
+
+    #[test]
+    fn markers_are_found_across_any_chunk_boundary() {
+        let done = b"data: {\"object\":\"chat.completion.chunk\"}\n\ndata: [DONE]\n\n";
+        let stopped = b"event: message_start\ndata: {}\n\nevent: message_stop\ndata: {}\n\n";
+        for size in 1..=done.len() {
+            assert_eq!(
+                feed_in_chunks(done, size),
+                (true, false),
+                "chunks of {size}"
+            );
+            assert_eq!(
+                feed_in_chunks(stopped, size),
+                (true, false),
+                "chunks of {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_known_stream_without_its_end_is_truncated() {
+        let cut = b"data: {\"object\":\"chat.completion.chunk\"}\n\ndata: {\"object\":\"chat.completion.chunk\"}\n\n";
+        let failed =
+            b"data: {\"type\":\"response.created\"}\n\ndata: {\"type\":\"response.failed\"}\n\n";
+        let unknown = b"data: {\"text\":\"hello\"}\n\n";
+        for size in [1, 7, 32, 33, 1000] {
+            assert_eq!(feed_in_chunks(cut, size), (false, true), "chunks of {size}");
+            assert_eq!(
+                feed_in_chunks(failed, size),
+                (false, false),
+                "chunks of {size}"
+            );
+            assert_eq!(
+                feed_in_chunks(unknown, size),
+                (false, false),
+                "chunks of {size}"
+            );
+        }
+    }
 }

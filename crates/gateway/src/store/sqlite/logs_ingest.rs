@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params, params_from_iter};
 
 use super::SqliteStore;
+use super::pacer::Pacer;
 use crate::analytics::RollupDelta;
 use crate::logs::{LogBegin, LogEnd, SpoolPosition, SpoolRecord};
 use crate::store::StoreResult;
@@ -24,9 +25,11 @@ impl SqliteStore {
     ) -> StoreResult<()> {
         self.with(move |connection| {
             let mut bodies = BodyEncoder::default();
+            let mut pacer = Pacer::default();
             let transaction = connection.transaction()?;
-            super::rollups::apply(&transaction, &rollups)?;
+            super::rollups::apply(&transaction, &rollups, &mut pacer)?;
             for step in plan(&records) {
+                pacer.row();
                 match step {
                     Step::Begin(begin, body) => {
                         insert_begin(&transaction, &mut bodies, begin, body, &caps)?

@@ -7,6 +7,7 @@
 mod logs_ingest;
 mod logs_query;
 mod migrate;
+mod pacer;
 mod rollups;
 
 use std::path::Path;

@@ -6,6 +6,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, Transaction, params};
 
 use super::SqliteStore;
+use super::pacer::Pacer;
 use crate::analytics::{
     AnalyticsQuery, LatencySketch, Resolution, RollupDelta, RollupKey, RollupMeasures, RollupRow,
 };
@@ -73,7 +74,11 @@ fn write_row(
 }
 
 /// Adds each delta to its minute, hour and day rows.
-pub(super) fn apply(transaction: &Transaction<'_>, deltas: &[RollupDelta]) -> rusqlite::Result<()> {
+pub(super) fn apply(
+    transaction: &Transaction<'_>,
+    deltas: &[RollupDelta],
+    pacer: &mut Pacer,
+) -> rusqlite::Result<()> {
     for resolution in Resolution::ALL {
         let sql = format!(
             "{insert}
@@ -92,6 +97,7 @@ pub(super) fn apply(transaction: &Transaction<'_>, deltas: &[RollupDelta]) -> ru
         );
         let mut statement = transaction.prepare_cached(&sql)?;
         for delta in deltas {
+            pacer.row();
             write_row(&mut statement, resolution, delta)?;
         }
     }
