@@ -33,6 +33,9 @@ const TERMINAL_MARKERS: [&[u8]; 3] = [
     b"\"type\":\"response.completed\"",
 ];
 
+/// How long an event stream's head waits for its first event (see [`RequestLog::relay`]).
+const FIRST_EVENT_WAIT: Duration = Duration::from_millis(1);
+
 /// Why a body breaks when its end record could not be written.
 const UNRECORDED: &str = "the request's log record could not be written";
 
@@ -182,8 +185,11 @@ impl RequestLog {
     /// The client's body: the upstream's bytes, unchanged, with the log finished on the way.
     ///
     /// A body that is not an event stream is awaited until its first chunk (or its end) before
-    /// the response goes out, so the head and a small body leave in one write instead of two;
-    /// an event stream's head goes out at once, as clients of slow first tokens expect.
+    /// the response goes out, so the head and a small body leave in one write instead of two.
+    /// An event stream's head waits for its first event only up to [`FIRST_EVENT_WAIT`]: a
+    /// first event that came with the upstream's head leaves with the client's head (one write,
+    /// one packet: the client's time to first byte), and a slow first token does not hold the
+    /// head back.
     pub async fn relay<S>(
         self,
         upstream: S,
@@ -252,7 +258,10 @@ impl RequestLog {
         });
         let mut receiver = receiver;
         let first = if is_sse {
-            None
+            // Usually already here: it came in the same packet as the upstream's head.
+            tokio::time::timeout(FIRST_EVENT_WAIT, receiver.recv())
+                .await
+                .ok()
         } else {
             Some(receiver.recv().await)
         };
