@@ -95,6 +95,38 @@ pub enum SpoolRecord {
     End { end: Box<LogEnd>, body: Vec<u8> },
 }
 
+/// Test fixtures: records and rollup facts built from a begin or an end.
+#[cfg(test)]
+impl SpoolRecord {
+    pub(crate) fn begin_of(begin: &LogBegin, body: &[u8]) -> SpoolRecord {
+        SpoolRecord::Begin {
+            begin: Box::new(begin.clone()),
+            body: body.to_vec(),
+        }
+    }
+
+    pub(crate) fn end_of(end: &LogEnd, body: &[u8]) -> SpoolRecord {
+        SpoolRecord::End {
+            end: Box::new(end.clone()),
+            body: body.to_vec(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl RollupFacts {
+    /// The dimensions `begin`'s request is counted under.
+    pub(crate) fn of(begin: &LogBegin) -> RollupFacts {
+        RollupFacts {
+            created_at_ms: begin.created_at_ms,
+            account_id: begin.account_id.clone(),
+            gateway_id: begin.gateway_id.clone(),
+            provider: begin.provider.clone(),
+            model: begin.model.clone().unwrap_or_default(),
+        }
+    }
+}
+
 /// A place in the spool: segment number and byte offset in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct SpoolPosition {
@@ -315,26 +347,12 @@ mod tests {
         }
     }
 
-    fn begin_record(begin: LogBegin, body: &[u8]) -> SpoolRecord {
-        SpoolRecord::Begin {
-            begin: Box::new(begin),
-            body: body.to_vec(),
-        }
-    }
-
-    fn end_record(end: LogEnd, body: &[u8]) -> SpoolRecord {
-        SpoolRecord::End {
-            end: Box::new(end),
-            body: body.to_vec(),
-        }
-    }
-
     fn samples() -> Vec<SpoolRecord> {
         vec![
-            begin_record(full_begin(), b"{\"model\":\"gpt-4o\"}\xff"),
-            begin_record(minimal_begin(), b""),
-            end_record(full_end(), b"data: [DONE]\n\n"),
-            end_record(LogEnd::default(), b""),
+            SpoolRecord::begin_of(&full_begin(), b"{\"model\":\"gpt-4o\"}\xff"),
+            SpoolRecord::begin_of(&minimal_begin(), b""),
+            SpoolRecord::end_of(&full_end(), b"data: [DONE]\n\n"),
+            SpoolRecord::end_of(&LogEnd::default(), b""),
         ]
     }
 
@@ -408,7 +426,10 @@ mod tests {
         payload.extend_from_slice(&(json.len() as u32).to_le_bytes());
         payload.extend_from_slice(json.as_bytes());
         payload.extend_from_slice(b"body");
-        assert_eq!(decoded(&frame(&payload)), Some(end_record(old, b"body")));
+        assert_eq!(
+            decoded(&frame(&payload)),
+            Some(SpoolRecord::end_of(&old, b"body"))
+        );
         // After an upgrade, new records follow old ones in the spool.
         let samples = samples();
         let (old, new) = (&samples[0], &samples[2]);
@@ -501,9 +522,9 @@ mod tests {
                 cost: Some(cost),
                 ..full_end()
             };
-            let record = end_record(end, b"");
-            let expected = end_record(
-                LogEnd {
+            let record = SpoolRecord::end_of(&end, b"");
+            let expected = SpoolRecord::end_of(
+                &LogEnd {
                     cost: None,
                     ..full_end()
                 },
@@ -522,8 +543,8 @@ mod tests {
     /// or `RollupFacts` changes these bytes and so needs new kinds (see the module doc).
     #[test]
     fn postcard_records_are_pinned() {
-        let begin = begin_record(full_begin(), b"B");
-        let end = end_record(full_end(), b"E");
+        let begin = SpoolRecord::begin_of(&full_begin(), b"B");
+        let end = SpoolRecord::end_of(&full_end(), b"E");
         for (record, expected) in [(begin, PINNED_BEGIN), (end, PINNED_END)] {
             let mut bytes = Vec::new();
             encode_postcard(&record, &mut bytes);

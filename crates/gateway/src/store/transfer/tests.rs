@@ -118,13 +118,7 @@ fn end(begin: &LogBegin, i: usize) -> LogEnd {
     let failed = i % 10 == 9;
     LogEnd {
         id: begin.id.clone(),
-        rollup: Some(RollupFacts {
-            created_at_ms: begin.created_at_ms,
-            account_id: begin.account_id.clone(),
-            gateway_id: begin.gateway_id.clone(),
-            provider: begin.provider.clone(),
-            model: begin.model.clone().unwrap_or_default(),
-        }),
+        rollup: Some(RollupFacts::of(begin)),
         status_code: Some(if failed { 500 } else { 200 }),
         success: !failed,
         cached: i % 11 == 5,

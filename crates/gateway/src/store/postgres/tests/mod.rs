@@ -125,13 +125,7 @@ pub(super) fn begin(id: &str, instance: &str, created_at_ms: i64) -> LogBegin {
 pub(super) fn end(begin: &LogBegin, duration_ms: i64) -> LogEnd {
     LogEnd {
         id: begin.id.clone(),
-        rollup: Some(RollupFacts {
-            created_at_ms: begin.created_at_ms,
-            account_id: begin.account_id.clone(),
-            gateway_id: begin.gateway_id.clone(),
-            provider: begin.provider.clone(),
-            model: begin.model.clone().unwrap_or_default(),
-        }),
+        rollup: Some(RollupFacts::of(begin)),
         status_code: Some(200),
         success: true,
         duration_ms,
@@ -147,15 +141,9 @@ pub(super) fn end(begin: &LogBegin, duration_ms: i64) -> LogEnd {
 }
 
 pub(super) fn begin_record(begin: &LogBegin) -> SpoolRecord {
-    SpoolRecord::Begin {
-        begin: Box::new(begin.clone()),
-        body: Vec::new(),
-    }
+    SpoolRecord::begin_of(begin, b"")
 }
 
 pub(super) fn end_record(end: &LogEnd) -> SpoolRecord {
-    SpoolRecord::End {
-        end: Box::new(end.clone()),
-        body: Vec::new(),
-    }
+    SpoolRecord::end_of(end, b"")
 }

@@ -3,27 +3,13 @@
 //! shipped before and under a row cap.
 
 use super::{ACCOUNT, GATEWAY, TestDb, begin, end};
-use crate::logs::{LogBegin, LogEnd, SpoolPosition, SpoolRecord};
+use crate::logs::{SpoolPosition, SpoolRecord};
 use crate::store::logs::body_codec::RAW_BELOW;
 use crate::store::logs::{BodyKind, LogRow, LogStore, RowCap, StoredBody};
 use crate::store::postgres::PostgresStore;
 
 fn at(offset: u64) -> SpoolPosition {
     SpoolPosition { segment: 1, offset }
-}
-
-fn begin_with(begin: &LogBegin, body: &[u8]) -> SpoolRecord {
-    SpoolRecord::Begin {
-        begin: Box::new(begin.clone()),
-        body: body.to_vec(),
-    }
-}
-
-fn end_with(end: &LogEnd, body: &[u8]) -> SpoolRecord {
-    SpoolRecord::End {
-        end: Box::new(end.clone()),
-        body: body.to_vec(),
-    }
 }
 
 /// Begin and end of requests with bodies small and large, kept and not, a response that never
@@ -56,10 +42,13 @@ fn requests() -> (Vec<SpoolRecord>, Vec<SpoolRecord>) {
             e.error = Some("client disconnected".into());
         }
         let body = |tag: &str| tag.repeat(size / tag.len().max(1)).into_bytes();
-        begins.push(begin_with(&b, &body("request ")));
-        ends.push(end_with(&e, &body("response ")));
+        begins.push(SpoolRecord::begin_of(&b, &body("request ")));
+        ends.push(SpoolRecord::end_of(&e, &body("response ")));
     }
-    ends.push(end_with(&end(&begin("unlogged", "inst-1", 9_000), 5), b""));
+    ends.push(SpoolRecord::end_of(
+        &end(&begin("unlogged", "inst-1", 9_000), 5),
+        b"",
+    ));
     (begins, ends)
 }
 

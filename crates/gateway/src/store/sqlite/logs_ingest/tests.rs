@@ -129,13 +129,7 @@ fn begin(id: &str, created_at_ms: i64, keep_payload: bool) -> LogBegin {
 fn end(begin: &LogBegin, kept_response: bool) -> LogEnd {
     LogEnd {
         id: begin.id.clone(),
-        rollup: Some(RollupFacts {
-            created_at_ms: begin.created_at_ms,
-            account_id: begin.account_id.clone(),
-            gateway_id: begin.gateway_id.clone(),
-            provider: begin.provider.clone(),
-            model: begin.model.clone().unwrap_or_default(),
-        }),
+        rollup: Some(RollupFacts::of(begin)),
         status_code: Some(200),
         success: true,
         cached: false,
@@ -157,20 +151,6 @@ fn end(begin: &LogBegin, kept_response: bool) -> LogEnd {
         },
         response_head_complete: true,
         error: None,
-    }
-}
-
-fn begin_record(begin: &LogBegin, body: &[u8]) -> SpoolRecord {
-    SpoolRecord::Begin {
-        begin: Box::new(begin.clone()),
-        body: body.to_vec(),
-    }
-}
-
-fn end_record(end: &LogEnd, body: &[u8]) -> SpoolRecord {
-    SpoolRecord::End {
-        end: Box::new(end.clone()),
-        body: body.to_vec(),
     }
 }
 
@@ -214,11 +194,11 @@ fn varied_batch() -> Vec<SpoolRecord> {
                 small_body(tag)
             }
         };
-        records.push(begin_record(&b, &body(&format!("request {i}"))));
-        records.push(end_record(&e, &body(&format!("response {i}"))));
+        records.push(SpoolRecord::begin_of(&b, &body(&format!("request {i}"))));
+        records.push(SpoolRecord::end_of(&e, &body(&format!("response {i}"))));
     }
     let unlogged = end(&begin("not-logged", 5000, false), false);
-    records.push(end_record(&unlogged, b""));
+    records.push(SpoolRecord::end_of(&unlogged, b""));
     records
 }
 
@@ -319,15 +299,15 @@ fn irregular_batch() -> Vec<SpoolRecord> {
     failed.success = false;
     failed.error = Some("interrupted".into());
     vec![
-        end_record(&end(&c, false), b""),
-        begin_record(&a, b"first"),
-        begin_record(&c, b""),
-        end_record(&failed, b"partial"),
-        begin_record(&a, b"second"),
-        end_record(&end(&a, true), b"whole"),
-        begin_record(&b, &large_body("b")),
-        end_record(&end(&c, false), b""),
-        end_record(&end(&b, true), &large_body("b out")),
+        SpoolRecord::end_of(&end(&c, false), b""),
+        SpoolRecord::begin_of(&a, b"first"),
+        SpoolRecord::begin_of(&c, b""),
+        SpoolRecord::end_of(&failed, b"partial"),
+        SpoolRecord::begin_of(&a, b"second"),
+        SpoolRecord::end_of(&end(&a, true), b"whole"),
+        SpoolRecord::begin_of(&b, &large_body("b")),
+        SpoolRecord::end_of(&end(&c, false), b""),
+        SpoolRecord::end_of(&end(&b, true), &large_body("b out")),
     ]
 }
 
@@ -368,8 +348,8 @@ fn pairs(ids: &[&str]) -> Vec<SpoolRecord> {
             let b = begin(id, 1000 + i as i64, true);
             let e = end(&b, true);
             [
-                begin_record(&b, &small_body(id)),
-                end_record(&e, &small_body(id)),
+                SpoolRecord::begin_of(&b, &small_body(id)),
+                SpoolRecord::end_of(&e, &small_body(id)),
             ]
         })
         .collect()
