@@ -1,9 +1,11 @@
 //! The `tollgate` binary: parses the command line and runs one verb.
 
 mod cli;
+mod datadir;
 mod manage;
 mod migrate;
 mod serve;
+mod terminal;
 
 use clap::Parser;
 
@@ -48,7 +50,8 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // API error messages can repeat client-supplied names.
+            eprintln!("error: {}", terminal::printable(&format!("{error:#}")));
             std::process::ExitCode::FAILURE
         }
     }

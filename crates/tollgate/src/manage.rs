@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use std::collections::{HashSet, VecDeque};
 
 use crate::cli::{ClientArgs, GatewayCommand, LogsCommand, TokenCommand};
+use crate::terminal::printable;
 
 pub async fn gateway(client: &ClientArgs, command: GatewayCommand) -> anyhow::Result<()> {
     let api = Api::new(client)?;
@@ -21,7 +22,10 @@ pub async fn gateway(client: &ClientArgs, command: GatewayCommand) -> anyhow::Re
             }
             let gateway = api.call(reqwest::Method::POST, &base, Some(body)).await?;
             output(client, &gateway, || {
-                format!("created gateway {}", gateway["id"].as_str().unwrap_or(""))
+                format!(
+                    "created gateway {}",
+                    printable(gateway["id"].as_str().unwrap_or(""))
+                )
             });
         }
         GatewayCommand::List => {
@@ -33,7 +37,7 @@ pub async fn gateway(client: &ClientArgs, command: GatewayCommand) -> anyhow::Re
                 for g in gateways.as_array().into_iter().flatten() {
                     text.push_str(&format!(
                         "{:<32} {:<6} {:<8} {:<6}\n",
-                        g["id"].as_str().unwrap_or(""),
+                        printable(g["id"].as_str().unwrap_or("")),
                         g["collect_logs"].to_string(),
                         g["cache_ttl"].to_string(),
                         g["authentication"].to_string()
@@ -47,13 +51,17 @@ pub async fn gateway(client: &ClientArgs, command: GatewayCommand) -> anyhow::Re
             let gateway = api
                 .call(reqwest::Method::PUT, &format!("{base}/{id}"), Some(body))
                 .await?;
-            output(client, &gateway, || format!("updated gateway {id}"));
+            output(client, &gateway, || {
+                format!("updated gateway {}", printable(&id))
+            });
         }
         GatewayCommand::Delete { id } => {
             let gateway = api
                 .call(reqwest::Method::DELETE, &format!("{base}/{id}"), None)
                 .await?;
-            output(client, &gateway, || format!("deleted gateway {id}"));
+            output(client, &gateway, || {
+                format!("deleted gateway {}", printable(&id))
+            });
         }
     }
     Ok(())
@@ -69,9 +77,10 @@ pub async fn token(client: &ClientArgs, command: TokenCommand) -> anyhow::Result
                 .await?;
             output(client, &token, || {
                 format!(
-                    "created token {} ({name}); it is shown only now:\n{}",
-                    token["id"].as_str().unwrap_or(""),
-                    token["token"].as_str().unwrap_or("")
+                    "created token {} ({}); it is shown only now:\n{}",
+                    printable(token["id"].as_str().unwrap_or("")),
+                    printable(&name),
+                    printable(token["token"].as_str().unwrap_or(""))
                 )
             });
         }
@@ -82,9 +91,9 @@ pub async fn token(client: &ClientArgs, command: TokenCommand) -> anyhow::Result
                 for t in tokens.as_array().into_iter().flatten() {
                     text.push_str(&format!(
                         "{:<38} {:<24} {}\n",
-                        t["id"].as_str().unwrap_or(""),
-                        t["name"].as_str().unwrap_or(""),
-                        t["created_at"].as_str().unwrap_or("")
+                        printable(t["id"].as_str().unwrap_or("")),
+                        printable(t["name"].as_str().unwrap_or("")),
+                        printable(t["created_at"].as_str().unwrap_or(""))
                     ));
                 }
                 text.trim_end().to_owned()
@@ -94,7 +103,9 @@ pub async fn token(client: &ClientArgs, command: TokenCommand) -> anyhow::Result
             let result = api
                 .call(reqwest::Method::DELETE, &format!("{base}/{id}"), None)
                 .await?;
-            output(client, &result, || format!("revoked token {id}"));
+            output(client, &result, || {
+                format!("revoked token {}", printable(&id))
+            });
         }
     }
     Ok(())
@@ -153,7 +164,7 @@ pub async fn logs(client: &ClientArgs, command: LogsCommand) -> anyhow::Result<(
 }
 
 fn log_line(row: &Value) -> String {
-    let text = |key: &str| row[key].as_str().unwrap_or("-").to_owned();
+    let text = |key: &str| printable(row[key].as_str().unwrap_or("-")).into_owned();
     let number = |key: &str| match &row[key] {
         Value::Null => "-".to_owned(),
         other => other.to_string(),

@@ -9,6 +9,7 @@ use tollgate_gateway::store::postgres::PostgresStore;
 use tollgate_gateway::store::transfer::{self, Progress, SqliteSource, Summary, TransferOptions};
 
 use crate::cli::MigrateArgs;
+use crate::terminal::printable;
 
 /// Progress lines per table at most this often (the last batch of a table always prints).
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
@@ -30,14 +31,17 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
     let target_name = redacted(&args.to);
     let location = std::path::PathBuf::from(location);
     let data_dir = args.data_dir.clone();
+    // A running gateway owns its directory: the copy would miss what it is still writing.
+    let _lock =
+        crate::datadir::claim_existing(&SqliteSource::data_dir_of(&location, data_dir.as_deref()))?;
     // Checked before the target is touched: a refusal changes nothing anywhere.
     let source =
         tokio::task::spawn_blocking(move || SqliteSource::open(&location, data_dir.as_deref()))
             .await??;
     println!(
         "source: {} (instance {})",
-        source.db_path().display(),
-        source.instance_id()
+        printable(&source.db_path().display().to_string()),
+        printable(source.instance_id())
     );
     println!("target: {target_name}");
     let target = PostgresStore::connect(&args.to)

@@ -13,6 +13,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir,
     };
     let config = Config::load(args.config.config.as_deref(), &overrides)?;
+    // Before anything under the directory is read or changed, and held until the process ends:
+    // a second process on it would recover (delete) this one's spool (docs/reliability.md).
+    let _lock = crate::datadir::claim(&config.server.data_dir)?;
     let token_file = config.server.data_dir.join("admin-token");
     let bootstrap = AppState::build(config).await.context("start-up failed")?;
     let server = RunningServer::start(bootstrap.state, shutdown_signal()?).await?;
@@ -39,7 +42,7 @@ pub fn check(args: ConfigArgs) -> anyhow::Result<()> {
         }
         Err(error) => {
             for problem in &error.problems {
-                println!("{problem}");
+                println!("{}", crate::terminal::printable(&problem.to_string()));
             }
             anyhow::bail!("{} problem(s) found", error.problems.len())
         }

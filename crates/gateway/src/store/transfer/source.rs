@@ -111,23 +111,14 @@ impl SqliteSource {
     /// database's directory. Refuses a deployment that is not at rest: records in its spool
     /// that were never shipped into the database, or requests still in flight.
     pub fn open(location: &Path, data_dir: Option<&Path>) -> Result<SqliteSource, TransferError> {
-        let db_path = if location.is_dir() {
-            location.join(DB_FILE)
-        } else {
-            location.to_owned()
-        };
+        let db_path = db_path_of(location);
         if !db_path.is_file() {
             return Err(TransferError::Source(format!(
                 "no SQLite database at {}",
                 db_path.display()
             )));
         }
-        let data_dir = match data_dir {
-            Some(dir) => dir.to_owned(),
-            None => db_path
-                .parent()
-                .map_or_else(|| PathBuf::from("."), Path::to_owned),
-        };
+        let data_dir = SqliteSource::data_dir_of(location, data_dir);
         let instance_id = read_instance_id(&data_dir)?;
         let connection = open_snapshot(&db_path)?;
         let checkpoint = read_checkpoint(&connection).map_err(source_error)?;
@@ -155,6 +146,18 @@ impl SqliteSource {
             instance_id,
             checkpoint,
         })
+    }
+
+    /// The data directory [`SqliteSource::open`] reads the spool and `instance-id` from (the
+    /// directory the caller locks first: docs/deployment.md).
+    pub fn data_dir_of(location: &Path, data_dir: Option<&Path>) -> PathBuf {
+        match data_dir {
+            Some(dir) => dir.to_owned(),
+            None => db_path_of(location)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_owned),
+        }
     }
 
     pub fn db_path(&self) -> &Path {
@@ -388,6 +391,15 @@ impl RollupKey {
             status_class: i16::MIN,
             cached: false,
         }
+    }
+}
+
+/// The database file of `location`: itself, or `tollgate.db` inside it when it is a directory.
+fn db_path_of(location: &Path) -> PathBuf {
+    if location.is_dir() {
+        location.join(DB_FILE)
+    } else {
+        location.to_owned()
     }
 }
 
