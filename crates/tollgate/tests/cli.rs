@@ -481,3 +481,57 @@ async fn a_canary_provider_key_reaches_no_api_response_and_no_process_output() {
     );
     assert!(!rest.contains(CANARY));
 }
+
+#[tokio::test]
+async fn logs_tail_shows_control_characters_in_logged_fields_as_visible_escapes() {
+    let mock = MockUpstream::start().await.unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let server = serve(
+        cwd.path(),
+        &[(
+            "TOLLGATE_PROVIDERS__OPENAI__BASE_URL",
+            format!("{}/v1", mock.url()),
+        )],
+    )
+    .await;
+    // An OSC that retitles the terminal and an 8-bit CSI that clears the screen.
+    let model = "gpt\x1b]0;pwned\x07\u{9b}2J";
+    let response = http()
+        .post(format!(
+            "{}/v1/local/default/openai/chat/completions",
+            server.base
+        ))
+        .json(&serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let _ = response.bytes().await;
+
+    let output = tokio::time::timeout(
+        HANG_GUARD,
+        Command::new(BIN)
+            .args(["logs", "tail", "--limit", "1", "--interval-ms", "50"])
+            .args(["--url", &server.base])
+            .current_dir(cwd.path())
+            .env_remove("TOLLGATE_SERVER__ADMIN_TOKEN")
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains(r"gpt\x1b]0;pwned\x07\u{9b}2J"),
+        "the model is shown escaped: {text:?}"
+    );
+    let controls: Vec<char> = text
+        .chars()
+        .filter(|c| c.is_control() && *c != '\n')
+        .collect();
+    assert!(
+        controls.is_empty(),
+        "raw controls reached the terminal: {controls:?}"
+    );
+}
