@@ -1,5 +1,6 @@
 //! The admin token: from configuration, or generated on first start and written to
-//! `<data_dir>/admin-token` (mode 0600) with only its hash in the store.
+//! `<data_dir>/admin-token` (mode 0600) with only its hash in the store. Of instances sharing a
+//! database that start together, the first to store its hash wins (docs/deployment.md).
 
 use std::io::Write;
 use std::path::Path;
@@ -31,13 +32,28 @@ impl AdminToken {
                 .ok_or_else(|| anyhow::anyhow!("stored admin token hash is corrupt"))?;
             return Ok((AdminToken { sha256 }, None));
         }
+        // The file first: a token whose hash is stored but whose text was never written would
+        // lock everyone out.
         let token = generate_token("tga_")?;
-        write_private_file(&server.data_dir.join(TOKEN_FILE), &token)?;
+        let file = server.data_dir.join(TOKEN_FILE);
+        write_private_file(&file, &token)?;
         let admin = AdminToken::from_token(&token);
-        store
-            .put_setting(SETTING_KEY, &encode_hex(&admin.sha256))
+        let stored = store
+            .insert_setting(SETTING_KEY, &encode_hex(&admin.sha256))
             .await?;
-        Ok((admin, Some(token)))
+        if stored == encode_hex(&admin.sha256) {
+            return Ok((admin, Some(token)));
+        }
+        // Another instance on the same shared database generated one at the same moment and
+        // won: its token is the admin token, and ours (in our own data directory) is void.
+        std::fs::remove_file(&file)?;
+        tracing::warn!(
+            "another instance sharing this database generated the admin token first: use its \
+             admin-token file, or set server.admin_token on every instance"
+        );
+        let sha256 = decode_hex(&stored)
+            .ok_or_else(|| anyhow::anyhow!("stored admin token hash is corrupt"))?;
+        Ok((AdminToken { sha256 }, None))
     }
 
     pub fn from_token(token: &str) -> AdminToken {
@@ -89,4 +105,48 @@ fn decode_hex(text: &str) -> Option<[u8; 32]> {
         *slot = u8::from_str_radix(text.get(i * 2..i * 2 + 2)?, 16).ok()?;
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Overrides};
+    use crate::store::sqlite::SqliteStore;
+
+    fn server(data_dir: &Path) -> anyhow::Result<ServerConfig> {
+        let overrides = Overrides {
+            data_dir: Some(data_dir.to_owned()),
+            ..Overrides::default()
+        };
+        Ok(Config::parse("", Vec::new(), &overrides)?.server)
+    }
+
+    /// Two instances with data directories of their own on one database, both first-starting:
+    /// one token wins, both accept it, and no data directory keeps a token that does not work.
+    #[tokio::test]
+    async fn instances_generating_at_once_agree_on_one_token() -> anyhow::Result<()> {
+        let (a, b, db) = (
+            tempfile::tempdir()?,
+            tempfile::tempdir()?,
+            tempfile::tempdir()?,
+        );
+        let store = SqliteStore::open(&db.path().join("t.db"))?;
+        let (server_a, server_b) = (server(a.path())?, server(b.path())?);
+        let (first, second) = tokio::join!(
+            AdminToken::bootstrap(&server_a, &store),
+            AdminToken::bootstrap(&server_b, &store)
+        );
+        let ((admin_a, new_a), (admin_b, new_b)) = (first?, second?);
+        let Some(token) = new_a.clone().or(new_b.clone()) else {
+            anyhow::bail!("one instance generated the token");
+        };
+        anyhow::ensure!(new_a.is_none() || new_b.is_none(), "only one token is new");
+        anyhow::ensure!(admin_a.matches(&token) && admin_b.matches(&token));
+        let files: Vec<String> = [a.path(), b.path()]
+            .iter()
+            .filter_map(|dir| std::fs::read_to_string(dir.join(TOKEN_FILE)).ok())
+            .collect();
+        anyhow::ensure!(files == vec![format!("{token}\n")], "{files:?}");
+        Ok(())
+    }
 }

@@ -53,7 +53,9 @@ pub trait TokenStore: Send + Sync {
 #[async_trait]
 pub trait SettingStore: Send + Sync {
     async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;
-    async fn put_setting(&self, key: &str, value: &str) -> StoreResult<()>;
+    /// Stores `value` unless `key` already has one, and returns the value `key` has afterwards:
+    /// of instances racing to set it on a shared store, the first wins and all see its value.
+    async fn insert_setting(&self, key: &str, value: &str) -> StoreResult<String>;
 }
 
 /// Everything the gateway stores, as one object.

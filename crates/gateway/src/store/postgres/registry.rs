@@ -207,17 +207,21 @@ impl SettingStore for PostgresStore {
         .await
     }
 
-    async fn put_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+    async fn insert_setting(&self, key: &str, value: &str) -> StoreResult<String> {
         bounded(OP_TIMEOUT, async {
-            self.client()
-                .await?
+            let client = self.client().await?;
+            client
                 .execute(
                     "INSERT INTO settings (key, value) VALUES ($1, $2)
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                     ON CONFLICT (key) DO NOTHING",
                     &[&key, &value],
                 )
                 .await?;
-            Ok(())
+            // A statement of its own: its snapshot includes a row a racing instance committed.
+            let row = client
+                .query_one("SELECT value FROM settings WHERE key = $1", &[&key])
+                .await?;
+            Ok(row.try_get(0)?)
         })
         .await
     }

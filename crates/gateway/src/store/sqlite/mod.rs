@@ -274,15 +274,17 @@ impl SettingStore for SqliteStore {
         .await
     }
 
-    async fn put_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+    async fn insert_setting(&self, key: &str, value: &str) -> StoreResult<String> {
         let (key, value) = (key.to_owned(), value.to_owned());
         self.with(move |c| {
             c.execute(
                 "INSERT INTO settings (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 ON CONFLICT (key) DO NOTHING",
                 params![key, value],
-            )
-            .map(drop)
+            )?;
+            c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
         })
         .await
     }

@@ -46,9 +46,13 @@ async fn reopening_keeps_data_and_does_not_rerun_migrations() -> anyhow::Result<
         .await?;
     let store = SqliteStore::open(&path)?;
     assert_eq!(store.list_gateways().await?.len(), 1);
-    store.put_setting("k", "v1").await?;
-    store.put_setting("k", "v2").await?;
-    assert_eq!(store.get_setting("k").await?.as_deref(), Some("v2"));
+    assert_eq!(store.insert_setting("k", "v1").await?, "v1");
+    assert_eq!(
+        store.insert_setting("k", "v2").await?,
+        "v1",
+        "the first value stays"
+    );
+    assert_eq!(store.get_setting("k").await?.as_deref(), Some("v1"));
     assert_eq!(store.get_setting("missing").await?, None);
     Ok(())
 }

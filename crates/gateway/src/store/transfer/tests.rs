@@ -190,7 +190,7 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
         })
         .await?;
     store
-        .put_setting("admin_token_sha256", &"ab".repeat(32))
+        .insert_setting("admin_token_sha256", &"ab".repeat(32))
         .await?;
     let mut records = Vec::new();
     let mut ends = Vec::new();

@@ -114,13 +114,22 @@ async fn tokens_store_only_hashes() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn settings_are_upserted() -> anyhow::Result<()> {
+async fn a_setting_keeps_its_first_value() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
     let store = db.store().await?;
+    let other = db.store().await?;
     assert_eq!(store.get_setting("k").await?, None);
-    store.put_setting("k", "v1").await?;
-    store.put_setting("k", "v2").await?;
-    assert_eq!(store.get_setting("k").await?.as_deref(), Some("v2"));
+    let (first, second) = tokio::join!(
+        store.insert_setting("k", "v1"),
+        other.insert_setting("k", "v2")
+    );
+    let (first, second) = (first?, second?);
+    assert_eq!(first, second, "racing instances agree on one value");
+    assert_eq!(store.insert_setting("k", "v3").await?, first);
+    assert_eq!(
+        store.get_setting("k").await?.as_deref(),
+        Some(first.as_str())
+    );
     Ok(())
 }
 
