@@ -32,8 +32,10 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
     let location = std::path::PathBuf::from(location);
     let data_dir = args.data_dir.clone();
     // A running gateway owns its directory: the copy would miss what it is still writing.
-    let _lock =
-        crate::datadir::claim_existing(&SqliteSource::data_dir_of(&location, data_dir.as_deref()))?;
+    let _claim = crate::datadir::claim_existing(
+        &SqliteSource::data_dir_of(&location, data_dir.as_deref()),
+        &SqliteSource::db_path_of(&location),
+    )?;
     // Checked before the target is touched: a refusal changes nothing anywhere.
     let source =
         tokio::task::spawn_blocking(move || SqliteSource::open(&location, data_dir.as_deref()))

@@ -1,7 +1,7 @@
 //! `tollgate serve` and `tollgate config check`.
 
 use anyhow::Context;
-use tollgate_gateway::config::{Config, Overrides};
+use tollgate_gateway::config::{Config, Overrides, StorageConfig};
 use tollgate_gateway::server::RunningServer;
 use tollgate_gateway::state::AppState;
 
@@ -15,7 +15,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::load(args.config.config.as_deref(), &overrides)?;
     // Before anything under the directory is read or changed, and held until the process ends:
     // a second process on it would recover (delete) this one's spool (docs/reliability.md).
-    let _lock = crate::datadir::claim(&config.server.data_dir)?;
+    let sqlite = match &config.storage {
+        StorageConfig::Sqlite { path } => Some(path.as_path()),
+        StorageConfig::Postgres { .. } => None,
+    };
+    let _claim = crate::datadir::claim(&config.server.data_dir, sqlite)?;
     let token_file = config.server.data_dir.join("admin-token");
     let bootstrap = AppState::build(config).await.context("start-up failed")?;
     let server = RunningServer::start(bootstrap.state, shutdown_signal()?).await?;

@@ -306,3 +306,31 @@ async fn a_fresh_data_directory_is_private_and_a_loose_one_is_warned_about() {
     }
     assert!(stop(&mut child).await.success());
 }
+
+#[tokio::test]
+async fn two_data_directories_on_one_sqlite_file_elsewhere_are_refused() {
+    let mock = MockUpstream::start().await.unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::create_dir(cwd.path().join("shared")).unwrap();
+    let db = cwd.path().join("shared/tollgate.db");
+    let url = format!("sqlite://{}", db.display());
+    let mut command = serve_command(cwd.path(), &cwd.path().join("a"), &mock, "127.0.0.1:0");
+    command.env("TOLLGATE_STORAGE__URL", &url);
+    let (mut first, _) = spawn(command).await;
+    let pid = first.id().unwrap();
+
+    let mut second = serve_command(cwd.path(), &cwd.path().join("b"), &mock, "127.0.0.1:0");
+    second.env("TOLLGATE_STORAGE__URL", &url);
+    let (status, stderr) = refused(second).await;
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("the database {}", db.display()))
+            && stderr.contains(&format!("pid {pid}")),
+        "{stderr}"
+    );
+    assert!(
+        !cwd.path().join("b/spool").exists() && !cwd.path().join("b/instance-id").exists(),
+        "the refused instance started nothing"
+    );
+    assert!(stop(&mut first).await.success());
+}

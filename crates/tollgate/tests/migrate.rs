@@ -351,12 +351,20 @@ async fn a_populated_sqlite_deployment_moves_to_postgres() {
         assert_eq!(is, was, "log {row}");
     }
 
-    // 3. A second run adds nothing.
+    // 3. A second run adds nothing. The gateway owns the data directory while it runs (its
+    // lock refuses `migrate`), so it is stopped for the run.
+    assert!(stop(&mut gateway).await.success());
     let (ok, output) = migrate(&data_dir, &url).await;
     assert!(ok, "{output}");
     let second = copied(&output);
     assert_eq!(second.len(), first.len(), "{output}");
     assert!(second.iter().all(|(_, n)| *n == 0), "{output}");
+    let (mut gateway, base) = serve(&pg_config, &data_dir).await;
+    let api = Api {
+        http: http.clone(),
+        base: base.clone(),
+        admin: admin.clone(),
+    };
     assert_eq!(api.snapshot(&logged).await, after);
 
     // 4. The run token still opens the authenticated gateway; nothing else does.

@@ -111,7 +111,7 @@ impl SqliteSource {
     /// database's directory. Refuses a deployment that is not at rest: records in its spool
     /// that were never shipped into the database, or requests still in flight.
     pub fn open(location: &Path, data_dir: Option<&Path>) -> Result<SqliteSource, TransferError> {
-        let db_path = db_path_of(location);
+        let db_path = SqliteSource::db_path_of(location);
         if !db_path.is_file() {
             return Err(TransferError::Source(format!(
                 "no SQLite database at {}",
@@ -153,10 +153,20 @@ impl SqliteSource {
     pub fn data_dir_of(location: &Path, data_dir: Option<&Path>) -> PathBuf {
         match data_dir {
             Some(dir) => dir.to_owned(),
-            None => db_path_of(location)
+            None => SqliteSource::db_path_of(location)
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .map_or_else(|| PathBuf::from("."), Path::to_owned),
+        }
+    }
+
+    /// The database file of `location`: itself, or `tollgate.db` inside it when it is a
+    /// directory.
+    pub fn db_path_of(location: &Path) -> PathBuf {
+        if location.is_dir() {
+            location.join(DB_FILE)
+        } else {
+            location.to_owned()
         }
     }
 
@@ -391,15 +401,6 @@ impl RollupKey {
             status_class: i16::MIN,
             cached: false,
         }
-    }
-}
-
-/// The database file of `location`: itself, or `tollgate.db` inside it when it is a directory.
-fn db_path_of(location: &Path) -> PathBuf {
-    if location.is_dir() {
-        location.join(DB_FILE)
-    } else {
-        location.to_owned()
     }
 }
 
