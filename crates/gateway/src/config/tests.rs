@@ -44,6 +44,8 @@ fn every_problem_is_reported_at_once() {
         [providers.openai]
         base_url = "ftp://x"
         [providers.my-llm]
+        [providers.unknown]
+        base_url = "http://127.0.0.1:9"
         [cahce]
     "#;
     let problems = parse(text, &[])
@@ -58,6 +60,7 @@ fn every_problem_is_reported_at_once() {
         "`nope` is not a CIDR",
         "providers.openai.base_url",
         "providers.my-llm: `my-llm` is not a built-in provider",
+        "providers.unknown: `unknown` is reserved",
     ] {
         assert!(
             joined.contains(expected),

@@ -253,7 +253,12 @@ async fn a_flood_of_distinct_names_keeps_metrics_bounded() {
 
     // Straight into the registry: names no request path would let through.
     let metrics = gw.state.metrics();
+    let rss_direct = rss_kib();
+    let mut rss_half = 0;
     for n in 0..DIRECT {
+        if n == DIRECT / 2 {
+            rss_half = rss_kib();
+        }
         for (gateway, provider, model) in [
             (format!("g-{n}"), "openai".to_owned(), "m".to_owned()),
             ("default".to_owned(), format!("p-{n}"), "m".to_owned()),
@@ -289,7 +294,8 @@ async fn a_flood_of_distinct_names_keeps_metrics_bounded() {
     println!(
         "cardinality flood: {} requests routed in {routed_in:?}, then {} label sets observed; \
          /metrics {} -> {} -> {} series, {} -> {} -> {} bytes, {} routes; \
-         RSS {rss_before} -> {rss_mid} -> {rss_after} KiB",
+         RSS {rss_before} -> {rss_mid} KiB over the requests, \
+         {rss_direct} -> {rss_half} -> {rss_after} KiB over the direct flood (start, half, end)",
         statuses.len(),
         3 * DIRECT,
         series(&before),
