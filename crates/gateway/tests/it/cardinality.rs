@@ -14,18 +14,6 @@ use tower::ServiceExt;
 
 use crate::support::{TestGateway, chat_body, gateway_error_code};
 
-/// `/metrics` as a scraper sees it.
-async fn scrape(gw: &TestGateway) -> String {
-    gw.http
-        .get(gw.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// Every value of `label` in the exposition.
 fn label_values(text: &str, label: &str) -> BTreeSet<String> {
     let key = format!("{label}=\"");
@@ -114,7 +102,7 @@ async fn probing_unknown_providers_adds_no_label_or_analytics_group() {
     assert_eq!(first.status(), 400);
     assert_eq!(gateway_error_code(&first.json().await.unwrap()), 2008);
     let providers = set(&["openai", "unknown"]);
-    assert_eq!(label_values(&scrape(&gw).await, "provider"), providers);
+    assert_eq!(label_values(&gw.metrics().await, "provider"), providers);
     assert_eq!(analytics_groups(&gw, "provider").await, providers);
 
     // More probes — slugs, an unknown gateway, an unknown account — change nothing.
@@ -128,7 +116,7 @@ async fn probing_unknown_providers_adds_no_label_or_analytics_group() {
         let response = gw.http.post(gw.url(path)).send().await.unwrap();
         assert!([400, 404].contains(&response.status().as_u16()), "{path}");
     }
-    let text = scrape(&gw).await;
+    let text = gw.metrics().await;
     assert!(!text.contains("openia") && !text.contains("zz-"), "{text}");
     assert_eq!(label_values(&text, "provider"), providers);
     assert_eq!(label_values(&text, "gateway"), set(&["default"]));
@@ -190,7 +178,7 @@ async fn a_flood_of_distinct_names_keeps_metrics_bounded() {
         send("/v1/local/default/zz-first/x".into(), json!({})).await,
         400
     );
-    let before = scrape(&gw).await;
+    let before = gw.metrics().await;
     let rss_before = rss_kib();
 
     // Through the request path: unknown slugs, gateways and accounts, and new models.
@@ -229,7 +217,7 @@ async fn a_flood_of_distinct_names_keeps_metrics_bounded() {
     assert_eq!(wrong, 0, "{} requests", statuses.len());
     let routed_in = started.elapsed();
 
-    let after_requests = scrape(&gw).await;
+    let after_requests = gw.metrics().await;
     let rss_mid = rss_kib();
     assert_eq!(
         label_values(&after_requests, "provider"),
@@ -279,7 +267,7 @@ async fn a_flood_of_distinct_names_keeps_metrics_bounded() {
             });
         }
     }
-    let after = scrape(&gw).await;
+    let after = gw.metrics().await;
     let rss_after = rss_kib();
     let route_count = routes(&after).len();
     assert!(route_count <= 2 * CAP + 1, "{route_count} routes");
