@@ -192,7 +192,7 @@ impl Metrics {
         );
         registry.register(
             "metrics_label_sets_folded",
-            "Requests counted under model=\"other\" because limits.metrics_max_label_sets routes were in use",
+            "Requests counted under an other label set because limits.metrics_max_label_sets sets were in use",
             metrics.label_sets_folded.clone(),
         );
         Metrics {
