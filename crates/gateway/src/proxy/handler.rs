@@ -102,6 +102,20 @@ impl Seen {
     }
 }
 
+/// The provider label a request is counted under (docs/analytics.md): a configured provider's
+/// slug (`custom-x` counts as `x`, as its log rows do), `compat`, or `unknown` for any other
+/// name, so probing slugs cannot create metric series or analytics groups.
+fn counted_provider(state: &AppState, slug: &str) -> String {
+    match state.providers().get(slug) {
+        Some(provider) => provider.slug.clone(),
+        None if slug == "compat" => slug.to_owned(),
+        None => UNKNOWN_PROVIDER.to_owned(),
+    }
+}
+
+/// What a request naming no configured provider is counted under.
+const UNKNOWN_PROVIDER: &str = "unknown";
+
 async fn forward(
     state: &AppState,
     request: Request,
@@ -115,7 +129,7 @@ async fn forward(
         .for_request(target.account, target.gateway)
         .await?;
     seen.gateway = Some((gateway.account_id.clone(), gateway.id.clone()));
-    seen.provider = target.provider.to_owned();
+    seen.provider = counted_provider(state, target.provider);
     let options = RequestOptions::from_headers(&parts.headers)?;
     authenticate(state, &gateway, &options)?;
     let peer = parts

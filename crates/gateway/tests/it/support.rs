@@ -131,6 +131,16 @@ credential_header = "x-llm-key"
         format!("http://{}{path}", self.addr)
     }
 
+    /// `/metrics` as a scraper sees it.
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await;
+        response
+            .expect("metrics answer")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// A management call with the admin token; returns status and the JSON envelope.
     pub async fn admin(
         &self,
