@@ -1,7 +1,9 @@
 //! Prometheus metrics (`GET /metrics`): one registry per gateway process, fed from the same end
-//! records the logs and analytics use, so the three always agree. Labels are bounded: past
-//! [`MAX_LABEL_SETS`] distinct gateway/provider/model combinations, new ones are reported as
-//! `other` (client-chosen model names must not grow the registry without bound).
+//! records the logs and analytics use, so the three always agree. Labels are bounded: gateway
+//! and provider labels only ever name configured ones (the proxy counts an unknown provider as
+//! `unknown` and never counts an unknown gateway), and past `limits.metrics_max_label_sets`
+//! distinct gateway/provider/model combinations new models are reported as `other`
+//! (client-chosen model names must not grow the registry without bound).
 
 mod routes;
 
@@ -16,10 +18,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::logs::LogEnd;
-use routes::Routes;
-
-/// Distinct (gateway, provider, model) label sets kept before new ones become `other`.
-pub const MAX_LABEL_SETS: usize = 1_000;
+use routes::{Found, Routes};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
@@ -81,12 +80,14 @@ pub struct Metrics {
     connections_open: Gauge,
     connections_refused: Counter,
     requests_shed: Counter,
+    label_sets_folded: Counter,
     /// Each route's series, found once: read on every request, written when a route is new.
     routes: Routes,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
+impl Metrics {
+    /// A registry keeping at most `max_label_sets` routes with their own model.
+    pub fn new(max_label_sets: usize) -> Self {
         let mut registry = Registry::with_prefix("tollgate");
         let metrics = Metrics {
             requests: Family::default(),
@@ -105,7 +106,8 @@ impl Default for Metrics {
             connections_open: Gauge::default(),
             connections_refused: Counter::default(),
             requests_shed: Counter::default(),
-            routes: Routes::new(MAX_LABEL_SETS),
+            label_sets_folded: Counter::default(),
+            routes: Routes::new(max_label_sets),
             registry: Registry::default(),
         };
         registry.register(
@@ -188,20 +190,30 @@ impl Default for Metrics {
             "Requests refused with 503 because limits.max_in_flight were being served",
             metrics.requests_shed.clone(),
         );
+        registry.register(
+            "metrics_label_sets_folded",
+            "Requests counted under an other label set because limits.metrics_max_label_sets sets were in use",
+            metrics.label_sets_folded.clone(),
+        );
         Metrics {
             registry,
             ..metrics
         }
     }
-}
 
-impl Metrics {
     /// Counts one finished request from its end record.
     pub fn observe(&self, end: &LogEnd) {
         let Some(facts) = &end.rollup else { return };
-        let route = self
+        let route = match self
             .routes
-            .get(&facts.gateway_id, &facts.provider, &facts.model);
+            .get(&facts.gateway_id, &facts.provider, &facts.model)
+        {
+            Found::Own(route) => route,
+            Found::Folded(route) => {
+                self.label_sets_folded.inc();
+                route
+            }
+        };
         route.count_request(&self.requests, end.status_code, end.cached);
         if !end.success {
             route.series(&route.errors, &self.errors).inc();

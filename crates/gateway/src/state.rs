@@ -107,6 +107,7 @@ impl AppState {
             None => RateLimiter::in_memory(clock.clone(), DEFAULT_MAX_KEYS),
         };
         let (reloaded, reloads) = tokio::sync::watch::channel(0u64);
+        let metrics = Metrics::new(config.limits.metrics_max_label_sets);
         let state = AppState {
             inner: Arc::new(Inner {
                 config,
@@ -117,7 +118,7 @@ impl AppState {
                 admin_token,
                 logs,
                 prices,
-                metrics: Metrics::default(),
+                metrics,
                 clock,
                 cache,
                 rate_limiter,

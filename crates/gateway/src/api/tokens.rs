@@ -33,11 +33,18 @@ pub async fn create(
     let account_id = account(&account_id)?;
     let name = match body.get("name") {
         Some(Value::String(name))
-            if !name.trim().is_empty() && name.chars().count() <= MAX_NAME_CHARS =>
+            if !name.trim().is_empty()
+                && name.chars().count() <= MAX_NAME_CHARS
+                && !name.chars().any(char::is_control) =>
         {
             name.trim().to_owned()
         }
-        _ => return Err(ApiError::bad_request("name: required, 1-128 characters")),
+        // Control characters would reach terminals and logs as escape sequences.
+        _ => {
+            return Err(ApiError::bad_request(
+                "name: required, 1-128 characters, no control characters",
+            ));
+        }
     };
     let created = state
         .tokens()

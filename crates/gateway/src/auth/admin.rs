@@ -10,11 +10,15 @@ use crate::config::ServerConfig;
 use crate::store::Store;
 
 const SETTING_KEY: &str = "admin_token_sha256";
+const PREFIX: &str = "tga_";
+const GENERATED_LEN: usize = PREFIX.len() + super::TOKEN_HEX_CHARS;
 pub const TOKEN_FILE: &str = "admin-token";
 
 #[derive(Debug, Clone)]
 pub struct AdminToken {
     sha256: [u8; 32],
+    /// Lets the outbound check skip hashing values that cannot be the token.
+    len: usize,
 }
 
 impl AdminToken {
@@ -30,11 +34,18 @@ impl AdminToken {
         if let Some(hex) = store.get_setting(SETTING_KEY).await? {
             let sha256 = decode_hex(&hex)
                 .ok_or_else(|| anyhow::anyhow!("stored admin token hash is corrupt"))?;
-            return Ok((AdminToken { sha256 }, None));
+            // Only generated tokens have their hash stored.
+            return Ok((
+                AdminToken {
+                    sha256,
+                    len: GENERATED_LEN,
+                },
+                None,
+            ));
         }
         // The file first: a token whose hash is stored but whose text was never written would
         // lock everyone out.
-        let token = generate_token("tga_")?;
+        let token = generate_token(PREFIX)?;
         let file = server.data_dir.join(TOKEN_FILE);
         write_private_file(&file, &token)?;
         let admin = AdminToken::from_token(&token);
@@ -53,17 +64,31 @@ impl AdminToken {
         );
         let sha256 = decode_hex(&stored)
             .ok_or_else(|| anyhow::anyhow!("stored admin token hash is corrupt"))?;
-        Ok((AdminToken { sha256 }, None))
+        Ok((
+            AdminToken {
+                sha256,
+                len: GENERATED_LEN,
+            },
+            None,
+        ))
     }
 
     pub fn from_token(token: &str) -> AdminToken {
         AdminToken {
             sha256: sha256(token),
+            len: token.len(),
         }
     }
 
+    /// Constant-time whatever `presented` is (the management API's check).
     pub fn matches(&self, presented: &str) -> bool {
         hashes_equal(&self.sha256, &sha256(presented))
+    }
+
+    /// [`AdminToken::matches`] for the values of every request bound upstream: those of another
+    /// length are skipped without hashing.
+    pub fn is(&self, value: &str) -> bool {
+        value.len() == self.len && self.matches(value)
     }
 }
 

@@ -18,9 +18,12 @@ pub(crate) fn hashes_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.ct_eq(b).into()
 }
 
+/// 192 random bits, in hex.
+const TOKEN_HEX_CHARS: usize = 48;
+
 /// A new random token: a readable prefix and 192 bits from the OS.
 pub(crate) fn generate_token(prefix: &str) -> anyhow::Result<String> {
-    let mut bytes = [0u8; 24];
+    let mut bytes = [0u8; TOKEN_HEX_CHARS / 2];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let mut token = String::with_capacity(prefix.len() + 48);
     token.push_str(prefix);

@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use super::{generate_token, hashes_equal, sha256};
+use super::{TOKEN_HEX_CHARS, generate_token, hashes_equal, sha256};
 use crate::store::{Store, StoreResult, StoredToken};
+
+const PREFIX: &str = "tgr_";
 
 pub struct TokenRegistry {
     store: Arc<dyn Store>,
@@ -48,6 +50,20 @@ impl TokenRegistry {
         found
     }
 
+    /// Whether `value` is a run token of any account: such a value must never leave the
+    /// gateway. Values not shaped like a run token are answered without hashing.
+    pub fn is_run_token(&self, value: &str) -> bool {
+        if value.len() != PREFIX.len() + TOKEN_HEX_CHARS || !value.starts_with(PREFIX) {
+            return false;
+        }
+        let hash = sha256(value);
+        let mut found = false;
+        for token in self.tokens.load().iter() {
+            found |= hashes_equal(&token.token_sha256, &hash);
+        }
+        found
+    }
+
     pub fn list(&self, account_id: &str) -> Vec<StoredToken> {
         self.tokens
             .load()
@@ -58,7 +74,7 @@ impl TokenRegistry {
     }
 
     pub async fn create(&self, account_id: &str, name: &str) -> anyhow::Result<CreatedToken> {
-        let token = generate_token("tgr_")?;
+        let token = generate_token(PREFIX)?;
         let stored = StoredToken {
             id: uuid::Uuid::now_v7().to_string(),
             account_id: account_id.to_owned(),

@@ -19,8 +19,11 @@ pub struct KeyParts<'a> {
     /// (lower-case header name, value) of every provider credential header present in the request.
     pub credentials: Vec<(&'a str, &'a [u8])>,
     pub body: &'a [u8],
-    /// cf-aig-cache-key: replaces everything but account, gateway and generation.
+    /// cf-aig-cache-key: replaces everything but account, gateway, generation and credentials.
     pub custom_key: Option<&'a str>,
+    /// The gateway shares custom-key entries across credentials (`cache_custom_key_shared`),
+    /// as Cloudflare does: a client then gets answers cached for another client's key.
+    pub custom_key_shared: bool,
 }
 
 /// Hex SHA-256 of the canonical form of `parts`.
@@ -40,19 +43,16 @@ pub fn cache_key(parts: &KeyParts<'_>) -> String {
         Some(custom) => {
             hasher.update(b"C");
             field(&mut hasher, custom.as_bytes());
+            if !parts.custom_key_shared {
+                credentials(&mut hasher, &parts.credentials);
+            }
         }
         None => {
             hasher.update(b"R");
             field(&mut hasher, parts.provider.as_bytes());
             field(&mut hasher, parts.method.as_bytes());
             field(&mut hasher, parts.path_and_query.as_bytes());
-            let mut credentials = parts.credentials.clone();
-            credentials.sort_unstable();
-            hasher.update((credentials.len() as u64).to_be_bytes());
-            for (name, value) in credentials {
-                field(&mut hasher, name.as_bytes());
-                field(&mut hasher, value);
-            }
+            credentials(&mut hasher, &parts.credentials);
             match canonical_json(parts.body) {
                 Some(canonical) => {
                     hasher.update(b"J");
@@ -66,6 +66,16 @@ pub fn cache_key(parts: &KeyParts<'_>) -> String {
         }
     }
     hex(&hasher.finalize())
+}
+
+fn credentials(hasher: &mut Sha256, credentials: &[(&str, &[u8])]) {
+    let mut credentials = credentials.to_vec();
+    credentials.sort_unstable();
+    hasher.update((credentials.len() as u64).to_be_bytes());
+    for (name, value) in credentials {
+        field(hasher, name.as_bytes());
+        field(hasher, value);
+    }
 }
 
 fn field(hasher: &mut Sha256, bytes: &[u8]) {

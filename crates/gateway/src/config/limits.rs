@@ -36,6 +36,9 @@ pub struct Limits {
     pub h2_max_concurrent_streams: u32,
     /// HTTP/2 keep-alive ping interval; `None` sends no pings.
     pub h2_keep_alive_interval: Option<Duration>,
+    /// Distinct gateway/provider/model label sets `/metrics` keeps with their own model; past
+    /// it new models are reported as `other`, so client-chosen names cannot grow the registry.
+    pub metrics_max_label_sets: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +55,7 @@ pub(super) struct RawLimits {
     client_write_stall_timeout_ms: u64,
     h2_max_concurrent_streams: u64,
     h2_keep_alive_interval_ms: u64,
+    metrics_max_label_sets: u64,
 }
 
 impl Default for RawLimits {
@@ -68,6 +72,7 @@ impl Default for RawLimits {
             client_write_stall_timeout_ms: 60_000,
             h2_max_concurrent_streams: 100,
             h2_keep_alive_interval_ms: 30_000,
+            metrics_max_label_sets: 1_000,
         }
     }
 }
@@ -118,6 +123,12 @@ impl RawLimits {
             0,
             HOUR_MS,
         );
+        let metrics_max_label_sets = within(
+            "metrics_max_label_sets",
+            self.metrics_max_label_sets,
+            1,
+            1_000_000,
+        );
         Limits {
             header_read_timeout: Duration::from_millis(header_read_timeout_ms),
             body_idle_timeout: Duration::from_millis(body_idle_timeout_ms),
@@ -130,6 +141,7 @@ impl RawLimits {
             client_write_stall_timeout: Duration::from_millis(write_stall_ms),
             h2_max_concurrent_streams: h2_streams as u32,
             h2_keep_alive_interval: (h2_ping_ms > 0).then(|| Duration::from_millis(h2_ping_ms)),
+            metrics_max_label_sets: metrics_max_label_sets as usize,
         }
     }
 }

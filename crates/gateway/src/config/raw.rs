@@ -174,6 +174,11 @@ impl RawConfig {
                     "{section}: a provider slug is 1-64 characters of a-z, 0-9, '-' and '_'"
                 ));
             }
+            if slug == "unknown" {
+                // Metrics and analytics count requests for unconfigured providers under
+                // `unknown` (docs/analytics.md); a real provider of that name would hide in them.
+                problems.push(format!("{section}: `unknown` is reserved"));
+            }
             if let Some(url) = &raw.base_url
                 && let Err(why) = check_base_url(url)
             {

@@ -44,6 +44,8 @@ fn every_problem_is_reported_at_once() {
         [providers.openai]
         base_url = "ftp://x"
         [providers.my-llm]
+        [providers.unknown]
+        base_url = "http://127.0.0.1:9"
         [cahce]
     "#;
     let problems = parse(text, &[])
@@ -58,6 +60,7 @@ fn every_problem_is_reported_at_once() {
         "`nope` is not a CIDR",
         "providers.openai.base_url",
         "providers.my-llm: `my-llm` is not a built-in provider",
+        "providers.unknown: `unknown` is reserved",
     ] {
         assert!(
             joined.contains(expected),
@@ -194,13 +197,19 @@ fn limits_have_defaults_and_reject_out_of_range_values() {
     assert_eq!(limits.max_header_bytes, 32 * 1024);
     assert_eq!(limits.max_connections, 10_000);
     assert_eq!(limits.h2_keep_alive_interval, Some(Duration::from_secs(30)));
+    assert_eq!(limits.metrics_max_label_sets, 1_000);
 
-    let text = "[limits]\nheader_read_timeout_ms = 0\nmax_uri_bytes = 100000\nmax_in_flight = 0\n";
+    let text = "[limits]\nheader_read_timeout_ms = 0\nmax_uri_bytes = 100000\nmax_in_flight = 0\nmetrics_max_label_sets = 0\n";
     let problems = parse(text, &[])
         .err()
         .map(|e| e.problems)
         .unwrap_or_default();
-    for key in ["header_read_timeout_ms", "max_uri_bytes", "max_in_flight"] {
+    for key in [
+        "header_read_timeout_ms",
+        "max_uri_bytes",
+        "max_in_flight",
+        "metrics_max_label_sets",
+    ] {
         assert!(
             problems
                 .iter()

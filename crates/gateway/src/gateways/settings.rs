@@ -18,6 +18,10 @@ pub struct Gateway {
 pub struct GatewaySettings {
     pub cache_ttl: u32,
     pub cache_invalidate_on_update: bool,
+    /// Tollgate's extension: `cf-aig-cache-key` entries are shared by clients with different
+    /// provider credentials (Cloudflare's behaviour). Off by default, since a client without a
+    /// key would then read answers another client paid for (docs/cache.md).
+    pub cache_custom_key_shared: bool,
     pub collect_logs: bool,
     pub rate_limiting_interval: u32,
     pub rate_limiting_limit: u32,
@@ -41,6 +45,7 @@ impl Default for GatewaySettings {
         GatewaySettings {
             cache_ttl: 0,
             cache_invalidate_on_update: false,
+            cache_custom_key_shared: false,
             collect_logs: true,
             rate_limiting_interval: 0,
             rate_limiting_limit: 0,
@@ -168,6 +173,10 @@ impl GatewaySettings {
         });
         field("cache_invalidate_on_update", &mut |v| {
             self.cache_invalidate_on_update = boolean(v)?;
+            Ok(())
+        });
+        field("cache_custom_key_shared", &mut |v| {
+            self.cache_custom_key_shared = boolean(v)?;
             Ok(())
         });
         field("collect_logs", &mut |v| {

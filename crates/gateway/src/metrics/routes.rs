@@ -2,8 +2,8 @@
 //! bumps atomics instead of cloning and hashing a label set into every family it touches.
 //!
 //! Series are still created in their families on first use, as `get_or_create` would: the
-//! exposition only lists what some request counted. Past the bound every new route shares the
-//! `other` series.
+//! exposition only lists what some request counted. Past the bound new routes share `other`
+//! series (see [`Routes`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -106,59 +106,108 @@ impl RouteSeries {
 /// Routes by gateway, provider and model: nested so a lookup borrows the three names.
 type ByGateway = HashMap<String, HashMap<String, HashMap<String, Arc<RouteSeries>>>>;
 
+/// The label value a route is reported under once its own would pass a bound.
+pub(super) const OTHER: &str = "other";
+
+/// Which series a request was counted in.
+pub(super) enum Found {
+    /// The route's own.
+    Own(Arc<RouteSeries>),
+    /// A shared `other` series: the route is past the bound.
+    Folded(Arc<RouteSeries>),
+}
+
+#[derive(Default)]
+struct Known {
+    routes: ByGateway,
+    /// Routes with their own model, at most `capacity`.
+    own: usize,
+    /// `(gateway, provider, other)` routes, at most `capacity` too.
+    folded: usize,
+}
+
+/// At most `capacity` routes keep their model; past that a new route is counted under model
+/// `other` of its gateway and provider (gateways and providers exist only by configuration, so
+/// these are few), and past `capacity` of those under `other` for all three. So the registry
+/// holds at most `2 × capacity + 1` routes whatever clients send (docs/analytics.md).
 pub(super) struct Routes {
     capacity: usize,
-    known: RwLock<(ByGateway, usize)>,
+    known: RwLock<Known>,
     other: Arc<RouteSeries>,
 }
 
 impl Routes {
     pub(super) fn new(capacity: usize) -> Routes {
         let other = RouteLabels {
-            gateway: "other".into(),
-            provider: "other".into(),
-            model: "other".into(),
+            gateway: OTHER.into(),
+            provider: OTHER.into(),
+            model: OTHER.into(),
         };
         Routes {
             capacity,
-            known: RwLock::new((HashMap::new(), 0)),
+            known: RwLock::new(Known::default()),
             other: Arc::new(RouteSeries::new(other)),
         }
     }
 
-    /// The route's series, or `other`'s once `capacity` routes are known.
-    pub(super) fn get(&self, gateway: &str, provider: &str, model: &str) -> Arc<RouteSeries> {
-        let find = |known: &ByGateway| {
+    /// The route's series, or the `other` series it is folded into.
+    pub(super) fn get(&self, gateway: &str, provider: &str, model: &str) -> Found {
+        let find = |known: &Known, model: &str| {
             known
+                .routes
                 .get(gateway)
                 .and_then(|m| m.get(provider))
                 .and_then(|m| m.get(model))
                 .cloned()
         };
+        // The read lock answers every request of a known route, folded ones included, so a
+        // flood of new names past the bound does not serialise on the write lock.
+        {
+            let known = self.known.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(found) = find(&known, model) {
+                return Found::Own(found);
+            }
+            if known.own >= self.capacity {
+                if let Some(found) = find(&known, OTHER) {
+                    return Found::Folded(found);
+                }
+                if known.folded >= self.capacity {
+                    return Found::Folded(self.other.clone());
+                }
+            }
+        }
         // Inserts are single calls: a panic elsewhere cannot leave the maps half-written.
-        if let Some(found) = find(&self.known.read().unwrap_or_else(PoisonError::into_inner).0) {
-            return found;
+        let mut known = self.known.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = find(&known, model) {
+            return Found::Own(found);
         }
-        let mut guard = self.known.write().unwrap_or_else(PoisonError::into_inner);
-        let (known, len) = &mut *guard;
-        if let Some(found) = find(known) {
-            return found;
+        if known.own < self.capacity {
+            known.own += 1;
+            return Found::Own(insert(&mut known, gateway, provider, model));
         }
-        if *len >= self.capacity {
-            return self.other.clone();
+        if let Some(found) = find(&known, OTHER) {
+            return Found::Folded(found);
         }
-        let series = Arc::new(RouteSeries::new(RouteLabels {
-            gateway: gateway.to_owned(),
-            provider: provider.to_owned(),
-            model: model.to_owned(),
-        }));
-        known
-            .entry(gateway.to_owned())
-            .or_default()
-            .entry(provider.to_owned())
-            .or_default()
-            .insert(model.to_owned(), series.clone());
-        *len += 1;
-        series
+        if known.folded < self.capacity {
+            known.folded += 1;
+            return Found::Folded(insert(&mut known, gateway, provider, OTHER));
+        }
+        Found::Folded(self.other.clone())
     }
+}
+
+fn insert(known: &mut Known, gateway: &str, provider: &str, model: &str) -> Arc<RouteSeries> {
+    let series = Arc::new(RouteSeries::new(RouteLabels {
+        gateway: gateway.to_owned(),
+        provider: provider.to_owned(),
+        model: model.to_owned(),
+    }));
+    known
+        .routes
+        .entry(gateway.to_owned())
+        .or_default()
+        .entry(provider.to_owned())
+        .or_default()
+        .insert(model.to_owned(), series.clone());
+    series
 }

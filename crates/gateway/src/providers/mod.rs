@@ -3,7 +3,7 @@
 
 mod builtin;
 mod registry;
-mod url;
+pub mod url;
 
 pub use builtin::{BUILTIN, BuiltinProvider, UrlTemplate, UsageFormat};
 pub use registry::{Provider, ProviderRegistry};

@@ -37,8 +37,16 @@ impl Provider {
         )
     }
 
-    pub fn is_credential_header(&self, name: &HeaderName) -> bool {
-        self.credential_headers.contains(name)
+    /// The unified endpoint's upstream URL: nothing of the host comes from the request.
+    pub fn compat_url(&self, path: &str, query: Option<&str>) -> Result<String, GatewayError> {
+        url::compat_url(
+            &self.slug,
+            &self.base_url,
+            self.template,
+            self.cf_account.as_deref(),
+            path,
+            query,
+        )
     }
 }
 
@@ -46,6 +54,8 @@ impl Provider {
 #[derive(Debug, Default)]
 pub struct ProviderRegistry {
     by_slug: HashMap<String, Arc<Provider>>,
+    /// Every credential header name any provider uses, sorted.
+    all_credential_headers: Vec<HeaderName>,
 }
 
 impl ProviderRegistry {
@@ -98,22 +108,25 @@ impl ProviderRegistry {
             by_slug.insert(format!("custom-{slug}"), provider.clone());
             by_slug.insert(slug.clone(), provider);
         }
-        Ok(ProviderRegistry { by_slug })
+        let mut all_credential_headers: Vec<HeaderName> = by_slug
+            .values()
+            .flat_map(|p| p.credential_headers.iter().cloned())
+            .collect();
+        all_credential_headers.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        all_credential_headers.dedup();
+        Ok(ProviderRegistry {
+            by_slug,
+            all_credential_headers,
+        })
     }
 
     pub fn get(&self, slug: &str) -> Option<&Arc<Provider>> {
         self.by_slug.get(slug)
     }
 
-    /// Every credential header name any provider uses: what redaction must cover.
-    pub fn all_credential_headers(&self) -> Vec<HeaderName> {
-        let mut names: Vec<HeaderName> = self
-            .by_slug
-            .values()
-            .flat_map(|p| p.credential_headers.iter().cloned())
-            .collect();
-        names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        names.dedup();
-        names
+    /// Every credential header name any provider uses: what redaction covers on every route,
+    /// whichever provider the request is for.
+    pub fn all_credential_headers(&self) -> &[HeaderName] {
+        &self.all_credential_headers
     }
 }

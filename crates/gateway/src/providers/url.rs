@@ -1,11 +1,12 @@
-//! From a (validated) provider path to the upstream URL: template parts, the `v1/` rule, query.
+//! From a (validated) provider path to the upstream URL: template parts, the `v1/` rule, query;
+//! and the unified endpoint's URL, which never takes a host part from the request.
 
 use super::UrlTemplate;
 use crate::error::{ErrorCode, GatewayError};
 
 /// Builds `base + "/" + path + "?" + query`. `path` is the raw provider path without its
 /// leading `/`, already checked by the traversal guard; the host always comes from `base`.
-pub(super) fn upstream_url(
+pub fn upstream_url(
     base: &str,
     template: UrlTemplate,
     cf_account: Option<&str>,
@@ -13,6 +14,66 @@ pub(super) fn upstream_url(
     query: Option<&str>,
 ) -> Result<String, GatewayError> {
     let (base, path) = fill_template(base, template, cf_account, path)?;
+    Ok(join(&base, path, query))
+}
+
+/// The upstream URL of a unified-endpoint request (`…/compat/…`, a universal `compat` step).
+///
+/// Its path is fixed by the endpoint (`v1/chat/completions`), so it can never supply the parts
+/// a native route takes from its path (Azure's resource and deployment, a region): read as
+/// such, `v1/chat/completions` would name the Azure resource `v1`, someone else's host. A base
+/// URL that still has such a placeholder is refused; only configuration fills one here.
+pub fn compat_url(
+    slug: &str,
+    base: &str,
+    template: UrlTemplate,
+    cf_account: Option<&str>,
+    path: &str,
+    query: Option<&str>,
+) -> Result<String, GatewayError> {
+    let base = match template {
+        UrlTemplate::CloudflareAccount => fill_template(base, template, cf_account, "")?.0,
+        _ => base.to_owned(),
+    };
+    if let Some(placeholders) = unfilled_placeholders(&base) {
+        return Err(GatewayError::new(
+            ErrorCode::InvalidProvider,
+            format!(
+                "Provider {slug} is not available through the unified endpoint: its URL needs \
+                 {placeholders}, which only its native route (/{slug}/…) supplies. Call that \
+                 route, or set [providers.{slug}] base_url to a full URL without placeholders"
+            ),
+        ));
+    }
+    // Workers AI's OpenAI-compatible API sits beside its native `…/ai/run` base, at `…/ai/v1/…`.
+    if template == UrlTemplate::CloudflareAccount
+        && let Some(ai) = base.strip_suffix("/run")
+    {
+        let path = path.strip_prefix("v1/").unwrap_or(path);
+        return Ok(join(&format!("{ai}/v1"), path, query));
+    }
+    Ok(join(&base, path, query))
+}
+
+/// `{resource}, {deployment}` when `base` still has placeholders.
+fn unfilled_placeholders(base: &str) -> Option<String> {
+    if !base.contains(['{', '}']) {
+        return None;
+    }
+    let names: Vec<&str> = base
+        .match_indices('{')
+        .filter_map(|(start, _)| {
+            let end = base[start..].find('}')?;
+            Some(&base[start..=start + end])
+        })
+        .collect();
+    Some(match names.is_empty() {
+        true => "placeholders".to_owned(),
+        false => names.join(", "),
+    })
+}
+
+fn join(base: &str, path: &str, query: Option<&str>) -> String {
     let path = match path.strip_prefix("v1") {
         // Clients that append /v1 to a base that already ends in /v1 are common.
         Some(rest) if base.ends_with("/v1") && (rest.is_empty() || rest.starts_with('/')) => {
@@ -21,7 +82,7 @@ pub(super) fn upstream_url(
         _ => path,
     };
     let mut url = String::with_capacity(base.len() + path.len() + 2 + query.map_or(0, str::len));
-    url.push_str(&base);
+    url.push_str(base);
     if !path.is_empty() {
         url.push('/');
         url.push_str(path);
@@ -30,7 +91,7 @@ pub(super) fn upstream_url(
         url.push('?');
         url.push_str(query);
     }
-    Ok(url)
+    url
 }
 
 fn fill_template<'p>(
@@ -209,6 +270,73 @@ mod tests {
         assert_eq!(
             missing.err().map(|e| e.code),
             Some(ErrorCode::InvalidProvider)
+        );
+    }
+
+    #[test]
+    fn the_unified_endpoint_never_fills_a_host_from_its_path() {
+        for (slug, template) in [
+            ("azure-openai", UrlTemplate::AzureDeployment),
+            ("google-vertex-ai", UrlTemplate::VertexRegion),
+            ("aws-bedrock", UrlTemplate::BedrockRegion),
+        ] {
+            let Some(builtin) = crate::providers::BUILTIN.iter().find(|p| p.slug == slug) else {
+                unreachable!("{slug} is built in")
+            };
+            let got = compat_url(
+                slug,
+                builtin.base_url,
+                template,
+                None,
+                "v1/chat/completions",
+                None,
+            );
+            let error = got.err().map(|e| (e.code, e.message));
+            assert!(
+                matches!(&error, Some((ErrorCode::InvalidProvider, m)) if m.contains(slug) && m.contains('{')),
+                "{slug}: {error:?}"
+            );
+        }
+        // Configuration may fill them: a full URL, or Workers AI's account.
+        assert_eq!(
+            compat_url(
+                "azure-openai",
+                "https://mine.openai.azure.com/openai/deployments/gpt4o",
+                UrlTemplate::AzureDeployment,
+                None,
+                "chat/completions",
+                Some("api-version=1"),
+            )
+            .ok()
+            .as_deref(),
+            Some(
+                "https://mine.openai.azure.com/openai/deployments/gpt4o/chat/completions?api-version=1"
+            )
+        );
+        let workers = "https://api.cloudflare.com/client/v4/accounts/{cf_account}/ai/run";
+        assert_eq!(
+            compat_url(
+                "workers-ai",
+                workers,
+                UrlTemplate::CloudflareAccount,
+                Some("acct"),
+                "v1/chat/completions",
+                None
+            )
+            .ok()
+            .as_deref(),
+            Some("https://api.cloudflare.com/client/v4/accounts/acct/ai/v1/chat/completions")
+        );
+        assert!(
+            compat_url(
+                "workers-ai",
+                workers,
+                UrlTemplate::CloudflareAccount,
+                None,
+                "x",
+                None
+            )
+            .is_err()
         );
     }
 

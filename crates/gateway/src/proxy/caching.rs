@@ -63,6 +63,7 @@ impl CachePlan {
             credentials,
             body,
             custom_key: options.cache_key.as_deref(),
+            custom_key_shared: gateway.settings.cache_custom_key_shared,
         });
         Some(CachePlan {
             key,

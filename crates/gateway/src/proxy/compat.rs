@@ -10,8 +10,9 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, header, request::Parts};
 use serde_json::{Value, json};
 
+use super::credentials::refuse_gateway_tokens;
 use super::dispatch::{Outbound, Reshape};
-use super::handler::{Seen, refuse_admin_token_as_provider_key};
+use super::handler::Seen;
 use super::headers::upstream_request_headers;
 use super::options::RequestOptions;
 use super::relay::BodyTransform;
@@ -193,24 +194,6 @@ async fn embeddings(request: CompatRequest<'_>, seen: &mut Seen) -> Result<Respo
     .await
 }
 
-/// The upstream URL for a compat request. Workers AI's OpenAI-compatible API sits beside its
-/// native `…/ai/run` base, at `…/ai/v1/…`.
-fn compat_url(
-    provider: &Provider,
-    path: &str,
-    query: Option<&str>,
-) -> Result<String, GatewayError> {
-    if provider.slug == "workers-ai" {
-        let base = provider.upstream_url("", None)?;
-        if let Some(ai) = base.strip_suffix("/run") {
-            let path = path.strip_prefix("v1/").unwrap_or(path);
-            let query = query.map(|q| format!("?{q}")).unwrap_or_default();
-            return Ok(format!("{ai}/v1/{path}{query}"));
-        }
-    }
-    provider.upstream_url(path, query)
-}
-
 /// The client's headers for the provider: OpenAI SDKs send the key as `Authorization: Bearer`,
 /// which Anthropic and Gemini want in their own headers.
 fn provider_headers(client_headers: &HeaderMap, dialect: Dialect) -> HeaderMap {
@@ -248,12 +231,12 @@ async fn send(
     reshape: Option<Box<dyn Reshape>>,
 ) -> Result<Response, GatewayError> {
     let state = request.state;
-    refuse_admin_token_as_provider_key(state, provider, &headers)?;
     let (path, query) = match path.split_once('?') {
         Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
         None => (path, None),
     };
-    let url = compat_url(provider, &path, query.as_deref())?;
+    refuse_gateway_tokens(state, &headers, query.as_deref())?;
+    let url = provider.compat_url(&path, query.as_deref())?;
     super::dispatch::send(
         Outbound {
             state,

@@ -98,7 +98,7 @@ pub fn logging(l: &Logging<'_>) -> (RequestLog, Option<(LogBegin, Vec<u8>)>) {
             user_agent: header_text(l.headers, header::USER_AGENT),
             keep_payload,
             request_headers: if keep_payload {
-                redact::headers(l.headers, &l.provider.credential_headers)
+                redact::headers(l.headers, l.state.providers().all_credential_headers())
             } else {
                 Vec::new()
             },
@@ -398,7 +398,10 @@ impl Dispatch<'_> {
         let content_type = header_text(upstream.headers(), header::CONTENT_TYPE);
         let content_length = upstream.content_length();
         let headers = if record.keep_payload {
-            redact::headers(upstream.headers(), &self.provider.credential_headers)
+            redact::headers(
+                upstream.headers(),
+                self.state.providers().all_credential_headers(),
+            )
         } else {
             Vec::new()
         };

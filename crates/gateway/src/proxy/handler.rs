@@ -22,7 +22,6 @@ use super::path;
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Gateway;
 use crate::logs::{LogEnd, RollupFacts};
-use crate::providers::Provider;
 use crate::ratelimit::{Decision, RateLimitRule, limit_key};
 use crate::state::AppState;
 
@@ -103,6 +102,20 @@ impl Seen {
     }
 }
 
+/// The provider label a request is counted under (docs/analytics.md): a configured provider's
+/// slug (`custom-x` counts as `x`, as its log rows do), `compat`, or `unknown` for any other
+/// name, so probing slugs cannot create metric series or analytics groups.
+fn counted_provider(state: &AppState, slug: &str) -> String {
+    match state.providers().get(slug) {
+        Some(provider) => provider.slug.clone(),
+        None if slug == "compat" => slug.to_owned(),
+        None => UNKNOWN_PROVIDER.to_owned(),
+    }
+}
+
+/// What a request naming no configured provider is counted under.
+const UNKNOWN_PROVIDER: &str = "unknown";
+
 async fn forward(
     state: &AppState,
     request: Request,
@@ -116,7 +129,7 @@ async fn forward(
         .for_request(target.account, target.gateway)
         .await?;
     seen.gateway = Some((gateway.account_id.clone(), gateway.id.clone()));
-    seen.provider = target.provider.to_owned();
+    seen.provider = counted_provider(state, target.provider);
     let options = RequestOptions::from_headers(&parts.headers)?;
     authenticate(state, &gateway, &options)?;
     let peer = parts
@@ -146,7 +159,8 @@ async fn forward(
             format!("Invalid provider: {}", target.provider),
         )
     })?;
-    refuse_admin_token_as_provider_key(state, provider, &parts.headers)?;
+    let upstream_headers = upstream_request_headers(&parts.headers);
+    super::credentials::refuse_gateway_tokens(state, &upstream_headers, parts.uri.query())?;
     let url = provider.upstream_url(target.provider_path, parts.uri.query())?;
     let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
 
@@ -163,7 +177,7 @@ async fn forward(
             path: target.provider_path,
             query: parts.uri.query(),
             logged_headers: &parts.headers,
-            upstream_headers: upstream_request_headers(&parts.headers),
+            upstream_headers,
             body,
             reshape: None,
         },
@@ -224,28 +238,6 @@ pub(super) fn authenticate(
     } else {
         Err(GatewayError::unauthorized())
     }
-}
-
-/// The admin token opens the management API; sent as a provider key it would leave the
-/// gateway, so such a request stops here.
-pub(super) fn refuse_admin_token_as_provider_key(
-    state: &AppState,
-    provider: &Provider,
-    headers: &HeaderMap,
-) -> Result<(), GatewayError> {
-    for name in &provider.credential_headers {
-        for value in headers.get_all(name) {
-            let text = value.to_str().unwrap_or("");
-            let token = crate::auth::bearer(text).unwrap_or(text);
-            if state.admin_token().matches(token) {
-                return Err(GatewayError::new(
-                    ErrorCode::Unauthorized,
-                    "The admin token is not a provider key",
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 pub(super) async fn read_body(

@@ -4,6 +4,7 @@ mod caching;
 mod client;
 mod client_ip;
 mod compat;
+mod credentials;
 mod dispatch;
 mod handler;
 mod headers;

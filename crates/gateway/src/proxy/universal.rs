@@ -13,10 +13,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::client_ip;
+use super::credentials::refuse_gateway_tokens;
 use super::dispatch::{Delivery, Dispatch, Logging, Reshape, attempt_timeout, logging};
-use super::handler::{
-    Seen, authenticate, enforce_rate_limit, read_body, refuse_admin_token_as_provider_key,
-};
+use super::handler::{Seen, authenticate, enforce_rate_limit, read_body};
 use super::headers::upstream_request_headers;
 use super::options::RequestOptions;
 use super::path;
@@ -55,6 +54,7 @@ struct StepConfig {
 /// A step, validated before anything is sent anywhere.
 struct Step<'a> {
     provider: &'a Provider,
+    url: String,
     path: String,
     query: Option<String>,
     headers: HeaderMap,
@@ -125,9 +125,7 @@ pub async fn forward(
             state,
             provider: step.provider,
             method: Method::POST,
-            url: step
-                .provider
-                .upstream_url(&step.path, step.query.as_deref())?,
+            url: step.url,
             headers: upstream_request_headers(&step.headers),
             body: step.body.clone(),
             timeout: attempt_timeout(state, &gateway, &step.options),
@@ -231,7 +229,7 @@ fn validate_step<'a>(
     let step_options = RequestOptions::from_headers(&headers)?;
     // A `compat` step takes an OpenAI Chat Completions body for any provider (SPEC §7), so a
     // fallback chain can cross providers and still answer in OpenAI's shape.
-    let (provider, path, query, headers, body, reshape) = if step.provider == "compat" {
+    let (url, provider, path, query, headers, body, reshape) = if step.provider == "compat" {
         if !matches!(
             step.endpoint.trim_matches('/'),
             "chat/completions" | "v1/chat/completions"
@@ -252,7 +250,9 @@ fn validate_step<'a>(
             GatewayError::new(ErrorCode::InvalidBody, format!("step {index}: {error}"))
         })?;
         let (path, query) = split_query(&chat.path);
+        let url = chat.provider.compat_url(&path, query.as_deref())?;
         (
+            url,
             chat.provider,
             path,
             query,
@@ -273,6 +273,7 @@ fn validate_step<'a>(
             .map_err(|_| GatewayError::new(ErrorCode::InvalidBody, "query is not JSON"))?;
         let reshape: Option<Box<dyn Reshape>> = None;
         (
+            provider.upstream_url(&path, query.as_deref())?,
             provider.as_ref(),
             path,
             query,
@@ -281,7 +282,7 @@ fn validate_step<'a>(
             reshape,
         )
     };
-    refuse_admin_token_as_provider_key(state, provider, &headers)?;
+    refuse_gateway_tokens(state, &upstream_request_headers(&headers), query.as_deref())?;
     let mut step_options = step_options;
     if let Some(config) = step.config {
         let bad = |field: &str, why: &str| {
@@ -314,6 +315,7 @@ fn validate_step<'a>(
     }
     Ok(Step {
         provider,
+        url,
         path,
         query,
         headers,

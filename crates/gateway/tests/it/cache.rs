@@ -99,6 +99,55 @@ async fn another_api_key_never_shares_an_entry() {
     assert_eq!(gw.mock.request_count(), 2);
 }
 
+/// A client with no provider key (or another one) once got a HIT with another client's answer
+/// by sending the same `cf-aig-cache-key`; custom keys stay scoped by credential unless the
+/// gateway shares them on purpose.
+#[tokio::test]
+async fn a_custom_key_is_shared_across_api_keys_only_when_the_gateway_says_so() {
+    let gw = TestGateway::start().await;
+    cached_gateway(&gw, json!({})).await;
+    let custom = [("cf-aig-cache-key", "answer-1")];
+    let body = chat_body(false);
+    assert_eq!(
+        send(&gw, CHAT, "sk-a", &custom, &body).await.1.as_deref(),
+        Some("MISS")
+    );
+    assert_eq!(
+        send(&gw, CHAT, "sk-b", &custom, &body).await.1.as_deref(),
+        Some("MISS")
+    );
+    let keyless = gw
+        .http
+        .post(gw.url(CHAT))
+        .header("cf-aig-cache-key", "answer-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keyless.headers()["cf-aig-cache-status"], "MISS");
+    assert_eq!(gw.mock.request_count(), 3);
+
+    let (status, updated) = gw
+        .admin(
+            Method::PUT,
+            "/accounts/local/ai-gateway/gateways/cached",
+            Some(json!({"cache_ttl": 60, "cache_custom_key_shared": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(updated["result"]["cache_custom_key_shared"], true);
+    let shared = [("cf-aig-cache-key", "answer-2")];
+    assert_eq!(
+        send(&gw, CHAT, "sk-a", &shared, &body).await.1.as_deref(),
+        Some("MISS")
+    );
+    assert_eq!(
+        send(&gw, CHAT, "sk-b", &shared, &body).await.1.as_deref(),
+        Some("HIT")
+    );
+    assert_eq!(gw.mock.request_count(), 4);
+}
+
 #[tokio::test]
 async fn errors_truncated_streams_and_no_store_are_never_cached() {
     let gw = TestGateway::start().await;

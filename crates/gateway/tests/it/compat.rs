@@ -302,3 +302,53 @@ async fn workers_ai_goes_to_its_openai_route() {
         "@cf/meta/llama-3.1-8b-instruct"
     );
 }
+
+/// The unified endpoint's fixed path (`v1/chat/completions`) was once read by Azure's URL
+/// template as resource `v1`, deployment `chat`: the key and prompt went to someone else's
+/// Azure resource. Providers whose URL needs parts only a native path gives are refused.
+#[tokio::test]
+async fn providers_whose_url_needs_request_parts_are_refused_not_guessed() {
+    let mock = tollgate_mock_upstream::MockUpstream::start().await.unwrap();
+    let section = format!(
+        "[providers.azure-openai]\nbase_url = \"{}/azure/{{resource}}/openai/deployments/{{deployment}}\"\n",
+        mock.url()
+    );
+    let gw = TestGateway::build("", &section, None, Some(mock)).await;
+    for slug in ["azure-openai", "google-vertex-ai", "aws-bedrock"] {
+        let body =
+            json!({"model": format!("{slug}/x"), "messages": [{"role": "user", "content": "hi"}]});
+        let response = call(&gw, &body).await;
+        assert_eq!(response.status(), 400, "{slug}");
+        let error: Value = response.json().await.unwrap();
+        let message = error["error"][0]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(slug) && message.contains("base_url"),
+            "{slug}: {message}"
+        );
+        let universal = gw
+            .http
+            .post(gw.url("/v1/local/default"))
+            .bearer_auth("sk-compat-key")
+            .json(&json!([{"provider": "compat", "endpoint": "chat/completions", "headers": {}, "query": body}]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(universal.status(), 400, "{slug} as a universal step");
+    }
+    assert_eq!(gw.mock.request_count(), 0);
+
+    // The native route still fills them from its path (the mock answers such paths 404).
+    gw.http
+        .post(gw.url(
+            "/v1/local/default/azure-openai/myres/gpt4o/chat/completions?api-version=2024-10-21",
+        ))
+        .header("api-key", "azure-key")
+        .json(&json!({"messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        gw.mock.requests()[0].path_and_query,
+        "/azure/myres/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21"
+    );
+}

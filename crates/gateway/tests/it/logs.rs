@@ -501,3 +501,35 @@ async fn configured_prices_cost_custom_models() {
         row.cost
     );
 }
+
+/// A key sent in another provider's credential header (`x-goog-api-key` to openai), or in a
+/// header whose name says it is a key, was once stored in clear.
+#[tokio::test]
+async fn credentials_in_any_providers_header_are_never_stored() {
+    let gw = TestGateway::start().await;
+    let (_, id) = post(
+        &gw,
+        "/v1/local/default/openai/chat/completions",
+        &[
+            ("x-goog-api-key", "canary-goog"),
+            ("api-key", "canary-azure"),
+            ("xi-api-key", "canary-eleven"),
+            ("x-llm-key", "canary-custom-provider"),
+            ("x-internal-secret", "canary-by-name"),
+            ("x-trace", "kept"),
+        ],
+        chat_body(false),
+    )
+    .await;
+    gw.logs_flushed().await;
+    let body = gw
+        .state
+        .store()
+        .get_body("local", "default", &id, BodyKind::Request)
+        .await
+        .unwrap()
+        .expect("the request body is stored");
+    let stored = body.headers.unwrap_or_default().to_string();
+    assert!(!stored.contains("canary"), "{stored}");
+    assert!(stored.contains("kept"), "{stored}");
+}

@@ -6,6 +6,7 @@ mod analytics;
 mod auth;
 mod bad_input;
 mod cache;
+mod cardinality;
 mod compat;
 mod errors;
 mod faults;

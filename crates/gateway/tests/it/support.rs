@@ -52,6 +52,11 @@ impl TestGateway {
         };
         let data_dir = tempfile::tempdir().expect("temp dir");
         let mock_url = mock.url();
+        // A test that sets Azure's section itself gets it instead of this one.
+        let azure = match sections.contains("[providers.azure-openai]") {
+            true => String::new(),
+            false => format!("[providers.azure-openai]\nbase_url = \"{mock_url}/azure\""),
+        };
         let text = format!(
             r#"
 [server]
@@ -66,8 +71,7 @@ base_url = "{mock_url}/v1"
 base_url = "{mock_url}"
 [providers.google-ai-studio]
 base_url = "{mock_url}"
-[providers.azure-openai]
-base_url = "{mock_url}/azure"
+{azure}
 [providers.my-llm]
 base_url = "{mock_url}/v1"
 credential_header = "x-llm-key"
@@ -125,6 +129,16 @@ credential_header = "x-llm-key"
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// `/metrics` as a scraper sees it.
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await;
+        response
+            .expect("metrics answer")
+            .text()
+            .await
+            .expect("metrics text")
     }
 
     /// A management call with the admin token; returns status and the JSON envelope.

@@ -16,6 +16,7 @@ fn base() -> KeyParts<'static> {
         credentials: vec![("authorization", b"Bearer sk-one".as_slice())],
         body: BODY,
         custom_key: None,
+        custom_key_shared: false,
     }
 }
 
@@ -122,7 +123,7 @@ fn every_field_changes_the_key() {
 }
 
 #[test]
-fn custom_key_replaces_request_fields_but_keeps_scope() {
+fn custom_key_replaces_request_fields_but_keeps_scope_and_credentials() {
     let custom = |change: fn(&mut KeyParts<'static>)| {
         key_with(|p| {
             p.custom_key = Some("my-key");
@@ -131,16 +132,27 @@ fn custom_key_replaces_request_fields_but_keeps_scope() {
     };
     let key = custom(|_| {});
     assert_ne!(key, cache_key(&base()));
-    // Provider, method, path, body and credentials no longer matter…
+    // Provider, method, path and body no longer matter…
     assert_eq!(key, custom(|p| p.provider = "anthropic"));
     assert_eq!(key, custom(|p| p.method = "GET"));
     assert_eq!(key, custom(|p| p.path_and_query = "/other"));
     assert_eq!(key, custom(|p| p.body = b"something else"));
-    assert_eq!(
+    // …but credentials do (a client without the key gets no other client's answer)…
+    assert_ne!(
         key,
         custom(|p| p.credentials = vec![("authorization", b"Bearer sk-two".as_slice())])
     );
-    // …but account, gateway, generation and the custom key itself do.
+    assert_ne!(key, custom(|p| p.credentials = Vec::new()));
+    // …unless the gateway shares custom keys…
+    let shared = custom(|p| p.custom_key_shared = true);
+    assert_eq!(
+        shared,
+        custom(|p| {
+            p.custom_key_shared = true;
+            p.credentials = Vec::new();
+        })
+    );
+    // …and so do account, gateway, generation and the custom key itself.
     assert_ne!(key, custom(|p| p.account = "acct2"));
     assert_ne!(key, custom(|p| p.gateway = "gw2"));
     assert_ne!(key, custom(|p| p.generation = 4));
