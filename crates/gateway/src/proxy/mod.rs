@@ -5,6 +5,7 @@ mod client;
 mod client_ip;
 mod compat;
 mod dispatch;
+mod dns;
 mod handler;
 mod headers;
 mod options;
