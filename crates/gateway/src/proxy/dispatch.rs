@@ -472,7 +472,7 @@ pub fn set_log_id(response: &mut Response, id: uuid::Uuid) {
 fn send_failure(error: reqwest::Error, provider: &str) -> (GatewayError, Option<String>) {
     let unreachable = |message: &str| GatewayError::new(ErrorCode::UpstreamFailed, message);
     if let Some(dns) = dns::cause(&error) {
-        tracing::warn!(provider, error = %dns, "upstream host name did not resolve");
+        // The resolver warned once for the lookup; requests answered from it are not repeated.
         let message = match dns {
             DnsError::TimedOut { .. } => "Provider unreachable: DNS lookup of its host timed out",
             DnsError::Failed { .. } => "Provider unreachable: DNS lookup of its host failed",

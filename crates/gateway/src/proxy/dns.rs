@@ -112,6 +112,9 @@ impl Resolver {
                     after: timeout,
                 }),
             };
+            if let Err(error) = &answer {
+                tracing::warn!(%error, "upstream host name did not resolve");
+            }
             this.settle(&host, &answer);
             answer
         });
@@ -164,7 +167,8 @@ impl reqwest::dns::Resolve for Resolver {
         let resolver = self.clone();
         Box::pin(async move {
             let addrs = resolver.resolve(name.as_str()).await?;
-            let addrs: reqwest::dns::Addrs = Box::new(addrs.to_vec().into_iter());
+            // Owns the shared list: the iterator outlives this call.
+            let addrs: reqwest::dns::Addrs = Box::new((0..addrs.len()).map(move |i| addrs[i]));
             Ok(addrs)
         })
     }
