@@ -467,8 +467,9 @@ pub fn set_log_id(response: &mut Response, id: uuid::Uuid) {
 }
 
 /// The client's error for an attempt that got no response, and the row's cause when the row
-/// may say more than the client (the host name, which docs/errors.md keeps out of client errors). A failed
-/// lookup or connect sent nothing, so either is retried like any connection failure.
+/// may say more than the client (the host name, which docs/errors.md keeps out of client
+/// errors). A failed lookup or connect sent nothing, so either is retried like any connection
+/// failure.
 fn send_failure(error: reqwest::Error, provider: &str) -> (GatewayError, Option<String>) {
     let unreachable = |message: &str| GatewayError::new(ErrorCode::UpstreamFailed, message);
     if let Some(dns) = dns::cause(&error) {
