@@ -42,7 +42,8 @@ impl UpstreamClients {
         // Installing twice is harmless (the second call reports the first is in place).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
-            // A proxy passes redirects to its client; following them would change the upstream host.
+            // A proxy passes redirects to its client; following them would change the upstream
+            // host.
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
             // Covers the lookup, the TCP handshake and TLS: a blackholed host costs this, no more.
