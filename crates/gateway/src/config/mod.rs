@@ -59,6 +59,17 @@ pub struct ServerConfig {
     pub upstream_timeout: Duration,
     pub shutdown_grace: Duration,
     pub egress: Egress,
+    pub upstream_net: UpstreamNet,
+}
+
+/// How provider connections are opened: bounds on the host name lookup and the TCP connect,
+/// and how long a failed lookup is remembered (docs/reliability.md, "Upstream provider").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamNet {
+    pub connect_timeout: Duration,
+    pub dns_timeout: Duration,
+    /// Zero remembers nothing: every new connection asks the resolver again.
+    pub dns_negative_ttl: Duration,
 }
 
 /// Where traffic to providers leaves from: an outbound proxy and/or a local source address.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{
     CacheConfig, Config, Egress, LogsConfig, Overrides, ProviderConfig, Secret, ServerConfig,
-    StorageConfig,
+    StorageConfig, UpstreamNet,
 };
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,6 +57,9 @@ struct RawServer {
     shutdown_grace_ms: u64,
     egress_proxy: Option<String>,
     egress_bind: Option<String>,
+    connect_timeout_ms: u64,
+    dns_timeout_ms: u64,
+    dns_negative_ttl_ms: u64,
 }
 
 impl Default for RawServer {
@@ -71,6 +74,9 @@ impl Default for RawServer {
             shutdown_grace_ms: 30_000,
             egress_proxy: None,
             egress_bind: None,
+            connect_timeout_ms: 10_000,
+            dns_timeout_ms: 5_000,
+            dns_negative_ttl_ms: 5_000,
         }
     }
 }
@@ -158,6 +164,17 @@ impl RawConfig {
         }
         if server.upstream_timeout_ms == 0 {
             problems.push("server.upstream_timeout_ms: must be greater than 0".into());
+        }
+        for (key, value) in [
+            ("connect_timeout_ms", server.connect_timeout_ms),
+            ("dns_timeout_ms", server.dns_timeout_ms),
+        ] {
+            if !(1..=600_000).contains(&value) {
+                problems.push(format!("server.{key}: must be between 1 and 600000"));
+            }
+        }
+        if server.dns_negative_ttl_ms > 600_000 {
+            problems.push("server.dns_negative_ttl_ms: must be at most 600000".into());
         }
         let egress = parse_egress(
             "server",
@@ -256,6 +273,11 @@ impl RawConfig {
                 upstream_timeout: Duration::from_millis(server.upstream_timeout_ms),
                 shutdown_grace: Duration::from_millis(server.shutdown_grace_ms),
                 egress,
+                upstream_net: UpstreamNet {
+                    connect_timeout: Duration::from_millis(server.connect_timeout_ms),
+                    dns_timeout: Duration::from_millis(server.dns_timeout_ms),
+                    dns_negative_ttl: Duration::from_millis(server.dns_negative_ttl_ms),
+                },
             },
             providers,
             storage,

@@ -25,6 +25,14 @@ fn defaults_match_the_spec() {
         Duration::from_millis(600_000)
     );
     assert_eq!(
+        config.server.upstream_net,
+        UpstreamNet {
+            connect_timeout: Duration::from_secs(10),
+            dns_timeout: Duration::from_secs(5),
+            dns_negative_ttl: Duration::from_secs(5),
+        }
+    );
+    assert_eq!(
         config.storage,
         StorageConfig::Sqlite {
             path: PathBuf::from("./tollgate-data/tollgate.db")
@@ -40,6 +48,7 @@ fn every_problem_is_reported_at_once() {
         [server]
         lisen = "x"
         max_body_bytes = 0
+        dns_timeout_ms = 0
         trusted_proxies = ["10.0.0.0/8", "nope"]
         [providers.openai]
         base_url = "ftp://x"
@@ -57,6 +66,7 @@ fn every_problem_is_reported_at_once() {
         "unknown key `server.lisen`",
         "unknown key `cahce`",
         "server.max_body_bytes",
+        "server.dns_timeout_ms: must be between 1 and 600000",
         "`nope` is not a CIDR",
         "providers.openai.base_url",
         "providers.my-llm: `my-llm` is not a built-in provider",

@@ -4,15 +4,26 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::config::Egress;
+use super::dns::Resolver;
+use crate::config::{Egress, UpstreamNet};
 
 /// Builds and shares clients so providers with the same egress share one connection pool.
-#[derive(Default)]
 pub struct UpstreamClients {
     clients: Mutex<HashMap<Egress, reqwest::Client>>,
+    /// One for every client, so they share lookups under way and remembered failures.
+    resolver: Resolver,
+    connect_timeout: Duration,
 }
 
 impl UpstreamClients {
+    pub fn new(net: &UpstreamNet) -> Self {
+        UpstreamClients {
+            clients: Mutex::default(),
+            resolver: Resolver::system(net.dns_timeout, net.dns_negative_ttl),
+            connect_timeout: net.connect_timeout,
+        }
+    }
+
     pub fn for_egress(&self, egress: &Egress) -> anyhow::Result<reqwest::Client> {
         let mut clients = self
             .clients
@@ -21,28 +32,31 @@ impl UpstreamClients {
         if let Some(client) = clients.get(egress) {
             return Ok(client.clone());
         }
-        let client = build(egress)?;
+        let client = self.build(egress)?;
         clients.insert(egress.clone(), client.clone());
         Ok(client)
     }
-}
 
-fn build(egress: &Egress) -> anyhow::Result<reqwest::Client> {
-    // reqwest is built without a default crypto provider; ring keeps C builds out of the tree.
-    // Installing twice is harmless (the second call reports the first is in place).
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder()
-        // A proxy passes redirects to its client; following them would change the upstream host.
-        .redirect(reqwest::redirect::Policy::none())
-        .tcp_nodelay(true)
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .http2_adaptive_window(true);
-    if let Some(proxy) = &egress.proxy {
-        builder = builder.proxy(reqwest::Proxy::all(proxy.as_str())?);
+    fn build(&self, egress: &Egress) -> anyhow::Result<reqwest::Client> {
+        // reqwest is built without a default crypto provider; ring keeps C builds out of the tree.
+        // Installing twice is harmless (the second call reports the first is in place).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder()
+            // A proxy passes redirects to its client; following them would change the upstream
+            // host.
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            // Covers the lookup, the TCP handshake and TLS: a blackholed host costs this, no more.
+            .connect_timeout(self.connect_timeout)
+            .dns_resolver(self.resolver.clone())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .http2_adaptive_window(true);
+        if let Some(proxy) = &egress.proxy {
+            builder = builder.proxy(reqwest::Proxy::all(proxy.as_str())?);
+        }
+        if let Some(bind) = egress.bind {
+            builder = builder.local_address(bind);
+        }
+        Ok(builder.build()?)
     }
-    if let Some(bind) = egress.bind {
-        builder = builder.local_address(bind);
-    }
-    Ok(builder.build()?)
 }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, header};
 
 use super::caching::{self, CACHE_STATUS, CachePlan, Lookup, look_up};
+use super::dns::{self, DnsError};
 use super::handler::Seen;
 use super::headers::client_response_headers;
 use super::options::RequestOptions;
@@ -307,7 +308,7 @@ impl Dispatch<'_> {
                 .headers(headers)
                 .body(self.body.clone())
                 .send();
-            let failure = match tokio::time::timeout(self.timeout, send).await {
+            let (failure, cause) = match tokio::time::timeout(self.timeout, send).await {
                 Ok(Ok(upstream)) => {
                     let status = upstream.status().as_u16();
                     if retries_left && retryable_status(status) {
@@ -336,16 +337,14 @@ impl Dispatch<'_> {
                     set_log_id(&mut response, id);
                     return Ok(Delivery::Delivered(response));
                 }
-                Err(_elapsed) => timed_out(),
-                Ok(Err(error)) if error.is_timeout() => timed_out(),
-                Ok(Err(error)) => {
-                    // Without the URL: a query string may carry a provider key (Gemini `?key=`).
-                    tracing::warn!(provider = %self.provider.slug, error = %error.without_url(), "upstream request failed");
-                    GatewayError::new(ErrorCode::UpstreamFailed, "Provider unreachable")
-                }
+                Err(_elapsed) => (timed_out(), None),
+                Ok(Err(error)) => send_failure(error, &self.provider.slug),
             };
             record
-                .finish_without_response(failure.code.status().as_u16(), &failure.message)
+                .finish_without_response(
+                    failure.code.status().as_u16(),
+                    cause.as_deref().unwrap_or(&failure.message),
+                )
                 .await;
             if retries_left {
                 tokio::time::sleep(self.policy.delay_after(attempt, None)).await;
@@ -468,6 +467,32 @@ pub fn set_log_id(response: &mut Response, id: uuid::Uuid) {
     if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
         response.headers_mut().insert(LOG_ID, value);
     }
+}
+
+/// The client's error for an attempt that got no response, and the row's cause when the row
+/// may say more than the client (the host name, which docs/errors.md keeps out of client
+/// errors). A failed lookup or connect sent nothing, so either is retried like any connection
+/// failure.
+fn send_failure(error: reqwest::Error, provider: &str) -> (GatewayError, Option<String>) {
+    let unreachable = |message: &str| GatewayError::new(ErrorCode::UpstreamFailed, message);
+    if let Some(dns) = dns::cause(&error) {
+        // The resolver warned once for the lookup; requests answered from it are not repeated.
+        let message = match dns {
+            DnsError::TimedOut { .. } => "Provider unreachable: DNS lookup of its host timed out",
+            DnsError::Failed { .. } => "Provider unreachable: DNS lookup of its host failed",
+        };
+        return (unreachable(message), Some(dns.to_string()));
+    }
+    if error.is_connect() && error.is_timeout() {
+        tracing::warn!(provider, "upstream connect timed out");
+        return (unreachable("Provider unreachable: connect timed out"), None);
+    }
+    if error.is_timeout() {
+        return (timed_out(), None);
+    }
+    // Without the URL: a query string may carry a provider key (Gemini `?key=`).
+    tracing::warn!(provider, error = %error.without_url(), "upstream request failed");
+    (unreachable("Provider unreachable"), None)
 }
 
 fn timed_out() -> GatewayError {

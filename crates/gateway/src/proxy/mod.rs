@@ -6,6 +6,7 @@ mod client_ip;
 mod compat;
 mod credentials;
 mod dispatch;
+mod dns;
 mod handler;
 mod headers;
 mod options;
