@@ -134,7 +134,7 @@ impl GatewayRegistry {
     ) -> Result<Gateway, ChangeError> {
         if !crate::proxy::is_gateway_id(id) {
             return Err(ChangeError::Invalid(vec![FieldError {
-                field: "id",
+                field: "id".into(),
                 message: "must be 1-64 characters of a-z, 0-9, '-' and '_'".into(),
             }]));
         }

@@ -1,7 +1,11 @@
-//! The gateway object and its field-by-field validation; errors name the field.
+//! The gateway object and its stored settings; updates are read by `super::patch`.
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+
+use super::patch::SettingsPatch;
 
 /// A gateway as stored: identity, timestamps and settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +41,10 @@ pub struct GatewaySettings {
     /// Part of every cache key; bumped by an update with `cache_invalidate_on_update`, so old
     /// entries are never served again. Read-only in the API.
     pub cache_generation: u64,
+    /// Cloudflare's fields Tollgate stores and returns without acting on them yet
+    /// (`super::patch::CLOUDFLARE_STORED`).
+    #[serde(flatten)]
+    pub cloudflare: Map<String, Value>,
 }
 
 impl Default for GatewaySettings {
@@ -59,6 +67,7 @@ impl Default for GatewaySettings {
             log_management: None,
             log_management_strategy: None,
             cache_generation: 0,
+            cloudflare: Map::new(),
         }
     }
 }
@@ -141,141 +150,19 @@ impl<'de> Deserialize<'de> for RateLimitKey {
     }
 }
 
-/// A validation problem with one field of a gateway.
+/// A validation problem with one field of a body; `field` is the name as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
-    pub field: &'static str,
+    pub field: Cow<'static, str>,
     pub message: String,
 }
 
-const MAX_CACHE_TTL: u64 = 2_592_000;
-const MAX_LOG_CAP: u64 = 10_000_000;
-
 impl GatewaySettings {
-    /// Applies the known fields present in a JSON body; absent fields keep their value, and
-    /// fields Tollgate does not implement are ignored (Cloudflare's object has many).
+    /// Applies a create or update body: the fields present are validated (super::patch) and
+    /// written, absent ones keep their value.
     pub fn apply(&mut self, body: &Map<String, Value>) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let mut field =
-            |name: &'static str, apply: &mut dyn FnMut(&Value) -> Result<(), String>| {
-                if let Some(value) = body.get(name)
-                    && let Err(message) = apply(value)
-                {
-                    errors.push(FieldError {
-                        field: name,
-                        message,
-                    });
-                }
-            };
-        field("cache_ttl", &mut |v| {
-            self.cache_ttl = int_or_null(v, 0, MAX_CACHE_TTL)? as u32;
-            Ok(())
-        });
-        field("cache_invalidate_on_update", &mut |v| {
-            self.cache_invalidate_on_update = boolean(v)?;
-            Ok(())
-        });
-        field("cache_custom_key_shared", &mut |v| {
-            self.cache_custom_key_shared = boolean(v)?;
-            Ok(())
-        });
-        field("collect_logs", &mut |v| {
-            self.collect_logs = boolean(v)?;
-            Ok(())
-        });
-        field("rate_limiting_interval", &mut |v| {
-            self.rate_limiting_interval = int_or_null(v, 0, 86_400)? as u32;
-            Ok(())
-        });
-        field("rate_limiting_limit", &mut |v| {
-            self.rate_limiting_limit = int_or_null(v, 0, u64::from(u32::MAX))? as u32;
-            Ok(())
-        });
-        field("rate_limiting_technique", &mut |v| {
-            self.rate_limiting_technique = match v {
-                Value::Null => RateLimitTechnique::Fixed,
-                Value::String(s) if s == "fixed" => RateLimitTechnique::Fixed,
-                Value::String(s) if s == "sliding" => RateLimitTechnique::Sliding,
-                _ => return Err("must be \"fixed\" or \"sliding\"".into()),
-            };
-            Ok(())
-        });
-        field("rate_limiting_key", &mut |v| {
-            self.rate_limiting_key = match v {
-                Value::Null => RateLimitKey::Gateway,
-                Value::String(s) => RateLimitKey::parse(s).ok_or(
-                    "must be \"gateway\", \"ip\" or \"header:<name>\" with a valid header name",
-                )?,
-                _ => return Err("must be a string".into()),
-            };
-            Ok(())
-        });
-        field("authentication", &mut |v| {
-            self.authentication = boolean(v)?;
-            Ok(())
-        });
-        field("retry_max_attempts", &mut |v| {
-            self.retry_max_attempts = int(v, 1, 5)? as u8;
-            Ok(())
-        });
-        field("retry_delay", &mut |v| {
-            self.retry_delay = int(v, 0, 5_000)? as u32;
-            Ok(())
-        });
-        field("retry_backoff", &mut |v| {
-            self.retry_backoff = v
-                .as_str()
-                .and_then(Backoff::parse)
-                .ok_or("must be \"constant\", \"linear\" or \"exponential\"")?;
-            Ok(())
-        });
-        field("request_timeout_ms", &mut |v| {
-            self.request_timeout_ms = match v {
-                Value::Null => None,
-                _ => Some(int(v, 1, 3_600_000)?),
-            };
-            Ok(())
-        });
-        field("log_management", &mut |v| {
-            self.log_management = match v {
-                Value::Null => None,
-                _ => Some(int(v, 1, MAX_LOG_CAP)? as u32),
-            };
-            Ok(())
-        });
-        field("log_management_strategy", &mut |v| {
-            self.log_management_strategy = match v {
-                Value::Null => None,
-                Value::String(s) if s == "STOP_INSERTING" => Some(LogStrategy::StopInserting),
-                Value::String(s) if s == "DELETE_OLDEST" => Some(LogStrategy::DeleteOldest),
-                _ => return Err("must be \"STOP_INSERTING\", \"DELETE_OLDEST\" or null".into()),
-            };
-            Ok(())
-        });
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
-    }
-}
-
-fn boolean(v: &Value) -> Result<bool, String> {
-    v.as_bool().ok_or_else(|| "must be true or false".into())
-}
-
-fn int(v: &Value, min: u64, max: u64) -> Result<u64, String> {
-    match v.as_u64() {
-        Some(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(format!("must be an integer from {min} to {max}")),
-    }
-}
-
-fn int_or_null(v: &Value, min: u64, max: u64) -> Result<u64, String> {
-    if v.is_null() {
-        Ok(min)
-    } else {
-        int(v, min, max)
+        self.write(SettingsPatch::parse(body)?);
+        Ok(())
     }
 }
 
@@ -319,7 +206,7 @@ mod tests {
         )
         .err()
         .unwrap_or_default();
-        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        let fields: Vec<_> = errors.iter().map(|e| &*e.field).collect();
         assert_eq!(
             fields,
             [
@@ -337,7 +224,7 @@ mod tests {
         let settings = apply(
             json!({"cache_ttl": 60, "rate_limiting_technique": "sliding",
             "rate_limiting_key": "header:x-user-id", "retry_backoff": "exponential",
-            "log_management": 10, "log_management_strategy": "DELETE_OLDEST", "unknown_field": 1}),
+            "log_management": 10, "log_management_strategy": "DELETE_OLDEST", "dlp": {"enabled": true}}),
         )
         .ok()
         .unwrap_or_default();

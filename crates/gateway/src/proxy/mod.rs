@@ -19,7 +19,7 @@ mod universal;
 pub use client::UpstreamClients;
 pub use client_ip::client_ip;
 pub use handler::proxy;
-pub use options::{CustomCost, RequestOptions};
+pub use options::{CustomCost, RequestOptions, validate_metadata};
 pub use path::{ProxyPath, parse as parse_path};
 
 /// 1-64 characters of `[a-z0-9_-]`.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use http::HeaderMap;
 
 use super::options::RequestOptions;
+use crate::gateways::bounds::{RETRY_DELAY_MS, RETRY_MAX_ATTEMPTS};
 use crate::gateways::{Backoff, GatewaySettings};
 
 /// The longest upstream `Retry-After` honoured; longer ones fall back to the backoff.
@@ -21,14 +22,15 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     /// The request's `cf-aig-*` headers override the gateway's settings.
     pub fn new(settings: &GatewaySettings, options: &RequestOptions) -> RetryPolicy {
+        // Both sources were validated against the bounds table; clamping keeps a settings row
+        // written by hand from retrying or sleeping beyond them.
+        let attempts = options.max_attempts.unwrap_or(settings.retry_max_attempts);
+        let delay_ms = RETRY_DELAY_MS.clamp(u64::from(settings.retry_delay));
         RetryPolicy {
-            max_attempts: options
-                .max_attempts
-                .unwrap_or(settings.retry_max_attempts)
-                .clamp(1, 5),
+            max_attempts: u8::try_from(RETRY_MAX_ATTEMPTS.clamp(attempts.into())).unwrap_or(1),
             delay: options
                 .retry_delay
-                .unwrap_or(Duration::from_millis(u64::from(settings.retry_delay))),
+                .unwrap_or(Duration::from_millis(delay_ms)),
             backoff: options.backoff.unwrap_or(settings.retry_backoff),
         }
     }
@@ -146,6 +148,18 @@ mod tests {
                 backoff: Backoff::Constant
             }
         );
+    }
+
+    #[test]
+    fn a_hand_written_setting_is_held_to_the_bounds() {
+        let settings = GatewaySettings {
+            retry_max_attempts: 9,
+            retry_delay: 60_000,
+            ..GatewaySettings::default()
+        };
+        let policy = RetryPolicy::new(&settings, &RequestOptions::default());
+        assert_eq!(u64::from(policy.max_attempts), RETRY_MAX_ATTEMPTS.max);
+        assert_eq!(policy.delay, Duration::from_millis(RETRY_DELAY_MS.max));
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! the next step; the first step that answers 2xx wins, with `cf-aig-step: <index>`.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
@@ -17,17 +16,16 @@ use super::credentials::refuse_gateway_tokens;
 use super::dispatch::{Delivery, Dispatch, Logging, Reshape, attempt_timeout, logging};
 use super::handler::{Seen, authenticate, enforce_rate_limit, read_body};
 use super::headers::upstream_request_headers;
-use super::options::RequestOptions;
+use super::options::{self, RequestOptions};
 use super::path;
 use super::retry::RetryPolicy;
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Backoff;
+use crate::gateways::bounds::UNIVERSAL_STEPS;
 use crate::providers::Provider;
 use crate::state::AppState;
 
 const STEP: &str = "cf-aig-step";
-/// More fallbacks than this is a mistake, not a plan.
-const MAX_STEPS: usize = 16;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,7 +44,7 @@ struct RawStep {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct StepConfig {
     request_timeout: Option<u64>,
-    max_attempts: Option<u8>,
+    max_attempts: Option<u64>,
     retry_delay: Option<u64>,
     backoff: Option<String>,
 }
@@ -186,8 +184,8 @@ fn parse_steps<'a>(
         }
         _ => return Err(invalid("The body must be a JSON array of steps".into())),
     };
-    if raw.is_empty() || raw.len() > MAX_STEPS {
-        return Err(invalid(format!("Expected 1 to {MAX_STEPS} steps")));
+    if raw.is_empty() || raw.len() > UNIVERSAL_STEPS {
+        return Err(invalid(format!("Expected 1 to {UNIVERSAL_STEPS} steps")));
     }
     raw.into_iter()
         .enumerate()
@@ -291,20 +289,18 @@ fn validate_step<'a>(
                 format!("step {index}: config.{field}: {why}"),
             )
         };
+        // The same bounds and messages as the headers: out of range is refused, not clamped.
         if let Some(ms) = config.request_timeout {
-            step_options.request_timeout = Some(Duration::from_millis(ms.max(1)));
+            step_options.request_timeout =
+                Some(options::request_timeout(ms).map_err(|w| bad("requestTimeout", &w))?);
         }
         if let Some(attempts) = config.max_attempts {
-            if !(1..=5).contains(&attempts) {
-                return Err(bad("maxAttempts", "expected 1 to 5"));
-            }
-            step_options.max_attempts = Some(attempts);
+            step_options.max_attempts =
+                Some(options::max_attempts(attempts).map_err(|w| bad("maxAttempts", &w))?);
         }
         if let Some(ms) = config.retry_delay {
-            if ms > 5_000 {
-                return Err(bad("retryDelay", "expected at most 5000 ms"));
-            }
-            step_options.retry_delay = Some(Duration::from_millis(ms));
+            step_options.retry_delay =
+                Some(options::retry_delay(ms).map_err(|w| bad("retryDelay", &w))?);
         }
         if let Some(backoff) = config.backoff {
             step_options.backoff = Some(

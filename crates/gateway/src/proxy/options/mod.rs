@@ -7,6 +7,11 @@ use serde_json::Value;
 
 use crate::error::GatewayError;
 use crate::gateways::Backoff;
+use crate::gateways::bounds::{self, CACHE_KEY_BYTES, EVENT_ID_BYTES};
+
+mod metadata;
+
+pub use metadata::validate as validate_metadata;
 
 /// What the client asked of the gateway for this one request. `None` means "use the gateway's
 /// setting".
@@ -36,14 +41,6 @@ pub struct CustomCost {
     pub total_cost: Option<f64>,
 }
 
-const MAX_CACHE_TTL: u64 = 2_592_000;
-const MAX_CACHE_KEY_BYTES: usize = 256;
-const MAX_EVENT_ID_BYTES: usize = 128;
-const MAX_METADATA_ENTRIES: usize = 5;
-const MAX_METADATA_KEY_BYTES: usize = 64;
-const MAX_METADATA_VALUE_BYTES: usize = 512;
-const MAX_REQUEST_TIMEOUT_MS: u64 = 3_600_000;
-
 impl RequestOptions {
     pub fn from_headers(headers: &HeaderMap) -> Result<RequestOptions, GatewayError> {
         let mut options = RequestOptions::default();
@@ -65,12 +62,13 @@ impl RequestOptions {
                 }
                 "cache-ttl" => {
                     let seconds = digits(text).ok_or_else(|| bad("expected whole seconds"))?;
-                    options.cache_ttl = Some(seconds.min(MAX_CACHE_TTL) as u32);
+                    // Above the bound is clamped, not refused (docs/cache.md).
+                    options.cache_ttl = u32::try_from(bounds::CACHE_TTL_S.clamp(seconds)).ok();
                 }
                 "skip-cache" => options.skip_cache = text.eq_ignore_ascii_case("true"),
                 "cache-key" => {
-                    if text.is_empty() || text.len() > MAX_CACHE_KEY_BYTES {
-                        return Err(bad("must be 1-256 bytes"));
+                    if text.is_empty() || text.len() > CACHE_KEY_BYTES {
+                        return Err(bad(&format!("must be 1-{CACHE_KEY_BYTES} bytes")));
                     }
                     options.cache_key = Some(text.to_owned());
                 }
@@ -87,22 +85,14 @@ impl RequestOptions {
                     options.custom_cost = Some(parse_custom_cost(text).map_err(|w| bad(&w))?)
                 }
                 "request-timeout" => {
-                    let ms = digits(text)
-                        .filter(|ms| (1..=MAX_REQUEST_TIMEOUT_MS).contains(ms))
-                        .ok_or_else(|| bad("expected milliseconds from 1 to 3600000"))?;
-                    options.request_timeout = Some(Duration::from_millis(ms));
+                    options.request_timeout =
+                        Some(request_timeout(number(text)).map_err(|w| bad(&w))?);
                 }
                 "max-attempts" => {
-                    let attempts = digits(text)
-                        .filter(|n| (1..=5).contains(n))
-                        .ok_or_else(|| bad("expected 1 to 5"))?;
-                    options.max_attempts = Some(attempts as u8);
+                    options.max_attempts = Some(max_attempts(number(text)).map_err(|w| bad(&w))?);
                 }
                 "retry-delay" => {
-                    let ms = digits(text)
-                        .filter(|ms| *ms <= 5_000)
-                        .ok_or_else(|| bad("expected milliseconds from 0 to 5000"))?;
-                    options.retry_delay = Some(Duration::from_millis(ms));
+                    options.retry_delay = Some(retry_delay(number(text)).map_err(|w| bad(&w))?);
                 }
                 "backoff" => {
                     options.backoff = Some(
@@ -111,8 +101,8 @@ impl RequestOptions {
                     )
                 }
                 "event-id" => {
-                    if text.is_empty() || text.len() > MAX_EVENT_ID_BYTES {
-                        return Err(bad("must be 1-128 bytes"));
+                    if text.is_empty() || text.len() > EVENT_ID_BYTES {
+                        return Err(bad(&format!("must be 1-{EVENT_ID_BYTES} bytes")));
                     }
                     options.event_id = Some(text.to_owned());
                 }
@@ -155,6 +145,11 @@ fn digits(text: &str) -> Option<u64> {
     Some(text.parse().unwrap_or(u64::MAX))
 }
 
+/// Not a whole number reads as `u64::MAX`, outside every bound, so it gets the bound's message.
+fn number(text: &str) -> u64 {
+    digits(text).unwrap_or(u64::MAX)
+}
+
 fn boolean(text: &str) -> Option<bool> {
     match text.to_ascii_lowercase().as_str() {
         "true" => Some(true),
@@ -164,35 +159,34 @@ fn boolean(text: &str) -> Option<bool> {
 }
 
 fn parse_metadata(text: &str) -> Result<Vec<(String, Value)>, String> {
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
-        return Err("expected a JSON object".into());
-    };
-    let mut entries = Vec::with_capacity(map.len().min(MAX_METADATA_ENTRIES));
-    for (key, value) in map {
-        if key.len() > MAX_METADATA_KEY_BYTES {
-            return Err(format!("key longer than {MAX_METADATA_KEY_BYTES} bytes"));
-        }
-        let size = match &value {
-            Value::String(s) => s.len(),
-            Value::Number(n) => n.to_string().len(),
-            Value::Bool(_) => 5,
-            _ => {
-                return Err(format!(
-                    "value of `{key}` must be a string, number or boolean"
-                ));
-            }
-        };
-        if size > MAX_METADATA_VALUE_BYTES {
-            return Err(format!(
-                "value of `{key}` longer than {MAX_METADATA_VALUE_BYTES} bytes"
-            ));
-        }
-        // Cloudflare keeps the first five entries and drops the rest.
-        if entries.len() < MAX_METADATA_ENTRIES {
-            entries.push((key, value));
-        }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => validate_metadata(map),
+        _ => Err("expected a JSON object".into()),
     }
-    Ok(entries)
+}
+
+/// `cf-aig-request-timeout` and a universal step's `requestTimeout`: refused outside the bound.
+pub fn request_timeout(ms: u64) -> Result<Duration, String> {
+    within(bounds::REQUEST_TIMEOUT_MS, ms).map(Duration::from_millis)
+}
+
+/// `cf-aig-max-attempts` and a step's `maxAttempts`.
+pub fn max_attempts(attempts: u64) -> Result<u8, String> {
+    within(bounds::RETRY_MAX_ATTEMPTS, attempts)
+        .and_then(|n| u8::try_from(n).map_err(|_| bounds::RETRY_MAX_ATTEMPTS.expected()))
+}
+
+/// `cf-aig-retry-delay` and a step's `retryDelay`.
+pub fn retry_delay(ms: u64) -> Result<Duration, String> {
+    within(bounds::RETRY_DELAY_MS, ms).map(Duration::from_millis)
+}
+
+fn within(bound: bounds::Bound, n: u64) -> Result<u64, String> {
+    if bound.contains(n) {
+        Ok(n)
+    } else {
+        Err(bound.expected())
+    }
 }
 
 fn parse_custom_cost(text: &str) -> Result<CustomCost, String> {

@@ -1,0 +1,108 @@
+//! The bounds table: every limit on a gateway setting or a per-request option, written once and
+//! read by the management API, the `cf-aig-*` headers, universal steps and the retry policy.
+
+use serde_json::{Value, json};
+
+/// An inclusive range of whole numbers, with the unit its messages name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    pub min: u64,
+    pub max: u64,
+    /// `seconds`, `milliseconds`, or empty for a count.
+    pub unit: &'static str,
+}
+
+/// Default cache TTL of a gateway, and `cf-aig-cache-ttl` (larger header values are clamped).
+pub const CACHE_TTL_S: Bound = Bound::new(0, 2_592_000, "seconds");
+/// Wait for the response head of one attempt: `request_timeout_ms`, `cf-aig-request-timeout`,
+/// a universal step's `requestTimeout`.
+pub const REQUEST_TIMEOUT_MS: Bound = Bound::new(1, 3_600_000, "milliseconds");
+/// `retry_max_attempts`, `cf-aig-max-attempts`, a step's `maxAttempts`; 1 means no retry.
+pub const RETRY_MAX_ATTEMPTS: Bound = Bound::new(1, 5, "");
+/// `retry_delay`, `cf-aig-retry-delay`, a step's `retryDelay`.
+pub const RETRY_DELAY_MS: Bound = Bound::new(0, 5_000, "milliseconds");
+/// `rate_limiting_interval`: the window, at most a day; 0 turns rate limiting off.
+pub const RATE_LIMIT_INTERVAL_S: Bound = Bound::new(0, 86_400, "seconds");
+/// `rate_limiting_limit`: requests per window; 0 turns rate limiting off.
+pub const RATE_LIMIT_LIMIT: Bound = Bound::new(0, u32::MAX as u64, "");
+/// `log_management`: the most log rows a gateway keeps.
+pub const LOG_MANAGEMENT: Bound = Bound::new(1, 10_000_000, "");
+
+/// `cf-aig-metadata` and a log's `metadata`: entries kept (the rest are dropped), key and value
+/// sizes in bytes (longer ones are refused).
+pub const METADATA_ENTRIES: usize = 5;
+pub const METADATA_KEY_BYTES: usize = 64;
+pub const METADATA_VALUE_BYTES: usize = 512;
+/// `cf-aig-cache-key` and `cf-aig-event-id`, in bytes.
+pub const CACHE_KEY_BYTES: usize = 256;
+pub const EVENT_ID_BYTES: usize = 128;
+/// Steps of one universal request: more fallbacks than this is a mistake, not a plan.
+pub const UNIVERSAL_STEPS: usize = 16;
+
+impl Bound {
+    const fn new(min: u64, max: u64, unit: &'static str) -> Bound {
+        Bound { min, max, unit }
+    }
+
+    pub const fn contains(&self, n: u64) -> bool {
+        self.min <= n && n <= self.max
+    }
+
+    pub fn clamp(&self, n: u64) -> u64 {
+        n.clamp(self.min, self.max)
+    }
+
+    /// The management API's message: `must be an integer from 0 to 2592000`.
+    pub fn must_be(&self) -> String {
+        format!("must be an integer from {} to {}", self.min, self.max)
+    }
+
+    /// A header's or a step's message: `expected milliseconds from 1 to 3600000`.
+    pub fn expected(&self) -> String {
+        if self.unit.is_empty() {
+            format!("expected {} to {}", self.min, self.max)
+        } else {
+            format!("expected {} from {} to {}", self.unit, self.min, self.max)
+        }
+    }
+}
+
+/// The table as JSON, for clients that show the limits (the dashboard's hints).
+pub fn table() -> Value {
+    let bound = |b: Bound| json!({"min": b.min, "max": b.max, "unit": b.unit});
+    json!({
+        "cache_ttl": bound(CACHE_TTL_S),
+        "request_timeout_ms": bound(REQUEST_TIMEOUT_MS),
+        "retry_max_attempts": bound(RETRY_MAX_ATTEMPTS),
+        "retry_delay": bound(RETRY_DELAY_MS),
+        "rate_limiting_interval": bound(RATE_LIMIT_INTERVAL_S),
+        "rate_limiting_limit": bound(RATE_LIMIT_LIMIT),
+        "log_management": bound(LOG_MANAGEMENT),
+        "metadata": {
+            "entries": METADATA_ENTRIES,
+            "key_bytes": METADATA_KEY_BYTES,
+            "value_bytes": METADATA_VALUE_BYTES,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_and_clamping_come_from_the_bounds() {
+        assert_eq!(
+            CACHE_TTL_S.must_be(),
+            "must be an integer from 0 to 2592000"
+        );
+        assert_eq!(
+            REQUEST_TIMEOUT_MS.expected(),
+            "expected milliseconds from 1 to 3600000"
+        );
+        assert_eq!(RETRY_MAX_ATTEMPTS.expected(), "expected 1 to 5");
+        assert_eq!(CACHE_TTL_S.clamp(u64::MAX), 2_592_000);
+        assert!(RETRY_DELAY_MS.contains(0) && !RETRY_DELAY_MS.contains(5_001));
+        assert_eq!(table()["retry_max_attempts"]["max"], 5);
+    }
+}

@@ -1,0 +1,262 @@
+//! A gateway settings update, typed: each field absent, null or a value, validated here and
+//! nowhere else. Adding a setting is one line of the `fields!` table below.
+
+use serde_json::{Map, Value};
+
+use super::FieldError;
+use super::bounds::{self, Bound};
+use super::settings::{Backoff, GatewaySettings, LogStrategy, RateLimitKey, RateLimitTechnique};
+
+/// One field of an update.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Patch<T> {
+    /// Not in the body: the field keeps its value.
+    #[default]
+    Absent,
+    /// `null`: the field goes back to its default.
+    Null,
+    Value(T),
+}
+
+impl<T> Patch<T> {
+    fn write(self, slot: &mut T, default: T) {
+        match self {
+            Patch::Absent => {}
+            Patch::Null => *slot = default,
+            Patch::Value(value) => *slot = value,
+        }
+    }
+}
+
+/// Fields of Cloudflare's gateway object that Tollgate does not act on yet: stored as sent and
+/// returned, so clients that set them read back what they wrote (docs/architecture.md).
+pub const CLOUDFLARE_STORED: &[&str] = &[
+    "byok_only",
+    "dlp",
+    "guardrails",
+    "log_classification",
+    "logpush",
+    "logpush_public_key",
+    "otel",
+    "spend_limits",
+    "store_id",
+    "stripe",
+    "workers_ai_billing_mode",
+    "zdr",
+];
+
+/// Fields of the returned object that SDKs send back on update; ignored (`id` is checked by the
+/// API, which alone knows the path's id).
+pub const READ_ONLY: &[&str] = &[
+    "id",
+    "account_id",
+    "account_tag",
+    "internal_id",
+    "is_default",
+    "created_at",
+    "modified_at",
+    "cache_generation",
+];
+
+/// Unknown names further than this from every known one get no suggestion (and short names
+/// less: every two-letter name is two edits from `zdr`).
+const MAX_SUGGESTION_DISTANCE: usize = 2;
+
+/// The table: each setting, its type as stored, and how its JSON is read. A parser returns
+/// `Patch::Null` only for the fields that take `null`.
+macro_rules! fields {
+    ($($name:ident: $ty:ty = $parse:expr,)*) => {
+        /// A validated update of a gateway's settings.
+        #[derive(Debug, Clone, PartialEq, Default)]
+        pub struct SettingsPatch {
+            $(pub $name: Patch<$ty>,)*
+            /// Values of [`CLOUDFLARE_STORED`] fields, as sent.
+            pub cloudflare: Map<String, Value>,
+        }
+
+        /// The fields an update sets, in the order their errors are reported.
+        pub const SETTABLE: &[&str] = &[$(stringify!($name)),*];
+
+        impl SettingsPatch {
+            fn fields(body: &Map<String, Value>, errors: &mut Vec<FieldError>) -> SettingsPatch {
+                SettingsPatch {
+                    $($name: field(body, stringify!($name), $parse, errors),)*
+                    cloudflare: Map::new(),
+                }
+            }
+        }
+
+        impl GatewaySettings {
+            /// Writes the fields the patch sets; `null` restores a field's default.
+            pub fn write(&mut self, patch: SettingsPatch) {
+                let default = GatewaySettings::default();
+                $(patch.$name.write(&mut self.$name, default.$name);)*
+                self.cloudflare.extend(patch.cloudflare);
+            }
+        }
+    };
+}
+
+fields! {
+    cache_ttl: u32 = nullable(int(bounds::CACHE_TTL_S)),
+    cache_invalidate_on_update: bool = required(boolean),
+    cache_custom_key_shared: bool = required(boolean),
+    collect_logs: bool = required(boolean),
+    rate_limiting_interval: u32 = nullable(int(bounds::RATE_LIMIT_INTERVAL_S)),
+    rate_limiting_limit: u32 = nullable(int(bounds::RATE_LIMIT_LIMIT)),
+    rate_limiting_technique: RateLimitTechnique = nullable(technique),
+    rate_limiting_key: RateLimitKey = nullable(rate_limit_key),
+    authentication: bool = required(boolean),
+    retry_max_attempts: u8 = required(int(bounds::RETRY_MAX_ATTEMPTS)),
+    retry_delay: u32 = required(int(bounds::RETRY_DELAY_MS)),
+    retry_backoff: Backoff = required(backoff),
+    request_timeout_ms: Option<u64> = nullable(some(int(bounds::REQUEST_TIMEOUT_MS))),
+    log_management: Option<u32> = nullable(some(int(bounds::LOG_MANAGEMENT))),
+    log_management_strategy: Option<LogStrategy> = nullable(some(strategy)),
+}
+
+impl SettingsPatch {
+    /// Reads a create or update body. Every invalid field is reported, each naming its field;
+    /// a field nobody knows is one of them, with the nearest known name when one is close.
+    pub fn parse(body: &Map<String, Value>) -> Result<SettingsPatch, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut patch = SettingsPatch::fields(body, &mut errors);
+        for (name, value) in body {
+            if CLOUDFLARE_STORED.contains(&name.as_str()) {
+                patch.cloudflare.insert(name.clone(), value.clone());
+            } else if !SETTABLE.contains(&name.as_str()) && !READ_ONLY.contains(&name.as_str()) {
+                errors.push(FieldError {
+                    field: name.clone().into(),
+                    message: unknown(name),
+                });
+            }
+        }
+        if errors.is_empty() {
+            Ok(patch)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn field<T>(
+    body: &Map<String, Value>,
+    name: &'static str,
+    parse: impl Fn(&Value) -> Result<Patch<T>, String>,
+    errors: &mut Vec<FieldError>,
+) -> Patch<T> {
+    let Some(value) = body.get(name) else {
+        return Patch::Absent;
+    };
+    parse(value).unwrap_or_else(|message| {
+        errors.push(FieldError {
+            field: name.into(),
+            message,
+        });
+        Patch::Absent
+    })
+}
+
+fn unknown(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    let nearest = SETTABLE
+        .iter()
+        .chain(CLOUDFLARE_STORED)
+        .map(|known| (edit_distance(&lower, known), *known))
+        .min();
+    match nearest {
+        Some((distance, known))
+            if distance <= MAX_SUGGESTION_DISTANCE.min(name.len().div_ceil(3)) =>
+        {
+            format!("unknown field; did you mean {known}?")
+        }
+        _ => "unknown field".into(),
+    }
+}
+
+/// Levenshtein distance over bytes (field names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.bytes().enumerate() {
+            let substitute = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// `null` resets the field to its default.
+fn nullable<T>(
+    parse: impl Fn(&Value) -> Result<T, String>,
+) -> impl Fn(&Value) -> Result<Patch<T>, String> {
+    move |value| match value {
+        Value::Null => Ok(Patch::Null),
+        _ => parse(value).map(Patch::Value),
+    }
+}
+
+/// `null` is refused with the parser's own message.
+fn required<T>(
+    parse: impl Fn(&Value) -> Result<T, String>,
+) -> impl Fn(&Value) -> Result<Patch<T>, String> {
+    move |value| parse(value).map(Patch::Value)
+}
+
+fn some<T>(
+    parse: impl Fn(&Value) -> Result<T, String>,
+) -> impl Fn(&Value) -> Result<Option<T>, String> {
+    move |value| parse(value).map(Some)
+}
+
+fn int<T: TryFrom<u64>>(bound: Bound) -> impl Fn(&Value) -> Result<T, String> {
+    move |value| {
+        value
+            .as_u64()
+            .filter(|n| bound.contains(*n))
+            .and_then(|n| T::try_from(n).ok())
+            .ok_or_else(|| bound.must_be())
+    }
+}
+
+fn boolean(value: &Value) -> Result<bool, String> {
+    value
+        .as_bool()
+        .ok_or_else(|| "must be true or false".into())
+}
+
+fn technique(value: &Value) -> Result<RateLimitTechnique, String> {
+    match value.as_str() {
+        Some("fixed") => Ok(RateLimitTechnique::Fixed),
+        Some("sliding") => Ok(RateLimitTechnique::Sliding),
+        _ => Err("must be \"fixed\" or \"sliding\"".into()),
+    }
+}
+
+fn rate_limit_key(value: &Value) -> Result<RateLimitKey, String> {
+    let text = value.as_str().ok_or("must be a string")?;
+    RateLimitKey::parse(text).ok_or_else(|| {
+        "must be \"gateway\", \"ip\" or \"header:<name>\" with a valid header name".into()
+    })
+}
+
+fn backoff(value: &Value) -> Result<Backoff, String> {
+    value
+        .as_str()
+        .and_then(Backoff::parse)
+        .ok_or_else(|| "must be \"constant\", \"linear\" or \"exponential\"".into())
+}
+
+fn strategy(value: &Value) -> Result<LogStrategy, String> {
+    match value.as_str() {
+        Some("STOP_INSERTING") => Ok(LogStrategy::StopInserting),
+        Some("DELETE_OLDEST") => Ok(LogStrategy::DeleteOldest),
+        _ => Err("must be \"STOP_INSERTING\", \"DELETE_OLDEST\" or null".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests;
