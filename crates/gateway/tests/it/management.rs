@@ -143,6 +143,42 @@ async fn validation_names_fields_and_conflicts_are_409() {
 }
 
 #[tokio::test]
+async fn unknown_fields_are_refused_and_cloudflare_fields_are_kept() {
+    let gw = TestGateway::start().await;
+    let created = gw.create_gateway(json!({"id": "typed"})).await;
+    let path = format!("{GATEWAYS}/typed");
+    let (status, body) = gw
+        .admin(
+            Method::PUT,
+            &path,
+            Some(json!({"cach_ttl": 60, "colour": 1})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"],
+        json!([
+            {"code": 1001, "message": "cach_ttl: unknown field; did you mean cache_ttl?"},
+            {"code": 1001, "message": "colour: unknown field"},
+        ])
+    );
+
+    // What an SDK sends back: the whole object it read, plus Cloudflare fields Tollgate keeps.
+    let guardrails = json!({"prompt": {"P1": "BLOCK"}, "response": {}});
+    let mut echoed = created.clone();
+    echoed["cache_ttl"] = json!(30);
+    echoed["guardrails"] = guardrails.clone();
+    echoed["logpush"] = json!(true);
+    let (status, updated) = gw.admin(Method::PUT, &path, Some(echoed)).await;
+    assert_eq!(status, 200, "{updated}");
+    let (_, got) = gw.admin(Method::GET, &path, None).await;
+    assert_eq!(got["result"]["cache_ttl"], 30);
+    assert_eq!(got["result"]["guardrails"], guardrails);
+    assert_eq!(got["result"]["logpush"], true);
+    assert_eq!(got["result"]["created_at"], created["created_at"]);
+}
+
+#[tokio::test]
 async fn list_pages_and_searches() {
     let gw = TestGateway::start().await;
     for i in 0..25 {

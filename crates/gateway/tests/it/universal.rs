@@ -167,6 +167,56 @@ async fn bad_steps_are_refused_before_anything_is_sent() {
 }
 
 #[tokio::test]
+async fn step_config_is_held_to_the_headers_bounds() {
+    let gw = TestGateway::start().await;
+    for (config, message) in [
+        (
+            json!({"requestTimeout": 0}),
+            "config.requestTimeout: expected milliseconds from 1 to 3600000",
+        ),
+        (
+            json!({"requestTimeout": 3_600_001}),
+            "config.requestTimeout: expected milliseconds from 1 to 3600000",
+        ),
+        (
+            json!({"maxAttempts": 300}),
+            "config.maxAttempts: expected 1 to 5",
+        ),
+        (
+            json!({"retryDelay": 5_001}),
+            "config.retryDelay: expected milliseconds from 0 to 5000",
+        ),
+    ] {
+        let mut step = openai_step(json!({}));
+        step["config"] = config.clone();
+        let response = universal(&gw, json!([step]), &[]).await;
+        assert_eq!(response.status(), 400, "{config}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(gateway_error_code(&body), 2014, "{config}");
+        assert!(body.to_string().contains(message), "{body}");
+    }
+    // The header says the same about the same value.
+    let response = universal(
+        &gw,
+        json!([openai_step(json!({}))]),
+        &[("cf-aig-request-timeout", "3600001")],
+    )
+    .await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(gateway_error_code(&body), 2013);
+    assert!(
+        body.to_string()
+            .contains("expected milliseconds from 1 to 3600000"),
+        "{body}"
+    );
+    assert_eq!(gw.mock.request_count(), 0);
+    // The largest bounded timeout is accepted.
+    let mut step = openai_step(json!({}));
+    step["config"] = json!({"requestTimeout": 3_600_000});
+    assert_eq!(universal(&gw, json!([step]), &[]).await.status(), 200);
+}
+
+#[tokio::test]
 async fn compat_steps_fall_back_across_providers_in_openai_shape() {
     let gw = TestGateway::start().await;
     let step = |model: &str| {
