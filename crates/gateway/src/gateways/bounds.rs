@@ -1,8 +1,6 @@
 //! The bounds table: every limit on a gateway setting or a per-request option, written once and
 //! read by the management API, the `cf-aig-*` headers, universal steps and the retry policy.
 
-use serde_json::{Value, json};
-
 /// An inclusive range of whole numbers, with the unit its messages name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bound {
@@ -67,25 +65,6 @@ impl Bound {
     }
 }
 
-/// The table as JSON, for clients that show the limits (the dashboard's hints).
-pub fn table() -> Value {
-    let bound = |b: Bound| json!({"min": b.min, "max": b.max, "unit": b.unit});
-    json!({
-        "cache_ttl": bound(CACHE_TTL_S),
-        "request_timeout_ms": bound(REQUEST_TIMEOUT_MS),
-        "retry_max_attempts": bound(RETRY_MAX_ATTEMPTS),
-        "retry_delay": bound(RETRY_DELAY_MS),
-        "rate_limiting_interval": bound(RATE_LIMIT_INTERVAL_S),
-        "rate_limiting_limit": bound(RATE_LIMIT_LIMIT),
-        "log_management": bound(LOG_MANAGEMENT),
-        "metadata": {
-            "entries": METADATA_ENTRIES,
-            "key_bytes": METADATA_KEY_BYTES,
-            "value_bytes": METADATA_VALUE_BYTES,
-        },
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +82,5 @@ mod tests {
         assert_eq!(RETRY_MAX_ATTEMPTS.expected(), "expected 1 to 5");
         assert_eq!(CACHE_TTL_S.clamp(u64::MAX), 2_592_000);
         assert!(RETRY_DELAY_MS.contains(0) && !RETRY_DELAY_MS.contains(5_001));
-        assert_eq!(table()["retry_max_attempts"]["max"], 5);
     }
 }

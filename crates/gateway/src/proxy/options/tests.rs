@@ -118,3 +118,26 @@ fn other_headers() {
     );
     assert!(parse("cf-aig-unknown-feature", "x").is_ok());
 }
+
+#[test]
+fn headers_and_steps_share_the_bounds_table() {
+    use crate::gateways::bounds::{REQUEST_TIMEOUT_MS, RETRY_DELAY_MS, RETRY_MAX_ATTEMPTS};
+    let max = REQUEST_TIMEOUT_MS.max;
+    assert!(rejected("cf-aig-request-timeout", &(max + 1).to_string()));
+    assert_eq!(
+        parse("cf-aig-request-timeout", &max.to_string())
+            .ok()
+            .and_then(|o| o.request_timeout),
+        Some(Duration::from_millis(max))
+    );
+    assert_eq!(request_timeout(max + 1), Err(REQUEST_TIMEOUT_MS.expected()));
+    assert_eq!(max_attempts(0), Err(RETRY_MAX_ATTEMPTS.expected()));
+    assert_eq!(max_attempts(5), Ok(5));
+    assert_eq!(
+        retry_delay(RETRY_DELAY_MS.max + 1),
+        Err(RETRY_DELAY_MS.expected())
+    );
+    // One validator for metadata, whichever way it arrives.
+    let long = serde_json::Map::from_iter([("k".repeat(65), Value::from(1))]);
+    assert!(validate_metadata(long).is_err());
+}
