@@ -81,10 +81,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for ScannedIo<T> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = poll {
-            if let Some(index) = this.scanner.feed(&buf.filled()[before..]) {
-                this.watch.ambiguous.store(index, Ordering::Release);
-            }
+        if let Poll::Ready(Ok(())) = poll
+            && let Some(index) = this.scanner.feed(&buf.filled()[before..])
+        {
+            this.watch.ambiguous.store(index, Ordering::Release);
         }
         poll
     }
