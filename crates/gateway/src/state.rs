@@ -72,7 +72,10 @@ impl AppState {
         };
         let (admin_token, new_admin_token) =
             AdminToken::bootstrap(&config.server, store.as_ref()).await?;
-        let providers = ProviderRegistry::from_config(&config, &UpstreamClients::default())?;
+        let providers = ProviderRegistry::from_config(
+            &config,
+            &UpstreamClients::new(config.server.upstream_pool),
+        )?;
         let gateways = Arc::new(GatewayRegistry::load(store.clone()).await?);
         let tokens = TokenRegistry::load(store.clone()).await?;
         let prices = PriceTable::new(config.pricing.clone())?;

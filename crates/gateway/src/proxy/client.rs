@@ -4,15 +4,22 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::config::Egress;
+use crate::config::{Egress, UpstreamPool};
 
 /// Builds and shares clients so providers with the same egress share one connection pool.
-#[derive(Default)]
 pub struct UpstreamClients {
     clients: Mutex<HashMap<Egress, reqwest::Client>>,
+    pool: UpstreamPool,
 }
 
 impl UpstreamClients {
+    pub fn new(pool: UpstreamPool) -> UpstreamClients {
+        UpstreamClients {
+            clients: Mutex::new(HashMap::new()),
+            pool,
+        }
+    }
+
     pub fn for_egress(&self, egress: &Egress) -> anyhow::Result<reqwest::Client> {
         let mut clients = self
             .clients
@@ -21,13 +28,13 @@ impl UpstreamClients {
         if let Some(client) = clients.get(egress) {
             return Ok(client.clone());
         }
-        let client = build(egress)?;
+        let client = build(egress, self.pool)?;
         clients.insert(egress.clone(), client.clone());
         Ok(client)
     }
 }
 
-fn build(egress: &Egress) -> anyhow::Result<reqwest::Client> {
+fn build(egress: &Egress, pool: UpstreamPool) -> anyhow::Result<reqwest::Client> {
     // reqwest is built without a default crypto provider; ring keeps C builds out of the tree.
     // Installing twice is harmless (the second call reports the first is in place).
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -36,7 +43,10 @@ fn build(egress: &Egress) -> anyhow::Result<reqwest::Client> {
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(90))
+        // Bounded so a burst of streams does not leave one idle connection per stream behind
+        // (docs/configuration.md, `[server] upstream_pool_*`).
+        .pool_max_idle_per_host(pool.max_idle_per_host)
+        .pool_idle_timeout(pool.idle_timeout)
         .http2_adaptive_window(true);
     if let Some(proxy) = &egress.proxy {
         builder = builder.proxy(reqwest::Proxy::all(proxy.as_str())?);
