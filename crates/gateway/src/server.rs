@@ -9,6 +9,7 @@ mod body_timeout;
 mod connection;
 mod framing;
 mod head_limits;
+mod head_scan;
 mod http;
 mod shed;
 
@@ -73,6 +74,7 @@ async fn serve(
     let grace = state.config().server.shutdown_grace;
     let router = app::router(state.clone());
     let builder = Arc::new(http::builder(&limits));
+    let scan_limits = http::scan_limits(&limits);
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -108,6 +110,7 @@ async fn serve(
                     builder: builder.clone(),
                     stopping: stopping.clone(),
                     header_read_timeout: limits.header_read_timeout,
+                    scan_limits,
                 };
                 let state = state.clone();
                 connections.spawn(async move {

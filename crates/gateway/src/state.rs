@@ -74,7 +74,7 @@ impl AppState {
             AdminToken::bootstrap(&config.server, store.as_ref()).await?;
         let providers = ProviderRegistry::from_config(
             &config,
-            &UpstreamClients::new(&config.server.upstream_net),
+            &UpstreamClients::new(&config.server.upstream_net, config.server.upstream_pool),
         )?;
         let gateways = Arc::new(GatewayRegistry::load(store.clone()).await?);
         let tokens = TokenRegistry::load(store.clone()).await?;

@@ -57,6 +57,7 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     pub trusted_proxies: Vec<IpNet>,
     pub upstream_timeout: Duration,
+    pub upstream_pool: UpstreamPool,
     pub shutdown_grace: Duration,
     pub egress: Egress,
     pub upstream_net: UpstreamNet,
@@ -70,6 +71,15 @@ pub struct UpstreamNet {
     pub dns_timeout: Duration,
     /// Zero remembers nothing: every new connection asks the resolver again.
     pub dns_negative_ttl: Duration,
+}
+
+/// How many idle keep-alive connections to providers are kept, and for how long. Unbounded, a
+/// burst of streams left one open descriptor (and its buffers) per stream behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamPool {
+    /// Per upstream host; the connections a burst opens beyond it close as they go idle.
+    pub max_idle_per_host: usize,
+    pub idle_timeout: Duration,
 }
 
 /// Where traffic to providers leaves from: an outbound proxy and/or a local source address.

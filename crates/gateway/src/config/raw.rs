@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{
     CacheConfig, Config, Egress, LogsConfig, Overrides, ProviderConfig, Secret, ServerConfig,
-    StorageConfig, UpstreamNet,
+    StorageConfig, UpstreamNet, UpstreamPool,
 };
 
 #[derive(Debug, Default, Deserialize)]
@@ -54,6 +54,8 @@ struct RawServer {
     max_body_bytes: u64,
     trusted_proxies: Vec<String>,
     upstream_timeout_ms: u64,
+    upstream_pool_max_idle_per_host: usize,
+    upstream_pool_idle_timeout_ms: u64,
     shutdown_grace_ms: u64,
     egress_proxy: Option<String>,
     egress_bind: Option<String>,
@@ -71,6 +73,8 @@ impl Default for RawServer {
             max_body_bytes: 32 * 1024 * 1024,
             trusted_proxies: Vec::new(),
             upstream_timeout_ms: 600_000,
+            upstream_pool_max_idle_per_host: 32,
+            upstream_pool_idle_timeout_ms: 30_000,
             shutdown_grace_ms: 30_000,
             egress_proxy: None,
             egress_bind: None,
@@ -176,6 +180,9 @@ impl RawConfig {
         if server.dns_negative_ttl_ms > 600_000 {
             problems.push("server.dns_negative_ttl_ms: must be at most 600000".into());
         }
+        if server.upstream_pool_idle_timeout_ms == 0 {
+            problems.push("server.upstream_pool_idle_timeout_ms: must be greater than 0".into());
+        }
         let egress = parse_egress(
             "server",
             server.egress_proxy,
@@ -271,6 +278,10 @@ impl RawConfig {
                 max_body_bytes: server.max_body_bytes as usize,
                 trusted_proxies,
                 upstream_timeout: Duration::from_millis(server.upstream_timeout_ms),
+                upstream_pool: UpstreamPool {
+                    max_idle_per_host: server.upstream_pool_max_idle_per_host,
+                    idle_timeout: Duration::from_millis(server.upstream_pool_idle_timeout_ms),
+                },
                 shutdown_grace: Duration::from_millis(server.shutdown_grace_ms),
                 egress,
                 upstream_net: UpstreamNet {

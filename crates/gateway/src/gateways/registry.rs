@@ -1,11 +1,13 @@
 //! All gateways in memory for the hot path (one atomic load per request), kept in step with the
-//! store: every change is written to the store first, then the map is rebuilt from it.
+//! store: every change is written to the store first, then the map is rebuilt from it, both in a
+//! task of their own so a caller that goes away midway cannot leave them apart.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use serde_json::{Map, Value};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::{FieldError, Gateway, GatewaySettings};
 use crate::error::GatewayError;
@@ -18,9 +20,16 @@ type ByAccount = HashMap<String, HashMap<String, Arc<Gateway>>>;
 
 pub struct GatewayRegistry {
     store: Arc<dyn Store>,
-    gateways: ArcSwap<ByAccount>,
+    gateways: Arc<ArcSwap<ByAccount>>,
     /// Serialises changes so a reload never races another change's reload.
-    changes: tokio::sync::Mutex<()>,
+    changes: Arc<Mutex<()>>,
+}
+
+/// One write to the store.
+enum Change {
+    Insert(Gateway),
+    Update(Gateway),
+    Delete { account_id: String, id: String },
 }
 
 /// Why a management change to a gateway was refused.
@@ -50,23 +59,41 @@ impl GatewayRegistry {
     pub async fn load(store: Arc<dyn Store>) -> Result<GatewayRegistry, StoreError> {
         let registry = GatewayRegistry {
             store,
-            gateways: ArcSwap::from_pointee(HashMap::new()),
-            changes: tokio::sync::Mutex::new(()),
+            gateways: Arc::new(ArcSwap::from_pointee(HashMap::new())),
+            changes: Arc::new(Mutex::new(())),
         };
         registry.reload().await?;
         Ok(registry)
     }
 
     pub async fn reload(&self) -> Result<(), StoreError> {
-        let mut by_account: ByAccount = HashMap::new();
-        for gateway in self.store.list_gateways().await? {
-            by_account
-                .entry(gateway.account_id.clone())
-                .or_default()
-                .insert(gateway.id.clone(), Arc::new(gateway));
+        reload(&*self.store, &self.gateways).await
+    }
+
+    /// Writes `change` and rebuilds the map, holding `lock` until both are done. They run in a
+    /// task of their own: when the caller's future is dropped midway (an HTTP/2 client resetting
+    /// its stream while its request creates the `default` gateway), the store must not be left
+    /// changed and the map not, which made every later request for that gateway a 500.
+    async fn commit(&self, lock: OwnedMutexGuard<()>, change: Change) -> Result<(), ChangeError> {
+        let store = self.store.clone();
+        let gateways = self.gateways.clone();
+        let task = tokio::spawn(async move {
+            let written = match &change {
+                Change::Insert(gateway) => store.insert_gateway(gateway).await,
+                Change::Update(gateway) => store.update_gateway(gateway).await,
+                Change::Delete { account_id, id } => store.delete_gateway(account_id, id).await,
+            };
+            let reloaded = reload(&*store, &gateways).await;
+            drop(lock);
+            written?;
+            reloaded
+        });
+        match task.await {
+            Ok(result) => result.map_err(ChangeError::from),
+            Err(error) => Err(ChangeError::Store(StoreError::Backend(format!(
+                "gateway change task failed: {error}"
+            )))),
         }
-        self.gateways.store(Arc::new(by_account));
-        Ok(())
     }
 
     pub fn get(&self, account_id: &str, id: &str) -> Option<Arc<Gateway>> {
@@ -148,9 +175,8 @@ impl GatewayRegistry {
             created_at: now,
             modified_at: now,
         };
-        let _change = self.changes.lock().await;
-        self.store.insert_gateway(&gateway).await?;
-        self.reload().await?;
+        let lock = self.changes.clone().lock_owned().await;
+        self.commit(lock, Change::Insert(gateway.clone())).await?;
         Ok(gateway)
     }
 
@@ -161,7 +187,7 @@ impl GatewayRegistry {
         id: &str,
         body: &Map<String, Value>,
     ) -> Result<Gateway, ChangeError> {
-        let _change = self.changes.lock().await;
+        let lock = self.changes.clone().lock_owned().await;
         let current = self.get(account_id, id).ok_or(ChangeError::NotFound)?;
         let mut gateway = Gateway::clone(&current);
         gateway.settings.apply(body).map_err(ChangeError::Invalid)?;
@@ -169,17 +195,72 @@ impl GatewayRegistry {
             gateway.settings.cache_generation += 1;
         }
         gateway.modified_at = jiff::Timestamp::now();
-        self.store.update_gateway(&gateway).await?;
-        self.reload().await?;
+        self.commit(lock, Change::Update(gateway.clone())).await?;
         Ok(gateway)
     }
 
     /// Deletes and returns the deleted gateway.
     pub async fn delete(&self, account_id: &str, id: &str) -> Result<Gateway, ChangeError> {
-        let _change = self.changes.lock().await;
+        let lock = self.changes.clone().lock_owned().await;
         let current = self.get(account_id, id).ok_or(ChangeError::NotFound)?;
-        self.store.delete_gateway(account_id, id).await?;
-        self.reload().await?;
+        let change = Change::Delete {
+            account_id: account_id.to_owned(),
+            id: id.to_owned(),
+        };
+        self.commit(lock, change).await?;
         Ok(Gateway::clone(&current))
+    }
+}
+
+async fn reload(store: &dyn Store, gateways: &ArcSwap<ByAccount>) -> Result<(), StoreError> {
+    let mut by_account: ByAccount = HashMap::new();
+    for gateway in store.list_gateways().await? {
+        by_account
+            .entry(gateway.account_id.clone())
+            .or_default()
+            .insert(gateway.id.clone(), Arc::new(gateway));
+    }
+    gateways.store(Arc::new(by_account));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::{Context, Poll, Waker};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    /// An HTTP/2 client that resets its stream drops the request's future wherever it is; the
+    /// first request for `default` may be midway through creating it, its row written and the
+    /// map not yet rebuilt. Store and map must still agree, or every later request for
+    /// `default` is a 500.
+    #[tokio::test]
+    async fn a_change_dropped_after_its_write_still_reaches_the_map() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("t.db"))?);
+        let registry = GatewayRegistry::load(store.clone()).await?;
+        {
+            let first = registry.for_request(LOCAL_ACCOUNT, "default");
+            let mut first = std::pin::pin!(first);
+            let mut context = Context::from_waker(Waker::noop());
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            // Poll until the row is in the store, then go away as a reset stream's task does.
+            loop {
+                if let Poll::Ready(done) = first.as_mut().poll(&mut context) {
+                    anyhow::ensure!(done.is_ok(), "{:?}", done.err());
+                    break;
+                }
+                if !store.list_gateways().await?.is_empty() {
+                    break;
+                }
+                anyhow::ensure!(tokio::time::Instant::now() < deadline, "never written");
+                tokio::task::yield_now().await;
+            }
+        }
+        let gateway = registry.for_request(LOCAL_ACCOUNT, "default").await;
+        anyhow::ensure!(gateway.is_ok(), "{:?}", gateway.err());
+        Ok(())
     }
 }

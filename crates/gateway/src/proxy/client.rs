@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::dns::Resolver;
-use crate::config::{Egress, UpstreamNet};
+use crate::config::{Egress, UpstreamNet, UpstreamPool};
 
 /// Builds and shares clients so providers with the same egress share one connection pool.
 pub struct UpstreamClients {
@@ -13,14 +13,16 @@ pub struct UpstreamClients {
     /// One for every client, so they share lookups under way and remembered failures.
     resolver: Resolver,
     connect_timeout: Duration,
+    pool: UpstreamPool,
 }
 
 impl UpstreamClients {
-    pub fn new(net: &UpstreamNet) -> Self {
+    pub fn new(net: &UpstreamNet, pool: UpstreamPool) -> Self {
         UpstreamClients {
             clients: Mutex::default(),
             resolver: Resolver::system(net.dns_timeout, net.dns_negative_ttl),
             connect_timeout: net.connect_timeout,
+            pool,
         }
     }
 
@@ -49,7 +51,10 @@ impl UpstreamClients {
             // Covers the lookup, the TCP handshake and TLS: a blackholed host costs this, no more.
             .connect_timeout(self.connect_timeout)
             .dns_resolver(self.resolver.clone())
-            .pool_idle_timeout(Duration::from_secs(90))
+            // Bounded so a burst of streams does not leave one idle connection per stream behind
+            // (docs/configuration.md, `[server] upstream_pool_*`).
+            .pool_max_idle_per_host(self.pool.max_idle_per_host)
+            .pool_idle_timeout(self.pool.idle_timeout)
             .http2_adaptive_window(true);
         if let Some(proxy) = &egress.proxy {
             builder = builder.proxy(reqwest::Proxy::all(proxy.as_str())?);

@@ -1,8 +1,10 @@
 //! One client connection: served by hyper with the peer address on every request, closed if no
-//! request head arrives in time, and drained gracefully when the server stops.
+//! request head arrives in time, and drained gracefully when the server stops. Its bytes pass
+//! through [`super::head_scan`] so a request with both framing headers can be refused.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -16,6 +18,8 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 use tower::ServiceExt;
 
+use super::head_scan::{AmbiguousFraming, FramingWatch, ScanLimits, ScannedIo};
+
 pub struct Connection {
     pub tcp: TcpStream,
     pub peer: SocketAddr,
@@ -25,6 +29,7 @@ pub struct Connection {
     /// in-flight requests and closes.
     pub stopping: watch::Receiver<bool>,
     pub header_read_timeout: Duration,
+    pub scan_limits: ScanLimits,
 }
 
 impl Connection {
@@ -36,21 +41,31 @@ impl Connection {
             builder,
             mut stopping,
             header_read_timeout,
+            scan_limits,
         } = self;
         let first_head = Arc::new(Notify::new());
+        let watch = FramingWatch::new();
         let service = {
             let first_head = first_head.clone();
+            let watch = watch.clone();
+            // hyper hands HTTP/1 requests over one at a time, in the order their heads arrived,
+            // which is the order the scanner numbered them in.
+            let heads = Arc::new(AtomicU64::new(0));
             router.map_request(move |request: http::Request<Incoming>| {
                 first_head.notify_one();
+                let index = heads.fetch_add(1, Ordering::Relaxed);
                 let mut request = request.map(Body::new);
                 request.extensions_mut().insert(ConnectInfo(peer));
+                if watch.is_ambiguous(index) {
+                    request.extensions_mut().insert(AmbiguousFraming);
+                }
                 request
             })
         };
         // Upgrades are not served: no route uses them, and an `Upgrade` header on a request
         // with a body must never switch the connection to another protocol (smuggling).
-        let connection =
-            builder.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service));
+        let io = TokioIo::new(ScannedIo::new(tcp, scan_limits, watch));
+        let connection = builder.serve_connection(io, TowerToHyperService::new(service));
         let mut connection = std::pin::pin!(connection);
         // hyper's header timeout starts once it knows the protocol; this one also covers the
         // bytes it reads to find out, so a client trickling its first line is closed too.

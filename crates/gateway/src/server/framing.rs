@@ -1,19 +1,23 @@
 //! Request framing with only one possible reading. hyper already refuses a final coding other
-//! than `chunked` and conflicting lengths, and for `Content-Length` with `Transfer-Encoding` it
-//! reads by `Transfer-Encoding`, drops the length and closes the connection after the response
-//! (RFC 9112 §6.3). What it lets through and this refuses (400, code 2013, connection closed):
-//! `chunked` applied more than once, or after another coding (RFC 9112 §6.1), where a proxy
-//! in front of Tollgate could frame the body differently (request smuggling).
+//! than `chunked` and conflicting lengths. What it lets through and this refuses (400, code
+//! 2013, connection closed), because a proxy in front of Tollgate could frame the body
+//! differently (request smuggling): `Content-Length` with `Transfer-Encoding` (hyper drops the
+//! length, so [`super::head_scan`] finds these on the raw bytes), and `chunked` applied more
+//! than once or after another coding (RFC 9112 §6.1).
 
 use axum::extract::Request;
 use http::{HeaderMap, Version, header};
 
+use super::head_scan::AmbiguousFraming;
 use crate::error::GatewayError;
 
 pub fn check_framing(request: &Request) -> Result<(), GatewayError> {
     // HTTP/2 frames bodies itself; both headers are connection-specific there and hyper refuses them.
     if request.version() > Version::HTTP_11 {
         return Ok(());
+    }
+    if request.extensions().get::<AmbiguousFraming>().is_some() {
+        return Err(refused("not accepted together with `content-length`"));
     }
     let headers = request.headers();
     if !headers.contains_key(header::TRANSFER_ENCODING) {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 
+use super::head_scan::ScanLimits;
 use crate::config::Limits;
 
 /// An unanswered HTTP/2 ping closes the connection after this long.
@@ -35,6 +36,14 @@ fn parser_max_headers(limits: &Limits) -> usize {
 fn h2_header_list_bytes(limits: &Limits) -> u32 {
     let bytes = limits.max_header_bytes + 32 * parser_max_headers(limits);
     u32::try_from(bytes).unwrap_or(u32::MAX)
+}
+
+/// The head bounds hyper parses with, which the smuggling scanner must share.
+pub fn scan_limits(limits: &Limits) -> ScanLimits {
+    ScanLimits {
+        max_head_bytes: read_buffer_bytes(limits),
+        max_headers: parser_max_headers(limits),
+    }
 }
 
 /// A connection builder for HTTP/1.1 and (prior-knowledge) HTTP/2 with every limit set.

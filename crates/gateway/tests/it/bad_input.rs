@@ -550,25 +550,6 @@ async fn ambiguous_framing_is_refused_and_never_doubles_a_request() {
     }
     assert_eq!(gw.mock.request_count(), 0);
 
-    // Content-Length with Transfer-Encoding, either order: the chunked body is the one read,
-    // and the connection closes after the answer, so a request smuggled behind it is never read.
-    for framing in [
-        "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n",
-        "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n",
-    ] {
-        gw.mock.clear_requests();
-        let request = format!(
-            "{}{framing}\r\n{chunked}{}",
-            post_head(CHAT, ""),
-            post(CHAT, "", &body)
-        );
-        let text = exchange(&gw, request.as_bytes()).await;
-        assert_eq!(statuses(&text), vec![200], "{framing:?}: {text}");
-        let seen = gw.mock.requests();
-        assert_eq!(seen.len(), 1, "{framing:?}");
-        assert_eq!(seen[0].body.as_ref(), body.as_bytes());
-    }
-
     // Bare LF line ends (RFC 9112 §2.2 lets a server accept them; Tollgate re-frames what it
     // sends upstream) and an Upgrade on a POST (upgrades are not served): each is exactly one
     // request upstream, whose body is the one sent, with no Upgrade header.
@@ -586,6 +567,72 @@ async fn ambiguous_framing_is_refused_and_never_doubles_a_request() {
         assert_eq!(seen[0].body.as_ref(), body.as_bytes(), "{request:?}");
         assert_eq!(seen[0].header("upgrade"), None);
     }
+}
+
+// IN-23: `Content-Length` with `Transfer-Encoding`, in either order, is 400 (2013) and closes the
+// connection: hyper drops the length before any middleware runs, so the gateway finds these on
+// the raw bytes. Neither the request nor one smuggled behind it reaches the upstream, also when
+// it comes after an ordinary request on a kept-alive connection.
+#[tokio::test]
+async fn content_length_with_transfer_encoding_is_refused_and_never_processed() {
+    let gw = gateway().await;
+    let body = chat_json();
+    let len = body.len();
+    let chunked = format!("{len:x}\r\n{body}\r\n0\r\n\r\n");
+    let smuggled = post(CHAT, "", &body);
+    for framing in [
+        format!("Content-Length: {len}\r\nTransfer-Encoding: chunked\r\n"),
+        format!("Transfer-Encoding: chunked\r\nContent-Length: {len}\r\n"),
+        "content-length: 4\r\ntransfer-encoding: chunked\r\n".to_owned(),
+    ] {
+        let ambiguous = format!("{}{framing}\r\n{chunked}", post_head(CHAT, ""));
+        let text = exchange(&gw, format!("{ambiguous}{smuggled}").as_bytes()).await;
+        assert_eq!(statuses(&text), vec![400], "{framing:?}: {text}");
+        assert_eq!(first_code(&text), 2013, "{text}");
+        assert!(
+            text.to_ascii_lowercase().contains("connection: close"),
+            "{text}"
+        );
+        assert!(gw.mock.requests().is_empty(), "{framing:?}");
+
+        // Behind an ordinary chunked request on the same connection: that one is served, the
+        // ambiguous one refused, the smuggled one never read.
+        let ordinary = format!(
+            "{}Transfer-Encoding: chunked\r\n\r\n{chunked}",
+            post_head(CHAT, "")
+        );
+        let text = exchange(&gw, format!("{ordinary}{ambiguous}{smuggled}").as_bytes()).await;
+        assert_eq!(statuses(&text), vec![200, 400], "{framing:?}: {text}");
+        assert_eq!(gw.mock.requests().len(), 1, "{framing:?}");
+        gw.mock.clear_requests();
+    }
+
+    // Pipelined requests with one framing header each all reach the upstream, bodies intact:
+    // bodies that look like an ambiguous head are bodies (the mock answers 400 to the non-JSON).
+    let lookalike = format!("Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n{body}");
+    let lookalike_chunked = format!(
+        "{}Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{lookalike}\r\n0\r\n\r\n",
+        post_head(CHAT, ""),
+        lookalike.len()
+    );
+    let lookalike_length = format!(
+        "{}Content-Length: {}\r\n\r\n{lookalike}",
+        post_head(CHAT, ""),
+        lookalike.len()
+    );
+    let text = exchange(
+        &gw,
+        format!("{lookalike_chunked}{lookalike_length}{smuggled}").as_bytes(),
+    )
+    .await;
+    assert_eq!(statuses(&text), vec![400, 400, 200], "{text}");
+    assert!(!text.contains("2013"), "{text}");
+    let seen = gw.mock.requests();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[0].body.as_ref(), lookalike.as_bytes());
+    assert_eq!(seen[1].body.as_ref(), lookalike.as_bytes());
+    assert_eq!(seen[2].body.as_ref(), body.as_bytes());
+    still_serves(&gw).await;
 }
 
 // IN-21: CONNECT never opens a tunnel.
