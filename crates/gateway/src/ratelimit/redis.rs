@@ -87,20 +87,13 @@ end
 return redis.error_reply('unknown mode')
 ";
 
+#[derive(Debug)]
 pub(crate) struct RedisLimiter {
     redis: RedisScope,
     script: Script,
     /// Random per process: sorted-set members of two instances never collide.
     instance: u64,
     sequence: AtomicU64,
-}
-
-impl std::fmt::Debug for RedisLimiter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisLimiter")
-            .field("redis", &self.redis)
-            .finish_non_exhaustive()
-    }
 }
 
 impl RedisLimiter {
