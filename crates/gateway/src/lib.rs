@@ -4,13 +4,14 @@
 //! - [`config`]: the TOML file, environment overrides and flags, parsed once into validated types.
 //! - [`app`]: the router and the one place the middleware order is written down.
 //! - [`proxy`]: the provider pass-through of SPEC §2: path guard, header rules, upstream call, streaming.
-//! - [`providers`]: the built-in provider table and custom providers (base URLs, credential headers).
+//! - [`providers`]: the built-in provider table (every provider quirk) and custom providers.
 //! - [`auth`]: the admin token, run tokens and gateway authentication (§12).
 //! - [`cache`]: the response cache (§9): key, memory or Redis store, single flight.
 //! - [`clock`]: wall-clock time, replaceable in tests (TTLs, rate-limit windows).
 //! - [`compat`]: the unified OpenAI-compatible endpoint's translation (§7): Chat Completions to and
 //!   from Anthropic Messages and Gemini generateContent, streaming included.
 //! - [`gateways`]: gateway settings and the in-memory registry the hot path reads.
+//! - [`redis`]: the one Redis connection and circuit breaker the cache and the limiter share.
 //! - [`ratelimit`]: request limits per gateway, IP or header (§10): fixed and sliding windows, in
 //!   memory or in Redis with the local counters as fallback.
 //! - [`pricing`]: the model price table (bundled genai-prices data + overrides) and request cost (§8).
@@ -41,6 +42,7 @@ pub mod pricing;
 pub mod providers;
 pub mod proxy;
 pub mod ratelimit;
+pub mod redis;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -13,6 +13,7 @@ use crate::pricing::PriceTable;
 use crate::providers::ProviderRegistry;
 use crate::proxy::UpstreamClients;
 use crate::ratelimit::{DEFAULT_MAX_KEYS, RateLimiter};
+use crate::redis::RedisHandle;
 use crate::store::Store;
 use crate::store::postgres::{ChangeFeed, PostgresStore};
 use crate::store::sqlite::SqliteStore;
@@ -92,21 +93,21 @@ impl AppState {
             crate::logs::instance_id(&config.server.data_dir)?,
         )
         .await?;
-        let cache = match &config.redis_url {
-            Some(url) => ResponseCache::redis(
+        // One connection and one breaker for both users of Redis (docs/architecture.md).
+        let redis = match &config.redis_url {
+            Some(url) => Some(RedisHandle::new(
                 url,
-                &format!("{}cache:", config.redis_key_prefix),
+                &config.redis_key_prefix,
                 clock.clone(),
-            )?,
+            )?),
+            None => None,
+        };
+        let cache = match &redis {
+            Some(redis) => ResponseCache::on_redis(redis, "cache:"),
             None => ResponseCache::in_memory(clock.clone(), config.cache.max_bytes),
         };
-        let rate_limiter = match &config.redis_url {
-            Some(url) => RateLimiter::redis(
-                url,
-                &format!("{}ratelimit:", config.redis_key_prefix),
-                clock.clone(),
-                DEFAULT_MAX_KEYS,
-            )?,
+        let rate_limiter = match &redis {
+            Some(redis) => RateLimiter::on_redis(redis, "ratelimit:", DEFAULT_MAX_KEYS),
             None => RateLimiter::in_memory(clock.clone(), DEFAULT_MAX_KEYS),
         };
         let (reloaded, reloads) = tokio::sync::watch::channel(0u64);

@@ -4,7 +4,6 @@
 //! [`ResponseCache::join`] so that identical concurrent requests make one upstream call. The
 //! cache never makes a request fail: a store that cannot be reached behaves as a miss.
 
-mod breaker;
 mod canon;
 mod codec;
 mod flight;
@@ -17,6 +16,7 @@ mod tests;
 use bytes::Bytes;
 
 use crate::clock::SharedClock;
+use crate::redis::RedisHandle;
 
 pub use flight::{Flight, FlightGuard, Outcome};
 pub use key::{KeyParts, cache_key};
@@ -60,14 +60,27 @@ impl ResponseCache {
         }
     }
 
-    /// A cache in Redis, shared by all instances using the same `key_prefix`. Only the URL is
-    /// checked here: the connection is made on first use, so an unreachable server never stops
-    /// the gateway from starting.
-    pub fn redis(url: &str, key_prefix: &str, clock: SharedClock) -> anyhow::Result<ResponseCache> {
-        Ok(ResponseCache {
-            store: Store::Redis(RedisStore::new(url, key_prefix, clock)?),
+    /// A cache in the shared Redis, under `key_prefix` after the handle's: shared by all
+    /// instances using the same prefixes. Nothing is connected here, so an unreachable server
+    /// never stops the gateway from starting.
+    pub fn on_redis(redis: &RedisHandle, key_prefix: &str) -> ResponseCache {
+        ResponseCache {
+            store: Store::Redis(RedisStore::new(redis, key_prefix)),
             flights: Flights::default(),
-        })
+        }
+    }
+
+    /// A cache on a Redis connection of its own, keys under `key_prefix`. Only the URL is checked.
+    #[cfg(test)]
+    pub(crate) fn redis(
+        url: &str,
+        key_prefix: &str,
+        clock: SharedClock,
+    ) -> anyhow::Result<ResponseCache> {
+        Ok(ResponseCache::on_redis(
+            &RedisHandle::new(url, "", clock)?,
+            key_prefix,
+        ))
     }
 
     /// The stored response for `key`, unless absent, expired (then it is removed) or the store

@@ -1,4 +1,5 @@
-//! Which wire format a provider speaks, and the `{provider}/{model}` split of the compat `model`.
+//! The wire formats the unified endpoint translates to (each provider's is in its descriptor,
+//! `providers::BuiltinProvider::dialect`), and the `{provider}/{model}` split of the compat `model`.
 
 /// Which wire format the provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -9,16 +10,6 @@ pub enum Dialect {
     Anthropic,
     /// Google Gemini `generateContent` / `streamGenerateContent`.
     Gemini,
-}
-
-/// `anthropic` → [`Dialect::Anthropic`], `google-ai-studio` → [`Dialect::Gemini`], everything
-/// else (openai, groq, mistral, custom providers, …) → [`Dialect::OpenAi`].
-pub fn dialect_for(provider_slug: &str) -> Dialect {
-    match provider_slug {
-        "anthropic" => Dialect::Anthropic,
-        "google-ai-studio" => Dialect::Gemini,
-        _ => Dialect::OpenAi,
-    }
 }
 
 /// `model: "{provider}/{model}"` → `(provider, model)`. The provider is everything before the
@@ -32,22 +23,6 @@ pub fn split_model(model: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dialects_by_slug() {
-        assert_eq!(dialect_for("anthropic"), Dialect::Anthropic);
-        assert_eq!(dialect_for("google-ai-studio"), Dialect::Gemini);
-        for slug in [
-            "openai",
-            "groq",
-            "workers-ai",
-            "google-vertex-ai",
-            "custom-x",
-            "",
-        ] {
-            assert_eq!(dialect_for(slug), Dialect::OpenAi, "{slug}");
-        }
-    }
 
     #[test]
     fn the_provider_ends_at_the_first_slash() {

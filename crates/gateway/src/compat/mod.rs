@@ -7,8 +7,8 @@
 //!
 //! # Use
 //!
-//! 1. [`split_model`] the request's `model` into provider and bare model; [`dialect_for`] the
-//!    provider.
+//! 1. [`split_model`] the request's `model` into provider and bare model; the provider's
+//!    descriptor says its [`Dialect`] (`providers::Provider::dialect`).
 //! 2. [`translate_request`] → [`UpstreamRequest`]: the provider path, body and extra headers.
 //! 3. A non-streamed answer, or any non-2xx answer: [`translate_response`] (or
 //!    [`translate_response_full`], which also says when a 2xx body was unreadable). A streamed
@@ -94,7 +94,7 @@ mod stream;
 #[cfg(test)]
 mod tests;
 
-pub use dialect::{Dialect, dialect_for, split_model};
+pub use dialect::{Dialect, split_model};
 pub use error::CompatError;
 pub use response::Translated;
 pub use stream::StreamTranslator;

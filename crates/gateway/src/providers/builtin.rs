@@ -1,4 +1,8 @@
-//! The built-in provider table: default base URL, credential headers and usage format per slug.
+//! The built-in provider table: every fact about a built-in provider that code needs (base URL,
+//! credential headers, usage format, compat dialect and URL, path rules), so that no code
+//! compares slugs: it asks the provider. Adding a provider, or a quirk, is one entry here.
+
+use crate::compat::Dialect;
 
 /// How the provider reports token usage in its responses (SPEC §8; read by the logs pipeline).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +31,27 @@ pub enum UrlTemplate {
     CloudflareAccount,
 }
 
+impl UrlTemplate {
+    /// Whether configuration fills the placeholders (so the unified endpoint, whose path supplies
+    /// nothing, can use the template), rather than the native route's path.
+    pub fn is_filled_by_configuration(self) -> bool {
+        self == UrlTemplate::CloudflareAccount
+    }
+}
+
+/// Where the provider's OpenAI-compatible API (the unified endpoint's target) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompatBase {
+    /// At the native base URL.
+    Native,
+    /// Beside it: the base URL's last segment `native` becomes `compat` (Workers AI's
+    /// `…/ai/run` → `…/ai/v1`). A configured base URL not ending in `native` is used as it is.
+    Sibling {
+        native: &'static str,
+        compat: &'static str,
+    },
+}
+
 #[derive(Debug)]
 pub struct BuiltinProvider {
     pub slug: &'static str,
@@ -35,19 +60,62 @@ pub struct BuiltinProvider {
     /// Request headers that carry the provider credential: part of the cache key, always redacted.
     pub credential_headers: &'static [&'static str],
     pub usage: UsageFormat,
+    /// The wire format its chat API speaks: what the unified endpoint translates to.
+    pub dialect: Dialect,
+    pub compat_base: CompatBase,
+    /// Model names are path segments starting with `@` (Workers AI's `@cf/…`, `@hf/…`), so the
+    /// path guard lets `@` open a segment for this provider only.
+    pub allows_at_segments: bool,
+}
+
+impl BuiltinProvider {
+    /// An OpenAI-dialect provider without quirks; the `with_*` methods add them.
+    const fn new(
+        slug: &'static str,
+        base_url: &'static str,
+        template: UrlTemplate,
+        credential_headers: &'static [&'static str],
+        usage: UsageFormat,
+    ) -> BuiltinProvider {
+        BuiltinProvider {
+            slug,
+            base_url,
+            template,
+            credential_headers,
+            usage,
+            dialect: Dialect::OpenAi,
+            compat_base: CompatBase::Native,
+            allows_at_segments: false,
+        }
+    }
+
+    const fn with_dialect(mut self, dialect: Dialect) -> BuiltinProvider {
+        self.dialect = dialect;
+        self
+    }
+
+    const fn with_compat_base(mut self, compat_base: CompatBase) -> BuiltinProvider {
+        self.compat_base = compat_base;
+        self
+    }
+
+    const fn with_at_segments(mut self) -> BuiltinProvider {
+        self.allows_at_segments = true;
+        self
+    }
 }
 
 const BEARER: &[&str] = &["authorization"];
 
 macro_rules! provider {
     ($slug:literal, $base:literal, $template:ident, $creds:expr, $usage:ident) => {
-        BuiltinProvider {
-            slug: $slug,
-            base_url: $base,
-            template: UrlTemplate::$template,
-            credential_headers: $creds,
-            usage: UsageFormat::$usage,
-        }
+        BuiltinProvider::new(
+            $slug,
+            $base,
+            UrlTemplate::$template,
+            $creds,
+            UsageFormat::$usage,
+        )
     };
 }
 
@@ -59,7 +127,8 @@ pub static BUILTIN: &[BuiltinProvider] = &[
         Fixed,
         &["x-api-key", "authorization"],
         Anthropic
-    ),
+    )
+    .with_dialect(Dialect::Anthropic),
     provider!(
         "azure-openai",
         "https://{resource}.openai.azure.com/openai/deployments/{deployment}",
@@ -73,7 +142,8 @@ pub static BUILTIN: &[BuiltinProvider] = &[
         Fixed,
         &["x-goog-api-key", "authorization"],
         Gemini
-    ),
+    )
+    .with_dialect(Dialect::Gemini),
     provider!(
         "google-vertex-ai",
         "https://{region}-aiplatform.googleapis.com",
@@ -94,7 +164,12 @@ pub static BUILTIN: &[BuiltinProvider] = &[
         CloudflareAccount,
         BEARER,
         WorkersAi
-    ),
+    )
+    .with_compat_base(CompatBase::Sibling {
+        native: "run",
+        compat: "v1",
+    })
+    .with_at_segments(),
     provider!(
         "huggingface",
         "https://api-inference.huggingface.co/models",
@@ -170,3 +245,45 @@ pub static BUILTIN: &[BuiltinProvider] = &[
         None
     ),
 ];
+
+/// The built-in provider called `slug`, if there is one.
+pub fn builtin(slug: &str) -> Option<&'static BuiltinProvider> {
+    BUILTIN.iter().find(|p| p.slug == slug)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the unified endpoint speaks to a provider: its entry's dialect, and OpenAI's for
+    /// any slug without one (custom providers).
+    fn dialect_for(slug: &str) -> Dialect {
+        builtin(slug).map_or(Dialect::OpenAi, |p| p.dialect)
+    }
+
+    #[test]
+    fn dialects_by_slug() {
+        assert_eq!(dialect_for("anthropic"), Dialect::Anthropic);
+        assert_eq!(dialect_for("google-ai-studio"), Dialect::Gemini);
+        for slug in [
+            "openai",
+            "groq",
+            "workers-ai",
+            "google-vertex-ai",
+            "custom-x",
+            "",
+        ] {
+            assert_eq!(dialect_for(slug), Dialect::OpenAi, "{slug}");
+        }
+    }
+
+    #[test]
+    fn only_workers_ai_has_at_segments_and_a_sibling_compat_base() {
+        let quirky: Vec<&str> = BUILTIN
+            .iter()
+            .filter(|p| p.allows_at_segments || p.compat_base != CompatBase::Native)
+            .map(|p| p.slug)
+            .collect();
+        assert_eq!(quirky, ["workers-ai"]);
+    }
+}

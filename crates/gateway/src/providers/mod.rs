@@ -5,7 +5,7 @@ mod builtin;
 mod registry;
 pub mod url;
 
-pub use builtin::{BUILTIN, BuiltinProvider, UrlTemplate, UsageFormat};
+pub use builtin::{BUILTIN, BuiltinProvider, CompatBase, UrlTemplate, UsageFormat, builtin};
 pub use registry::{Provider, ProviderRegistry};
 
 /// Slugs are 1-64 characters of `[a-z0-9_-]`, like gateway ids.
@@ -18,5 +18,5 @@ pub fn is_valid_slug(slug: &str) -> bool {
 }
 
 pub fn is_builtin(slug: &str) -> bool {
-    BUILTIN.iter().any(|p| p.slug == slug)
+    builtin(slug).is_some()
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use http::HeaderName;
 
-use super::{BUILTIN, UrlTemplate, UsageFormat, url};
+use super::{BUILTIN, CompatBase, UrlTemplate, UsageFormat, url};
+use crate::compat::Dialect;
 use crate::config::{Config, ProviderConfig};
 use crate::error::GatewayError;
 use crate::proxy::UpstreamClients;
@@ -19,10 +20,11 @@ pub struct Provider {
     cf_account: Option<String>,
     pub credential_headers: Vec<HeaderName>,
     pub usage: UsageFormat,
+    /// What the unified endpoint translates requests for this provider to.
+    pub dialect: Dialect,
+    compat_base: CompatBase,
     /// The pooled client for this provider's egress settings.
     pub client: reqwest::Client,
-    /// Workers AI model names start with `@cf/` or `@hf/`, so `@` may open a path segment.
-    pub allows_at_segments: bool,
 }
 
 impl Provider {
@@ -43,6 +45,7 @@ impl Provider {
             &self.slug,
             &self.base_url,
             self.template,
+            self.compat_base,
             self.cf_account.as_deref(),
             path,
             query,
@@ -78,8 +81,9 @@ impl ProviderRegistry {
                     .map(|h| HeaderName::from_static(h))
                     .collect(),
                 usage: builtin.usage,
+                dialect: builtin.dialect,
+                compat_base: builtin.compat_base,
                 client: clients.for_egress(&overrides.egress)?,
-                allows_at_segments: builtin.slug == "workers-ai",
             };
             by_slug.insert(builtin.slug.to_owned(), Arc::new(provider));
         }
@@ -100,9 +104,11 @@ impl ProviderRegistry {
                 template: UrlTemplate::Fixed,
                 cf_account: None,
                 credential_headers: vec![HeaderName::from_bytes(credential.as_bytes())?],
+                // Custom providers are read as OpenAI-compatible (docs/configuration.md).
                 usage: UsageFormat::OpenAi,
+                dialect: Dialect::OpenAi,
+                compat_base: CompatBase::Native,
                 client: clients.for_egress(&custom.egress)?,
-                allows_at_segments: false,
             });
             // Cloudflare's spelling of a custom provider is `custom-<slug>`.
             by_slug.insert(format!("custom-{slug}"), provider.clone());

@@ -1,7 +1,7 @@
 //! From a (validated) provider path to the upstream URL: template parts, the `v1/` rule, query;
 //! and the unified endpoint's URL, which never takes a host part from the request.
 
-use super::UrlTemplate;
+use super::{CompatBase, UrlTemplate};
 use crate::error::{ErrorCode, GatewayError};
 
 /// Builds `base + "/" + path + "?" + query`. `path` is the raw provider path without its
@@ -27,13 +27,14 @@ pub fn compat_url(
     slug: &str,
     base: &str,
     template: UrlTemplate,
+    compat_base: CompatBase,
     cf_account: Option<&str>,
     path: &str,
     query: Option<&str>,
 ) -> Result<String, GatewayError> {
-    let base = match template {
-        UrlTemplate::CloudflareAccount => fill_template(base, template, cf_account, "")?.0,
-        _ => base.to_owned(),
+    let base = match template.is_filled_by_configuration() {
+        true => fill_template(base, template, cf_account, "")?.0,
+        false => base.to_owned(),
     };
     if let Some(placeholders) = unfilled_placeholders(&base) {
         return Err(GatewayError::new(
@@ -45,12 +46,14 @@ pub fn compat_url(
             ),
         ));
     }
-    // Workers AI's OpenAI-compatible API sits beside its native `…/ai/run` base, at `…/ai/v1/…`.
-    if template == UrlTemplate::CloudflareAccount
-        && let Some(ai) = base.strip_suffix("/run")
+    if let CompatBase::Sibling { native, compat } = compat_base
+        && let Some(parent) = base.strip_suffix(native).and_then(|b| b.strip_suffix('/'))
     {
-        let path = path.strip_prefix("v1/").unwrap_or(path);
-        return Ok(join(&format!("{ai}/v1"), path, query));
+        let path = path
+            .strip_prefix(compat)
+            .and_then(|p| p.strip_prefix('/'))
+            .unwrap_or(path);
+        return Ok(join(&format!("{parent}/{compat}"), path, query));
     }
     Ok(join(&base, path, query))
 }
@@ -175,6 +178,11 @@ fn name(segment: &str) -> Result<&str, GatewayError> {
 mod tests {
     use super::*;
 
+    const WORKERS_COMPAT: CompatBase = CompatBase::Sibling {
+        native: "run",
+        compat: "v1",
+    };
+
     fn url(base: &str, template: UrlTemplate, path: &str) -> Result<String, GatewayError> {
         upstream_url(base, template, Some("acct"), path, None)
     }
@@ -280,13 +288,14 @@ mod tests {
             ("google-vertex-ai", UrlTemplate::VertexRegion),
             ("aws-bedrock", UrlTemplate::BedrockRegion),
         ] {
-            let Some(builtin) = crate::providers::BUILTIN.iter().find(|p| p.slug == slug) else {
+            let Some(builtin) = crate::providers::builtin(slug) else {
                 unreachable!("{slug} is built in")
             };
             let got = compat_url(
                 slug,
                 builtin.base_url,
                 template,
+                builtin.compat_base,
                 None,
                 "v1/chat/completions",
                 None,
@@ -303,6 +312,7 @@ mod tests {
                 "azure-openai",
                 "https://mine.openai.azure.com/openai/deployments/gpt4o",
                 UrlTemplate::AzureDeployment,
+                CompatBase::Native,
                 None,
                 "chat/completions",
                 Some("api-version=1"),
@@ -319,6 +329,7 @@ mod tests {
                 "workers-ai",
                 workers,
                 UrlTemplate::CloudflareAccount,
+                WORKERS_COMPAT,
                 Some("acct"),
                 "v1/chat/completions",
                 None
@@ -332,6 +343,7 @@ mod tests {
                 "workers-ai",
                 workers,
                 UrlTemplate::CloudflareAccount,
+                WORKERS_COMPAT,
                 None,
                 "x",
                 None

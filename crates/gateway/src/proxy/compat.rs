@@ -104,7 +104,7 @@ pub(super) fn translate_chat<'a>(
     id_seed: &str,
 ) -> Result<Result<TranslatedChat<'a>, compat::CompatError>, GatewayError> {
     let (body, provider, model) = resolve(state, body)?;
-    let dialect = compat::dialect_for(&provider.slug);
+    let dialect = provider.dialect;
     let upstream = match compat::translate_request(dialect, &model, &body) {
         Ok(upstream) => upstream,
         Err(error) => return Ok(Err(error)),
@@ -170,7 +170,7 @@ async fn chat(request: CompatRequest<'_>, seen: &mut Seen) -> Result<Response, G
 async fn embeddings(request: CompatRequest<'_>, seen: &mut Seen) -> Result<Response, GatewayError> {
     let (mut body, provider, model) = resolve(request.state, &request.body)?;
     seen.provider = provider.slug.clone();
-    if compat::dialect_for(&provider.slug) != Dialect::OpenAi {
+    if provider.dialect != Dialect::OpenAi {
         return Err(GatewayError::new(
             ErrorCode::InvalidProvider,
             format!(

@@ -76,9 +76,10 @@ pub fn parse_universal(raw_path: &str) -> Option<Result<(&str, &str), GatewayErr
     Some(checked)
 }
 
-/// The traversal guard for a provider path (raw, without its leading `/`).
+/// The traversal guard for a provider path (raw, without its leading `/`). Whether `@` may open
+/// a segment is the provider's rule (its descriptor); custom providers never allow it.
 pub fn check_provider_path(provider: &str, provider_path: &str) -> Result<(), GatewayError> {
-    let allow_at = provider == "workers-ai";
+    let allow_at = crate::providers::builtin(provider).is_some_and(|p| p.allows_at_segments);
     let segments: Vec<&str> = provider_path.split('/').collect();
     let last = segments.len() - 1;
     for (index, segment) in segments.iter().enumerate() {

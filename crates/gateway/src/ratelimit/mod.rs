@@ -27,13 +27,14 @@
 //! used (see `memory`); a dropped live key forgets its count, so under that pressure a key may
 //! be over-admitted, never wrongly refused.
 //!
-//! With Redis, every check is one script call bounded by [`REDIS_TIMEOUT`]. On an error or a
-//! timeout the check is answered locally, a fallback is counted, a warning is logged (at most
-//! every 10 s) and Redis is skipped for a backoff period (1 s doubling to 30 s, then one trial).
+//! With Redis (the handle the cache shares, `crate::redis`), every check is one script call
+//! bounded by [`REDIS_TIMEOUT`]. On a failure or a timeout the check is answered locally, a
+//! fallback is counted, a warning is logged (at most every 10 s) and Redis is skipped for a
+//! backoff period (1 s doubling to 30 s, then one trial), by the cache too. An error reply (Redis
+//! answered, e.g. OOM) is answered locally without skipping Redis: it costs no timeout.
 //! While Redis is skipped each instance enforces the limit alone: the effective limit is the
 //! limit times the number of instances, never unlimited.
 
-mod breaker;
 mod key;
 mod memory;
 mod redis;
@@ -44,11 +45,9 @@ mod redis_tests;
 #[cfg(test)]
 mod tests;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use crate::clock::SharedClock;
+use crate::redis::RedisHandle;
 
-use self::breaker::{Breaker, WarnThrottle};
 use self::memory::MemoryLimiter;
 use self::redis::RedisLimiter;
 
@@ -64,15 +63,7 @@ pub const DEFAULT_MAX_KEYS: usize = 100_000;
 pub struct RateLimiter {
     clock: SharedClock,
     local: MemoryLimiter,
-    shared: Option<Shared>,
-}
-
-struct Shared {
-    redis: RedisLimiter,
-    breaker: Breaker,
-    warn: WarnThrottle,
-    attempts: AtomicU64,
-    fallbacks: AtomicU64,
+    shared: Option<RedisLimiter>,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -80,8 +71,8 @@ impl std::fmt::Debug for RateLimiter {
         let mut out = f.debug_struct("RateLimiter");
         out.field("local_keys", &self.local.keys());
         if let Some(shared) = &self.shared {
-            out.field("redis", &shared.redis)
-                .field("degraded", &shared.breaker.is_open());
+            out.field("redis", shared)
+                .field("degraded", &shared.scope().is_degraded());
         }
         out.finish()
     }
@@ -96,26 +87,27 @@ impl RateLimiter {
         }
     }
 
-    /// Connects lazily; never fails at construction for an unreachable server (requests must
-    /// not fail because of Redis). Fails only for a URL that does not parse.
-    pub fn redis(
+    /// Counts in the shared Redis, under `key_prefix` after the handle's, with the local
+    /// counters as the fallback. Nothing is connected here: requests never fail because of Redis.
+    pub fn on_redis(redis: &RedisHandle, key_prefix: &str, max_keys: usize) -> RateLimiter {
+        RateLimiter {
+            clock: redis.clock().clone(),
+            local: MemoryLimiter::new(max_keys),
+            shared: Some(RedisLimiter::new(redis, key_prefix)),
+        }
+    }
+
+    /// A limiter on a Redis connection of its own, keys under `key_prefix`. Only the URL is
+    /// checked.
+    #[cfg(test)]
+    pub(crate) fn redis(
         url: &str,
         key_prefix: &str,
         clock: SharedClock,
         max_keys: usize,
     ) -> anyhow::Result<RateLimiter> {
-        let shared = Shared {
-            redis: RedisLimiter::new(url, key_prefix)?,
-            breaker: Breaker::new(clock.clone()),
-            warn: WarnThrottle::new(clock.clone()),
-            attempts: AtomicU64::new(0),
-            fallbacks: AtomicU64::new(0),
-        };
-        Ok(RateLimiter {
-            clock,
-            local: MemoryLimiter::new(max_keys),
-            shared: Some(shared),
-        })
+        let redis = RedisHandle::new(url, "", clock)?;
+        Ok(RateLimiter::on_redis(&redis, key_prefix, max_keys))
     }
 
     #[cfg(test)]
@@ -137,34 +129,10 @@ impl RateLimiter {
         let Some(shared) = &self.shared else {
             return self.local.check(key, rule, self.clock.now_ms());
         };
-        if let Some(permit) = shared.breaker.permit() {
-            shared.attempts.fetch_add(1, Ordering::Relaxed);
-            let now = self.clock.now_ms();
-            match shared
-                .redis
-                .check(key, rule, now, self.local.max_exact())
-                .await
-            {
-                Ok(decision) => {
-                    if permit.is_trial() {
-                        tracing::info!("rate limiting: Redis answers again; counting there");
-                    }
-                    permit.succeeded();
-                    return decision;
-                }
-                Err(error) => {
-                    permit.failed();
-                    if shared.warn.allow() {
-                        tracing::warn!(
-                            %error,
-                            retry_in_ms = shared.breaker.backoff_ms(),
-                            "rate limiting: Redis unavailable; counting in this process"
-                        );
-                    }
-                }
-            }
+        let now = self.clock.now_ms();
+        if let Some(decision) = shared.check(key, rule, now, self.local.max_exact()).await {
+            return decision;
         }
-        shared.fallbacks.fetch_add(1, Ordering::Relaxed);
         self.local.check(key, rule, self.clock.now_ms())
     }
 
@@ -173,21 +141,21 @@ impl RateLimiter {
     pub fn redis_fallbacks(&self) -> u64 {
         self.shared
             .as_ref()
-            .map_or(0, |shared| shared.fallbacks.load(Ordering::Relaxed))
+            .map_or(0, |shared| shared.scope().bypasses())
     }
 
     /// Whether Redis is bypassed right now (the `ratelimit_backend_degraded` gauge).
     pub fn redis_degraded(&self) -> bool {
         self.shared
             .as_ref()
-            .is_some_and(|shared| shared.breaker.is_open())
+            .is_some_and(|shared| shared.scope().is_degraded())
     }
 
     /// Checks sent to Redis, answered or not.
     pub fn redis_attempts(&self) -> u64 {
         self.shared
             .as_ref()
-            .map_or(0, |shared| shared.attempts.load(Ordering::Relaxed))
+            .map_or(0, |shared| shared.scope().attempts())
     }
 
     /// Whether counters are shared through Redis.

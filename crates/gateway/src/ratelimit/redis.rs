@@ -20,16 +20,15 @@
 //! Only the decision to admit is taken in Lua; the numbers reported (remaining, reset, retry
 //! after) are computed from the script's reply by the same functions as in memory.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisError, Script, ScriptInvocation};
+use redis::{ErrorKind, RedisError, Script};
 
 use super::rule::{
     Algorithm, Decision, RateLimitRule, counter_decision, fixed_decision, log_decision,
 };
+use crate::redis::{RedisHandle, RedisScope};
 
 /// The bound on one check's Redis work, connecting included. A check that exceeds it is
 /// answered by the local limiter.
@@ -88,73 +87,43 @@ end
 return redis.error_reply('unknown mode')
 ";
 
+#[derive(Debug)]
 pub(crate) struct RedisLimiter {
-    client: redis::Client,
-    /// Created on the first check, inside the runtime; it connects lazily and reconnects by
-    /// itself after errors.
-    manager: OnceLock<ConnectionManager>,
+    redis: RedisScope,
     script: Script,
-    prefix: String,
     /// Random per process: sorted-set members of two instances never collide.
     instance: u64,
     sequence: AtomicU64,
 }
 
-impl std::fmt::Debug for RedisLimiter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The URL may carry a password: only the prefix is shown.
-        f.debug_struct("RedisLimiter")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Why a check could not be answered by Redis.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum RedisFailure {
-    #[error("no answer within {} ms", REDIS_TIMEOUT.as_millis())]
-    Timeout,
-    #[error(transparent)]
-    Redis(#[from] RedisError),
-    #[error("unexpected script reply {0:?}")]
-    Reply(Vec<i64>),
-}
-
 impl RedisLimiter {
-    /// Parses the URL only: nothing is connected here.
-    pub(crate) fn new(url: &str, prefix: &str) -> anyhow::Result<RedisLimiter> {
-        let client = redis::Client::open(url)?;
-        Ok(RedisLimiter {
-            client,
-            manager: OnceLock::new(),
+    pub(crate) fn new(redis: &RedisHandle, key_prefix: &str) -> RedisLimiter {
+        RedisLimiter {
+            redis: redis.scope(
+                key_prefix,
+                REDIS_TIMEOUT,
+                "rate limiting: Redis unavailable; counting in this process",
+            ),
             script: Script::new(SCRIPT),
-            prefix: prefix.to_owned(),
             instance: getrandom::u64().unwrap_or_else(|_| std::process::id().into()),
             sequence: AtomicU64::new(0),
-        })
-    }
-
-    fn connection(&self) -> Result<ConnectionManager, RedisError> {
-        if let Some(manager) = self.manager.get() {
-            return Ok(manager.clone());
         }
-        // No retries inside the manager: a failed connection fails the check at once and the
-        // breaker decides when to try again.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_response_timeout(Some(REDIS_TIMEOUT))
-            .set_number_of_retries(0);
-        let manager = ConnectionManager::new_lazy_with_config(self.client.clone(), config)?;
-        Ok(self.manager.get_or_init(|| manager).clone())
     }
 
+    pub(crate) fn scope(&self) -> &RedisScope {
+        &self.redis
+    }
+
+    /// The decision from Redis; `None` when Redis was skipped or failed (counted by the scope),
+    /// and the local limiter answers.
     pub(crate) async fn check(
         &self,
         key: &str,
         rule: &RateLimitRule,
         now: i64,
         max_exact: u32,
-    ) -> Result<Decision, RedisFailure> {
+    ) -> Option<Decision> {
+        let prefix = self.redis.prefix();
         let w = rule.window_ms();
         let limit = rule.limit;
         let index = now.div_euclid(w);
@@ -164,7 +133,7 @@ impl RedisLimiter {
             Algorithm::Fixed => {
                 let ttl = index.saturating_add(1).saturating_mul(w) - now + EXPIRY_SLACK_MS;
                 invocation
-                    .key(format!("{}{key}:f:{w}:{index}", self.prefix))
+                    .key(format!("{}{key}:f:{w}:{index}", prefix))
                     .arg("fixed")
                     .arg(limit)
                     .arg(ttl);
@@ -172,7 +141,7 @@ impl RedisLimiter {
             Algorithm::Log => {
                 let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
                 invocation
-                    .key(format!("{}{key}:s:{w}", self.prefix))
+                    .key(format!("{}{key}:s:{w}", prefix))
                     .arg("log")
                     .arg(limit)
                     .arg(now)
@@ -183,8 +152,8 @@ impl RedisLimiter {
             Algorithm::Counter => {
                 let ttl = index.saturating_add(2).saturating_mul(w) - now + EXPIRY_SLACK_MS;
                 invocation
-                    .key(format!("{}{key}:c:{w}:{}", self.prefix, index - 1))
-                    .key(format!("{}{key}:c:{w}:{index}", self.prefix))
+                    .key(format!("{}{key}:c:{w}:{}", prefix, index - 1))
+                    .key(format!("{}{key}:c:{w}:{index}", prefix))
                     .arg("counter")
                     .arg(limit)
                     .arg(w)
@@ -192,50 +161,40 @@ impl RedisLimiter {
                     .arg(ttl);
             }
         }
-        let reply = tokio::time::timeout(REDIS_TIMEOUT, self.run(&invocation))
-            .await
-            .map_err(|_| RedisFailure::Timeout)??;
-        let count = |i: usize| reply.get(i).map(|&n| u64::try_from(n).unwrap_or(0));
-        let admitted = reply.first() == Some(&1);
-        let decision = match (algorithm, &reply[..]) {
-            (Algorithm::Fixed, [_, _]) => {
-                fixed_decision(limit, w, now, index, admitted, count(1).unwrap_or(0))
-            }
-            (Algorithm::Log, [_, n, oldest, blocker]) => log_decision(
-                limit,
-                w,
-                now,
-                admitted,
-                u64::try_from(*n).unwrap_or(0),
-                *oldest,
-                *blocker,
-            ),
-            (Algorithm::Counter, [_, _, _]) => counter_decision(
-                limit,
-                w,
-                now - index * w,
-                admitted,
-                count(1).unwrap_or(0),
-                count(2).unwrap_or(0),
-            ),
-            _ => return Err(RedisFailure::Reply(reply)),
+        let decide = |reply: &[i64]| {
+            let count = |n: i64| u64::try_from(n).unwrap_or(0);
+            let admitted = reply.first() == Some(&1);
+            Some(match (algorithm, reply) {
+                (Algorithm::Fixed, [_, n]) => {
+                    fixed_decision(limit, w, now, index, admitted, count(*n))
+                }
+                (Algorithm::Log, [_, n, oldest, blocker]) => {
+                    log_decision(limit, w, now, admitted, count(*n), *oldest, *blocker)
+                }
+                (Algorithm::Counter, [_, previous, current]) => counter_decision(
+                    limit,
+                    w,
+                    now - index * w,
+                    admitted,
+                    count(*previous),
+                    count(*current),
+                ),
+                _ => return None,
+            })
         };
-        Ok(decision)
-    }
-
-    async fn run(&self, invocation: &ScriptInvocation<'_>) -> Result<Vec<i64>, RedisError> {
-        let mut connection = self.connection()?;
-        match invocation.invoke_async(&mut connection).await {
-            Err(error)
-                if error.is_connection_dropped()
-                    || error.is_connection_refusal()
-                    || error.is_io_error() =>
-            {
-                // The manager starts a new connection after such an error; one more try (within
-                // the same timeout) uses it, so a Redis that restarted costs no fallback.
-                invocation.invoke_async(&mut connection).await
-            }
-            result => result,
-        }
+        let (invocation, decide) = (&invocation, &decide);
+        self.redis
+            .call(|mut connection| async move {
+                let reply: Vec<i64> = invocation.invoke_async(&mut connection).await?;
+                // Our own script: any other shape means a broken server, and is treated as one.
+                decide(&reply).ok_or_else(|| {
+                    RedisError::from((
+                        ErrorKind::UnexpectedReturnType,
+                        "unexpected rate-limit script reply",
+                        format!("{reply:?}"),
+                    ))
+                })
+            })
+            .await
     }
 }

@@ -1,11 +1,12 @@
 //! The circuit breaker in front of Redis, and the throttle on its warning, both on the gateway's
 //! clock so tests move through backoff periods without sleeping.
 //!
-//! Closed: every check goes to Redis. The first failure opens it for the current backoff
-//! (1 s at first): checks skip Redis and count locally, so a down Redis costs the timeout once,
-//! not on every request. When the period ends, exactly one check goes to Redis as a trial;
-//! success closes the breaker and resets the backoff, failure reopens it for twice as long, up
-//! to 30 s. State is atomics, not a lock: every request on the Redis path reads it.
+//! Closed: every call goes to Redis. The first failure opens it for the current backoff
+//! (1 s at first): calls skip Redis (the cache misses, the limiter counts locally), so a down
+//! Redis costs the timeout once, not on every request. When the period ends, exactly one call
+//! goes to Redis as a trial; success closes the breaker and resets the backoff, failure reopens
+//! it for twice as long, up to 30 s. A trial that is cancelled (its request went away) lets the
+//! next call be the trial. State is atomics, not a lock: every request on the Redis path reads it.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
@@ -23,11 +24,11 @@ pub(crate) struct Breaker {
     /// 0 while closed; otherwise when the next trial may start.
     open_until: AtomicI64,
     backoff_ms: AtomicI64,
-    /// A trial is in flight: other checks keep skipping Redis until it settles.
+    /// A trial is in flight: other calls keep skipping Redis until it settles.
     trial: AtomicBool,
 }
 
-/// Leave to use Redis for one check; settle it with the outcome.
+/// Leave to use Redis for one call; settle it with the outcome.
 #[derive(Debug)]
 pub(crate) struct Permit<'a> {
     breaker: &'a Breaker,
@@ -45,7 +46,7 @@ impl Breaker {
         }
     }
 
-    /// `None`: skip Redis for this check.
+    /// `None`: skip Redis for this call.
     pub(crate) fn permit(&self) -> Option<Permit<'_>> {
         let open_until = self.open_until.load(Ordering::SeqCst);
         if open_until == 0 {
@@ -81,7 +82,7 @@ impl Breaker {
         })
     }
 
-    /// Whether checks skip Redis right now (until a trial succeeds).
+    /// Whether calls skip Redis right now (until a trial succeeds).
     pub(crate) fn is_open(&self) -> bool {
         self.open_until.load(Ordering::SeqCst) != 0
     }
@@ -120,7 +121,7 @@ impl Permit<'_> {
                 .store(now.saturating_add(backoff).max(1), Ordering::SeqCst);
             breaker.trial.store(false, Ordering::SeqCst);
         } else {
-            // Many checks in flight when Redis goes away all fail: the first opens the breaker,
+            // Many calls in flight when Redis goes away all fail: the first opens the breaker,
             // the others find it open and leave it as it is (one outage, one backoff step).
             let until = now.saturating_add(breaker.backoff_ms()).max(1);
             let _ =
@@ -132,8 +133,8 @@ impl Permit<'_> {
 }
 
 impl Drop for Permit<'_> {
-    /// A trial whose check was cancelled (the client went away) settles nothing: the next
-    /// check becomes the trial instead of Redis staying skipped forever.
+    /// A trial whose call was cancelled (the client went away) settles nothing: the next
+    /// call becomes the trial instead of Redis staying skipped forever.
     fn drop(&mut self) {
         if self.trial && !self.settled {
             self.breaker.trial.store(false, Ordering::SeqCst);
@@ -236,6 +237,48 @@ mod tests {
         b.into_iter().for_each(Permit::failed);
         clock.advance(Duration::from_millis(500));
         assert!(breaker.permit().is_some_and(|permit| permit.is_trial()));
+    }
+
+    #[test]
+    fn a_closed_breaker_allows_everything() {
+        let breaker = Breaker::new(ManualClock::new(0));
+        for _ in 0..10 {
+            assert!(breaker.permit().is_some_and(|permit| !permit.is_trial()));
+        }
+    }
+
+    #[test]
+    fn calls_in_flight_when_redis_fails_count_once() {
+        let clock = ManualClock::new(0);
+        let breaker = Breaker::new(clock.clone());
+        let permits: Vec<_> = (0..50).filter_map(|_| breaker.permit()).collect();
+        assert_eq!(permits.len(), 50);
+        permits.into_iter().for_each(Permit::failed);
+        clock.advance(Duration::from_millis(INITIAL_BACKOFF_MS as u64 - 1));
+        assert!(breaker.permit().is_none());
+        clock.advance(Duration::from_millis(1));
+        assert!(
+            breaker.permit().is_some_and(|permit| permit.is_trial()),
+            "backoff is still the first one"
+        );
+    }
+
+    #[test]
+    fn after_a_success_the_next_failure_starts_from_the_first_backoff() {
+        let clock = ManualClock::new(0);
+        let breaker = Breaker::new(clock.clone());
+        breaker.permit().into_iter().for_each(Permit::failed);
+        clock.advance(Duration::from_millis(INITIAL_BACKOFF_MS as u64));
+        breaker.permit().into_iter().for_each(Permit::failed);
+        assert_eq!(breaker.backoff_ms(), 2 * INITIAL_BACKOFF_MS);
+        clock.advance(Duration::from_millis(2 * INITIAL_BACKOFF_MS as u64));
+        breaker.permit().into_iter().for_each(Permit::succeeded);
+        assert!(!breaker.is_open());
+        breaker.permit().into_iter().for_each(Permit::failed);
+        clock.advance(Duration::from_millis(INITIAL_BACKOFF_MS as u64 - 1));
+        assert!(breaker.permit().is_none());
+        clock.advance(Duration::from_millis(1));
+        assert!(breaker.permit().is_some());
     }
 
     #[test]
