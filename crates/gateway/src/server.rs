@@ -2,8 +2,9 @@
 //!
 //! Connections are accepted here and served by hyper with the `[limits]` settings: a cap on
 //! open connections (more are closed as they are accepted), a deadline for each request head, a
-//! bound on how long a connection's socket may take nothing ([`write_stall`]), hyper's parser bounds and the HTTP/2 limits ([`http`]). Per-request limits (in-flight cap,
-//! head sizes, body timeouts) are middleware, placed in [`crate::app`].
+//! bound on how long a connection's socket may take nothing ([`write_stall`]), hyper's parser
+//! bounds and the HTTP/2 limits ([`http`]). Per-request limits (in-flight cap, head sizes, body
+//! timeouts) are middleware, placed in [`crate::app`].
 
 mod body_timeout;
 mod connection;

@@ -67,10 +67,10 @@ impl Connection {
                 request
             })
         };
-        // Upgrades are not served: no route uses them, and an `Upgrade` header on a request
-        // with a body must never switch the connection to another protocol (smuggling).
         let stall = WriteStall::new();
         let tcp = StallWatchedIo::new(tcp, stall.clone());
+        // Upgrades are not served: no route uses them, and an `Upgrade` header on a request
+        // with a body must never switch the connection to another protocol (smuggling).
         let io = TokioIo::new(ScannedIo::new(tcp, scan_limits, watch));
         let connection = builder.serve_connection(io, TowerToHyperService::new(service));
         let mut connection = std::pin::pin!(connection);
