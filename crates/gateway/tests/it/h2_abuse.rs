@@ -1,6 +1,7 @@
-//! HTTP/2 abuse (reliability plan LD-10, CVE-2023-44487 "rapid reset"): a client that opens
-//! streams and resets them at once must not turn them into upstream requests, and must not
-//! keep the connection for ever; other clients are served throughout.
+//! HTTP/2 abuse: a client that opens streams and resets them at once (reliability plan LD-10,
+//! CVE-2023-44487 "rapid reset") must not turn them into upstream requests, and one that floods
+//! PING and SETTINGS frames without reading the answers (LD-11) must not grow the server's
+//! memory; neither keeps its connection for ever, and other clients are served throughout.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
