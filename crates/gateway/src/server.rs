@@ -1,9 +1,10 @@
 //! Listening, TCP options, connection limits and graceful shutdown.
 //!
 //! Connections are accepted here and served by hyper with the `[limits]` settings: a cap on
-//! open connections (more are closed as they are accepted), a deadline for each request head,
-//! hyper's parser bounds and the HTTP/2 limits ([`http`]). Per-request limits (in-flight cap,
-//! head sizes, body timeouts) are middleware, placed in [`crate::app`].
+//! open connections (more are closed as they are accepted), a deadline for each request head, a
+//! bound on how long a connection's socket may take nothing ([`write_stall`]), hyper's parser
+//! bounds and the HTTP/2 limits ([`http`]). Per-request limits (in-flight cap, head sizes, body
+//! timeouts) are middleware, placed in [`crate::app`].
 
 mod body_timeout;
 mod connection;
@@ -12,6 +13,7 @@ mod head_limits;
 mod head_scan;
 mod http;
 mod shed;
+mod write_stall;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -110,6 +112,9 @@ async fn serve(
                     builder: builder.clone(),
                     stopping: stopping.clone(),
                     header_read_timeout: limits.header_read_timeout,
+                    write_stall_timeout: write_stall::connection_bound(
+                        limits.client_write_stall_timeout,
+                    ),
                     scan_limits,
                 };
                 let state = state.clone();

@@ -1,6 +1,7 @@
 //! One client connection: served by hyper with the peer address on every request, closed if no
-//! request head arrives in time, and drained gracefully when the server stops. Its bytes pass
-//! through [`super::head_scan`] so a request with both framing headers can be refused.
+//! request head arrives in time or its socket takes no byte for too long ([`super::write_stall`]),
+//! and drained gracefully when the server stops. Its bytes pass through [`super::head_scan`] so a
+//! request with both framing headers can be refused.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use tokio::sync::{Notify, watch};
 use tower::ServiceExt;
 
 use super::head_scan::{AmbiguousFraming, FramingWatch, ScanLimits, ScannedIo};
+use super::write_stall::{StallWatchedIo, WriteStall};
 
 pub struct Connection {
     pub tcp: TcpStream,
@@ -29,6 +31,8 @@ pub struct Connection {
     /// in-flight requests and closes.
     pub stopping: watch::Receiver<bool>,
     pub header_read_timeout: Duration,
+    /// Longest the socket may take no byte while the server has some for it.
+    pub write_stall_timeout: Duration,
     pub scan_limits: ScanLimits,
 }
 
@@ -41,6 +45,7 @@ impl Connection {
             builder,
             mut stopping,
             header_read_timeout,
+            write_stall_timeout,
             scan_limits,
         } = self;
         let first_head = Arc::new(Notify::new());
@@ -62,6 +67,8 @@ impl Connection {
                 request
             })
         };
+        let stall = WriteStall::new();
+        let tcp = StallWatchedIo::new(tcp, stall.clone());
         // Upgrades are not served: no route uses them, and an `Upgrade` header on a request
         // with a body must never switch the connection to another protocol (smuggling).
         let io = TokioIo::new(ScannedIo::new(tcp, scan_limits, watch));
@@ -87,6 +94,11 @@ impl Connection {
                 }
                 () = &mut head_deadline => {
                     tracing::debug!(%peer, "no request head in time; closing the connection");
+                    return;
+                }
+                // Also ends a drain that waits on a client which reads nothing.
+                () = stall.exceeded(write_stall_timeout) => {
+                    tracing::debug!(%peer, "the client took no bytes in time; closing the connection");
                     return;
                 }
                 changed = stopping.changed(), if !draining => {

@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::support::{TestGateway, chat_body, gateway_error_code};
+use crate::support::{TestGateway, chat_body, gateway_error_code, rss_kib};
 
 /// Every value of `label` in the exposition.
 fn label_values(text: &str, label: &str) -> BTreeSet<String> {
@@ -126,17 +126,6 @@ async fn probing_unknown_providers_adds_no_label_or_analytics_group() {
     // The refusals are still counted, under the one `unknown` value.
     let refused = r#"tollgate_requests_total{gateway="default",provider="unknown",model="",status="4xx",cache="miss"} 4"#;
     assert!(text.contains(refused), "{text}");
-}
-
-/// Resident set size of this process, KiB (a figure to report, not to assert: other tests share
-/// the process).
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 #[tokio::test]

@@ -199,6 +199,17 @@ impl Drop for TestGateway {
     }
 }
 
+/// Resident set size of this process, KiB. Other tests share the process, so a figure measured
+/// with it is only as quiet as the test filter makes it.
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// The §5 envelope's code, checking the envelope's shape on the way.
 pub fn gateway_error_code(body: &Value) -> u64 {
     assert_eq!(body["success"], Value::Bool(false), "{body}");
