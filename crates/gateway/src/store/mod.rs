@@ -3,6 +3,7 @@
 
 pub mod logs;
 pub mod postgres;
+pub(crate) mod sql;
 pub mod sqlite;
 pub mod transfer;
 

@@ -1,31 +1,39 @@
 //! The logs API's side of [`LogStore`] on PostgreSQL: listing with filters and aggregates, one
 //! row, its bodies, feedback patches and deletion — with SQLite's semantics.
 
-pub(super) mod filter;
-
 use async_trait::async_trait;
-use serde_json::Value;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::{OP_TIMEOUT, PostgresStore, bounded, corrupt, pg_json};
+use super::{OP_TIMEOUT, PostgresStore, bounded, corrupt};
 use crate::analytics::RollupDelta;
 use crate::logs::{SpoolPosition, SpoolRecord};
-use crate::store::logs::filter_keys::TOTAL_TOKENS;
+use crate::store::StoreResult;
 use crate::store::logs::{
     BodyKind, LogPageInfo, LogPatch, LogQuery, LogRow, LogStore, RowCap, StoredBody, body_codec,
 };
-use crate::store::{StoreError, StoreResult};
-use filter::{Param, Where, order_clause, where_clause};
+use crate::store::sql::logs::{self as sql, PatchSql};
+use crate::store::sql::{Dialect, Param, Statement};
 
-/// Every column of a row, in [`row_from_sql`]'s order.
-const COLUMNS: &str = "id, account_id, gateway_id, created_at, event_id, provider, model, path, \
-     method, status_code, success, cached, duration, ttfb, tokens_in, tokens_out, \
-     cache_read_tokens, cache_write_tokens, cost, custom_cost, metadata, step, attempts, \
-     request_content_type, response_content_type, request_size, response_size, \
-     request_head_complete, response_head_complete, feedback, score, client_ip, user_agent, \
-     error, completed";
+const DIALECT: Dialect = Dialect::Postgres;
 
+/// The parameters as the driver takes them.
+pub(in crate::store::postgres) fn values(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|param| -> &(dyn ToSql + Sync) {
+            match param {
+                Param::Text(v) => v,
+                Param::Integer(v) => v,
+                Param::Real(v) => v,
+                Param::Bool(v) => v,
+                Param::Json(v) => v,
+            }
+        })
+        .collect()
+}
+
+/// Decodes a row of [`sql::COLUMNS`].
 fn row_from_sql(row: &Row) -> StoreResult<LogRow> {
     let status: Option<i32> = row.try_get(9)?;
     Ok(LogRow {
@@ -67,11 +75,6 @@ fn row_from_sql(row: &Row) -> StoreResult<LogRow> {
     })
 }
 
-/// A query the API should have refused (unknown key, wrong value type) still fails cleanly.
-fn invalid(why: String) -> StoreError {
-    StoreError::Backend(format!("invalid log query: {why}"))
-}
-
 fn info_from_sql(row: &Row) -> StoreResult<LogPageInfo> {
     let count: i64 = row.try_get(0)?;
     Ok(LogPageInfo {
@@ -87,23 +90,6 @@ fn info_from_sql(row: &Row) -> StoreResult<LogPageInfo> {
         min_total_tokens: row.try_get(9)?,
         max_total_tokens: row.try_get(10)?,
     })
-}
-
-/// The SQL that reads one body with what goes with it, per kind. Column names are fixed here,
-/// never taken from input.
-fn body_sql(kind: BodyKind) -> &'static str {
-    match kind {
-        BodyKind::Request => {
-            "SELECT l.request_content_type, l.request_head_complete, b.request, b.request_headers
-             FROM logs l JOIN log_bodies b ON b.log_id = l.id
-             WHERE l.account_id = $1 AND l.gateway_id = $2 AND l.id = $3"
-        }
-        BodyKind::Response => {
-            "SELECT l.response_content_type, l.response_head_complete, b.response, b.response_headers
-             FROM logs l JOIN log_bodies b ON b.log_id = l.id
-             WHERE l.account_id = $1 AND l.gateway_id = $2 AND l.id = $3"
-        }
-    }
 }
 
 fn body_from_sql(row: &Row) -> StoreResult<Option<StoredBody>> {
@@ -122,12 +108,20 @@ fn body_from_sql(row: &Row) -> StoreResult<Option<StoredBody>> {
     }))
 }
 
-/// The metadata text as filters read it: kept only when it is a JSON object.
-fn metadata_json(metadata: Option<&str>) -> Option<Value> {
-    metadata
-        .and_then(|m| serde_json::from_str::<Value>(m).ok())
-        .filter(Value::is_object)
-        .map(pg_json)
+/// Runs `statement` for at most one row.
+async fn query_opt(store: &PostgresStore, statement: &Statement) -> StoreResult<Option<Row>> {
+    let client = store.client().await?;
+    let prepared = client.prepare_cached(&statement.sql).await?;
+    Ok(client
+        .query_opt(&prepared, &values(&statement.params))
+        .await?)
+}
+
+async fn execute(store: &PostgresStore, statement: &Statement) -> StoreResult<u64> {
+    let client = store.client().await?;
+    Ok(client
+        .execute(&statement.sql, &values(&statement.params))
+        .await?)
 }
 
 #[async_trait]
@@ -158,23 +152,7 @@ impl LogStore for PostgresStore {
         gateway_id: &str,
         query: &LogQuery,
     ) -> StoreResult<(Vec<LogRow>, LogPageInfo)> {
-        let mut clause = where_clause(account_id, gateway_id, query, true).map_err(invalid)?;
-        let order = order_clause(query).map_err(invalid)?;
-        let info_sql = format!(
-            "SELECT COUNT(*), MIN(cost), MAX(cost), MIN(duration), MAX(duration), \
-             MIN(tokens_in), MAX(tokens_in), MIN(tokens_out), MAX(tokens_out), \
-             MIN({TOTAL_TOKENS}), MAX({TOTAL_TOKENS}) FROM logs WHERE {}",
-            clause.sql
-        );
-        let info_params = clause.params.len();
-        let per_page = i64::from(query.per_page.max(1));
-        let offset = i64::from(query.page.max(1) - 1).saturating_mul(per_page);
-        let limit = clause.bind_extra(per_page);
-        let offset = clause.bind_extra(offset);
-        let rows_sql = format!(
-            "SELECT {COLUMNS} FROM logs WHERE {} {order} LIMIT {limit} OFFSET {offset}",
-            clause.sql
-        );
+        let sql = sql::list(DIALECT, account_id, gateway_id, query)?;
         bounded(OP_TIMEOUT, async {
             let mut client = self.client().await?;
             // One snapshot: the page and its totals agree even while rows arrive.
@@ -184,10 +162,10 @@ impl LogStore for PostgresStore {
                 .read_only(true)
                 .start()
                 .await?;
-            let values = clause.values();
+            let values = values(&sql.rows.params);
             let (info, rows) = tokio::try_join!(
-                transaction.query_one(&info_sql, &values[..info_params]),
-                transaction.query(&rows_sql, &values),
+                transaction.query_one(&sql.info, &values[..sql.info_params]),
+                transaction.query(&sql.rows.sql, &values),
             )?;
             transaction.commit().await?;
             let rows = rows.iter().map(row_from_sql).collect::<StoreResult<_>>()?;
@@ -202,16 +180,9 @@ impl LogStore for PostgresStore {
         gateway_id: &str,
         id: &str,
     ) -> StoreResult<Option<LogRow>> {
+        let statement = sql::get(DIALECT, account_id, gateway_id, id);
         bounded(OP_TIMEOUT, async {
-            let client = self.client().await?;
-            let statement = client
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM logs WHERE account_id = $1 AND gateway_id = $2 AND id = $3"
-                ))
-                .await?;
-            let row = client
-                .query_opt(&statement, &[&account_id, &gateway_id, &id])
-                .await?;
+            let row = query_opt(self, &statement).await?;
             row.as_ref().map(row_from_sql).transpose()
         })
         .await
@@ -224,12 +195,9 @@ impl LogStore for PostgresStore {
         id: &str,
         kind: BodyKind,
     ) -> StoreResult<Option<StoredBody>> {
+        let statement = sql::body(DIALECT, account_id, gateway_id, id, kind);
         bounded(OP_TIMEOUT, async {
-            let client = self.client().await?;
-            let statement = client.prepare_cached(body_sql(kind)).await?;
-            let row = client
-                .query_opt(&statement, &[&account_id, &gateway_id, &id])
-                .await?;
+            let row = query_opt(self, &statement).await?;
             Ok(row.as_ref().map(body_from_sql).transpose()?.flatten())
         })
         .await
@@ -242,73 +210,15 @@ impl LogStore for PostgresStore {
         id: &str,
         patch: &LogPatch,
     ) -> StoreResult<bool> {
-        let mut clause = Where::default();
-        let mut sets = Vec::new();
-        let key = [
-            clause.bind(Param::Text(account_id.to_owned())),
-            clause.bind(Param::Text(gateway_id.to_owned())),
-            clause.bind(Param::Text(id.to_owned())),
-        ];
-        // NULL parameters need no type: PostgreSQL takes the column's.
-        let mut nulls: Vec<&str> = Vec::new();
-        if let Some(feedback) = patch.feedback {
-            match feedback {
-                Some(value) => {
-                    sets.push(format!("feedback = {}", clause.bind(Param::Integer(value))))
-                }
-                None => nulls.push("feedback"),
-            }
-        }
-        if let Some(score) = patch.score {
-            match score {
-                Some(value) => sets.push(format!("score = {}", clause.bind(Param::Real(value)))),
-                None => nulls.push("score"),
-            }
-        }
-        let mut metadata_value = None;
-        if let Some(metadata) = &patch.metadata {
-            match metadata {
-                Some(text) => {
-                    sets.push(format!(
-                        "metadata = {}",
-                        clause.bind(Param::Text(text.clone()))
-                    ));
-                    metadata_value = Some(metadata_json(Some(text)));
-                }
-                None => {
-                    nulls.push("metadata");
-                    nulls.push("metadata_json");
-                }
-            }
-        }
-        sets.extend(nulls.iter().map(|column| format!("{column} = NULL")));
-        let [account, gateway, log] = &key;
-        let filter = format!("account_id = {account} AND gateway_id = {gateway} AND id = {log}");
+        let patch = sql::patch(DIALECT, account_id, gateway_id, id, patch);
         bounded(OP_TIMEOUT, async {
-            let client = self.client().await?;
-            let mut values: Vec<&(dyn ToSql + Sync)> = clause.values();
-            if sets.is_empty() {
-                // Nothing to change, but the caller still learns whether the log exists.
-                let row = client
-                    .query_one(
-                        &format!("SELECT EXISTS (SELECT 1 FROM logs WHERE {filter})"),
-                        &values,
-                    )
-                    .await?;
-                return Ok(row.try_get(0)?);
+            match &patch {
+                PatchSql::Exists(statement) => match query_opt(self, statement).await? {
+                    Some(row) => Ok(row.try_get(0)?),
+                    None => Ok(false),
+                },
+                PatchSql::Update(statement) => Ok(execute(self, statement).await? > 0),
             }
-            if let Some(json) = &metadata_value {
-                let at = values.len() + 1;
-                values.push(json);
-                sets.push(format!("metadata_json = ${at}::jsonb"));
-            }
-            let changed = client
-                .execute(
-                    &format!("UPDATE logs SET {} WHERE {filter}", sets.join(", ")),
-                    &values,
-                )
-                .await?;
-            Ok(changed > 0)
         })
         .await
     }
@@ -323,17 +233,8 @@ impl LogStore for PostgresStore {
         if limit == 0 {
             return Ok(0);
         }
-        let mut clause = where_clause(account_id, gateway_id, query, true).map_err(invalid)?;
-        let order = order_clause(query).map_err(invalid)?;
-        let limit = clause.bind_extra(i64::from(limit));
         // Bodies go with their rows (ON DELETE CASCADE), the counter with the trigger.
-        let sql = format!(
-            "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE {} {order} LIMIT {limit})",
-            clause.sql
-        );
-        bounded(OP_TIMEOUT, async {
-            Ok(self.client().await?.execute(&sql, &clause.values()).await?)
-        })
-        .await
+        let statement = sql::delete(DIALECT, account_id, gateway_id, query, limit)?;
+        bounded(OP_TIMEOUT, execute(self, &statement)).await
     }
 }

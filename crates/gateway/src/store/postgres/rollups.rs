@@ -13,14 +13,8 @@ use crate::analytics::{
 };
 use crate::store::StoreResult;
 use crate::store::logs::AnalyticsStore;
-
-fn table(resolution: Resolution) -> &'static str {
-    match resolution {
-        Resolution::Minute => "rollups_minute",
-        Resolution::Hour => "rollups_hour",
-        Resolution::Day => "rollups_day",
-    }
-}
+use crate::store::sql::Dialect;
+use crate::store::sql::rollups::{self as sql, table};
 
 /// A rollup row's primary key in column order: (account, bucket, gateway, provider, model,
 /// status class, cached). Sorting by it fixes the order rows are locked in.
@@ -279,16 +273,7 @@ fn count(row: &tokio_postgres::Row, index: usize) -> StoreResult<u64> {
 #[async_trait]
 impl AnalyticsStore for PostgresStore {
     async fn rollups(&self, query: &AnalyticsQuery) -> StoreResult<Vec<RollupRow>> {
-        let sql = format!(
-            "SELECT bucket, gateway_id, provider, model, status_class, cached, requests, errors,
-                cached_requests, tokens_in, tokens_out, cache_read_tokens, cache_write_tokens, cost,
-                duration_sketch, ttfb_sketch
-             FROM {table}
-             WHERE account_id = $1 AND bucket >= $2 AND bucket < $3
-               AND ($4::text IS NULL OR gateway_id = $4) AND ($5::text IS NULL OR provider = $5)
-               AND ($6::text IS NULL OR model = $6)",
-            table = table(query.resolution)
-        );
+        let sql = sql::select(Dialect::Postgres, query.resolution);
         bounded(OP_TIMEOUT, async {
             let client = self.client().await?;
             let statement = client.prepare_cached(&sql).await?;

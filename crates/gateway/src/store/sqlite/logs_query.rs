@@ -2,29 +2,35 @@
 //! row, its bodies, feedback patches and deletion. Reads go to the reader connection, so they
 //! never wait behind an ingest batch; patch and delete write.
 
-mod filter;
-
 use async_trait::async_trait;
-use rusqlite::types::Value as Sql;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::{SqliteStore, to_text};
 use crate::analytics::RollupDelta;
 use crate::logs::{SpoolPosition, SpoolRecord};
+use crate::store::StoreResult;
 use crate::store::logs::{
     BodyKind, LogPageInfo, LogPatch, LogQuery, LogRow, LogStore, RowCap, StoredBody, body_codec,
 };
-use crate::store::{StoreError, StoreResult};
-use filter::{TOTAL_TOKENS, Where, order_clause, where_clause};
+use crate::store::sql::logs::{self as sql, ListSql, PatchSql};
+use crate::store::sql::{Dialect, Param, Statement};
 
-/// Every column of a row, in [`row_from_sql`]'s order.
-const COLUMNS: &str = "id, account_id, gateway_id, created_at, event_id, provider, model, path, \
-     method, status_code, success, cached, duration, ttfb, tokens_in, tokens_out, \
-     cache_read_tokens, cache_write_tokens, cost, custom_cost, metadata, step, attempts, \
-     request_content_type, response_content_type, request_size, response_size, \
-     request_head_complete, response_head_complete, feedback, score, client_ip, user_agent, \
-     error, completed";
+const DIALECT: Dialect = Dialect::Sqlite;
 
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Param::Text(text) => ToSqlOutput::from(text.as_str()),
+            Param::Integer(i) => ToSqlOutput::from(*i),
+            Param::Real(f) => ToSqlOutput::from(*f),
+            Param::Bool(b) => ToSqlOutput::from(*b),
+            Param::Json(value) => ToSqlOutput::from(value.to_string()),
+        })
+    }
+}
+
+/// Decodes a row of [`sql::COLUMNS`].
 fn row_from_sql(row: &rusqlite::Row<'_>) -> rusqlite::Result<LogRow> {
     let status: Option<i64> = row.get(9)?;
     Ok(LogRow {
@@ -66,27 +72,13 @@ fn row_from_sql(row: &rusqlite::Row<'_>) -> rusqlite::Result<LogRow> {
     })
 }
 
-/// A query the API should have refused (unknown key, wrong value type) still fails cleanly.
-fn invalid(why: String) -> StoreError {
-    StoreError::Backend(format!("invalid log query: {why}"))
-}
-
-fn list(
-    connection: &mut Connection,
-    mut clause: Where,
-    order: &str,
-    query: &LogQuery,
-) -> rusqlite::Result<(Vec<LogRow>, LogPageInfo)> {
+fn list(connection: &mut Connection, sql: ListSql) -> rusqlite::Result<(Vec<LogRow>, LogPageInfo)> {
     // One read transaction: the page and its totals come from the same snapshot.
     let tx = connection.transaction()?;
+    let params = &sql.rows.params;
     let info = tx.query_row(
-        &format!(
-            "SELECT COUNT(*), MIN(cost), MAX(cost), MIN(duration), MAX(duration), \
-             MIN(tokens_in), MAX(tokens_in), MIN(tokens_out), MAX(tokens_out), \
-             MIN({TOTAL_TOKENS}), MAX({TOTAL_TOKENS}) FROM logs WHERE {}",
-            clause.sql
-        ),
-        params_from_iter(clause.params.iter()),
+        &sql.info,
+        params_from_iter(params[..sql.info_params].iter()),
         |r| {
             let count: i64 = r.get(0)?;
             Ok(LogPageInfo {
@@ -104,35 +96,26 @@ fn list(
             })
         },
     )?;
-    let per_page = i64::from(query.per_page.max(1));
-    let offset = i64::from(query.page.max(1) - 1).saturating_mul(per_page);
-    let limit = clause.bind_extra(per_page);
-    let offset = clause.bind_extra(offset);
     let rows = tx
-        .prepare(&format!(
-            "SELECT {COLUMNS} FROM logs WHERE {} {order} LIMIT {limit} OFFSET {offset}",
-            clause.sql
-        ))?
-        .query_map(params_from_iter(clause.params.iter()), row_from_sql)?
+        .prepare(&sql.rows.sql)?
+        .query_map(params_from_iter(params.iter()), row_from_sql)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok((rows, info))
 }
 
-/// The SQL that reads one body with what goes with it, per kind. Column names are fixed here,
-/// never taken from input.
-fn body_sql(kind: BodyKind) -> &'static str {
-    match kind {
-        BodyKind::Request => {
-            "SELECT l.request_content_type, l.request_head_complete, b.request, b.request_headers
-             FROM logs l JOIN log_bodies b ON b.log_id = l.id
-             WHERE l.account_id = ?1 AND l.gateway_id = ?2 AND l.id = ?3"
-        }
-        BodyKind::Response => {
-            "SELECT l.response_content_type, l.response_head_complete, b.response, b.response_headers
-             FROM logs l JOIN log_bodies b ON b.log_id = l.id
-             WHERE l.account_id = ?1 AND l.gateway_id = ?2 AND l.id = ?3"
-        }
-    }
+/// Runs `statement` for at most one row.
+fn query_opt<T>(
+    connection: &Connection,
+    statement: &Statement,
+    read: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Option<T>> {
+    connection
+        .query_row(
+            &statement.sql,
+            params_from_iter(statement.params.iter()),
+            read,
+        )
+        .optional()
 }
 
 fn body_from_sql(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<StoredBody>> {
@@ -181,11 +164,8 @@ impl LogStore for SqliteStore {
         gateway_id: &str,
         query: &LogQuery,
     ) -> StoreResult<(Vec<LogRow>, LogPageInfo)> {
-        let clause = where_clause(account_id, gateway_id, query, true).map_err(invalid)?;
-        let order = order_clause(query).map_err(invalid)?;
-        let query = query.clone();
-        self.with_read(move |c| list(c, clause, &order, &query))
-            .await
+        let sql = sql::list(DIALECT, account_id, gateway_id, query)?;
+        self.with_read(move |c| list(c, sql)).await
     }
 
     async fn get_log(
@@ -194,19 +174,9 @@ impl LogStore for SqliteStore {
         gateway_id: &str,
         id: &str,
     ) -> StoreResult<Option<LogRow>> {
-        let (account_id, gateway_id, id) =
-            (account_id.to_owned(), gateway_id.to_owned(), id.to_owned());
-        self.with_read(move |c| {
-            c.query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM logs WHERE account_id = ?1 AND gateway_id = ?2 AND id = ?3"
-                ),
-                params![account_id, gateway_id, id],
-                row_from_sql,
-            )
-            .optional()
-        })
-        .await
+        let statement = sql::get(DIALECT, account_id, gateway_id, id);
+        self.with_read(move |c| query_opt(c, &statement, row_from_sql))
+            .await
     }
 
     async fn get_body(
@@ -216,18 +186,9 @@ impl LogStore for SqliteStore {
         id: &str,
         kind: BodyKind,
     ) -> StoreResult<Option<StoredBody>> {
-        let (account_id, gateway_id, id) =
-            (account_id.to_owned(), gateway_id.to_owned(), id.to_owned());
-        self.with_read(move |c| {
-            c.query_row(
-                body_sql(kind),
-                params![account_id, gateway_id, id],
-                body_from_sql,
-            )
-            .optional()
-            .map(Option::flatten)
-        })
-        .await
+        let statement = sql::body(DIALECT, account_id, gateway_id, id, kind);
+        self.with_read(move |c| query_opt(c, &statement, body_from_sql).map(Option::flatten))
+            .await
     }
 
     async fn patch_log(
@@ -237,47 +198,18 @@ impl LogStore for SqliteStore {
         id: &str,
         patch: &LogPatch,
     ) -> StoreResult<bool> {
-        let mut sets = Vec::new();
-        let mut values = vec![
-            Sql::Text(account_id.to_owned()),
-            Sql::Text(gateway_id.to_owned()),
-            Sql::Text(id.to_owned()),
-        ];
-        let mut set = |column: &str, value: Sql| {
-            values.push(value);
-            sets.push(format!("{column} = ?{}", values.len()));
-        };
-        if let Some(feedback) = patch.feedback {
-            set("feedback", feedback.map_or(Sql::Null, Sql::Integer));
+        match sql::patch(DIALECT, account_id, gateway_id, id, patch) {
+            PatchSql::Exists(statement) => {
+                let exists = self
+                    .with_read(move |c| query_opt(c, &statement, |r| r.get(0)))
+                    .await?;
+                Ok(exists.unwrap_or(false))
+            }
+            PatchSql::Update(statement) => {
+                let changed = self.with(move |c| execute(c, &statement)).await?;
+                Ok(changed > 0)
+            }
         }
-        if let Some(score) = patch.score {
-            set("score", score.map_or(Sql::Null, Sql::Real));
-        }
-        if let Some(metadata) = &patch.metadata {
-            set("metadata", metadata.clone().map_or(Sql::Null, Sql::Text));
-        }
-        if sets.is_empty() {
-            // Nothing to change, but the caller still learns whether the log exists.
-            let exists: bool = self
-                .with_read(move |c| {
-                    c.query_row(
-                        "SELECT EXISTS (SELECT 1 FROM logs
-                         WHERE account_id = ?1 AND gateway_id = ?2 AND id = ?3)",
-                        params_from_iter(values.iter()),
-                        |r| r.get(0),
-                    )
-                })
-                .await?;
-            return Ok(exists);
-        }
-        let sql = format!(
-            "UPDATE logs SET {} WHERE account_id = ?1 AND gateway_id = ?2 AND id = ?3",
-            sets.join(", ")
-        );
-        let changed = self
-            .with(move |c| c.execute(&sql, params_from_iter(values.iter())))
-            .await?;
-        Ok(changed > 0)
     }
 
     async fn delete_logs(
@@ -290,19 +222,15 @@ impl LogStore for SqliteStore {
         if limit == 0 {
             return Ok(0);
         }
-        let mut clause = where_clause(account_id, gateway_id, query, true).map_err(invalid)?;
-        let order = order_clause(query).map_err(invalid)?;
-        let limit = clause.bind_extra(i64::from(limit));
         // Bodies go with their rows (ON DELETE CASCADE; foreign_keys is on).
-        let sql = format!(
-            "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE {} {order} LIMIT {limit})",
-            clause.sql
-        );
-        let deleted = self
-            .with(move |c| c.execute(&sql, params_from_iter(clause.params.iter())))
-            .await?;
+        let statement = sql::delete(DIALECT, account_id, gateway_id, query, limit)?;
+        let deleted = self.with(move |c| execute(c, &statement)).await?;
         Ok(deleted as u64)
     }
+}
+
+fn execute(connection: &Connection, statement: &Statement) -> rusqlite::Result<usize> {
+    connection.execute(&statement.sql, params_from_iter(statement.params.iter()))
 }
 
 #[cfg(test)]

@@ -12,14 +12,8 @@ use crate::analytics::{
 };
 use crate::store::StoreResult;
 use crate::store::logs::AnalyticsStore;
-
-fn table(resolution: Resolution) -> &'static str {
-    match resolution {
-        Resolution::Minute => "rollups_minute",
-        Resolution::Hour => "rollups_hour",
-        Resolution::Day => "rollups_day",
-    }
-}
+use crate::store::sql::Dialect;
+use crate::store::sql::rollups::{self as sql, table};
 
 /// Lets an upsert merge the stored sketch with the new one without reading it out first.
 pub(super) fn register_functions(connection: &Connection) -> rusqlite::Result<()> {
@@ -109,14 +103,7 @@ impl AnalyticsStore for SqliteStore {
     async fn rollups(&self, query: &AnalyticsQuery) -> StoreResult<Vec<RollupRow>> {
         let query = query.clone();
         self.with_read(move |connection| {
-            let sql = format!(
-                "SELECT bucket, gateway_id, provider, model, status_class, cached, requests, errors, cached_requests,
-                    tokens_in, tokens_out, cache_read_tokens, cache_write_tokens, cost, duration_sketch, ttfb_sketch
-                 FROM {table}
-                 WHERE account_id = ?1 AND bucket >= ?2 AND bucket < ?3
-                   AND (?4 IS NULL OR gateway_id = ?4) AND (?5 IS NULL OR provider = ?5) AND (?6 IS NULL OR model = ?6)",
-                table = table(query.resolution)
-            );
+            let sql = sql::select(Dialect::Sqlite, query.resolution);
             let mut statement = connection.prepare_cached(&sql)?;
             let rows = statement.query_map(
                 params![

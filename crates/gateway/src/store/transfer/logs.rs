@@ -9,7 +9,8 @@ use serde_json::Value;
 use super::registry::{advance, empty};
 use super::source::LogCopy;
 use super::{Run, TableSummary, TransferError, within};
-use crate::store::postgres::{pg_json, pg_text};
+use crate::store::postgres::pg_text;
+use crate::store::sql::metadata_object;
 
 pub(super) async fn copy_logs(
     run: &mut Run<'_>,
@@ -130,14 +131,6 @@ fn opt_text(text: &Option<String>) -> Option<Cow<'_, str>> {
     text.as_deref().map(pg_text)
 }
 
-/// The metadata as the logs filters read it (as the ingest stores it): only a JSON object.
-fn metadata_json(metadata: Option<&str>) -> Option<Value> {
-    metadata
-        .and_then(|m| serde_json::from_str::<Value>(m).ok())
-        .filter(Value::is_object)
-        .map(pg_json)
-}
-
 impl<'a> From<&'a [LogCopy]> for LogColumns<'a> {
     fn from(batch: &'a [LogCopy]) -> Self {
         let mut c = LogColumns::default();
@@ -164,7 +157,7 @@ impl<'a> From<&'a [LogCopy]> for LogColumns<'a> {
             c.cost.push(r.cost);
             c.custom_cost.push(r.custom_cost);
             c.metadata.push(opt_text(&r.metadata));
-            c.metadata_json.push(metadata_json(r.metadata.as_deref()));
+            c.metadata_json.push(metadata_object(r.metadata.as_deref()));
             c.step.push(r.step);
             c.attempts.push(r.attempts);
             c.request_content_type

@@ -10,7 +10,9 @@ use crate::store::logs::{
     BodyKind, FilterOp, LogFilter, LogPageInfo, LogPatch, LogQuery, LogRow, LogStore, StoredBody,
 };
 use crate::store::postgres::PostgresStore;
-use crate::store::postgres::logs_query::filter::{order_clause, where_clause};
+use crate::store::postgres::logs_query::values;
+use crate::store::sql::Dialect;
+use crate::store::sql::logs::{order_clause, where_clause};
 use crate::store::sqlite::SqliteStore;
 
 fn row(id: &str, created_at_ms: i64) -> LogRow {
@@ -754,13 +756,14 @@ async fn the_default_listing_and_trimming_walk_the_gateway_index() -> anyhow::Re
             ascending,
             ..query(vec![])
         };
-        let clause = where_clause(ACCOUNT, GATEWAY, &q, true).map_err(anyhow::Error::msg)?;
-        let order = order_clause(&q).map_err(anyhow::Error::msg)?;
+        let clause = where_clause(Dialect::Postgres, ACCOUNT, GATEWAY, &q, true)
+            .map_err(anyhow::Error::msg)?;
+        let order = order_clause(Dialect::Postgres, &q).map_err(anyhow::Error::msg)?;
         let sql = format!(
             "EXPLAIN SELECT id FROM logs WHERE {} {order} LIMIT 20",
             clause.sql
         );
-        let plan = plan(&client, &sql, &clause.values()).await?;
+        let plan = plan(&client, &sql, &values(&clause.params)).await?;
         assert!(plan.contains("logs_by_gateway"), "{plan}");
         assert!(
             !plan.contains("Sort"),

@@ -5,7 +5,10 @@ use rusqlite::params;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::store::StoreError;
 use crate::store::logs::{FilterOp, LogFilter};
+use crate::store::sql::Dialect;
+use crate::store::sql::logs::{order_clause, where_clause};
 
 const ACCOUNT: &str = "local";
 const GATEWAY: &str = "gw";
@@ -733,9 +736,9 @@ async fn a_corrupt_body_is_an_error_not_garbage() -> anyhow::Result<()> {
 #[tokio::test]
 async fn the_default_listing_walks_the_gateway_index() -> anyhow::Result<()> {
     let (_dir, store) = store_with(fixture()).await?;
-    let clause =
-        where_clause(ACCOUNT, GATEWAY, &query(vec![]), true).map_err(anyhow::Error::msg)?;
-    let order = order_clause(&query(vec![])).map_err(anyhow::Error::msg)?;
+    let clause = where_clause(Dialect::Sqlite, ACCOUNT, GATEWAY, &query(vec![]), true)
+        .map_err(anyhow::Error::msg)?;
+    let order = order_clause(Dialect::Sqlite, &query(vec![])).map_err(anyhow::Error::msg)?;
     let sql = format!(
         "EXPLAIN QUERY PLAN SELECT id FROM logs WHERE {} {order} LIMIT 20",
         clause.sql

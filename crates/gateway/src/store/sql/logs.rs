@@ -1,0 +1,292 @@
+//! The logs API's statements for either store: a WHERE clause with every value bound as a
+//! parameter, an ORDER BY whose columns come only from the shared whitelists
+//! ([`filter_keys`]), and from those the page, one row, a body, the patch UPDATE and the
+//! DELETE.
+
+use serde_json::Value;
+
+use super::{Dialect, Param, Statement, metadata_object};
+use crate::store::StoreError;
+use crate::store::logs::filter_keys::{
+    self, Kind, SEARCH_COLUMNS, Scalar, TOTAL_TOKENS, column, order_column, text,
+};
+use crate::store::logs::{BodyKind, FilterOp, LogFilter, LogPatch, LogQuery};
+
+/// Every column of a row, in the order the stores decode them.
+pub(crate) const COLUMNS: &str = "id, account_id, gateway_id, created_at, event_id, provider, \
+     model, path, method, status_code, success, cached, duration, ttfb, tokens_in, tokens_out, \
+     cache_read_tokens, cache_write_tokens, cost, custom_cost, metadata, step, attempts, \
+     request_content_type, response_content_type, request_size, response_size, \
+     request_head_complete, response_head_complete, feedback, score, client_ip, user_agent, \
+     error, completed";
+
+/// A query the API should have refused (unknown key, wrong value type) still fails cleanly.
+fn invalid(why: String) -> StoreError {
+    StoreError::Backend(format!("invalid log query: {why}"))
+}
+
+/// One page of a listing: the aggregates over the whole filtered set (`info`, which takes the
+/// first `info_params` parameters) and the page's rows (`rows`, which takes them all).
+#[derive(Debug)]
+pub(crate) struct ListSql {
+    pub info: String,
+    pub rows: Statement,
+    pub info_params: usize,
+}
+
+/// The page of `query` and its aggregates, in the order [`LogPageInfo`]'s fields are read.
+///
+/// [`LogPageInfo`]: crate::store::logs::LogPageInfo
+pub(crate) fn list(
+    dialect: Dialect,
+    account_id: &str,
+    gateway_id: &str,
+    query: &LogQuery,
+) -> Result<ListSql, StoreError> {
+    let mut clause = where_clause(dialect, account_id, gateway_id, query, true).map_err(invalid)?;
+    let order = order_clause(dialect, query).map_err(invalid)?;
+    let info = format!(
+        "SELECT COUNT(*), MIN(cost), MAX(cost), MIN(duration), MAX(duration), \
+         MIN(tokens_in), MAX(tokens_in), MIN(tokens_out), MAX(tokens_out), \
+         MIN({TOTAL_TOKENS}), MAX({TOTAL_TOKENS}) FROM logs WHERE {}",
+        clause.sql
+    );
+    let info_params = clause.params.len();
+    let per_page = i64::from(query.per_page.max(1));
+    let offset = i64::from(query.page.max(1) - 1).saturating_mul(per_page);
+    let limit = clause.bind(Param::Integer(per_page));
+    let offset = clause.bind(Param::Integer(offset));
+    clause.sql = format!(
+        "SELECT {COLUMNS} FROM logs WHERE {} {order} LIMIT {limit} OFFSET {offset}",
+        clause.sql
+    );
+    Ok(ListSql {
+        info,
+        rows: clause,
+        info_params,
+    })
+}
+
+/// `account = $1 AND gateway = $2 AND id = $3`, bound.
+fn one_row(dialect: Dialect, account_id: &str, gateway_id: &str, id: &str) -> (Statement, String) {
+    let mut statement = Statement::new(dialect);
+    let account = statement.bind_text(account_id);
+    let gateway = statement.bind_text(gateway_id);
+    let id = statement.bind_text(id);
+    let filter = format!("account_id = {account} AND gateway_id = {gateway} AND id = {id}");
+    (statement, filter)
+}
+
+/// One row of a gateway, in [`COLUMNS`]' order.
+pub(crate) fn get(dialect: Dialect, account_id: &str, gateway_id: &str, id: &str) -> Statement {
+    let (mut statement, filter) = one_row(dialect, account_id, gateway_id, id);
+    statement.sql = format!("SELECT {COLUMNS} FROM logs WHERE {filter}");
+    statement
+}
+
+/// One stored body with what goes with it: content type, head complete, body, headers.
+/// Column names are fixed here, never taken from input.
+pub(crate) fn body(
+    dialect: Dialect,
+    account_id: &str,
+    gateway_id: &str,
+    id: &str,
+    kind: BodyKind,
+) -> Statement {
+    let side = match kind {
+        BodyKind::Request => "request",
+        BodyKind::Response => "response",
+    };
+    let (mut statement, _) = one_row(dialect, account_id, gateway_id, id);
+    let [account, gateway, id] = [1, 2, 3].map(|n| dialect.placeholder(n, "text"));
+    statement.sql = format!(
+        "SELECT l.{side}_content_type, l.{side}_head_complete, b.{side}, b.{side}_headers
+         FROM logs l JOIN log_bodies b ON b.log_id = l.id
+         WHERE l.account_id = {account} AND l.gateway_id = {gateway} AND l.id = {id}"
+    );
+    statement
+}
+
+/// What a patch comes to.
+#[derive(Debug)]
+pub(crate) enum PatchSql {
+    /// Nothing to change, but the caller still learns whether the log exists (one boolean).
+    Exists(Statement),
+    /// An UPDATE; the log exists if it changed a row.
+    Update(Statement),
+}
+
+pub(crate) fn patch(
+    dialect: Dialect,
+    account_id: &str,
+    gateway_id: &str,
+    id: &str,
+    patch: &LogPatch,
+) -> PatchSql {
+    let (mut statement, filter) = one_row(dialect, account_id, gateway_id, id);
+    let mut sets = Vec::new();
+    // A cleared column is set to a literal NULL: a NULL parameter would need a type.
+    let mut set = |statement: &mut Statement, column: &str, value: Option<Param>| {
+        let value = match value {
+            Some(value) => statement.bind(value),
+            None => "NULL".to_owned(),
+        };
+        sets.push(format!("{column} = {value}"));
+    };
+    if let Some(feedback) = patch.feedback {
+        set(&mut statement, "feedback", feedback.map(Param::Integer));
+    }
+    if let Some(score) = patch.score {
+        set(&mut statement, "score", score.map(Param::Real));
+    }
+    if let Some(metadata) = &patch.metadata {
+        set(
+            &mut statement,
+            "metadata",
+            metadata.clone().map(Param::Text),
+        );
+        if let Some(json) = dialect.metadata_json_column() {
+            let parsed = metadata_object(metadata.as_deref()).map(Param::Json);
+            set(&mut statement, json, parsed);
+        }
+    }
+    if sets.is_empty() {
+        statement.sql = format!("SELECT EXISTS (SELECT 1 FROM logs WHERE {filter})");
+        return PatchSql::Exists(statement);
+    }
+    statement.sql = format!("UPDATE logs SET {} WHERE {filter}", sets.join(", "));
+    PatchSql::Update(statement)
+}
+
+/// Deletes up to `limit` rows that `query` lists, in its order. Bodies go with their rows
+/// (ON DELETE CASCADE in both stores).
+pub(crate) fn delete(
+    dialect: Dialect,
+    account_id: &str,
+    gateway_id: &str,
+    query: &LogQuery,
+    limit: u32,
+) -> Result<Statement, StoreError> {
+    let mut clause = where_clause(dialect, account_id, gateway_id, query, true).map_err(invalid)?;
+    let order = order_clause(dialect, query).map_err(invalid)?;
+    let limit = clause.bind(Param::Integer(i64::from(limit)));
+    clause.sql = format!(
+        "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE {} {order} LIMIT {limit})",
+        clause.sql
+    );
+    Ok(clause)
+}
+
+/// The rows of one gateway that `query` selects. `completed_only` hides rows still in flight.
+/// Errors name the filter (the API validates first, so they are a last line of defence).
+pub(crate) fn where_clause(
+    dialect: Dialect,
+    account_id: &str,
+    gateway_id: &str,
+    query: &LogQuery,
+    completed_only: bool,
+) -> Result<Statement, String> {
+    let mut clause = Statement::new(dialect);
+    let account = clause.bind_text(account_id);
+    let gateway = clause.bind_text(gateway_id);
+    let mut parts = vec![format!("account_id = {account} AND gateway_id = {gateway}")];
+    if completed_only {
+        parts.push(format!("completed = {}", dialect.truth()));
+    }
+    for filter in &query.filters {
+        parts.push(filter_sql(&mut clause, filter)?);
+    }
+    if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
+        let needle = clause.bind_text(search);
+        let any: Vec<String> = SEARCH_COLUMNS
+            .iter()
+            .map(|c| dialect.contains(c, &needle))
+            .collect();
+        parts.push(format!("({})", any.join(" OR ")));
+    }
+    clause.sql = parts.join(" AND ");
+    Ok(clause)
+}
+
+/// `ORDER BY …` for `query`, newest first unless asked otherwise; ties go by id, so pages
+/// never overlap.
+pub(crate) fn order_clause(dialect: Dialect, query: &LogQuery) -> Result<String, String> {
+    let name = query.order_by.as_deref().unwrap_or("created_at");
+    let column = order_column(name).ok_or_else(|| format!("cannot order by `{name}`"))?;
+    let direction = dialect.direction(query.ascending);
+    Ok(format!("ORDER BY {column} {direction}, id {direction}"))
+}
+
+fn filter_sql(clause: &mut Statement, filter: &LogFilter) -> Result<String, String> {
+    let dialect = clause.dialect;
+    let key = filter.key.as_str();
+    let (expr, kind) = column(key).ok_or_else(|| format!("unknown filter key `{key}`"))?;
+    if filter.values.is_empty() {
+        return Err(format!("filter `{key}` has no values"));
+    }
+    let bad = |why: &str| format!("filter `{key}`: {why}");
+    let entries = dialect.metadata_entries();
+    let mut atoms = Vec::with_capacity(filter.values.len());
+    for value in &filter.values {
+        if value.is_null() {
+            match filter.op {
+                FilterOp::Eq | FilterOp::Neq => atoms.push(format!("{expr} IS NULL")),
+                _ => return Err(bad("null only goes with eq or neq")),
+            }
+            continue;
+        }
+        let atom = match (kind, filter.op) {
+            (Kind::Text, FilterOp::Eq | FilterOp::Neq) => {
+                format!("{expr} = {}", clause.bind(Param::Text(text(value))))
+            }
+            (Kind::Text, FilterOp::Contains) => {
+                dialect.contains(expr, &clause.bind(Param::Text(text(value))))
+            }
+            (Kind::Number | Kind::Bool | Kind::Time, FilterOp::Eq | FilterOp::Neq) => {
+                let param = scalar(dialect, kind, value).ok_or_else(|| bad("wrong value type"))?;
+                format!("{expr} = {}", clause.bind(param))
+            }
+            (Kind::Number | Kind::Time, FilterOp::Lt | FilterOp::Gt) => {
+                let param = scalar(dialect, kind, value).ok_or_else(|| bad("wrong value type"))?;
+                let op = if filter.op == FilterOp::Lt { "<" } else { ">" };
+                format!("{expr} {op} {}", clause.bind(param))
+            }
+            (Kind::MetadataKey | Kind::MetadataValue, op) => {
+                let side = if kind == Kind::MetadataKey {
+                    "m.key"
+                } else {
+                    dialect.metadata_value()
+                };
+                let param = clause.bind(Param::Text(text(value)));
+                let test = match op {
+                    FilterOp::Eq | FilterOp::Neq => format!("{side} = {param}"),
+                    FilterOp::Contains => dialect.contains(side, &param),
+                    _ => return Err(bad("operator does not apply to this key")),
+                };
+                format!("EXISTS (SELECT 1 FROM {entries} WHERE {test})")
+            }
+            _ => return Err(bad("operator does not apply to this key")),
+        };
+        atoms.push(atom);
+    }
+    // Any value matching matches. `neq` is the negation of that (none of the values), which is
+    // what "not thumbs-down or none" means; there a NULL column must count as "not equal", so
+    // each atom's NULL becomes false before negating. Positive atoms stay bare so that a range
+    // on `created_at` can still use the index.
+    Ok(if filter.op == FilterOp::Neq {
+        let any: Vec<String> = atoms.iter().map(|a| dialect.null_as_false(a)).collect();
+        format!("NOT ({})", any.join(" OR "))
+    } else {
+        format!("({})", atoms.join(" OR "))
+    })
+}
+
+/// The shared scalar as a parameter; SQLite keeps booleans as 0/1.
+fn scalar(dialect: Dialect, kind: Kind, value: &Value) -> Option<Param> {
+    Some(match filter_keys::scalar(kind, value)? {
+        Scalar::Integer(i) => Param::Integer(i),
+        Scalar::Real(f) => Param::Real(f),
+        Scalar::Bool(b) if dialect == Dialect::Sqlite => Param::Integer(i64::from(b)),
+        Scalar::Bool(b) => Param::Bool(b),
+    })
+}
