@@ -9,6 +9,7 @@ use super::{OP_TIMEOUT, PostgresStore, bounded, corrupt};
 use crate::analytics::RollupDelta;
 use crate::logs::{SpoolPosition, SpoolRecord};
 use crate::store::StoreResult;
+use crate::store::logs::columns::{self, ColumnType};
 use crate::store::logs::{
     BodyKind, LogPageInfo, LogPatch, LogQuery, LogRow, LogStore, RowCap, StoredBody, body_codec,
 };
@@ -33,46 +34,22 @@ pub(in crate::store::postgres) fn values(params: &[Param]) -> Vec<&(dyn ToSql + 
         .collect()
 }
 
-/// Decodes a row of [`sql::COLUMNS`].
+/// Decodes a row of [`columns::LOG_COLUMNS`], each column read as its type.
 fn row_from_sql(row: &Row) -> StoreResult<LogRow> {
-    let status: Option<i32> = row.try_get(9)?;
-    Ok(LogRow {
-        id: row.try_get(0)?,
-        account_id: row.try_get(1)?,
-        gateway_id: row.try_get(2)?,
-        created_at_ms: row.try_get(3)?,
-        event_id: row.try_get(4)?,
-        provider: row.try_get(5)?,
-        model: row.try_get(6)?,
-        path: row.try_get(7)?,
-        method: row.try_get(8)?,
-        status_code: status.map(u16::try_from).transpose().map_err(corrupt)?,
-        success: row.try_get(10)?,
-        cached: row.try_get(11)?,
-        duration_ms: row.try_get(12)?,
-        ttfb_ms: row.try_get(13)?,
-        tokens_in: row.try_get(14)?,
-        tokens_out: row.try_get(15)?,
-        cache_read_tokens: row.try_get(16)?,
-        cache_write_tokens: row.try_get(17)?,
-        cost: row.try_get(18)?,
-        custom_cost: row.try_get(19)?,
-        metadata: row.try_get(20)?,
-        step: row.try_get(21)?,
-        attempts: row.try_get(22)?,
-        request_content_type: row.try_get(23)?,
-        response_content_type: row.try_get(24)?,
-        request_size: row.try_get(25)?,
-        response_size: row.try_get(26)?,
-        request_head_complete: row.try_get(27)?,
-        response_head_complete: row.try_get(28)?,
-        feedback: row.try_get(29)?,
-        score: row.try_get(30)?,
-        client_ip: row.try_get(31)?,
-        user_agent: row.try_get(32)?,
-        error: row.try_get(33)?,
-        completed: row.try_get(34)?,
-    })
+    columns::decode(
+        |i, ty| {
+            Ok(match ty {
+                ColumnType::Text => row.try_get::<_, Option<String>>(i)?.map(Param::Text),
+                ColumnType::Integer => row.try_get::<_, Option<i64>>(i)?.map(Param::Integer),
+                ColumnType::Integer32 => row
+                    .try_get::<_, Option<i32>>(i)?
+                    .map(|v| Param::Integer(i64::from(v))),
+                ColumnType::Real => row.try_get::<_, Option<f64>>(i)?.map(Param::Real),
+                ColumnType::Bool => row.try_get::<_, Option<bool>>(i)?.map(Param::Bool),
+            })
+        },
+        |_, why| corrupt(why),
+    )
 }
 
 fn info_from_sql(row: &Row) -> StoreResult<LogPageInfo> {

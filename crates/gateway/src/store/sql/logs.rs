@@ -3,22 +3,20 @@
 //! ([`filter_keys`]), and from those the page, one row, a body, the patch UPDATE and the
 //! DELETE.
 
+use std::sync::LazyLock;
+
 use serde_json::Value;
 
 use super::{Dialect, Param, Statement, metadata_object};
 use crate::store::StoreError;
+use crate::store::logs::columns;
 use crate::store::logs::filter_keys::{
-    self, Kind, SEARCH_COLUMNS, Scalar, TOTAL_TOKENS, column, order_column, text,
+    self, Kind, Scalar, TOTAL_TOKENS, column, order_column, search_columns, text,
 };
 use crate::store::logs::{BodyKind, FilterOp, LogFilter, LogPatch, LogQuery};
 
-/// Every column of a row, in the order the stores decode them.
-pub(crate) const COLUMNS: &str = "id, account_id, gateway_id, created_at, event_id, provider, \
-     model, path, method, status_code, success, cached, duration, ttfb, tokens_in, tokens_out, \
-     cache_read_tokens, cache_write_tokens, cost, custom_cost, metadata, step, attempts, \
-     request_content_type, response_content_type, request_size, response_size, \
-     request_head_complete, response_head_complete, feedback, score, client_ip, user_agent, \
-     error, completed";
+/// Every column of a row, in the order [`columns::decode`] reads them.
+static COLUMNS: LazyLock<String> = LazyLock::new(columns::names);
 
 /// A query the API should have refused (unknown key, wrong value type) still fails cleanly.
 fn invalid(why: String) -> StoreError {
@@ -57,8 +55,8 @@ pub(crate) fn list(
     let limit = clause.bind(Param::Integer(per_page));
     let offset = clause.bind(Param::Integer(offset));
     clause.sql = format!(
-        "SELECT {COLUMNS} FROM logs WHERE {} {order} LIMIT {limit} OFFSET {offset}",
-        clause.sql
+        "SELECT {} FROM logs WHERE {} {order} LIMIT {limit} OFFSET {offset}",
+        *COLUMNS, clause.sql
     );
     Ok(ListSql {
         info,
@@ -77,10 +75,10 @@ fn one_row(dialect: Dialect, account_id: &str, gateway_id: &str, id: &str) -> (S
     (statement, filter)
 }
 
-/// One row of a gateway, in [`COLUMNS`]' order.
+/// One row of a gateway, for [`columns::decode`].
 pub(crate) fn get(dialect: Dialect, account_id: &str, gateway_id: &str, id: &str) -> Statement {
     let (mut statement, filter) = one_row(dialect, account_id, gateway_id, id);
-    statement.sql = format!("SELECT {COLUMNS} FROM logs WHERE {filter}");
+    statement.sql = format!("SELECT {} FROM logs WHERE {filter}", *COLUMNS);
     statement
 }
 
@@ -198,8 +196,7 @@ pub(crate) fn where_clause(
     }
     if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
         let needle = clause.bind_text(search);
-        let any: Vec<String> = SEARCH_COLUMNS
-            .iter()
+        let any: Vec<String> = search_columns()
             .map(|c| dialect.contains(c, &needle))
             .collect();
         parts.push(format!("({})", any.join(" OR ")));

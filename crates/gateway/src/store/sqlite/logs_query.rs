@@ -3,13 +3,14 @@
 //! never wait behind an ingest batch; patch and delete write.
 
 use async_trait::async_trait;
-use rusqlite::types::ToSqlOutput;
+use rusqlite::types::{ToSqlOutput, Value as SqlValue};
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::{SqliteStore, to_text};
 use crate::analytics::RollupDelta;
 use crate::logs::{SpoolPosition, SpoolRecord};
 use crate::store::StoreResult;
+use crate::store::logs::columns;
 use crate::store::logs::{
     BodyKind, LogPageInfo, LogPatch, LogQuery, LogRow, LogStore, RowCap, StoredBody, body_codec,
 };
@@ -30,46 +31,20 @@ impl rusqlite::ToSql for Param {
     }
 }
 
-/// Decodes a row of [`sql::COLUMNS`].
+/// Decodes a row of [`columns::LOG_COLUMNS`] (booleans come back as 0/1; the table reads those).
 fn row_from_sql(row: &rusqlite::Row<'_>) -> rusqlite::Result<LogRow> {
-    let status: Option<i64> = row.get(9)?;
-    Ok(LogRow {
-        id: row.get(0)?,
-        account_id: row.get(1)?,
-        gateway_id: row.get(2)?,
-        created_at_ms: row.get(3)?,
-        event_id: row.get(4)?,
-        provider: row.get(5)?,
-        model: row.get(6)?,
-        path: row.get(7)?,
-        method: row.get(8)?,
-        status_code: status.map(u16::try_from).transpose().map_err(to_text(9))?,
-        success: row.get(10)?,
-        cached: row.get(11)?,
-        duration_ms: row.get(12)?,
-        ttfb_ms: row.get(13)?,
-        tokens_in: row.get(14)?,
-        tokens_out: row.get(15)?,
-        cache_read_tokens: row.get(16)?,
-        cache_write_tokens: row.get(17)?,
-        cost: row.get(18)?,
-        custom_cost: row.get(19)?,
-        metadata: row.get(20)?,
-        step: row.get(21)?,
-        attempts: row.get(22)?,
-        request_content_type: row.get(23)?,
-        response_content_type: row.get(24)?,
-        request_size: row.get(25)?,
-        response_size: row.get(26)?,
-        request_head_complete: row.get(27)?,
-        response_head_complete: row.get(28)?,
-        feedback: row.get(29)?,
-        score: row.get(30)?,
-        client_ip: row.get(31)?,
-        user_agent: row.get(32)?,
-        error: row.get(33)?,
-        completed: row.get(34)?,
-    })
+    columns::decode(
+        |i, _| {
+            Ok(match row.get::<_, SqlValue>(i)? {
+                SqlValue::Null => None,
+                SqlValue::Integer(v) => Some(Param::Integer(v)),
+                SqlValue::Real(v) => Some(Param::Real(v)),
+                SqlValue::Text(v) => Some(Param::Text(v)),
+                SqlValue::Blob(_) => return Err(to_text(i)("a blob in a log column")),
+            })
+        },
+        |i, why| to_text(i)(why),
+    )
 }
 
 fn list(connection: &mut Connection, sql: ListSql) -> rusqlite::Result<(Vec<LogRow>, LogPageInfo)> {
