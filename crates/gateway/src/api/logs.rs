@@ -203,6 +203,7 @@ fn row_json(row: &LogRow) -> Map<String, Value> {
                 Some(Param::Real(f)) => Value::from(f),
                 Some(Param::Bool(b)) => Value::Bool(b),
                 Some(Param::Json(json)) => json,
+                Some(Param::Bytes(_)) => Value::Null,
             };
             (column.name.to_owned(), value)
         })

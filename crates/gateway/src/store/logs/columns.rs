@@ -16,9 +16,13 @@ pub(crate) enum ColumnType {
     Integer,
     /// A 32-bit integer in PostgreSQL (`int4`): the status code.
     Integer32,
+    /// A 16-bit integer in PostgreSQL (`int2`): a rollup's status class.
+    Integer16,
     Real,
     /// `INTEGER` 0/1 in SQLite, `bool` in PostgreSQL.
     Bool,
+    /// `BLOB` / `bytea`.
+    Bytes,
 }
 
 impl ColumnType {
@@ -28,8 +32,10 @@ impl ColumnType {
             ColumnType::Text => "text",
             ColumnType::Integer => "int8",
             ColumnType::Integer32 => "int4",
+            ColumnType::Integer16 => "int2",
             ColumnType::Real => "float8",
             ColumnType::Bool => "bool",
+            ColumnType::Bytes => "bytea",
         }
     }
 }

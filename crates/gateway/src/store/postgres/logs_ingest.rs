@@ -14,10 +14,10 @@ use deadpool_postgres::Transaction;
 use serde_json::Value;
 
 use super::{INGEST_TIMEOUT, OP_TIMEOUT, PostgresStore, bounded, rollups};
-use crate::analytics::RollupDelta;
 use crate::logs::{LogBegin, LogEnd, SpoolPosition, SpoolRecord};
 use crate::store::logs::RowCap;
 use crate::store::logs::body_codec::{BodyEncoder, Stored};
+use crate::store::sql::log_store::IngestBatch;
 use crate::store::sql::metadata_object;
 use crate::store::{StoreError, StoreResult};
 
@@ -118,11 +118,9 @@ impl PostgresStore {
     pub(super) async fn ingest_batch(
         &self,
         instance_id: &str,
-        records: Vec<SpoolRecord>,
-        rollups: Vec<RollupDelta>,
-        checkpoint: SpoolPosition,
-        caps: Vec<(GatewayKey, RowCap)>,
+        batch: IngestBatch,
     ) -> StoreResult<()> {
+        let (records, rollups, checkpoint, caps) = batch.into_parts();
         // Compression is CPU work (up to 8 MiB a batch): off the async threads, and before the
         // transaction so no lock is held while it runs.
         let (begins, ends) = tokio::task::spawn_blocking(move || prepare(records))

@@ -9,11 +9,13 @@ use serde_json::Value;
 
 use super::{Dialect, Param, Statement, metadata_object};
 use crate::store::StoreError;
-use crate::store::logs::columns;
+use crate::store::logs::columns::{self, ColumnType};
 use crate::store::logs::filter_keys::{
     self, Kind, Scalar, TOTAL_TOKENS, column, order_column, search_columns, text,
 };
-use crate::store::logs::{BodyKind, FilterOp, LogFilter, LogPatch, LogQuery};
+use crate::store::logs::{
+    BodyKind, FilterOp, LogFilter, LogPageInfo, LogPatch, LogQuery, StoredBody, body_codec,
+};
 
 /// Every column of a row, in the order [`columns::decode`] reads them.
 static COLUMNS: LazyLock<String> = LazyLock::new(columns::names);
@@ -286,4 +288,85 @@ fn scalar(dialect: Dialect, kind: Kind, value: &Value) -> Option<Param> {
         Scalar::Bool(b) if dialect == Dialect::Sqlite => Param::Integer(i64::from(b)),
         Scalar::Bool(b) => Param::Bool(b),
     })
+}
+
+/// The types of [`ListSql::info`]'s columns, in order.
+pub(crate) const INFO_TYPES: [ColumnType; 11] = {
+    use ColumnType::{Integer, Real};
+    [
+        Integer, Real, Real, Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer,
+    ]
+};
+
+/// Decodes the row of [`ListSql::info`]: `read` yields column `i` as a value of
+/// `INFO_TYPES[i]`.
+pub(crate) fn page_info<E>(
+    read: impl Fn(usize, ColumnType) -> Result<Option<Param>, E>,
+) -> Result<LogPageInfo, E> {
+    let int = |i: usize| -> Result<Option<i64>, E> {
+        Ok(match read(i, INFO_TYPES[i])? {
+            Some(Param::Integer(n)) => Some(n),
+            _ => None,
+        })
+    };
+    let real = |i: usize| -> Result<Option<f64>, E> {
+        Ok(match read(i, INFO_TYPES[i])? {
+            Some(Param::Real(f)) => Some(f),
+            // SQLite hands back a REAL that holds an integral value as it was bound.
+            Some(Param::Integer(n)) => Some(n as f64),
+            _ => None,
+        })
+    };
+    Ok(LogPageInfo {
+        total_count: int(0)?.and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+        min_cost: real(1)?,
+        max_cost: real(2)?,
+        min_duration: int(3)?,
+        max_duration: int(4)?,
+        min_tokens_in: int(5)?,
+        max_tokens_in: int(6)?,
+        min_tokens_out: int(7)?,
+        max_tokens_out: int(8)?,
+        min_total_tokens: int(9)?,
+        max_total_tokens: int(10)?,
+    })
+}
+
+/// The types of [`body`]'s columns, in order.
+const BODY_TYPES: [ColumnType; 4] = [
+    ColumnType::Text,
+    ColumnType::Bool,
+    ColumnType::Bytes,
+    ColumnType::Text,
+];
+
+/// Decodes the row of [`body`], decompressing the body; `None` when the body was not kept
+/// (`cf-aig-collect-log-payload: false` leaves it NULL).
+pub(crate) fn stored_body<E>(
+    read: impl Fn(usize, ColumnType) -> Result<Option<Param>, E>,
+    corrupt: impl Fn(String) -> E,
+) -> Result<Option<StoredBody>, E> {
+    let value = |i: usize| read(i, BODY_TYPES[i]);
+    let text = |i: usize| -> Result<Option<String>, E> {
+        Ok(match value(i)? {
+            Some(Param::Text(text)) => Some(text),
+            _ => None,
+        })
+    };
+    let Some(Param::Bytes(stored)) = value(2)? else {
+        return Ok(None);
+    };
+    let bytes = body_codec::decode(stored).map_err(|e| corrupt(e.to_string()))?;
+    let complete = match value(1)? {
+        Some(Param::Bool(b)) => b,
+        Some(Param::Integer(n)) => n != 0,
+        _ => true,
+    };
+    Ok(Some(StoredBody {
+        content_type: text(0)?,
+        bytes,
+        complete,
+        // Headers are informational; a malformed value must not hide the body itself.
+        headers: text(3)?.and_then(|h| serde_json::from_str(&h).ok()),
+    }))
 }

@@ -3,6 +3,7 @@
 //! statements the logs API and the analytics reads make are built in [`logs`] and [`rollups`].
 //! Each store only binds the [`Param`]s its way and executes.
 
+pub(crate) mod log_store;
 pub(crate) mod logs;
 pub(crate) mod rollups;
 
@@ -26,6 +27,7 @@ pub(crate) enum Param {
     Bool(bool),
     /// A JSON document (PostgreSQL's `jsonb` copy of the metadata).
     Json(Value),
+    Bytes(Vec<u8>),
 }
 
 impl Param {
@@ -37,6 +39,7 @@ impl Param {
             Param::Real(_) => "float8",
             Param::Bool(_) => "bool",
             Param::Json(_) => "jsonb",
+            Param::Bytes(_) => "bytea",
         }
     }
 }

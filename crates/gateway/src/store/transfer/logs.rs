@@ -100,6 +100,8 @@ enum Array {
     Text(Vec<Option<String>>),
     Int8(Vec<Option<i64>>),
     Int4(Vec<Option<i32>>),
+    Int2(Vec<Option<i16>>),
+    Bytea(Vec<Option<Vec<u8>>>),
     Float8(Vec<Option<f64>>),
     Bool(Vec<Option<bool>>),
     Json(Vec<Option<Value>>),
@@ -118,6 +120,19 @@ impl Array {
         match ty {
             ColumnType::Text => Array::Text(values.map(text).collect()),
             ColumnType::Integer => Array::Int8(values.map(int).collect()),
+            ColumnType::Integer16 => Array::Int2(
+                values
+                    .map(|v| int(v).and_then(|i| i16::try_from(i).ok()))
+                    .collect(),
+            ),
+            ColumnType::Bytes => Array::Bytea(
+                values
+                    .map(|v| match v {
+                        Some(Param::Bytes(b)) => Some(b),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
             ColumnType::Integer32 => Array::Int4(
                 values
                     .map(|v| int(v).and_then(|i| i32::try_from(i).ok()))
@@ -147,6 +162,8 @@ impl Array {
             Array::Text(v) => v,
             Array::Int8(v) => v,
             Array::Int4(v) => v,
+            Array::Int2(v) => v,
+            Array::Bytea(v) => v,
             Array::Float8(v) => v,
             Array::Bool(v) => v,
             Array::Json(v) => v,

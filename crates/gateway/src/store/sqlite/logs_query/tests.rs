@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::*;
 use crate::store::conformance::{ACCOUNT, Backend, GATEWAY, fixture, seeded};
-use crate::store::logs::{FilterOp, LogFilter};
+use crate::store::logs::{FilterOp, LogFilter, LogQuery, LogStore};
 use crate::store::sql::Dialect;
 use crate::store::sql::logs::{order_clause, where_clause};
 
