@@ -29,7 +29,7 @@ impl rusqlite::ToSql for Param {
 }
 
 /// Column `i` of `row` as stored (booleans come back as 0/1; the readers take those).
-pub(super) fn read(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Param>> {
+pub(in crate::store) fn read(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Param>> {
     Ok(match row.get::<_, SqlValue>(i)? {
         SqlValue::Null => None,
         SqlValue::Integer(v) => Some(Param::Integer(v)),
