@@ -9,7 +9,7 @@ use crate::store::logs::{
     BodyKind, FilterOp, LogFilter, LogPageInfo, LogPatch, LogQuery, LogStore, StoredBody,
 };
 
-fn filter(key: &str, op: FilterOp, values: &[Value]) -> LogFilter {
+pub(crate) fn filter(key: &str, op: FilterOp, values: &[Value]) -> LogFilter {
     LogFilter {
         key: key.into(),
         op,
@@ -17,7 +17,7 @@ fn filter(key: &str, op: FilterOp, values: &[Value]) -> LogFilter {
     }
 }
 
-fn query(filters: Vec<LogFilter>) -> LogQuery {
+pub(crate) fn query(filters: Vec<LogFilter>) -> LogQuery {
     LogQuery {
         filters,
         page: 1,
@@ -582,5 +582,63 @@ pub(crate) async fn a_corrupt_body_is_an_error_not_garbage<B: Backend>() -> anyh
         .get_body(ACCOUNT, GATEWAY, "id-a", BodyKind::Response)
         .await?;
     assert_eq!(raw.map(|b| b.bytes), Some(vec![0, 1, 2, 3]));
+    Ok(())
+}
+
+/// Times the listing queries the logs API makes most on a store of many rows (run by hand,
+/// see the `#[ignore]`d scale tests beside each backend). `recent_ms` is a `created_at` near
+/// the newest row.
+pub(crate) async fn time_queries(
+    store: &dyn LogStore,
+    recent_ms: i64,
+    extra: Vec<(&str, LogQuery)>,
+) -> anyhow::Result<()> {
+    let standard = vec![
+        ("default page", query(vec![])),
+        (
+            "page 500",
+            LogQuery {
+                page: 500,
+                ..query(vec![])
+            },
+        ),
+        (
+            "provider eq",
+            query(vec![filter(
+                "provider",
+                FilterOp::Eq,
+                &[json!("anthropic")],
+            )]),
+        ),
+        (
+            "created_at range",
+            query(vec![filter(
+                "created_at",
+                FilterOp::Gt,
+                &[json!(recent_ms)],
+            )]),
+        ),
+        (
+            "metadata.value",
+            query(vec![filter("metadata.value", FilterOp::Eq, &[json!("u7")])]),
+        ),
+        (
+            "search",
+            LogQuery {
+                search: Some("u42".into()),
+                ..query(vec![])
+            },
+        ),
+    ];
+    for (name, q) in standard.into_iter().chain(extra) {
+        let started = std::time::Instant::now();
+        let (rows, info) = store.list_logs(ACCOUNT, GATEWAY, &q).await?;
+        println!(
+            "{name}: {} rows of {} in {:?}",
+            rows.len(),
+            info.total_count,
+            started.elapsed()
+        );
+    }
     Ok(())
 }

@@ -2,12 +2,12 @@
 //! only PostgreSQL has (its query plans, a run at scale).
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
 
 use super::{ACCOUNT, GATEWAY, TestDb};
 use crate::logs::SpoolPosition;
+use crate::store::conformance::logs::{query, time_queries};
 use crate::store::conformance::{Backend, fixture, seeded};
-use crate::store::logs::{FilterOp, LogFilter, LogQuery, LogStore};
+use crate::store::logs::{LogQuery, LogStore};
 use crate::store::postgres::PostgresStore;
 use crate::store::postgres::logs_query::values;
 use crate::store::sql::Dialect;
@@ -59,23 +59,6 @@ impl Backend for PgBackend {
 
 mod suite {
     crate::store::conformance::suite!(super::PgBackend);
-}
-
-fn filter(key: &str, op: FilterOp, values: &[Value]) -> LogFilter {
-    LogFilter {
-        key: key.into(),
-        op,
-        values: values.to_vec(),
-    }
-}
-
-fn query(filters: Vec<LogFilter>) -> LogQuery {
-    LogQuery {
-        filters,
-        page: 1,
-        per_page: 50,
-        ..LogQuery::default()
-    }
 }
 
 #[tokio::test]
@@ -163,47 +146,5 @@ async fn postgres_at_scale() -> anyhow::Result<()> {
             .await?;
     }
     println!("ingest: 200,000 requests in {:?}", started.elapsed());
-    for (name, q) in [
-        ("default page", query(vec![])),
-        (
-            "page 500",
-            LogQuery {
-                page: 500,
-                ..query(vec![])
-            },
-        ),
-        (
-            "provider eq",
-            query(vec![filter(
-                "provider",
-                FilterOp::Eq,
-                &[json!("anthropic")],
-            )]),
-        ),
-        (
-            "created_at range",
-            query(vec![filter("created_at", FilterOp::Gt, &[json!(190_000)])]),
-        ),
-        (
-            "metadata.value",
-            query(vec![filter("metadata.value", FilterOp::Eq, &[json!("u7")])]),
-        ),
-        (
-            "search",
-            LogQuery {
-                search: Some("u42".into()),
-                ..query(vec![])
-            },
-        ),
-    ] {
-        let started = std::time::Instant::now();
-        let (rows, info) = store.list_logs(ACCOUNT, GATEWAY, &q).await?;
-        println!(
-            "{name}: {} rows of {} in {:?}",
-            rows.len(),
-            info.total_count,
-            started.elapsed()
-        );
-    }
-    Ok(())
+    time_queries(&store, 190_000, Vec::new()).await
 }
