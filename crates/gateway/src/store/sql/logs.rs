@@ -97,12 +97,11 @@ pub(crate) fn body(
         BodyKind::Request => "request",
         BodyKind::Response => "response",
     };
-    let (mut statement, _) = one_row(dialect, account_id, gateway_id, id);
-    let [account, gateway, id] = [1, 2, 3].map(|n| dialect.placeholder(n, "text"));
+    // `log_bodies` has none of the filter's column names (its key is `log_id`).
+    let (mut statement, filter) = one_row(dialect, account_id, gateway_id, id);
     statement.sql = format!(
         "SELECT l.{side}_content_type, l.{side}_head_complete, b.{side}, b.{side}_headers
-         FROM logs l JOIN log_bodies b ON b.log_id = l.id
-         WHERE l.account_id = {account} AND l.gateway_id = {gateway} AND l.id = {id}"
+         FROM logs l JOIN log_bodies b ON b.log_id = l.id WHERE {filter}"
     );
     statement
 }
