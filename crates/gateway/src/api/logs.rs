@@ -17,7 +17,9 @@ use super::envelope::ok;
 use super::extract::{ApiJson, ApiPath};
 use super::{ApiError, account, read_your_writes};
 use crate::state::AppState;
+use crate::store::logs::columns::{FilterKind, LOG_COLUMNS};
 use crate::store::logs::{BodyKind, LogPageInfo, LogRow, StoredBody};
+use crate::store::sql::Param;
 
 /// The account must be well-formed and the gateway must exist (404, code 2001). Then waits
 /// (briefly) until every log record written so far is in the store, so a client that just got
@@ -183,47 +185,29 @@ pub async fn patch(
     }
 }
 
-/// A row as the list and the detail show it (the detail adds the bodies).
+/// A row as the list and the detail show it (the detail adds the bodies): the columns the
+/// column table marks for the API, times as RFC 3339 with milliseconds.
 fn row_json(row: &LogRow) -> Map<String, Value> {
-    let created_at = jiff::Timestamp::from_millisecond(row.created_at_ms)
-        .map(|t| format!("{t:.3}"))
-        .unwrap_or_default();
-    let value = json!({
-        "id": row.id,
-        "created_at": created_at,
-        "provider": row.provider,
-        "model": row.model,
-        "path": row.path,
-        "method": row.method,
-        "status_code": row.status_code,
-        "success": row.success,
-        "cached": row.cached,
-        "duration": row.duration_ms,
-        "ttfb": row.ttfb_ms,
-        "tokens_in": row.tokens_in,
-        "tokens_out": row.tokens_out,
-        "cache_read_tokens": row.cache_read_tokens,
-        "cache_write_tokens": row.cache_write_tokens,
-        "cost": row.cost,
-        "custom_cost": row.custom_cost,
-        "metadata": row.metadata,
-        "step": row.step,
-        "event_id": row.event_id,
-        "attempts": row.attempts,
-        "request_content_type": row.request_content_type,
-        "response_content_type": row.response_content_type,
-        "request_size": row.request_size,
-        "response_size": row.response_size,
-        "feedback": row.feedback,
-        "score": row.score,
-        "client_ip": row.client_ip,
-        "user_agent": row.user_agent,
-        "error": row.error,
-    });
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
+    LOG_COLUMNS
+        .iter()
+        .filter(|column| column.api)
+        .map(|column| {
+            let value = match (column.get)(row) {
+                None => Value::Null,
+                Some(Param::Integer(ms)) if column.filter == Some(FilterKind::Time) => {
+                    let at = jiff::Timestamp::from_millisecond(ms);
+                    Value::String(at.map(|t| format!("{t:.3}")).unwrap_or_default())
+                }
+                Some(Param::Text(text)) => Value::String(text),
+                Some(Param::Integer(i)) => Value::from(i),
+                Some(Param::Real(f)) => Value::from(f),
+                Some(Param::Bool(b)) => Value::Bool(b),
+                Some(Param::Json(json)) => json,
+                Some(Param::Bytes(_)) => Value::Null,
+            };
+            (column.name.to_owned(), value)
+        })
+        .collect()
 }
 
 fn page_info(info: &LogPageInfo, page: u32, per_page: u32, count: usize) -> Value {

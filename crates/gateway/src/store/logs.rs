@@ -2,6 +2,7 @@
 //! the ingestion calls the log shipper makes (SPEC §13 logs, §15).
 
 pub(crate) mod body_codec;
+pub(crate) mod columns;
 pub(crate) mod filter_keys;
 
 use async_trait::async_trait;

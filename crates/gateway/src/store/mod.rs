@@ -1,8 +1,11 @@
 //! Storage behind small traits (SPEC §14). SQLite under `data_dir` is the default; PostgreSQL
 //! (`postgres/`) implements the same traits for instances that share one database.
 
+#[cfg(test)]
+mod conformance;
 pub mod logs;
 pub mod postgres;
+pub(crate) mod sql;
 pub mod sqlite;
 pub mod transfer;
 

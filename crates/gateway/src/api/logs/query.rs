@@ -8,26 +8,13 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Number, Value};
 
 use super::pairing::{FilterParams, RawFilter};
+use crate::store::logs::columns::{self, FilterKind};
+use crate::store::logs::filter_keys;
 use crate::store::logs::{FilterOp, LogFilter, LogQuery};
 
 pub(super) const DEFAULT_PER_PAGE: u32 = 20;
 pub(super) const MAX_PER_PAGE: u32 = 50;
 pub(super) const MAX_DELETE_LIMIT: u32 = 10_000;
-
-/// Keys `order_by` accepts (the delete endpoint's list, which includes the list endpoint's).
-const ORDER_KEYS: &[&str] = &[
-    "created_at",
-    "provider",
-    "model",
-    "success",
-    "cached",
-    "cost",
-    "tokens_in",
-    "tokens_out",
-    "duration",
-    "feedback",
-    "status_code",
-];
 
 /// How a filter key's values are typed and which operators apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,48 +30,23 @@ enum Kind {
     Metadata,
 }
 
-/// Every filter key the logs API accepts.
-pub(super) const FILTER_KEYS: &[&str] = &[
-    "id",
-    "created_at",
-    "provider",
-    "model",
-    "path",
-    "success",
-    "cached",
-    "status_code",
-    "cost",
-    "tokens_in",
-    "tokens_out",
-    "tokens",
-    "total_tokens",
-    "duration",
-    "feedback",
-    "event_id",
-    "request_content_type",
-    "response_content_type",
-    "user_agent",
-    "metadata.key",
-    "metadata.value",
-];
+/// Every filter key the logs API accepts: the filterable log columns, then the keys that are
+/// not a column of their own.
+pub(super) fn filter_keys() -> Vec<&'static str> {
+    filter_keys::keys().collect()
+}
 
 fn kind(key: &str) -> Option<Kind> {
     Some(match key {
-        "id"
-        | "provider"
-        | "model"
-        | "path"
-        | "event_id"
-        | "request_content_type"
-        | "response_content_type"
-        | "user_agent" => Kind::Text,
-        "status_code" | "cost" | "tokens_in" | "tokens_out" | "tokens" | "total_tokens"
-        | "duration" => Kind::Number,
-        "feedback" => Kind::Feedback,
-        "success" | "cached" => Kind::Bool,
-        "created_at" => Kind::Time,
+        "tokens" | "total_tokens" => Kind::Number,
         "metadata.key" | "metadata.value" => Kind::Metadata,
-        _ => return None,
+        _ => match columns::find(key)?.filter? {
+            FilterKind::Text => Kind::Text,
+            FilterKind::Number => Kind::Number,
+            FilterKind::Feedback => Kind::Feedback,
+            FilterKind::Bool => Kind::Bool,
+            FilterKind::Time => Kind::Time,
+        },
     })
 }
 
@@ -150,11 +112,9 @@ pub(super) fn parse(raw: Option<&str>) -> Result<Parsed, String> {
                 limit = clamp(n, 1, i64::from(MAX_DELETE_LIMIT));
             }
             "order_by" => {
-                if !ORDER_KEYS.contains(&value.as_str()) {
-                    return Err(format!(
-                        "order_by: must be one of {}",
-                        ORDER_KEYS.join(", ")
-                    ));
+                if filter_keys::order_column(&value).is_none() {
+                    let keys: Vec<&str> = filter_keys::order_keys().collect();
+                    return Err(format!("order_by: must be one of {}", keys.join(", ")));
                 }
                 query.order_by = Some(value);
             }
@@ -183,7 +143,7 @@ fn validate(raw: RawFilter) -> Result<LogFilter, String> {
     let kind = kind(&key).ok_or_else(|| {
         format!(
             "filters: unknown key `{key}` (one of {})",
-            FILTER_KEYS.join(", ")
+            filter_keys().join(", ")
         )
     })?;
     let op = match raw.operator.as_deref() {

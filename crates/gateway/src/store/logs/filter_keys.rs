@@ -1,8 +1,11 @@
-//! The logs API's filter and order vocabulary, shared by the SQL backends so they accept the same
-//! keys and read filter values the same way: which keys exist, how each compares, and how a JSON
-//! value becomes a typed scalar. Each backend writes its own SQL from these.
+//! The logs API's filter and order vocabulary, read from the column table ([`LOG_COLUMNS`]) plus
+//! the keys that are not a column of their own: which keys exist, how each compares, and how a
+//! JSON value becomes a typed scalar. The API validates with it and `store::sql` writes SQL
+//! from it.
 
 use serde_json::Value;
+
+use super::columns::{self, FilterKind, LOG_COLUMNS};
 
 /// Total tokens of a row: null only when neither side is known, so a row with only
 /// `tokens_in` still counts. Plain SQL that SQLite and PostgreSQL both read.
@@ -10,8 +13,9 @@ pub(crate) const TOTAL_TOKENS: &str = "(CASE WHEN tokens_in IS NULL AND tokens_o
      ELSE COALESCE(tokens_in, 0) + COALESCE(tokens_out, 0) END)";
 
 /// Columns `search` looks in (a case-insensitive substring of any of them).
-pub(crate) const SEARCH_COLUMNS: [&str; 6] =
-    ["id", "provider", "model", "path", "event_id", "metadata"];
+pub(crate) fn search_columns() -> impl Iterator<Item = &'static str> {
+    LOG_COLUMNS.iter().filter(|c| c.search).map(|c| c.name)
+}
 
 /// How a filter key's column compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,49 +29,46 @@ pub(crate) enum Kind {
     MetadataValue,
 }
 
+/// Filter keys that are not a column of their own: (key, SQL expression, kind).
+const DERIVED_KEYS: [(&str, &str, Kind); 4] = [
+    ("tokens", TOTAL_TOKENS, Kind::Number),
+    ("total_tokens", TOTAL_TOKENS, Kind::Number),
+    ("metadata.key", "metadata", Kind::MetadataKey),
+    ("metadata.value", "metadata", Kind::MetadataValue),
+];
+
+/// Every filter key: the filterable columns, then the derived keys.
+pub(crate) fn keys() -> impl Iterator<Item = &'static str> {
+    LOG_COLUMNS
+        .iter()
+        .filter(|c| c.filter.is_some())
+        .map(|c| c.name)
+        .chain(DERIVED_KEYS.iter().map(|(key, _, _)| *key))
+}
+
 /// Filter key → (SQL expression, kind). The only place a key turns into SQL.
 pub(crate) fn column(key: &str) -> Option<(&'static str, Kind)> {
-    Some(match key {
-        "id" => ("id", Kind::Text),
-        "created_at" => ("created_at", Kind::Time),
-        "provider" => ("provider", Kind::Text),
-        "model" => ("model", Kind::Text),
-        "path" => ("path", Kind::Text),
-        "event_id" => ("event_id", Kind::Text),
-        "request_content_type" => ("request_content_type", Kind::Text),
-        "response_content_type" => ("response_content_type", Kind::Text),
-        "user_agent" => ("user_agent", Kind::Text),
-        "success" => ("success", Kind::Bool),
-        "cached" => ("cached", Kind::Bool),
-        "status_code" => ("status_code", Kind::Number),
-        "cost" => ("cost", Kind::Number),
-        "tokens_in" => ("tokens_in", Kind::Number),
-        "tokens_out" => ("tokens_out", Kind::Number),
-        "tokens" | "total_tokens" => (TOTAL_TOKENS, Kind::Number),
-        "duration" => ("duration", Kind::Number),
-        "feedback" => ("feedback", Kind::Number),
-        "metadata.key" => ("metadata", Kind::MetadataKey),
-        "metadata.value" => ("metadata", Kind::MetadataValue),
-        _ => return None,
-    })
+    if let Some((_, expr, kind)) = DERIVED_KEYS.iter().find(|(k, _, _)| *k == key) {
+        return Some((expr, *kind));
+    }
+    let column = columns::find(key)?;
+    let kind = match column.filter? {
+        FilterKind::Text => Kind::Text,
+        FilterKind::Number | FilterKind::Feedback => Kind::Number,
+        FilterKind::Bool => Kind::Bool,
+        FilterKind::Time => Kind::Time,
+    };
+    Some((column.name, kind))
+}
+
+/// `order_by` names, in table order.
+pub(crate) fn order_keys() -> impl Iterator<Item = &'static str> {
+    LOG_COLUMNS.iter().filter(|c| c.order).map(|c| c.name)
 }
 
 /// `order_by` name → column. Backends add `id` to break ties, so pages never overlap.
 pub(crate) fn order_column(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "created_at" => "created_at",
-        "provider" => "provider",
-        "model" => "model",
-        "success" => "success",
-        "cached" => "cached",
-        "cost" => "cost",
-        "tokens_in" => "tokens_in",
-        "tokens_out" => "tokens_out",
-        "duration" => "duration",
-        "feedback" => "feedback",
-        "status_code" => "status_code",
-        _ => return None,
-    })
+    columns::find(name).filter(|c| c.order).map(|c| c.name)
 }
 
 /// A filter value read for a numeric, boolean or time column.

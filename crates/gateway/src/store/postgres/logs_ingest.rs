@@ -13,11 +13,12 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use deadpool_postgres::Transaction;
 use serde_json::Value;
 
-use super::{INGEST_TIMEOUT, OP_TIMEOUT, PostgresStore, bounded, pg_json, rollups};
-use crate::analytics::RollupDelta;
+use super::{INGEST_TIMEOUT, OP_TIMEOUT, PostgresStore, bounded, rollups};
 use crate::logs::{LogBegin, LogEnd, SpoolPosition, SpoolRecord};
 use crate::store::logs::RowCap;
 use crate::store::logs::body_codec::{BodyEncoder, Stored};
+use crate::store::sql::log_store::IngestBatch;
+use crate::store::sql::metadata_object;
 use crate::store::{StoreError, StoreResult};
 
 type GatewayKey = (String, String);
@@ -66,12 +67,7 @@ fn prepare(records: Vec<SpoolRecord>) -> StoreResult<(Vec<Begin>, Vec<End>)> {
                 } else {
                     (None, None)
                 };
-                let metadata_json = begin
-                    .metadata
-                    .as_deref()
-                    .and_then(|m| serde_json::from_str::<Value>(m).ok())
-                    .filter(Value::is_object)
-                    .map(pg_json);
+                let metadata_json = metadata_object(begin.metadata.as_deref());
                 begins.push(Begin {
                     record: begin,
                     body,
@@ -122,11 +118,9 @@ impl PostgresStore {
     pub(super) async fn ingest_batch(
         &self,
         instance_id: &str,
-        records: Vec<SpoolRecord>,
-        rollups: Vec<RollupDelta>,
-        checkpoint: SpoolPosition,
-        caps: Vec<(GatewayKey, RowCap)>,
+        batch: IngestBatch,
     ) -> StoreResult<()> {
+        let (records, rollups, checkpoint, caps) = batch.into_parts();
         // Compression is CPU work (up to 8 MiB a batch): off the async threads, and before the
         // transaction so no lock is held while it runs.
         let (begins, ends) = tokio::task::spawn_blocking(move || prepare(records))

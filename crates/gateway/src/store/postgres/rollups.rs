@@ -7,20 +7,15 @@ use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use futures_util::future::try_join_all;
 
+use super::logs_query::read;
 use super::{OP_TIMEOUT, PostgresStore, bounded, corrupt, pg_text, to_i64};
 use crate::analytics::{
-    AnalyticsQuery, LatencySketch, Resolution, RollupDelta, RollupKey, RollupMeasures, RollupRow,
+    AnalyticsQuery, LatencySketch, Resolution, RollupDelta, RollupMeasures, RollupRow,
 };
 use crate::store::StoreResult;
 use crate::store::logs::AnalyticsStore;
-
-fn table(resolution: Resolution) -> &'static str {
-    match resolution {
-        Resolution::Minute => "rollups_minute",
-        Resolution::Hour => "rollups_hour",
-        Resolution::Day => "rollups_day",
-    }
-}
+use crate::store::sql::Dialect;
+use crate::store::sql::rollups::{self as sql, table};
 
 /// A rollup row's primary key in column order: (account, bucket, gateway, provider, model,
 /// status class, cached). Sorting by it fixes the order rows are locked in.
@@ -271,24 +266,10 @@ async fn upsert(
     Ok(existing)
 }
 
-fn count(row: &tokio_postgres::Row, index: usize) -> StoreResult<u64> {
-    let value: i64 = row.try_get(index)?;
-    u64::try_from(value).map_err(corrupt)
-}
-
 #[async_trait]
 impl AnalyticsStore for PostgresStore {
     async fn rollups(&self, query: &AnalyticsQuery) -> StoreResult<Vec<RollupRow>> {
-        let sql = format!(
-            "SELECT bucket, gateway_id, provider, model, status_class, cached, requests, errors,
-                cached_requests, tokens_in, tokens_out, cache_read_tokens, cache_write_tokens, cost,
-                duration_sketch, ttfb_sketch
-             FROM {table}
-             WHERE account_id = $1 AND bucket >= $2 AND bucket < $3
-               AND ($4::text IS NULL OR gateway_id = $4) AND ($5::text IS NULL OR provider = $5)
-               AND ($6::text IS NULL OR model = $6)",
-            table = table(query.resolution)
-        );
+        let sql = sql::select(Dialect::Postgres, query.resolution);
         bounded(OP_TIMEOUT, async {
             let client = self.client().await?;
             let statement = client.prepare_cached(&sql).await?;
@@ -306,32 +287,7 @@ impl AnalyticsStore for PostgresStore {
                 )
                 .await?;
             rows.iter()
-                .map(|row| {
-                    let class: i16 = row.try_get(4)?;
-                    Ok(RollupRow {
-                        key: RollupKey {
-                            bucket_ms: row.try_get(0)?,
-                            account_id: query.account_id.clone(),
-                            gateway_id: row.try_get(1)?,
-                            provider: row.try_get(2)?,
-                            model: row.try_get(3)?,
-                            status_class: u8::try_from(class).map_err(corrupt)?,
-                            cached: row.try_get(5)?,
-                        },
-                        measures: RollupMeasures {
-                            requests: count(row, 6)?,
-                            errors: count(row, 7)?,
-                            cached_requests: count(row, 8)?,
-                            tokens_in: count(row, 9)?,
-                            tokens_out: count(row, 10)?,
-                            cache_read_tokens: count(row, 11)?,
-                            cache_write_tokens: count(row, 12)?,
-                            cost: row.try_get(13)?,
-                            duration: LatencySketch::decode(&row.try_get::<_, Vec<u8>>(14)?),
-                            ttfb: LatencySketch::decode(&row.try_get::<_, Vec<u8>>(15)?),
-                        },
-                    })
-                })
+                .map(|row| sql::decode(&query.account_id, |i, ty| read(row, i, ty), corrupt))
                 .collect()
         })
         .await

@@ -9,20 +9,15 @@ use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params, params
 
 use super::SqliteStore;
 use super::pacer::Pacer;
-use crate::analytics::RollupDelta;
 use crate::logs::{LogBegin, LogEnd, SpoolPosition, SpoolRecord};
 use crate::store::StoreResult;
 use crate::store::logs::RowCap;
 use crate::store::logs::body_codec::{BodyEncoder, Stored};
+use crate::store::sql::log_store::IngestBatch;
 
 impl SqliteStore {
-    pub(super) async fn ingest_records(
-        &self,
-        records: Vec<SpoolRecord>,
-        rollups: Vec<RollupDelta>,
-        checkpoint: SpoolPosition,
-        caps: Vec<((String, String), RowCap)>,
-    ) -> StoreResult<()> {
+    pub(super) async fn ingest_records(&self, batch: IngestBatch) -> StoreResult<()> {
+        let (records, rollups, checkpoint, caps) = batch.into_parts();
         self.with(move |connection| {
             let mut bodies = BodyEncoder::default();
             let mut pacer = Pacer::default();

@@ -5,7 +5,7 @@
 //! anyway) and one reads, so the logs API never waits behind an ingest batch (WAL).
 
 mod logs_ingest;
-mod logs_query;
+pub(super) mod logs_query;
 mod migrate;
 mod pacer;
 mod rollups;

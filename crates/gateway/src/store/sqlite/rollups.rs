@@ -5,21 +5,14 @@ use async_trait::async_trait;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, Transaction, params};
 
-use super::SqliteStore;
+use super::logs_query::read;
 use super::pacer::Pacer;
-use crate::analytics::{
-    AnalyticsQuery, LatencySketch, Resolution, RollupDelta, RollupKey, RollupMeasures, RollupRow,
-};
+use super::{SqliteStore, to_text};
+use crate::analytics::{AnalyticsQuery, LatencySketch, Resolution, RollupDelta, RollupRow};
 use crate::store::StoreResult;
 use crate::store::logs::AnalyticsStore;
-
-fn table(resolution: Resolution) -> &'static str {
-    match resolution {
-        Resolution::Minute => "rollups_minute",
-        Resolution::Hour => "rollups_hour",
-        Resolution::Day => "rollups_day",
-    }
-}
+use crate::store::sql::Dialect;
+use crate::store::sql::rollups::{self as sql, table};
 
 /// Lets an upsert merge the stored sketch with the new one without reading it out first.
 pub(super) fn register_functions(connection: &Connection) -> rusqlite::Result<()> {
@@ -109,14 +102,7 @@ impl AnalyticsStore for SqliteStore {
     async fn rollups(&self, query: &AnalyticsQuery) -> StoreResult<Vec<RollupRow>> {
         let query = query.clone();
         self.with_read(move |connection| {
-            let sql = format!(
-                "SELECT bucket, gateway_id, provider, model, status_class, cached, requests, errors, cached_requests,
-                    tokens_in, tokens_out, cache_read_tokens, cache_write_tokens, cost, duration_sketch, ttfb_sketch
-                 FROM {table}
-                 WHERE account_id = ?1 AND bucket >= ?2 AND bucket < ?3
-                   AND (?4 IS NULL OR gateway_id = ?4) AND (?5 IS NULL OR provider = ?5) AND (?6 IS NULL OR model = ?6)",
-                table = table(query.resolution)
-            );
+            let sql = sql::select(Dialect::Sqlite, query.resolution);
             let mut statement = connection.prepare_cached(&sql)?;
             let rows = statement.query_map(
                 params![
@@ -128,29 +114,11 @@ impl AnalyticsStore for SqliteStore {
                     query.model
                 ],
                 |row| {
-                    Ok(RollupRow {
-                        key: RollupKey {
-                            bucket_ms: row.get(0)?,
-                            account_id: query.account_id.clone(),
-                            gateway_id: row.get(1)?,
-                            provider: row.get(2)?,
-                            model: row.get(3)?,
-                            status_class: row.get(4)?,
-                            cached: row.get(5)?,
-                        },
-                        measures: RollupMeasures {
-                            requests: row.get::<_, i64>(6)? as u64,
-                            errors: row.get::<_, i64>(7)? as u64,
-                            cached_requests: row.get::<_, i64>(8)? as u64,
-                            tokens_in: row.get::<_, i64>(9)? as u64,
-                            tokens_out: row.get::<_, i64>(10)? as u64,
-                            cache_read_tokens: row.get::<_, i64>(11)? as u64,
-                            cache_write_tokens: row.get::<_, i64>(12)? as u64,
-                            cost: row.get(13)?,
-                            duration: LatencySketch::decode(&row.get::<_, Vec<u8>>(14)?),
-                            ttfb: LatencySketch::decode(&row.get::<_, Vec<u8>>(15)?),
-                        },
-                    })
+                    sql::decode(
+                        &query.account_id,
+                        |i, _| read(row, i),
+                        |why| to_text(0)(why),
+                    )
                 },
             )?;
             rows.collect()

@@ -10,6 +10,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::TransferError;
 use crate::logs::SpoolPosition;
 use crate::store::logs::LogRow;
+use crate::store::logs::columns::{self, LOG_COLUMNS};
+use crate::store::sqlite::logs_query::read;
+use crate::store::sqlite::to_text;
 
 /// The SQLite schema version whose columns the transfer maps one by one. A new SQLite
 /// migration must be mapped here before the transfer accepts databases that have it.
@@ -303,18 +306,17 @@ impl SqliteSource {
         max_body_bytes: usize,
     ) -> Result<Vec<LogCopy>, TransferError> {
         self.read(move |c| {
-            let mut statement = c.prepare_cached(
-                "SELECT l.id, l.account_id, l.gateway_id, l.created_at, l.event_id, l.provider,
-                    l.model, l.path, l.method, l.status_code, l.success, l.cached, l.duration,
-                    l.ttfb, l.tokens_in, l.tokens_out, l.cache_read_tokens, l.cache_write_tokens,
-                    l.cost, l.custom_cost, l.metadata, l.step, l.attempts, l.request_content_type,
-                    l.response_content_type, l.request_size, l.response_size,
-                    l.request_head_complete, l.response_head_complete, l.feedback, l.score,
-                    l.client_ip, l.user_agent, l.error, l.completed, l.instance_id,
+            let columns: Vec<String> = LOG_COLUMNS
+                .iter()
+                .map(|c| format!("l.{}", c.name))
+                .collect();
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {}, l.instance_id,
                     b.log_id, b.request, b.request_headers, b.response, b.response_headers
                  FROM logs l LEFT JOIN log_bodies b ON b.log_id = l.id
                  WHERE l.id > ?1 ORDER BY l.id LIMIT ?2",
-            )?;
+                columns.join(", ")
+            ))?;
             let mut rows = statement.query(params![after, limit as i64])?;
             let (mut batch, mut bytes) = (Vec::new(), 0);
             while let Some(row) = rows.next()? {
@@ -487,60 +489,22 @@ fn unshipped_spool_bytes(dir: &Path, checkpoint: Option<SpoolPosition>) -> std::
     Ok(unshipped)
 }
 
+/// A row of [`SqliteSource::logs`]: the table's columns, the instance id, then the bodies.
 fn log_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LogCopy> {
-    let status: Option<i64> = r.get(9)?;
-    let row = LogRow {
-        id: r.get(0)?,
-        account_id: r.get(1)?,
-        gateway_id: r.get(2)?,
-        created_at_ms: r.get(3)?,
-        event_id: r.get(4)?,
-        provider: r.get(5)?,
-        model: r.get(6)?,
-        path: r.get(7)?,
-        method: r.get(8)?,
-        status_code: status
-            .map(u16::try_from)
-            .transpose()
-            .map_err(crate::store::sqlite::to_text(9))?,
-        success: r.get(10)?,
-        cached: r.get(11)?,
-        duration_ms: r.get(12)?,
-        ttfb_ms: r.get(13)?,
-        tokens_in: r.get(14)?,
-        tokens_out: r.get(15)?,
-        cache_read_tokens: r.get(16)?,
-        cache_write_tokens: r.get(17)?,
-        cost: r.get(18)?,
-        custom_cost: r.get(19)?,
-        metadata: r.get(20)?,
-        step: r.get(21)?,
-        attempts: r.get(22)?,
-        request_content_type: r.get(23)?,
-        response_content_type: r.get(24)?,
-        request_size: r.get(25)?,
-        response_size: r.get(26)?,
-        request_head_complete: r.get(27)?,
-        response_head_complete: r.get(28)?,
-        feedback: r.get(29)?,
-        score: r.get(30)?,
-        client_ip: r.get(31)?,
-        user_agent: r.get(32)?,
-        error: r.get(33)?,
-        completed: r.get(34)?,
-    };
-    let bodies = match r.get::<_, Option<String>>(36)? {
+    let row = columns::decode(|i, _| read(r, i), |i, why| to_text(i)(why))?;
+    let n = LOG_COLUMNS.len();
+    let bodies = match r.get::<_, Option<String>>(n + 1)? {
         Some(_) => Some(BodiesCopy {
-            request: r.get(37)?,
-            request_headers: r.get(38)?,
-            response: r.get(39)?,
-            response_headers: r.get(40)?,
+            request: r.get(n + 2)?,
+            request_headers: r.get(n + 3)?,
+            response: r.get(n + 4)?,
+            response_headers: r.get(n + 5)?,
         }),
         None => None,
     };
     Ok(LogCopy {
         row,
-        instance_id: r.get(35)?,
+        instance_id: r.get(n)?,
         bodies,
     })
 }
