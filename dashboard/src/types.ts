@@ -1,4 +1,4 @@
-// Shapes of the management API's objects (SPEC §13), as far as the dashboard reads them.
+// Shapes of the management API's objects (README.md), as far as the dashboard reads them.
 
 export interface Gateway {
   id: string;

@@ -1,5 +1,5 @@
 //! FZ-06 (metadata): `cf-aig-metadata` takes any value without panicking; what it accepts keeps
-//! the SPEC §3 limits (≤ 5 entries, keys ≤ 64 B, values ≤ 512 B, flat values only).
+//! the limits of docs/architecture.md (≤ 5 entries, keys ≤ 64 B, values ≤ 512 B, flat values only).
 #![no_main]
 
 use http::{HeaderMap, HeaderValue};

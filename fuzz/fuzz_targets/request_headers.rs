@@ -1,5 +1,5 @@
 //! FZ-06 (headers): the `cf-aig-*` request header parser takes any set of header values without
-//! panicking, and whatever it accepts is within the SPEC §3 bounds.
+//! panicking, and whatever it accepts is within the bounds of gateways/bounds.rs.
 #![no_main]
 
 use http::{HeaderMap, HeaderName, HeaderValue};

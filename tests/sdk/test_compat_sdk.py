@@ -1,4 +1,4 @@
-"""The official OpenAI SDK, unchanged, against the unified endpoint (SPEC §7): one client,
+"""The official OpenAI SDK, unchanged, against the unified endpoint (docs/compat.md): one client,
 any provider, by changing the model string. Upstream is the mock's Anthropic and Gemini formats."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-//! Tollgate against the mock upstream direct and nginx, side by side (SPEC §17).
+//! Tollgate against the mock upstream direct and nginx, side by side (bench/README.md).
 //!
 //! Run through `scripts/bench` (it builds the binaries, installs nginx and wrk, and pins the
 //! processes); `scripts/bench --smoke` runs every scenario briefly and writes nothing.

@@ -1,5 +1,5 @@
 //! The one results table: a row per metric with direct, nginx and Tollgate, Tollgate's ratios
-//! to the other two, and the SPEC §17 verdict where §17 sets a bar.
+//! to the other two, and the verdict where bench/README.md sets a bar.
 
 use super::results::{DIRECT, NGINX, PerTarget, Results, TOLLGATE};
 use super::scenarios::Plan;

@@ -14,7 +14,7 @@ use crate::server;
 use crate::state::AppState;
 
 /// Routes:
-/// - `/v1/…`: the proxy (SPEC §2); it reads the raw path itself, so nothing here normalises it.
+/// - `/v1/…`: the proxy (docs/architecture.md); it reads the raw path itself, so nothing here normalises it.
 /// - `/client/v4/…`: the management API, admin token required on every route (§12, §13).
 /// - `/healthz`, `/readyz`: no token.
 /// - anything else: the dashboard (§16, no token to load it) for `GET`s of its files and of pages

@@ -1,4 +1,4 @@
-//! The browser dashboard (SPEC §16): the single-page app built into `dashboard/dist` (sources in
+//! The browser dashboard (README.md): the single-page app built into `dashboard/dist` (sources in
 //! `dashboard/src`), served at `/` from files built into the binary. Release builds embed the
 //! files; debug builds read them from disk, so a rebuilt dashboard shows without recompiling.
 //!

@@ -3,7 +3,7 @@
 //! Layout (a request's path through the code):
 //! - [`config`]: the TOML file, environment overrides and flags, parsed once into validated types.
 //! - [`app`]: the router and the one place the middleware order is written down.
-//! - [`proxy`]: the provider pass-through of SPEC §2: path guard, header rules, upstream call, streaming.
+//! - [`proxy`]: the provider pass-through (docs/architecture.md): path guard, header rules, upstream call, streaming.
 //! - [`providers`]: the built-in provider table (every provider quirk) and custom providers.
 //! - [`auth`]: the admin token, run tokens and gateway authentication (§12).
 //! - [`cache`]: the response cache (§9): key, memory or Redis store, single flight.

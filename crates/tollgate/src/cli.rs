@@ -1,4 +1,4 @@
-//! Command-line shape (clap). Flags override the config file and environment (SPEC §1).
+//! Command-line shape (clap). Flags override the config file and environment (docs/configuration.md).
 
 use std::path::PathBuf;
 

@@ -1,4 +1,4 @@
-//! SPEC §15 "nothing lost": requests under load, the gateway killed with SIGKILL at a random
+//! "Nothing lost" (docs/logs.md): requests under load, the gateway killed with SIGKILL at a random
 //! moment, restarted; every request the upstream saw has exactly one row, complete for every
 //! response the client finished. Repeated over several kills on one data directory.
 

@@ -1,4 +1,4 @@
-//! `tollgate migrate` on a populated deployment (SPEC §14, issue #8): a gateway on SQLite serves
+//! `tollgate migrate` on a populated deployment (docs/deployment.md, issue #8): a gateway on SQLite serves
 //! real traffic, stops, is copied into a new PostgreSQL database, and a gateway started on that
 //! database with the same data directory shows the same gateways, tokens, logs, bodies and
 //! analytics through the management API. A second run copies nothing.

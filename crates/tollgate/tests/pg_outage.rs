@@ -1,4 +1,4 @@
-//! SPEC §15 with PostgreSQL: the database becomes unreachable for a while under load (through a
+//! "Nothing lost" (docs/logs.md) with PostgreSQL: the database becomes unreachable for a while under load (through a
 //! TCP proxy the test cuts), requests keep succeeding meanwhile, and once it is back every
 //! request the upstream saw has exactly one complete row.
 //!

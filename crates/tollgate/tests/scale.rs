@@ -1,5 +1,5 @@
 //! Several `tollgate` processes sharing one Redis behave as one gateway for rate limits and the
-//! cache (SPEC §10, §9, §14).
+//! cache (docs/resilience.md, docs/cache.md, docs/deployment.md).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -1,5 +1,5 @@
 //! Three `tollgate serve` processes on one PostgreSQL database and one Redis behave as one
-//! gateway (SPEC §14): a gateway created through one is served by the others with its settings,
+//! gateway (docs/deployment.md): a gateway created through one is served by the others with its settings,
 //! a log written through one is listed by another, a limit of N admits N in total, a response
 //! cached by one is a HIT on another, and a setting changed through one applies on the others
 //! within a second.
@@ -17,7 +17,7 @@ use support::redis::RedisPrefix;
 use tollgate_mock_upstream::MockUpstream;
 
 const HANG_GUARD: Duration = Duration::from_secs(30);
-/// SPEC §14: "a setting changed through one applies on all within a second".
+/// docs/deployment.md: "a setting changed through one applies on all within a second".
 const PROPAGATION_BOUND: Duration = Duration::from_secs(1);
 const RATE_LIMIT: usize = 5;
 

@@ -1,4 +1,4 @@
-//! Analytics (SPEC §13): rollups kept as requests complete, per minute, hour and day, per
+//! Analytics (docs/analytics.md): rollups kept as requests complete, per minute, hour and day, per
 //! account, gateway, provider, model, status class and cache status, with latency sketches —
 //! and the queries that read them. Rollups are made by the log shipper from end records, in the
 //! same transaction as the rows and the checkpoint, so they are exactly as durable as the logs

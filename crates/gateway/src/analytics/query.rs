@@ -61,7 +61,7 @@ pub struct AnalyticsQuery {
     pub group_by: Option<GroupBy>,
 }
 
-/// What the API returns for one set of rollups (SPEC §13 "M").
+/// What the API returns for one set of rollups (docs/analytics.md).
 pub type Measures = RollupMeasures;
 
 fn measures_json(measures: &Measures) -> Value {

@@ -1,4 +1,4 @@
-//! `GET /accounts/{account}/ai-gateway/analytics` (SPEC §13, extension): totals and series of
+//! `GET /accounts/{account}/ai-gateway/analytics` (docs/analytics.md, extension): totals and series of
 //! requests, errors, cache hits, tokens, cost and latency percentiles from the rollups.
 
 use std::collections::HashMap;

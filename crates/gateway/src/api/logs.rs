@@ -1,5 +1,5 @@
 //! `/accounts/{account}/ai-gateway/gateways/{id}/logs[/{log_id}[/request|/response]]`: the
-//! request logs in Cloudflare's shape (SPEC §13). Stored bodies are served as they were
+//! request logs in Cloudflare's shape (docs/logs.md). Stored bodies are served as they were
 //! stored; the headers stored with them never leave through this API.
 
 mod pairing;

@@ -1,4 +1,4 @@
-//! The management REST API under `/client/v4` (SPEC §13) in Cloudflare's v4 envelope, and the
+//! The management REST API under `/client/v4` (README.md) in Cloudflare's v4 envelope, and the
 //! unauthenticated health routes.
 
 mod analytics;

@@ -1,4 +1,4 @@
-//! `/accounts/{account}/ai-gateway/tokens`: run tokens for authenticated gateways (SPEC §12).
+//! `/accounts/{account}/ai-gateway/tokens`: run tokens for authenticated gateways (docs/security.md).
 
 use axum::extract::State;
 use axum::response::Response;

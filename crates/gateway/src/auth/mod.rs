@@ -1,4 +1,4 @@
-//! Authentication (SPEC §12): the admin token for the management API, run tokens for
+//! Authentication (docs/security.md): the admin token for the management API, run tokens for
 //! authenticated gateways. Only SHA-256 hashes are kept; comparisons are constant-time.
 
 mod admin;

@@ -1,4 +1,4 @@
-//! Single flight (SPEC §9): concurrent identical requests on a miss make one upstream call. The
+//! Single flight (docs/cache.md): concurrent identical requests on a miss make one upstream call. The
 //! first caller for a key leads; the others wait for its outcome. In-process only: instances
 //! sharing a Redis may each make one call, which is the price of not holding locks in Redis.
 

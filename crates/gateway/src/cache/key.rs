@@ -1,4 +1,4 @@
-//! The cache key of SPEC §9: a SHA-256 over everything that makes two requests the same request.
+//! The cache key (docs/cache.md): a SHA-256 over everything that makes two requests the same request.
 
 use sha2::{Digest, Sha256};
 
@@ -7,7 +7,7 @@ use super::canon::canonical_json;
 /// Bumped whenever the key layout changes, so old entries in a shared Redis are never matched.
 const KEY_DOMAIN: &[u8] = b"tollgate/cache-key/v1";
 
-/// Everything the key is computed from (SPEC §9).
+/// Everything the key is computed from (docs/cache.md).
 #[derive(Debug, Clone)]
 pub struct KeyParts<'a> {
     pub account: &'a str,

@@ -1,4 +1,4 @@
-//! The response cache of SPEC §9: the key, the stores (memory or Redis) and single flight.
+//! The response cache (docs/cache.md): the key, the stores (memory or Redis) and single flight.
 //!
 //! The proxy computes a [`cache_key`], asks [`ResponseCache::get`], and on a miss calls
 //! [`ResponseCache::join`] so that identical concurrent requests make one upstream call. The
@@ -49,7 +49,7 @@ enum Store {
 }
 
 impl ResponseCache {
-    /// Largest body stored (25 MiB, SPEC §9); larger responses are not cached.
+    /// Largest body stored (25 MiB, docs/cache.md); larger responses are not cached.
     pub const MAX_ENTRY_BYTES: usize = 25 * 1024 * 1024;
 
     /// A cache in this process, bounded to `max_bytes` (bodies, headers and keys), LRU.

@@ -1,4 +1,4 @@
-//! The translation layer of the unified OpenAI-compatible endpoint (SPEC §7): OpenAI Chat
+//! The translation layer of the unified OpenAI-compatible endpoint (docs/compat.md): OpenAI Chat
 //! Completions in, the provider's own API out, and the answer (plain or streamed) back in
 //! OpenAI's shape.
 //!

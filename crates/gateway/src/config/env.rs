@@ -1,4 +1,4 @@
-//! Environment overrides: `TOLLGATE_SERVER__LISTEN=…` sets `server.listen` (SPEC §1).
+//! Environment overrides: `TOLLGATE_SERVER__LISTEN=…` sets `server.listen` (docs/configuration.md).
 //!
 //! Only variables with a `__` separator are configuration; others (`TOLLGATE_LOG`) are left alone.
 

@@ -1,5 +1,5 @@
 //! Configuration: defaults, then the TOML file, then `TOLLGATE_<SECTION>__<KEY>` environment
-//! variables, then command-line flags (SPEC §1), parsed once into the validated [`Config`].
+//! variables, then command-line flags (docs/configuration.md), parsed once into the validated [`Config`].
 //!
 //! The raw serde types live in [`raw`]; nothing outside this module sees them. Validation
 //! collects every problem before failing so `tollgate config check` can print them all at once.
@@ -36,7 +36,7 @@ pub struct Config {
     pub pricing: crate::pricing::PriceOverrides,
 }
 
-/// The request log pipeline (SPEC §15).
+/// The request log pipeline (docs/logs.md).
 #[derive(Debug, Clone)]
 pub struct LogsConfig {
     /// Unshipped spool bytes beyond which requests get 503 rather than go unlogged.

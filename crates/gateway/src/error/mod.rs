@@ -1,4 +1,4 @@
-//! Errors the gateway itself produces on proxy routes, with their stable codes (SPEC §5).
+//! Errors the gateway itself produces on proxy routes, with their stable codes (docs/errors.md).
 //!
 //! Every gateway-made error on a proxy route is a [`GatewayError`]; it becomes the Cloudflare
 //! envelope in exactly one place, [`GatewayError::into_response`]. Upstream errors are not
@@ -104,7 +104,7 @@ impl GatewayError {
         Self::new(ErrorCode::GatewayNotFound, "Gateway not found")
     }
 
-    /// 429, code 2003, with `Retry-After` and the `RateLimit-*` headers (SPEC §4).
+    /// 429, code 2003, with `Retry-After` and the `RateLimit-*` headers (docs/architecture.md).
     pub fn rate_limited(limit: u32, retry_after_ms: u64, reset_after_ms: u64) -> Self {
         Self::new(ErrorCode::RateLimited, "Rate limited")
             .with_header("retry-after", retry_after_ms.div_ceil(1000).max(1))
@@ -156,7 +156,7 @@ impl GatewayError {
         Self::new(ErrorCode::Internal, "Internal gateway error")
     }
 
-    /// The JSON body of SPEC §5.
+    /// The JSON body (docs/errors.md).
     pub fn body(&self) -> serde_json::Value {
         let code = self.code.number();
         json!({

@@ -13,7 +13,7 @@ use super::{FieldError, Gateway, GatewaySettings};
 use crate::error::GatewayError;
 use crate::store::{Store, StoreError};
 
-/// The account that always exists (SPEC §2).
+/// The account that always exists (docs/architecture.md).
 pub const LOCAL_ACCOUNT: &str = "local";
 
 type ByAccount = HashMap<String, HashMap<String, Arc<Gateway>>>;

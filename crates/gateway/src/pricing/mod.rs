@@ -1,4 +1,4 @@
-//! The price table and request cost (SPEC §8): USD per million tokens per provider and model.
+//! The price table and request cost (docs/analytics.md): USD per million tokens per provider and model.
 //!
 //! Prices come from the `genai-prices` crate (Pydantic's maintained, MIT-licensed price data, with
 //! price history), with configured overrides on top. The parts:

@@ -17,7 +17,7 @@ pub(super) enum Source {
 /// The provider id prefix of Hugging Face's inference providers in the data.
 pub(super) const HUGGINGFACE_PREFIX: &str = "huggingface_";
 
-/// Every built-in slug (SPEC §2). Custom providers are not guessed from their slug: a custom
+/// Every built-in slug (docs/architecture.md). Custom providers are not guessed from their slug: a custom
 /// `openai` look-alike may serve anything, so only overrides price it.
 pub(super) const PROVIDERS: &[(&str, Source)] = &[
     ("openai", Source::Provider("openai")),

@@ -4,7 +4,7 @@
 
 use crate::compat::Dialect;
 
-/// How the provider reports token usage in its responses (SPEC §8; read by the logs pipeline).
+/// How the provider reports token usage in its responses (docs/analytics.md; read by the logs pipeline).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageFormat {
     OpenAi,

@@ -1,4 +1,4 @@
-//! Providers: the built-in table of SPEC §2, custom providers from configuration, and how a
+//! Providers: the built-in table (docs/architecture.md), custom providers from configuration, and how a
 //! provider path becomes an upstream URL.
 
 mod builtin;

@@ -1,4 +1,4 @@
-//! The cache's part of a proxy request (SPEC §9): whether caching applies, the key, lookups,
+//! The cache's part of a proxy request (docs/cache.md): whether caching applies, the key, lookups,
 //! single flight, and what of a response may be stored.
 
 use bytes::Bytes;

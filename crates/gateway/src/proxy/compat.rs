@@ -1,4 +1,4 @@
-//! The unified OpenAI-compatible endpoint (SPEC §7):
+//! The unified OpenAI-compatible endpoint (docs/compat.md):
 //! `/v1/{account}/{gateway}/compat/chat/completions` with `model: "{provider}/{model}"`,
 //! `…/compat/models` and `…/compat/embeddings`. Translation itself lives in [`crate::compat`];
 //! this is the HTTP side, reusing the proxy's logging, caching, rate limits and retries.

@@ -1,5 +1,5 @@
 //! Sending a request upstream: the begin record before each attempt, retries with backoff,
-//! the first-byte timeout, and handing the accepted response to the relay (SPEC §11, §15).
+//! the first-byte timeout, and handing the accepted response to the relay (docs/resilience.md, docs/logs.md).
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};

@@ -46,7 +46,7 @@ pub async fn proxy(State(state): State<AppState>, request: Request) -> Response 
             error.into_response()
         }
     };
-    // Present on every response, errors included (SPEC §4); a retried request's names the
+    // Present on every response, errors included (docs/architecture.md); a retried request's names the
     // attempt that answered.
     if !response.headers().contains_key(LOG_ID) {
         set_log_id(&mut response, log_id);
@@ -186,7 +186,7 @@ async fn forward(
     .await
 }
 
-/// 429 before anything else happens when the gateway's limit is reached (SPEC §10).
+/// 429 before anything else happens when the gateway's limit is reached (docs/resilience.md).
 pub(super) async fn enforce_rate_limit(
     state: &AppState,
     gateway: &Gateway,

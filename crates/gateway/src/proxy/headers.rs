@@ -1,4 +1,4 @@
-//! Which headers cross the proxy (SPEC §2): hop-by-hop headers, `Host`, every `cf-aig-*`
+//! Which headers cross the proxy (docs/architecture.md): hop-by-hop headers, `Host`, every `cf-aig-*`
 //! header and the gateway credential stay behind; everything else passes unchanged.
 
 use http::{HeaderMap, HeaderName, header};

@@ -1,4 +1,4 @@
-//! The provider pass-through of SPEC §2: `/v1/{account}/{gateway}/{provider}/{path…}`.
+//! The provider pass-through (docs/architecture.md): `/v1/{account}/{gateway}/{provider}/{path…}`.
 
 mod caching;
 mod client;

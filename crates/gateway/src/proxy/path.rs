@@ -1,4 +1,4 @@
-//! The proxy URL scheme `/v1/{account}/{gateway}/{provider}/{path…}` and its traversal guard (SPEC §2).
+//! The proxy URL scheme `/v1/{account}/{gateway}/{provider}/{path…}` and its traversal guard (docs/architecture.md).
 //!
 //! The router never normalises paths; this module reads the raw path and rejects anything that
 //! could leave the provider's base after any number of percent-decodings.
@@ -54,7 +54,7 @@ pub fn parse(raw_path: &str) -> Result<ProxyPath<'_>, GatewayError> {
     })
 }
 
-/// The universal endpoint `/v1/{account}/{gateway}` (SPEC §6), if that is what the path is.
+/// The universal endpoint `/v1/{account}/{gateway}` (docs/resilience.md), if that is what the path is.
 pub fn parse_universal(raw_path: &str) -> Option<Result<(&str, &str), GatewayError>> {
     let rest = raw_path.strip_prefix("/v1/")?;
     let rest = rest.strip_suffix('/').unwrap_or(rest);

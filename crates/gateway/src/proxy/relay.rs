@@ -1,6 +1,6 @@
 //! Sending the upstream's response body to the client while the request log watches it: usage
 //! is read as chunks pass, the body head is captured (bounded), and the end record is made
-//! durable before the last byte goes out (SPEC §15).
+//! durable before the last byte goes out (docs/logs.md).
 //!
 //! A task owns the upstream stream and hands chunks to the client's body through a channel of
 //! one. Owning the stream is what guarantees an end record on every path: completion, an

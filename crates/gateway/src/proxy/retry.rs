@@ -1,4 +1,4 @@
-//! When and how long to retry an upstream call (SPEC §11): the attempts, the backoff, and
+//! When and how long to retry an upstream call (docs/resilience.md): the attempts, the backoff, and
 //! which failures are worth another try. Pure, so the delays are tested without waiting.
 
 use std::time::Duration;

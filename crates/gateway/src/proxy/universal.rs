@@ -1,4 +1,4 @@
-//! The universal endpoint (SPEC §6): `POST /v1/{account}/{gateway}` with an ordered list of
+//! The universal endpoint (docs/resilience.md): `POST /v1/{account}/{gateway}` with an ordered list of
 //! steps `{provider, endpoint, headers, query, config?}`. Each step's retries are used up before
 //! the next step; the first step that answers 2xx wins, with `cf-aig-step: <index>`.
 
@@ -225,7 +225,7 @@ fn validate_step<'a>(
         );
     }
     let step_options = RequestOptions::from_headers(&headers)?;
-    // A `compat` step takes an OpenAI Chat Completions body for any provider (SPEC §7), so a
+    // A `compat` step takes an OpenAI Chat Completions body for any provider (docs/compat.md), so a
     // fallback chain can cross providers and still answer in OpenAI's shape.
     let (url, provider, path, query, headers, body, reshape) = if step.provider == "compat" {
         if !matches!(

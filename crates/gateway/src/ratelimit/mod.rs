@@ -1,4 +1,4 @@
-//! Rate limiting (SPEC §10): `limit` requests per window per key, counted in this process or in
+//! Rate limiting (docs/resilience.md): `limit` requests per window per key, counted in this process or in
 //! Redis shared by all instances, with the local counters as the fallback when Redis fails.
 //!
 //! Semantics, the same in both backends:

@@ -1,5 +1,5 @@
 //! The request-log side of storage: rows as the logs API shows them, the queries it makes, and
-//! the ingestion calls the log shipper makes (SPEC §13 logs, §15).
+//! the ingestion calls the log shipper makes (docs/logs.md).
 
 pub(crate) mod body_codec;
 pub(crate) mod columns;
@@ -12,7 +12,7 @@ use super::StoreResult;
 use crate::analytics::{AnalyticsQuery, RollupDelta, RollupRow};
 use crate::logs::{SpoolPosition, SpoolRecord};
 
-/// One log row (SPEC §13 "Log row"). Times are Unix milliseconds; rendering is the API's job.
+/// One log row (docs/logs.md). Times are Unix milliseconds; rendering is the API's job.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LogRow {
     pub id: String,

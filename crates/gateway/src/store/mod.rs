@@ -1,4 +1,4 @@
-//! Storage behind small traits (SPEC §14). SQLite under `data_dir` is the default; PostgreSQL
+//! Storage behind small traits (docs/deployment.md). SQLite under `data_dir` is the default; PostgreSQL
 //! (`postgres/`) implements the same traits for instances that share one database.
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Token usage (SPEC §8) and the model name, read from provider responses in the same pass that
+//! Token usage (docs/analytics.md) and the model name, read from provider responses in the same pass that
 //! forwards them, with bounded memory; plus the model a request names.
 //!
 //! The proxy hands every response chunk to a [`UsageExtractor`] as it forwards it, then calls

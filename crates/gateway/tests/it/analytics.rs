@@ -1,4 +1,4 @@
-//! Analytics (SPEC §13): a known mix of requests comes back as exact totals, per group and per
+//! Analytics (docs/analytics.md): a known mix of requests comes back as exact totals, per group and per
 //! interval, with percentiles within the sketch's error of the true values.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Authenticated gateways (SPEC §12): run tokens, the admin token, revocation, and credentials
+//! Authenticated gateways (docs/security.md): run tokens, the admin token, revocation, and credentials
 //! that never leave the gateway.
 
 use reqwest::Method;

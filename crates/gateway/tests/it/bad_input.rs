@@ -348,7 +348,7 @@ async fn header_injection_never_reaches_the_upstream() {
     );
 }
 
-// IN-16, IN-18: bad `cf-aig-*` values are 400 (2013) before anything goes upstream (SPEC §3).
+// IN-16, IN-18: bad `cf-aig-*` values are 400 (2013) before anything goes upstream (docs/architecture.md).
 #[tokio::test]
 async fn bad_option_headers_are_400_before_the_upstream() {
     let gw = gateway().await;
@@ -390,7 +390,7 @@ async fn bad_option_headers_are_400_before_the_upstream() {
         assert_eq!(gateway_error_code(&envelope), 2013, "{name}: {value}");
     }
     assert_eq!(gw.mock.request_count(), 0);
-    // The edges that are allowed: 0 means "do not cache", a larger TTL is clamped (SPEC §3), and
+    // The edges that are allowed: 0 means "do not cache", a larger TTL is clamped (docs/architecture.md), and
     // extra metadata entries are dropped.
     for (name, value) in [
         ("cf-aig-cache-ttl", "0"),
@@ -407,7 +407,7 @@ async fn bad_option_headers_are_400_before_the_upstream() {
     }
 }
 
-// IN-12, IN-25: unknown providers are 400 (2008, SPEC §2) with nothing sent anywhere, and
+// IN-12, IN-25: unknown providers are 400 (2008) with nothing sent anywhere, and
 // look-alike names are not normalised onto a real provider.
 #[tokio::test]
 async fn unknown_and_look_alike_providers_are_refused() {

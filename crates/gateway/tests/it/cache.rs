@@ -1,4 +1,4 @@
-//! The response cache through the proxy (SPEC §9, headers of §3/§4).
+//! The response cache through the proxy (docs/cache.md).
 
 use std::time::Duration;
 

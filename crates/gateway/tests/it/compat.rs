@@ -1,4 +1,4 @@
-//! The unified OpenAI-compatible endpoint (SPEC §7) against the mock's Anthropic and Gemini
+//! The unified OpenAI-compatible endpoint (docs/compat.md) against the mock's Anthropic and Gemini
 //! formats. The Python tests drive the official OpenAI SDK through it too.
 
 use serde_json::{Value, json};

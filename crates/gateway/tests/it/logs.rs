@@ -1,5 +1,5 @@
 //! Request logs: a row per proxied request with tokens, cost and bodies, written through the
-//! spool (SPEC §13 log row, §15).
+//! spool (docs/logs.md).
 
 use std::sync::Arc;
 use std::time::Duration;

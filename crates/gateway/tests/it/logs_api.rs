@@ -1,5 +1,5 @@
 //! The logs REST API end to end: requests go through the proxy, their rows come back through
-//! `/client/v4/…/logs` in Cloudflare's shape (SPEC §13).
+//! `/client/v4/…/logs` in Cloudflare's shape (docs/logs.md).
 
 use reqwest::Method;
 use serde_json::{Value, json};

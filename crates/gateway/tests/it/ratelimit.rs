@@ -1,4 +1,4 @@
-//! Rate limiting through the proxy (SPEC §10): exact under concurrency, fixed vs sliding,
+//! Rate limiting through the proxy (docs/resilience.md): exact under concurrency, fixed vs sliding,
 //! per-key counters, Redis shared by gateways, and local limiting when Redis is gone.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Retries and timeouts through the proxy (SPEC §11). The delay arithmetic of each backoff is
+//! Retries and timeouts through the proxy (docs/resilience.md). The delay arithmetic of each backoff is
 //! tested in `proxy::retry`; here: counts, which failures are retried, rows per attempt, and
 //! what the client gets when every attempt fails.
 

@@ -1,4 +1,4 @@
-//! Gateways on one PostgreSQL database behave as one (SPEC §14): what is created, logged or
+//! Gateways on one PostgreSQL database behave as one (docs/deployment.md): what is created, logged or
 //! changed through one is seen by the other.
 
 use reqwest::Method;

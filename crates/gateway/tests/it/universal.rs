@@ -1,4 +1,4 @@
-//! The universal endpoint (SPEC §6): ordered fallback steps, `cf-aig-step`, a row per attempt
+//! The universal endpoint (docs/resilience.md): ordered fallback steps, `cf-aig-step`, a row per attempt
 //! sharing the event id.
 
 use reqwest::Method;

@@ -1,4 +1,4 @@
-//! The `cf-aig-*` request headers of SPEC §3, parsed and validated before anything goes upstream.
+//! The `cf-aig-*` request headers (docs/architecture.md), parsed and validated before anything goes upstream.
 
 use std::time::Duration;
 
@@ -117,7 +117,7 @@ impl RequestOptions {
 
 impl RequestOptions {
     /// These options with every value `other` sets taking precedence (a universal-endpoint
-    /// step's own headers over the request's, SPEC §3).
+    /// step's own headers over the request's).
     pub fn overridden_by(&self, other: &RequestOptions) -> RequestOptions {
         RequestOptions {
             gateway_token: self.gateway_token.clone(),

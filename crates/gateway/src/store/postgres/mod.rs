@@ -1,5 +1,5 @@
 //! The shared store: PostgreSQL, for any number of gateway instances behind a load balancer
-//! (SPEC §14), with the same traits and semantics as the SQLite store.
+//! (docs/deployment.md), with the same traits and semantics as the SQLite store.
 //!
 //! Every call takes a pooled connection and is bounded by a timeout, so a slow or unreachable
 //! database is an error the caller handles (the log spool absorbs it) rather than a task that

@@ -1,4 +1,4 @@
-//! Copying a stopped SQLite deployment into PostgreSQL (`tollgate migrate`, SPEC §14): settings,
+//! Copying a stopped SQLite deployment into PostgreSQL (`tollgate migrate`, docs/deployment.md): settings,
 //! gateways, run tokens (hashes stay hashes), logs with their bodies, analytics rollups and the
 //! spool checkpoint.
 //!

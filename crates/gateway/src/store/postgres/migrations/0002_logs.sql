@@ -1,4 +1,4 @@
--- Request logs (SPEC §13 log row). Times are Unix milliseconds. Key and ordering columns use
+-- Request logs (docs/logs.md). Times are Unix milliseconds. Key and ordering columns use
 -- the "C" collation: bytewise, as SQLite compares, whatever the database's locale.
 CREATE TABLE logs (
     id                     TEXT COLLATE "C" PRIMARY KEY,  -- UUIDv7: sorts by creation time

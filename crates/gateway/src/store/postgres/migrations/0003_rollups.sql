@@ -1,4 +1,4 @@
--- Analytics rollups (SPEC §13), one table per resolution, written by the log shippers of every
+-- Analytics rollups (docs/analytics.md), one table per resolution, written by the log shippers of every
 -- instance in the same transaction as their log rows and spool checkpoints. Sketches cannot be
 -- merged in SQL: an ingest locks the rows it adds to and merges them in the gateway.
 CREATE TABLE rollups_minute (

@@ -1,4 +1,4 @@
--- Request logs (SPEC §13 log row). Times are Unix milliseconds.
+-- Request logs (docs/logs.md). Times are Unix milliseconds.
 CREATE TABLE logs (
     id                     TEXT PRIMARY KEY,          -- UUIDv7: sorts by creation time
     account_id             TEXT NOT NULL,

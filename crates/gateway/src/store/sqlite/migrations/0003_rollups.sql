@@ -1,4 +1,4 @@
--- Analytics rollups (SPEC §13), one table per resolution, written by the log shipper in the
+-- Analytics rollups (docs/analytics.md), one table per resolution, written by the log shipper in the
 -- same transaction as the log rows and the spool checkpoint.
 CREATE TABLE rollups_minute (
     account_id         TEXT NOT NULL,
