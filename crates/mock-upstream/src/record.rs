@@ -115,7 +115,6 @@ impl Recorder {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
 

@@ -1,6 +1,5 @@
 //! Rollups through the real SQLite store: every interval buckets the same requests exactly.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
 use crate::logs::{LogEnd, RollupFacts, SpoolPosition, SpoolRecord};

@@ -222,7 +222,6 @@ fn stretch(at: jiff::Timestamp) -> Option<(jiff::Timestamp, jiff::Timestamp)> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use std::collections::BTreeSet;
     use std::path::PathBuf;

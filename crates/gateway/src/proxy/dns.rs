@@ -187,7 +187,6 @@ pub fn cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Dns
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::mpsc;

@@ -84,7 +84,6 @@ fn push_ip(out: &mut String, client_ip: Option<IpAddr>) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
     use http::{HeaderName, HeaderValue};

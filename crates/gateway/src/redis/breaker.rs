@@ -170,7 +170,6 @@ impl WarnThrottle {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::expect_used)]
 
     use std::sync::Arc;
     use std::time::Duration;

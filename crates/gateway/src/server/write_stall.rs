@@ -147,7 +147,6 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for StallWatchedIo<T> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt, duplex};
 

@@ -52,7 +52,6 @@ impl Visitor<'_> for CountVisitor {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn parse(json: &str) -> Option<Count> {

@@ -1,6 +1,5 @@
 //! End-to-end tests of the extractor over real response shapes, cut at every possible place.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::eventstream;
 use super::*;

@@ -90,7 +90,6 @@ pub fn warn_if_loose(dir: &Path) {
 
 #[cfg(all(test, unix))]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use std::os::unix::fs::PermissionsExt;
 

@@ -1,5 +1,4 @@
 //! Tests of the response cache against real components: moka, a real Redis, real tasks.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod flight;
 mod key;

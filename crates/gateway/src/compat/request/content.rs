@@ -174,7 +174,6 @@ pub(crate) fn guess_media_type(url: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -1,6 +1,5 @@
 //! Table-driven tests of the translation: fixture files in, expected JSON or SSE out.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod mock;
 mod request;
