@@ -1,6 +1,5 @@
 //! Rollups through the real SQLite store: every interval buckets the same requests exactly.
 
-
 use super::*;
 use crate::logs::{LogEnd, RollupFacts, SpoolPosition, SpoolRecord};
 use crate::store::logs::{AnalyticsStore, LogStore};

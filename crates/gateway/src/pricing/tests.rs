@@ -1,4 +1,3 @@
-
 use std::time::SystemTime;
 
 use genai_prices::{Calculator, PriceRequest, Usage, UsageKey};

@@ -3,7 +3,6 @@
 //! by a failed test expire by themselves), a port where nothing listens, a socket that never
 //! answers, and a private `redis-server` that is killed and restarted.
 
-
 use std::sync::Arc;
 use std::time::Duration;
 

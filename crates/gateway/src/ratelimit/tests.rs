@@ -1,6 +1,5 @@
 //! The in-process limiter through its public API; time moves only when a `ManualClock` is told.
 
-
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,6 +1,5 @@
 //! End-to-end tests of the extractor over real response shapes, cut at every possible place.
 
-
 use super::eventstream;
 use super::*;
 

@@ -1,6 +1,5 @@
 //! Table-driven tests of the translation: fixture files in, expected JSON or SSE out.
 
-
 mod mock;
 mod request;
 mod response;
