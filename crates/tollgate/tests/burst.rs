@@ -10,7 +10,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::process::{ADMIN_TOKEN, BIN, Tollgate, spawn};
+use support::process::{BIN, Tollgate};
 use tollgate_mock_upstream::MockUpstream;
 
 /// Streams opened at once; `TOLLGATE_BURST_STREAMS` overrides it for a manual run.
@@ -77,21 +77,6 @@ fn proc_number(file: &str, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {key} in {file}"))
 }
 
-/// `tollgate serve` of this build, or of the binary named by `TOLLGATE_BURST_BIN`: the release
-/// build's figures in docs/reliability.md come from this test run against it.
-async fn start(config: &std::path::Path, data_dir: &std::path::Path) -> Tollgate {
-    let bin = std::env::var("TOLLGATE_BURST_BIN").unwrap_or_else(|_| BIN.to_owned());
-    let mut command = tokio::process::Command::new(bin);
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("TOLLGATE_SERVER__ADMIN_TOKEN", ADMIN_TOKEN);
-    let (child, base) = spawn(command).await;
-    Tollgate { child, base }
-}
-
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
@@ -134,7 +119,9 @@ async fn a_burst_of_streams_gives_back_its_descriptors_and_memory() {
         ),
     )
     .unwrap();
-    let gw = start(&config, &work.path().join("data")).await;
+    // `TOLLGATE_BURST_BIN` measures another build: the release figures in docs/reliability.md.
+    let bin = std::env::var("TOLLGATE_BURST_BIN").unwrap_or_else(|_| BIN.to_owned());
+    let gw = Tollgate::start_bin(&bin, &config, &work.path().join("data")).await;
     let pid = gw.child.id().unwrap();
 
     // Warm up (the `default` gateway, the log pipeline, the runtime's threads), then take the
