@@ -12,9 +12,13 @@ use clap::Parser;
 use cli::{Cli, Command, ConfigCommand};
 
 /// glibc's malloc and free were a fifth of the instructions of a proxied request
-/// (bench/PROFILE.md); mimalloc's thread-local free lists make them a fraction of that.
+/// (bench/PROFILE.md); a thread-caching allocator makes them a fraction of that. jemalloc rather
+/// than mimalloc: with its background threads (the `background_threads` feature) pages freed
+/// after a burst go back to the OS within seconds, where mimalloc returns them only when the
+/// thread that owns them allocates again, so an idle gateway kept a burst's peak RSS
+/// (docs/reliability.md, "After a burst: descriptors and memory").
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

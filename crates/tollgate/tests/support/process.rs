@@ -22,7 +22,12 @@ impl Tollgate {
     /// Starts `tollgate serve --config <config> --data-dir <data_dir>` and waits for its
     /// "listening" line.
     pub async fn start(config: &Path, data_dir: &Path) -> Tollgate {
-        let mut command = Command::new(BIN);
+        Tollgate::start_bin(BIN, config, data_dir).await
+    }
+
+    /// As [`Tollgate::start`], with another build of the binary (a release build, say).
+    pub async fn start_bin(bin: &str, config: &Path, data_dir: &Path) -> Tollgate {
+        let mut command = Command::new(bin);
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
