@@ -1,4 +1,4 @@
-//! Request logs that lose nothing (SPEC §15).
+//! Request logs that lose nothing (docs/logs.md).
 //!
 //! A request appends a begin record to the local spool (and waits until it is written to the
 //! OS) before going upstream, and an end record before the last byte of the response reaches
