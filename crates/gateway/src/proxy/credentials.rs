@@ -5,6 +5,8 @@
 //! put where a provider key goes (`Authorization`, `x-api-key`, `?key=`, a universal step's
 //! headers), which an open gateway would otherwise forward to the provider.
 
+use std::borrow::Cow;
+
 use http::HeaderMap;
 
 use crate::error::{ErrorCode, GatewayError};
@@ -53,14 +55,21 @@ fn words(value: &str) -> impl Iterator<Item = &str> {
     )
 }
 
-/// `(name, percent-decoded value)` of each `name=value` pair.
-fn query_pairs(query: &str) -> impl Iterator<Item = (&str, String)> {
+/// `(name, percent-decoded value)` of each `name=value` pair; a value without `%` or `+` (the
+/// usual case) is borrowed, not copied.
+fn query_pairs(query: &str) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
     query.split('&').filter_map(|pair| {
         let (name, value) = pair.split_once('=')?;
-        let value = value.replace('+', " ");
-        let decoded = percent_encoding::percent_decode_str(&value).decode_utf8_lossy();
-        Some((name, decoded.into_owned()))
+        let decoded = match value.contains('+') {
+            true => Cow::Owned(decoded(&value.replace('+', " ")).into_owned()),
+            false => decoded(value),
+        };
+        Some((name, decoded))
     })
+}
+
+fn decoded(value: &str) -> Cow<'_, str> {
+    percent_encoding::percent_decode_str(value).decode_utf8_lossy()
 }
 
 #[cfg(test)]
@@ -79,7 +88,9 @@ mod tests {
 
     #[test]
     fn query_values_are_decoded() {
-        let pairs: Vec<(&str, String)> = query_pairs("key=tga%5Fabc&alt=sse&flag&x=a+b").collect();
+        let pairs: Vec<(&str, String)> = query_pairs("key=tga%5Fabc&alt=sse&flag&x=a+b")
+            .map(|(name, value)| (name, value.into_owned()))
+            .collect();
         assert_eq!(
             pairs,
             [

@@ -55,7 +55,10 @@ struct Step<'a> {
     url: String,
     path: String,
     query: Option<String>,
+    /// As logged (credentials redacted there).
     headers: HeaderMap,
+    /// As sent: `headers` without what must not leave the gateway.
+    upstream_headers: HeaderMap,
     body: Bytes,
     options: RequestOptions,
     /// For `compat` steps: the provider's answer rewritten in OpenAI's shape.
@@ -124,7 +127,7 @@ pub async fn forward(
             provider: step.provider,
             method: Method::POST,
             url: step.url,
-            headers: upstream_request_headers(&step.headers),
+            headers: step.upstream_headers,
             body: step.body.clone(),
             timeout: attempt_timeout(state, &gateway, &step.options),
             policy: RetryPolicy::new(&gateway.settings, &step.options),
@@ -280,7 +283,8 @@ fn validate_step<'a>(
             reshape,
         )
     };
-    refuse_gateway_tokens(state, &upstream_request_headers(&headers), query.as_deref())?;
+    let upstream_headers = upstream_request_headers(&headers);
+    refuse_gateway_tokens(state, &upstream_headers, query.as_deref())?;
     let mut step_options = step_options;
     if let Some(config) = step.config {
         let bad = |field: &str, why: &str| {
@@ -315,6 +319,7 @@ fn validate_step<'a>(
         path,
         query,
         headers,
+        upstream_headers,
         body,
         options: options.overridden_by(&step_options),
         reshape,
