@@ -57,6 +57,21 @@ def test_provider_errors_arrive_as_openai_errors(client):
     assert raised.value.status_code == 429
 
 
+def test_gateway_errors_show_their_message_in_the_sdk(client, gateway):
+    # The SDK's exception text is OpenAI's `error.message`; Cloudflare's envelope has none, so
+    # before the unified endpoint answered in OpenAI's shape users saw only "Error code: 400".
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.chat.completions.create(model="openia/gpt-4o-mini", messages=MESSAGES)
+    assert "did you mean openai?" in str(raised.value)
+    assert raised.value.code == "2008"
+    missing = openai.OpenAI(
+        api_key=OPENAI_KEY, base_url=gateway.proxy_url("compat", gateway="nope"), max_retries=0, timeout=30
+    )
+    with pytest.raises(openai.NotFoundError) as raised:
+        missing.chat.completions.create(model="openai/gpt-4o-mini", messages=MESSAGES)
+    assert 'account "local" has no gateway "nope"' in str(raised.value)
+
+
 def test_models_lists_provider_prefixed_names(client):
     ids = {model.id for model in client.models.list()}
     assert "openai/gpt-4o-mini" in ids

@@ -1,4 +1,4 @@
-//! `scripts/soak`: load and soak of the release gateway (reliability plan §3.4), printed as a
+//! `scripts/soak`: load and soak of the release gateway (docs/reliability.md), printed as a
 //! markdown summary on stdout or written to `--out FILE`.
 
 use std::path::PathBuf;

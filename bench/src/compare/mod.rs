@@ -1,6 +1,6 @@
 //! The side-by-side benchmark (bench/README.md, issue 11): the mock upstream direct, nginx
 //! `proxy_pass` to it, and Tollgate, run through the same scenarios in one run, reported as one
-//! table with Tollgate's ratios and the §17 verdicts. Started by `scripts/bench`.
+//! table with Tollgate's ratios and the verdicts against the performance bars. Started by `scripts/bench`.
 
 mod client;
 mod machine;
@@ -29,7 +29,7 @@ pub struct Options {
     pub results: Option<PathBuf>,
 }
 
-/// Runs everything; Ok(false) when a scenario failed to run (a missed §17 bar is not a failure
+/// Runs everything; Ok(false) when a scenario failed to run (a missed performance bar is not a failure
 /// of the run: benchmarks measure, they do not assert).
 pub async fn run(options: Options) -> anyhow::Result<bool> {
     let plan = if options.smoke {
@@ -107,7 +107,7 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
         println!("\nERROR in {scenario}: {error}");
     }
     println!(
-        "\n{} line(s) below a §17 bar, {} scenario error(s)",
+        "\n{} line(s) below a performance bar, {} scenario error(s)",
         report::failed(&rows),
         results.errors.len()
     );
@@ -143,7 +143,7 @@ fn document(
     out.push_str(table);
     out.push_str(
         "\nThe mock is not the bottleneck when direct throughput is well above both proxies' \
-         (the throughput rows' verdicts say by how much). Not measured here: §17's 10-minute soak \
+         (the throughput rows' verdicts say by how much). Not measured here: the 10-minute soak \
          without RSS growth.\n\nWhere the time goes (callgrind, per request) and what would \
          close the gap: bench/PROFILE.md (hand-written, not regenerated).\n",
     );

@@ -7,7 +7,7 @@ use super::scenarios::Plan;
 pub enum Verdict {
     Pass(String),
     Fail(String),
-    /// Measured for context; §17 sets no bar for it.
+    /// Measured for context; no bar is set for it.
     Info(String),
 }
 
@@ -50,14 +50,14 @@ fn not_measured() -> Verdict {
     Verdict::Fail("not measured".to_owned())
 }
 
-/// §17: added p99 latency ≤ 1.5× nginx's. A negative nginx overhead (noise) counts as zero.
+/// The bar: added p99 latency ≤ 1.5× nginx's. A negative nginx overhead (noise) counts as zero.
 fn added_p99_verdict(values: [Option<f64>; 3]) -> Verdict {
     match (values[NGINX], values[TOLLGATE]) {
         (Some(nginx), Some(tollgate)) => {
             let bar = 1.5 * nginx.max(0.0);
             Verdict::bar(
                 tollgate <= bar,
-                format!("§17 added p99 ≤ 1.5× nginx's ({bar:.0} µs)"),
+                format!("added p99 ≤ 1.5× nginx's ({bar:.0} µs)"),
             )
         }
         _ => not_measured(),
@@ -104,7 +104,7 @@ pub fn rows(results: &Results, plan: &Plan) -> Vec<Row> {
                 } else {
                     format!("WARNING: mock may be the bottleneck (direct only {headroom:.1}×)")
                 };
-                Verdict::bar(tollgate >= 0.8 * nginx, format!("§17 ≥ 0.8× nginx; {mock}"))
+                Verdict::bar(tollgate >= 0.8 * nginx, format!("≥ 0.8× nginx; {mock}"))
             }
             _ => not_measured(),
         };
@@ -164,7 +164,7 @@ pub fn rows(results: &Results, plan: &Plan) -> Vec<Row> {
         metric: "added stream time to first byte p50 (µs)".into(),
         values: first_byte_added,
         verdict: match first_byte_added[TOLLGATE] {
-            Some(t) => Verdict::bar(t <= 300.0, "§17 ≤ 300 µs".into()),
+            Some(t) => Verdict::bar(t <= 300.0, "≤ 300 µs".into()),
             None => not_measured(),
         },
     });
@@ -194,7 +194,7 @@ pub fn rows(results: &Results, plan: &Plan) -> Vec<Row> {
         metric: format!("RSS growth, {streams} concurrent streams (MiB)"),
         values: [None, growth[NGINX], growth[TOLLGATE]],
         verdict: match growth[TOLLGATE] {
-            Some(g) if !g.is_nan() => Verdict::bar(g <= 128.0, "§17 ≤ 128 MiB".into()),
+            Some(g) if !g.is_nan() => Verdict::bar(g <= 128.0, "≤ 128 MiB".into()),
             _ => not_measured(),
         },
     });
@@ -217,7 +217,7 @@ pub fn rows(results: &Results, plan: &Plan) -> Vec<Row> {
         verdict: match cache {
             Some(c) => Verdict::bar(
                 c.hit_p50_us <= 200.0,
-                "§17 ≤ 200 µs (direct: the mock answering)".into(),
+                "≤ 200 µs (direct: the mock answering)".into(),
             ),
             None => not_measured(),
         },

@@ -1,5 +1,4 @@
-//! The scenarios, each run against direct, nginx and Tollgate in turn (bench/README.md, peer-gateways
-//! §3): wrk at fixed concurrency, fixed-rate load against a 50 ms upstream, sequential and
+//! The scenarios, each run against direct, nginx and Tollgate in turn (bench/README.md): wrk at fixed concurrency, fixed-rate load against a 50 ms upstream, sequential and
 //! 1,000 concurrent streams, cache HITs, and Tollgate with logs off.
 
 use std::path::PathBuf;

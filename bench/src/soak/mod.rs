@@ -1,4 +1,4 @@
-//! The load and soak harness behind `scripts/soak` (reliability plan §3.4): the release gateway
+//! The load and soak harness behind `scripts/soak` (docs/reliability.md): the release gateway
 //! and mock as separate processes, driven through stages (a)–(g), each reported as a markdown
 //! table. Measures, never asserts: the figures go to docs/reliability.md.
 

@@ -8,20 +8,22 @@ use axum::routing::any;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api;
-use crate::error::GatewayError;
+use crate::error::{self, GatewayError};
 use crate::proxy;
 use crate::server;
 use crate::state::AppState;
 
 /// Routes:
 /// - `/v1/…`: the proxy (docs/architecture.md); it reads the raw path itself, so nothing here normalises it.
-/// - `/client/v4/…`: the management API, admin token required on every route (§12, §13).
+/// - `/client/v4/…`: the management API, admin token required on every route (docs/security.md).
 /// - `/healthz`, `/readyz`: no token.
-/// - anything else: the dashboard (§16, no token to load it) for `GET`s of its files and of pages
+/// - anything else: the dashboard (no token to load it) for `GET`s of its files and of pages
 ///   a browser navigates to; the API's 404 JSON otherwise.
 ///
 /// Layers, outermost first (connection-level limits are in [`crate::server`]):
-/// 1. panic guard: a panic in any handler becomes a §5 JSON 500, never a dropped connection;
+/// 0. error shape: on the unified endpoint (`…/compat/…`) every gateway-made error, from any
+///    layer below, is rewritten in OpenAI's shape, since its clients are OpenAI SDKs;
+/// 1. panic guard: a panic in any handler becomes a JSON 500 (docs/errors.md), never a dropped connection;
 /// 2. load shedding: past `limits.max_in_flight` requests (until their bodies end) a new one
 ///    gets 503 + `Retry-After` having cost nothing else; health and metrics are exempt;
 /// 3. head checks: a target over `limits.max_uri_bytes` gets 414, too many or too large headers
@@ -65,6 +67,17 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_panic| {
             GatewayError::internal().into_response()
         }))
+        .layer(middleware::from_fn(speak_the_clients_error_shape))
+}
+
+async fn speak_the_clients_error_shape(request: Request, next: Next) -> Response {
+    let openai_client = proxy::is_compat(request.uri().path());
+    let response = next.run(request).await;
+    if openai_client {
+        error::in_openai_shape(response)
+    } else {
+        response
+    }
 }
 
 async fn refuse_absolute_form(request: Request, next: Next) -> Response {

@@ -5,25 +5,26 @@
 //! - [`app`]: the router and the one place the middleware order is written down.
 //! - [`proxy`]: the provider pass-through (docs/architecture.md): path guard, header rules, upstream call, streaming.
 //! - [`providers`]: the built-in provider table (every provider quirk) and custom providers.
-//! - [`auth`]: the admin token, run tokens and gateway authentication (§12).
-//! - [`cache`]: the response cache (§9): key, memory or Redis store, single flight.
+//! - [`auth`]: the admin token, run tokens and gateway authentication.
+//! - [`cache`]: the response cache: key, memory or Redis store, single flight.
 //! - [`clock`]: wall-clock time, replaceable in tests (TTLs, rate-limit windows).
-//! - [`compat`]: the unified OpenAI-compatible endpoint's translation (§7): Chat Completions to and
+//! - [`compat`]: the unified OpenAI-compatible endpoint's translation: Chat Completions to and
 //!   from Anthropic Messages and Gemini generateContent, streaming included.
 //! - [`gateways`]: gateway settings and the in-memory registry the hot path reads.
 //! - [`redis`]: the one Redis connection and circuit breaker the cache and the limiter share.
-//! - [`ratelimit`]: request limits per gateway, IP or header (§10): fixed and sliding windows, in
+//! - [`ratelimit`]: request limits per gateway, IP or header: fixed and sliding windows, in
 //!   memory or in Redis with the local counters as fallback.
-//! - [`pricing`]: the model price table (bundled genai-prices data + overrides) and request cost (§8).
-//! - [`logs`]: the request log pipeline: spool with group commit, shipper to the store (§15).
-//! - [`store`]: storage traits and their SQLite implementation (§14).
-//! - [`api`]: the management REST API under `/client/v4` (§13) and health routes.
-//! - [`dashboard`]: the browser dashboard (§16), built into the binary and served at `/`.
-//! - [`analytics`]: rollups per minute/hour/day with latency sketches, and their queries (§13).
-//! - [`error`]: the gateway's error codes and their JSON rendering (§5), in one place.
+//! - [`pricing`]: the model price table (bundled genai-prices data + overrides) and request cost.
+//! - [`logs`]: the request log pipeline: spool with group commit, shipper to the store.
+//! - [`store`]: storage traits and their SQLite implementation.
+//! - [`api`]: the management REST API under `/client/v4` and health routes.
+//! - [`dashboard`]: the browser dashboard, built into the binary and served at `/`.
+//! - [`analytics`]: rollups per minute/hour/day with latency sketches, and their queries.
+//! - [`error`]: the gateway's error codes and their JSON rendering, in one place.
 //! - [`metrics`]: Prometheus metrics, fed from the same end records as logs and analytics.
 //! - [`server`]: listeners, TCP options and graceful shutdown.
-//! - [`usage`]: token usage and the model name read from provider responses as they stream (§8).
+//! - [`suggest`]: the nearest known name to a mistyped one, for "did you mean" messages.
+//! - [`usage`]: token usage and the model name read from provider responses as they stream.
 
 pub mod analytics;
 pub mod api;
@@ -46,4 +47,5 @@ pub mod redis;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod suggest;
 pub mod usage;

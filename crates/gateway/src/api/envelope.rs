@@ -42,8 +42,13 @@ impl ApiError {
         }
     }
 
-    pub fn unauthorized() -> ApiError {
-        Self::new(StatusCode::UNAUTHORIZED, 10000, "Authentication error")
+    /// 401, code 10000; `why` says how to fix it (and never echoes what was sent).
+    pub fn unauthorized(why: &str) -> ApiError {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            10000,
+            format!("Authentication error: {why}"),
+        )
     }
     pub fn no_route() -> ApiError {
         Self::new(StatusCode::NOT_FOUND, 7000, "No route for that URI")

@@ -130,15 +130,22 @@ pub async fn require_admin(
     if !is_management {
         return next.run(request).await;
     }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(crate::auth::bearer);
-    match presented {
-        Some(token) if state.admin_token().matches(token) => next.run(request).await,
-        _ => ApiError::unauthorized().into_response(),
-    }
+    let presented = request.headers().get(header::AUTHORIZATION).map(|value| {
+        value
+            .to_str()
+            .ok()
+            .and_then(crate::auth::bearer)
+            .unwrap_or("")
+    });
+    let why = match presented {
+        Some(token) if !token.is_empty() && state.admin_token().matches(token) => {
+            return next.run(request).await;
+        }
+        None => "send Authorization: Bearer <admin token>",
+        Some("") => "Authorization must be \"Bearer <admin token>\"",
+        Some(_) => "the admin token is not valid",
+    };
+    ApiError::unauthorized(why).into_response()
 }
 
 /// The account segment of a management path, if well-formed (else no such route).

@@ -1,12 +1,16 @@
 //! Errors the gateway itself produces on proxy routes, with their stable codes (docs/errors.md).
 //!
 //! Every gateway-made error on a proxy route is a [`GatewayError`]; it becomes the Cloudflare
-//! envelope in exactly one place, [`GatewayError::into_response`]. Upstream errors are not
+//! envelope in exactly one place, [`GatewayError::into_response`], and is rewritten in OpenAI's
+//! shape for clients of the unified endpoint by [`in_openai_shape`]. Upstream errors are not
 //! gateway errors: they pass through untouched and never come here.
 
+use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
+
+use crate::suggest::shown;
 
 /// A gateway-made error: a stable code plus a message that is safe to show a client
 /// (no secrets, no internal detail).
@@ -62,6 +66,17 @@ impl ErrorCode {
         }
     }
 
+    /// The `type` OpenAI's API gives an error of this status.
+    fn openai_type(self) -> &'static str {
+        match self.status().as_u16() {
+            401 => "authentication_error",
+            404 => "not_found_error",
+            429 => "rate_limit_error",
+            400..=499 => "invalid_request_error",
+            _ => "server_error",
+        }
+    }
+
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::GatewayNotFound => StatusCode::NOT_FOUND,
@@ -100,8 +115,31 @@ impl GatewayError {
         self
     }
 
-    pub fn gateway_not_found() -> Self {
-        Self::new(ErrorCode::GatewayNotFound, "Gateway not found")
+    /// 404, code 2001, naming what was asked for and how to get it. The same words whether or
+    /// not the account exists, so the error does not tell a stranger which accounts there are.
+    pub fn gateway_not_found(account: &str, gateway: &str) -> Self {
+        let (account, gateway) = (shown(account), shown(gateway));
+        Self::new(
+            ErrorCode::GatewayNotFound,
+            format!(
+                "Gateway not found: account {account:?} has no gateway {gateway:?}. Proxy URLs \
+                 are /v1/{{account}}/{{gateway}}/{{provider}}/...; create the gateway first \
+                 (management API or `tollgate gateway create`), or use the account's `default` \
+                 gateway, made on its first request (/v1/local/default/... always works)"
+            ),
+        )
+    }
+
+    /// 404, code 2001, for a gateway segment that cannot be a gateway id.
+    pub fn invalid_gateway_id(gateway: &str) -> Self {
+        Self::new(
+            ErrorCode::GatewayNotFound,
+            format!(
+                "Gateway not found: {:?} is not a gateway id (1-64 characters of a-z, 0-9, _ \
+                 and -)",
+                shown(gateway)
+            ),
+        )
     }
 
     /// 429, code 2003, with `Retry-After` and the `RateLimit-*` headers (docs/architecture.md).
@@ -137,10 +175,6 @@ impl GatewayError {
             .with_header("retry-after", retry_after_secs)
     }
 
-    pub fn unauthorized() -> Self {
-        Self::new(ErrorCode::Unauthorized, "Unauthorized")
-    }
-
     pub fn invalid_path() -> Self {
         Self::new(ErrorCode::InvalidPath, "Invalid path")
     }
@@ -154,6 +188,18 @@ impl GatewayError {
 
     pub fn internal() -> Self {
         Self::new(ErrorCode::Internal, "Internal gateway error")
+    }
+
+    /// OpenAI's error body, for the unified endpoint whose clients are OpenAI SDKs: they show
+    /// `error.message`, which Cloudflare's envelope (an array under `error`) does not have.
+    /// `code` is the gateway code as a string, the type OpenAI's SDKs declare for it.
+    pub fn openai_body(&self) -> serde_json::Value {
+        json!({"error": {
+            "message": self.message,
+            "type": self.code.openai_type(),
+            "param": null,
+            "code": self.code.number().to_string(),
+        }})
     }
 
     /// The JSON body (docs/errors.md).
@@ -185,4 +231,23 @@ impl IntoResponse for GatewayError {
         response.extensions_mut().insert(self);
         response
     }
+}
+
+/// A gateway-made error response rewritten in OpenAI's shape (same status and headers); any
+/// other response, an upstream's answer included, is returned unchanged.
+pub fn in_openai_shape(response: Response) -> Response {
+    let Some(body) = response
+        .extensions()
+        .get::<GatewayError>()
+        .map(GatewayError::openai_body)
+    else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body.to_string()))
 }

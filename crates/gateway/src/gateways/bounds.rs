@@ -19,7 +19,8 @@ pub const REQUEST_TIMEOUT_MS: Bound = Bound::new(1, 3_600_000, "milliseconds");
 pub const RETRY_MAX_ATTEMPTS: Bound = Bound::new(1, 5, "");
 /// `retry_delay`, `cf-aig-retry-delay`, a step's `retryDelay`.
 pub const RETRY_DELAY_MS: Bound = Bound::new(0, 5_000, "milliseconds");
-/// `rate_limiting_interval`: the window, at most a day; 0 turns rate limiting off.
+/// `rate_limiting_interval`: the window, at most a day; 0 only with a `rate_limiting_limit` of 0
+/// (rate limiting off).
 pub const RATE_LIMIT_INTERVAL_S: Bound = Bound::new(0, 86_400, "seconds");
 /// `rate_limiting_limit`: requests per window; 0 turns rate limiting off.
 pub const RATE_LIMIT_LIMIT: Bound = Bound::new(0, u32::MAX as u64, "");

@@ -58,10 +58,6 @@ pub const READ_ONLY: &[&str] = &[
     "cache_generation",
 ];
 
-/// Unknown names further than this from every known one get no suggestion (and short names
-/// less: every two-letter name is two edits from `zdr`).
-const MAX_SUGGESTION_DISTANCE: usize = 2;
-
 /// The table: each setting, its type as stored, and how its JSON is read. A parser returns
 /// `Patch::Null` only for the fields that take `null`.
 macro_rules! fields {
@@ -158,35 +154,10 @@ fn field<T>(
 }
 
 fn unknown(name: &str) -> String {
-    let lower = name.to_ascii_lowercase();
-    let nearest = SETTABLE
-        .iter()
-        .chain(CLOUDFLARE_STORED)
-        .map(|known| (edit_distance(&lower, known), *known))
-        .min();
-    match nearest {
-        Some((distance, known))
-            if distance <= MAX_SUGGESTION_DISTANCE.min(name.len().div_ceil(3)) =>
-        {
-            format!("unknown field; did you mean {known}?")
-        }
-        _ => "unknown field".into(),
+    match crate::suggest::nearest(name, SETTABLE.iter().chain(CLOUDFLARE_STORED).copied()) {
+        Some(known) => format!("unknown field; did you mean {known}?"),
+        None => "unknown field".into(),
     }
-}
-
-/// Levenshtein distance over bytes (field names are ASCII).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.bytes().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.bytes().enumerate() {
-            let substitute = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
-        }
-    }
-    row[b.len()]
 }
 
 /// `null` resets the field to its default.

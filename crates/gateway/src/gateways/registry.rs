@@ -120,7 +120,7 @@ impl GatewayRegistry {
             return Ok(gateway);
         }
         if id != "default" || !self.account_exists(account_id) {
-            return Err(GatewayError::gateway_not_found());
+            return Err(GatewayError::gateway_not_found(account_id, id));
         }
         match self.create(account_id, "default", &Map::new()).await {
             Ok(_) | Err(ChangeError::Conflict) => {}

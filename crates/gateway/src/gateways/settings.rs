@@ -159,9 +159,30 @@ pub struct FieldError {
 
 impl GatewaySettings {
     /// Applies a create or update body: the fields present are validated (super::patch) and
-    /// written, absent ones keep their value.
+    /// written, absent ones keep their value; the result must make sense as a whole, or
+    /// nothing changes.
     pub fn apply(&mut self, body: &Map<String, Value>) -> Result<(), Vec<FieldError>> {
-        self.write(SettingsPatch::parse(body)?);
+        let mut next = self.clone();
+        next.write(SettingsPatch::parse(body)?);
+        next.check_together()?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Rules between fields. A limit without a window would be accepted and never enforced,
+    /// which is worse than a refusal.
+    fn check_together(&self) -> Result<(), Vec<FieldError>> {
+        if self.rate_limiting_limit > 0 && self.rate_limiting_interval == 0 {
+            return Err(vec![FieldError {
+                field: "rate_limiting_interval".into(),
+                message: format!(
+                    "must be 1 to {} seconds while rate_limiting_limit is {} (set \
+                     rate_limiting_limit to 0 to turn rate limiting off)",
+                    super::bounds::RATE_LIMIT_INTERVAL_S.max,
+                    self.rate_limiting_limit
+                ),
+            }]);
+        }
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use http::HeaderName;
 use super::{BUILTIN, CompatBase, UrlTemplate, UsageFormat, url};
 use crate::compat::Dialect;
 use crate::config::{Config, ProviderConfig};
-use crate::error::GatewayError;
+use crate::error::{ErrorCode, GatewayError};
 use crate::proxy::UpstreamClients;
 
 /// One provider as the proxy uses it.
@@ -128,6 +128,26 @@ impl ProviderRegistry {
 
     pub fn get(&self, slug: &str) -> Option<&Arc<Provider>> {
         self.by_slug.get(slug)
+    }
+
+    /// The provider a slug names, or 400/2008 saying how to fix it: the nearest configured
+    /// slug when the name looks like a typo of one, else every slug there is.
+    pub fn named(&self, slug: &str) -> Result<&Arc<Provider>, GatewayError> {
+        self.get(slug).ok_or_else(|| {
+            let hint = match crate::suggest::nearest(slug, self.by_slug.keys().map(String::as_str))
+            {
+                Some(near) => format!("did you mean {near}?"),
+                None => {
+                    let mut slugs: Vec<&str> = self.by_slug.keys().map(String::as_str).collect();
+                    slugs.sort_unstable();
+                    format!("the providers are {}", slugs.join(", "))
+                }
+            };
+            GatewayError::new(
+                ErrorCode::InvalidProvider,
+                format!("Invalid provider {:?}; {hint}", crate::suggest::shown(slug)),
+            )
+        })
     }
 
     /// Every credential header name any provider uses: what redaction covers on every route,

@@ -75,12 +75,7 @@ fn resolve<'a>(
             "model must be \"{provider}/{model}\"",
         )
     })?;
-    let provider = state.providers().get(slug).ok_or_else(|| {
-        GatewayError::new(
-            ErrorCode::InvalidProvider,
-            format!("Invalid provider: {slug}"),
-        )
-    })?;
+    let provider = state.providers().named(slug)?;
     let bare = bare.to_owned();
     Ok((request, provider, bare))
 }

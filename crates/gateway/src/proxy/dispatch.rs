@@ -9,8 +9,9 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, header};
 
+use super::answer::BufferedAnswer;
 use super::caching::{self, CACHE_STATUS, CachePlan, Lookup, look_up};
-use super::dns::{self, DnsError};
+use super::failure::AttemptFailure;
 use super::handler::Seen;
 use super::headers::client_response_headers;
 use super::options::RequestOptions;
@@ -26,8 +27,6 @@ use crate::state::AppState;
 
 pub const LOG_ID: &str = "cf-aig-log-id";
 const EVENT_ID: &str = "cf-aig-event-id";
-/// Most of a retryable answer kept in memory for returning it later.
-const MAX_BUFFERED_ANSWER: usize = 1024 * 1024;
 
 /// What the logging of one request to one provider is built from.
 pub struct Logging<'a> {
@@ -140,6 +139,14 @@ pub struct Outbound<'a> {
 /// answer it may have (the last attempt's, whatever its status).
 pub async fn send(out: Outbound<'_>, seen: &mut Seen) -> Result<Response, GatewayError> {
     let state = out.state;
+    let policy = RetryPolicy::new(&out.gateway.settings, out.options);
+    // The rows of a request that may be retried share an event id, the client's or the first
+    // attempt's log id, so its attempts can be found together (docs/logs.md).
+    let event_id = out
+        .options
+        .event_id
+        .clone()
+        .or_else(|| (policy.max_attempts > 1).then(|| out.log_id.to_string()));
     let (record, begin) = logging(&Logging {
         state,
         gateway: out.gateway,
@@ -155,7 +162,7 @@ pub async fn send(out: Outbound<'_>, seen: &mut Seen) -> Result<Response, Gatewa
         body: &out.body,
         client: out.client,
         step: None,
-        event_id: out.options.event_id.clone(),
+        event_id: event_id.clone(),
     });
     // The raw query: a key in it (Gemini's `?key=`) must keep entries apart, and the cache key
     // is a hash, so nothing secret is stored.
@@ -189,11 +196,11 @@ pub async fn send(out: Outbound<'_>, seen: &mut Seen) -> Result<Response, Gatewa
         headers: out.upstream_headers,
         body: out.body,
         timeout: attempt_timeout(state, out.gateway, out.options),
-        policy: RetryPolicy::new(&out.gateway.settings, out.options),
+        policy,
         record,
         begin,
         first_id: out.log_id,
-        event_id: out.options.event_id.clone(),
+        event_id,
         cache,
         leader,
         reshape: out.reshape,
@@ -308,28 +315,31 @@ impl Dispatch<'_> {
                 .headers(headers)
                 .body(self.body.clone())
                 .send();
-            let (failure, cause) = match tokio::time::timeout(self.timeout, send).await {
+            let failure = match tokio::time::timeout(self.timeout, send).await {
                 Ok(Ok(upstream)) => {
                     let status = upstream.status().as_u16();
                     if retries_left && retryable_status(status) {
                         let wait = self
                             .policy
                             .delay_after(attempt, retry_after(upstream.headers()));
-                        last_answer = Some(buffer_answer(upstream, id, self.timeout).await);
-                        record.finish_without_response(status, "retried").await;
+                        let answer = BufferedAnswer::read(upstream, self.timeout).await;
+                        answer.finish_row(&record, "retried").await;
+                        last_answer = Some(answer.into_response(id));
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                         continue;
                     }
                     if !accept(status) {
-                        let answer = buffer_answer(upstream, id, self.timeout).await;
-                        record.finish_without_response(status, "not accepted").await;
+                        let answer = BufferedAnswer::read(upstream, self.timeout).await;
+                        answer
+                            .finish_row(&record, "fell back to the next step")
+                            .await;
                         let failure = GatewayError::new(
                             ErrorCode::UpstreamFailed,
                             "Provider answered with an error",
                         );
                         return Ok(Delivery::Refused {
-                            answer: Some(answer),
+                            answer: Some(answer.into_response(id)),
                             failure,
                         });
                     }
@@ -337,14 +347,11 @@ impl Dispatch<'_> {
                     set_log_id(&mut response, id);
                     return Ok(Delivery::Delivered(response));
                 }
-                Err(_elapsed) => (timed_out(), None),
-                Ok(Err(error)) => send_failure(error, &self.provider.slug),
+                Err(_elapsed) => AttemptFailure::timed_out(self.timeout, &self.url),
+                Ok(Err(error)) => AttemptFailure::of_send(&error, &self.provider.slug),
             };
             record
-                .finish_without_response(
-                    failure.code.status().as_u16(),
-                    cause.as_deref().unwrap_or(&failure.message),
-                )
+                .finish_without_response(failure.error.code.status().as_u16(), &failure.cause)
                 .await;
             if retries_left {
                 tokio::time::sleep(self.policy.delay_after(attempt, None)).await;
@@ -353,7 +360,7 @@ impl Dispatch<'_> {
             }
             return Ok(Delivery::Refused {
                 answer: last_answer,
-                failure,
+                failure: failure.error,
             });
         }
     }
@@ -435,71 +442,10 @@ pub async fn write_begin(
     })
 }
 
-/// Reads a (retryable, so small) upstream answer whole, so it can still be returned if every
-/// later attempt fails without one. A body that stalls is cut after `idle_timeout` of silence,
-/// like a relayed one: the read must not hold the request forever.
-async fn buffer_answer(
-    upstream: reqwest::Response,
-    id: uuid::Uuid,
-    idle_timeout: Duration,
-) -> Response {
-    let status = upstream.status();
-    let headers = client_response_headers(upstream.headers());
-    let mut body = Vec::new();
-    let mut stream = upstream.bytes_stream();
-    while let Ok(Some(Ok(chunk))) =
-        tokio::time::timeout(idle_timeout, futures_util::StreamExt::next(&mut stream)).await
-    {
-        if body.len() + chunk.len() > MAX_BUFFERED_ANSWER {
-            break;
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    response.headers_mut().remove(header::CONTENT_LENGTH);
-    set_log_id(&mut response, id);
-    response
-}
-
 pub fn set_log_id(response: &mut Response, id: uuid::Uuid) {
     if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
         response.headers_mut().insert(LOG_ID, value);
     }
-}
-
-/// The client's error for an attempt that got no response, and the row's cause when the row
-/// may say more than the client (the host name, which docs/errors.md keeps out of client
-/// errors). A failed lookup or connect sent nothing, so either is retried like any connection
-/// failure.
-fn send_failure(error: reqwest::Error, provider: &str) -> (GatewayError, Option<String>) {
-    let unreachable = |message: &str| GatewayError::new(ErrorCode::UpstreamFailed, message);
-    if let Some(dns) = dns::cause(&error) {
-        // The resolver warned once for the lookup; requests answered from it are not repeated.
-        let message = match dns {
-            DnsError::TimedOut { .. } => "Provider unreachable: DNS lookup of its host timed out",
-            DnsError::Failed { .. } => "Provider unreachable: DNS lookup of its host failed",
-        };
-        return (unreachable(message), Some(dns.to_string()));
-    }
-    if error.is_connect() && error.is_timeout() {
-        tracing::warn!(provider, "upstream connect timed out");
-        return (unreachable("Provider unreachable: connect timed out"), None);
-    }
-    if error.is_timeout() {
-        return (timed_out(), None);
-    }
-    // Without the URL: a query string may carry a provider key (Gemini `?key=`).
-    tracing::warn!(provider, error = %error.without_url(), "upstream request failed");
-    (unreachable("Provider unreachable"), None)
-}
-
-fn timed_out() -> GatewayError {
-    GatewayError::new(
-        ErrorCode::UpstreamTimeout,
-        "Request timed out waiting for the provider",
-    )
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {

@@ -5,6 +5,7 @@
 //! (durable) → upstream → response relayed with its end record (durable before the last byte).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -124,10 +125,7 @@ async fn forward(
 ) -> Result<Response, GatewayError> {
     let (parts, body) = request.into_parts();
     let target = path::parse(parts.uri.path())?;
-    let gateway = state
-        .gateways()
-        .for_request(target.account, target.gateway)
-        .await?;
+    let gateway = named_gateway(state, target.account, target.gateway).await?;
     seen.gateway = Some((gateway.account_id.clone(), gateway.id.clone()));
     seen.provider = counted_provider(state, target.provider);
     let options = RequestOptions::from_headers(&parts.headers)?;
@@ -153,12 +151,7 @@ async fn forward(
         };
         return super::compat::forward(request, seen).await;
     }
-    let provider = state.providers().get(target.provider).ok_or_else(|| {
-        GatewayError::new(
-            ErrorCode::InvalidProvider,
-            format!("Invalid provider: {}", target.provider),
-        )
-    })?;
+    let provider = state.providers().named(target.provider)?;
     let upstream_headers = upstream_request_headers(&parts.headers);
     super::credentials::refuse_gateway_tokens(state, &upstream_headers, parts.uri.query())?;
     let url = provider.upstream_url(target.provider_path, parts.uri.query())?;
@@ -184,6 +177,30 @@ async fn forward(
         seen,
     )
     .await
+}
+
+/// The gateway a proxy URL names. A provider where the account goes means the URL lacks
+/// `{account}/{gateway}` (an SDK base URL ending in `/v1/openai`), and the error says so.
+pub(super) async fn named_gateway(
+    state: &AppState,
+    account: &str,
+    gateway: &str,
+) -> Result<Arc<Gateway>, GatewayError> {
+    let found = state.gateways().for_request(account, gateway).await;
+    let provider_as_account = account == "compat" || state.providers().get(account).is_some();
+    match found {
+        Err(error) if error.code == ErrorCode::GatewayNotFound && provider_as_account => {
+            Err(GatewayError::new(
+                ErrorCode::GatewayNotFound,
+                format!(
+                    "Gateway not found: the URL is missing {{account}}/{{gateway}} before \
+                     {account}; use /v1/{{account}}/{{gateway}}/{account}/..., for example \
+                     /v1/local/default/{account}/..."
+                ),
+            ))
+        }
+        found => found,
+    }
 }
 
 /// 429 before anything else happens when the gateway's limit is reached (docs/resilience.md).
@@ -220,7 +237,9 @@ pub(super) async fn enforce_rate_limit(
     }
 }
 
-/// An authenticated gateway takes a run token of its account, or the admin token.
+/// An authenticated gateway takes a run token of its account, or the admin token. The refusal
+/// says which of the three mistakes it was: no header, a header not of the form
+/// `Bearer <token>`, or a token that is not valid here.
 pub(super) fn authenticate(
     state: &AppState,
     gateway: &Gateway,
@@ -229,14 +248,26 @@ pub(super) fn authenticate(
     if !gateway.settings.authentication {
         return Ok(());
     }
-    let token = options.gateway_token.as_deref().unwrap_or("");
-    let valid = !token.is_empty()
-        && (state.tokens().verify(&gateway.account_id, token)
-            || state.admin_token().matches(token));
-    if valid {
-        Ok(())
-    } else {
-        Err(GatewayError::unauthorized())
+    let refused = |why: &str| GatewayError::new(ErrorCode::Unauthorized, why);
+    match options.gateway_token.as_deref() {
+        None => Err(refused(
+            "Unauthorized: this gateway requires authentication; send \
+             cf-aig-authorization: Bearer <run token>",
+        )),
+        Some("") => Err(refused(
+            "Unauthorized: cf-aig-authorization must be \"Bearer <run token>\" \
+             (the Bearer prefix or the token is missing)",
+        )),
+        Some(token)
+            if state.tokens().verify(&gateway.account_id, token)
+                || state.admin_token().matches(token) =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(refused(
+            "Unauthorized: the token in cf-aig-authorization is not valid for this gateway \
+             (unknown, revoked, or a token of another account)",
+        )),
     }
 }
 
@@ -245,7 +276,12 @@ pub(super) async fn read_body(
     headers: &HeaderMap,
     limit: usize,
 ) -> Result<Bytes, GatewayError> {
-    let too_large = || GatewayError::new(ErrorCode::BodyTooLarge, "Request body too large");
+    let too_large = || {
+        GatewayError::new(
+            ErrorCode::BodyTooLarge,
+            format!("Request body too large: the limit is {limit} bytes (server.max_body_bytes)"),
+        )
+    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

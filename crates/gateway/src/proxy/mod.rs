@@ -1,5 +1,6 @@
 //! The provider pass-through (docs/architecture.md): `/v1/{account}/{gateway}/{provider}/{path…}`.
 
+mod answer;
 mod caching;
 mod client;
 mod client_ip;
@@ -7,6 +8,7 @@ mod compat;
 mod credentials;
 mod dispatch;
 mod dns;
+mod failure;
 mod handler;
 mod headers;
 mod options;
@@ -20,7 +22,7 @@ pub use client::UpstreamClients;
 pub use client_ip::client_ip;
 pub use handler::proxy;
 pub use options::{CustomCost, RequestOptions, validate_metadata};
-pub use path::{ProxyPath, parse as parse_path};
+pub use path::{ProxyPath, is_compat, parse as parse_path};
 
 /// 1-64 characters of `[a-z0-9_-]`.
 pub fn is_gateway_id(id: &str) -> bool {

@@ -43,7 +43,7 @@ pub fn parse(raw_path: &str) -> Result<ProxyPath<'_>, GatewayError> {
         return Err(GatewayError::invalid_path());
     }
     if !is_id(gateway, false) {
-        return Err(GatewayError::gateway_not_found());
+        return Err(GatewayError::invalid_gateway_id(gateway));
     }
     check_provider_path(provider, provider_path)?;
     Ok(ProxyPath {
@@ -52,6 +52,14 @@ pub fn parse(raw_path: &str) -> Result<ProxyPath<'_>, GatewayError> {
         provider,
         provider_path,
     })
+}
+
+/// Whether the path is the unified endpoint's (`/v1/{account}/{gateway}/compat/…`), whose
+/// clients are OpenAI SDKs and read OpenAI's error shape (docs/errors.md).
+pub fn is_compat(raw_path: &str) -> bool {
+    raw_path
+        .strip_prefix("/v1/")
+        .is_some_and(|rest| rest.split('/').nth(2) == Some("compat"))
 }
 
 /// The universal endpoint `/v1/{account}/{gateway}` (docs/resilience.md), if that is what the path is.
@@ -69,7 +77,7 @@ pub fn parse_universal(raw_path: &str) -> Option<Result<(&str, &str), GatewayErr
             return Err(GatewayError::invalid_path());
         }
         if !is_id(gateway, false) {
-            return Err(GatewayError::gateway_not_found());
+            return Err(GatewayError::invalid_gateway_id(gateway));
         }
         Ok((account, gateway))
     })();

@@ -94,7 +94,7 @@ impl RequestLog {
     /// Counts the request and writes its end record: durable before returning when it completes
     /// a logged row, otherwise without waiting (analytics only; nobody is owed a row).
     /// `false` when the row's end could not be made durable (the spool is full or the disk is).
-    async fn record(&self, mut end: LogEnd, head: Vec<u8>) -> bool {
+    pub(super) async fn record(&self, mut end: LogEnd, head: Vec<u8>) -> bool {
         end.rollup = Some(self.facts.clone());
         self.state.metrics().observe(&end);
         if !self.stored {

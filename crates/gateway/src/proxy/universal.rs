@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::client_ip;
 use super::credentials::refuse_gateway_tokens;
 use super::dispatch::{Delivery, Dispatch, Logging, Reshape, attempt_timeout, logging};
-use super::handler::{Seen, authenticate, enforce_rate_limit, read_body};
+use super::handler::{Seen, authenticate, enforce_rate_limit, named_gateway, read_body};
 use super::headers::upstream_request_headers;
 use super::options::{self, RequestOptions};
 use super::path;
@@ -80,7 +80,7 @@ pub async fn forward(
             "The universal endpoint takes POST",
         ));
     }
-    let gateway = state.gateways().for_request(account, gateway_id).await?;
+    let gateway = named_gateway(state, account, gateway_id).await?;
     seen.gateway = Some((gateway.account_id.clone(), gateway.id.clone()));
     let options = RequestOptions::from_headers(&parts.headers)?;
     authenticate(state, &gateway, &options)?;
@@ -262,11 +262,8 @@ fn validate_step<'a>(
             chat.reshape,
         )
     } else {
-        let provider = state.providers().get(&step.provider).ok_or_else(|| {
-            GatewayError::new(
-                ErrorCode::InvalidProvider,
-                format!("step {index}: invalid provider {}", step.provider),
-            )
+        let provider = state.providers().named(&step.provider).map_err(|error| {
+            GatewayError::new(error.code, format!("step {index}: {}", error.message))
         })?;
         let (path, query) = split_query(step.endpoint.trim_start_matches('/'));
         path::check_provider_path(&provider.slug, &path)?;

@@ -1,5 +1,5 @@
 //! Request heads within the configured size: a long target gets 414 and too many or too large
-//! headers get 431, in the §5 envelope. hyper's own parser limits sit above these (see
+//! headers get 431, in the error envelope. hyper's own parser limits sit above these (see
 //! [`super::http`]) and only catch what is far beyond them, with a bare status and a close.
 //! The same middleware refuses ambiguous body framing ([`super::framing`]).
 

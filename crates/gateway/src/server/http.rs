@@ -21,7 +21,7 @@ const H2_MAX_PENDING_ACCEPT_RESETS: usize = 20;
 const H2_MAX_LOCAL_ERROR_RESETS: usize = 1024;
 
 /// hyper's read buffer must hold a whole request head. It sits above the limits the
-/// `head_limits` middleware enforces, so a head slightly over them gets the §5 envelope; a head
+/// `head_limits` middleware enforces, so a head slightly over them gets the error envelope; a head
 /// far over them is refused by hyper itself (bare 431, then close) without being buffered.
 fn read_buffer_bytes(limits: &Limits) -> usize {
     (limits.max_uri_bytes + limits.max_header_bytes + 16 * 1024).max(8192)

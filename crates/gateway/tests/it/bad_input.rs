@@ -1,5 +1,5 @@
-//! The bad-input rows of the reliability plan (§3.2) that apply to Tollgate, and the server's
-//! limits (docs/reliability.md): each case gets its status and §5 code, the mock upstream sees
+//! The bad-input rows of the reliability plan that apply to Tollgate, and the server's
+//! limits (docs/reliability.md): each case gets its status and error code, the mock upstream sees
 //! nothing it should not, and the gateway keeps serving afterwards. Wire-level cases are raw TCP
 //! so no client library tidies them up first. IN-13/IN-14 (paths, absolute form) are in guard.rs.
 
@@ -64,7 +64,7 @@ fn statuses(text: &str) -> Vec<u16> {
         .collect()
 }
 
-/// The §5 code of the first response, checking the envelope on the way.
+/// The error code of the first response, checking the envelope on the way.
 fn first_code(text: &str) -> u64 {
     let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
     let body = &body[..body.find("HTTP/1.1 ").unwrap_or(body.len())];
@@ -443,7 +443,7 @@ async fn unknown_and_look_alike_providers_are_refused() {
     assert_eq!(gw.mock.request_count(), 0);
 }
 
-// IN-20: head limits. Just over the configured ones gets the §5 envelope (414/431, codes
+// IN-20: head limits. Just over the configured ones gets the error envelope (414/431, codes
 // 2017/2018); far over them, hyper's parser refuses the head itself without buffering it.
 #[tokio::test]
 async fn oversized_heads_are_414_and_431() {

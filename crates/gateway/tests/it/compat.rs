@@ -320,7 +320,7 @@ async fn providers_whose_url_needs_request_parts_are_refused_not_guessed() {
         let response = call(&gw, &body).await;
         assert_eq!(response.status(), 400, "{slug}");
         let error: Value = response.json().await.unwrap();
-        let message = error["error"][0]["message"].as_str().unwrap_or_default();
+        let message = error["error"]["message"].as_str().unwrap_or_default();
         assert!(
             message.contains(slug) && message.contains("base_url"),
             "{slug}: {message}"

@@ -157,3 +157,38 @@ async fn a_stream_is_never_retried_once_a_byte_reached_the_client() {
     );
     assert_eq!(gw.mock.request_count(), 1);
 }
+
+#[tokio::test]
+async fn a_retried_answer_keeps_its_body_and_says_what_happened_next() {
+    let gw = TestGateway::start().await;
+    retrying(&gw, 2).await;
+    gw.mock
+        .push(Behavior::status(503).with_body(r#"{"error":"overloaded, try later"}"#));
+    let response = send(&gw, &[]).await;
+    assert_eq!(response.status(), 200);
+    let event_id = response.headers()["cf-aig-event-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let _ = response.bytes().await;
+    gw.logs_flushed().await;
+    let (_, listed) = gw
+        .admin(reqwest::Method::GET, "/accounts/local/ai-gateway/gateways/retrying/logs?filters[0][key]=status_code&filters[0][operator]=eq&filters[0][value]=503", None)
+        .await;
+    let id = listed["result"][0]["id"].as_str().unwrap().to_owned();
+    let (_, detail) = gw
+        .admin(
+            reqwest::Method::GET,
+            &format!("/accounts/local/ai-gateway/gateways/retrying/logs/{id}"),
+            None,
+        )
+        .await;
+    let row = &detail["result"];
+    assert_eq!(row["error"], "provider answered 503; retried", "{row}");
+    // Without the client's event id, the first attempt's log id links the attempts.
+    assert_eq!(
+        (row["event_id"].as_str(), id.as_str()),
+        (Some(event_id.as_str()), event_id.as_str())
+    );
+    assert_eq!(row["response_head"], r#"{"error":"overloaded, try later"}"#);
+}

@@ -210,8 +210,14 @@ pub fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// The §5 envelope's code, checking the envelope's shape on the way.
+/// A gateway error's code, checking its shape on the way: OpenAI's on the unified endpoint
+/// (`error` an object), Cloudflare's envelope everywhere else.
 pub fn gateway_error_code(body: &Value) -> u64 {
+    if body["error"].is_object() {
+        assert!(body["error"]["message"].is_string(), "{body}");
+        let code = body["error"]["code"].as_str().expect("code");
+        return code.parse().expect("a numeric code");
+    }
     assert_eq!(body["success"], Value::Bool(false), "{body}");
     assert_eq!(body["name"], "AiGatewayError", "{body}");
     let code = body["internalCode"].as_u64().expect("internalCode");

@@ -254,3 +254,32 @@ async fn compat_steps_fall_back_across_providers_in_openai_shape() {
     assert_eq!(response.status(), 400);
     assert_eq!(gw.mock.request_count(), 2);
 }
+
+#[tokio::test]
+async fn a_step_that_fell_back_keeps_its_answer_on_its_row() {
+    let gw = TestGateway::start().await;
+    gw.mock
+        .push(Behavior::status(400).with_body("bad model name"));
+    let response = universal(&gw, json!([openai_step(json!({})), anthropic_step()]), &[]).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cf-aig-step"], "1");
+    gw.logs_flushed().await;
+    let (_, listed) = gw
+        .admin(Method::GET, "/accounts/local/ai-gateway/gateways/default/logs?filters[0][key]=status_code&filters[0][operator]=eq&filters[0][value]=400", None)
+        .await;
+    let id = listed["result"][0]["id"].as_str().unwrap().to_owned();
+    let (_, detail) = gw
+        .admin(
+            Method::GET,
+            &format!("/accounts/local/ai-gateway/gateways/default/logs/{id}"),
+            None,
+        )
+        .await;
+    let row = &detail["result"];
+    assert_eq!(row["status_code"], 400, "{row}");
+    assert_eq!(
+        row["error"],
+        "provider answered 400; fell back to the next step"
+    );
+    assert_eq!(row["response_head"], "bad model name");
+}

@@ -164,11 +164,3 @@ fn every_stored_setting_is_settable_or_read_only() {
         assert!(names.contains(name), "{name}");
     }
 }
-
-#[test]
-fn edit_distance_counts_single_edits() {
-    assert_eq!(edit_distance("cach_ttl", "cache_ttl"), 1);
-    assert_eq!(edit_distance("kitten", "sitting"), 3);
-    assert_eq!(edit_distance("", "abc"), 3);
-    assert_eq!(edit_distance("same", "same"), 0);
-}

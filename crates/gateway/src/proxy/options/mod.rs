@@ -17,7 +17,8 @@ pub use metadata::validate as validate_metadata;
 /// setting".
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RequestOptions {
-    /// The token from `cf-aig-authorization: Bearer …`.
+    /// The token from `cf-aig-authorization: Bearer …`; empty when the header is there but not
+    /// of that form.
     pub gateway_token: Option<String>,
     pub cache_ttl: Option<u32>,
     pub skip_cache: bool,

@@ -1,5 +1,5 @@
 //! Upstreams that break the protocol rather than the network (FA-13 closed after reading the
-//! request, FA-15 no TLS where TLS was configured): a clear 502 in the §5 envelope and a failed
+//! request, FA-15 no TLS where TLS was configured): a clear 502 in the error envelope and a failed
 //! row, never a hang.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -55,8 +55,16 @@ async fn an_upstream_that_closes_without_answering_is_a_502() {
     let body: serde_json::Value = response.json().await.unwrap();
     // Cloudflare's code for a provider that could not be reached or gave no answer.
     assert_eq!(gateway_error_code(&body), 2005, "{body}");
+    assert_eq!(
+        body["message"],
+        "Provider unreachable: connection reset before the response"
+    );
     let row = completed_row(&gw, "default", &id).await;
     assert!(!row.success);
+    assert_eq!(
+        row.error.unwrap(),
+        format!("connection reset before the response (calling http://{addr}/v1/chat/completions)")
+    );
 }
 
 /// FA-15: `https://` configured, the peer speaks plain HTTP: the handshake fails, 502, and
@@ -76,4 +84,15 @@ async fn a_failed_tls_handshake_is_a_502() {
     assert_eq!(gateway_error_code(&body), 2005, "{body}");
     let row = completed_row(&gw, "default", &id).await;
     assert!(!row.success);
+    let cause = row.error.unwrap();
+    assert_eq!(
+        body["message"],
+        "Provider unreachable: TLS handshake failed",
+        "{cause}"
+    );
+    assert!(
+        cause.starts_with("TLS handshake failed: ")
+            && cause.ends_with(&format!("(calling https://{addr}/v1/chat/completions)")),
+        "{cause}"
+    );
 }

@@ -1,0 +1,100 @@
+//! An upstream answer read whole instead of relayed: one that is retried, or a universal step's
+//! error that falls back to the next step. Its attempt's log row keeps its status, headers and
+//! body like any other, and the answer is kept to return if no later attempt answers.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode, header};
+
+use super::dispatch::set_log_id;
+use super::headers::client_response_headers;
+use super::redact;
+use super::relay::RequestLog;
+use crate::logs::LogEnd;
+
+/// The most of an answer kept; a retryable error answer is small, and the rest is dropped.
+const MAX_BUFFERED_ANSWER: usize = 1024 * 1024;
+
+pub struct BufferedAnswer {
+    pub status: StatusCode,
+    /// As the upstream sent them; the client gets [`client_response_headers`] of them.
+    upstream_headers: HeaderMap,
+    body: Bytes,
+}
+
+impl BufferedAnswer {
+    /// Reads the answer. A body that stalls is cut after `idle_timeout` of silence, like a
+    /// relayed one: the read must not hold the request forever.
+    pub async fn read(upstream: reqwest::Response, idle_timeout: Duration) -> BufferedAnswer {
+        let status = upstream.status();
+        let upstream_headers = upstream.headers().clone();
+        let mut body = Vec::new();
+        let mut stream = upstream.bytes_stream();
+        while let Ok(Some(Ok(chunk))) =
+            tokio::time::timeout(idle_timeout, futures_util::StreamExt::next(&mut stream)).await
+        {
+            if body.len() + chunk.len() > MAX_BUFFERED_ANSWER {
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        BufferedAnswer {
+            status,
+            upstream_headers,
+            body: Bytes::from(body),
+        }
+    }
+
+    /// Ends the attempt's row with this answer; `outcome` says what the gateway did next
+    /// (`retried`, `fell back to the next step`).
+    pub async fn finish_row(&self, record: &RequestLog, outcome: &str) {
+        let limit = record.state.config().logs.body_max_bytes;
+        let keep = record.keep_payload;
+        let end = LogEnd {
+            id: record.id.clone(),
+            status_code: Some(self.status.as_u16()),
+            success: false,
+            duration_ms: record.started.elapsed().as_millis() as i64,
+            attempts: record.attempt,
+            response_content_type: self
+                .upstream_headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned),
+            response_size: self.body.len() as i64,
+            response_headers: if keep {
+                redact::headers(
+                    &self.upstream_headers,
+                    record.state.providers().all_credential_headers(),
+                )
+            } else {
+                Vec::new()
+            },
+            response_head_complete: self.body.len() <= limit,
+            error: Some(format!(
+                "provider answered {}; {outcome}",
+                self.status.as_u16()
+            )),
+            ..LogEnd::default()
+        };
+        let head = if keep {
+            self.body[..self.body.len().min(limit)].to_vec()
+        } else {
+            Vec::new()
+        };
+        record.record(end, head).await;
+    }
+
+    /// The answer as the client gets it, naming its attempt's row.
+    pub fn into_response(self, id: uuid::Uuid) -> Response {
+        let mut response = Response::new(Body::from(self.body));
+        *response.status_mut() = self.status;
+        *response.headers_mut() = client_response_headers(&self.upstream_headers);
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+        set_log_id(&mut response, id);
+        response
+    }
+}

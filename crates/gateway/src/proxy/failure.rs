@@ -1,0 +1,172 @@
+//! Why an attempt got no response from the provider: the client's error names the kind of
+//! failure (connection refused, DNS, TLS, reset, timeout) and never the address; the log row
+//! and the server log also name the URL called (without its query, which may hold a key).
+
+use std::error::Error as StdError;
+use std::io;
+use std::time::Duration;
+
+use super::dns::{self, DnsError};
+use crate::error::{ErrorCode, GatewayError};
+
+/// An attempt that ended without a response head.
+pub struct AttemptFailure {
+    /// What the client is told, when this was the last attempt.
+    pub error: GatewayError,
+    /// What the log row and the server log say: the cause and the URL.
+    pub cause: String,
+}
+
+impl AttemptFailure {
+    /// No response head within the attempt's timeout.
+    pub fn timed_out(timeout: Duration, url: &str) -> AttemptFailure {
+        AttemptFailure {
+            error: timed_out(),
+            cause: format!(
+                "timed out after {} ms waiting for the response head (calling {})",
+                timeout.as_millis(),
+                without_query(url)
+            ),
+        }
+    }
+
+    /// The request could not be sent or got no answer. A failed lookup or connect sent
+    /// nothing, so either is retried like any connection failure.
+    pub fn of_send(error: &reqwest::Error, provider: &str) -> AttemptFailure {
+        let url = error
+            .url()
+            .map(|url| without_query(url.as_str()))
+            .unwrap_or_default();
+        let kind = classify(error);
+        // What the client is told, and what the row says before the URL (the same, or with
+        // detail the client must not see: the host name of a failed lookup).
+        let (said, row) = match &kind {
+            Kind::Dns(dns) => {
+                let said = match dns {
+                    DnsError::TimedOut { .. } => "DNS lookup of its host timed out",
+                    DnsError::Failed { .. } => "DNS lookup of its host failed",
+                };
+                (said, dns.to_string())
+            }
+            Kind::ConnectTimeout => ("connect timed out", String::new()),
+            Kind::Refused => ("connection refused", String::new()),
+            Kind::Reset => ("connection reset before the response", String::new()),
+            Kind::Tls(detail) => (
+                "TLS handshake failed",
+                format!("TLS handshake failed: {detail}"),
+            ),
+            Kind::Timeout => {
+                return AttemptFailure {
+                    error: timed_out(),
+                    cause: format!("timed out (calling {url})"),
+                };
+            }
+            Kind::Other => (
+                "request failed",
+                format!("request failed: {}", innermost(error).unwrap_or_default()),
+            ),
+        };
+        let row = if row.is_empty() { said } else { &row };
+        let cause = format!("{row} (calling {url})");
+        // The resolver warned once for a failed lookup; the requests answered from it are not
+        // repeated in the server log.
+        if !matches!(kind, Kind::Dns(_)) {
+            tracing::warn!(provider, %cause, "provider unreachable");
+        }
+        AttemptFailure {
+            error: GatewayError::new(
+                ErrorCode::UpstreamFailed,
+                format!("Provider unreachable: {said}"),
+            ),
+            cause,
+        }
+    }
+}
+
+fn timed_out() -> GatewayError {
+    GatewayError::new(
+        ErrorCode::UpstreamTimeout,
+        "Request timed out waiting for the provider",
+    )
+}
+
+enum Kind<'a> {
+    Dns(&'a DnsError),
+    ConnectTimeout,
+    Refused,
+    Reset,
+    Tls(String),
+    Timeout,
+    Other,
+}
+
+fn classify(error: &reqwest::Error) -> Kind<'_> {
+    if let Some(dns) = dns::cause(error) {
+        return Kind::Dns(dns);
+    }
+    if error.is_connect() && error.is_timeout() {
+        return Kind::ConnectTimeout;
+    }
+    if error.is_timeout() {
+        return Kind::Timeout;
+    }
+    let mut next: Option<&(dyn StdError + 'static)> = error.source();
+    while let Some(cause) = next {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return Kind::Tls(tls.to_string());
+        }
+        if let Some(mut io) = cause.downcast_ref::<io::Error>() {
+            // Connectors wrap I/O errors in I/O errors; the innermost says what happened.
+            while let Some(inner) = io.get_ref().and_then(|e| e.downcast_ref::<io::Error>()) {
+                io = inner;
+            }
+            match io.kind() {
+                io::ErrorKind::ConnectionRefused => return Kind::Refused,
+                io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof => return Kind::Reset,
+                // rustls reports a handshake failure as an io::Error wrapping its own error.
+                _ if io
+                    .get_ref()
+                    .is_some_and(|inner| inner.is::<rustls::Error>()) =>
+                {
+                    return Kind::Tls(io.to_string());
+                }
+                _ => {}
+            }
+        }
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>()
+            && hyper.is_incomplete_message()
+        {
+            return Kind::Reset;
+        }
+        next = cause.source();
+    }
+    Kind::Other
+}
+
+/// The deepest cause's words: reqwest's own message repeats the URL with its query.
+fn innermost(error: &reqwest::Error) -> Option<String> {
+    let mut deepest: Option<&(dyn StdError + 'static)> = None;
+    let mut next = error.source();
+    while let Some(cause) = next {
+        deepest = Some(cause);
+        next = cause.source();
+    }
+    deepest.map(ToString::to_string)
+}
+
+/// The URL as the row may show it: no query (a Gemini `?key=`), no user information.
+fn without_query(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut url) => {
+            url.set_query(None);
+            url.set_fragment(None);
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string()
+        }
+        Err(_) => url.split(['?', '#']).next().unwrap_or("").to_owned(),
+    }
+}
