@@ -60,6 +60,34 @@ export function fetchAnalytics(account: string, w: Window, f: Filters, groupBy?:
   );
 }
 
+/** How far back the search for data goes when a range is empty: day buckets, well under the API's 50,000 points. */
+const EXTENT_LOOKBACK_MS = 5 * 366 * 86_400_000;
+
+/**
+ * The window that holds the data matching `f` (day buckets, up to five years back), or null
+ * when there is none: what an empty range offers instead.
+ */
+export async function dataExtent(account: string, f: Filters, now = Date.now()): Promise<Window | null> {
+  const w: Window = { startMs: now - EXTENT_LOOKBACK_MS, endMs: now, interval: 'day' };
+  const days = (await fetchAnalytics(account, w, f)).series
+    .flatMap((s) => s.points)
+    .filter((p) => p.requests > 0)
+    .map((p) => Date.parse(p.time));
+  if (days.length === 0) return null;
+  const startMs = Math.min(...days);
+  // Up to the next whole minute: a custom range is picked to the minute, and the newest request
+  // may be in the current one.
+  const endMs = Math.ceil(Math.min(now, Math.max(...days) + STEP_MS.day) / STEP_MS.minute) * STEP_MS.minute;
+  return { startMs, endMs, interval: intervalFor(endMs - startMs) };
+}
+
+/** Status classes that are errors, named (the rest are not listed under "Errors by status"). */
+export const ERROR_STATUSES: Record<string, string> = {
+  '4xx': 'client errors',
+  '5xx': 'server errors',
+  none: 'no response',
+};
+
 /** Every bucket start of the window, in seconds (uPlot's x). */
 export function bucketTimes(w: Window): number[] {
   const step = STEP_MS[w.interval];

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { onUnauthorized } from './api';
 import { Layout } from './components/Layout';
 import { match, useLocation } from './router';
-import { clearToken, getToken } from './session';
+import { clearToken, getToken, onTokenChange } from './session';
 import { AnalyticsPage } from './pages/Analytics';
 import { GatewayPage } from './pages/Gateway';
 import { GatewaysPage } from './pages/Gateways';
@@ -20,6 +20,15 @@ export function App() {
       onUnauthorized(() => {
         setExpired(true);
         setTokenState(null);
+      }),
+    [],
+  );
+  // One sign-in per browser: a sign-in or sign-out in another tab applies here too.
+  useEffect(
+    () =>
+      onTokenChange(() => {
+        setExpired(false);
+        setTokenState(getToken());
       }),
     [],
   );

@@ -14,6 +14,7 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const ADMIN_TOKEN = 'dashboard-tests-admin-token-0123456789';
 export const OPENAI_KEY = 'sk-dashboard-test-openai-key';
 export const ANTHROPIC_KEY = 'sk-ant-dashboard-test-key';
+export const GEMINI_KEY = 'gemini-dashboard-test-key';
 /** A bound on failures (a process that never announces itself), not a readiness wait. */
 const STARTUP_TIMEOUT_MS = 60_000;
 
@@ -87,7 +88,8 @@ export async function startStack() {
   const config = join(dataDir, 'tollgate.toml');
   writeFileSync(
     config,
-    `[providers.openai]\nbase_url = "${mock.url}/v1"\n\n[providers.anthropic]\nbase_url = "${mock.url}"\n`,
+    `[providers.openai]\nbase_url = "${mock.url}/v1"\n\n[providers.anthropic]\nbase_url = "${mock.url}"\n\n` +
+      `[providers.google-ai-studio]\nbase_url = "${mock.url}"\n`,
   );
   let gateway;
   try {
@@ -137,11 +139,31 @@ export async function chat(stack, gateway, { content = 'Hello', model = 'gpt-4o-
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
-export async function anthropic(stack, gateway, content = 'Hello Claude') {
+export async function anthropic(stack, gateway, content = 'Hello Claude', extra = {}) {
   const res = await fetch(`${stack.url}/v1/local/${gateway}/anthropic/v1/messages`, {
     method: 'POST',
     headers: { 'x-api-key': ANTHROPIC_KEY, 'anthropic-version': '2023-06-01', 'Content-Type': 'application/json' },
-    body: JSON.stringify({ model: 'claude-3-5-haiku-latest', max_tokens: 64, messages: [{ role: 'user', content }] }),
+    body: JSON.stringify({ model: 'claude-3-5-haiku-latest', max_tokens: 64, messages: [{ role: 'user', content }], ...extra }),
+  });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+/** A streamed Gemini generateContent (`alt=sse`) through the gateway's native route. */
+export async function geminiStream(stack, gateway, text) {
+  const res = await fetch(`${stack.url}/v1/local/${gateway}/google-ai-studio/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse`, {
+    method: 'POST',
+    headers: { 'x-goog-api-key': GEMINI_KEY, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text }] }] }),
+  });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+/** A POST of `body` (JSON) to a gateway URL: the unified (compat) and universal endpoints. */
+export async function postJson(url, body, headers = {}) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify(body),
   });
   return { status: res.status, headers: res.headers, text: await res.text() };
 }

@@ -1,40 +1,16 @@
-// A stored request or response body, pretty-printed (JSON indented, SSE split into events)
-// and always rendered as text; downloadable as a text/plain attachment.
+// A stored request or response body, pretty-printed (JSON indented; a stream as its assembled
+// reply text, or split into events) and always rendered as text; downloadable as a text/plain
+// attachment.
 
 import { useMemo, useState } from 'preact/hooks';
 import { fmtBytes } from '../format';
+import { assembleStream, parseSse, type Assembled, type SseEvent } from '../stream';
 
 interface Props {
   title: string;
   body: { text: string; contentType: string } | null | undefined;
   complete?: boolean;
   filename: string;
-}
-
-interface SseEvent {
-  event?: string;
-  id?: string;
-  data: string;
-}
-
-export function parseSse(text: string): SseEvent[] {
-  const events: SseEvent[] = [];
-  for (const block of text.replace(/\r\n?/g, '\n').split(/\n\n+/)) {
-    const ev: SseEvent = { data: '' };
-    const data: string[] = [];
-    for (const line of block.split('\n')) {
-      if (!line || line.startsWith(':')) continue;
-      const colon = line.indexOf(':');
-      const field = colon < 0 ? line : line.slice(0, colon);
-      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-      if (field === 'data') data.push(value);
-      else if (field === 'event') ev.event = value;
-      else if (field === 'id') ev.id = value;
-    }
-    ev.data = data.join('\n');
-    if (data.length || ev.event) events.push(ev);
-  }
-  return events;
 }
 
 function prettyJson(text: string): string | null {
@@ -51,12 +27,18 @@ function looksLikeSse(text: string, contentType: string): boolean {
   return contentType.includes('event-stream') || /^(data|event):/m.test(text.slice(0, 200));
 }
 
-type Shape = { kind: 'json'; text: string } | { kind: 'sse'; events: SseEvent[] } | { kind: 'text'; text: string };
+type Shape =
+  | { kind: 'json'; text: string }
+  | { kind: 'sse'; events: SseEvent[]; reply: Assembled | null }
+  | { kind: 'text'; text: string };
+
+/** How a body is shown: `pretty` (JSON indented, plain text), and for streams `reply` or `events`. */
+type View = 'pretty' | 'reply' | 'events' | 'raw';
 
 function shape(text: string, contentType: string): Shape {
   if (looksLikeSse(text, contentType)) {
     const events = parseSse(text);
-    if (events.length) return { kind: 'sse', events };
+    if (events.length) return { kind: 'sse', events, reply: assembleStream(events) };
   }
   const json = prettyJson(text);
   if (json !== null) return { kind: 'json', text: json };
@@ -77,9 +59,18 @@ export function download(text: string, filename: string): void {
 }
 
 export function BodyView({ title, body, complete, filename }: Props) {
-  const [raw, setRaw] = useState(false);
+  const [chosen, setChosen] = useState<View | null>(null);
   const shaped = useMemo(() => (body ? shape(body.text, body.contentType) : null), [body]);
   const id = `body-${title.toLowerCase().replace(/\W+/g, '-')}`;
+  // A stream opens on its reply text when it has one, else on its events.
+  const views: [View, string][] =
+    shaped?.kind === 'sse'
+      ? [...(shaped.reply ? ([['reply', 'Reply text']] as [View, string][]) : []), ['events', 'Events'], ['raw', 'Raw']]
+      : [
+          ['pretty', 'Pretty'],
+          ['raw', 'Raw'],
+        ];
+  const view = chosen && views.some(([v]) => v === chosen) ? chosen : views[0][0];
   return (
     <section class="card body-view" aria-labelledby={id} data-body={title.toLowerCase()}>
       <div class="body-head">
@@ -93,12 +84,11 @@ export function BodyView({ title, body, complete, filename }: Props) {
         {body && (
           <div class="body-actions">
             <div class="segmented" role="group" aria-label={`${title} view`}>
-              <button type="button" class="btn btn-small" aria-pressed={!raw} onClick={() => setRaw(false)}>
-                Pretty
-              </button>
-              <button type="button" class="btn btn-small" aria-pressed={raw} onClick={() => setRaw(true)}>
-                Raw
-              </button>
+              {views.map(([v, label]) => (
+                <button key={v} type="button" class="btn btn-small" aria-pressed={view === v} onClick={() => setChosen(v)}>
+                  {label}
+                </button>
+              ))}
             </div>
             <button type="button" class="btn btn-small" onClick={() => download(body.text, filename)}>
               Download
@@ -109,12 +99,27 @@ export function BodyView({ title, body, complete, filename }: Props) {
       {complete === false && <p class="notice notice-info">Stored cut at the body size limit; the full body was forwarded.</p>}
       {body === undefined && <p class="muted">Loading…</p>}
       {body === null && <p class="muted">Not stored (logging of payloads was off for this request, or nothing was sent).</p>}
-      {body && shaped && (raw || shaped.kind !== 'sse') && (
+      {body && shaped && view === 'raw' && (
         <pre class="code">
-          <code>{raw ? body.text : shaped.kind === 'sse' ? body.text : shaped.text}</code>
+          <code>{body.text}</code>
         </pre>
       )}
-      {body && shaped && !raw && shaped.kind === 'sse' && (
+      {body && shaped && view === 'pretty' && shaped.kind !== 'sse' && (
+        <pre class="code">
+          <code>{shaped.text}</code>
+        </pre>
+      )}
+      {body && shaped?.kind === 'sse' && view === 'reply' && shaped.reply && (
+        <div class="stream-reply">
+          <p class="muted">
+            Assembled from {shaped.events.length} events ({shaped.reply.format}).
+          </p>
+          <pre class="code">
+            <code>{shaped.reply.text}</code>
+          </pre>
+        </div>
+      )}
+      {body && shaped?.kind === 'sse' && view === 'events' && (
         <ol class="sse-events">
           {shaped.events.map((ev, i) => (
             <li key={i}>

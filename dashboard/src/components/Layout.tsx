@@ -36,8 +36,8 @@ export function Layout({ path, onLogout, children }: { path: string; onLogout: (
           <span class="account" title="Account">
             account <strong>{getAccount()}</strong>
           </span>
-          <button type="button" class="btn btn-small" onClick={onLogout}>
-            Log out
+          <button type="button" class="btn btn-small" onClick={onLogout} title="Forget the admin token in this browser">
+            Sign out
           </button>
         </div>
       </header>

@@ -2,6 +2,8 @@ import { useMemo, useState } from 'preact/hooks';
 import {
   bucketTimes,
   column,
+  dataExtent,
+  ERROR_STATUSES,
   fetchAnalytics,
   groupValues,
   INTERVAL_UNIT,
@@ -10,12 +12,13 @@ import {
   STEP_MS,
   sumBy,
   type RangeKey,
+  type Window as Span,
 } from '../analytics';
 import { enc } from '../api';
 import { Chart, type ChartSeries } from '../components/Chart';
 import { Link } from '../components/Link';
 import { Notice } from '../components/Notice';
-import { fmtCompact, fmtCost, fmtCostAxis, fmtInt, fmtMs, fmtPct, toLocalInput } from '../format';
+import { fmtCompact, fmtCost, fmtCostAxis, fmtInt, fmtMs, fmtPct, fmtTime, toLocalInput } from '../format';
 import { useInterval, useResource, useTitle } from '../hooks';
 import { getAccount } from '../session';
 import type { Analytics, Measures } from '../types';
@@ -54,6 +57,8 @@ function replaceSearch(values: Record<string, string>): void {
 
 interface Loaded {
   main: Analytics;
+  /** Only looked up when the range is empty: where the data is (null: there is none). */
+  extent?: Span | null;
   status: Analytics;
   providers: string[];
   models: string[];
@@ -85,8 +90,11 @@ export function AnalyticsView({ gatewayId, search }: { gatewayId?: string; searc
       fetchAnalytics(account, win, { gatewayId, provider }, 'model'),
       gatewayId ? undefined : fetchAnalytics(account, win, f, 'gateway'),
     ]);
+    // An empty range says where the data is instead (docs/dashboard.md).
+    const extent = main.totals.requests === 0 ? await dataExtent(account, f) : undefined;
     return {
       main,
+      extent,
       status,
       providers: groupValues(byProvider.series, 'provider'),
       models: groupValues(byModel.series, 'model'),
@@ -190,6 +198,23 @@ export function AnalyticsView({ gatewayId, search }: { gatewayId?: string; searc
 
       <Notice kind="error">{typeof win === 'string' ? win : data.error?.message}</Notice>
 
+      {loaded && loaded.extent !== undefined && (
+        <EmptyRange
+          extent={loaded.extent}
+          gateway={!!gatewayId}
+          filtered={!!(provider || model)}
+          onShow={(w) => {
+            const start = toLocalInput(new Date(w.startMs));
+            const end = toLocalInput(new Date(w.endMs));
+            setRange('custom');
+            setCustomStart(start);
+            setCustomEnd(end);
+            setApplied({ start, end });
+            replaceSearch({ range: 'custom', start, end });
+          }}
+        />
+      )}
+
       {t && <Totals totals={t} status={loaded.status} />}
 
       {loaded && (
@@ -279,6 +304,39 @@ export function AnalyticsView({ gatewayId, search }: { gatewayId?: string; searc
   );
 }
 
+/** Says that the range is empty, and offers the range that holds the data, if any. */
+function EmptyRange({
+  extent,
+  gateway,
+  filtered,
+  onShow,
+}: {
+  extent: Span | null;
+  gateway: boolean;
+  filtered: boolean;
+  onShow: (w: Span) => void;
+}) {
+  if (!extent) {
+    return (
+      <p class="notice notice-info" data-empty="none" role="status">
+        {filtered
+          ? 'No requests match this provider and model yet.'
+          : `No requests yet${gateway ? ' through this gateway' : ''}. Send one through a gateway's endpoint (its Endpoints tab has the URLs); it is counted here within seconds.`}
+      </p>
+    );
+  }
+  const from = new Date(extent.startMs).toISOString();
+  const to = new Date(extent.endMs).toISOString();
+  return (
+    <p class="notice notice-info" data-empty="range" role="status">
+      No requests in this range. The data is from {fmtTime(from)} to {fmtTime(to)}.{' '}
+      <button type="button" class="btn btn-small" onClick={() => onShow(extent)}>
+        Show that range
+      </button>
+    </p>
+  );
+}
+
 function withCurrent(values: string[] | undefined, current: string): string[] {
   const v = values ?? [];
   return current && !v.includes(current) ? [current, ...v] : v;
@@ -287,8 +345,10 @@ function withCurrent(values: string[] | undefined, current: string): string[] {
 function Totals({ totals: t, status }: { totals: Measures; status: Analytics }) {
   const ok = t.requests ? (t.requests - t.errors) / t.requests : null;
   const hit = t.requests ? t.cached_requests / t.requests : null;
+  // Errors only: 2xx and 3xx answers are not listed here.
   const byStatus = status.series
     .map((s) => ({ status: s.group?.status ?? 'none', n: sumBy(s, (p) => p.requests) }))
+    .filter((s) => s.status in ERROR_STATUSES && s.n > 0)
     .sort((a, b) => a.status.localeCompare(b.status));
   const cards: [string, string, string, string?][] = [
     ['requests', 'Requests', fmtInt(t.requests)],
@@ -311,12 +371,14 @@ function Totals({ totals: t, status }: { totals: Measures; status: Analytics }) 
           </div>
         ))}
       </dl>
-      {byStatus.length > 0 && (
+      {t.requests > 0 && (
         <p class="status-line" data-metric="status">
           <span class="muted">Errors by status:</span>{' '}
+          {byStatus.length === 0 && <span class="muted">none</span>}
           {byStatus.map((s) => (
             <span key={s.status} class={`badge badge-status-${s.status}`}>
-              {s.status}: {fmtInt(s.n)}
+              {s.status === 'none' ? '' : `${s.status} `}
+              {ERROR_STATUSES[s.status]}: {fmtInt(s.n)}
             </span>
           ))}
         </p>

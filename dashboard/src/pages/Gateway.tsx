@@ -57,7 +57,7 @@ export function GatewayPage({ id, tab, logId, search }: Props) {
       </nav>
       <Notice kind="error">{gw.error?.message}</Notice>
       {gw.data && tab === 'overview' && <Overview gateway={gw.data} />}
-      {gw.data && tab === 'logs' && !logId && <LogsView gateway={gw.data} />}
+      {gw.data && tab === 'logs' && !logId && <LogsView gateway={gw.data} search={search} />}
       {gw.data && tab === 'logs' && logId && <LogDetail gateway={gw.data} logId={logId} />}
       {gw.data && tab === 'analytics' && <AnalyticsView gatewayId={gw.data.id} search={search} />}
       {gw.data && tab === 'settings' && <SettingsView gateway={gw.data} onSaved={() => void gw.reload()} />}

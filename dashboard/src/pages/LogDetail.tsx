@@ -6,10 +6,14 @@ import { Link } from '../components/Link';
 import { Notice } from '../components/Notice';
 import { fmtBytes, fmtCost, fmtInt, fmtMs, fmtTime } from '../format';
 import { useResource } from '../hooks';
+import { DEFAULT_PARAMS, logsPath } from '../logs';
 import { getAccount } from '../session';
 import type { Gateway, LogRow } from '../types';
 import { metadataEntries } from '../types';
-import { StatusBadge } from './Logs';
+import { AttemptMark, StatusBadge } from './Logs';
+
+/** The rows of one event the detail lists: a universal request's steps and their retries. */
+const MAX_EVENT_ROWS = 50;
 
 export function LogDetail({ gateway, logId }: { gateway: Gateway; logId: string }) {
   const account = getAccount();
@@ -19,6 +23,24 @@ export function LogDetail({ gateway, logId }: { gateway: Gateway; logId: string 
     const [request, response] = await Promise.all([rawBody(`${base}/request`), rawBody(`${base}/response`)]);
     return { request, response };
   }, [base]);
+  const eventId = row.data?.event_id ?? null;
+  const siblings = useResource(
+    async () =>
+      eventId
+        ? call<LogRow[]>(
+            'GET',
+            logsPath(account, gateway.id, {
+              ...DEFAULT_PARAMS,
+              perPage: MAX_EVENT_ROWS,
+              direction: 'asc',
+              filters: [{ key: 'event_id', operator: 'eq', value: eventId }],
+            }),
+          )
+        : null,
+    [account, gateway.id, eventId],
+  );
+  // The list's view (filters, range, page) travels along, so "All logs" returns to it.
+  const listHref = `/gateways/${enc(gateway.id)}/logs${location.search}`;
   const [feedback, setFeedback] = useState<number | null | undefined>(undefined);
   const [feedbackError, setFeedbackError] = useState('');
 
@@ -39,7 +61,7 @@ export function LogDetail({ gateway, logId }: { gateway: Gateway; logId: string 
   return (
     <div class="stack">
       <p>
-        <Link href={`/gateways/${enc(gateway.id)}/logs`}>← All logs</Link>
+        <Link href={listHref}>← All logs</Link>
       </p>
       <Notice kind="error">{row.error?.message}</Notice>
       {r && (
@@ -47,7 +69,7 @@ export function LogDetail({ gateway, logId }: { gateway: Gateway; logId: string 
           <section class="card" aria-labelledby="log-title">
             <div class="log-head">
               <h2 id="log-title">
-                <StatusBadge row={r} /> {r.method} <code>{r.path}</code>
+                <StatusBadge row={r} /> <AttemptMark row={r} /> {r.method} <code>{r.path}</code>
               </h2>
               <div class="feedback" role="group" aria-label="Feedback">
                 <button
@@ -101,7 +123,7 @@ export function LogDetail({ gateway, logId }: { gateway: Gateway; logId: string 
                 {fmtCost(r.cost)}
                 {r.custom_cost ? ' (custom)' : ''}
               </dd>
-              <dt>Attempts</dt>
+              <dt>Attempt</dt>
               <dd>{r.attempts ?? 1}</dd>
               {r.event_id && (
                 <>
@@ -133,6 +155,10 @@ export function LogDetail({ gateway, logId }: { gateway: Gateway; logId: string 
               </dd>
             </dl>
           </section>
+
+          {siblings.data && siblings.data.result.length > 1 && (
+            <EventAttempts rows={siblings.data.result} total={siblings.data.result_info?.total_count} current={r.id} gateway={gateway.id} />
+          )}
 
           <div class="detail-grid">
             <section class="card" aria-labelledby="timings-title">
@@ -171,6 +197,55 @@ export function LogDetail({ gateway, logId }: { gateway: Gateway; logId: string 
         </>
       )}
     </div>
+  );
+}
+
+/** Every row of the same event, oldest first: which steps and attempts ran, and how each ended. */
+function EventAttempts({ rows, total, current, gateway }: { rows: LogRow[]; total?: number; current: string; gateway: string }) {
+  return (
+    <section class="card" aria-labelledby="attempts-title" data-event-rows={rows.length}>
+      <h2 id="attempts-title">Attempts of this request</h2>
+      <p class="muted">
+        Retries and fallback steps share one event id; each attempt is its own row.
+        {total !== undefined && total > rows.length ? ` The first ${rows.length} of ${total} are listed.` : ''}
+      </p>
+      <div class="table-wrap">
+        <table class="table" aria-label="Attempts of this request">
+          <thead>
+            <tr>
+              <th scope="col">Step</th>
+              <th scope="col">Attempt</th>
+              <th scope="col">Status</th>
+              <th scope="col">Provider</th>
+              <th scope="col">Model</th>
+              <th scope="col">Time</th>
+              <th scope="col">Outcome</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((a) => (
+              <tr key={a.id} data-attempt-id={a.id} aria-current={a.id === current ? 'true' : undefined} class={a.id === current ? 'row-current' : undefined}>
+                <td>{a.step ?? '—'}</td>
+                <td>{a.attempts ?? 1}</td>
+                <td>
+                  <StatusBadge row={a} />
+                </td>
+                <td>{a.provider}</td>
+                <td class="break">{a.model ?? '—'}</td>
+                <td class="nowrap">
+                  {a.id === current ? (
+                    <span>{fmtTime(a.created_at)} (this one)</span>
+                  ) : (
+                    <Link href={`/gateways/${enc(gateway)}/logs/${enc(a.id)}${location.search}`}>{fmtTime(a.created_at)}</Link>
+                  )}
+                </td>
+                <td class="break">{a.error ?? (a.success ? 'answered' : 'failed')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
   );
 }
 

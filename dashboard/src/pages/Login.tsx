@@ -44,7 +44,7 @@ export function LoginPage({ expired, onLogin }: { expired: boolean; onLogin: () 
           </span>{' '}
           Tollgate
         </h1>
-        <p class="muted">Sign in with the admin token. It is kept in this tab only.</p>
+        <p class="muted">Sign in with the admin token. It is kept in this browser, for every tab, until you sign out.</p>
         {expired && <Notice kind="info">The token was refused; sign in again.</Notice>}
         <Notice kind="error">{errors.form}</Notice>
         <Field id="login-token" label="Admin token" error={errors.token} hint="Printed at first start; also in tollgate-data/admin-token.">

@@ -1,11 +1,24 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { call, enc } from '../api';
 import { ThumbDown, ThumbUp } from '../components/Icons';
 import { Link } from '../components/Link';
 import { Notice } from '../components/Notice';
-import { fmtCost, fmtInt, fmtMs, fmtTime } from '../format';
+import { fmtCost, fmtInt, fmtMs, fmtTime, toLocalInput } from '../format';
 import { useInterval, useResource } from '../hooks';
-import { defaultFilter, FILTER_KEYS, kindOf, logsPath, OPERATORS, type Filter, type ListParams } from '../logs';
+import {
+  defaultFilter,
+  FILTER_KEYS,
+  kindOf,
+  LOG_RANGES,
+  logsPath,
+  OPERATORS,
+  paramsToSearch,
+  PER_PAGE,
+  searchToParams,
+  type Filter,
+  type ListParams,
+  type TimeRange,
+} from '../logs';
 import { navigate } from '../router';
 import { getAccount } from '../session';
 import type { Gateway, LogRow } from '../types';
@@ -25,22 +38,20 @@ const COLUMNS: { label: string; order?: string; num?: boolean }[] = [
   { label: 'Metadata' },
 ];
 
-export function LogsView({ gateway }: { gateway: Gateway }) {
+export function LogsView({ gateway, search }: { gateway: Gateway; search: URLSearchParams }) {
   const account = getAccount();
-  const [params, setParams] = useState<ListParams>({
-    page: 1,
-    perPage: 20,
-    orderBy: 'created_at',
-    direction: 'desc',
-    search: '',
-    filters: [],
-  });
-  const [searchText, setSearchText] = useState('');
+  // The view lives in the URL: shareable, kept on reload, and Back undoes a change.
+  const searchKey = search.toString();
+  const params = useMemo(() => searchToParams(search), [searchKey]);
+  const listPath = `/gateways/${enc(gateway.id)}/logs`;
+  const setParams = (next: (p: ListParams) => ListParams, replace = false) =>
+    navigate(listPath + paramsToSearch(next(params)), replace);
+  const [searchText, setSearchText] = useState(params.search);
   const [live, setLive] = useState(false);
   const [fresh, setFresh] = useState<Set<string>>(new Set());
   const seen = useRef<Set<string> | null>(null);
 
-  const list = useResource(() => call<LogRow[]>('GET', logsPath(account, gateway.id, params)), [account, gateway.id, params]);
+  const list = useResource(() => call<LogRow[]>('GET', logsPath(account, gateway.id, params)), [account, gateway.id, searchKey]);
 
   // Rows that appeared since the last answer are highlighted (live mode follows new rows).
   useEffect(() => {
@@ -54,14 +65,16 @@ export function LogsView({ gateway }: { gateway: Gateway }) {
 
   useInterval(() => list.reload(), LIVE_POLL_MS, live);
 
-  const update = (patch: Partial<ListParams>) => setParams((p) => ({ ...p, page: 1, ...patch }));
+  const update = (patch: Partial<ListParams>, replace = false) => setParams((p) => ({ ...p, page: 1, ...patch }), replace);
 
-  // Search applies as you type, after a short pause.
+  // Search applies as you type, after a short pause, without a history entry per pause.
   useEffect(() => {
     if (searchText === params.search) return;
-    const id = setTimeout(() => update({ search: searchText }), 300);
+    const id = setTimeout(() => update({ search: searchText }, true), 300);
     return () => clearTimeout(id);
   }, [searchText]);
+  // Back and forward bring the search box along.
+  useEffect(() => setSearchText(params.search), [params.search]);
 
   const toggleLive = () => {
     const next = !live;
@@ -104,7 +117,7 @@ export function LogsView({ gateway }: { gateway: Gateway }) {
         <label class="select-label">
           Rows
           <select value={params.perPage} onChange={(e) => update({ perPage: Number(e.currentTarget.value) })}>
-            {[10, 20, 50].map((n) => (
+            {PER_PAGE.map((n) => (
               <option key={n} value={n}>
                 {n}
               </option>
@@ -119,6 +132,8 @@ export function LogsView({ gateway }: { gateway: Gateway }) {
           Live
         </button>
       </div>
+
+      <RangePicker range={params.range} onChange={(range) => update({ range })} />
 
       {params.filters.length > 0 && (
         <ul class="filters" aria-label="Filters">
@@ -172,7 +187,7 @@ export function LogsView({ gateway }: { gateway: Gateway }) {
               </tr>
             )}
             {rows.map((r) => (
-              <LogRowView key={r.id} row={r} gateway={gateway.id} fresh={fresh.has(r.id)} />
+              <LogRowView key={r.id} row={r} href={`${listPath}/${enc(r.id)}${location.search}`} fresh={fresh.has(r.id)} />
             ))}
           </tbody>
         </table>
@@ -204,8 +219,7 @@ export function LogsView({ gateway }: { gateway: Gateway }) {
   );
 }
 
-function LogRowView({ row: r, gateway, fresh }: { row: LogRow; gateway: string; fresh: boolean }) {
-  const href = `/gateways/${enc(gateway)}/logs/${enc(r.id)}`;
+function LogRowView({ row: r, href, fresh }: { row: LogRow; href: string; fresh: boolean }) {
   const meta = metadataEntries(r.metadata);
   const open = (e: MouseEvent) => {
     const target = e.target as HTMLElement;
@@ -214,8 +228,8 @@ function LogRowView({ row: r, gateway, fresh }: { row: LogRow; gateway: string; 
   };
   return (
     <tr class={fresh ? 'clickable row-new' : 'clickable'} data-log-id={r.id} onClick={open}>
-      <td>
-        <StatusBadge row={r} />
+      <td class="nowrap">
+        <StatusBadge row={r} /> <AttemptMark row={r} />
       </td>
       <td class="nowrap">
         <Link href={href}>{fmtTime(r.created_at)}</Link>
@@ -274,11 +288,91 @@ export function StatusBadge({ row: r }: { row: LogRow }) {
   );
 }
 
+/** Marks a retry or a fallback: the attempt number past the first, the universal step past the first. */
+export function AttemptMark({ row: r }: { row: LogRow }) {
+  const attempt = r.attempts ?? 1;
+  const step = r.step ?? 0;
+  if (attempt <= 1 && step <= 0) return null;
+  const parts = [step > 0 ? `step ${step}` : '', attempt > 1 ? `attempt ${attempt}` : ''].filter(Boolean);
+  return (
+    <span class="badge badge-gray" data-attempt={attempt} title="A retry or fallback of one request; its detail lists the other attempts">
+      {parts.join(' · ')}
+    </span>
+  );
+}
+
+/** The time range: presets ending now, or a custom from/to (either end may stay open). */
+function RangePicker({ range, onChange }: { range: TimeRange; onChange: (r: TimeRange) => void }) {
+  const local = (iso: string) => {
+    const d = new Date(iso);
+    return iso && !Number.isNaN(d.getTime()) ? toLocalInput(d) : '';
+  };
+  const [from, setFrom] = useState(local(range.from));
+  const [to, setTo] = useState(local(range.to));
+  const [open, setOpen] = useState(range.key === 'custom');
+  useEffect(() => {
+    setFrom(local(range.from));
+    setTo(local(range.to));
+    setOpen(range.key === 'custom');
+  }, [range.key, range.from, range.to]);
+  const iso = (v: string) => {
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? '' : new Date(t).toISOString();
+  };
+  const invalid = from && to && Date.parse(from) >= Date.parse(to) ? 'The start must be before the end.' : '';
+  return (
+    <form
+      class="card toolbar"
+      aria-label="Time range"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (!invalid) onChange({ key: 'custom', from: iso(from), to: iso(to) });
+      }}
+    >
+      <div class="segmented" role="group" aria-label="Time range presets">
+        {LOG_RANGES.map((r) => (
+          <button
+            key={r.key}
+            type="button"
+            class="btn btn-small"
+            aria-pressed={range.key === r.key && !open}
+            onClick={() => {
+              setOpen(false);
+              onChange({ key: r.key, from: '', to: '' });
+            }}
+          >
+            {r.label}
+          </button>
+        ))}
+        <button type="button" class="btn btn-small" aria-pressed={open} onClick={() => setOpen(true)}>
+          Custom
+        </button>
+      </div>
+      {open && (
+        <div class="custom-range">
+          <label>
+            From <input type="datetime-local" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
+          </label>
+          <label>
+            to <input type="datetime-local" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+          </label>
+          <button type="submit" class="btn btn-small" disabled={!!invalid || (!from && !to)}>
+            Apply
+          </button>
+          {invalid && <span class="field-error">{invalid}</span>}
+        </div>
+      )}
+    </form>
+  );
+}
+
 function FilterRow({ index, filter: f, onChange }: { index: number; filter: Filter; onChange: (f: Filter | null) => void }) {
   const kind = kindOf(f.key);
   const [text, setText] = useState(f.value);
   const latest = useRef(f);
   latest.current = f;
+  // Back and forward change the value under the field.
+  useEffect(() => setText(f.value), [f.value]);
   // Text values apply after a pause in typing (or at once with Enter).
   const commit = (value: string) => {
     if (value !== latest.current.value) onChange({ ...latest.current, value });

@@ -1,22 +1,91 @@
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { CopyButton } from '../components/CopyButton';
 import { Link } from '../components/Link';
 import { fmtMs } from '../format';
 import type { Gateway } from '../types';
 import { PROVIDERS } from '../types';
-import { snippets } from './snippets';
+import { gatewayUrls, snippets } from './snippets';
 
-/** The gateway's endpoint per provider, SDK snippets and its settings at a glance. */
+type Lang = 'openai' | 'anthropic' | 'compat' | 'universal' | 'curl';
+
+const LANGS: [Lang, string][] = [
+  ['openai', 'OpenAI SDK'],
+  ['anthropic', 'Anthropic SDK'],
+  ['compat', 'Unified (any provider)'],
+  ['universal', 'Fallbacks (universal)'],
+  ['curl', 'curl'],
+];
+
+/** The gateway's ways in (native, unified, universal), SDK snippets and its settings at a glance. */
 export function Overview({ gateway: g }: { gateway: Gateway }) {
-  const url = (provider: string) => `${location.origin}/v1/${g.account_id}/${g.id}/${provider}`;
-  const [lang, setLang] = useState<'openai' | 'anthropic' | 'curl'>('openai');
+  const urls = gatewayUrls(location.origin, g.account_id, g.id);
+  const url = urls.native;
+  const [lang, setLang] = useState<Lang>('openai');
   const [custom, setCustom] = useState('');
   const customSlug = custom.trim().toLowerCase();
   const customOk = /^[a-z0-9][a-z0-9_-]{0,63}$/.test(customSlug);
-  const all = snippets(url('openai'), url('anthropic'), g.authentication);
+  const all = snippets(url('openai'), url('anthropic'), urls.compatBase, urls.universal, g.authentication);
   const code = all[lang];
+  const ways: { key: string; title: string; url: string; what: ComponentChildren }[] = [
+    {
+      key: 'native',
+      title: 'Native (each provider’s own API)',
+      url: `${url('{provider}')}/…`,
+      what: (
+        <>
+          Append the provider's own API path; its SDK works unchanged (the table below has each provider's URL).
+        </>
+      ),
+    },
+    {
+      key: 'compat',
+      title: 'Unified, OpenAI-compatible',
+      url: urls.compatChat,
+      what: (
+        <>
+          One OpenAI Chat Completions endpoint for every provider: name the provider in the model, as{' '}
+          <code>provider/model</code> (<code>anthropic/claude-sonnet-4-5</code>). An OpenAI SDK's base URL is{' '}
+          <code class="url">{urls.compatBase}</code>.
+        </>
+      ),
+    },
+    {
+      key: 'universal',
+      title: 'Universal (fallbacks)',
+      url: urls.universal,
+      what: (
+        <>
+          <code>POST</code> a JSON array of steps (<code>provider</code>, <code>endpoint</code>, <code>headers</code>,{' '}
+          <code>query</code>); the first step that answers wins, and every attempt is logged under one event id.
+        </>
+      ),
+    },
+  ];
   return (
     <div class="stack">
+      <section class="card" aria-labelledby="how-title">
+        <h2 id="how-title">How to call</h2>
+        <dl class="ways">
+          {ways.map((w) => (
+            <div key={w.key} class="way" data-way={w.key}>
+              <dt>{w.title}</dt>
+              <dd>
+                <p class="way-url">
+                  <code class="url">{w.url}</code>
+                  {w.key === 'native' ? (
+                    <CopyButton text={url('{provider}')} name="Copy native URL" />
+                  ) : (
+                    <CopyButton text={w.url} name={w.key === 'compat' ? 'Copy unified URL' : 'Copy universal URL'} />
+                  )}
+                </p>
+                <p class="muted">{w.what}</p>
+              </dd>
+            </div>
+          ))}
+        </dl>
+      </section>
+
       <section class="card" aria-labelledby="snippets-title">
         <h2 id="snippets-title">Quick start</h2>
         <p class="muted">
@@ -29,13 +98,7 @@ export function Overview({ gateway: g }: { gateway: Gateway }) {
           )}
         </p>
         <div class="segmented" role="group" aria-label="Snippet language">
-          {(
-            [
-              ['openai', 'OpenAI SDK'],
-              ['anthropic', 'Anthropic SDK'],
-              ['curl', 'curl'],
-            ] as const
-          ).map(([key, label]) => (
+          {LANGS.map(([key, label]) => (
             <button key={key} type="button" class="btn btn-small" aria-pressed={lang === key} onClick={() => setLang(key)}>
               {label}
             </button>
