@@ -86,8 +86,7 @@ async fn a_failed_tls_handshake_is_a_502() {
     assert!(!row.success);
     let cause = row.error.unwrap();
     assert_eq!(
-        body["message"],
-        "Provider unreachable: TLS handshake failed",
+        body["message"], "Provider unreachable: TLS handshake failed",
         "{cause}"
     );
     assert!(
