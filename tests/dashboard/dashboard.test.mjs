@@ -650,6 +650,13 @@ describe('dashboard', () => {
     await go(`/gateways/${GATEWAY}/settings`);
     await page.locator('form.settings').waitFor();
 
+    // The hints state the limits the API publishes (and enforces), not numbers of their own.
+    const bounds = (await admin(stack, 'GET', '/accounts/local/ai-gateway/settings_bounds')).json.result;
+    const timeout = bounds.request_timeout_ms;
+    await page.locator('#s-request_timeout_ms-hint', { hasText: `${timeout.min} to ${timeout.max}` }).waitFor();
+    const attempts = bounds.retry_max_attempts;
+    await page.locator('#s-retry_max_attempts-hint', { hasText: `${attempts.min} to ${attempts.max}` }).waitFor();
+
     // The API's validation message appears next to the field it names.
     await page.fill('#s-retry_max_attempts', '9');
     await page.click('text=Save settings');

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, call, enc } from '../api';
+import { ApiError, call, enc, get } from '../api';
 import { describedBy, Field } from '../components/Field';
 import { Link } from '../components/Link';
 import { Notice } from '../components/Notice';
@@ -65,6 +65,15 @@ function fromGateway(g: Gateway): Form {
   };
 }
 
+const DAY_S = 86400;
+
+/** A setting's bound as the API enforces it (`GET …/ai-gateway/settings_bounds`). */
+interface Bound {
+  min: number;
+  max: number;
+  unit: string;
+}
+
 /** Integers are sent as numbers; anything else as typed, so the API can say what is wrong. */
 function num(text: string, empty: number | null): number | string | null {
   const t = text.trim();
@@ -99,6 +108,20 @@ export function SettingsView({ gateway, onSaved }: { gateway: Gateway; onSaved: 
   const [busy, setBusy] = useState(false);
 
   useEffect(() => setForm(fromGateway(gateway)), [gateway]);
+
+  // The limits come from the API, the one place they are written; until they arrive (or if they
+  // cannot), the hints leave the numbers out and the API's message still names them on a mistake.
+  const [bounds, setBounds] = useState<Record<string, Bound>>({});
+  useEffect(() => {
+    get<Record<string, Bound>>(`/accounts/${enc(account)}/ai-gateway/settings_bounds`)
+      .then(setBounds)
+      .catch(() => setBounds({}));
+  }, [account]);
+  const range = (key: string) => {
+    const b = bounds[key];
+    return b ? ` ${b.min} to ${b.max}` : '';
+  };
+  const ttlMax = bounds.cache_ttl?.max;
 
   const set = <K extends keyof Form>(key: K, value: Form[K]) => {
     setForm((f) => ({ ...f, [key]: value }));
@@ -200,7 +223,7 @@ export function SettingsView({ gateway, onSaved }: { gateway: Gateway; onSaved: 
       <fieldset class="card">
         <legend>Caching</legend>
         <div class="grid-2">
-          {text('cache_ttl', 'Cache TTL (seconds)', '0 turns caching off; at most 2592000 (30 days).')}
+          {text('cache_ttl', 'Cache TTL (seconds)', ttlMax === undefined ? '0 turns caching off.' : `0 turns caching off; at most ${ttlMax} (${Math.floor(ttlMax / DAY_S)} days).`)}
         </div>
         {check('cache_invalidate_on_update', 'Invalidate the cache when settings change', 'Entries cached before a change are never served again.')}
       </fieldset>
@@ -209,7 +232,7 @@ export function SettingsView({ gateway, onSaved }: { gateway: Gateway; onSaved: 
         <legend>Rate limiting</legend>
         <div class="grid-2">
           {text('rate_limiting_limit', 'Requests allowed', '0 turns the limit off.')}
-          {text('rate_limiting_interval', 'Per interval (seconds)', 'Window length, up to 86400.')}
+          {text('rate_limiting_interval', 'Per interval (seconds)', `Window length,${range('rate_limiting_interval')}; above 0 when a limit is set.`)}
           {select('rate_limiting_technique', 'Technique', [
             ['fixed', 'Fixed window'],
             ['sliding', 'Sliding window'],
@@ -245,7 +268,7 @@ export function SettingsView({ gateway, onSaved }: { gateway: Gateway; onSaved: 
         <legend>Logs</legend>
         {check('collect_logs', 'Collect logs', 'Store a row (and the bodies) for every request.')}
         <div class="grid-2">
-          {text('log_management', 'Row cap', 'Most rows kept, 1 to 10000000; empty for no cap.')}
+          {text('log_management', 'Row cap', `Most rows kept,${range('log_management')}; empty for no cap.`)}
           {select('log_management_strategy', 'When the cap is reached', [
             ['STOP_INSERTING', 'Stop inserting'],
             ['DELETE_OLDEST', 'Delete the oldest rows'],
@@ -256,14 +279,14 @@ export function SettingsView({ gateway, onSaved }: { gateway: Gateway; onSaved: 
       <fieldset class="card">
         <legend>Retries and timeout</legend>
         <div class="grid-2">
-          {text('retry_max_attempts', 'Attempts', '1 to 5; 1 means no retry.')}
-          {text('retry_delay', 'Delay between attempts (ms)', '0 to 5000.')}
+          {text('retry_max_attempts', 'Attempts', `${range('retry_max_attempts').trim() || 'How many'}; 1 means no retry.`)}
+          {text('retry_delay', 'Delay between attempts (ms)', `Milliseconds,${range('retry_delay')}.`)}
           {select('retry_backoff', 'Backoff', [
             ['constant', 'Constant'],
             ['linear', 'Linear'],
             ['exponential', 'Exponential'],
           ])}
-          {text('request_timeout_ms', 'Request timeout (ms)', 'Wait for the first byte, 1 to 3600000; empty for the server default.')}
+          {text('request_timeout_ms', 'Request timeout (ms)', `Wait for the first byte,${range('request_timeout_ms')}; empty for the server default.`)}
         </div>
       </fieldset>
 

@@ -66,6 +66,17 @@ pub async fn create(
     Ok(ok(gateway.to_json()))
 }
 
+/// `GET …/ai-gateway/settings_bounds` (a Tollgate extension): every bounded gateway setting's
+/// `{min, max, unit}`, as the API enforces them.
+pub async fn settings_bounds(ApiPath(account_id): ApiPath<String>) -> Result<Response, ApiError> {
+    account(&account_id)?;
+    let bounds: serde_json::Map<String, Value> = crate::gateways::bounds::GATEWAY_SETTINGS
+        .iter()
+        .map(|(name, bound)| ((*name).to_owned(), serde_json::json!(bound)))
+        .collect();
+    Ok(ok(Value::Object(bounds)))
+}
+
 pub async fn get(
     State(state): State<AppState>,
     ApiPath((account_id, id)): ApiPath<(String, String)>,

@@ -55,6 +55,10 @@ pub fn router() -> Router<AppState> {
             get(logs::response_body),
         )
         .route(
+            "/accounts/{account}/ai-gateway/settings_bounds",
+            get(gateways::settings_bounds),
+        )
+        .route(
             "/accounts/{account}/ai-gateway/analytics",
             get(analytics::get),
         )

@@ -2,7 +2,7 @@
 //! read by the management API, the `cf-aig-*` headers, universal steps and the retry policy.
 
 /// An inclusive range of whole numbers, with the unit its messages name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Bound {
     pub min: u64,
     pub max: u64,
@@ -37,6 +37,18 @@ pub const CACHE_KEY_BYTES: usize = 256;
 pub const EVENT_ID_BYTES: usize = 128;
 /// Steps of one universal request: more fallbacks than this is a mistake, not a plan.
 pub const UNIVERSAL_STEPS: usize = 16;
+
+/// Each bounded gateway setting and its bound, for clients that show them (the dashboard reads
+/// them from `GET …/ai-gateway/settings_bounds` rather than writing the numbers again).
+pub const GATEWAY_SETTINGS: &[(&str, Bound)] = &[
+    ("cache_ttl", CACHE_TTL_S),
+    ("rate_limiting_interval", RATE_LIMIT_INTERVAL_S),
+    ("rate_limiting_limit", RATE_LIMIT_LIMIT),
+    ("retry_max_attempts", RETRY_MAX_ATTEMPTS),
+    ("retry_delay", RETRY_DELAY_MS),
+    ("request_timeout_ms", REQUEST_TIMEOUT_MS),
+    ("log_management", LOG_MANAGEMENT),
+];
 
 impl Bound {
     const fn new(min: u64, max: u64, unit: &'static str) -> Bound {
@@ -83,5 +95,26 @@ mod tests {
         assert_eq!(RETRY_MAX_ATTEMPTS.expected(), "expected 1 to 5");
         assert_eq!(CACHE_TTL_S.clamp(u64::MAX), 2_592_000);
         assert!(RETRY_DELAY_MS.contains(0) && !RETRY_DELAY_MS.contains(5_001));
+    }
+
+    /// The list clients read is the one the API enforces: each setting's bound accepts its
+    /// ends and refuses just past them.
+    #[test]
+    fn the_published_bounds_are_the_enforced_ones() {
+        use crate::gateways::patch::SettingsPatch;
+        let accepts = |name: &str, value: u64| {
+            let body = serde_json::json!({ name: value });
+            SettingsPatch::parse(body.as_object().unwrap()).is_ok()
+        };
+        for (name, bound) in GATEWAY_SETTINGS {
+            assert!(
+                accepts(name, bound.min) && accepts(name, bound.max),
+                "{name}"
+            );
+            assert!(!accepts(name, bound.max + 1), "{name}");
+            if bound.min > 0 {
+                assert!(!accepts(name, bound.min - 1), "{name}");
+            }
+        }
     }
 }
