@@ -1,5 +1,4 @@
 //! Anthropic wire format: Messages API, plain and streamed.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,5 +1,4 @@
 //! Queued and header-driven behaviours: statuses, delays, resets, early ends, pauses, hangs.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,5 +1,4 @@
 //! The `tollgate-mock` binary: announces its address, serves, and exits on SIGTERM.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,5 +1,4 @@
 //! Gemini wire format: generateContent and streamGenerateContent.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,5 +1,4 @@
 //! OpenAI wire format: chat completions, embeddings, Responses, models.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -1,5 +1,4 @@
 //! Request recording and the `/__mock/*` control API.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -3,7 +3,12 @@
 //! background threads return the freed pages to the OS (docs/reliability.md, "After a burst:
 //! descriptors and memory"). Measured on the real binary through /proc.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
 
 mod support;
 

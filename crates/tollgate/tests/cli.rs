@@ -1,7 +1,11 @@
 //! The `tollgate` binary as a user runs it: a fresh start with no config, the CLI verbs, and
 //! SIGTERM draining a stream in flight.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a failed assumption in a test is a failed test"
+)]
 
 use std::path::Path;
 use std::process::Stdio;

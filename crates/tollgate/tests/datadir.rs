@@ -2,7 +2,12 @@
 //! refused (naming it and the holder's pid) and cost the running instance no log row; what
 //! `serve` creates there is private, and what it finds readable by others is warned about.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
 
 mod support;
 

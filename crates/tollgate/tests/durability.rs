@@ -2,7 +2,12 @@
 //! moment, restarted; every request the upstream saw has exactly one row, complete for every
 //! response the client finished. Repeated over several kills on one data directory.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
 
 use std::collections::{HashMap, HashSet};
 mod support;

@@ -1,7 +1,12 @@
 //! Process-level faults (reliability plan FA-18, FA-24): SIGTERM under load, and a data
 //! directory whose disk is really full.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
 
 mod support;
 

@@ -3,7 +3,12 @@
 //! database with the same data directory shows the same gateways, tokens, logs, bodies and
 //! analytics through the management API. A second run copies nothing.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
 
 mod support;
 

@@ -2,7 +2,12 @@
 //! FA-14 DNS failure and slow DNS): the real binary runs where the test controls routing and
 //! `resolv.conf`, and its DNS queries reach a tiny server in the test that counts them.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
 
 mod support;
 

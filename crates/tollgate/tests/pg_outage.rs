@@ -6,7 +6,12 @@
 //! (nothing passes, nothing closes, and the silenced connections never come back, as after a
 //! failover), which only the gateway's own timeouts get it out of.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
 
 mod support;
 

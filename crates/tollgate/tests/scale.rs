@@ -1,7 +1,12 @@
 //! Several `tollgate` processes sharing one Redis behave as one gateway for rate limits and the
 //! cache (docs/resilience.md, docs/cache.md, docs/deployment.md).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
 
 mod support;
 

@@ -4,7 +4,12 @@
 //! cached by one is a HIT on another, and a setting changed through one applies on the others
 //! within a second.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
 
 mod support;
 

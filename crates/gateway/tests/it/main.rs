@@ -1,6 +1,11 @@
 //! Integration tests: a real gateway on a loopback port in front of the mock upstream.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
 
 mod analytics;
 mod auth;
