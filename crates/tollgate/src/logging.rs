@@ -1,6 +1,6 @@
 //! The process log on stderr: `TOLLGATE_LOG` filters it (default `info`), `server.log_format`
-//! chooses text or one JSON object per line, and colour codes are written only to a terminal,
-//! never into a file or a pipe (docs/configuration.md, "Server log").
+//! chooses text or one JSON object per line, and colour codes are written only to a terminal
+//! (and not with `NO_COLOR`), never into a file or a pipe (docs/configuration.md, "Server log").
 
 use std::io::IsTerminal;
 
@@ -13,11 +13,16 @@ pub fn init(format: LogFormat) {
         .with_writer(std::io::stderr)
         .with_env_filter(filter);
     match format {
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Text => builder.with_ansi(colour()).init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_current_span(false)
             .init(),
     }
+}
+
+/// Colour on a terminal, unless `NO_COLOR` (https://no-color.org) asks for none.
+fn colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

@@ -71,8 +71,8 @@ impl AccessLine {
             path = %self.path,
             status = self.status,
             duration_ms = self.started.elapsed().as_millis() as u64,
-            gateway,
-            provider,
+            gateway = %gateway,
+            provider = %provider,
             log_id = %self.log_id,
             "request"
         );
