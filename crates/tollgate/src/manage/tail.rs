@@ -4,7 +4,7 @@
 //! (`created_at`). So each poll reads from a little before the newest row seen (rows of
 //! requests that started earlier but finished since), and also the rows of long requests of the
 //! last hour, the only older rows that can have completed since the last poll
-//! (docs/logs.md, "Following logs").
+//! (docs/logs.md, "Reading logs from the command line").
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
