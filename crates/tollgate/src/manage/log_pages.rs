@@ -92,11 +92,9 @@ async fn walk(
         for row in rows {
             let id = row["id"].as_str().unwrap_or("").to_owned();
             match created_ms(&row) {
-                Some(ms) if Some(ms) == cursor => {
-                    if !at_cursor.insert(id) {
-                        continue;
-                    }
-                }
+                // Read already, before the query restarted at this millisecond.
+                Some(ms) if Some(ms) == cursor && !at_cursor.insert(id.clone()) => continue,
+                Some(ms) if Some(ms) == cursor => {}
                 Some(ms) => {
                     cursor = Some(ms);
                     at_cursor.clear();
