@@ -33,6 +33,9 @@ use crate::state::AppState;
 /// 5. absolute-form guard: `POST http://169.254.169.254/…` is refused before routing, so a
 ///    request line can never choose a host;
 /// 6. admin token: every path under `/client/v4`, routed or not, before any handler runs.
+///
+/// With `server.access_log` the access log wraps them all, so a request any layer refuses is
+/// logged too.
 pub fn router(state: AppState) -> Router {
     let limits = &state.config().limits;
     let head_limits = server::HeadLimits {
@@ -45,7 +48,8 @@ pub fn router(state: AppState) -> Router {
         total: limits.body_timeout,
     };
     let in_flight = server::InFlight::new(state.clone(), limits.max_in_flight);
-    Router::new()
+    let access_log = state.config().server.access_log;
+    let router = Router::new()
         .route("/v1/{*path}", any(proxy::proxy))
         .merge(api::router())
         .fallback(crate::dashboard::fallback)
@@ -67,7 +71,12 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_panic| {
             GatewayError::internal().into_response()
         }))
-        .layer(middleware::from_fn(speak_the_clients_error_shape))
+        .layer(middleware::from_fn(speak_the_clients_error_shape));
+    if access_log {
+        router.layer(middleware::from_fn(server::access_log))
+    } else {
+        router
+    }
 }
 
 async fn speak_the_clients_error_shape(request: Request, next: Next) -> Response {

@@ -6,6 +6,7 @@
 //! bounds and the HTTP/2 limits ([`http`]). Per-request limits (in-flight cap, head sizes, body
 //! timeouts) are middleware, placed in [`crate::app`].
 
+mod access_log;
 mod body_timeout;
 mod connection;
 mod framing;
@@ -24,6 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+pub use access_log::{ACCESS_TARGET, access_log};
 pub use body_timeout::{BodyTimeout, BodyTimeouts, TimedBody, is_body_timeout, limit_body_time};
 pub use head_limits::{HeadLimits, check_head};
 pub use shed::{InFlight, shed_load};

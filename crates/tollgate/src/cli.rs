@@ -45,6 +45,13 @@ pub enum Command {
         #[command(subcommand)]
         command: LogsCommand,
     },
+    /// Requests, errors, tokens, cost and latency from a running server.
+    Analytics {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: AnalyticsCommand,
+    },
     /// Copy a stopped SQLite deployment into a PostgreSQL database (safe to run again).
     Migrate(MigrateArgs),
 }
@@ -73,7 +80,7 @@ pub struct MigrateArgs {
 
 #[derive(Subcommand)]
 pub enum LogsCommand {
-    /// Follow new log rows as requests complete (Ctrl-C to stop).
+    /// Print the latest rows, then follow new ones as requests complete (Ctrl-C to stop).
     Tail {
         /// The gateway whose logs to follow.
         #[arg(long, default_value = "default")]
@@ -85,6 +92,88 @@ pub enum LogsCommand {
         #[arg(long)]
         limit: Option<usize>,
     },
+    /// List rows, newest first.
+    List {
+        #[command(flatten)]
+        filter: LogFilterArgs,
+        /// Print at most this many rows.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show one row with its stored request and response bodies.
+    Get {
+        /// The log id (`cf-aig-log-id`).
+        id: String,
+        /// The gateway the row belongs to.
+        #[arg(long, default_value = "default")]
+        gateway: String,
+    },
+    /// Write every matching row as one JSON object per line, oldest first.
+    Export {
+        #[command(flatten)]
+        filter: LogFilterArgs,
+        /// Write to this file instead of standard output.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Which log rows a verb reads; each becomes a filter of the logs API.
+#[derive(Args)]
+pub struct LogFilterArgs {
+    /// The gateway whose logs to read.
+    #[arg(long, default_value = "default")]
+    pub gateway: String,
+    /// Rows created at or after this time: RFC 3339 (2026-01-31T12:00:00Z) or an age (90s, 30m, 1h, 7d, 2w).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Rows created before this time (same forms as --since).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only this HTTP status (e.g. 429) or status class (e.g. 5xx).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only successful (true) or failed (false) requests.
+    #[arg(long)]
+    pub success: Option<bool>,
+    /// Only this provider (e.g. openai).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Only this model.
+    #[arg(long)]
+    pub model: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum AnalyticsCommand {
+    /// Totals for a time range: requests, errors, tokens, cost, p50/p95 latency.
+    Summary {
+        /// One gateway (default: every gateway of the account).
+        #[arg(long)]
+        gateway: Option<String>,
+        /// Start of the range (RFC 3339 or an age such as 24h); default the last 24 hours.
+        #[arg(long)]
+        since: Option<String>,
+        /// End of the range (same forms as --since); default now.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only this provider.
+        #[arg(long)]
+        provider: Option<String>,
+        /// Only this model.
+        #[arg(long)]
+        model: Option<String>,
+        /// One line per provider, model or gateway, with its own percentiles.
+        #[arg(long, value_enum)]
+        group_by: Option<AnalyticsGroup>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum AnalyticsGroup {
+    Provider,
+    Model,
+    Gateway,
 }
 
 #[derive(Args)]
@@ -112,17 +201,18 @@ pub enum ConfigCommand {
     Check(ConfigArgs),
 }
 
-/// How CLI verbs reach the running server.
+/// How CLI verbs reach the running server. Each setting comes from its flag, else its
+/// environment variable, else the configuration file `serve` reads (--config), else the
+/// default (docs/configuration.md, "The CLI verbs").
 #[derive(Args)]
 pub struct ClientArgs {
-    /// The gateway's base URL.
-    #[arg(
-        long,
-        env = "TOLLGATE_URL",
-        default_value = "http://127.0.0.1:8787",
-        global = true
-    )]
-    pub url: String,
+    /// The configuration file of the server: its server.listen gives the URL, its
+    /// server.admin_token or server.data_dir the admin token.
+    #[arg(long, short = 'c', env = "TOLLGATE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// The gateway's base URL [default: http://127.0.0.1:8787].
+    #[arg(long, env = "TOLLGATE_URL", global = true)]
+    pub url: Option<String>,
     /// The admin token; defaults to the server's environment variable, then <data-dir>/admin-token.
     #[arg(
         long,
@@ -131,9 +221,9 @@ pub struct ClientArgs {
         global = true
     )]
     pub admin_token: Option<String>,
-    /// Where to find the generated admin-token file.
-    #[arg(long, default_value = "./tollgate-data", global = true)]
-    pub data_dir: PathBuf,
+    /// Where to find the generated admin-token file [default: ./tollgate-data].
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
     /// The account (tenant).
     #[arg(long, default_value = "local", global = true)]
     pub account: String,
@@ -170,6 +260,9 @@ pub enum TokenCommand {
     Create { name: String },
     /// List run tokens (without their secrets).
     List,
-    /// Revoke a run token.
-    Revoke { id: String },
+    /// Revoke a run token by its id or its name.
+    Revoke {
+        /// The token's id, or its name if no token has that id.
+        id_or_name: String,
+    },
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod datadir;
+mod logging;
 mod manage;
 mod migrate;
 mod serve;
@@ -22,13 +23,10 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    // `serve` starts its log once its configuration (the log format) is read.
+    if !matches!(cli.command, Command::Serve(_)) {
+        logging::init(tollgate_gateway::config::LogFormat::Text);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -45,9 +43,12 @@ fn main() -> std::process::ExitCode {
             Command::Config {
                 command: ConfigCommand::Check(args),
             } => serve::check(args),
-            Command::Gateway { client, command } => manage::gateway(&client, command).await,
-            Command::Token { client, command } => manage::token(&client, command).await,
-            Command::Logs { client, command } => manage::logs(&client, command).await,
+            Command::Gateway { client, command } => manage::gateway::run(&client, command).await,
+            Command::Token { client, command } => manage::token::run(&client, command).await,
+            Command::Logs { client, command } => manage::logs::run(&client, command).await,
+            Command::Analytics { client, command } => {
+                manage::analytics::run(&client, command).await
+            }
             Command::Migrate(args) => migrate::run(args).await,
         }
     });

@@ -13,6 +13,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir,
     };
     let config = Config::load(args.config.config.as_deref(), &overrides)?;
+    crate::logging::init(config.server.log_format);
     // Before anything under the directory is read or changed, and held until the process ends:
     // a second process on it would recover (delete) this one's spool (docs/reliability.md).
     let sqlite = match &config.storage {
@@ -39,18 +40,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 pub fn check(args: ConfigArgs) -> anyhow::Result<()> {
-    match Config::load(args.config.as_deref(), &Overrides::default()) {
-        Ok(_) => {
-            println!("configuration is valid");
-            Ok(())
-        }
-        Err(error) => {
-            for problem in &error.problems {
-                println!("{}", crate::terminal::printable(&problem.to_string()));
-            }
-            anyhow::bail!("{} problem(s) found", error.problems.len())
-        }
+    let (mut problems, data_dir) = match Config::load(args.config.as_deref(), &Overrides::default())
+    {
+        Ok(config) => (Vec::new(), Some(config.server.data_dir)),
+        Err(error) => (error.problems, error.data_dir),
+    };
+    if let Some(dir) = data_dir {
+        problems.extend(crate::datadir::check::problems(&dir));
     }
+    if problems.is_empty() {
+        println!("configuration is valid");
+        return Ok(());
+    }
+    for problem in &problems {
+        println!("{}", crate::terminal::printable(problem));
+    }
+    anyhow::bail!("{} problem(s) found", problems.len())
 }
 
 /// SIGTERM (what service managers send) or Ctrl-C. The handlers are installed here, before

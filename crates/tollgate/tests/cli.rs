@@ -268,6 +268,55 @@ async fn config_check_prints_every_problem() {
 }
 
 #[tokio::test]
+async fn config_check_reports_types_checks_variables_and_the_data_dir_in_one_round() {
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("file"), "").unwrap();
+    std::fs::write(
+        cwd.path().join("two-rounds.toml"),
+        "[server]\nmax_body_bytes = \"big\"\ndata_dir = \"file/data\"\n[logs]\nspool_max_bytes = 5\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .args(["config", "check", "--config", "two-rounds.toml"])
+        .current_dir(cwd.path())
+        .env("TOLLGATE_SERVER__LISTEN", "garbage")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        "server.max_body_bytes: invalid type: string \"big\"",
+        "logs.spool_max_bytes: must be at least 1048576",
+        "TOLLGATE_SERVER__LISTEN: server.listen: `garbage` is not an address",
+        "server.data_dir: cannot create the data directory file/data: file is not a directory",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from {text}");
+    }
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("4 problem(s) found"),
+        "{text}"
+    );
+
+    std::fs::write(
+        cwd.path().join("syntax.toml"),
+        "[server]\nlisten = \"127.0.0.1:1\nmax_body_bytes = 3\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .args(["config", "check", "--config", "syntax.toml"])
+        .current_dir(cwd.path())
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.starts_with("syntax.toml:2:"),
+        "the file, line and column: {text}"
+    );
+}
+
+#[tokio::test]
 async fn sigterm_lets_a_stream_in_flight_finish_then_exits_zero() {
     let mock = MockUpstream::start().await.unwrap();
     let release = Arc::new(tokio::sync::Notify::new());

@@ -4,12 +4,17 @@
 
 const PREFIX: &str = "TOLLGATE_";
 
-/// Writes each matching variable into the TOML document; returns problems with variable names.
+/// The configuration keys set from the environment (`server.listen`) and their variables.
+pub(super) type FromEnv = Vec<(String, String)>;
+
+/// Writes each matching variable into the TOML document; returns problems with variable names
+/// and the keys set.
 pub(super) fn apply(
     document: &mut toml::Table,
     vars: impl IntoIterator<Item = (String, String)>,
-) -> Vec<String> {
+) -> (Vec<String>, FromEnv) {
     let mut problems = Vec::new();
+    let mut from_env = Vec::new();
     let mut vars: Vec<_> = vars
         .into_iter()
         .filter(|(name, _)| name.starts_with(PREFIX) && name.contains("__"))
@@ -25,11 +30,35 @@ pub(super) fn apply(
             problems.push(format!("environment variable {name}: empty key segment"));
             continue;
         }
-        if let Err(why) = set(document, &path, parse_value(&value)) {
-            problems.push(format!("environment variable {name}: {why}"));
+        match set(document, &path, parse_value(&value)) {
+            Ok(()) => from_env.push((path.join("."), name)),
+            Err(why) => problems.push(format!("environment variable {name}: {why}")),
         }
     }
+    (problems, from_env)
+}
+
+/// Each problem about a key set from the environment, prefixed with the variable's name:
+/// `TOLLGATE_SERVER__LISTEN: server.listen: …`. Problems name their key first (`key: why`)
+/// or quote it (unknown key `key`).
+pub(super) fn name_variables(problems: Vec<String>, from_env: &FromEnv) -> Vec<String> {
     problems
+        .into_iter()
+        .map(|problem| {
+            let variable = from_env
+                .iter()
+                .filter(|(key, _)| {
+                    problem.starts_with(&format!("{key}:"))
+                        || problem.starts_with(&format!("{key}."))
+                        || problem.contains(&format!("`{key}`"))
+                })
+                .max_by_key(|(key, _)| key.len());
+            match variable {
+                Some((_, name)) => format!("{name}: {problem}"),
+                None => problem,
+            }
+        })
+        .collect()
 }
 
 /// Numbers, booleans and arrays are read as TOML literals; anything else is a string.

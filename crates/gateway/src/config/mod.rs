@@ -61,6 +61,17 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     pub egress: Egress,
     pub upstream_net: UpstreamNet,
+    /// How the process log (stderr) is written.
+    pub log_format: LogFormat,
+    /// One `tollgate::access` line per proxied request (docs/configuration.md, "Server log").
+    pub access_log: bool,
+}
+
+/// The process log's format: lines for people, or one JSON object per line for collectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// How provider connections are opened: bounds on the host name lookup and the TCP connect,
@@ -146,12 +157,16 @@ pub struct Overrides {
 #[error("invalid configuration:\n  {}", .problems.join("\n  "))]
 pub struct ConfigError {
     pub problems: Vec<String>,
+    /// The data directory the configuration names, if it could be read that far, so
+    /// `tollgate config check` can look at it along with the other problems.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl ConfigError {
     fn one(problem: String) -> Self {
         ConfigError {
             problems: vec![problem],
+            data_dir: None,
         }
     }
 }
@@ -173,7 +188,7 @@ impl Config {
                 .map_err(|e| ConfigError::one(format!("cannot read {}: {e}", path.display())))?,
             None => String::new(),
         };
-        Self::parse(&text, vars, overrides)
+        Self::parse_file(&text, file, vars, overrides)
     }
 
     /// Parses TOML text, applies environment variables and flags, and validates.
@@ -182,28 +197,32 @@ impl Config {
         vars: impl IntoIterator<Item = (String, String)>,
         overrides: &Overrides,
     ) -> Result<Config, ConfigError> {
-        let mut document: toml::Table = toml::from_str(text)
-            .map_err(|e| ConfigError::one(format!("not valid TOML: {}", e.message())))?;
-        let mut problems = env::apply(&mut document, vars);
-        let mut unknown = Vec::new();
-        let raw: RawConfig =
-            match serde_ignored::deserialize(toml::Value::Table(document), |path| {
-                unknown.push(format!("unknown key `{path}`"))
-            }) {
-                Ok(raw) => raw,
-                Err(e) => {
-                    problems.extend(unknown);
-                    problems.push(e.to_string());
-                    return Err(ConfigError { problems });
-                }
-            };
+        Self::parse_file(text, None, vars, overrides)
+    }
+
+    /// [`Config::parse`] of the text of `file`, which a syntax error names. Every problem is
+    /// found in one pass: a value of the wrong type is reported and left out (its default
+    /// stands in), so the checks of every other value still run.
+    fn parse_file(
+        text: &str,
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut document: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::one(syntax_error(text, file, &e)))?;
+        let (mut problems, from_env) = env::apply(&mut document, vars);
+        let (raw, unknown) = deserialize(document, &mut problems);
         problems.extend(unknown);
+        let data_dir = overrides.data_dir.clone().unwrap_or_else(|| raw.data_dir());
         match raw.validate(overrides) {
             Ok(config) if problems.is_empty() => Ok(config),
-            Ok(_) => Err(ConfigError { problems }),
-            Err(more) => {
-                problems.extend(more);
-                Err(ConfigError { problems })
+            result => {
+                problems.extend(result.err().unwrap_or_default());
+                Err(ConfigError {
+                    problems: env::name_variables(problems, &from_env),
+                    data_dir: Some(data_dir),
+                })
             }
         }
     }
@@ -212,6 +231,73 @@ impl Config {
     pub fn defaults() -> Result<Config, ConfigError> {
         Self::parse("", std::iter::empty(), &Overrides::default())
     }
+}
+
+/// `not valid TOML` with the file, line and column, e.g. `tollgate.toml:3:9: not valid TOML: …`.
+fn syntax_error(text: &str, file: Option<&Path>, error: &toml::de::Error) -> String {
+    let place = error.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("{line}:{column}")
+    });
+    let message = error.message().trim_end();
+    match (file, place) {
+        (Some(file), Some(place)) => {
+            format!("{}:{place}: not valid TOML: {message}", file.display())
+        }
+        (Some(file), None) => format!("{}: not valid TOML: {message}", file.display()),
+        (None, Some(place)) => format!("line {place}: not valid TOML: {message}"),
+        (None, None) => format!("not valid TOML: {message}"),
+    }
+}
+
+/// The document as [`RawConfig`] and its unknown keys. A value of the wrong type is added to
+/// `problems` under its key and removed, and the rest is read again, until it reads.
+fn deserialize(mut document: toml::Table, problems: &mut Vec<String>) -> (RawConfig, Vec<String>) {
+    // Each round removes a key, so the rounds are bounded by the document's size.
+    loop {
+        let mut unknown = Vec::new();
+        let mut note_unknown =
+            |path: serde_ignored::Path<'_>| unknown.push(format!("unknown key `{path}`"));
+        let ignored = serde_ignored::Deserializer::new(
+            toml::Value::Table(document.clone()),
+            &mut note_unknown,
+        );
+        match serde_path_to_error::deserialize::<_, RawConfig>(ignored) {
+            Ok(raw) => return (raw, unknown),
+            Err(error) => {
+                let removed = remove_key(&mut document, error.path());
+                problems.push(format!("{}: {}", error.path(), error.inner().message()));
+                if !removed {
+                    problems.extend(unknown);
+                    return (RawConfig::default(), Vec::new());
+                }
+            }
+        }
+    }
+}
+
+/// Removes the key `path` leads to (an array's key, if it leads into one); false if there is none.
+fn remove_key(document: &mut toml::Table, path: &serde_path_to_error::Path) -> bool {
+    let keys: Vec<&str> = path
+        .iter()
+        .map_while(|segment| match segment {
+            serde_path_to_error::Segment::Map { key } => Some(key.as_str()),
+            _ => None,
+        })
+        .collect();
+    let Some((last, parents)) = keys.split_last() else {
+        return false;
+    };
+    let mut table = document;
+    for key in parents {
+        match table.get_mut(*key) {
+            Some(toml::Value::Table(inner)) => table = inner,
+            _ => return false,
+        }
+    }
+    table.remove(*last).is_some()
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    CacheConfig, Config, Egress, LogsConfig, Overrides, ProviderConfig, Secret, ServerConfig,
-    StorageConfig, UpstreamNet, UpstreamPool,
+    CacheConfig, Config, Egress, LogFormat, LogsConfig, Overrides, ProviderConfig, Secret,
+    ServerConfig, StorageConfig, UpstreamNet, UpstreamPool,
 };
 
 #[derive(Debug, Default, Deserialize)]
@@ -62,6 +62,8 @@ struct RawServer {
     connect_timeout_ms: u64,
     dns_timeout_ms: u64,
     dns_negative_ttl_ms: u64,
+    log_format: String,
+    access_log: bool,
 }
 
 impl Default for RawServer {
@@ -81,6 +83,8 @@ impl Default for RawServer {
             connect_timeout_ms: 10_000,
             dns_timeout_ms: 5_000,
             dns_negative_ttl_ms: 5_000,
+            log_format: "text".into(),
+            access_log: false,
         }
     }
 }
@@ -135,6 +139,11 @@ impl Default for RawCache {
 const MAX_BODY_LIMIT: u64 = 1024 * 1024 * 1024;
 
 impl RawConfig {
+    /// `server.data_dir` as written (a `--data-dir` flag replaces it).
+    pub(super) fn data_dir(&self) -> PathBuf {
+        self.server.data_dir.clone()
+    }
+
     pub(super) fn validate(self, overrides: &Overrides) -> Result<Config, Vec<String>> {
         let mut problems = Vec::new();
         let server = self.server;
@@ -183,6 +192,16 @@ impl RawConfig {
         if server.upstream_pool_idle_timeout_ms == 0 {
             problems.push("server.upstream_pool_idle_timeout_ms: must be greater than 0".into());
         }
+        let log_format = match server.log_format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                problems.push(format!(
+                    "server.log_format: `{other}` is not `text` or `json`"
+                ));
+                LogFormat::Text
+            }
+        };
         let egress = parse_egress(
             "server",
             server.egress_proxy,
@@ -289,6 +308,8 @@ impl RawConfig {
                     dns_timeout: Duration::from_millis(server.dns_timeout_ms),
                     dns_negative_ttl: Duration::from_millis(server.dns_negative_ttl_ms),
                 },
+                log_format,
+                access_log: server.access_log,
             },
             providers,
             storage,

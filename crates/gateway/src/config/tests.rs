@@ -123,7 +123,123 @@ fn unknown_environment_key_is_named() {
         .map(|e| e.problems);
     assert_eq!(
         problems,
-        Some(vec!["unknown key `server.listn`".to_string()])
+        Some(vec![
+            "TOLLGATE_SERVER__LISTN: unknown key `server.listn`".to_string()
+        ])
+    );
+}
+
+#[test]
+fn wrong_types_and_failed_checks_are_reported_in_one_round() {
+    let text = r#"
+        [server]
+        max_body_bytes = "big"
+        listen = "nowhere"
+        trusted_proxies = "10.0.0.0/8"
+        [logs]
+        fsync = 3
+        spool_max_bytes = 5
+        [limits]
+        max_in_flight = 0
+    "#;
+    let problems = parse(text, &[])
+        .err()
+        .map(|e| e.problems)
+        .unwrap_or_default();
+    let joined = problems.join("\n");
+    for expected in [
+        "server.max_body_bytes: invalid type: string \"big\"",
+        "server.trusted_proxies: invalid type",
+        "logs.fsync: invalid type: integer `3`",
+        "server.listen: `nowhere` is not an address",
+        "logs.spool_max_bytes: must be at least 1048576",
+        "limits.max_in_flight",
+    ] {
+        assert!(
+            joined.contains(expected),
+            "missing {expected:?} in:\n{joined}"
+        );
+    }
+    assert_eq!(problems.len(), 6, "{joined}");
+}
+
+#[test]
+fn a_toml_syntax_error_gives_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+    let file = dir.path().join("tollgate.toml");
+    std::fs::write(
+        &file,
+        "[server]\nlisten = \"127.0.0.1:1\"\nmax_body_bytes = = 3\n",
+    )
+    .unwrap_or_else(|e| unreachable!("{e}"));
+    let problems = Config::load_from(Some(&file), vars(&[]), &Overrides::default())
+        .err()
+        .map(|e| e.problems)
+        .unwrap_or_default();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let prefix = format!("{}:3:18: not valid TOML: ", file.display());
+    assert!(problems[0].starts_with(&prefix), "{problems:?}");
+    let inline = parse("a = [1,\n", &[]).err().map(|e| e.problems);
+    assert!(
+        inline
+            .as_ref()
+            .is_some_and(|p| p[0].starts_with("line 1:8: not valid TOML")),
+        "text without a file still gets its line: {inline:?}"
+    );
+}
+
+#[test]
+fn a_problem_from_the_environment_names_its_variable() {
+    let problems = parse(
+        "[server]\nmax_body_bytes = 0\n",
+        &[
+            ("TOLLGATE_SERVER__LISTEN", "garbage"),
+            ("TOLLGATE_LOGS__FSYNC", "maybe"),
+            ("TOLLGATE_PROVIDERS__OPENAI__BASE_URL", "ftp://x"),
+        ],
+    )
+    .err()
+    .map(|e| e.problems)
+    .unwrap_or_default();
+    let joined = problems.join("\n");
+    for expected in [
+        "TOLLGATE_SERVER__LISTEN: server.listen: `garbage` is not an address",
+        "TOLLGATE_LOGS__FSYNC: logs.fsync: invalid type: string \"maybe\"",
+        "TOLLGATE_PROVIDERS__OPENAI__BASE_URL: providers.openai.base_url:",
+    ] {
+        assert!(
+            joined.contains(expected),
+            "missing {expected:?} in:\n{joined}"
+        );
+    }
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("server.max_body_bytes")),
+        "a problem of the file names no variable: {joined}"
+    );
+}
+
+#[test]
+fn log_format_and_access_log() {
+    let defaults = Config::defaults().ok();
+    assert_eq!(
+        defaults.map(|c| (c.server.log_format, c.server.access_log)),
+        Some((LogFormat::Text, false))
+    );
+    let set = parse("[server]\nlog_format = \"json\"\naccess_log = true\n", &[]).ok();
+    assert_eq!(
+        set.map(|c| (c.server.log_format, c.server.access_log)),
+        Some((LogFormat::Json, true))
+    );
+    let problems = parse("[server]\nlog_format = \"xml\"\n", &[])
+        .err()
+        .map(|e| e.problems);
+    assert_eq!(
+        problems,
+        Some(vec![
+            "server.log_format: `xml` is not `text` or `json`".to_string()
+        ])
     );
 }
 

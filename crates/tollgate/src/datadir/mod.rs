@@ -1,6 +1,7 @@
 //! Claiming a data directory before anything in it is read or changed: private modes for what
 //! this process creates, the exclusive lock, and a warning about what others can read.
 
+pub mod check;
 mod lock;
 mod modes;
 

@@ -6,6 +6,7 @@
     reason = "each test binary includes this module and uses part of it"
 )]
 
+pub mod cli;
 pub mod netns;
 pub mod postgres;
 pub mod process;

@@ -1,0 +1,113 @@
+//! `tollgate token …`: create, list and revoke run tokens (by id or by name).
+
+use anyhow::bail;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::api::Api;
+use super::output;
+use crate::cli::{ClientArgs, TokenCommand};
+use crate::terminal::printable;
+
+pub async fn run(client: &ClientArgs, command: TokenCommand) -> anyhow::Result<()> {
+    let api = Api::new(client)?;
+    match command {
+        TokenCommand::Create { name } => {
+            let token = api
+                .call(Method::POST, "/tokens", Some(json!({"name": name})))
+                .await?;
+            output(client, &token, || {
+                format!(
+                    "created token {} ({}); it is shown only now:\n{}",
+                    printable(token["id"].as_str().unwrap_or("")),
+                    printable(&name),
+                    printable(token["token"].as_str().unwrap_or(""))
+                )
+            });
+        }
+        TokenCommand::List => {
+            let tokens = api.call(Method::GET, "/tokens", None).await?;
+            output(client, &tokens, || {
+                let mut text = format!("{:<38} {:<24} {}\n", "ID", "NAME", "CREATED");
+                for t in tokens.as_array().into_iter().flatten() {
+                    text.push_str(&format!(
+                        "{:<38} {:<24} {}\n",
+                        printable(t["id"].as_str().unwrap_or("")),
+                        printable(t["name"].as_str().unwrap_or("")),
+                        printable(t["created_at"].as_str().unwrap_or(""))
+                    ));
+                }
+                text.trim_end().to_owned()
+            });
+        }
+        TokenCommand::Revoke { id_or_name } => {
+            let tokens = api.call(Method::GET, "/tokens", None).await?;
+            let id = token_id(&tokens, &id_or_name)?;
+            let result = api
+                .call(Method::DELETE, &format!("/tokens/{id}"), None)
+                .await?;
+            output(client, &result, || {
+                format!("revoked token {}", printable(&id))
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The id of the token `id_or_name` names: a token with that id, else the one token with that
+/// name. Names need not be unique, so several tokens of one name are an error that lists them.
+fn token_id(tokens: &Value, id_or_name: &str) -> anyhow::Result<String> {
+    let tokens: Vec<&Value> = tokens.as_array().into_iter().flatten().collect();
+    let field = |t: &Value, key: &str| t[key].as_str().unwrap_or("").to_owned();
+    if tokens.iter().any(|t| field(t, "id") == id_or_name) {
+        return Ok(id_or_name.to_owned());
+    }
+    let named: Vec<&Value> = tokens
+        .into_iter()
+        .filter(|t| field(t, "name") == id_or_name)
+        .collect();
+    match named.as_slice() {
+        [] => bail!("no run token has the id or name `{id_or_name}`"),
+        [one] => Ok(field(one, "id")),
+        several => {
+            let matches: Vec<String> = several
+                .iter()
+                .map(|t| format!("{} (created {})", field(t, "id"), field(t, "created_at")))
+                .collect();
+            bail!(
+                "{} run tokens are named `{id_or_name}`; revoke one by its id: {}",
+                several.len(),
+                matches.join(", ")
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::token_id;
+
+    #[test]
+    fn a_token_is_found_by_id_then_by_unique_name() {
+        let tokens = json!([
+            {"id": "a1", "name": "deploy", "created_at": "t1"},
+            {"id": "b2", "name": "ci", "created_at": "t2"},
+            {"id": "c3", "name": "ci", "created_at": "t3"},
+            {"id": "d4", "name": "a1", "created_at": "t4"},
+        ]);
+        assert_eq!(
+            token_id(&tokens, "a1").unwrap(),
+            "a1",
+            "an id wins over a name"
+        );
+        assert_eq!(token_id(&tokens, "deploy").unwrap(), "a1");
+        let ambiguous = token_id(&tokens, "ci").unwrap_err().to_string();
+        assert!(
+            ambiguous.contains("b2 (created t2)") && ambiguous.contains("c3"),
+            "{ambiguous}"
+        );
+        assert!(token_id(&tokens, "nope").is_err());
+    }
+}
