@@ -1,29 +1,25 @@
 //! The proxy handler: from an incoming request to the upstream's streamed response.
 //!
 //! Order, so that nothing reaches the upstream unless every check passed: path guard →
-//! `cf-aig-*` headers → gateway → gateway authentication → provider → body → begin record
-//! (durable) → upstream → response relayed with its end record (durable before the last byte).
+//! admission (gateway, `cf-aig-*` headers, authentication, rate limit: [`super::admission`]) →
+//! provider → body → begin record (durable) → upstream → response relayed with its end record
+//! (durable before the last byte).
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use super::client_ip;
+use super::admission::{Admitted, admit};
 use super::dispatch::{LOG_ID, Outbound, set_log_id};
 use super::headers::upstream_request_headers;
-use super::options::RequestOptions;
 use super::path;
 use crate::error::{ErrorCode, GatewayError};
-use crate::gateways::Gateway;
 use crate::logs::{LogEnd, RollupFacts};
-use crate::ratelimit::{Decision, RateLimitRule, limit_key};
 use crate::state::AppState;
 
 pub async fn proxy(State(state): State<AppState>, request: Request) -> Response {
@@ -125,18 +121,12 @@ async fn forward(
 ) -> Result<Response, GatewayError> {
     let (parts, body) = request.into_parts();
     let target = path::parse(parts.uri.path())?;
-    let gateway = named_gateway(state, target.account, target.gateway).await?;
-    seen.gateway = Some((gateway.account_id.clone(), gateway.id.clone()));
     seen.provider = counted_provider(state, target.provider);
-    let options = RequestOptions::from_headers(&parts.headers)?;
-    authenticate(state, &gateway, &options)?;
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let client = client_ip(peer, &parts.headers, &state.config().server.trusted_proxies);
-    // After authentication and before the cache: a cache hit still counts toward the limit.
-    enforce_rate_limit(state, &gateway, &parts.headers, client).await?;
+    let Admitted {
+        gateway,
+        options,
+        client,
+    } = admit(state, &parts, target.account, target.gateway, seen).await?;
     if target.provider == "compat" {
         let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
         let request = super::compat::CompatRequest {
@@ -177,98 +167,6 @@ async fn forward(
         seen,
     )
     .await
-}
-
-/// The gateway a proxy URL names. A provider where the account goes means the URL lacks
-/// `{account}/{gateway}` (an SDK base URL ending in `/v1/openai`), and the error says so.
-pub(super) async fn named_gateway(
-    state: &AppState,
-    account: &str,
-    gateway: &str,
-) -> Result<Arc<Gateway>, GatewayError> {
-    let found = state.gateways().for_request(account, gateway).await;
-    let provider_as_account = account == "compat" || state.providers().get(account).is_some();
-    match found {
-        Err(error) if error.code == ErrorCode::GatewayNotFound && provider_as_account => {
-            Err(GatewayError::new(
-                ErrorCode::GatewayNotFound,
-                format!(
-                    "Gateway not found: the URL is missing {{account}}/{{gateway}} before \
-                     {account}; use /v1/{{account}}/{{gateway}}/{account}/..., for example \
-                     /v1/local/default/{account}/..."
-                ),
-            ))
-        }
-        found => found,
-    }
-}
-
-/// 429 before anything else happens when the gateway's limit is reached (docs/resilience.md).
-pub(super) async fn enforce_rate_limit(
-    state: &AppState,
-    gateway: &Gateway,
-    headers: &HeaderMap,
-    client: Option<std::net::IpAddr>,
-) -> Result<(), GatewayError> {
-    let Some(rule) = RateLimitRule::from_settings(&gateway.settings) else {
-        return Ok(());
-    };
-    let key = limit_key(
-        &gateway.account_id,
-        &gateway.id,
-        &gateway.settings.rate_limiting_key,
-        headers,
-        client,
-    );
-    match state.rate_limiter().check(&key, &rule).await {
-        Decision::Limited {
-            limit,
-            retry_after_ms,
-            reset_after_ms,
-        } => {
-            state.metrics().rate_limited(&gateway.id);
-            Err(GatewayError::rate_limited(
-                limit,
-                retry_after_ms,
-                reset_after_ms,
-            ))
-        }
-        Decision::Allowed { .. } => Ok(()),
-    }
-}
-
-/// An authenticated gateway takes a run token of its account, or the admin token. The refusal
-/// says which of the three mistakes it was: no header, a header not of the form
-/// `Bearer <token>`, or a token that is not valid here.
-pub(super) fn authenticate(
-    state: &AppState,
-    gateway: &Gateway,
-    options: &RequestOptions,
-) -> Result<(), GatewayError> {
-    if !gateway.settings.authentication {
-        return Ok(());
-    }
-    let refused = |why: &str| GatewayError::new(ErrorCode::Unauthorized, why);
-    match options.gateway_token.as_deref() {
-        None => Err(refused(
-            "Unauthorized: this gateway requires authentication; send \
-             cf-aig-authorization: Bearer <run token>",
-        )),
-        Some("") => Err(refused(
-            "Unauthorized: cf-aig-authorization must be \"Bearer <run token>\" \
-             (the Bearer prefix or the token is missing)",
-        )),
-        Some(token)
-            if state.tokens().verify(&gateway.account_id, token)
-                || state.admin_token().matches(token) =>
-        {
-            Ok(())
-        }
-        Some(_) => Err(refused(
-            "Unauthorized: the token in cf-aig-authorization is not valid for this gateway \
-             (unknown, revoked, or a token of another account)",
-        )),
-    }
 }
 
 pub(super) async fn read_body(

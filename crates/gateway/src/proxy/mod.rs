@@ -1,5 +1,6 @@
 //! The provider pass-through (docs/architecture.md): `/v1/{account}/{gateway}/{provider}/{path…}`.
 
+mod admission;
 mod answer;
 mod caching;
 mod client;

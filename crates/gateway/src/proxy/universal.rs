@@ -2,19 +2,17 @@
 //! steps `{provider, endpoint, headers, query, config?}`. Each step's retries are used up before
 //! the next step; the first step that answers 2xx wins, with `cf-aig-step: <index>`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::client_ip;
+use super::admission::{Admitted, admit};
 use super::credentials::refuse_gateway_tokens;
 use super::dispatch::{Delivery, Dispatch, Logging, Reshape, attempt_timeout, logging};
-use super::handler::{Seen, authenticate, enforce_rate_limit, named_gateway, read_body};
+use super::handler::{Seen, read_body};
 use super::headers::upstream_request_headers;
 use super::options::{self, RequestOptions};
 use super::path;
@@ -80,16 +78,11 @@ pub async fn forward(
             "The universal endpoint takes POST",
         ));
     }
-    let gateway = named_gateway(state, account, gateway_id).await?;
-    seen.gateway = Some((gateway.account_id.clone(), gateway.id.clone()));
-    let options = RequestOptions::from_headers(&parts.headers)?;
-    authenticate(state, &gateway, &options)?;
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let client = client_ip(peer, &parts.headers, &state.config().server.trusted_proxies);
-    enforce_rate_limit(state, &gateway, &parts.headers, client).await?;
+    let Admitted {
+        gateway,
+        options,
+        client,
+    } = admit(state, &parts, account, gateway_id, seen).await?;
     let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
     let steps = parse_steps(state, &body, &options)?;
     // Every row of this request shares one event id, the client's or the first log id.
