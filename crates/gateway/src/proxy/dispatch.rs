@@ -316,14 +316,16 @@ impl Dispatch<'_> {
                             .policy
                             .delay_after(attempt, retry_after(upstream.headers()));
                         last_answer = Some(buffer_answer(upstream, id, self.timeout).await);
-                        record.finish_without_response(status, "retried").await;
+                        record.finish_without_response(status, "retried", None).await;
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                         continue;
                     }
                     if !accept(status) {
                         let answer = buffer_answer(upstream, id, self.timeout).await;
-                        record.finish_without_response(status, "not accepted").await;
+                        record
+                            .finish_without_response(status, "not accepted", None)
+                            .await;
                         let failure = GatewayError::new(
                             ErrorCode::UpstreamFailed,
                             "Provider answered with an error",
@@ -344,6 +346,7 @@ impl Dispatch<'_> {
                 .finish_without_response(
                     failure.code.status().as_u16(),
                     cause.as_deref().unwrap_or(&failure.message),
+                    Some(failure.code),
                 )
                 .await;
             if retries_left {
