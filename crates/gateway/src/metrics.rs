@@ -311,8 +311,12 @@ impl Metrics {
         *self.readings.lock().unwrap_or_else(PoisonError::into_inner) = now;
         let mut text = String::new();
         let encoded = match format {
-            Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry),
-            Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut text, &self.registry),
+            Format::Text => {
+                prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)
+            }
+            Format::OpenMetrics => {
+                prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            }
         };
         if encoded.is_err() {
             text.clear();
@@ -352,36 +356,46 @@ impl Collector for ReadingsCollector {
         let gauges = [
             (
                 "log_queue_depth",
-                "Log records waiting for the spool writer",
+                "Log records waiting for the spool writer.",
                 None,
                 now.log_queue_depth as u64,
             ),
             (
                 "log_spool",
-                "Log spool bytes not yet shipped to the store",
+                "Log spool bytes not yet shipped to the store.",
                 Some(Unit::Bytes),
                 now.log_spool_bytes,
             ),
         ];
         for (name, help, unit, value) in gauges {
             let gauge = ConstGauge::new(value as i64);
-            gauge.encode(encoder.encode_descriptor(name, help, unit.as_ref(), gauge.metric_type())?)?;
+            gauge.encode(encoder.encode_descriptor(
+                name,
+                help,
+                unit.as_ref(),
+                gauge.metric_type(),
+            )?)?;
         }
         let counters = [
             (
                 "cache_store_bypasses",
-                "Cache calls that skipped an unreachable Redis (each a MISS)",
+                "Cache calls that skipped an unreachable Redis (each a MISS).",
                 now.cache_bypasses,
             ),
             (
                 "ratelimit_redis_fallbacks",
-                "Rate-limit checks decided in process because Redis was unreachable",
+                "Rate-limit checks decided in process because Redis was unreachable.",
                 now.redis_fallbacks,
             ),
         ];
         for (name, help, value) in counters {
             let counter = ConstCounter::new(value);
-            counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
         }
         Ok(())
     }

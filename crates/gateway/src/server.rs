@@ -100,10 +100,15 @@ async fn run(
             let _ = stopped.wait_for(|stop| *stop).await;
         }))
     });
-    let main = serve(listener, state.clone(), app::router(state.clone()), async move {
-        shutdown.await;
-        let _ = stop.send(true);
-    });
+    let main = serve(
+        listener,
+        state.clone(),
+        app::router(state.clone()),
+        async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        },
+    );
     main.await;
     if let Some(metrics) = metrics {
         let _ = metrics.await;

@@ -28,7 +28,11 @@ const MIN_TOKEN_CHARS: usize = 16;
 
 impl RawMetrics {
     /// The validated section; each bad key adds one problem naming it.
-    pub(super) fn validate(self, main_listen: SocketAddr, problems: &mut Vec<String>) -> MetricsConfig {
+    pub(super) fn validate(
+        self,
+        main_listen: SocketAddr,
+        problems: &mut Vec<String>,
+    ) -> MetricsConfig {
         let listen = self
             .listen
             .filter(|text| !text.trim().is_empty())

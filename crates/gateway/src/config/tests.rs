@@ -266,13 +266,19 @@ fn metrics_section_defaults_to_the_main_port_without_a_token() {
 #[test]
 fn metrics_section_rejects_bad_values_naming_the_key() {
     for (text, key) in [
-        ("[metrics]\nlisten = \"not an address\"\n", "metrics.listen:"),
+        (
+            "[metrics]\nlisten = \"not an address\"\n",
+            "metrics.listen:",
+        ),
         ("[metrics]\ntoken = \"short\"\n", "metrics.token:"),
         (
             "[server]\nlisten = \"127.0.0.1:8787\"\n[metrics]\nlisten = \"127.0.0.1:8787\"\n",
             "metrics.listen:",
         ),
-        ("[metrics]\nlisen = \"127.0.0.1:9090\"\n", "unknown key `metrics.lisen`"),
+        (
+            "[metrics]\nlisen = \"127.0.0.1:9090\"\n",
+            "unknown key `metrics.lisen`",
+        ),
     ] {
         let problems = parse(text, &[])
             .err()

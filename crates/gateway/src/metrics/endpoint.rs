@@ -95,7 +95,9 @@ mod tests {
     use super::*;
 
     fn format(accept: &str) -> Format {
-        negotiate(Some(&HeaderValue::from_str(accept).unwrap_or(HeaderValue::from_static(""))))
+        negotiate(Some(
+            &HeaderValue::from_str(accept).unwrap_or(HeaderValue::from_static("")),
+        ))
     }
 
     #[test]
@@ -111,7 +113,10 @@ mod tests {
             format("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"),
             Format::OpenMetrics
         );
-        assert_eq!(format("text/plain;version=0.0.4;q=0.9,application/openmetrics-text;q=0.5"), Format::Text);
+        assert_eq!(
+            format("text/plain;version=0.0.4;q=0.9,application/openmetrics-text;q=0.5"),
+            Format::Text
+        );
         assert_eq!(format("*/*"), Format::Text);
         assert_eq!(format("application/json"), Format::Text);
         assert_eq!(negotiate(None), Format::Text);

@@ -79,7 +79,10 @@ fn models_past_the_bound_share_other_of_their_route() {
     }
     metrics.observe(&end("one-too-many", Some(200)), None);
     metrics.observe(&end("two-too-many", Some(200)), None);
-    metrics.observe(&end_of("gw2", "anthropic", "three-too-many", Some(200)), None);
+    metrics.observe(
+        &end_of("gw2", "anthropic", "three-too-many", Some(200)),
+        None,
+    );
     // A known route keeps its own series once the bound is reached.
     metrics.observe(&end("m0", Some(200)), None);
     let text = render(&metrics);

@@ -316,7 +316,9 @@ impl Dispatch<'_> {
                             .policy
                             .delay_after(attempt, retry_after(upstream.headers()));
                         last_answer = Some(buffer_answer(upstream, id, self.timeout).await);
-                        record.finish_without_response(status, "retried", None).await;
+                        record
+                            .finish_without_response(status, "retried", None)
+                            .await;
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                         continue;

@@ -20,8 +20,8 @@ use memchr::memmem::Finder;
 use tokio::sync::mpsc;
 
 use super::options::CustomCost;
-use crate::error::ErrorCode;
 use crate::cache::{CachedResponse, FlightGuard, Outcome, ResponseCache};
+use crate::error::ErrorCode;
 use crate::logs::{LogEnd, RollupFacts};
 use crate::pricing::{PriceTable, TokenCounts, custom_cost};
 use crate::state::AppState;

@@ -324,7 +324,9 @@ async fn metrics_expose_the_same_counts() {
         4.0
     );
     assert_eq!(
-        value(&format!("tollgate_request_duration_seconds_count{{{route}}}")),
+        value(&format!(
+            "tollgate_request_duration_seconds_count{{{route}}}"
+        )),
         4.0
     );
     assert!(

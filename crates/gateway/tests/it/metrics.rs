@@ -57,7 +57,9 @@ fn families(text: &str) -> BTreeMap<String, (String, bool)> {
 fn family_of<'a>(sample: &'a str, families: &BTreeMap<String, (String, bool)>) -> &'a str {
     for suffix in ["_bucket", "_sum", "_count"] {
         if let Some(base) = sample.strip_suffix(suffix)
-            && families.get(base).is_some_and(|(kind, _)| kind == "histogram")
+            && families
+                .get(base)
+                .is_some_and(|(kind, _)| kind == "histogram")
         {
             return base;
         }
@@ -78,7 +80,10 @@ async fn the_exposition_follows_prometheus_conventions() {
     let families = families(&text);
 
     // Every sample line is one the parser reads, of a family with HELP and TYPE.
-    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let LineInfo::Sample { metric_name, .. } = LineInfo::parse(line) else {
             panic!("not a sample line: {line}");
         };
@@ -100,7 +105,10 @@ async fn the_exposition_follows_prometheus_conventions() {
             "{name} is a {kind}: counters, and only they, end in _total"
         );
         if kind == "histogram" {
-            assert!(name.ends_with("_seconds"), "{name}: histograms here are durations");
+            assert!(
+                name.ends_with("_seconds"),
+                "{name}: histograms here are durations"
+            );
         }
         assert!(
             !name.ends_with("_size") && !name.ends_with("_kb"),
@@ -123,7 +131,11 @@ async fn the_exposition_follows_prometheus_conventions() {
                 panic!("{name} parsed as {:?}", sample.value);
             };
             let les: Vec<String> = buckets.iter().map(|b| b.less_than.to_string()).collect();
-            assert_eq!(les.last().map(String::as_str), Some("inf"), "{name}: {les:?}");
+            assert_eq!(
+                les.last().map(String::as_str),
+                Some("inf"),
+                "{name}: {les:?}"
+            );
             // Seconds: the smallest bound is a few milliseconds, the largest finite ten minutes.
             assert_eq!(buckets[0].less_than, 0.005, "{name}");
             assert_eq!(buckets[buckets.len() - 2].less_than, 600.0, "{name}");
@@ -136,9 +148,7 @@ async fn the_exposition_follows_prometheus_conventions() {
         scrape
             .samples
             .iter()
-            .find(|s| {
-                s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(v))
-            })
+            .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(v)))
             .map(|s| s.value.clone())
     };
     assert_eq!(
@@ -150,11 +160,17 @@ async fn the_exposition_follows_prometheus_conventions() {
         "{text}"
     );
     assert_eq!(
-        value("tollgate_requests_total", &[("gateway", "limited"), ("status", "2xx")]),
+        value(
+            "tollgate_requests_total",
+            &[("gateway", "limited"), ("status", "2xx")]
+        ),
         Some(Parsed::Counter(1.0))
     );
     assert_eq!(
-        value("tollgate_build_info", &[("version", env!("CARGO_PKG_VERSION"))]),
+        value(
+            "tollgate_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
         Some(Parsed::Gauge(1.0))
     );
     assert_eq!(families["tollgate_log_spool_bytes"].0, "gauge");
@@ -167,7 +183,11 @@ async fn the_exposition_follows_prometheus_conventions() {
             ("process_max_fds", "gauge"),
             ("process_start_time_seconds", "gauge"),
         ] {
-            assert_eq!(families.get(name).map(|f| f.0.as_str()), Some(kind), "{name}");
+            assert_eq!(
+                families.get(name).map(|f| f.0.as_str()),
+                Some(kind),
+                "{name}"
+            );
             let Some(Parsed::Counter(v) | Parsed::Gauge(v)) = value(name, &[]) else {
                 panic!("{name} has no value");
             };
@@ -176,13 +196,17 @@ async fn the_exposition_follows_prometheus_conventions() {
     }
     // The parser typed each sample as its family says.
     let typed = |metric: &str| {
-        scrape.samples.iter().find(|s| s.metric == metric).map(|s| match s.value {
-            Parsed::Counter(_) => SampleType::Counter,
-            Parsed::Gauge(_) => SampleType::Gauge,
-            Parsed::Histogram(_) => SampleType::Histogram,
-            Parsed::Summary(_) => SampleType::Summary,
-            Parsed::Untyped(_) => SampleType::Untyped,
-        })
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == metric)
+            .map(|s| match s.value {
+                Parsed::Counter(_) => SampleType::Counter,
+                Parsed::Gauge(_) => SampleType::Gauge,
+                Parsed::Histogram(_) => SampleType::Histogram,
+                Parsed::Summary(_) => SampleType::Summary,
+                Parsed::Untyped(_) => SampleType::Untyped,
+            })
     };
     assert_eq!(typed("tollgate_requests_total"), Some(SampleType::Counter));
     assert_eq!(typed("tollgate_connections_open"), Some(SampleType::Gauge));
@@ -208,8 +232,14 @@ async fn openmetrics_is_served_to_a_scraper_that_prefers_it() {
     let text = response.text().await.unwrap();
     assert!(text.ends_with("# EOF\n"), "{text}");
     // OpenMetrics names the counter family without `_total`, and states units.
-    assert!(text.contains("# TYPE tollgate_connections_refused counter\n"), "{text}");
-    assert!(text.contains("tollgate_connections_refused_total 0\n"), "{text}");
+    assert!(
+        text.contains("# TYPE tollgate_connections_refused counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tollgate_connections_refused_total 0\n"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -226,11 +256,25 @@ async fn a_separate_listener_serves_metrics_and_the_main_port_does_not() {
         .await
         .unwrap();
     assert_eq!(scraped.status(), 200);
-    assert!(scraped.text().await.unwrap().contains("# TYPE tollgate_build_info gauge"));
+    assert!(
+        scraped
+            .text()
+            .await
+            .unwrap()
+            .contains("# TYPE tollgate_build_info gauge")
+    );
     let main = gw.http.get(gw.url("/metrics")).send().await.unwrap();
-    assert_eq!(main.status(), 404, "the main port no longer serves /metrics");
+    assert_eq!(
+        main.status(),
+        404,
+        "the main port no longer serves /metrics"
+    );
     // The metrics listener serves nothing else.
-    for path in ["/healthz", "/client/v4/accounts/local/ai-gateway/gateways", "/"] {
+    for path in [
+        "/healthz",
+        "/client/v4/accounts/local/ai-gateway/gateways",
+        "/",
+    ] {
         let other = gw
             .http
             .get(format!("http://{metrics_addr}{path}"))
@@ -261,13 +305,22 @@ async fn a_scrape_needs_the_token_when_one_is_set() {
         };
         let refused = scrape(None).await.unwrap();
         assert_eq!(refused.status(), 401, "{sections}");
-        assert_eq!(refused.headers()["www-authenticate"], "Bearer realm=\"metrics\"");
+        assert_eq!(
+            refused.headers()["www-authenticate"],
+            "Bearer realm=\"metrics\""
+        );
         assert!(!refused.text().await.unwrap().contains("tollgate_"));
         for wrong in ["scrape-token-012345678", crate::support::ADMIN_TOKEN] {
             assert_eq!(scrape(Some(wrong)).await.unwrap().status(), 401, "{wrong}");
         }
         let allowed = scrape(Some(SCRAPE_TOKEN)).await.unwrap();
         assert_eq!(allowed.status(), 200);
-        assert!(allowed.text().await.unwrap().contains("tollgate_build_info"));
+        assert!(
+            allowed
+                .text()
+                .await
+                .unwrap()
+                .contains("tollgate_build_info")
+        );
     }
 }
