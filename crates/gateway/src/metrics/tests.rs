@@ -148,3 +148,25 @@ fn a_flood_of_distinct_labels_keeps_the_registry_bounded() {
         "{text}"
     );
 }
+
+#[test]
+fn a_gateway_error_counts_under_its_code_and_durations_are_seconds() {
+    let metrics = Metrics::new(10);
+    // A 504 the gateway made is a timeout; the same status from the provider is its answer.
+    metrics.observe(&end("m", Some(504)), Some(ErrorCode::UpstreamTimeout));
+    metrics.observe(&end("m", Some(504)), None);
+    let text = render(&metrics);
+    let route = r#"gateway="gw",provider="openai",model="m""#;
+    for line in [
+        format!(r#"tollgate_errors_total{{{route},reason="upstream_timeout"}} 1"#),
+        format!(r#"tollgate_errors_total{{{route},reason="upstream_status"}} 1"#),
+        // 3 ms and 2 ms, twice each.
+        format!("tollgate_request_duration_seconds_sum{{{route}}} 0.006"),
+        format!("tollgate_time_to_first_byte_seconds_sum{{{route}}} 0.004"),
+        format!(r#"tollgate_request_duration_seconds_bucket{{{route},le="0.005"}} 2"#),
+        "# TYPE tollgate_errors_total counter".to_owned(),
+        "# TYPE tollgate_request_duration_seconds histogram".to_owned(),
+    ] {
+        assert!(text.contains(&line), "missing {line} in\n{text}");
+    }
+}
