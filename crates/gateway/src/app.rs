@@ -4,7 +4,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api;
@@ -17,6 +17,8 @@ use crate::state::AppState;
 /// - `/v1/…`: the proxy (docs/architecture.md); it reads the raw path itself, so nothing here normalises it.
 /// - `/client/v4/…`: the management API, admin token required on every route (docs/security.md).
 /// - `/healthz`, `/readyz`: no token.
+/// - `/metrics`: unless `metrics.listen` moves it to a listener of its own; `metrics.token`, when
+///   set, is checked by the handler (docs/metrics.md).
 /// - anything else: the dashboard (no token to load it) for `GET`s of its files and of pages
 ///   a browser navigates to; the API's 404 JSON otherwise.
 ///
@@ -49,9 +51,13 @@ pub fn router(state: AppState) -> Router {
     };
     let in_flight = server::InFlight::new(state.clone(), limits.max_in_flight);
     let access_log = state.config().server.access_log;
-    let router = Router::new()
+    let mut routes = Router::new()
         .route("/v1/{*path}", any(proxy::proxy))
-        .merge(api::router())
+        .merge(api::router());
+    if state.config().metrics.listen.is_none() {
+        routes = routes.route("/metrics", get(crate::metrics::scrape));
+    }
+    let router = routes
         .fallback(crate::dashboard::fallback)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -44,23 +44,35 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 /// A bound, serving gateway.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// The listener of `metrics.listen`, serving only `/metrics`, when one is configured.
+    pub metrics_addr: Option<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl RunningServer {
-    /// Binds `state`'s listen address and serves until `shutdown` completes; in-flight requests
-    /// (streams included) then get the configured grace period to finish.
+    /// Binds `state`'s listen address (and `metrics.listen`, if set) and serves until
+    /// `shutdown` completes; in-flight requests (streams included) then get the configured grace
+    /// period to finish.
     pub async fn start(
         state: AppState,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<RunningServer> {
-        let listen = state.config().server.listen;
-        let listener = TcpListener::bind(listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let listener = bind(state.config().server.listen).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(serve(listener, state, shutdown));
-        Ok(RunningServer { addr, task })
+        let metrics_listener = match state.config().metrics.listen {
+            Some(listen) => Some(bind(listen).await?),
+            None => None,
+        };
+        let metrics_addr = match &metrics_listener {
+            Some(listener) => Some(listener.local_addr()?),
+            None => None,
+        };
+        let task = tokio::spawn(run(listener, metrics_listener, state, shutdown));
+        Ok(RunningServer {
+            addr,
+            metrics_addr,
+            task,
+        })
     }
 
     /// Waits until the server has stopped.
@@ -69,14 +81,62 @@ impl RunningServer {
     }
 }
 
-async fn serve(
+async fn bind(listen: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))
+}
+
+/// Serves the main listener and the metrics one until `shutdown`, then ships the logs.
+async fn run(
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let (stop, stopped) = watch::channel(false);
+    let metrics = metrics_listener.map(|listener| {
+        let mut stopped = stopped.clone();
+        let router = crate::metrics::metrics_router(state.clone());
+        tokio::spawn(serve(listener, state.clone(), router, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }))
+    });
+    let main = serve(
+        listener,
+        state.clone(),
+        app::router(state.clone()),
+        async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        },
+    );
+    main.await;
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
+    // Every response has ended (or been cut): write out and ship the log records.
+    if tokio::time::timeout(LOG_FLUSH_LIMIT, state.logs().shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "log store too slow at shutdown; the spool keeps the rest for the next start"
+        );
+    }
+    Ok(())
+}
+
+/// Accepts and serves connections with the `[limits]` settings until `shutdown`, then gives
+/// those in flight the grace period.
+async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     let limits = state.config().limits.clone();
     let grace = state.config().server.shutdown_grace;
-    let router = app::router(state.clone());
     let builder = Arc::new(http::builder(&limits));
     let scan_limits = http::scan_limits(&limits);
     let open = Arc::new(Semaphore::new(limits.max_connections));
@@ -142,16 +202,6 @@ async fn serve(
         );
         connections.shutdown().await;
     }
-    // Every response has ended (or been cut): write out and ship the log records.
-    if tokio::time::timeout(LOG_FLUSH_LIMIT, state.logs().shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "log store too slow at shutdown; the spool keeps the rest for the next start"
-        );
-    }
-    Ok(())
 }
 
 async fn pause_after_accept_error(error: std::io::Error) {

@@ -28,6 +28,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("tollgate listening on http://{addr}");
     println!("management API: http://{addr}/client/v4");
     println!("dashboard: http://{addr}/");
+    if let Some(metrics) = server.metrics_addr {
+        println!("metrics: http://{metrics}/metrics");
+    }
     if let Some(token) = bootstrap.new_admin_token {
         println!(
             "admin token (shown once; also saved to {}): {token}",

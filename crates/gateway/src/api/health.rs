@@ -1,4 +1,4 @@
-//! `/healthz` (the process answers), `/readyz` (the store answers too) and `/metrics`.
+//! `/healthz` (the process answers) and `/readyz` (the store answers too).
 
 use axum::Json;
 use axum::extract::State;
@@ -6,29 +6,10 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::json;
 
-use crate::metrics::GaugeReadings;
 use crate::state::AppState;
 
 pub async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()
-}
-
-/// Prometheus text format (docs/analytics.md).
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.metrics().render(&GaugeReadings {
-        log_queue_depth: state.logs().queue_depth(),
-        log_spool_bytes: state.logs().spool_bytes(),
-        cache_bypasses: state.cache().bypasses(),
-        redis_fallbacks: state.rate_limiter().redis_fallbacks(),
-    });
-    (
-        [(
-            http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
 }
 
 pub async fn readyz(State(state): State<AppState>) -> Response {

@@ -75,7 +75,6 @@ pub fn router() -> Router<AppState> {
         .nest(MANAGEMENT_BASE, management)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
 }
 
 /// Every route this router serves under `/client/v4`, as `(method, path)`: the test that

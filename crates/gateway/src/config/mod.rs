@@ -6,6 +6,7 @@
 
 mod env;
 mod limits;
+mod metrics;
 mod raw;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 pub use limits::Limits;
+pub use metrics::MetricsConfig;
 pub use raw::RawConfig;
 
 /// The validated configuration the rest of the gateway runs on.
@@ -32,6 +34,8 @@ pub struct Config {
     pub logs: LogsConfig,
     /// What a client, connection or request may cost before it is refused.
     pub limits: Limits,
+    /// Where `/metrics` is served and who may scrape it.
+    pub metrics: MetricsConfig,
     /// Prices that override or extend the bundled table: provider → model → USD per million.
     pub pricing: crate::pricing::PriceOverrides,
 }

@@ -22,6 +22,7 @@ pub struct RawConfig {
     cache: RawCache,
     logs: RawLogs,
     limits: super::limits::RawLimits,
+    metrics: super::metrics::RawMetrics,
     pricing: crate::pricing::PriceOverrides,
 }
 
@@ -285,6 +286,7 @@ impl RawConfig {
         }
 
         let limits = self.limits.validate(&mut problems);
+        let metrics = self.metrics.validate(listen, &mut problems);
 
         if !problems.is_empty() {
             return Err(problems);
@@ -325,12 +327,13 @@ impl RawConfig {
                 commit_linger: Duration::from_millis(self.logs.commit_linger_ms),
             },
             limits,
+            metrics,
             pricing: self.pricing,
         })
     }
 }
 
-fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+pub(super) fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     if let Ok(addr) = text.parse() {
         return Ok(addr);
     }

@@ -351,3 +351,58 @@ fn limits_have_defaults_and_reject_out_of_range_values() {
     let from_env = parse("", &[("TOLLGATE_LIMITS__MAX_CONNECTIONS", "50")]).ok();
     assert_eq!(from_env.map(|c| c.limits.max_connections), Some(50));
 }
+
+#[test]
+fn metrics_section_defaults_to_the_main_port_without_a_token() {
+    let config = Config::defaults().ok();
+    assert!(config.as_ref().is_some_and(|c| c.metrics.listen.is_none()));
+    assert!(config.is_some_and(|c| c.metrics.token.is_none()));
+
+    let text = "[metrics]\nlisten = \"127.0.0.1:9090\"\ntoken = \"scrape-token-0123456789\"\n";
+    let config = parse(text, &[]).ok();
+    let metrics = config.map(|c| c.metrics);
+    assert_eq!(
+        metrics.as_ref().and_then(|m| m.listen),
+        Some(SocketAddr::from(([127, 0, 0, 1], 9090)))
+    );
+    let token = metrics.and_then(|m| m.token);
+    assert_eq!(
+        token.as_ref().map(Secret::expose),
+        Some("scrape-token-0123456789")
+    );
+    assert!(!format!("{token:?}").contains("scrape-token"));
+
+    let from_env = parse("", &[("TOLLGATE_METRICS__LISTEN", "127.0.0.1:9191")]).ok();
+    assert_eq!(
+        from_env.and_then(|c| c.metrics.listen).map(|a| a.port()),
+        Some(9191)
+    );
+}
+
+#[test]
+fn metrics_section_rejects_bad_values_naming_the_key() {
+    for (text, key) in [
+        (
+            "[metrics]\nlisten = \"not an address\"\n",
+            "metrics.listen:",
+        ),
+        ("[metrics]\ntoken = \"short\"\n", "metrics.token:"),
+        (
+            "[server]\nlisten = \"127.0.0.1:8787\"\n[metrics]\nlisten = \"127.0.0.1:8787\"\n",
+            "metrics.listen:",
+        ),
+        (
+            "[metrics]\nlisen = \"127.0.0.1:9090\"\n",
+            "unknown key `metrics.lisen`",
+        ),
+    ] {
+        let problems = parse(text, &[])
+            .err()
+            .map(|e| e.problems)
+            .unwrap_or_default();
+        assert!(
+            problems.iter().any(|p| p.starts_with(key)),
+            "{text}: {problems:?}"
+        );
+    }
+}

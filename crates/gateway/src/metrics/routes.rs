@@ -13,7 +13,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::histogram::Histogram;
 
-use super::{RequestLabels, RouteLabels, TokenLabels};
+use super::reason::REASONS;
+use super::{ErrorLabels, RequestLabels, RouteLabels, TokenLabels};
 
 /// Token kinds, in the order `Metrics::observe` counts them.
 const TOKEN_KINDS: [&str; 4] = ["input", "output", "cache_read", "cache_write"];
@@ -27,7 +28,8 @@ pub(super) struct RouteSeries {
     pub(super) labels: RouteLabels,
     /// By status class, then cache miss (0) or hit (1).
     requests: [[OnceLock<Counter>; 2]; STATUS_CLASSES],
-    pub(super) errors: OnceLock<Counter>,
+    /// By index in [`REASONS`].
+    errors: [OnceLock<Counter>; REASONS.len()],
     pub(super) cache_hits: OnceLock<Counter>,
     pub(super) upstream_attempts: OnceLock<Counter>,
     pub(super) cost: OnceLock<Counter<f64, AtomicU64>>,
@@ -41,7 +43,7 @@ impl RouteSeries {
         RouteSeries {
             labels,
             requests: Default::default(),
-            errors: OnceLock::new(),
+            errors: Default::default(),
             cache_hits: OnceLock::new(),
             upstream_attempts: OnceLock::new(),
             cost: OnceLock::new(),
@@ -88,6 +90,20 @@ impl RouteSeries {
         };
     }
 
+    /// The `errors` series for `REASONS[reason]`.
+    pub(super) fn errors(&self, family: &Family<ErrorLabels, Counter>, reason: usize) -> &Counter {
+        self.errors[reason].get_or_init(|| {
+            family
+                .get_or_create(&ErrorLabels {
+                    gateway: self.labels.gateway.clone(),
+                    provider: self.labels.provider.clone(),
+                    model: self.labels.model.clone(),
+                    reason: REASONS[reason],
+                })
+                .clone()
+        })
+    }
+
     /// The `tokens` series for `TOKEN_KINDS[kind]`.
     pub(super) fn tokens(&self, family: &Family<TokenLabels, Counter>, kind: usize) -> &Counter {
         self.tokens[kind].get_or_init(|| {
@@ -129,7 +145,7 @@ struct Known {
 /// At most `capacity` routes keep their model; past that a new route is counted under model
 /// `other` of its gateway and provider (gateways and providers exist only by configuration, so
 /// these are few), and past `capacity` of those under `other` for all three. So the registry
-/// holds at most `2 × capacity + 1` routes whatever clients send (docs/analytics.md).
+/// holds at most `2 × capacity + 1` routes whatever clients send (docs/metrics.md).
 pub(super) struct Routes {
     capacity: usize,
     known: RwLock<Known>,

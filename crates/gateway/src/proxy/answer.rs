@@ -85,7 +85,7 @@ impl BufferedAnswer {
         } else {
             Vec::new()
         };
-        record.record(end, head).await;
+        record.record(end, head, None).await;
     }
 
     /// The answer as the client gets it, naming its attempt's row.

@@ -351,7 +351,11 @@ impl Dispatch<'_> {
                 Ok(Err(error)) => AttemptFailure::of_send(&error, &self.provider.slug),
             };
             record
-                .finish_without_response(failure.error.code.status().as_u16(), &failure.cause)
+                .finish_without_response(
+                    failure.error.code.status().as_u16(),
+                    &failure.cause,
+                    Some(failure.error.code),
+                )
                 .await;
             if retries_left {
                 tokio::time::sleep(self.policy.delay_after(attempt, None)).await;

@@ -94,7 +94,7 @@ impl Seen {
             error: Some(error.message.clone()),
             ..LogEnd::default()
         };
-        state.metrics().observe(&end);
+        state.metrics().observe(&end, Some(error.code));
         state.logs().end_detached(end, Vec::new());
     }
 }

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 
 use super::options::CustomCost;
 use crate::cache::{CachedResponse, FlightGuard, Outcome, ResponseCache};
+use crate::error::ErrorCode;
 use crate::logs::{LogEnd, RollupFacts};
 use crate::pricing::{PriceTable, TokenCounts, custom_cost};
 use crate::state::AppState;
@@ -94,9 +95,15 @@ impl RequestLog {
     /// Counts the request and writes its end record: durable before returning when it completes
     /// a logged row, otherwise without waiting (analytics only; nobody is owed a row).
     /// `false` when the row's end could not be made durable (the spool is full or the disk is).
-    pub(super) async fn record(&self, mut end: LogEnd, head: Vec<u8>) -> bool {
+    /// `failure` is the gateway error that ended the request, if one did (for metrics).
+    pub(super) async fn record(
+        &self,
+        mut end: LogEnd,
+        head: Vec<u8>,
+        failure: Option<ErrorCode>,
+    ) -> bool {
         end.rollup = Some(self.facts.clone());
-        self.state.metrics().observe(&end);
+        self.state.metrics().observe(&end, failure);
         if !self.stored {
             self.state.logs().end_detached(end, Vec::new());
         } else if let Err(spool_error) = self.state.logs().end(end, head).await {
@@ -109,14 +116,20 @@ impl RequestLog {
     /// Like [`RequestLog::record`], for paths with nobody left to wait (the client went away).
     fn record_detached(&self, mut end: LogEnd, head: Vec<u8>) {
         end.rollup = Some(self.facts.clone());
-        self.state.metrics().observe(&end);
+        self.state.metrics().observe(&end, None);
         self.state
             .logs()
             .end_detached(end, if self.stored { head } else { Vec::new() });
     }
 
-    /// The end record of a request that got no response (timeout, unreachable provider).
-    pub async fn finish_without_response(&self, status: u16, error: &str) {
+    /// The end record of a request that got no response (timeout, unreachable provider; then
+    /// `failure` is the gateway's error) or whose answer is not relayed (retried, refused).
+    pub async fn finish_without_response(
+        &self,
+        status: u16,
+        error: &str,
+        failure: Option<ErrorCode>,
+    ) {
         let end = LogEnd {
             id: self.id.clone(),
             status_code: Some(status),
@@ -126,7 +139,7 @@ impl RequestLog {
             error: Some(error.to_owned()),
             ..LogEnd::default()
         };
-        self.record(end, Vec::new()).await;
+        self.record(end, Vec::new(), failure).await;
     }
 
     /// A response served without an upstream call: from the cache, or shared by the request
@@ -178,7 +191,7 @@ impl RequestLog {
         } else {
             Vec::new()
         };
-        self.record(end, head).await;
+        self.record(end, head, None).await;
         response
     }
 
@@ -545,7 +558,7 @@ impl Watcher {
     /// Writes the end record, once; `false` only when it could not be made durable.
     async fn finish(&mut self, error: Option<&str>) -> bool {
         match self.take_end(error) {
-            Some((end, head)) => self.log.record(end, head).await,
+            Some((end, head)) => self.log.record(end, head, None).await,
             None => true,
         }
     }

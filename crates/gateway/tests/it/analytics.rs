@@ -313,13 +313,20 @@ async fn metrics_expose_the_same_counts() {
         )),
         1.0
     );
-    assert_eq!(value(&format!("tollgate_errors_total{{{route}}}")), 1.0);
+    assert_eq!(
+        value(&format!(
+            r#"tollgate_errors_total{{{route},reason="upstream_status"}}"#
+        )),
+        1.0
+    );
     assert_eq!(
         value(&format!("tollgate_upstream_attempts_total{{{route}}}")),
         4.0
     );
     assert_eq!(
-        value(&format!("tollgate_request_duration_ms_count{{{route}}}")),
+        value(&format!(
+            "tollgate_request_duration_seconds_count{{{route}}}"
+        )),
         4.0
     );
     assert!(

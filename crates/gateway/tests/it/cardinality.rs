@@ -241,19 +241,22 @@ async fn a_flood_of_distinct_names_keeps_metrics_bounded() {
             ("default".to_owned(), format!("p-{n}"), "m".to_owned()),
             ("default".to_owned(), "openai".to_owned(), format!("m-{n}")),
         ] {
-            metrics.observe(&tollgate_gateway::logs::LogEnd {
-                rollup: Some(tollgate_gateway::logs::RollupFacts {
-                    created_at_ms: 0,
-                    account_id: "local".into(),
-                    gateway_id: gateway,
-                    provider,
-                    model,
-                }),
-                status_code: Some(200),
-                success: true,
-                duration_ms: 1,
-                ..Default::default()
-            });
+            metrics.observe(
+                &tollgate_gateway::logs::LogEnd {
+                    rollup: Some(tollgate_gateway::logs::RollupFacts {
+                        created_at_ms: 0,
+                        account_id: "local".into(),
+                        gateway_id: gateway,
+                        provider,
+                        model,
+                    }),
+                    status_code: Some(200),
+                    success: true,
+                    duration_ms: 1,
+                    ..Default::default()
+                },
+                None,
+            );
         }
     }
     let after = gw.metrics().await;

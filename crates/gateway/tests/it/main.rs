@@ -20,6 +20,7 @@ mod h2_abuse;
 mod logs;
 mod logs_api;
 mod management;
+mod metrics;
 mod proxy;
 mod ratelimit;
 mod retries;

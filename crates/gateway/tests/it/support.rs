@@ -16,6 +16,8 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 pub struct TestGateway {
     pub addr: SocketAddr,
+    /// The `metrics.listen` listener, when the configuration sets one.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     pub data_dir: std::path::PathBuf,
     pub mock: MockUpstream,
@@ -92,10 +94,11 @@ credential_header = "x-llm-key"
         })
         .await
         .expect("server starts");
-        let addr = server.addr;
+        let (addr, metrics_addr) = (server.addr, server.metrics_addr);
         tokio::spawn(server.wait());
         TestGateway {
             addr,
+            metrics_addr,
             state,
             data_dir: data_dir.path().to_path_buf(),
             mock,
