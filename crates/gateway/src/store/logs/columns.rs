@@ -2,8 +2,9 @@
 //! API's row alike), its type, whether the logs API filters, orders or searches by it, and
 //! how its value is read from and written into a [`LogRow`]. Filter-key validation (API and
 //! stores), the SELECT list and row decoding of both stores, the API's row and the PostgreSQL
-//! transfer are all driven from [`LOG_COLUMNS`]; adding a column is a line here and a
-//! migration per store (docs/logs.md, "Adding a log column").
+//! transfer, and the INSERT/UPDATE column lists and parameters of both stores' ingest (which
+//! record sets a column: [`Source`]), are all driven from [`LOG_COLUMNS`]; adding a column is a
+//! line here and a migration per store (docs/logs.md, "Adding a log column").
 
 use super::LogRow;
 use crate::store::sql::Param;
@@ -52,6 +53,17 @@ pub(crate) enum FilterKind {
     Time,
 }
 
+/// Which spool record sets a column when ingest writes a row ([`LogRow::begun`],
+/// [`LogRow::end_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// The begin record: the row is inserted with it.
+    Begin,
+    /// The end record: the row is completed with it (an in-flight row holds the value
+    /// [`LogRow::begun`] gives it).
+    End,
+}
+
 /// One column of the `logs` table.
 pub(crate) struct LogColumn {
     pub name: &'static str,
@@ -63,6 +75,8 @@ pub(crate) struct LogColumn {
     pub search: bool,
     /// The API's row shows it (under `name`).
     pub api: bool,
+    /// The record ingest writes it from; `None` for what only the logs API sets (feedback).
+    pub source: Option<Source>,
     /// The row's value; `None` is NULL.
     pub get: fn(&LogRow) -> Option<Param>,
     /// Sets the row's field from a stored value of [`Self::ty`].
@@ -70,10 +84,12 @@ pub(crate) struct LogColumn {
 }
 
 /// Which uses a column has, for the table's rows.
-const NONE: u8 = 0;
 const ORDER: u8 = 1;
 const SEARCH: u8 = 2;
 const API: u8 = 4;
+/// Written by ingest from the begin / the end record ([`Source`]).
+const BEGIN: u8 = 8;
+const END: u8 = 16;
 
 const fn column(
     name: &'static str,
@@ -90,6 +106,13 @@ const fn column(
         order: uses & ORDER != 0,
         search: uses & SEARCH != 0,
         api: uses & API != 0,
+        source: if uses & BEGIN != 0 {
+            Some(Source::Begin)
+        } else if uses & END != 0 {
+            Some(Source::End)
+        } else {
+            None
+        },
         get,
         set,
     }
@@ -101,46 +124,54 @@ use FilterKind as F;
 /// Every column, in the order the API's row shows them (those it does not show last).
 #[rustfmt::skip]
 pub(crate) const LOG_COLUMNS: &[LogColumn] = &[
-    column("id", Text, Some(F::Text), SEARCH | API, |r| text(&r.id), |r, v| set(&mut r.id, v)),
-    column("created_at", Integer, Some(F::Time), ORDER | API, |r| int(r.created_at_ms), |r, v| set(&mut r.created_at_ms, v)),
-    column("provider", Text, Some(F::Text), ORDER | SEARCH | API, |r| text(&r.provider), |r, v| set(&mut r.provider, v)),
-    column("model", Text, Some(F::Text), ORDER | SEARCH | API, |r| opt_text(&r.model), |r, v| set(&mut r.model, v)),
-    column("path", Text, Some(F::Text), SEARCH | API, |r| text(&r.path), |r, v| set(&mut r.path, v)),
-    column("method", Text, None, API, |r| text(&r.method), |r, v| set(&mut r.method, v)),
-    column("status_code", Integer32, Some(F::Number), ORDER | API, |r| r.status_code.map(|s| Param::Integer(i64::from(s))), |r, v| set(&mut r.status_code, v)),
-    column("success", Bool, Some(F::Bool), ORDER | API, |r| boolean(r.success), |r, v| set(&mut r.success, v)),
-    column("cached", Bool, Some(F::Bool), ORDER | API, |r| boolean(r.cached), |r, v| set(&mut r.cached, v)),
-    column("duration", Integer, Some(F::Number), ORDER | API, |r| r.duration_ms.map(Param::Integer), |r, v| set(&mut r.duration_ms, v)),
-    column("ttfb", Integer, None, API, |r| r.ttfb_ms.map(Param::Integer), |r, v| set(&mut r.ttfb_ms, v)),
-    column("tokens_in", Integer, Some(F::Number), ORDER | API, |r| r.tokens_in.map(Param::Integer), |r, v| set(&mut r.tokens_in, v)),
-    column("tokens_out", Integer, Some(F::Number), ORDER | API, |r| r.tokens_out.map(Param::Integer), |r, v| set(&mut r.tokens_out, v)),
-    column("cache_read_tokens", Integer, None, API, |r| r.cache_read_tokens.map(Param::Integer), |r, v| set(&mut r.cache_read_tokens, v)),
-    column("cache_write_tokens", Integer, None, API, |r| r.cache_write_tokens.map(Param::Integer), |r, v| set(&mut r.cache_write_tokens, v)),
-    column("cost", Real, Some(F::Number), ORDER | API, |r| r.cost.map(Param::Real), |r, v| set(&mut r.cost, v)),
-    column("custom_cost", Bool, None, API, |r| boolean(r.custom_cost), |r, v| set(&mut r.custom_cost, v)),
-    column("metadata", Text, None, SEARCH | API, |r| opt_text(&r.metadata), |r, v| set(&mut r.metadata, v)),
-    column("step", Integer, None, API, |r| r.step.map(Param::Integer), |r, v| set(&mut r.step, v)),
-    column("event_id", Text, Some(F::Text), SEARCH | API, |r| opt_text(&r.event_id), |r, v| set(&mut r.event_id, v)),
-    column("attempts", Integer, None, API, |r| int(r.attempts), |r, v| set(&mut r.attempts, v)),
-    column("request_content_type", Text, Some(F::Text), API, |r| opt_text(&r.request_content_type), |r, v| set(&mut r.request_content_type, v)),
-    column("response_content_type", Text, Some(F::Text), API, |r| opt_text(&r.response_content_type), |r, v| set(&mut r.response_content_type, v)),
-    column("request_size", Integer, None, API, |r| r.request_size.map(Param::Integer), |r, v| set(&mut r.request_size, v)),
-    column("response_size", Integer, None, API, |r| r.response_size.map(Param::Integer), |r, v| set(&mut r.response_size, v)),
+    column("id", Text, Some(F::Text), SEARCH | API | BEGIN, |r| text(&r.id), |r, v| set(&mut r.id, v)),
+    column("created_at", Integer, Some(F::Time), ORDER | API | BEGIN, |r| int(r.created_at_ms), |r, v| set(&mut r.created_at_ms, v)),
+    column("provider", Text, Some(F::Text), ORDER | SEARCH | API | BEGIN, |r| text(&r.provider), |r, v| set(&mut r.provider, v)),
+    column("model", Text, Some(F::Text), ORDER | SEARCH | API | BEGIN, |r| opt_text(&r.model), |r, v| set(&mut r.model, v)),
+    column("path", Text, Some(F::Text), SEARCH | API | BEGIN, |r| text(&r.path), |r, v| set(&mut r.path, v)),
+    column("method", Text, None, API | BEGIN, |r| text(&r.method), |r, v| set(&mut r.method, v)),
+    column("status_code", Integer32, Some(F::Number), ORDER | API | END, |r| r.status_code.map(|s| Param::Integer(i64::from(s))), |r, v| set(&mut r.status_code, v)),
+    column("success", Bool, Some(F::Bool), ORDER | API | END, |r| boolean(r.success), |r, v| set(&mut r.success, v)),
+    column("cached", Bool, Some(F::Bool), ORDER | API | END, |r| boolean(r.cached), |r, v| set(&mut r.cached, v)),
+    column("duration", Integer, Some(F::Number), ORDER | API | END, |r| r.duration_ms.map(Param::Integer), |r, v| set(&mut r.duration_ms, v)),
+    column("ttfb", Integer, None, API | END, |r| r.ttfb_ms.map(Param::Integer), |r, v| set(&mut r.ttfb_ms, v)),
+    column("tokens_in", Integer, Some(F::Number), ORDER | API | END, |r| r.tokens_in.map(Param::Integer), |r, v| set(&mut r.tokens_in, v)),
+    column("tokens_out", Integer, Some(F::Number), ORDER | API | END, |r| r.tokens_out.map(Param::Integer), |r, v| set(&mut r.tokens_out, v)),
+    column("cache_read_tokens", Integer, None, API | END, |r| r.cache_read_tokens.map(Param::Integer), |r, v| set(&mut r.cache_read_tokens, v)),
+    column("cache_write_tokens", Integer, None, API | END, |r| r.cache_write_tokens.map(Param::Integer), |r, v| set(&mut r.cache_write_tokens, v)),
+    column("cost", Real, Some(F::Number), ORDER | API | END, |r| r.cost.map(Param::Real), |r, v| set(&mut r.cost, v)),
+    column("custom_cost", Bool, None, API | END, |r| boolean(r.custom_cost), |r, v| set(&mut r.custom_cost, v)),
+    column("metadata", Text, None, SEARCH | API | BEGIN, |r| opt_text(&r.metadata), |r, v| set(&mut r.metadata, v)),
+    column("step", Integer, None, API | BEGIN, |r| r.step.map(Param::Integer), |r, v| set(&mut r.step, v)),
+    column("event_id", Text, Some(F::Text), SEARCH | API | BEGIN, |r| opt_text(&r.event_id), |r, v| set(&mut r.event_id, v)),
+    column("attempts", Integer, None, API | END, |r| int(r.attempts), |r, v| set(&mut r.attempts, v)),
+    column("request_content_type", Text, Some(F::Text), API | BEGIN, |r| opt_text(&r.request_content_type), |r, v| set(&mut r.request_content_type, v)),
+    column("response_content_type", Text, Some(F::Text), API | END, |r| opt_text(&r.response_content_type), |r, v| set(&mut r.response_content_type, v)),
+    column("request_size", Integer, None, API | BEGIN, |r| r.request_size.map(Param::Integer), |r, v| set(&mut r.request_size, v)),
+    column("response_size", Integer, None, API | END, |r| r.response_size.map(Param::Integer), |r, v| set(&mut r.response_size, v)),
     column("feedback", Integer, Some(F::Feedback), ORDER | API, |r| r.feedback.map(Param::Integer), |r, v| set(&mut r.feedback, v)),
     column("score", Real, None, API, |r| r.score.map(Param::Real), |r, v| set(&mut r.score, v)),
-    column("client_ip", Text, None, API, |r| opt_text(&r.client_ip), |r, v| set(&mut r.client_ip, v)),
-    column("user_agent", Text, Some(F::Text), API, |r| opt_text(&r.user_agent), |r, v| set(&mut r.user_agent, v)),
-    column("error", Text, None, API, |r| opt_text(&r.error), |r, v| set(&mut r.error, v)),
-    column("account_id", Text, None, NONE, |r| text(&r.account_id), |r, v| set(&mut r.account_id, v)),
-    column("gateway_id", Text, None, NONE, |r| text(&r.gateway_id), |r, v| set(&mut r.gateway_id, v)),
-    column("request_head_complete", Bool, None, NONE, |r| r.request_head_complete.map(Param::Bool), |r, v| set(&mut r.request_head_complete, v)),
-    column("response_head_complete", Bool, None, NONE, |r| r.response_head_complete.map(Param::Bool), |r, v| set(&mut r.response_head_complete, v)),
-    column("completed", Bool, None, NONE, |r| boolean(r.completed), |r, v| set(&mut r.completed, v)),
+    column("client_ip", Text, None, API | BEGIN, |r| opt_text(&r.client_ip), |r, v| set(&mut r.client_ip, v)),
+    column("user_agent", Text, Some(F::Text), API | BEGIN, |r| opt_text(&r.user_agent), |r, v| set(&mut r.user_agent, v)),
+    column("error", Text, None, API | END, |r| opt_text(&r.error), |r, v| set(&mut r.error, v)),
+    column("account_id", Text, None, BEGIN, |r| text(&r.account_id), |r, v| set(&mut r.account_id, v)),
+    column("gateway_id", Text, None, BEGIN, |r| text(&r.gateway_id), |r, v| set(&mut r.gateway_id, v)),
+    column("request_head_complete", Bool, None, BEGIN, |r| r.request_head_complete.map(Param::Bool), |r, v| set(&mut r.request_head_complete, v)),
+    column("response_head_complete", Bool, None, END, |r| r.response_head_complete.map(Param::Bool), |r, v| set(&mut r.response_head_complete, v)),
+    column("completed", Bool, None, END, |r| boolean(r.completed), |r, v| set(&mut r.completed, v)),
 ];
 
 /// The column named `name`.
 pub(crate) fn find(name: &str) -> Option<&'static LogColumn> {
     LOG_COLUMNS.iter().find(|c| c.name == name)
+}
+
+/// The columns ingest writes: every one a record sets (an inserted row's), or only the end's
+/// (a completed row's), in [`LOG_COLUMNS`]' order.
+pub(crate) fn ingested(only: Option<Source>) -> impl Iterator<Item = &'static LogColumn> + Clone {
+    LOG_COLUMNS
+        .iter()
+        .filter(move |c| c.source.is_some() && (only.is_none() || c.source == only))
 }
 
 /// Every column's name, comma-separated, in [`LOG_COLUMNS`]' order (a SELECT list).
