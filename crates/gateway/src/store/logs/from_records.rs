@@ -1,36 +1,25 @@
-//! The one mapping from spool records to the [`LogRow`] both stores' ingest writes: a begin
-//! record makes the row in flight, its end record completes it. The writers read the row
-//! through [`super::columns::LOG_COLUMNS`], so a new column is a field set here and a line
-//! there (docs/logs.md, "Adding a log column").
+//! A row from its spool records, as both stores' ingest writes it: a begin record makes the row
+//! in flight, its end record completes it, each column set as its [`Source`] in
+//! [`LOG_COLUMNS`] says (docs/logs.md, "Adding a log column").
 
 use super::LogRow;
+use super::columns::{LOG_COLUMNS, Source};
 use crate::logs::{LogBegin, LogEnd};
 
 impl LogRow {
     /// The row as its begin record makes it: in flight, the end's columns at what the tables
-    /// hold until the end comes (their defaults).
+    /// hold until the end comes (their defaults: one attempt, the flags false, the rest NULL).
     pub(crate) fn begun(begin: &LogBegin) -> LogRow {
-        LogRow {
-            id: begin.id.clone(),
-            account_id: begin.account_id.clone(),
-            gateway_id: begin.gateway_id.clone(),
-            created_at_ms: begin.created_at_ms,
-            event_id: begin.event_id.clone(),
-            provider: begin.provider.clone(),
-            model: begin.model.clone(),
-            path: begin.path.clone(),
-            method: begin.method.clone(),
-            metadata: begin.metadata.clone(),
-            step: begin.step,
-            request_content_type: begin.request_content_type.clone(),
-            request_size: Some(begin.request_size),
-            // Only a row that keeps its payload says whether the request head was whole.
-            request_head_complete: begin.keep_payload.then_some(begin.request_head_complete),
-            client_ip: begin.client_ip.clone(),
-            user_agent: begin.user_agent.clone(),
+        let mut row = LogRow {
             attempts: 1,
             ..LogRow::default()
+        };
+        for column in LOG_COLUMNS {
+            if let Some(Source::Begin(set)) = column.source {
+                set(&mut row, begin);
+            }
         }
+        row
     }
 
     /// The row as far as `end` says: its id and the end's columns, all an update reads.
@@ -45,37 +34,22 @@ impl LogRow {
 
     /// Sets the end's columns from `end`: the row is completed.
     pub(crate) fn end_with(&mut self, end: &LogEnd) {
-        self.status_code = end.status_code;
-        self.success = end.success;
-        self.cached = end.cached;
-        self.duration_ms = Some(end.duration_ms);
-        self.ttfb_ms = end.ttfb_ms;
-        self.tokens_in = end.tokens_in;
-        self.tokens_out = end.tokens_out;
-        self.cache_read_tokens = end.cache_read_tokens;
-        self.cache_write_tokens = end.cache_write_tokens;
-        self.cost = end.cost;
-        self.custom_cost = end.custom_cost;
-        self.attempts = end.attempts;
-        self.response_content_type = end.response_content_type.clone();
-        self.response_size = Some(end.response_size);
-        // Response headers are in the end record only when the payload is kept.
-        self.response_head_complete =
-            (!end.response_headers.is_empty()).then_some(end.response_head_complete);
-        self.error = end.error.clone();
-        self.completed = true;
+        for column in LOG_COLUMNS {
+            if let Some(Source::End(set)) = column.source {
+                set(self, end);
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::logs::columns::{LOG_COLUMNS, Source};
 
-    /// A column's [`Source`] is what the writers go by: a begin's columns are inserted from
-    /// [`LogRow::begun`] and left alone by the end, an end's are updated from
+    /// A column's [`Source`] sets that column and no other: a begin's columns are inserted
+    /// from [`LogRow::begun`] and left alone by the end, an end's are updated from
     /// [`LogRow::ended`], and no record sets the others. Every record field differs from the
-    /// row's default here, so a column marked with the wrong record (or none) fails.
+    /// row's default here, so a setter that writes another field (or none) fails.
     #[test]
     fn each_column_is_set_by_the_record_its_source_names() {
         let begin = LogBegin {
@@ -128,11 +102,11 @@ mod tests {
         for c in LOG_COLUMNS {
             let value = |row: &LogRow| (c.get)(row);
             match c.source {
-                Some(Source::Begin) => {
+                Some(Source::Begin(_)) => {
                     assert_ne!(value(&in_flight), value(&untouched), "{}", c.name);
                     assert_eq!(value(&completed), value(&in_flight), "{}", c.name);
                 }
-                Some(Source::End) => {
+                Some(Source::End(_)) => {
                     assert_ne!(value(&ended), value(&in_flight), "{}", c.name);
                     assert_eq!(value(&completed), value(&ended), "{}", c.name);
                 }

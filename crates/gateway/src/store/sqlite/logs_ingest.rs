@@ -13,7 +13,7 @@ use super::pacer::Pacer;
 use crate::logs::{LogBegin, LogEnd, SpoolPosition, SpoolRecord};
 use crate::store::StoreResult;
 use crate::store::logs::body_codec::{BodyEncoder, Stored};
-use crate::store::logs::columns::{self, Source};
+use crate::store::logs::columns;
 use crate::store::logs::{LogRow, RowCap};
 use crate::store::sql::Param;
 use crate::store::sql::ingest::{WRITER_COLUMN, end_assignments};
@@ -196,7 +196,7 @@ fn complete(
 ) -> rusqlite::Result<()> {
     let row = LogRow::ended(end);
     let values = std::iter::once(Some(Param::Text(row.id.clone())))
-        .chain(columns::ingested(Some(Source::End)).map(|c| (c.get)(&row)));
+        .chain(columns::set_by_end().map(|c| (c.get)(&row)));
     let changed = transaction
         .prepare_cached(&COMPLETE)?
         .execute(params_from_iter(values))?;
@@ -329,14 +329,14 @@ fn inserted_values<'a>(
     row: &'a LogRow,
     instance_id: &'a str,
 ) -> impl Iterator<Item = Option<Param>> + 'a {
-    columns::ingested(None)
+    columns::ingested()
         .map(|c| (c.get)(row))
         .chain([Some(Param::Text(instance_id.to_owned()))])
 }
 
 /// `INSERT … (columns) VALUES (?1, …)` of every column a record sets and the instance id.
 fn insert_sql(conflict: &str) -> String {
-    let names: Vec<&str> = columns::ingested(None)
+    let names: Vec<&str> = columns::ingested()
         .map(|c| c.name)
         .chain([WRITER_COLUMN])
         .collect();

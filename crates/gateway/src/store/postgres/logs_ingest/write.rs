@@ -16,7 +16,7 @@ use tokio_postgres::types::ToSql;
 use super::{Begin, End, GatewayKey};
 use crate::logs::SpoolPosition;
 use crate::store::StoreResult;
-use crate::store::logs::columns::{self, LogColumn, Source};
+use crate::store::logs::columns::{self, LogColumn};
 use crate::store::logs::{LogRow, RowCap};
 use crate::store::postgres::log_arrays::{Array, unnest};
 use crate::store::postgres::{pg_text, to_i64};
@@ -43,7 +43,7 @@ pub(super) async fn write_rows(
                 byte_offset = excluded.byte_offset, updated_at = now()",
         )
         .await?;
-    let begun = row_arrays(columns::ingested(None), begins.iter().map(|b| &b.row));
+    let begun = row_arrays(columns::ingested(), begins.iter().map(|b| &b.row));
     let beside = BeginsBeside::from(begins);
     let begun: Vec<&(dyn ToSql + Sync)> = begun
         .iter()
@@ -103,7 +103,7 @@ pub(super) async fn write_rows(
 static INSERT_BEGINS: LazyLock<String> = LazyLock::new(|| {
     let (arrays, names) = unnest(
         1,
-        columns::ingested(None)
+        columns::ingested()
             .map(|c| (c.name, c.ty.pg_type()))
             .chain(BEGINS_BESIDE),
     );
@@ -154,7 +154,7 @@ static COMPLETE_ENDS: LazyLock<String> = LazyLock::new(|| {
 /// What an update of ended rows reads: the id, then the columns the end record sets.
 fn ended_columns() -> impl Iterator<Item = &'static LogColumn> + Clone {
     let id = columns::find("id").into_iter();
-    id.chain(columns::ingested(Some(Source::End)))
+    id.chain(columns::set_by_end())
 }
 
 /// `columns` of `rows`, one array each.
