@@ -42,7 +42,6 @@ pub struct LogBegin {
     pub request_size: i64,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
-    pub session_id: Option<String>,
     /// Whether bodies and headers are kept (`cf-aig-collect-log-payload`).
     pub keep_payload: bool,
     /// `[[name, value], …]`, credentials redacted.
@@ -288,7 +287,6 @@ mod tests {
             request_size: 120,
             client_ip: Some("203.0.113.9".into()),
             user_agent: Some("ua/1\t✓".into()),
-            session_id: None,
             keep_payload: true,
             request_headers: vec![("a".into(), "1".into()), ("b".into(), String::new())],
             request_head_complete: true,
@@ -313,7 +311,6 @@ mod tests {
             request_size: 0,
             client_ip: None,
             user_agent: None,
-            session_id: None,
             keep_payload: false,
             request_headers: Vec::new(),
             request_head_complete: false,

@@ -96,7 +96,6 @@ pub fn logging(l: &Logging<'_>) -> (RequestLog, Option<(LogBegin, Vec<u8>)>) {
             request_size: l.body.len() as i64,
             client_ip: l.client.map(|ip| ip.to_string()),
             user_agent: header_text(l.headers, header::USER_AGENT),
-            session_id: header_text(l.headers, header::HeaderName::from_static("x-session-id")),
             keep_payload,
             request_headers: if keep_payload {
                 redact::headers(l.headers, l.state.providers().all_credential_headers())

@@ -50,7 +50,6 @@ pub struct LogRow {
     pub score: Option<f64>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
-    pub session_id: Option<String>,
     /// Gateway-side reason for a failure (`interrupted`, `client disconnected`, …).
     pub error: Option<String>,
     /// False while the request is in flight (only its begin record has arrived).

@@ -67,7 +67,6 @@ pub(crate) async fn every_filter_key_and_operator<B: Backend>() -> anyhow::Resul
             &["id-d", "id-b", "id-a"],
         ),
         ("id", Eq, vec![json!("id-b")], &["id-b"]),
-        ("session_id", Eq, vec![json!("sess-1")], &["id-a"]),
         (
             "id",
             Contains,

@@ -130,7 +130,6 @@ pub(crate) fn fixture() -> Vec<LogRow> {
         metadata: Some(r#"{"user":"alice","n":3}"#.into()),
         request_content_type: Some("application/json".into()),
         user_agent: Some("python-httpx/0.27".into()),
-        session_id: Some("sess-1".into()),
         ..row("id-a", 1000)
     };
     let b = LogRow {
@@ -211,7 +210,6 @@ fn records(row: &LogRow) -> Vec<SpoolRecord> {
         request_size: row.request_size.unwrap_or(0),
         client_ip: row.client_ip.clone(),
         user_agent: row.user_agent.clone(),
-        session_id: row.session_id.clone(),
         keep_payload: keep,
         request_headers: if keep {
             vec![("content-type".into(), "application/json".into())]

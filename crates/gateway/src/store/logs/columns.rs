@@ -156,7 +156,6 @@ pub(crate) const LOG_COLUMNS: &[LogColumn] = &[
     column("score", Real, None, API, None, |r| r.score.map(Param::Real), |r, v| set(&mut r.score, v)),
     column("client_ip", Text, None, API, begin(|r, b| r.client_ip = b.client_ip.clone()), |r| opt_text(&r.client_ip), |r, v| set(&mut r.client_ip, v)),
     column("user_agent", Text, Some(F::Text), API, begin(|r, b| r.user_agent = b.user_agent.clone()), |r| opt_text(&r.user_agent), |r, v| set(&mut r.user_agent, v)),
-    column("session_id", Text, Some(F::Text), API, begin(|r, b| r.session_id = b.session_id.clone()), |r| opt_text(&r.session_id), |r, v| set(&mut r.session_id, v)),
     column("error", Text, None, API, end(|r, e| r.error = e.error.clone()), |r| opt_text(&r.error), |r, v| set(&mut r.error, v)),
     column("account_id", Text, None, NONE, begin(|r, b| r.account_id = b.account_id.clone()), |r| text(&r.account_id), |r, v| set(&mut r.account_id, v)),
     column("gateway_id", Text, None, NONE, begin(|r, b| r.gateway_id = b.gateway_id.clone()), |r| text(&r.gateway_id), |r, v| set(&mut r.gateway_id, v)),
@@ -330,7 +329,6 @@ mod tests {
             score: Some(1.5),
             client_ip: Some("ip".into()),
             user_agent: Some("ua".into()),
-            session_id: Some("s".into()),
             error: Some("e".into()),
             completed: true,
         };

@@ -69,7 +69,6 @@ mod tests {
             request_size: 3,
             client_ip: Some("ip".into()),
             user_agent: Some("ua".into()),
-            session_id: Some("s".into()),
             keep_payload: true,
             request_headers: vec![("h".into(), "v".into())],
             request_head_complete: true,

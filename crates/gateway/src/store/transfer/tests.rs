@@ -104,7 +104,6 @@ fn begin(i: usize) -> LogBegin {
         request_size: 40 + i as i64,
         client_ip: Some("203.0.113.9".into()),
         user_agent: Some("migrate-test".into()),
-        session_id: None,
         keep_payload,
         request_headers: if keep_payload {
             vec![("content-type".into(), "application/json".into())]

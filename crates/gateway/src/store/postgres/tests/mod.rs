@@ -115,7 +115,6 @@ pub(super) fn begin(id: &str, instance: &str, created_at_ms: i64) -> LogBegin {
         request_size: 100,
         client_ip: None,
         user_agent: None,
-        session_id: None,
         keep_payload: false,
         request_headers: Vec::new(),
         request_head_complete: true,

@@ -116,7 +116,6 @@ fn begin(id: &str, created_at_ms: i64, keep_payload: bool) -> LogBegin {
         request_size: 500,
         client_ip: Some("10.0.0.1".into()),
         user_agent: Some("python-httpx/0.27".into()),
-        session_id: None,
         keep_payload,
         request_headers: if keep_payload {
             vec![("content-type".into(), "application/json".into())]

@@ -1,1 +1,0 @@
-ALTER TABLE logs ADD COLUMN session_id TEXT;
