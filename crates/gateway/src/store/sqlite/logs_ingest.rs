@@ -1,7 +1,8 @@
 //! Moving spool records into SQLite: one transaction per batch, idempotent on the log id, with
 //! the checkpoint and the row caps applied in the same transaction. A request whose begin and
 //! end are both in the batch (most are: the shipper sends a batch every 50 ms) is written once,
-//! with its final values, instead of inserted and then completed.
+//! with its final values, instead of inserted and then completed. The rows' columns, and the
+//! statements' column lists, come from `LOG_COLUMNS` (docs/logs.md, "Adding a log column").
 
 use std::collections::HashMap;
 use std::sync::LazyLock;

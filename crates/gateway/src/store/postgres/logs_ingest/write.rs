@@ -2,7 +2,8 @@
 //! statements that insert, complete, trim and checkpoint — sent together, so the whole write is
 //! one round trip however many rows it carries. A begin that carries its end is inserted
 //! completed, in the same statement as the rows still in flight: one insert per batch, so the
-//! row counters are locked once, in key order, by its trigger.
+//! row counters are locked once, in key order, by its trigger. The rows' columns, and the
+//! statements' column lists, come from `LOG_COLUMNS` (docs/logs.md, "Adding a log column").
 
 use std::borrow::Cow;
 use std::collections::HashMap;
