@@ -4,6 +4,7 @@
 pub(crate) mod body_codec;
 pub(crate) mod columns;
 pub(crate) mod filter_keys;
+mod from_records;
 
 use async_trait::async_trait;
 use serde_json::Value;

@@ -1,15 +1,17 @@
-//! One suite of log-store tests for every backend: the same rows, fed through `ingest` (and
-//! `patch_log` for feedback and score), the same queries and the same expected answers. A
-//! backend takes part by implementing [`Backend`] in its own test module and invoking
-//! [`suite!`] there; what only one backend has (its query plans, its scale runs) stays
-//! beside it.
+//! One suite of store tests for every backend: the same rows, fed through `ingest` (and
+//! `patch_log` for feedback and score), the same queries and the same expected answers; the
+//! same gateways, tokens and settings. A backend takes part by implementing [`Backend`] in its
+//! own test module and invoking [`suite!`] there; what only one backend has (its query plans,
+//! its scale runs, its migration lock, its connection settings) stays beside it.
 
 pub(crate) mod logs;
+pub(crate) mod registry;
 
 use async_trait::async_trait;
 
 use crate::logs::{LogBegin, LogEnd, SpoolPosition, SpoolRecord};
-use crate::store::logs::{LogPatch, LogRow, LogStore};
+use crate::store::Store;
+use crate::store::logs::{LogPatch, LogRow};
 
 pub(crate) const ACCOUNT: &str = "local";
 pub(crate) const GATEWAY: &str = "gw";
@@ -19,7 +21,9 @@ pub(crate) const GATEWAY: &str = "gw";
 #[async_trait]
 pub(crate) trait Backend: Send + Sync + Sized {
     async fn open() -> anyhow::Result<Self>;
-    fn store(&self) -> &dyn LogStore;
+    fn store(&self) -> &dyn Store;
+    /// Another store on the same database, as a restart or a second instance opens it.
+    async fn reopen(&self) -> anyhow::Result<Box<dyn Store>>;
     /// The single BIGINT a query yields (counts).
     async fn count(&self, sql: &str) -> anyhow::Result<i64>;
     /// The single BLOB/bytea a query yields, if any.
@@ -33,7 +37,7 @@ pub(crate) trait Backend: Send + Sync + Sized {
 /// invoking module.
 macro_rules! suite {
     ($backend:ty) => {
-        $crate::store::conformance::suite!(@tests $backend;
+        $crate::store::conformance::suite!(@tests $backend; logs;
             every_filter_key_and_operator,
             search_is_a_case_insensitive_substring_of_several_columns,
             ordering_both_directions_with_ties_broken_by_id,
@@ -46,12 +50,18 @@ macro_rules! suite {
             bodies_come_back_decompressed,
             a_corrupt_body_is_an_error_not_garbage,
         );
+        $crate::store::conformance::suite!(@tests $backend; registry;
+            gateways_round_trip_with_conflicts_and_not_found,
+            tokens_store_only_hashes,
+            a_setting_keeps_its_first_value,
+            reopening_keeps_the_data,
+        );
     };
-    (@tests $backend:ty; $($test:ident),* $(,)?) => {
+    (@tests $backend:ty; $module:ident; $($test:ident),* $(,)?) => {
         $(
             #[tokio::test]
             async fn $test() -> anyhow::Result<()> {
-                $crate::store::conformance::logs::$test::<$backend>().await
+                $crate::store::conformance::$module::$test::<$backend>().await
             }
         )*
     };

@@ -2,10 +2,12 @@
 //! API's row alike), its type, whether the logs API filters, orders or searches by it, and
 //! how its value is read from and written into a [`LogRow`]. Filter-key validation (API and
 //! stores), the SELECT list and row decoding of both stores, the API's row and the PostgreSQL
-//! transfer are all driven from [`LOG_COLUMNS`]; adding a column is a line here and a
-//! migration per store (docs/logs.md, "Adding a log column").
+//! transfer, and the INSERT/UPDATE column lists and parameters of both stores' ingest (which
+//! record sets a column: [`Source`]), are all driven from [`LOG_COLUMNS`]; adding a column is a
+//! line here and a migration per store (docs/logs.md, "Adding a log column").
 
 use super::LogRow;
+use crate::logs::{LogBegin, LogEnd};
 use crate::store::sql::Param;
 
 /// A column's type as the stores keep it.
@@ -52,6 +54,17 @@ pub(crate) enum FilterKind {
     Time,
 }
 
+/// Which spool record sets a column when ingest writes a row, and how: the one mapping from
+/// records to rows ([`LogRow::begun`], [`LogRow::end_with`]).
+#[derive(Clone, Copy)]
+pub(crate) enum Source {
+    /// From the begin record: the row is inserted with it.
+    Begin(fn(&mut LogRow, &LogBegin)),
+    /// From the end record: the row is completed with it (in flight, the column holds what
+    /// [`LogRow::begun`] leaves in it: the table's default).
+    End(fn(&mut LogRow, &LogEnd)),
+}
+
 /// One column of the `logs` table.
 pub(crate) struct LogColumn {
     pub name: &'static str,
@@ -63,6 +76,8 @@ pub(crate) struct LogColumn {
     pub search: bool,
     /// The API's row shows it (under `name`).
     pub api: bool,
+    /// The record ingest writes it from; `None` for what only the logs API sets (feedback).
+    pub source: Option<Source>,
     /// The row's value; `None` is NULL.
     pub get: fn(&LogRow) -> Option<Param>,
     /// Sets the row's field from a stored value of [`Self::ty`].
@@ -80,6 +95,7 @@ const fn column(
     ty: ColumnType,
     filter: Option<FilterKind>,
     uses: u8,
+    source: Option<Source>,
     get: fn(&LogRow) -> Option<Param>,
     set: fn(&mut LogRow, Option<Param>) -> Result<(), String>,
 ) -> LogColumn {
@@ -90,9 +106,19 @@ const fn column(
         order: uses & ORDER != 0,
         search: uses & SEARCH != 0,
         api: uses & API != 0,
+        source,
         get,
         set,
     }
+}
+
+/// Set from the begin / the end record ([`Source`]).
+const fn begin(set: fn(&mut LogRow, &LogBegin)) -> Option<Source> {
+    Some(Source::Begin(set))
+}
+
+const fn end(set: fn(&mut LogRow, &LogEnd)) -> Option<Source> {
+    Some(Source::End(set))
 }
 
 use ColumnType::{Bool, Integer, Integer32, Real, Text};
@@ -101,46 +127,59 @@ use FilterKind as F;
 /// Every column, in the order the API's row shows them (those it does not show last).
 #[rustfmt::skip]
 pub(crate) const LOG_COLUMNS: &[LogColumn] = &[
-    column("id", Text, Some(F::Text), SEARCH | API, |r| text(&r.id), |r, v| set(&mut r.id, v)),
-    column("created_at", Integer, Some(F::Time), ORDER | API, |r| int(r.created_at_ms), |r, v| set(&mut r.created_at_ms, v)),
-    column("provider", Text, Some(F::Text), ORDER | SEARCH | API, |r| text(&r.provider), |r, v| set(&mut r.provider, v)),
-    column("model", Text, Some(F::Text), ORDER | SEARCH | API, |r| opt_text(&r.model), |r, v| set(&mut r.model, v)),
-    column("path", Text, Some(F::Text), SEARCH | API, |r| text(&r.path), |r, v| set(&mut r.path, v)),
-    column("method", Text, None, API, |r| text(&r.method), |r, v| set(&mut r.method, v)),
-    column("status_code", Integer32, Some(F::Number), ORDER | API, |r| r.status_code.map(|s| Param::Integer(i64::from(s))), |r, v| set(&mut r.status_code, v)),
-    column("success", Bool, Some(F::Bool), ORDER | API, |r| boolean(r.success), |r, v| set(&mut r.success, v)),
-    column("cached", Bool, Some(F::Bool), ORDER | API, |r| boolean(r.cached), |r, v| set(&mut r.cached, v)),
-    column("duration", Integer, Some(F::Number), ORDER | API, |r| r.duration_ms.map(Param::Integer), |r, v| set(&mut r.duration_ms, v)),
-    column("ttfb", Integer, None, API, |r| r.ttfb_ms.map(Param::Integer), |r, v| set(&mut r.ttfb_ms, v)),
-    column("tokens_in", Integer, Some(F::Number), ORDER | API, |r| r.tokens_in.map(Param::Integer), |r, v| set(&mut r.tokens_in, v)),
-    column("tokens_out", Integer, Some(F::Number), ORDER | API, |r| r.tokens_out.map(Param::Integer), |r, v| set(&mut r.tokens_out, v)),
-    column("cache_read_tokens", Integer, None, API, |r| r.cache_read_tokens.map(Param::Integer), |r, v| set(&mut r.cache_read_tokens, v)),
-    column("cache_write_tokens", Integer, None, API, |r| r.cache_write_tokens.map(Param::Integer), |r, v| set(&mut r.cache_write_tokens, v)),
-    column("cost", Real, Some(F::Number), ORDER | API, |r| r.cost.map(Param::Real), |r, v| set(&mut r.cost, v)),
-    column("custom_cost", Bool, None, API, |r| boolean(r.custom_cost), |r, v| set(&mut r.custom_cost, v)),
-    column("metadata", Text, None, SEARCH | API, |r| opt_text(&r.metadata), |r, v| set(&mut r.metadata, v)),
-    column("step", Integer, None, API, |r| r.step.map(Param::Integer), |r, v| set(&mut r.step, v)),
-    column("event_id", Text, Some(F::Text), SEARCH | API, |r| opt_text(&r.event_id), |r, v| set(&mut r.event_id, v)),
-    column("attempts", Integer, None, API, |r| int(r.attempts), |r, v| set(&mut r.attempts, v)),
-    column("request_content_type", Text, Some(F::Text), API, |r| opt_text(&r.request_content_type), |r, v| set(&mut r.request_content_type, v)),
-    column("response_content_type", Text, Some(F::Text), API, |r| opt_text(&r.response_content_type), |r, v| set(&mut r.response_content_type, v)),
-    column("request_size", Integer, None, API, |r| r.request_size.map(Param::Integer), |r, v| set(&mut r.request_size, v)),
-    column("response_size", Integer, None, API, |r| r.response_size.map(Param::Integer), |r, v| set(&mut r.response_size, v)),
-    column("feedback", Integer, Some(F::Feedback), ORDER | API, |r| r.feedback.map(Param::Integer), |r, v| set(&mut r.feedback, v)),
-    column("score", Real, None, API, |r| r.score.map(Param::Real), |r, v| set(&mut r.score, v)),
-    column("client_ip", Text, None, API, |r| opt_text(&r.client_ip), |r, v| set(&mut r.client_ip, v)),
-    column("user_agent", Text, Some(F::Text), API, |r| opt_text(&r.user_agent), |r, v| set(&mut r.user_agent, v)),
-    column("error", Text, None, API, |r| opt_text(&r.error), |r, v| set(&mut r.error, v)),
-    column("account_id", Text, None, NONE, |r| text(&r.account_id), |r, v| set(&mut r.account_id, v)),
-    column("gateway_id", Text, None, NONE, |r| text(&r.gateway_id), |r, v| set(&mut r.gateway_id, v)),
-    column("request_head_complete", Bool, None, NONE, |r| r.request_head_complete.map(Param::Bool), |r, v| set(&mut r.request_head_complete, v)),
-    column("response_head_complete", Bool, None, NONE, |r| r.response_head_complete.map(Param::Bool), |r, v| set(&mut r.response_head_complete, v)),
-    column("completed", Bool, None, NONE, |r| boolean(r.completed), |r, v| set(&mut r.completed, v)),
+    column("id", Text, Some(F::Text), SEARCH | API, begin(|r, b| r.id = b.id.clone()), |r| text(&r.id), |r, v| set(&mut r.id, v)),
+    column("created_at", Integer, Some(F::Time), ORDER | API, begin(|r, b| r.created_at_ms = b.created_at_ms), |r| int(r.created_at_ms), |r, v| set(&mut r.created_at_ms, v)),
+    column("provider", Text, Some(F::Text), ORDER | SEARCH | API, begin(|r, b| r.provider = b.provider.clone()), |r| text(&r.provider), |r, v| set(&mut r.provider, v)),
+    column("model", Text, Some(F::Text), ORDER | SEARCH | API, begin(|r, b| r.model = b.model.clone()), |r| opt_text(&r.model), |r, v| set(&mut r.model, v)),
+    column("path", Text, Some(F::Text), SEARCH | API, begin(|r, b| r.path = b.path.clone()), |r| text(&r.path), |r, v| set(&mut r.path, v)),
+    column("method", Text, None, API, begin(|r, b| r.method = b.method.clone()), |r| text(&r.method), |r, v| set(&mut r.method, v)),
+    column("status_code", Integer32, Some(F::Number), ORDER | API, end(|r, e| r.status_code = e.status_code), |r| r.status_code.map(|s| Param::Integer(i64::from(s))), |r, v| set(&mut r.status_code, v)),
+    column("success", Bool, Some(F::Bool), ORDER | API, end(|r, e| r.success = e.success), |r| boolean(r.success), |r, v| set(&mut r.success, v)),
+    column("cached", Bool, Some(F::Bool), ORDER | API, end(|r, e| r.cached = e.cached), |r| boolean(r.cached), |r, v| set(&mut r.cached, v)),
+    column("duration", Integer, Some(F::Number), ORDER | API, end(|r, e| r.duration_ms = Some(e.duration_ms)), |r| r.duration_ms.map(Param::Integer), |r, v| set(&mut r.duration_ms, v)),
+    column("ttfb", Integer, None, API, end(|r, e| r.ttfb_ms = e.ttfb_ms), |r| r.ttfb_ms.map(Param::Integer), |r, v| set(&mut r.ttfb_ms, v)),
+    column("tokens_in", Integer, Some(F::Number), ORDER | API, end(|r, e| r.tokens_in = e.tokens_in), |r| r.tokens_in.map(Param::Integer), |r, v| set(&mut r.tokens_in, v)),
+    column("tokens_out", Integer, Some(F::Number), ORDER | API, end(|r, e| r.tokens_out = e.tokens_out), |r| r.tokens_out.map(Param::Integer), |r, v| set(&mut r.tokens_out, v)),
+    column("cache_read_tokens", Integer, None, API, end(|r, e| r.cache_read_tokens = e.cache_read_tokens), |r| r.cache_read_tokens.map(Param::Integer), |r, v| set(&mut r.cache_read_tokens, v)),
+    column("cache_write_tokens", Integer, None, API, end(|r, e| r.cache_write_tokens = e.cache_write_tokens), |r| r.cache_write_tokens.map(Param::Integer), |r, v| set(&mut r.cache_write_tokens, v)),
+    column("cost", Real, Some(F::Number), ORDER | API, end(|r, e| r.cost = e.cost), |r| r.cost.map(Param::Real), |r, v| set(&mut r.cost, v)),
+    column("custom_cost", Bool, None, API, end(|r, e| r.custom_cost = e.custom_cost), |r| boolean(r.custom_cost), |r, v| set(&mut r.custom_cost, v)),
+    column("metadata", Text, None, SEARCH | API, begin(|r, b| r.metadata = b.metadata.clone()), |r| opt_text(&r.metadata), |r, v| set(&mut r.metadata, v)),
+    column("step", Integer, None, API, begin(|r, b| r.step = b.step), |r| r.step.map(Param::Integer), |r, v| set(&mut r.step, v)),
+    column("event_id", Text, Some(F::Text), SEARCH | API, begin(|r, b| r.event_id = b.event_id.clone()), |r| opt_text(&r.event_id), |r, v| set(&mut r.event_id, v)),
+    column("attempts", Integer, None, API, end(|r, e| r.attempts = e.attempts), |r| int(r.attempts), |r, v| set(&mut r.attempts, v)),
+    column("request_content_type", Text, Some(F::Text), API, begin(|r, b| r.request_content_type = b.request_content_type.clone()), |r| opt_text(&r.request_content_type), |r, v| set(&mut r.request_content_type, v)),
+    column("response_content_type", Text, Some(F::Text), API, end(|r, e| r.response_content_type = e.response_content_type.clone()), |r| opt_text(&r.response_content_type), |r, v| set(&mut r.response_content_type, v)),
+    column("request_size", Integer, None, API, begin(|r, b| r.request_size = Some(b.request_size)), |r| r.request_size.map(Param::Integer), |r, v| set(&mut r.request_size, v)),
+    column("response_size", Integer, None, API, end(|r, e| r.response_size = Some(e.response_size)), |r| r.response_size.map(Param::Integer), |r, v| set(&mut r.response_size, v)),
+    column("feedback", Integer, Some(F::Feedback), ORDER | API, None, |r| r.feedback.map(Param::Integer), |r, v| set(&mut r.feedback, v)),
+    column("score", Real, None, API, None, |r| r.score.map(Param::Real), |r, v| set(&mut r.score, v)),
+    column("client_ip", Text, None, API, begin(|r, b| r.client_ip = b.client_ip.clone()), |r| opt_text(&r.client_ip), |r, v| set(&mut r.client_ip, v)),
+    column("user_agent", Text, Some(F::Text), API, begin(|r, b| r.user_agent = b.user_agent.clone()), |r| opt_text(&r.user_agent), |r, v| set(&mut r.user_agent, v)),
+    column("error", Text, None, API, end(|r, e| r.error = e.error.clone()), |r| opt_text(&r.error), |r, v| set(&mut r.error, v)),
+    column("account_id", Text, None, NONE, begin(|r, b| r.account_id = b.account_id.clone()), |r| text(&r.account_id), |r, v| set(&mut r.account_id, v)),
+    column("gateway_id", Text, None, NONE, begin(|r, b| r.gateway_id = b.gateway_id.clone()), |r| text(&r.gateway_id), |r, v| set(&mut r.gateway_id, v)),
+    // The heads' completeness is known only for rows that keep their payload.
+    column("request_head_complete", Bool, None, NONE, begin(|r, b| r.request_head_complete = b.keep_payload.then_some(b.request_head_complete)), |r| r.request_head_complete.map(Param::Bool), |r, v| set(&mut r.request_head_complete, v)),
+    column("response_head_complete", Bool, None, NONE, end(|r, e| r.response_head_complete = (!e.response_headers.is_empty()).then_some(e.response_head_complete)), |r| r.response_head_complete.map(Param::Bool), |r, v| set(&mut r.response_head_complete, v)),
+    column("completed", Bool, None, NONE, end(|r, _| r.completed = true), |r| boolean(r.completed), |r, v| set(&mut r.completed, v)),
 ];
 
 /// The column named `name`.
 pub(crate) fn find(name: &str) -> Option<&'static LogColumn> {
     LOG_COLUMNS.iter().find(|c| c.name == name)
+}
+
+/// The columns a record sets: what ingest inserts a row with, in [`LOG_COLUMNS`]' order.
+pub(crate) fn ingested() -> impl Iterator<Item = &'static LogColumn> + Clone {
+    LOG_COLUMNS.iter().filter(|c| c.source.is_some())
+}
+
+/// The columns the end record sets: what completing a row updates, in [`LOG_COLUMNS`]' order.
+pub(crate) fn set_by_end() -> impl Iterator<Item = &'static LogColumn> + Clone {
+    LOG_COLUMNS
+        .iter()
+        .filter(|c| matches!(c.source, Some(Source::End(_))))
 }
 
 /// Every column's name, comma-separated, in [`LOG_COLUMNS`]' order (a SELECT list).

@@ -14,23 +14,27 @@ use deadpool_postgres::Transaction;
 use serde_json::Value;
 
 use super::{INGEST_TIMEOUT, OP_TIMEOUT, PostgresStore, bounded, rollups};
-use crate::logs::{LogBegin, LogEnd, SpoolPosition, SpoolRecord};
-use crate::store::logs::RowCap;
+use crate::logs::{LogEnd, SpoolPosition, SpoolRecord};
 use crate::store::logs::body_codec::{BodyEncoder, Stored};
+use crate::store::logs::{LogRow, RowCap};
 use crate::store::sql::log_store::IngestBatch;
 use crate::store::sql::metadata_object;
 use crate::store::{StoreError, StoreResult};
 
 type GatewayKey = (String, String);
 
-/// A begin record ready to insert: body encoded, metadata parsed for the filters.
+/// A begin record ready to insert: its row (completed when the batch holds its end too), body
+/// encoded, metadata parsed for the filters.
 struct Begin {
-    record: Box<LogBegin>,
+    row: LogRow,
+    instance_id: String,
     /// `None` when the payload is not kept (no body row at all).
     body: Option<Vec<u8>>,
     headers: Option<String>,
     metadata_json: Option<Value>,
-    /// The request's end when the batch holds it too: the row is inserted completed.
+    /// The request's end when the batch holds it too: the row is inserted completed (its
+    /// values are in `row`; the end stays for its body, and to complete a stored row instead
+    /// if a cap refuses this one).
     end: Option<End>,
 }
 
@@ -69,7 +73,8 @@ fn prepare(records: Vec<SpoolRecord>) -> StoreResult<(Vec<Begin>, Vec<End>)> {
                 };
                 let metadata_json = metadata_object(begin.metadata.as_deref());
                 begins.push(Begin {
-                    record: begin,
+                    row: LogRow::begun(&begin),
+                    instance_id: begin.instance_id,
                     body,
                     headers,
                     metadata_json,
@@ -105,6 +110,7 @@ fn prepare(records: Vec<SpoolRecord>) -> StoreResult<(Vec<Begin>, Vec<End>)> {
         .into_iter()
         .filter_map(|end| match begin_index.get(&end.record.id) {
             Some(&at) => {
+                begins[at].row.end_with(&end.record);
                 begins[at].end = Some(end);
                 None
             }
@@ -224,7 +230,7 @@ async fn applied_already(
 fn capped_gateways(begins: &[Begin], caps: &[(GatewayKey, RowCap)]) -> HashMap<GatewayKey, RowCap> {
     let written: HashSet<(&str, &str)> = begins
         .iter()
-        .map(|b| (b.record.account_id.as_str(), b.record.gateway_id.as_str()))
+        .map(|b| (b.row.account_id.as_str(), b.row.gateway_id.as_str()))
         .collect();
     caps.iter()
         .filter(|((account, gateway), _)| written.contains(&(account.as_str(), gateway.as_str())))
@@ -244,7 +250,7 @@ async fn cap_begins(
 ) -> StoreResult<(Vec<Begin>, Vec<End>)> {
     let gateways: BTreeSet<(&str, &str)> = begins
         .iter()
-        .map(|b| (b.record.account_id.as_str(), b.record.gateway_id.as_str()))
+        .map(|b| (b.row.account_id.as_str(), b.row.gateway_id.as_str()))
         .collect();
     let (accounts, gateway_ids): (Vec<&str>, Vec<&str>) = gateways.into_iter().unzip();
     let lock = transaction
@@ -267,8 +273,8 @@ async fn cap_begins(
     // Rows that exist already take no room (their insert is a no-op).
     let limited: Vec<&str> = begins
         .iter()
-        .filter(|b| stop_limit(capped, &b.record).is_some())
-        .map(|b| b.record.id.as_str())
+        .filter(|b| stop_limit(capped, &b.row).is_some())
+        .map(|b| b.row.id.as_str())
         .collect();
     let existing: HashSet<String> = if limited.is_empty() {
         HashSet::new()
@@ -285,13 +291,10 @@ async fn cap_begins(
     };
     let mut kept = Vec::with_capacity(begins.len());
     for begin in begins {
-        if let Some(limit) = stop_limit(capped, &begin.record)
-            && !existing.contains(&begin.record.id)
+        if let Some(limit) = stop_limit(capped, &begin.row)
+            && !existing.contains(&begin.row.id)
         {
-            let key = (
-                begin.record.account_id.clone(),
-                begin.record.gateway_id.clone(),
-            );
+            let key = (begin.row.account_id.clone(), begin.row.gateway_id.clone());
             let count = counts.entry(key).or_default();
             if *count >= limit {
                 ends.extend(begin.end);
@@ -304,7 +307,7 @@ async fn cap_begins(
     Ok((kept, ends))
 }
 
-fn stop_limit(capped: &HashMap<GatewayKey, RowCap>, begin: &LogBegin) -> Option<u64> {
+fn stop_limit(capped: &HashMap<GatewayKey, RowCap>, begin: &LogRow) -> Option<u64> {
     // Borrowed lookups would need a different key type; the clone is per capped begin only.
     match capped.get(&(begin.account_id.clone(), begin.gateway_id.clone())) {
         Some(RowCap::StopInserting(limit)) => Some(*limit),

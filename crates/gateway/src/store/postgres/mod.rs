@@ -10,6 +10,7 @@
 mod call;
 mod connect;
 mod listener;
+pub(in crate::store) mod log_arrays;
 mod logs_ingest;
 mod logs_query;
 mod migrate;

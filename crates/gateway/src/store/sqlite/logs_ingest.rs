@@ -1,18 +1,23 @@
 //! Moving spool records into SQLite: one transaction per batch, idempotent on the log id, with
 //! the checkpoint and the row caps applied in the same transaction. A request whose begin and
 //! end are both in the batch (most are: the shipper sends a batch every 50 ms) is written once,
-//! with its final values, instead of inserted and then completed.
+//! with its final values, instead of inserted and then completed. The rows' columns, and the
+//! statements' column lists, come from `LOG_COLUMNS` (docs/logs.md, "Adding a log column").
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
-use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
 use super::SqliteStore;
 use super::pacer::Pacer;
 use crate::logs::{LogBegin, LogEnd, SpoolPosition, SpoolRecord};
 use crate::store::StoreResult;
-use crate::store::logs::RowCap;
 use crate::store::logs::body_codec::{BodyEncoder, Stored};
+use crate::store::logs::columns;
+use crate::store::logs::{LogRow, RowCap};
+use crate::store::sql::Param;
+use crate::store::sql::ingest::{WRITER_COLUMN, end_assignments};
 use crate::store::sql::log_store::IngestBatch;
 
 impl SqliteStore {
@@ -163,13 +168,11 @@ fn insert_begin(
         return Ok(());
     }
     let inserted = transaction
-        .prepare_cached(
-            "INSERT OR IGNORE INTO logs (id, account_id, gateway_id, created_at, event_id, provider,
-                model, path, method, metadata, step, request_content_type, request_size,
-                request_head_complete, client_ip, user_agent, instance_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-        )?
-        .execute(begin_columns(begin).as_slice())?;
+        .prepare_cached(&INSERT_IN_FLIGHT)?
+        .execute(params_from_iter(inserted_values(
+            &LogRow::begun(begin),
+            &begin.instance_id,
+        )))?;
     if inserted > 0 && begin.keep_payload {
         transaction
             .prepare_cached(
@@ -192,15 +195,12 @@ fn complete(
     end: &LogEnd,
     body: &[u8],
 ) -> rusqlite::Result<()> {
+    let row = LogRow::ended(end);
+    let values = std::iter::once(Some(Param::Text(row.id.clone())))
+        .chain(columns::set_by_end().map(|c| (c.get)(&row)));
     let changed = transaction
-        .prepare_cached(
-            "UPDATE logs SET status_code = ?2, success = ?3, cached = ?4, duration = ?5, ttfb = ?6,
-                tokens_in = ?7, tokens_out = ?8, cache_read_tokens = ?9, cache_write_tokens = ?10, cost = ?11,
-                custom_cost = ?12, attempts = ?13, response_content_type = ?14, response_size = ?15,
-                response_head_complete = ?16, error = ?17, completed = 1
-             WHERE id = ?1",
-        )?
-        .execute(params_from_iter(std::iter::once(&end.id as &dyn ToSql).chain(end_columns(end))))?;
+        .prepare_cached(&COMPLETE)?
+        .execute(params_from_iter(values))?;
     // Bodies exist only for rows that were stored with their payload.
     if changed > 0 && keeps_response(end) {
         transaction
@@ -231,31 +231,11 @@ fn insert_completed(
         // No new row, but one stored before the cap was reached still completes.
         return complete(transaction, bodies, end, response);
     }
+    let mut row = LogRow::begun(begin);
+    row.end_with(end);
     transaction
-        .prepare_cached(
-            "INSERT INTO logs (id, account_id, gateway_id, created_at, event_id, provider, model,
-                path, method, metadata, step, request_content_type, request_size,
-                request_head_complete, client_ip, user_agent, instance_id, status_code, success,
-                cached, duration, ttfb, tokens_in, tokens_out, cache_read_tokens,
-                cache_write_tokens, cost, custom_cost, attempts, response_content_type,
-                response_size, response_head_complete, error, completed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, 1)
-             ON CONFLICT (id) DO UPDATE SET status_code = excluded.status_code,
-                success = excluded.success, cached = excluded.cached,
-                duration = excluded.duration, ttfb = excluded.ttfb,
-                tokens_in = excluded.tokens_in, tokens_out = excluded.tokens_out,
-                cache_read_tokens = excluded.cache_read_tokens,
-                cache_write_tokens = excluded.cache_write_tokens, cost = excluded.cost,
-                custom_cost = excluded.custom_cost, attempts = excluded.attempts,
-                response_content_type = excluded.response_content_type,
-                response_size = excluded.response_size,
-                response_head_complete = excluded.response_head_complete,
-                error = excluded.error, completed = 1",
-        )?
-        .execute(params_from_iter(
-            begin_columns(begin).into_iter().chain(end_columns(end)),
-        ))?;
+        .prepare_cached(&INSERT_COMPLETED)?
+        .execute(params_from_iter(inserted_values(&row, &begin.instance_id)))?;
     if begin.keep_payload {
         let request = encode(bodies, request)?;
         let response = keeps_response(end)
@@ -344,59 +324,50 @@ fn headers_json(headers: &[(String, String)]) -> String {
     serde_json::to_string(headers).unwrap_or_else(|_| "[]".into())
 }
 
+/// An inserted row's values: every column a record sets ([`columns::ingested`]), then the
+/// writer's instance id, as [`INSERT_IN_FLIGHT`] and [`INSERT_COMPLETED`] name them.
+fn inserted_values<'a>(
+    row: &'a LogRow,
+    instance_id: &'a str,
+) -> impl Iterator<Item = Option<Param>> + 'a {
+    columns::ingested()
+        .map(|c| (c.get)(row))
+        .chain([Some(Param::Text(instance_id.to_owned()))])
+}
+
+/// `INSERT … (columns) VALUES (?1, …)` of every column a record sets and the instance id.
+fn insert_sql(conflict: &str) -> String {
+    let names: Vec<&str> = columns::ingested()
+        .map(|c| c.name)
+        .chain([WRITER_COLUMN])
+        .collect();
+    let placeholders: Vec<String> = (1..=names.len()).map(|n| format!("?{n}")).collect();
+    format!(
+        "INSERT {conflict}INTO logs ({}) VALUES ({})",
+        names.join(", "),
+        placeholders.join(", ")
+    )
+}
+
+/// A begin whose end is still to come; a replayed id is left alone.
+static INSERT_IN_FLIGHT: LazyLock<String> = LazyLock::new(|| insert_sql("OR IGNORE "));
+
+/// A begin with its end; a replayed id gets the end's columns, as [`COMPLETE`] would.
+static INSERT_COMPLETED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{} ON CONFLICT (id) DO UPDATE SET {}",
+        insert_sql(""),
+        end_assignments(|_, name| format!("excluded.{name}"))
+    )
+});
+
+/// An end whose begin came in an earlier batch: `?1` is the id, then the end's columns.
+static COMPLETE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE logs SET {} WHERE id = ?1",
+        end_assignments(|i, _| format!("?{}", i + 2))
+    )
+});
+
 #[cfg(test)]
 mod tests;
-
-/// A begin record's `logs` columns, in the order the inserts name them (`id` … `instance_id`).
-fn begin_columns(begin: &LogBegin) -> [&dyn ToSql; 17] {
-    [
-        &begin.id,
-        &begin.account_id,
-        &begin.gateway_id,
-        &begin.created_at_ms,
-        &begin.event_id,
-        &begin.provider,
-        &begin.model,
-        &begin.path,
-        &begin.method,
-        &begin.metadata,
-        &begin.step,
-        &begin.request_content_type,
-        &begin.request_size,
-        if begin.keep_payload {
-            &begin.request_head_complete
-        } else {
-            &None::<bool>
-        },
-        &begin.client_ip,
-        &begin.user_agent,
-        &begin.instance_id,
-    ]
-}
-
-/// An end record's `logs` columns, in the order the statements name them (`status_code` …
-/// `error`).
-fn end_columns(end: &LogEnd) -> [&dyn ToSql; 16] {
-    [
-        &end.status_code,
-        &end.success,
-        &end.cached,
-        &end.duration_ms,
-        &end.ttfb_ms,
-        &end.tokens_in,
-        &end.tokens_out,
-        &end.cache_read_tokens,
-        &end.cache_write_tokens,
-        &end.cost,
-        &end.custom_cost,
-        &end.attempts,
-        &end.response_content_type,
-        &end.response_size,
-        if keeps_response(end) {
-            &end.response_head_complete
-        } else {
-            &None::<bool>
-        },
-        &end.error,
-    ]
-}

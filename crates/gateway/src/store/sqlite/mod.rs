@@ -296,6 +296,3 @@ impl Store for SqliteStore {
         self.with(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
     }
 }
-
-#[cfg(test)]
-mod tests;

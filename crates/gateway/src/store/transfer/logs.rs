@@ -4,15 +4,15 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
 use tokio_postgres::types::ToSql;
 
 use super::registry::{advance, empty};
 use super::source::LogCopy;
 use super::{Run, TableSummary, TransferError, within};
-use crate::store::logs::columns::{ColumnType, LOG_COLUMNS};
+use crate::store::logs::columns::LOG_COLUMNS;
+use crate::store::postgres::log_arrays::{Array, unnest};
 use crate::store::postgres::pg_text;
-use crate::store::sql::Param;
+use crate::store::sql::ingest::WRITER_COLUMN;
 use crate::store::sql::metadata_object;
 
 pub(super) async fn copy_logs(
@@ -72,15 +72,11 @@ fn insert_logs() -> String {
     let columns = LOG_COLUMNS
         .iter()
         .map(|c| (c.name, c.ty.pg_type()))
-        .chain([("metadata_json", "jsonb"), ("instance_id", "text")]);
-    let (names, arrays): (Vec<&str>, Vec<String>) = columns
-        .enumerate()
-        .map(|(i, (name, pg_type))| (name, format!("${}::{pg_type}[]", i + 1)))
-        .unzip();
+        .chain([("metadata_json", "jsonb"), (WRITER_COLUMN, "text")]);
+    let (arrays, names) = unnest(1, columns);
     format!(
-        "INSERT INTO logs ({}) SELECT * FROM UNNEST({}) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO logs ({}) SELECT * FROM {arrays} ON CONFLICT (id) DO NOTHING",
         names.join(", "),
-        arrays.join(", ")
     )
 }
 
@@ -94,88 +90,11 @@ const INSERT_BODIES: &str = "INSERT INTO log_bodies (log_id, request, request_he
 type Text<'a> = Vec<Cow<'a, str>>;
 type OptText<'a> = Vec<Option<Cow<'a, str>>>;
 
-/// One column of a batch as an array of its type, text made storable ([`pg_text`]).
-#[derive(Debug)]
-enum Array {
-    Text(Vec<Option<String>>),
-    Int8(Vec<Option<i64>>),
-    Int4(Vec<Option<i32>>),
-    Int2(Vec<Option<i16>>),
-    Bytea(Vec<Option<Vec<u8>>>),
-    Float8(Vec<Option<f64>>),
-    Bool(Vec<Option<bool>>),
-    Json(Vec<Option<Value>>),
-}
-
-impl Array {
-    fn column(ty: ColumnType, values: impl Iterator<Item = Option<Param>>) -> Array {
-        let text = |v: Option<Param>| match v {
-            Some(Param::Text(t)) => Some(pg_text(&t).into_owned()),
-            _ => None,
-        };
-        let int = |v: Option<Param>| match v {
-            Some(Param::Integer(i)) => Some(i),
-            _ => None,
-        };
-        match ty {
-            ColumnType::Text => Array::Text(values.map(text).collect()),
-            ColumnType::Integer => Array::Int8(values.map(int).collect()),
-            ColumnType::Integer16 => Array::Int2(
-                values
-                    .map(|v| int(v).and_then(|i| i16::try_from(i).ok()))
-                    .collect(),
-            ),
-            ColumnType::Bytes => Array::Bytea(
-                values
-                    .map(|v| match v {
-                        Some(Param::Bytes(b)) => Some(b),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            ColumnType::Integer32 => Array::Int4(
-                values
-                    .map(|v| int(v).and_then(|i| i32::try_from(i).ok()))
-                    .collect(),
-            ),
-            ColumnType::Real => Array::Float8(
-                values
-                    .map(|v| match v {
-                        Some(Param::Real(f)) => Some(f),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            ColumnType::Bool => Array::Bool(
-                values
-                    .map(|v| match v {
-                        Some(Param::Bool(b)) => Some(b),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-        }
-    }
-
-    fn as_sql(&self) -> &(dyn ToSql + Sync) {
-        match self {
-            Array::Text(v) => v,
-            Array::Int8(v) => v,
-            Array::Int4(v) => v,
-            Array::Int2(v) => v,
-            Array::Bytea(v) => v,
-            Array::Float8(v) => v,
-            Array::Bool(v) => v,
-            Array::Json(v) => v,
-        }
-    }
-}
-
 /// A batch's rows as one array per parameter of [`insert_logs`].
 fn log_arrays(batch: &[LogCopy]) -> Vec<Array> {
     let mut arrays: Vec<Array> = LOG_COLUMNS
         .iter()
-        .map(|c| Array::column(c.ty, batch.iter().map(|copy| (c.get)(&copy.row))))
+        .map(|c| Array::of(c, batch.iter().map(|copy| &copy.row)))
         .collect();
     arrays.push(Array::Json(
         batch

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::TestDb;
-use crate::gateways::{Gateway, GatewaySettings};
+use crate::store::conformance::registry::gateway;
 use crate::store::postgres::ChangeFeed;
 use crate::store::{GatewayStore, StoredToken, TokenStore};
 
@@ -14,17 +14,6 @@ async fn woken(feed: &mut ChangeFeed, what: &str) -> anyhow::Result<()> {
     tokio::time::timeout(HANG_GUARD, feed.changed())
         .await
         .map_err(|_| anyhow::anyhow!("the feed did not wake for {what}"))
-}
-
-fn gateway(id: &str) -> Gateway {
-    let now = jiff::Timestamp::now();
-    Gateway {
-        account_id: "local".into(),
-        id: id.into(),
-        settings: GatewaySettings::default(),
-        created_at: now,
-        modified_at: now,
-    }
 }
 
 #[tokio::test]

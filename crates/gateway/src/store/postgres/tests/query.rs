@@ -1,10 +1,11 @@
-//! The PostgreSQL log store: the conformance suite on a database of its own per test, and what
-//! only PostgreSQL has (its query plans, a run at scale).
+//! The PostgreSQL store: the conformance suite (logs and registry) on a database of its own per
+//! test, and what only PostgreSQL has (its query plans, a run at scale).
 
 use async_trait::async_trait;
 
 use super::{ACCOUNT, GATEWAY, TestDb};
 use crate::logs::SpoolPosition;
+use crate::store::Store;
 use crate::store::conformance::logs::{query, time_queries};
 use crate::store::conformance::{Backend, fixture, seeded};
 use crate::store::logs::{LogQuery, LogStore};
@@ -28,8 +29,12 @@ impl Backend for PgBackend {
         Ok(PgBackend { store, db })
     }
 
-    fn store(&self) -> &dyn LogStore {
+    fn store(&self) -> &dyn Store {
         &self.store
+    }
+
+    async fn reopen(&self) -> anyhow::Result<Box<dyn Store>> {
+        Ok(Box::new(self.db.store().await?))
     }
 
     async fn count(&self, sql: &str) -> anyhow::Result<i64> {

@@ -1,20 +1,10 @@
-//! Migrations, gateways, tokens, settings and connecting.
+//! What only PostgreSQL has beside the conformance suite's registry tests: migrations under
+//! concurrent starts, and connecting (TLS, timeouts, session settings).
 
 use super::TestDb;
-use crate::gateways::{Gateway, GatewaySettings, LogStrategy};
+use crate::store::conformance::registry::gateway;
 use crate::store::postgres::PostgresStore;
-use crate::store::{GatewayStore, SettingStore, Store, StoreError, StoredToken, TokenStore};
-
-fn gateway(id: &str) -> Gateway {
-    let now = jiff::Timestamp::now();
-    Gateway {
-        account_id: "local".into(),
-        id: id.into(),
-        settings: GatewaySettings::default(),
-        created_at: now,
-        modified_at: now,
-    }
-}
+use crate::store::{GatewayStore, Store};
 
 #[tokio::test]
 async fn migrations_run_once_even_when_instances_start_together() -> anyhow::Result<()> {
@@ -43,92 +33,6 @@ async fn a_schema_newer_than_the_binary_is_refused() -> anyhow::Result<()> {
     assert!(
         refused.as_deref().is_some_and(|e| e.contains("newer")),
         "{refused:?}"
-    );
-    Ok(())
-}
-
-#[tokio::test]
-async fn gateways_round_trip_with_conflicts_and_not_found() -> anyhow::Result<()> {
-    let db = TestDb::new().await?;
-    let store = db.store().await?;
-    let mut gw = gateway("one");
-    store.insert_gateway(&gw).await?;
-    assert!(matches!(
-        store.insert_gateway(&gw).await,
-        Err(StoreError::Conflict)
-    ));
-    // The same id in another account is another gateway.
-    let other = Gateway {
-        account_id: "acct2".into(),
-        ..gateway("one")
-    };
-    store.insert_gateway(&other).await?;
-    gw.settings.cache_ttl = 60;
-    gw.settings.log_management = Some(10);
-    gw.settings.log_management_strategy = Some(LogStrategy::DeleteOldest);
-    gw.settings.cache_generation = u64::MAX;
-    gw.modified_at = jiff::Timestamp::now();
-    store.update_gateway(&gw).await?;
-    // Settings and nanosecond timestamps come back exactly; ordered by account, then age.
-    assert_eq!(
-        store.list_gateways().await?,
-        vec![other.clone(), gw.clone()]
-    );
-    store.delete_gateway("local", "one").await?;
-    assert!(matches!(
-        store.delete_gateway("local", "one").await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store.update_gateway(&gw).await,
-        Err(StoreError::NotFound)
-    ));
-    assert_eq!(store.list_gateways().await?, vec![other]);
-    Ok(())
-}
-
-#[tokio::test]
-async fn tokens_store_only_hashes() -> anyhow::Result<()> {
-    let db = TestDb::new().await?;
-    let store = db.store().await?;
-    let token = StoredToken {
-        id: "t1".into(),
-        account_id: "local".into(),
-        name: "ci".into(),
-        token_sha256: [7; 32],
-        created_at: jiff::Timestamp::now(),
-    };
-    store.insert_token(&token).await?;
-    assert!(matches!(
-        store.insert_token(&token).await,
-        Err(StoreError::Conflict)
-    ));
-    assert_eq!(store.list_tokens().await?, vec![token]);
-    assert!(matches!(
-        store.delete_token("other", "t1").await,
-        Err(StoreError::NotFound)
-    ));
-    store.delete_token("local", "t1").await?;
-    assert!(store.list_tokens().await?.is_empty());
-    Ok(())
-}
-
-#[tokio::test]
-async fn a_setting_keeps_its_first_value() -> anyhow::Result<()> {
-    let db = TestDb::new().await?;
-    let store = db.store().await?;
-    let other = db.store().await?;
-    assert_eq!(store.get_setting("k").await?, None);
-    let (first, second) = tokio::join!(
-        store.insert_setting("k", "v1"),
-        other.insert_setting("k", "v2")
-    );
-    let (first, second) = (first?, second?);
-    assert_eq!(first, second, "racing instances agree on one value");
-    assert_eq!(store.insert_setting("k", "v3").await?, first);
-    assert_eq!(
-        store.get_setting("k").await?.as_deref(),
-        Some(first.as_str())
     );
     Ok(())
 }

@@ -1,20 +1,21 @@
-//! The SQLite log store: the conformance suite, and what only SQLite has (its query plans, a
-//! run at scale).
+//! The SQLite store: the conformance suite (logs and registry), and what only SQLite has (its
+//! query plans, a run at scale).
 
 use async_trait::async_trait;
 use rusqlite::params;
 
 use super::*;
+use crate::store::Store;
 use crate::store::conformance::logs::{query, time_queries};
 use crate::store::conformance::{ACCOUNT, Backend, GATEWAY, fixture, seeded};
-use crate::store::logs::{LogQuery, LogStore};
+use crate::store::logs::LogQuery;
 use crate::store::sql::Dialect;
 use crate::store::sql::logs::{order_clause, where_clause};
 
 /// A store in a database file of its own.
 pub(crate) struct SqliteBackend {
     store: SqliteStore,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 #[async_trait]
@@ -22,11 +23,15 @@ impl Backend for SqliteBackend {
     async fn open() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let store = SqliteStore::open(&dir.path().join("t.db"))?;
-        Ok(SqliteBackend { store, _dir: dir })
+        Ok(SqliteBackend { store, dir })
     }
 
-    fn store(&self) -> &dyn LogStore {
+    fn store(&self) -> &dyn Store {
         &self.store
+    }
+
+    async fn reopen(&self) -> anyhow::Result<Box<dyn Store>> {
+        Ok(Box::new(SqliteStore::open(&self.dir.path().join("t.db"))?))
     }
 
     async fn count(&self, sql: &str) -> anyhow::Result<i64> {
