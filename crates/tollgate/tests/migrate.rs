@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 use tollgate_mock_upstream::MockUpstream;
 
-use support::postgres::Database;
 use support::process::{BIN, spawn, stop};
+use tollgate_test_support::postgres::TestDatabase;
 
 const HANG_GUARD: Duration = Duration::from_secs(60);
 /// Given in the target URL; trust authentication ignores it, and no output may show it.
@@ -309,7 +309,7 @@ async fn a_populated_sqlite_deployment_moves_to_postgres() {
     assert!(stop(&mut gateway).await.success());
 
     // 2. The copy, then a gateway on PostgreSQL with the same data directory.
-    let database = Database::create().await;
+    let database = TestDatabase::create().await.unwrap();
     let url = database.url().replacen(
         "postgres://postgres@",
         &format!("postgres://postgres:{PASSWORD}@"),

@@ -20,11 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use support::postgres::Database;
 use support::process::{ADMIN_TOKEN, Tollgate};
 use support::tcp_proxy::TcpProxy;
 use tokio::sync::{Mutex, watch};
 use tollgate_mock_upstream::MockUpstream;
+use tollgate_test_support::postgres::TestDatabase;
 
 const CONCURRENCY: usize = 16;
 /// Requests before the outage, during it, and after it.
@@ -89,7 +89,7 @@ async fn one_request(http: &reqwest::Client, gateway: &Tollgate, seq: usize) -> 
 async fn outage_under_load(outage: Outage) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mock = MockUpstream::start().await.unwrap();
-    let database = Database::create().await;
+    let database = TestDatabase::create().await.unwrap();
     let proxy = TcpProxy::start(database.server()).await;
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("tollgate.toml");
@@ -164,7 +164,7 @@ async fn outage_under_load(outage: Outage) {
     }
     feed(BEFORE..BEFORE + DURING).await;
     // The outage was real: no request made during it reached the database.
-    let pg = database.client().await;
+    let pg = database.client().await.unwrap();
     let during: Vec<String> = (BEFORE..BEFORE + DURING).map(|s| format!("r{s}")).collect();
     let leaked: i64 = pg
         .query_one(

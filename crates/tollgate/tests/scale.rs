@@ -11,20 +11,23 @@
 mod support;
 
 use support::process::{ADMIN_TOKEN as ADMIN, Tollgate};
-use support::redis::RedisPrefix;
 use tollgate_mock_upstream::MockUpstream;
+use tollgate_test_support::redis::RedisPrefix;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_on_one_redis_share_limits_and_cache() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mock = MockUpstream::start().await.unwrap();
     let prefix = RedisPrefix::new();
-    let url = support::redis::url();
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("tollgate.toml");
     std::fs::write(
         &config,
-        format!("[providers.openai]\nbase_url = \"{}/v1\"\n[redis]\nurl = \"{url}\"\nkey_prefix = \"{}\"\n", mock.url(), prefix.0),
+        format!(
+            "[providers.openai]\nbase_url = \"{}/v1\"\n{}",
+            mock.url(),
+            prefix.section()
+        ),
     )
     .unwrap();
     // Each process has its own data directory (its own SQLite): only Redis is shared here.

@@ -16,10 +16,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::postgres::Database;
 use support::process::{ADMIN_TOKEN, Tollgate};
-use support::redis::RedisPrefix;
 use tollgate_mock_upstream::MockUpstream;
+use tollgate_test_support::postgres::TestDatabase;
+use tollgate_test_support::redis::RedisPrefix;
 
 const HANG_GUARD: Duration = Duration::from_secs(30);
 /// docs/deployment.md: "a setting changed through one applies on all within a second".
@@ -51,18 +51,17 @@ where
 async fn three_processes_on_one_database_and_redis_are_one_gateway() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mock = MockUpstream::start().await.unwrap();
-    let database = Database::create().await;
+    let database = TestDatabase::create().await.unwrap();
     let prefix = RedisPrefix::new();
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("tollgate.toml");
     std::fs::write(
         &config,
         format!(
-            "[providers.openai]\nbase_url = \"{}/v1\"\n[storage]\nurl = \"{}\"\n[redis]\nurl = \"{}\"\nkey_prefix = \"{}\"\n",
+            "[providers.openai]\nbase_url = \"{}/v1\"\n[storage]\nurl = \"{}\"\n{}",
             mock.url(),
             database.url(),
-            support::redis::url(),
-            prefix.0
+            prefix.section()
         ),
     )
     .unwrap();

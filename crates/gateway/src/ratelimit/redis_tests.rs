@@ -11,6 +11,7 @@ use super::tests::{T0, rule};
 use super::*;
 use crate::clock::{Clock, ManualClock};
 use crate::gateways::RateLimitTechnique::{Fixed, Sliding};
+use tollgate_test_support::redis::PrivateRedis;
 
 fn redis_url() -> String {
     std::env::var("TOLLGATE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -263,56 +264,11 @@ async fn a_hung_redis_costs_the_timeout_once() {
     holder.abort();
 }
 
-/// A `redis-server` of this test's own, killed when dropped.
-struct PrivateRedis {
-    child: std::process::Child,
-}
-
-impl PrivateRedis {
-    async fn start(port: u16) -> PrivateRedis {
-        let child = std::process::Command::new("/usr/bin/redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server at /usr/bin/redis-server");
-        let server = PrivateRedis { child };
-        // Readiness poll for the process, not a wait on rate-limit time.
-        let url = format!("redis://127.0.0.1:{port}");
-        for _ in 0..500 {
-            if let Ok(client) = ::redis::Client::open(url.as_str())
-                && let Ok(mut connection) = client.get_multiplexed_async_connection().await
-                && ::redis::cmd("PING")
-                    .query_async::<String>(&mut connection)
-                    .await
-                    .is_ok()
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("redis-server on port {port} did not start");
-    }
-
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn redis_is_used_again_after_it_comes_back() {
     let port = free_port();
     let url = format!("redis://127.0.0.1:{port}");
-    let server = PrivateRedis::start(port).await;
+    let server = PrivateRedis::start_on(port).unwrap();
     let clock = ManualClock::new(T0);
     let prefix = "tollgate-test:";
     let limiter = RateLimiter::redis(&url, prefix, clock.clone(), 1_000).unwrap();
@@ -338,7 +294,7 @@ async fn redis_is_used_again_after_it_comes_back() {
         "breaker open"
     );
 
-    let server = PrivateRedis::start(port).await;
+    let server = PrivateRedis::start_on(port).unwrap();
     clock.advance(Duration::from_secs(1));
     let decision = limiter.check("k", &rule).await;
     assert_eq!(

@@ -228,48 +228,8 @@ pub fn gateway_error_code(body: &Value) -> u64 {
     code
 }
 
-/// A Redis key prefix of its own, and a guard that deletes its keys when the test ends.
-pub struct RedisPrefix {
-    pub prefix: String,
-}
-
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
-
-impl RedisPrefix {
-    pub fn new() -> RedisPrefix {
-        RedisPrefix {
-            prefix: format!("tollgate-test-{}:", uuid::Uuid::now_v7().simple()),
-        }
-    }
-
-    /// The `[redis]` section for a gateway using this prefix.
-    pub fn section(&self) -> String {
-        let url = std::env::var("TOLLGATE_TEST_REDIS_URL").unwrap_or_else(|_| REDIS_URL.into());
-        format!(
-            "[redis]\nurl = \"{url}\"\nkey_prefix = \"{}\"\n",
-            self.prefix
-        )
-    }
-}
-
-impl Drop for RedisPrefix {
-    fn drop(&mut self) {
-        let url = std::env::var("TOLLGATE_TEST_REDIS_URL").unwrap_or_else(|_| REDIS_URL.into());
-        let Ok(client) = redis::Client::open(url) else {
-            return;
-        };
-        let Ok(mut connection) = client.get_connection() else {
-            return;
-        };
-        let keys: Vec<String> =
-            redis::Commands::scan_match::<_, String>(&mut connection, format!("{}*", self.prefix))
-                .map(|keys| keys.filter_map(Result::ok).collect())
-                .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut connection);
-        }
-    }
-}
+/// A Redis key prefix of the test's own, its keys deleted when the test ends.
+pub use tollgate_test_support::redis::RedisPrefix;
 
 pub fn chat_body(stream: bool) -> Value {
     serde_json::json!({

@@ -1,5 +1,6 @@
-//! What the process-level tests share: starting `tollgate serve`, a PostgreSQL database and a
-//! Redis key prefix of their own, and a TCP proxy a test can cut.
+//! What the process-level tests share: starting `tollgate serve`, the CLI, network namespaces
+//! and a TCP proxy a test can cut. A database and a Redis prefix of their own come from
+//! `tollgate-test-support`, which every crate's tests share.
 
 #![allow(
     dead_code,
@@ -8,16 +9,5 @@
 
 pub mod cli;
 pub mod netns;
-pub mod postgres;
 pub mod process;
-pub mod redis;
 pub mod tcp_proxy;
-
-/// A name no other test run uses: time and process id.
-pub fn unique_name() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!("{nanos:x}{}", std::process::id())
-}

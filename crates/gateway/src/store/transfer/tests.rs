@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use anyhow::{Context, ensure};
-use tokio_postgres::NoTls;
+use tollgate_test_support::postgres::TestDatabase;
 
 use super::*;
 use crate::analytics::{AnalyticsQuery, Resolution, RollupRow, rollup_deltas};
@@ -25,52 +25,11 @@ const CHECKPOINT: SpoolPosition = SpoolPosition {
     offset: 4096,
 };
 
-/// A database of its own, dropped (`WITH (FORCE)`) when the guard goes.
-struct TestDb {
-    admin: tokio_postgres::Config,
-    name: String,
-}
-
-impl TestDb {
-    async fn new() -> anyhow::Result<TestDb> {
-        let url = std::env::var("TOLLGATE_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let admin: tokio_postgres::Config = url.parse()?;
-        let name = format!("tollgate_test_{}", uuid::Uuid::now_v7().simple());
-        let (client, connection) = admin.connect(NoTls).await?;
-        tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await?;
-        Ok(TestDb { admin, name })
-    }
-
-    async fn store(&self) -> anyhow::Result<PostgresStore> {
-        let mut config = self.admin.clone();
-        config.dbname(&self.name);
-        PostgresStore::connect_with(config).await
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        // Drop cannot await: a thread of its own with its own runtime drops the database.
-        let _ = std::thread::spawn(move || -> anyhow::Result<()> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let (client, connection) = admin.connect(NoTls).await?;
-                tokio::spawn(connection);
-                client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await?;
-                Ok(())
-            })
-        })
-        .join();
-    }
+/// A store on a database of the test's own (dropped when the guard goes).
+async fn postgres_target() -> anyhow::Result<(TestDatabase, PostgresStore)> {
+    let database = TestDatabase::create().await?;
+    let store = PostgresStore::connect_with(database.config()).await?;
+    Ok((database, store))
 }
 
 fn begin(i: usize) -> LogBegin {
@@ -365,8 +324,7 @@ async fn an_interrupted_copy_completes_on_a_rerun_without_counting_twice() -> an
     deployment(dir.path()).await?;
     let source = SqliteSource::open(dir.path(), None)?;
     for (table, done) in [("logs", 21), ("rollups_hour", 1)] {
-        let db = TestDb::new().await?;
-        let target = db.store().await?;
+        let (_db, target) = postgres_target().await?;
         interrupted(&source, &target, table, done).await?;
         let logs = count(&target, "logs").await?;
         let rollups = count(&target, "rollups_minute").await?;
@@ -458,8 +416,7 @@ async fn a_target_in_use_is_refused_unless_forced_and_then_added_to() -> anyhow:
     let dir = tempfile::tempdir()?;
     deployment(dir.path()).await?;
     let source = SqliteSource::open(dir.path(), None)?;
-    let db = TestDb::new().await?;
-    let target = db.store().await?;
+    let (_db, target) = postgres_target().await?;
     // Another deployment's request, in the same minute as the source's first one.
     let mut other = begin(0);
     other.id = "0190b5a4-ffff-7000-8000-000000000000".into();

@@ -3,76 +3,20 @@
 //! shared one. Every Redis call is bounded, so requests keep flowing: cache misses, local
 //! rate limiting; once Redis is back (and the breaker's backoff passed) it is used again.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tollgate_gateway::clock::{ManualClock, SharedClock};
+use tollgate_test_support::redis::PrivateRedis;
 
 use super::{HANG_GUARD, send};
+
 use crate::support::{TestGateway, chat_body};
 
 /// The slowest a request may be while Redis is gone or hung: every Redis call is bounded by
 /// 250 ms (cache) or 100 ms (rate limit) and the breakers then skip Redis altogether.
 const DEGRADED_BOUND: Duration = Duration::from_secs(2);
 const PATH: &str = "/v1/local/guarded/openai/chat/completions";
-
-struct PrivateRedis {
-    child: Child,
-    port: u16,
-}
-
-impl PrivateRedis {
-    fn start() -> PrivateRedis {
-        // A free port, released just before redis-server takes it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        let redis = PrivateRedis { child, port };
-        let started = Instant::now();
-        let client = redis::Client::open(redis.url()).unwrap();
-        while client
-            .get_connection()
-            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
-            .is_err()
-        {
-            assert!(started.elapsed() < HANG_GUARD, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        // A stopped process must be continued before it can die of SIGKILL's cleanup.
-        let _ = Command::new("kill")
-            .args(["-CONT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn guarded_gateway(redis: &PrivateRedis, clock: SharedClock) -> TestGateway {
     let sections = format!(
@@ -109,7 +53,7 @@ async fn bounded_request(gw: &TestGateway, prompt: &str) -> String {
 
 #[tokio::test]
 async fn with_redis_killed_requests_flow_as_misses_with_local_limits() {
-    let redis = PrivateRedis::start();
+    let redis = PrivateRedis::start().unwrap();
     let clock = ManualClock::new(1_700_000_000_000);
     let gw = guarded_gateway(&redis, clock.clone()).await;
     assert_eq!(
@@ -121,9 +65,7 @@ async fn with_redis_killed_requests_flow_as_misses_with_local_limits() {
         "HIT"
     );
 
-    let mut redis = redis;
-    redis.child.kill().unwrap();
-    redis.child.wait().unwrap();
+    redis.kill();
     for i in 0..5 {
         // The entry lived in Redis: without it every request is a miss, never a failure.
         assert_eq!(
@@ -139,12 +81,12 @@ async fn with_redis_killed_requests_flow_as_misses_with_local_limits() {
 
 #[tokio::test]
 async fn with_redis_hung_every_call_is_bounded_and_it_recovers() {
-    let redis = PrivateRedis::start();
+    let redis = PrivateRedis::start().unwrap();
     let clock = ManualClock::new(1_700_000_000_000);
     let gw = guarded_gateway(&redis, clock.clone()).await;
     assert_eq!(bounded_request(&gw, "before the hang").await, "MISS");
 
-    redis.signal("-STOP");
+    redis.signal("-STOP").unwrap();
     let started = Instant::now();
     for i in 0..10 {
         assert_eq!(
@@ -160,7 +102,7 @@ async fn with_redis_hung_every_call_is_bounded_and_it_recovers() {
     );
     assert!(gw.state.rate_limiter().redis_fallbacks() > 0);
 
-    redis.signal("-CONT");
+    redis.signal("-CONT").unwrap();
     // Past the breakers' first backoff (1 s), Redis is tried and used again.
     clock.advance(Duration::from_secs(2));
     let recovered = tokio::time::timeout(HANG_GUARD, async {

@@ -10,44 +10,26 @@ mod query;
 mod registry;
 mod rollups;
 
-use tokio_postgres::NoTls;
+use tollgate_test_support::postgres::TestDatabase;
 
 use super::PostgresStore;
 use crate::logs::{LogBegin, LogEnd, RollupFacts, SpoolRecord};
 
-const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn admin_config() -> anyhow::Result<tokio_postgres::Config> {
-    let url = std::env::var("TOLLGATE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
-    Ok(url.parse()?)
-}
-
-/// One test's database: `tollgate_test_<uuid>`, dropped with `WITH (FORCE)` (closing any
-/// connection the test left open) when the guard is dropped, also when the test fails.
+/// One test's database (dropped when the guard goes, also when the test fails), with the store
+/// and the queries these tests use on it.
 pub(super) struct TestDb {
-    admin: tokio_postgres::Config,
-    name: String,
+    database: TestDatabase,
 }
 
 impl TestDb {
     pub async fn new() -> anyhow::Result<TestDb> {
-        let admin = admin_config()?;
-        let name = format!("tollgate_test_{}", uuid::Uuid::now_v7().simple());
-        let (client, connection) = admin.connect(NoTls).await?;
-        let connection = tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await?;
-        drop(client);
-        let _ = connection.await;
-        Ok(TestDb { admin, name })
+        Ok(TestDb {
+            database: TestDatabase::create().await?,
+        })
     }
 
     pub fn config(&self) -> tokio_postgres::Config {
-        let mut config = self.admin.clone();
-        config.dbname(&self.name);
-        config
+        self.database.config()
     }
 
     /// A store on this database (migrations run, as at start-up).
@@ -57,39 +39,12 @@ impl TestDb {
 
     /// A plain connection, for looking at tables the traits do not show.
     pub async fn client(&self) -> anyhow::Result<tokio_postgres::Client> {
-        let (client, connection) = self.config().connect(NoTls).await?;
-        tokio::spawn(connection);
-        Ok(client)
+        self.database.client().await
     }
 
     /// The single value of a query that yields one BIGINT (counts).
     pub async fn count(&self, sql: &str) -> anyhow::Result<i64> {
         Ok(self.client().await?.query_one(sql, &[]).await?.try_get(0)?)
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        // Drop cannot await, and the test's runtime may be single-threaded: a thread of its
-        // own with its own runtime drops the database.
-        let dropped = std::thread::spawn(move || -> anyhow::Result<()> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let (client, connection) = admin.connect(NoTls).await?;
-                tokio::spawn(connection);
-                client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await?;
-                Ok(())
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}: {dropped:?}", self.name);
-        }
     }
 }
 
