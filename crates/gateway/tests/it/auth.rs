@@ -254,3 +254,32 @@ async fn token_names_with_control_characters_are_refused() {
         .await;
     assert_eq!(status, 200);
 }
+
+/// The management API's 401 says which of the three mistakes it was, and never echoes a token.
+#[tokio::test]
+async fn the_management_api_says_what_is_wrong_with_the_admin_token() {
+    let gw = TestGateway::start().await;
+    let gateways = gw.url("/client/v4/accounts/local/ai-gateway/gateways");
+    let message = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        let envelope: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(envelope["errors"][0]["code"], 10000);
+        envelope["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let missing = message(gw.http.get(&gateways)).await;
+    let not_bearer = message(gw.http.get(&gateways).header("authorization", ADMIN_TOKEN)).await;
+    let wrong = message(gw.http.get(&gateways).bearer_auth("tga_not-the-token")).await;
+    assert_eq!(
+        missing,
+        "Authentication error: send Authorization: Bearer <admin token>"
+    );
+    assert_eq!(
+        not_bearer,
+        "Authentication error: Authorization must be \"Bearer <admin token>\""
+    );
+    assert_eq!(wrong, "Authentication error: the admin token is not valid");
+}
