@@ -428,11 +428,12 @@ describe('dashboard', () => {
     await page.waitForURL((url) => !url.search.includes('q='));
     await page.goBack();
     await page.waitForURL((url) => url.search.includes('filter=status_code%3Aeq%3A') && !url.search.includes('500'));
-    assert.equal(await page.getByLabel('Filter 1 value').inputValue(), '');
+    // The URL changes first; the view follows it on its next render.
+    await untilIs('the value gone', () => page.getByLabel('Filter 1 value').inputValue(), '');
     await untilIs('every row back', () => rows.count(), all);
     await page.goForward();
     await untilIs('one 500 row again', () => rows.count(), 1);
-    assert.equal(await page.getByLabel('Filter 1 value').inputValue(), '500');
+    await untilIs('the value again', () => page.getByLabel('Filter 1 value').inputValue(), '500');
 
     // A log opened from the view returns to the view.
     const view = page.url();
