@@ -12,7 +12,7 @@ use http::{HeaderMap, StatusCode, header};
 use super::dispatch::set_log_id;
 use super::headers::client_response_headers;
 use super::redact;
-use super::relay::RequestLog;
+use super::relay::{RequestLog, elapsed_ms};
 use crate::logs::LogEnd;
 
 /// The most of an answer kept; a retryable error answer is small, and the rest is dropped.
@@ -51,13 +51,12 @@ impl BufferedAnswer {
     /// Ends the attempt's row with this answer; `outcome` says what the gateway did next
     /// (`retried`, `fell back to the next step`).
     pub async fn finish_row(&self, record: &RequestLog, outcome: &str) {
-        let limit = record.state.config().logs.body_max_bytes;
-        let keep = record.keep_payload;
+        let (head, head_complete) = record.kept_head(&self.body);
         let end = LogEnd {
             id: record.id.clone(),
             status_code: Some(self.status.as_u16()),
             success: false,
-            duration_ms: record.started.elapsed().as_millis() as i64,
+            duration_ms: elapsed_ms(record.started),
             attempts: record.attempt,
             response_content_type: self
                 .upstream_headers
@@ -65,7 +64,7 @@ impl BufferedAnswer {
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned),
             response_size: self.body.len() as i64,
-            response_headers: if keep {
+            response_headers: if record.keep_payload {
                 redact::headers(
                     &self.upstream_headers,
                     record.state.providers().all_credential_headers(),
@@ -73,17 +72,12 @@ impl BufferedAnswer {
             } else {
                 Vec::new()
             },
-            response_head_complete: self.body.len() <= limit,
+            response_head_complete: head_complete,
             error: Some(format!(
                 "provider answered {}; {outcome}",
                 self.status.as_u16()
             )),
             ..LogEnd::default()
-        };
-        let head = if keep {
-            self.body[..self.body.len().min(limit)].to_vec()
-        } else {
-            Vec::new()
         };
         record.record(end, head, None).await;
     }

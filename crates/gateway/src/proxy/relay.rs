@@ -157,7 +157,7 @@ impl RequestLog {
         if let Some(value) = event_id.and_then(|id| HeaderValue::from_str(id).ok()) {
             response.headers_mut().insert("cf-aig-event-id", value);
         }
-        let limit = self.state.config().logs.body_max_bytes;
+        let (head, head_complete) = self.kept_head(&cached.body);
         let elapsed = elapsed_ms(self.started);
         let end = LogEnd {
             id: self.id.clone(),
@@ -183,16 +183,23 @@ impl RequestLog {
             } else {
                 Vec::new()
             },
-            response_head_complete: cached.body.len() <= limit,
+            response_head_complete: head_complete,
             ..LogEnd::default()
-        };
-        let head = if self.keep_payload {
-            cached.body[..cached.body.len().min(limit)].to_vec()
-        } else {
-            Vec::new()
         };
         self.record(end, head, None).await;
         response
+    }
+
+    /// A whole body as its row keeps it: the head (up to `logs.body_max_bytes`, and only when
+    /// payloads are kept) and whether the head is all of it.
+    pub(super) fn kept_head(&self, body: &[u8]) -> (Vec<u8>, bool) {
+        let limit = self.state.config().logs.body_max_bytes;
+        let head = if self.keep_payload {
+            body[..body.len().min(limit)].to_vec()
+        } else {
+            Vec::new()
+        };
+        (head, body.len() <= limit)
     }
 
     /// The client's body: the upstream's bytes, unchanged, with the log finished on the way.
@@ -659,7 +666,7 @@ fn cost(
     (cost, false)
 }
 
-fn elapsed_ms(since: Instant) -> i64 {
+pub(super) fn elapsed_ms(since: Instant) -> i64 {
     since.elapsed().as_millis() as i64
 }
 
