@@ -1,10 +1,10 @@
 //! Admission: the checks every proxy route makes before it reads the body or anything goes
 //! upstream, written once for the native, unified and universal routes, in this order: the
-//! gateway the URL names → the `cf-aig-*` options → gateway authentication → the client's
-//! address → the rate limit (after authentication, so strangers cannot spend a gateway's limit,
+//! gateway the URL names ([`named_gateway`]) → the `cf-aig-*` options → gateway authentication
+//! → the client's address → the rate limit (after authentication, so strangers cannot spend a gateway's limit,
 //! and before the cache, so a cache hit still counts toward it).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
@@ -12,47 +12,30 @@ use http::HeaderMap;
 use http::request::Parts;
 
 use super::client_ip;
-use super::handler::Seen;
+use super::context::RequestContext;
 use super::options::RequestOptions;
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Gateway;
 use crate::ratelimit::{Decision, RateLimitRule, limit_key};
 use crate::state::AppState;
 
-/// What an admitted request carries on.
-pub(super) struct Admitted {
-    pub gateway: Arc<Gateway>,
-    pub options: RequestOptions,
-    pub client: Option<IpAddr>,
-}
-
-pub(super) async fn admit(
-    state: &AppState,
-    parts: &Parts,
-    account: &str,
-    gateway: &str,
-    seen: &mut Seen,
-) -> Result<Admitted, GatewayError> {
-    let gateway = named_gateway(state, account, gateway).await?;
-    seen.gateway = Some((gateway.account_id.clone(), gateway.id.clone()));
-    let options = RequestOptions::from_headers(&parts.headers)?;
-    authenticate(state, &gateway, &options)?;
+/// Fills the context's options and client address, or refuses the request. The gateway was
+/// found before ([`named_gateway`]): the context needs it to count a refusal.
+pub(super) async fn admit(ctx: &mut RequestContext<'_>, parts: &Parts) -> Result<(), GatewayError> {
+    let state = ctx.state;
+    ctx.options = RequestOptions::from_headers(&parts.headers)?;
+    authenticate(state, &ctx.gateway, &ctx.options)?;
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let client = client_ip(peer, &parts.headers, &state.config().server.trusted_proxies);
-    enforce_rate_limit(state, &gateway, &parts.headers, client).await?;
-    Ok(Admitted {
-        gateway,
-        options,
-        client,
-    })
+    ctx.client = client_ip(peer, &parts.headers, &state.config().server.trusted_proxies);
+    enforce_rate_limit(state, &ctx.gateway, &parts.headers, ctx.client).await
 }
 
 /// The gateway a proxy URL names. A provider where the account goes means the URL lacks
 /// `{account}/{gateway}` (an SDK base URL ending in `/v1/openai`), and the error says so.
-async fn named_gateway(
+pub(super) async fn named_gateway(
     state: &AppState,
     account: &str,
     gateway: &str,

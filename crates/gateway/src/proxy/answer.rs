@@ -9,11 +9,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
 
-use super::dispatch::set_log_id;
-use super::headers::client_response_headers;
-use super::redact;
-use super::relay::{RequestLog, elapsed_ms};
-use crate::logs::LogEnd;
+use super::headers::{client_response_headers, set_log_id};
+use super::record::RequestLog;
 
 /// The most of an answer kept; a retryable error answer is small, and the rest is dropped.
 const MAX_BUFFERED_ANSWER: usize = 1024 * 1024;
@@ -51,35 +48,14 @@ impl BufferedAnswer {
     /// Ends the attempt's row with this answer; `outcome` says what the gateway did next
     /// (`retried`, `fell back to the next step`).
     pub async fn finish_row(&self, record: &RequestLog, outcome: &str) {
-        let (head, head_complete) = record.kept_head(&self.body);
-        let end = LogEnd {
-            id: record.id.clone(),
-            status_code: Some(self.status.as_u16()),
-            success: false,
-            duration_ms: elapsed_ms(record.started),
-            attempts: record.attempt,
-            response_content_type: self
-                .upstream_headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned),
-            response_size: self.body.len() as i64,
-            response_headers: if record.keep_payload {
-                redact::headers(
-                    &self.upstream_headers,
-                    record.state.providers().all_credential_headers(),
-                )
-            } else {
-                Vec::new()
-            },
-            response_head_complete: head_complete,
-            error: Some(format!(
-                "provider answered {}; {outcome}",
-                self.status.as_u16()
-            )),
-            ..LogEnd::default()
-        };
-        record.record(end, head, None).await;
+        record
+            .finish_with_unrelayed_answer(
+                self.status.as_u16(),
+                &self.upstream_headers,
+                &self.body,
+                outcome,
+            )
+            .await;
     }
 
     /// The answer as the client gets it, naming its attempt's row.

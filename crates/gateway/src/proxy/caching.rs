@@ -11,8 +11,6 @@ use crate::cache::{
 use crate::gateways::Gateway;
 use crate::providers::Provider;
 
-pub const CACHE_STATUS: &str = "cf-aig-cache-status";
-
 /// TTL given to a request that sends `cf-aig-cache-key` to a gateway with caching off.
 const CUSTOM_KEY_DEFAULT_TTL_SECS: u32 = 300;
 

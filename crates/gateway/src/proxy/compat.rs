@@ -3,46 +3,38 @@
 //! `…/compat/models` and `…/compat/embeddings`. Translation itself lives in [`crate::compat`];
 //! this is the HTTP side, reusing the proxy's logging, caching, rate limits and retries.
 
-use std::net::IpAddr;
+use std::borrow::Cow;
 
+use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, header, request::Parts};
 use serde_json::{Value, json};
 
+use super::body::read_body;
+use super::context::RequestContext;
 use super::credentials::refuse_gateway_tokens;
-use super::dispatch::{Outbound, Reshape};
-use super::handler::Seen;
 use super::headers::upstream_request_headers;
-use super::options::RequestOptions;
-use super::relay::BodyTransform;
+use super::plan::{BodyTransform, Plan, Reshape, UpstreamCall};
 use crate::compat::{self, Dialect, StreamTranslator};
 use crate::error::{ErrorCode, GatewayError};
-use crate::gateways::Gateway;
 use crate::providers::Provider;
 use crate::state::AppState;
 
-/// What the endpoint needs from the request the proxy already checked.
-pub struct CompatRequest<'a> {
-    pub state: &'a AppState,
-    pub gateway: &'a Gateway,
-    pub options: &'a RequestOptions,
-    pub parts: &'a Parts,
-    pub body: Bytes,
-    pub client: Option<IpAddr>,
-    pub log_id: uuid::Uuid,
-    /// The path after `compat/`.
-    pub route: &'a str,
-}
-
-pub async fn forward(
-    request: CompatRequest<'_>,
-    seen: &mut Seen,
-) -> Result<Response, GatewayError> {
-    match (&request.parts.method, request.route.trim_end_matches('/')) {
-        (&Method::POST, "chat/completions" | "v1/chat/completions") => chat(request, seen).await,
-        (&Method::POST, "embeddings" | "v1/embeddings") => embeddings(request, seen).await,
-        (&Method::GET, "models" | "v1/models") => Ok(models(request.state)),
+/// The call a compat request makes, or its own answer (the model list, a body the
+/// translation refused, in OpenAI's error shape). `route` is the path after `compat/`.
+pub async fn plan<'a>(
+    ctx: &RequestContext<'a>,
+    parts: &'a Parts,
+    route: &str,
+    body: Body,
+) -> Result<Plan<'a>, GatewayError> {
+    let state = ctx.state;
+    let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
+    match (&parts.method, route.trim_end_matches('/')) {
+        (&Method::POST, "chat/completions" | "v1/chat/completions") => chat(ctx, parts, &body),
+        (&Method::POST, "embeddings" | "v1/embeddings") => embeddings(state, parts, &body),
+        (&Method::GET, "models" | "v1/models") => Ok(Plan::Answered(models(state))),
         _ => Err(GatewayError::new(
             ErrorCode::InvalidPath,
             "The compat endpoint serves chat/completions, embeddings and models",
@@ -133,38 +125,38 @@ pub(super) fn translate_chat<'a>(
     }))
 }
 
-async fn chat(request: CompatRequest<'_>, seen: &mut Seen) -> Result<Response, GatewayError> {
-    let id_seed = request.log_id.simple().to_string();
-    let chat = match translate_chat(
-        request.state,
-        &request.parts.headers,
-        &request.body,
-        &id_seed,
-    )? {
-        Ok(chat) => chat,
+fn chat<'a>(
+    ctx: &RequestContext<'a>,
+    parts: &Parts,
+    body: &[u8],
+) -> Result<Plan<'a>, GatewayError> {
+    let id_seed = ctx.log_id.simple().to_string();
+    match translate_chat(ctx.state, &parts.headers, body, &id_seed)? {
+        Ok(chat) => call(
+            ctx.state,
+            chat.provider,
+            chat.path,
+            chat.headers,
+            chat.body,
+            chat.reshape,
+        ),
         Err(error) => {
             let status =
                 http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::BAD_REQUEST);
             let json = [(header::CONTENT_TYPE, "application/json")];
-            return Ok((status, json, error.to_body()).into_response());
+            Ok(Plan::Answered(
+                (status, json, error.to_body()).into_response(),
+            ))
         }
-    };
-    seen.provider = chat.provider.slug.clone();
-    send(
-        &request,
-        seen,
-        chat.provider,
-        chat.path,
-        chat.headers,
-        chat.body,
-        chat.reshape,
-    )
-    .await
+    }
 }
 
-async fn embeddings(request: CompatRequest<'_>, seen: &mut Seen) -> Result<Response, GatewayError> {
-    let (mut body, provider, model) = resolve(request.state, &request.body)?;
-    seen.provider = provider.slug.clone();
+fn embeddings<'a>(
+    state: &'a AppState,
+    parts: &Parts,
+    body: &[u8],
+) -> Result<Plan<'a>, GatewayError> {
+    let (mut body, provider, model) = resolve(state, body)?;
     if provider.dialect != Dialect::OpenAi {
         return Err(GatewayError::new(
             ErrorCode::InvalidProvider,
@@ -176,17 +168,15 @@ async fn embeddings(request: CompatRequest<'_>, seen: &mut Seen) -> Result<Respo
     }
     body["model"] = Value::String(model);
     let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
-    let headers = provider_headers(&request.parts.headers, Dialect::OpenAi);
-    send(
-        &request,
-        seen,
+    let headers = provider_headers(&parts.headers, Dialect::OpenAi);
+    call(
+        state,
         provider,
         "v1/embeddings".to_owned(),
         headers,
         body,
         None,
     )
-    .await
 }
 
 /// The client's headers for the provider: OpenAI SDKs send the key as `Authorization: Bearer`,
@@ -216,42 +206,35 @@ fn provider_headers(client_headers: &HeaderMap, dialect: Dialect) -> HeaderMap {
     headers
 }
 
-async fn send(
-    request: &CompatRequest<'_>,
-    seen: &mut Seen,
-    provider: &Provider,
+/// One call to `provider` with the translated request; the translated headers are also what
+/// the log keeps.
+fn call<'a>(
+    state: &AppState,
+    provider: &'a Provider,
     path: String,
     headers: HeaderMap,
     body: Bytes,
     reshape: Option<Box<dyn Reshape>>,
-) -> Result<Response, GatewayError> {
-    let state = request.state;
+) -> Result<Plan<'a>, GatewayError> {
     let (path, query) = match path.split_once('?') {
         Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
         None => (path, None),
     };
     refuse_gateway_tokens(state, &headers, query.as_deref())?;
     let url = provider.compat_url(&path, query.as_deref())?;
-    super::dispatch::send(
-        Outbound {
-            state,
-            gateway: request.gateway,
-            provider,
-            options: request.options,
-            log_id: request.log_id,
-            client: request.client,
-            method: Method::POST,
-            url,
-            path: &path,
-            query: query.as_deref(),
-            logged_headers: &headers,
-            upstream_headers: headers.clone(),
-            body,
-            reshape,
-        },
-        seen,
-    )
-    .await
+    Ok(Plan::one(UpstreamCall {
+        provider,
+        method: Method::POST,
+        url,
+        path: Cow::Owned(path),
+        query: query.map(Cow::Owned),
+        logged_headers: Cow::Owned(headers.clone()),
+        upstream_headers: headers,
+        body,
+        options: None,
+        reshape: reshape.map(|reshape| reshape as Box<dyn Reshape + 'a>),
+        step: None,
+    }))
 }
 
 /// How a provider's answer becomes OpenAI's: streamed event by event, or whole.

@@ -1,102 +1,116 @@
-//! The proxy handler: from an incoming request to the upstream's streamed response.
+//! The proxy's entry point, where every request's phases are called in order, so that nothing
+//! reaches the upstream unless every check passed (docs/architecture.md, "A proxy request's
+//! path"):
 //!
-//! Order, so that nothing reaches the upstream unless every check passed: path guard →
-//! admission (gateway, `cf-aig-*` headers, authentication, rate limit: [`super::admission`]) →
-//! provider → body → begin record (durable) → upstream → response relayed with its end record
-//! (durable before the last byte).
-
-use std::time::Instant;
+//! ```text
+//! 1. route       the path guard; which route (provider pass-through, compat, universal)
+//! 2. gateway     the gateway the URL names; from here on the request has its context, and a
+//!                refusal is counted under its gateway
+//! 3. admission   cf-aig-* options, authentication, client address, rate limit
+//! 4. plan        the route's upstream calls (provider, URL, headers, body), or its own answer
+//! 5. execute     per call: log, cache, attempts with retries, relay with the end record
+//! ```
+//!
+//! A new step is one module and one line here (or in [`super::admission`] / [`super::execute`]
+//! when it belongs to every call).
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use http::{HeaderMap, header};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http::Method;
+use http::request::Parts;
 
-use super::admission::{Admitted, admit};
-use super::dispatch::{LOG_ID, Outbound, set_log_id};
-use super::headers::upstream_request_headers;
-use super::path;
+use super::admission::{admit, named_gateway};
+use super::context::{Arrival, RequestContext};
+use super::execute::execute;
+use super::headers::{LOG_ID, set_log_id};
+use super::path::{self, ProxyPath};
+use super::record;
+use super::{compat, native, universal};
 use crate::error::{ErrorCode, GatewayError};
-use crate::logs::{LogEnd, RollupFacts};
 use crate::state::AppState;
 
 pub async fn proxy(State(state): State<AppState>, request: Request) -> Response {
-    let log_id = uuid::Uuid::now_v7();
-    let mut seen = Seen::new();
-    // Boxed: the forwarding future holds the upstream call and the relay setup (kilobytes),
-    // and the router's layers move this handler's future by value several times before their
-    // own box; with the box inside, they move a pointer.
-    let result = if path::parse_universal(request.uri().path()).is_some() {
-        Box::pin(super::universal::forward(
-            &state, request, log_id, &mut seen,
-        ))
-        .await
-    } else {
-        Box::pin(forward(&state, request, log_id, &mut seen)).await
-    };
-    let mut response = match result {
-        Ok(response) => response,
-        Err(error) => {
-            seen.record_refusal(&state, log_id, &error);
-            error.into_response()
-        }
-    };
-    // Present on every response, errors included (docs/architecture.md); a retried request's names the
-    // attempt that answered.
+    let arrival = Arrival::now();
+    let log_id = arrival.log_id;
+    // Boxed: the request's future holds the upstream call and the relay setup (kilobytes), and
+    // the router's layers move this handler's future by value several times before their own
+    // box; with the box inside, they move a pointer.
+    let mut response = Box::pin(serve(&state, arrival, request)).await;
+    // Present on every response, errors included (docs/architecture.md); a retried request's
+    // names the attempt that answered.
     if !response.headers().contains_key(LOG_ID) {
         set_log_id(&mut response, log_id);
     }
     response
 }
 
-/// What is known about a request so far, so that one refused before it went upstream is still
-/// counted in analytics and metrics under its gateway (never logged as a row: refusals cost
-/// nothing upstream, and a flood of them must not fill the disk).
-pub(super) struct Seen {
-    pub started: Instant,
-    pub created_at: jiff::Timestamp,
-    pub gateway: Option<(String, String)>,
-    pub provider: String,
-    /// Once the request went upstream, its end record is someone else's job.
-    pub dispatched: bool,
+/// Which of the proxy's routes a path is.
+enum Route<'p> {
+    /// `/v1/{account}/{gateway}/{provider}/{path…}`, `compat` included.
+    Provider(ProxyPath<'p>),
+    /// `POST /v1/{account}/{gateway}` with a list of steps.
+    Universal { account: &'p str, gateway: &'p str },
 }
 
-impl Seen {
-    fn new() -> Seen {
-        Seen {
-            started: Instant::now(),
-            created_at: jiff::Timestamp::now(),
-            gateway: None,
-            provider: String::new(),
-            dispatched: false,
+async fn serve(state: &AppState, arrival: Arrival, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let route = match route(&parts) {
+        Ok(route) => route,
+        Err(error) => return error.into_response(),
+    };
+    let (account, gateway, provider) = match &route {
+        Route::Provider(target) => (
+            target.account,
+            target.gateway,
+            counted_provider(state, target.provider),
+        ),
+        Route::Universal { account, gateway } => (*account, *gateway, String::new()),
+    };
+    let gateway = match named_gateway(state, account, gateway).await {
+        Ok(gateway) => gateway,
+        Err(error) => return error.into_response(),
+    };
+    let mut ctx = RequestContext::new(state, arrival, gateway, provider);
+    match run(&mut ctx, &route, &parts, body).await {
+        Ok(response) => response,
+        Err(error) => {
+            record::refusal(&ctx, &error);
+            error.into_response()
         }
     }
+}
 
-    fn record_refusal(&self, state: &AppState, log_id: uuid::Uuid, error: &GatewayError) {
-        let (Some((account_id, gateway_id)), false) = (&self.gateway, self.dispatched) else {
-            return;
-        };
-        let end = LogEnd {
-            id: log_id.to_string(),
-            rollup: Some(RollupFacts {
-                created_at_ms: self.created_at.as_millisecond(),
-                account_id: account_id.clone(),
-                gateway_id: gateway_id.clone(),
-                provider: self.provider.clone(),
-                model: String::new(),
-            }),
-            status_code: Some(error.code.status().as_u16()),
-            success: false,
-            duration_ms: self.started.elapsed().as_millis() as i64,
-            attempts: 0,
-            error: Some(error.message.clone()),
-            ..LogEnd::default()
-        };
-        state.metrics().observe(&end, Some(error.code));
-        state.logs().end_detached(end, Vec::new());
+fn route(parts: &Parts) -> Result<Route<'_>, GatewayError> {
+    let raw_path = parts.uri.path();
+    let Some(universal) = path::parse_universal(raw_path) else {
+        return path::parse(raw_path).map(Route::Provider);
+    };
+    let (account, gateway) = universal?;
+    if parts.method != Method::POST {
+        return Err(GatewayError::new(
+            ErrorCode::InvalidPath,
+            "The universal endpoint takes POST",
+        ));
     }
+    Ok(Route::Universal { account, gateway })
+}
+
+async fn run(
+    ctx: &mut RequestContext<'_>,
+    route: &Route<'_>,
+    parts: &Parts,
+    body: Body,
+) -> Result<Response, GatewayError> {
+    admit(ctx, parts).await?;
+    let plan = match route {
+        Route::Provider(target) if target.provider == "compat" => {
+            compat::plan(ctx, parts, target.provider_path, body).await?
+        }
+        Route::Provider(target) => native::plan(ctx, parts, target, body).await?,
+        Route::Universal { .. } => universal::plan(ctx, parts, body).await?,
+    };
+    execute(ctx, plan).await
 }
 
 /// The provider label a request is counted under (docs/analytics.md): a configured provider's
@@ -112,90 +126,3 @@ fn counted_provider(state: &AppState, slug: &str) -> String {
 
 /// What a request naming no configured provider is counted under.
 const UNKNOWN_PROVIDER: &str = "unknown";
-
-async fn forward(
-    state: &AppState,
-    request: Request,
-    log_id: uuid::Uuid,
-    seen: &mut Seen,
-) -> Result<Response, GatewayError> {
-    let (parts, body) = request.into_parts();
-    let target = path::parse(parts.uri.path())?;
-    seen.provider = counted_provider(state, target.provider);
-    let Admitted {
-        gateway,
-        options,
-        client,
-    } = admit(state, &parts, target.account, target.gateway, seen).await?;
-    if target.provider == "compat" {
-        let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
-        let request = super::compat::CompatRequest {
-            state,
-            gateway: &gateway,
-            options: &options,
-            parts: &parts,
-            body,
-            client,
-            log_id,
-            route: target.provider_path,
-        };
-        return super::compat::forward(request, seen).await;
-    }
-    let provider = state.providers().named(target.provider)?;
-    let upstream_headers = upstream_request_headers(&parts.headers);
-    super::credentials::refuse_gateway_tokens(state, &upstream_headers, parts.uri.query())?;
-    let url = provider.upstream_url(target.provider_path, parts.uri.query())?;
-    let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
-
-    super::dispatch::send(
-        Outbound {
-            state,
-            gateway: &gateway,
-            provider,
-            options: &options,
-            log_id,
-            client,
-            method: parts.method.clone(),
-            url,
-            path: target.provider_path,
-            query: parts.uri.query(),
-            logged_headers: &parts.headers,
-            upstream_headers,
-            body,
-            reshape: None,
-        },
-        seen,
-    )
-    .await
-}
-
-pub(super) async fn read_body(
-    body: Body,
-    headers: &HeaderMap,
-    limit: usize,
-) -> Result<Bytes, GatewayError> {
-    let too_large = || {
-        GatewayError::new(
-            ErrorCode::BodyTooLarge,
-            format!("Request body too large: the limit is {limit} bytes (server.max_body_bytes)"),
-        )
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Err(too_large());
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(error) if crate::server::is_body_timeout(&*error) => {
-            Err(GatewayError::request_timeout())
-        }
-        Err(_) => Err(GatewayError::new(
-            ErrorCode::InvalidBody,
-            "Could not read the request body",
-        )),
-    }
-}

@@ -1,7 +1,23 @@
 //! Which headers cross the proxy (docs/architecture.md): hop-by-hop headers, `Host`, every `cf-aig-*`
-//! header and the gateway credential stay behind; everything else passes unchanged.
+//! header and the gateway credential stay behind; everything else passes unchanged. And the
+//! gateway's own response headers.
 
-use http::{HeaderMap, HeaderName, header};
+use axum::response::Response;
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+
+/// The log row of the attempt that answered (every response, errors included).
+pub const LOG_ID: &str = "cf-aig-log-id";
+/// Shared by the rows of one request's attempts and steps (docs/logs.md).
+pub const EVENT_ID: &str = "cf-aig-event-id";
+pub const CACHE_STATUS: &str = "cf-aig-cache-status";
+/// The universal step that answered.
+pub const STEP: &str = "cf-aig-step";
+
+pub fn set_log_id(response: &mut Response, id: uuid::Uuid) {
+    if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
+        response.headers_mut().insert(LOG_ID, value);
+    }
+}
 
 /// RFC 9110 §7.6.1 connection-specific fields, plus the de-facto ones proxies also drop.
 const HOP_BY_HOP: [HeaderName; 8] = [
@@ -61,7 +77,6 @@ fn listed_in_connection(name: &HeaderName, all: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     #[test]
     fn strips_what_must_not_cross() {

@@ -1,23 +1,38 @@
 //! The provider pass-through (docs/architecture.md): `/v1/{account}/{gateway}/{provider}/{path…}`.
+//!
+//! The phases are written once, in [`handler`]; below it, in the order a request meets them:
+//! admission (the checks), the routes' planners (native, compat, universal), execute (cache and
+//! attempts), the relay, and the log records every phase's outcome ends in ([`record`]).
 
-mod admission;
-mod answer;
-mod caching;
-mod client;
-mod client_ip;
-mod compat;
-mod credentials;
-mod dispatch;
-mod dns;
-mod failure;
+// The entry point and the request's context.
+mod context;
 mod handler;
-mod headers;
+// Admission.
+mod admission;
+mod client_ip;
 mod options;
 mod path;
-mod redact;
+// The routes' plans.
+mod body;
+mod compat;
+mod credentials;
+mod headers;
+mod native;
+mod plan;
+mod universal;
+// Execute: cache, attempts, relay.
+mod answer;
+mod attempts;
+mod caching;
+mod client;
+mod dns;
+mod execute;
+mod failure;
 mod relay;
 mod retry;
-mod universal;
+// Log records.
+mod record;
+mod redact;
 
 pub use client::UpstreamClients;
 pub use client_ip::client_ip;

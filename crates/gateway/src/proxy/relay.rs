@@ -9,22 +9,18 @@
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
-use axum::response::Response;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use http::HeaderValue;
 use memchr::memmem::Finder;
 use tokio::sync::mpsc;
 
-use super::options::CustomCost;
+use super::plan::BodyTransform;
+use super::record::{RelayedBody, RequestLog, elapsed_ms};
 use crate::cache::{CachedResponse, FlightGuard, Outcome, ResponseCache};
-use crate::error::ErrorCode;
-use crate::logs::{LogEnd, RollupFacts};
-use crate::pricing::{PriceTable, TokenCounts, custom_cost};
-use crate::state::AppState;
+use crate::logs::LogEnd;
 use crate::usage::{UsageExtractor, UsageFormat};
 
 /// Markers of a stream's last event: the end record must be durable before they are sent.
@@ -34,27 +30,19 @@ const TERMINAL_MARKERS: [&[u8]; 3] = [
     b"\"type\":\"response.completed\"",
 ];
 
-/// How long an event stream's head waits for its first event (see [`RequestLog::relay`]).
+/// How long an event stream's head waits for its first event (see [`relay`]).
 const FIRST_EVENT_WAIT: Duration = Duration::from_millis(1);
 
 /// Why a body breaks when its end record could not be written.
 const UNRECORDED: &str = "the request's log record could not be written";
 
-/// Rewrites a response body on its way to the client (the OpenAI-compatible endpoint). The
-/// log, usage and cost still read the provider's own bytes.
-pub trait BodyTransform: Send {
-    fn push(&mut self, chunk: &[u8]) -> Bytes;
-    /// Called once, when the upstream body ended normally.
-    fn finish(&mut self) -> Bytes;
-}
-
 /// What the relay needs to know of the upstream's response head.
 pub struct ResponseHead {
+    /// The end record as far as the head tells it ([`RequestLog::relayed_end`]).
+    pub end: LogEnd,
     pub status: u16,
     pub content_type: Option<String>,
     pub content_length: Option<u64>,
-    /// Headers kept in the log (credentials redacted); empty when payloads are not kept.
-    pub headers: Vec<(String, String)>,
     /// The longest the upstream may go silent mid-body before the stream is cut: a stalled
     /// upstream must not hold the client, the connection and the row open forever.
     pub idle_timeout: Duration,
@@ -71,240 +59,96 @@ pub struct CacheFill {
     pub storable: bool,
 }
 
-/// One request that went upstream, until its end record: a row's completion when the request
-/// is logged (`stored`), otherwise only what analytics and metrics count. One per attempt.
-#[derive(Clone)]
-pub struct RequestLog {
-    pub state: AppState,
-    pub id: String,
-    pub facts: RollupFacts,
-    /// The model the request named, for pricing.
-    pub model: Option<String>,
-    pub custom_cost: Option<CustomCost>,
-    /// A begin record was written: the end record completes a row and is a barrier.
-    pub stored: bool,
-    pub keep_payload: bool,
-    pub started: Instant,
-    pub created_at: jiff::Timestamp,
-    pub usage_format: UsageFormat,
-    /// Which attempt this is (1-based); retries are rows of their own.
-    pub attempt: i64,
-}
-
-impl RequestLog {
-    /// Counts the request and writes its end record: durable before returning when it completes
-    /// a logged row, otherwise without waiting (analytics only; nobody is owed a row).
-    /// `false` when the row's end could not be made durable (the spool is full or the disk is).
-    /// `failure` is the gateway error that ended the request, if one did (for metrics).
-    pub(super) async fn record(
-        &self,
-        mut end: LogEnd,
-        head: Vec<u8>,
-        failure: Option<ErrorCode>,
-    ) -> bool {
-        end.rollup = Some(self.facts.clone());
-        self.state.metrics().observe(&end, failure);
-        if !self.stored {
-            self.state.logs().end_detached(end, Vec::new());
-        } else if let Err(spool_error) = self.state.logs().end(end, head).await {
-            tracing::error!(%spool_error, "could not record the end of a request");
-            return false;
-        }
-        true
-    }
-
-    /// Like [`RequestLog::record`], for paths with nobody left to wait (the client went away).
-    fn record_detached(&self, mut end: LogEnd, head: Vec<u8>) {
-        end.rollup = Some(self.facts.clone());
-        self.state.metrics().observe(&end, None);
-        self.state
-            .logs()
-            .end_detached(end, if self.stored { head } else { Vec::new() });
-    }
-
-    /// The end record of a request that got no response (timeout, unreachable provider; then
-    /// `failure` is the gateway's error) or whose answer is not relayed (retried, refused).
-    pub async fn finish_without_response(
-        &self,
-        status: u16,
-        error: &str,
-        failure: Option<ErrorCode>,
-    ) {
-        let end = LogEnd {
-            id: self.id.clone(),
-            status_code: Some(status),
-            success: false,
-            duration_ms: elapsed_ms(self.started),
-            attempts: self.attempt,
-            error: Some(error.to_owned()),
-            ..LogEnd::default()
-        };
-        self.record(end, Vec::new(), failure).await;
-    }
-
-    /// A response served without an upstream call: from the cache, or shared by the request
-    /// this one waited for. Logged and counted as `cached`, with no tokens and no cost.
-    pub async fn answer_from_cache(
-        self,
-        cached: &CachedResponse,
-        event_id: Option<&str>,
-    ) -> Response {
-        let mut response = super::caching::replay(cached);
-        response.headers_mut().insert(
-            super::caching::CACHE_STATUS,
-            HeaderValue::from_static("HIT"),
-        );
-        if let Some(value) = event_id.and_then(|id| HeaderValue::from_str(id).ok()) {
-            response.headers_mut().insert("cf-aig-event-id", value);
-        }
-        let (head, head_complete) = self.kept_head(&cached.body);
-        let elapsed = elapsed_ms(self.started);
-        let end = LogEnd {
-            id: self.id.clone(),
-            status_code: Some(cached.status),
-            success: cached.status < 400,
-            cached: true,
-            duration_ms: elapsed,
-            ttfb_ms: Some(elapsed),
-            tokens_in: Some(0),
-            tokens_out: Some(0),
-            cache_read_tokens: Some(0),
-            cache_write_tokens: Some(0),
-            cost: Some(0.0),
-            attempts: 0,
-            response_content_type: cached
-                .headers
-                .iter()
-                .find(|(name, _)| name == "content-type")
-                .map(|(_, value)| value.clone()),
-            response_size: cached.body.len() as i64,
-            response_headers: if self.keep_payload {
-                cached.headers.clone()
-            } else {
-                Vec::new()
-            },
-            response_head_complete: head_complete,
-            ..LogEnd::default()
-        };
-        self.record(end, head, None).await;
-        response
-    }
-
-    /// A whole body as its row keeps it: the head (up to `logs.body_max_bytes`, and only when
-    /// payloads are kept) and whether the head is all of it.
-    pub(super) fn kept_head(&self, body: &[u8]) -> (Vec<u8>, bool) {
-        let limit = self.state.config().logs.body_max_bytes;
-        let head = if self.keep_payload {
-            body[..body.len().min(limit)].to_vec()
-        } else {
-            Vec::new()
-        };
-        (head, body.len() <= limit)
-    }
-
-    /// The client's body: the upstream's bytes, unchanged, with the log finished on the way.
-    ///
-    /// A body that is not an event stream is awaited until its first chunk (or its end) before
-    /// the response goes out, so the head and a small body leave in one write instead of two.
-    /// An event stream's head waits for its first event only up to [`FIRST_EVENT_WAIT`]: a
-    /// first event that came with the upstream's head leaves with the client's head (one write,
-    /// one packet: the client's time to first byte), and a slow first token does not hold the
-    /// head back.
-    pub async fn relay<S>(
-        self,
-        upstream: S,
-        head: ResponseHead,
-        fill: Option<CacheFill>,
-        transform: Option<Box<dyn BodyTransform>>,
-    ) -> Body
-    where
-        S: Stream<Item = reqwest::Result<Bytes>> + Send + Unpin + 'static,
-    {
-        let ResponseHead {
-            status,
-            content_type,
+/// The client's body: the upstream's bytes, unchanged, with `log` finished on the way.
+///
+/// A body that is not an event stream is awaited until its first chunk (or its end) before
+/// the response goes out, so the head and a small body leave in one write instead of two.
+/// An event stream's head waits for its first event only up to [`FIRST_EVENT_WAIT`]: a
+/// first event that came with the upstream's head leaves with the client's head (one write,
+/// one packet: the client's time to first byte), and a slow first token does not hold the
+/// head back.
+pub async fn relay<S>(
+    log: RequestLog,
+    upstream: S,
+    head: ResponseHead,
+    fill: Option<CacheFill>,
+    transform: Option<Box<dyn BodyTransform>>,
+) -> Body
+where
+    S: Stream<Item = reqwest::Result<Bytes>> + Send + Unpin + 'static,
+{
+    let ResponseHead {
+        end,
+        status,
+        content_type,
+        content_length,
+        idle_timeout,
+    } = head;
+    let (sender, receiver) = mpsc::channel::<Result<Bytes, io::Error>>(1);
+    let complete = Arc::new(AtomicBool::new(false));
+    let client = ToClient {
+        sender,
+        complete: complete.clone(),
+    };
+    let logs = log.state.logs().clone();
+    let bounds = Bounds {
+        upstream_idle: idle_timeout,
+        client_stall: log.state.config().limits.client_write_stall_timeout,
+    };
+    let is_sse = content_type
+        .as_deref()
+        .is_some_and(|t| t.starts_with("text/event-stream"));
+    let watcher = Watcher {
+        capture: fill.map(|fill| (fill, Vec::new())),
+        status,
+        extractor: UsageExtractor::new(log.usage_format, content_type.as_deref()),
+        head: Vec::new(),
+        head_cap: log.head_limit(),
+        size: 0,
+        ttfb_ms: None,
+        end: Some(end),
+        log,
+    };
+    logs.spawn_owing_end(async move {
+        drive(
+            upstream,
+            client,
+            watcher,
+            transform,
             content_length,
-            headers: response_headers,
-            idle_timeout,
-        } = head;
-        let (sender, receiver) = mpsc::channel::<Result<Bytes, io::Error>>(1);
-        let complete = Arc::new(AtomicBool::new(false));
-        let client = ToClient {
-            sender,
-            complete: complete.clone(),
-        };
-        let logs = self.state.logs().clone();
-        let bounds = Bounds {
-            upstream_idle: idle_timeout,
-            client_stall: self.state.config().limits.client_write_stall_timeout,
-        };
-        let is_sse = content_type
-            .as_deref()
-            .is_some_and(|t| t.starts_with("text/event-stream"));
-        let watcher = Watcher {
-            capture: fill.map(|fill| (fill, Vec::new())),
-            status,
-            extractor: UsageExtractor::new(self.usage_format, content_type.as_deref()),
-            head: Vec::new(),
-            head_cap: self.state.config().logs.body_max_bytes,
-            size: 0,
-            ttfb_ms: None,
-            end: Some(LogEnd {
-                id: self.id.clone(),
-                status_code: Some(status),
-                success: status < 400,
-                attempts: self.attempt,
-                response_content_type: content_type,
-                response_headers: if self.keep_payload {
-                    response_headers
-                } else {
-                    Vec::new()
-                },
-                ..LogEnd::default()
-            }),
-            log: self,
-        };
-        logs.spawn_owing_end(async move {
-            drive(
-                upstream,
-                client,
-                watcher,
-                transform,
-                content_length,
-                is_sse,
-                bounds,
-            )
-            .await;
-        });
-        let mut receiver = receiver;
-        let first = if is_sse {
-            // Usually already here: it came in the same packet as the upstream's head.
-            tokio::time::timeout(FIRST_EVENT_WAIT, receiver.recv())
-                .await
-                .ok()
-        } else {
-            Some(receiver.recv().await)
-        };
-        Body::from_stream(futures_util::stream::unfold(
-            Some((first, receiver, complete)),
-            |state| async move {
-                let (first, mut receiver, complete) = state?;
-                let next = match first {
-                    Some(first) => first,
-                    None => receiver.recv().await,
-                };
-                match next {
-                    Some(item) => Some((item, Some((None, receiver, complete)))),
-                    // The relay ended without saying the response is whole (the client stalled,
-                    // the task died): the body breaks rather than ends, so it never looks complete.
-                    None if !complete.load(Ordering::Acquire) => {
-                        Some((Err(io::Error::other("response cut short")), None))
-                    }
-                    None => None,
+            is_sse,
+            bounds,
+        )
+        .await;
+    });
+    let mut receiver = receiver;
+    let first = if is_sse {
+        // Usually already here: it came in the same packet as the upstream's head.
+        tokio::time::timeout(FIRST_EVENT_WAIT, receiver.recv())
+            .await
+            .ok()
+    } else {
+        Some(receiver.recv().await)
+    };
+    Body::from_stream(futures_util::stream::unfold(
+        Some((first, receiver, complete)),
+        |state| async move {
+            let (first, mut receiver, complete) = state?;
+            let next = match first {
+                Some(first) => first,
+                None => receiver.recv().await,
+            };
+            match next {
+                Some(item) => Some((item, Some((None, receiver, complete)))),
+                // The relay ended without saying the response is whole (the client stalled,
+                // the task died): the body breaks rather than ends, so it never looks complete.
+                None if !complete.load(Ordering::Acquire) => {
+                    Some((Err(io::Error::other("response cut short")), None))
                 }
-            },
-        ))
-    }
+                None => None,
+            }
+        },
+    ))
 }
 
 struct Watcher {
@@ -473,7 +317,7 @@ impl Watcher {
         }
         self.size += chunk.len() as u64;
         self.extractor.feed(chunk);
-        if self.log.keep_payload && self.head.len() < self.head_cap {
+        if self.head.len() < self.head_cap {
             let room = self.head_cap - self.head.len();
             self.head.extend_from_slice(&chunk[..chunk.len().min(room)]);
         }
@@ -487,40 +331,17 @@ impl Watcher {
     /// The end record, once: `None` when it was taken before.
     fn take_end(&mut self, error: Option<&str>) -> Option<(LogEnd, Vec<u8>)> {
         let mut end = self.end.take()?;
-        end.duration_ms = elapsed_ms(self.log.started);
-        end.ttfb_ms = self.ttfb_ms;
-        end.response_size = self.size as i64;
-        end.response_head_complete = self.size <= self.head_cap as u64;
-        if let Some(error) = error {
-            end.success = false;
-            end.error = Some(error.to_owned());
-        }
         let extractor = std::mem::replace(
             &mut self.extractor,
             UsageExtractor::new(UsageFormat::None, None),
         );
-        let extracted = extractor.finish();
-        if let Some(usage) = extracted.usage {
-            end.tokens_in = Some(usage.total_input() as i64);
-            end.tokens_out = Some(usage.output_tokens as i64);
-            end.cache_read_tokens = Some(usage.cache_read_tokens as i64);
-            end.cache_write_tokens = Some(usage.cache_write_tokens as i64);
-            let tokens = TokenCounts {
-                input: usage.input_tokens,
-                output: usage.output_tokens,
-                cache_read: usage.cache_read_tokens,
-                cache_write: usage.cache_write_tokens,
-            };
-            let model = self
-                .log
-                .model
-                .as_deref()
-                .or(extracted.response_model.as_deref());
-            (end.cost, end.custom_cost) = cost(self.log.state.prices(), &self.log, model, &tokens);
-        } else if let Some(total) = self.log.custom_cost.and_then(|c| c.total_cost) {
-            // A total needs no token counts.
-            (end.cost, end.custom_cost) = (Some(total), true);
-        }
+        let body = RelayedBody {
+            size: self.size,
+            ttfb_ms: self.ttfb_ms,
+            error,
+            extracted: extractor.finish(),
+        };
+        self.log.complete_relayed(&mut end, body);
         Some((end, std::mem::take(&mut self.head)))
     }
 
@@ -650,24 +471,6 @@ impl SseEnding {
     fn truncated(&self) -> bool {
         self.expects_end && !self.ended
     }
-}
-
-fn cost(
-    prices: &PriceTable,
-    log: &RequestLog,
-    model: Option<&str>,
-    tokens: &TokenCounts,
-) -> (Option<f64>, bool) {
-    if let Some(custom) = &log.custom_cost {
-        return (Some(custom_cost(custom, tokens)), true);
-    }
-    let cost =
-        model.and_then(|model| prices.cost(&log.facts.provider, model, tokens, log.created_at));
-    (cost, false)
-}
-
-pub(super) fn elapsed_ms(since: Instant) -> i64 {
-    since.elapsed().as_millis() as i64
 }
 
 #[cfg(test)]

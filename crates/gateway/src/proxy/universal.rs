@@ -2,28 +2,26 @@
 //! steps `{provider, endpoint, headers, query, config?}`. Each step's retries are used up before
 //! the next step; the first step that answers 2xx wins, with `cf-aig-step: <index>`.
 
-use axum::extract::Request;
-use axum::response::Response;
+use std::borrow::Cow;
+
+use axum::body::Body;
 use bytes::Bytes;
+use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::admission::{Admitted, admit};
+use super::body::read_body;
+use super::context::RequestContext;
 use super::credentials::refuse_gateway_tokens;
-use super::dispatch::{Delivery, Dispatch, Logging, Reshape, attempt_timeout, logging};
-use super::handler::{Seen, read_body};
 use super::headers::upstream_request_headers;
 use super::options::{self, RequestOptions};
 use super::path;
-use super::retry::RetryPolicy;
+use super::plan::{Plan, Reshape, UpstreamCall};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Backoff;
 use crate::gateways::bounds::UNIVERSAL_STEPS;
-use crate::providers::Provider;
 use crate::state::AppState;
-
-const STEP: &str = "cf-aig-step";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,125 +45,26 @@ struct StepConfig {
     backoff: Option<String>,
 }
 
-/// A step, validated before anything is sent anywhere.
-struct Step<'a> {
-    provider: &'a Provider,
-    url: String,
-    path: String,
-    query: Option<String>,
-    /// As logged (credentials redacted there).
-    headers: HeaderMap,
-    /// As sent: `headers` without what must not leave the gateway.
-    upstream_headers: HeaderMap,
-    body: Bytes,
-    options: RequestOptions,
-    /// For `compat` steps: the provider's answer rewritten in OpenAI's shape.
-    reshape: Option<Box<dyn Reshape>>,
-}
-
-pub async fn forward(
-    state: &AppState,
-    request: Request,
-    log_id: uuid::Uuid,
-    seen: &mut Seen,
-) -> Result<Response, GatewayError> {
-    let (parts, body) = request.into_parts();
-    let (account, gateway_id) = path::parse_universal(parts.uri.path())
-        .unwrap_or_else(|| Err(GatewayError::invalid_path()))?;
-    if parts.method != Method::POST {
-        return Err(GatewayError::new(
-            ErrorCode::InvalidPath,
-            "The universal endpoint takes POST",
-        ));
-    }
-    let Admitted {
-        gateway,
-        options,
-        client,
-    } = admit(state, &parts, account, gateway_id, seen).await?;
+/// The steps as calls, validated before anything is sent anywhere.
+pub async fn plan<'a>(
+    ctx: &RequestContext<'a>,
+    parts: &Parts,
+    body: Body,
+) -> Result<Plan<'a>, GatewayError> {
+    let state = ctx.state;
     let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
-    let steps = parse_steps(state, &body, &options)?;
-    // Every row of this request shares one event id, the client's or the first log id.
-    let event_id = options
-        .event_id
-        .clone()
-        .unwrap_or_else(|| log_id.to_string());
-    let last = steps.len() - 1;
-    for (index, step) in steps.into_iter().enumerate() {
-        seen.provider = step.provider.slug.clone();
-        let first_id = if index == 0 {
-            log_id
-        } else {
-            uuid::Uuid::now_v7()
-        };
-        let (record, begin) = logging(&Logging {
-            state,
-            gateway: &gateway,
-            provider: step.provider,
-            options: &step.options,
-            log_id: first_id,
-            started: seen.started,
-            created_at: seen.created_at,
-            method: &Method::POST,
-            provider_path: &step.path,
-            query: step.query.as_deref(),
-            headers: &step.headers,
-            body: &step.body,
-            client,
-            step: Some(index as i64),
-            event_id: Some(event_id.clone()),
-        });
-        let dispatch = Dispatch {
-            state,
-            provider: step.provider,
-            method: Method::POST,
-            url: step.url,
-            headers: step.upstream_headers,
-            body: step.body.clone(),
-            timeout: attempt_timeout(state, &gateway, &step.options),
-            policy: RetryPolicy::new(&gateway.settings, &step.options),
-            record,
-            begin,
-            first_id,
-            event_id: Some(event_id.clone()),
-            cache: None,
-            leader: None,
-            reshape: step.reshape,
-        };
-        let is_last = index == last;
-        let outcome = dispatch
-            .run(
-                |status| is_last || (200..300).contains(&status),
-                &mut seen.dispatched,
-            )
-            .await?;
-        match outcome {
-            Delivery::Delivered(mut response) => {
-                response
-                    .headers_mut()
-                    .insert(STEP, HeaderValue::from(index));
-                return Ok(response);
-            }
-            Delivery::Refused { answer, failure } if is_last => {
-                return match answer {
-                    Some(mut answer) => {
-                        answer.headers_mut().insert(STEP, HeaderValue::from(index));
-                        Ok(answer)
-                    }
-                    None => Err(failure.with_header(STEP, index)),
-                };
-            }
-            Delivery::Refused { .. } => {}
-        }
-    }
-    Err(GatewayError::internal())
+    let calls = parse_steps(state, &body, &ctx.options)?;
+    Ok(Plan::Upstream {
+        calls,
+        fallback: true,
+    })
 }
 
 fn parse_steps<'a>(
     state: &'a AppState,
     body: &[u8],
     options: &RequestOptions,
-) -> Result<Vec<Step<'a>>, GatewayError> {
+) -> Result<Vec<UpstreamCall<'a>>, GatewayError> {
     let invalid = |why: String| GatewayError::new(ErrorCode::InvalidBody, why);
     let raw: Vec<RawStep> = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Array(items)) => items
@@ -194,7 +93,7 @@ fn validate_step<'a>(
     index: usize,
     step: RawStep,
     options: &RequestOptions,
-) -> Result<Step<'a>, GatewayError> {
+) -> Result<UpstreamCall<'a>, GatewayError> {
     let mut headers = HeaderMap::new();
     for (name, value) in &step.headers {
         let text = value.as_str().ok_or_else(|| {
@@ -303,16 +202,18 @@ fn validate_step<'a>(
             );
         }
     }
-    Ok(Step {
+    Ok(UpstreamCall {
         provider,
+        method: Method::POST,
         url,
-        path,
-        query,
-        headers,
+        path: Cow::Owned(path),
+        query: query.map(Cow::Owned),
+        logged_headers: Cow::Owned(headers),
         upstream_headers,
         body,
-        options: options.overridden_by(&step_options),
-        reshape,
+        options: Some(options.overridden_by(&step_options)),
+        reshape: reshape.map(|reshape| reshape as Box<dyn Reshape + 'a>),
+        step: Some(i64::try_from(index).unwrap_or(i64::MAX)),
     })
 }
 

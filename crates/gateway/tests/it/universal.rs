@@ -283,3 +283,25 @@ async fn a_step_that_fell_back_keeps_its_answer_on_its_row() {
     );
     assert_eq!(row["response_head"], "bad model name");
 }
+
+#[tokio::test]
+async fn steps_are_cached_like_any_request() {
+    let gw = TestGateway::start().await;
+    let steps = json!([openai_step(json!({})), anthropic_step()]);
+    let cached = [("cf-aig-cache-ttl", "60")];
+    let first = universal(&gw, steps.clone(), &cached).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["cf-aig-cache-status"], "MISS");
+    let first_body = first.text().await.unwrap();
+
+    let again = universal(&gw, steps, &cached).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["cf-aig-cache-status"], "HIT");
+    assert_eq!(again.headers()["cf-aig-step"], "0");
+    assert_eq!(again.text().await.unwrap(), first_body);
+    assert_eq!(
+        gw.mock.request_count(),
+        1,
+        "the second answer came from the cache"
+    );
+}

@@ -1,0 +1,205 @@
+//! One upstream call with its retries: the begin record before each attempt, the first-byte
+//! timeout, backoff, and handing the accepted response to the relay (docs/resilience.md,
+//! docs/logs.md).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, header};
+
+use super::answer::BufferedAnswer;
+use super::caching::{self, CachePlan};
+use super::failure::AttemptFailure;
+use super::headers::{CACHE_STATUS, EVENT_ID, client_response_headers, set_log_id};
+use super::plan::Reshape;
+use super::record::{Begin, RequestLog, write_begin};
+use super::relay::{CacheFill, ResponseHead};
+use super::retry::{RetryPolicy, retry_after, retryable_status};
+use crate::cache::FlightGuard;
+use crate::error::{ErrorCode, GatewayError};
+use crate::providers::Provider;
+use crate::state::AppState;
+
+pub struct Attempts<'a> {
+    pub state: &'a AppState,
+    pub provider: &'a Provider,
+    pub method: Method,
+    pub url: String,
+    /// Already filtered for the upstream.
+    pub headers: HeaderMap,
+    /// Shared, not copied, between attempts.
+    pub body: Bytes,
+    pub timeout: Duration,
+    pub policy: RetryPolicy,
+    /// The first attempt's log; later attempts are rows of their own.
+    pub record: RequestLog,
+    pub begin: Option<Begin>,
+    pub first_id: uuid::Uuid,
+    pub event_id: Option<String>,
+    pub cache: Option<CachePlan>,
+    pub leader: Option<FlightGuard>,
+    pub reshape: Option<Box<dyn Reshape + 'a>>,
+}
+
+/// How a call ended.
+pub enum Delivery {
+    /// A response the caller accepted, streaming to the client with its log.
+    Delivered(Response),
+    /// Every attempt failed or was not accepted: the last answer (buffered), if any.
+    Refused {
+        answer: Option<Response>,
+        failure: GatewayError,
+    },
+}
+
+impl Attempts<'_> {
+    /// Runs the attempts. `accept` decides, from a final attempt's status, whether its response
+    /// goes to the client (the universal endpoint moves on to its next step instead).
+    /// `dispatched` turns true once a begin record was written (the request may be billed).
+    pub async fn run(
+        mut self,
+        accept: impl Fn(u16) -> bool,
+        dispatched: &AtomicBool,
+    ) -> Result<Delivery, GatewayError> {
+        let mut last_answer: Option<Response> = None;
+        let mut attempt: u8 = 1;
+        loop {
+            let id = if attempt == 1 {
+                self.first_id
+            } else {
+                uuid::Uuid::now_v7()
+            };
+            let retries_left = attempt < self.policy.max_attempts;
+            // The last attempt takes what the others copy (the begin record carries the body head).
+            let (begin, headers) = if retries_left {
+                (self.begin.clone(), self.headers.clone())
+            } else {
+                (self.begin.take(), std::mem::take(&mut self.headers))
+            };
+            let record = self.record.for_attempt(id, attempt);
+            let begin = begin.map(|(mut begin, head)| {
+                begin.id.clone_from(&record.id);
+                (begin, head)
+            });
+            // The barrier: a request that may be billed upstream always leaves a trace.
+            write_begin(self.state, begin).await?;
+            dispatched.store(true, Ordering::Relaxed);
+            let send = self
+                .provider
+                .client
+                .request(self.method.clone(), &self.url)
+                .headers(headers)
+                .body(self.body.clone())
+                .send();
+            let failure = match tokio::time::timeout(self.timeout, send).await {
+                Ok(Ok(upstream)) => {
+                    let status = upstream.status().as_u16();
+                    if retries_left && retryable_status(status) {
+                        let wait = self
+                            .policy
+                            .delay_after(attempt, retry_after(upstream.headers()));
+                        let answer = BufferedAnswer::read(upstream, self.timeout).await;
+                        answer.finish_row(&record, "retried").await;
+                        last_answer = Some(answer.into_response(id));
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    if !accept(status) {
+                        let answer = BufferedAnswer::read(upstream, self.timeout).await;
+                        answer
+                            .finish_row(&record, "fell back to the next step")
+                            .await;
+                        let failure = GatewayError::new(
+                            ErrorCode::UpstreamFailed,
+                            "Provider answered with an error",
+                        );
+                        return Ok(Delivery::Refused {
+                            answer: Some(answer.into_response(id)),
+                            failure,
+                        });
+                    }
+                    let mut response = self.respond(upstream, record).await;
+                    set_log_id(&mut response, id);
+                    return Ok(Delivery::Delivered(response));
+                }
+                Err(_elapsed) => AttemptFailure::timed_out(self.timeout, &self.url),
+                Ok(Err(error)) => AttemptFailure::of_send(&error, &self.provider.slug),
+            };
+            record
+                .finish_without_response(
+                    failure.error.code.status().as_u16(),
+                    &failure.cause,
+                    Some(failure.error.code),
+                )
+                .await;
+            if retries_left {
+                tokio::time::sleep(self.policy.delay_after(attempt, None)).await;
+                attempt += 1;
+                continue;
+            }
+            return Ok(Delivery::Refused {
+                answer: last_answer,
+                failure: failure.error,
+            });
+        }
+    }
+
+    async fn respond(&mut self, upstream: reqwest::Response, record: RequestLog) -> Response {
+        let status = upstream.status().as_u16();
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = upstream.status();
+        *response.headers_mut() = client_response_headers(upstream.headers());
+        let transform = self.reshape.as_ref().map(|reshape| {
+            // The body's length changes; its type may too.
+            let headers = response.headers_mut();
+            headers.remove(header::CONTENT_LENGTH);
+            headers.remove(header::CONTENT_ENCODING);
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(reshape.content_type(status)),
+            );
+            reshape.transform(status)
+        });
+        // What a replay sends is what this client gets.
+        let fill = self.cache.take().map(|plan| CacheFill {
+            storable: !plan.skip && caching::storable(status, response.headers(), 0),
+            headers: caching::replayable_headers(response.headers()),
+            key: plan.key,
+            ttl_secs: plan.ttl_secs,
+            leader: self.leader.take(),
+        });
+        if let Some(value) = self
+            .event_id
+            .as_deref()
+            .and_then(|id| HeaderValue::from_str(id).ok())
+        {
+            response.headers_mut().insert(EVENT_ID, value);
+        }
+        if fill.is_some() {
+            response
+                .headers_mut()
+                .insert(CACHE_STATUS, HeaderValue::from_static("MISS"));
+        }
+        let content_type = upstream
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        // Chunks go to the client as they arrive; if the upstream breaks off, so does the
+        // client's stream (no synthesized end).
+        let head = ResponseHead {
+            end: record.relayed_end(status, content_type.clone(), upstream.headers()),
+            status,
+            content_type,
+            content_length: upstream.content_length(),
+            idle_timeout: self.timeout,
+        };
+        *response.body_mut() =
+            super::relay::relay(record, upstream.bytes_stream(), head, fill, transform).await;
+        response
+    }
+}

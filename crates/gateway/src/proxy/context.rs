@@ -1,0 +1,68 @@
+//! One request's context, made once when the proxy knows its gateway and read by every later
+//! phase: the gateway, the `cf-aig-*` options, the client, when it arrived, what it is counted
+//! under, and whether it went upstream (after which its end record is someone else's job).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use super::options::RequestOptions;
+use crate::gateways::Gateway;
+use crate::state::AppState;
+
+/// What is known of a request from its first byte on, before its gateway is.
+pub struct Arrival {
+    pub log_id: uuid::Uuid,
+    pub started: Instant,
+    pub created_at: jiff::Timestamp,
+}
+
+impl Arrival {
+    pub fn now() -> Arrival {
+        Arrival {
+            log_id: uuid::Uuid::now_v7(),
+            started: Instant::now(),
+            created_at: jiff::Timestamp::now(),
+        }
+    }
+}
+
+pub struct RequestContext<'s> {
+    pub state: &'s AppState,
+    /// The first attempt's log id, on every response (`cf-aig-log-id`).
+    pub log_id: uuid::Uuid,
+    pub started: Instant,
+    pub created_at: jiff::Timestamp,
+    pub gateway: Arc<Gateway>,
+    /// Filled by admission (defaults until then).
+    pub options: RequestOptions,
+    pub client: Option<IpAddr>,
+    /// The provider the request is counted under (docs/analytics.md): a configured provider's
+    /// slug, `compat`, or `unknown`, so probing slugs cannot create metric series.
+    pub provider: String,
+    /// A begin record was written: the request may be billed upstream, and its end record is
+    /// written by the attempt, not as a refusal.
+    pub dispatched: AtomicBool,
+}
+
+impl<'s> RequestContext<'s> {
+    pub fn new(
+        state: &'s AppState,
+        arrival: Arrival,
+        gateway: Arc<Gateway>,
+        provider: String,
+    ) -> RequestContext<'s> {
+        RequestContext {
+            state,
+            log_id: arrival.log_id,
+            started: arrival.started,
+            created_at: arrival.created_at,
+            gateway,
+            options: RequestOptions::default(),
+            client: None,
+            provider,
+            dispatched: AtomicBool::new(false),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The execute phase, the one way every route's calls go upstream: for each planned call, its
+//! log, the cache (a HIT answers here; a MISS joins the single flight), then the attempts with
+//! their retries, and the relay. A universal request's steps run in order until one is accepted.
+
+use std::borrow::Cow;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::response::Response;
+use http::HeaderValue;
+
+use super::attempts::{Attempts, Delivery};
+use super::caching::{self, CachePlan, Lookup, look_up};
+use super::context::RequestContext;
+use super::headers::{CACHE_STATUS, EVENT_ID, STEP};
+use super::options::RequestOptions;
+use super::plan::{Plan, UpstreamCall};
+use super::record::{RequestLog, write_begin};
+use super::retry::RetryPolicy;
+use crate::error::GatewayError;
+
+pub async fn execute(
+    ctx: &mut RequestContext<'_>,
+    plan: Plan<'_>,
+) -> Result<Response, GatewayError> {
+    let (calls, fallback) = match plan {
+        Plan::Answered(response) => return Ok(response),
+        Plan::Upstream { calls, fallback } => (calls, fallback),
+    };
+    let last = calls.len().saturating_sub(1);
+    for (index, mut call) in calls.into_iter().enumerate() {
+        let is_last = index == last;
+        let step = fallback.then_some(index);
+        let first_id = match index {
+            0 => ctx.log_id,
+            _ => uuid::Uuid::now_v7(),
+        };
+        ctx.provider.clone_from(&call.provider.slug);
+        let step_options = call.options.take();
+        let options = step_options.as_ref().unwrap_or(&ctx.options);
+        match one_call(ctx, call, options, first_id, fallback, is_last).await? {
+            Delivery::Delivered(mut response) => {
+                mark_step(&mut response, step);
+                return Ok(response);
+            }
+            Delivery::Refused { answer, failure } if is_last => {
+                return match (answer, step) {
+                    (Some(mut answer), step) => {
+                        mark_step(&mut answer, step);
+                        Ok(answer)
+                    }
+                    (None, Some(step)) => Err(failure.with_header(STEP, step)),
+                    (None, None) => Err(failure),
+                };
+            }
+            Delivery::Refused { .. } => {}
+        }
+    }
+    Err(GatewayError::internal())
+}
+
+/// One call: its log, the cache, then its attempts. `fallback`: a universal step, accepted
+/// only with a 2xx unless it is the last.
+async fn one_call(
+    ctx: &RequestContext<'_>,
+    call: UpstreamCall<'_>,
+    options: &RequestOptions,
+    first_id: uuid::Uuid,
+    fallback: bool,
+    is_last: bool,
+) -> Result<Delivery, GatewayError> {
+    let state = ctx.state;
+    let policy = RetryPolicy::new(&ctx.gateway.settings, options);
+    // The rows of a request that may be retried or fall back share an event id, the client's
+    // or the first attempt's log id, so its attempts can be found together (docs/logs.md).
+    let client_event_id = options.event_id.as_ref();
+    let event_id = client_event_id
+        .cloned()
+        .or_else(|| (fallback || policy.max_attempts > 1).then(|| ctx.log_id.to_string()));
+    let (record, begin) = RequestLog::for_call(ctx, &call, options, first_id, event_id.clone());
+    let cache = cache_plan(ctx, &call, options);
+    let leader = match look_up(state.cache(), cache.as_ref()).await {
+        Lookup::Answered(cached) => {
+            write_begin(state, begin).await?;
+            ctx.dispatched.store(true, Ordering::Relaxed);
+            record.finish_from_cache(&cached).await;
+            let mut response = caching::replay(&cached);
+            response
+                .headers_mut()
+                .insert(CACHE_STATUS, HeaderValue::from_static("HIT"));
+            // A cache hit has no attempts to group: only a given (or a step's) id is echoed.
+            let echoed = match fallback {
+                true => event_id.as_deref(),
+                false => client_event_id.map(String::as_str),
+            };
+            if let Some(value) = echoed.and_then(|id| HeaderValue::from_str(id).ok()) {
+                response.headers_mut().insert(EVENT_ID, value);
+            }
+            super::headers::set_log_id(&mut response, first_id);
+            return Ok(Delivery::Delivered(response));
+        }
+        Lookup::Miss(leader) => leader,
+    };
+    let attempts = Attempts {
+        state,
+        provider: call.provider,
+        method: call.method,
+        url: call.url,
+        headers: call.upstream_headers,
+        body: call.body,
+        timeout: attempt_timeout(ctx, options),
+        policy,
+        record,
+        begin,
+        first_id,
+        event_id,
+        cache,
+        leader,
+        reshape: call.reshape,
+    };
+    let accept = |status: u16| !fallback || is_last || (200..300).contains(&status);
+    attempts.run(accept, &ctx.dispatched).await
+}
+
+/// How the call uses the cache; the raw query is part of the key (a key in it, Gemini's
+/// `?key=`, must keep entries apart; the cache key is a hash, so nothing secret is stored).
+fn cache_plan(
+    ctx: &RequestContext<'_>,
+    call: &UpstreamCall<'_>,
+    options: &RequestOptions,
+) -> Option<CachePlan> {
+    let path_and_query = match &call.query {
+        Some(query) => Cow::Owned(format!("{}?{query}", call.path)),
+        None => Cow::Borrowed(&*call.path),
+    };
+    CachePlan::for_request(
+        &ctx.gateway,
+        call.provider,
+        options,
+        call.method.as_str(),
+        &path_and_query,
+        &call.logged_headers,
+        &call.body,
+    )
+}
+
+/// The wait for each attempt's first byte: the request's header, the gateway's setting, or
+/// the server default.
+fn attempt_timeout(ctx: &RequestContext<'_>, options: &RequestOptions) -> Duration {
+    options
+        .request_timeout
+        .or(ctx
+            .gateway
+            .settings
+            .request_timeout_ms
+            .map(Duration::from_millis))
+        .unwrap_or(ctx.state.config().server.upstream_timeout)
+}
+
+fn mark_step(response: &mut Response, step: Option<usize>) {
+    if let Some(step) = step {
+        response.headers_mut().insert(STEP, HeaderValue::from(step));
+    }
+}

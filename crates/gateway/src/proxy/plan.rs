@@ -1,0 +1,68 @@
+//! What an entry point (native, unified, universal) hands the execute phase: the upstream calls
+//! to make, in order, or an answer that needs none.
+
+use std::borrow::Cow;
+
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+
+use super::options::RequestOptions;
+use crate::providers::Provider;
+
+/// One request to one provider, ready to send.
+pub struct UpstreamCall<'a> {
+    pub provider: &'a Provider,
+    pub method: Method,
+    pub url: String,
+    /// The provider path (no leading `/`) and query, as logged and as part of the cache key.
+    pub path: Cow<'a, str>,
+    pub query: Option<Cow<'a, str>>,
+    /// The headers the log keeps (credentials are redacted there).
+    pub logged_headers: Cow<'a, HeaderMap>,
+    /// The headers sent upstream, already filtered.
+    pub upstream_headers: HeaderMap,
+    /// Shared, not copied, between attempts.
+    pub body: Bytes,
+    /// A universal step's own options (its headers and `config` over the request's).
+    pub options: Option<RequestOptions>,
+    /// Rewrites the accepted response for the client (the OpenAI-compatible endpoint).
+    pub reshape: Option<Box<dyn Reshape + 'a>>,
+    /// The universal endpoint's step index.
+    pub step: Option<i64>,
+}
+
+/// Chooses, from the accepted response's status, how its body is rewritten for the client.
+pub trait Reshape: Send + Sync {
+    fn transform(&self, status: u16) -> Box<dyn BodyTransform>;
+    /// The content type of the rewritten body.
+    fn content_type(&self, status: u16) -> &'static str;
+}
+
+/// Rewrites a response body on its way to the client (the OpenAI-compatible endpoint). The
+/// log, usage and cost still read the provider's own bytes.
+pub trait BodyTransform: Send {
+    fn push(&mut self, chunk: &[u8]) -> Bytes;
+    /// Called once, when the upstream body ended normally.
+    fn finish(&mut self) -> Bytes;
+}
+
+pub enum Plan<'a> {
+    /// Send upstream. `fallback`: the calls are a universal request's steps, each tried once
+    /// the one before it failed (at least one call).
+    Upstream {
+        calls: Vec<UpstreamCall<'a>>,
+        fallback: bool,
+    },
+    /// Answered by the gateway itself (the compat model list, a body the translation refused).
+    Answered(Response),
+}
+
+impl<'a> Plan<'a> {
+    pub fn one(call: UpstreamCall<'a>) -> Plan<'a> {
+        Plan::Upstream {
+            calls: vec![call],
+            fallback: false,
+        }
+    }
+}
