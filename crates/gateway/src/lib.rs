@@ -39,6 +39,7 @@ pub mod error;
 pub mod gateways;
 pub mod logs;
 pub mod metrics;
+pub mod mirror;
 pub mod pricing;
 pub mod providers;
 pub mod proxy;

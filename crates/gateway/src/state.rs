@@ -9,6 +9,7 @@ use crate::config::{Config, StorageConfig};
 use crate::gateways::GatewayRegistry;
 use crate::logs::{LogPipeline, SpoolSettings};
 use crate::metrics::Metrics;
+use crate::mirror::{Miss, SharedMirror};
 use crate::pricing::PriceTable;
 use crate::providers::ProviderRegistry;
 use crate::proxy::UpstreamClients;
@@ -36,8 +37,9 @@ struct Inner {
     clock: SharedClock,
     cache: ResponseCache,
     rate_limiter: RateLimiter,
-    /// Counts reloads of gateways and tokens from a shared store (tests wait on it).
-    reloads: tokio::sync::watch::Receiver<u64>,
+    /// Gateways and tokens as mirrored from a shared store (`None` on SQLite, where memory is
+    /// the store's only writer).
+    mirror: Option<Arc<SharedMirror>>,
 }
 
 /// Spool segments roll at this size; shipped segments are deleted whole.
@@ -110,7 +112,10 @@ impl AppState {
             Some(redis) => RateLimiter::on_redis(redis, "ratelimit:", DEFAULT_MAX_KEYS),
             None => RateLimiter::in_memory(clock.clone(), DEFAULT_MAX_KEYS),
         };
-        let (reloaded, reloads) = tokio::sync::watch::channel(0u64);
+        let mirror = changes.map(|changes| {
+            let (mirror, completed) = SharedMirror::new();
+            (Arc::new(mirror), completed, changes)
+        });
         let metrics = Metrics::new(config.limits.metrics_max_label_sets);
         let state = AppState {
             inner: Arc::new(Inner {
@@ -126,14 +131,19 @@ impl AppState {
                 clock,
                 cache,
                 rate_limiter,
-                reloads,
+                mirror: mirror.as_ref().map(|(mirror, _, _)| mirror.clone()),
             }),
         };
-        if let Some(changes) = changes {
-            tokio::spawn(reload_shared_settings(
-                Arc::downgrade(&state.inner),
-                reloaded,
-                changes,
+        if let Some((mirror, completed, changes)) = mirror {
+            let inner = Arc::downgrade(&state.inner);
+            let reload = move || {
+                let inner = inner.upgrade()?;
+                Some(async move {
+                    tokio::try_join!(inner.gateways.reload(), inner.tokens.reload()).map(drop)
+                })
+            };
+            tokio::spawn(crate::mirror::reload_loop(
+                mirror, completed, changes, reload,
             ));
         }
         Ok(Bootstrap {
@@ -178,39 +188,29 @@ impl AppState {
     pub fn rate_limiter(&self) -> &RateLimiter {
         &self.inner.rate_limiter
     }
-    /// Advances each time gateways and tokens were re-read from a shared store.
+    /// Advances each time gateways and tokens were re-read from a shared store (never on
+    /// SQLite).
     pub fn reloads(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.inner.reloads.clone()
-    }
-}
-
-/// How often an instance on a shared store (PostgreSQL) re-reads gateways and tokens without
-/// being told to: a safety net under the change feed, for whatever a notification could miss.
-const SHARED_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Re-reads gateways and tokens whenever the change feed says another instance (or this one)
-/// changed them, and every [`SHARED_RELOAD_INTERVAL`]. One reload at a time: a change noticed
-/// during a reload is read by the next one.
-async fn reload_shared_settings(
-    inner: std::sync::Weak<Inner>,
-    reloaded: tokio::sync::watch::Sender<u64>,
-    mut changes: ChangeFeed,
-) {
-    let mut tick = tokio::time::interval(SHARED_RELOAD_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = changes.changed() => {}
+        match &self.inner.mirror {
+            Some(mirror) => mirror.reloads(),
+            None => tokio::sync::watch::channel(0).1,
         }
-        // The state is gone: the server stopped (and dropping the feed stops the listener).
-        let Some(inner) = inner.upgrade() else { return };
-        let result = tokio::try_join!(inner.gateways.reload(), inner.tokens.reload());
-        match result {
-            Ok(_) => {
-                reloaded.send_modify(|count| *count += 1);
-            }
-            Err(error) => tracing::warn!(%error, "could not reload gateways from the store"),
+    }
+
+    /// Looks up what a request named again after a reload from the shared store, when memory
+    /// did not know it (docs/deployment.md); `None` at once on SQLite.
+    pub async fn look_again<T>(&self, miss: Miss, look: impl Fn() -> Option<T>) -> Option<T> {
+        match &self.inner.mirror {
+            Some(mirror) => mirror.look_again(miss, look).await,
+            None => None,
+        }
+    }
+
+    /// Brings gateways and tokens up to date with the shared store before a management read
+    /// answers (nothing to do on SQLite).
+    pub async fn read_through(&self) {
+        if let Some(mirror) = &self.inner.mirror {
+            mirror.reload_from_now().await;
         }
     }
 }

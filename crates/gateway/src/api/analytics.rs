@@ -22,14 +22,14 @@ pub async fn get(
     ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     account(&account_id)?;
-    let query = parse(&state, account_id, &params)?;
+    let query = parse(&state, account_id, &params).await?;
     // Requests that completed before the call are counted.
     read_your_writes(&state).await;
     let rows = state.store().rollups(&query).await?;
     Ok(ok(analytics_result(&rows, &query)))
 }
 
-fn parse(
+async fn parse(
     state: &AppState,
     account_id: String,
     params: &HashMap<String, String>,
@@ -70,10 +70,8 @@ fn parse(
         })
         .transpose()?;
     let gateway_id = params.get("gateway_id").filter(|g| !g.is_empty()).cloned();
-    if let Some(gateway) = &gateway_id
-        && state.gateways().get(&account_id, gateway).is_none()
-    {
-        return Err(ApiError::gateway_not_found());
+    if let Some(gateway) = &gateway_id {
+        super::gateways::named_gateway(state, &account_id, gateway).await?;
     }
     Ok(AnalyticsQuery {
         account_id,

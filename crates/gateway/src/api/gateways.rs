@@ -1,5 +1,7 @@
 //! `/accounts/{account}/ai-gateway/gateways[/{id}]`: gateway CRUD in Cloudflare's shape.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::response::Response;
 use http::HeaderMap;
@@ -9,6 +11,8 @@ use serde_json::Value;
 use super::envelope::{ok, ok_page};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{ApiError, account};
+use crate::gateways::Gateway;
+use crate::mirror::Miss;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -21,12 +25,31 @@ pub struct ListQuery {
 const DEFAULT_PER_PAGE: usize = 20;
 const MAX_PER_PAGE: usize = 100;
 
+/// The gateway a management call names; one created through another instance on a shared
+/// store a moment ago is read from the store rather than answered 404 (docs/deployment.md).
+pub(super) async fn named_gateway(
+    state: &AppState,
+    account_id: &str,
+    id: &str,
+) -> Result<Arc<Gateway>, ApiError> {
+    let account_id = account(account_id)?;
+    let look = || state.gateways().get(account_id, id);
+    match look() {
+        Some(gateway) => Ok(gateway),
+        None => state
+            .look_again(Miss::gateway(account_id, id), look)
+            .await
+            .ok_or_else(ApiError::gateway_not_found),
+    }
+}
+
 pub async fn list(
     State(state): State<AppState>,
     ApiPath(account_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let account_id = account(&account_id)?;
+    state.read_through().await;
     let page = query.page.unwrap_or(1).max(1);
     let per_page = query
         .per_page
@@ -81,10 +104,7 @@ pub async fn get(
     State(state): State<AppState>,
     ApiPath((account_id, id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let gateway = state
-        .gateways()
-        .get(account(&account_id)?, &id)
-        .ok_or_else(ApiError::gateway_not_found)?;
+    let gateway = named_gateway(&state, &account_id, &id).await?;
     Ok(ok(gateway.to_json()))
 }
 
@@ -99,6 +119,7 @@ pub async fn update(
     {
         return Err(ApiError::bad_request("id: cannot be changed"));
     }
+    named_gateway(&state, &account_id, &id).await?;
     let gateway = state
         .gateways()
         .update(account(&account_id)?, &id, &body)
@@ -110,6 +131,7 @@ pub async fn delete(
     State(state): State<AppState>,
     ApiPath((account_id, id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
+    named_gateway(&state, &account_id, &id).await?;
     let gateway = state.gateways().delete(account(&account_id)?, &id).await?;
     Ok(ok(gateway.to_json()))
 }
@@ -120,11 +142,7 @@ pub async fn provider_url(
     ApiPath((account_id, id, provider)): ApiPath<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let account_id = account(&account_id)?;
-    state
-        .gateways()
-        .get(account_id, &id)
-        .ok_or_else(ApiError::gateway_not_found)?;
+    named_gateway(&state, &account_id, &id).await?;
     if state.providers().get(&provider).is_none() {
         return Err(ApiError::bad_request(format!(
             "provider: unknown provider `{provider}`"

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::envelope::ok;
 use super::extract::{ApiJson, ApiPath};
-use super::{ApiError, account, read_your_writes};
+use super::{ApiError, read_your_writes};
 use crate::state::AppState;
 use crate::store::logs::columns::{FilterKind, LOG_COLUMNS};
 use crate::store::logs::{BodyKind, LogPageInfo, LogRow, StoredBody};
@@ -29,21 +29,9 @@ async fn check_gateway(
     account_id: &str,
     gateway_id: &str,
 ) -> Result<(), ApiError> {
-    check_gateway_exists(state, account_id, gateway_id)?;
+    super::gateways::named_gateway(state, account_id, gateway_id).await?;
     read_your_writes(state).await;
     Ok(())
-}
-
-fn check_gateway_exists(
-    state: &AppState,
-    account_id: &str,
-    gateway_id: &str,
-) -> Result<(), ApiError> {
-    state
-        .gateways()
-        .get(account(account_id)?, gateway_id)
-        .map(drop)
-        .ok_or_else(ApiError::gateway_not_found)
 }
 
 pub async fn list(

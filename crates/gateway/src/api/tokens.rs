@@ -20,7 +20,9 @@ pub async fn list(
     State(state): State<AppState>,
     ApiPath(account_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let tokens = state.tokens().list(account(&account_id)?);
+    let account_id = account(&account_id)?;
+    state.read_through().await;
+    let tokens = state.tokens().list(account_id);
     Ok(ok(Value::Array(tokens.iter().map(summary).collect())))
 }
 

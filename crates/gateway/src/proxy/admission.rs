@@ -16,6 +16,7 @@ use super::context::RequestContext;
 use super::options::RequestOptions;
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Gateway;
+use crate::mirror::Miss;
 use crate::ratelimit::{Decision, RateLimitRule, limit_key};
 use crate::state::AppState;
 
@@ -24,7 +25,7 @@ use crate::state::AppState;
 pub(super) async fn admit(ctx: &mut RequestContext<'_>, parts: &Parts) -> Result<(), GatewayError> {
     let state = ctx.state;
     ctx.options = RequestOptions::from_headers(&parts.headers)?;
-    authenticate(state, &ctx.gateway, &ctx.options)?;
+    authenticate(state, &ctx.gateway, &ctx.options).await?;
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -40,7 +41,16 @@ pub(super) async fn named_gateway(
     account: &str,
     gateway: &str,
 ) -> Result<Arc<Gateway>, GatewayError> {
-    let found = state.gateways().for_request(account, gateway).await;
+    let found = match state.gateways().for_request(account, gateway).await {
+        // Created through another instance a moment ago, perhaps.
+        Err(error) if error.code == ErrorCode::GatewayNotFound => state
+            .look_again(Miss::gateway(account, gateway), || {
+                state.gateways().get(account, gateway)
+            })
+            .await
+            .ok_or(error),
+        found => found,
+    };
     let provider_as_account = account == "compat" || state.providers().get(account).is_some();
     match found {
         Err(error) if error.code == ErrorCode::GatewayNotFound && provider_as_account => {
@@ -94,7 +104,7 @@ async fn enforce_rate_limit(
 /// An authenticated gateway takes a run token of its account, or the admin token. The refusal
 /// says which of the three mistakes it was: no header, a header not of the form
 /// `Bearer <token>`, or a token that is not valid here.
-fn authenticate(
+async fn authenticate(
     state: &AppState,
     gateway: &Gateway,
     options: &RequestOptions,
@@ -112,15 +122,24 @@ fn authenticate(
             "Unauthorized: cf-aig-authorization must be \"Bearer <run token>\" \
              (the Bearer prefix or the token is missing)",
         )),
-        Some(token)
-            if state.tokens().verify(&gateway.account_id, token)
-                || state.admin_token().matches(token) =>
-        {
-            Ok(())
-        }
+        Some(token) if state.admin_token().matches(token) => Ok(()),
+        Some(token) if is_run_token(state, &gateway.account_id, token).await => Ok(()),
         Some(_) => Err(refused(
             "Unauthorized: the token in cf-aig-authorization is not valid for this gateway \
              (unknown, revoked, or a token of another account)",
         )),
     }
+}
+
+/// A run token of the account, looked up again in the shared store when memory does not know
+/// it (created through another instance a moment ago, perhaps).
+async fn is_run_token(state: &AppState, account_id: &str, token: &str) -> bool {
+    let verify = || state.tokens().verify(account_id, token).then_some(());
+    if verify().is_some() {
+        return true;
+    }
+    state
+        .look_again(Miss::token(account_id, token), verify)
+        .await
+        .is_some()
 }

@@ -130,3 +130,56 @@ async fn two_gateways_on_one_database_are_one_gateway() {
     drop((one, two));
     drop(database);
 }
+
+/// A client behind a load balancer creates a gateway and a run token through one instance and
+/// uses them through the other at once: a miss in memory is read from the shared store before
+/// a 404 or a 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_one_instance_creates_works_on_the_other_at_once() {
+    let database = Database::create().await;
+    let storage = format!("[storage]\nurl = \"{}\"\n", database.url());
+    let one = TestGateway::with_config("", &storage).await;
+    let two = TestGateway::with_config("", &storage).await;
+
+    one.create_gateway(json!({"id": "fresh", "authentication": true}))
+        .await;
+    let (status, body) = two
+        .admin(
+            Method::GET,
+            "/accounts/local/ai-gateway/gateways/fresh",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, created) = one
+        .admin(
+            Method::POST,
+            "/accounts/local/ai-gateway/tokens",
+            Some(json!({"name": "lb"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let token = created["result"]["token"].as_str().unwrap().to_owned();
+    let response = two
+        .http
+        .post(two.url("/v1/local/fresh/openai/chat/completions"))
+        .header("cf-aig-authorization", format!("Bearer {token}"))
+        .json(&chat_body(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // A name nobody created is still 404 (docs/deployment.md; the negative cache is tested in
+    // mirror::tests).
+    let ghost = two
+        .http
+        .post(two.url("/v1/local/ghost/openai/chat/completions"))
+        .json(&chat_body(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ghost.status(), 404);
+    drop((one, two));
+    drop(database);
+}
