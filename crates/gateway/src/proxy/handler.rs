@@ -17,22 +17,24 @@
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use http::Method;
 use http::request::Parts;
+use http::{HeaderValue, Method};
 
 use super::admission::{admit, named_gateway};
 use super::context::{Arrival, RequestContext};
 use super::execute::execute;
-use super::headers::{LOG_ID, set_log_id};
+use super::headers::{EVENT_ID, LOG_ID, REQUEST_ID, set_log_id};
 use super::path::{self, ProxyPath};
 use super::record;
 use super::{compat, native, universal};
 use crate::error::{ErrorCode, GatewayError};
+use crate::gateways::bounds;
 use crate::state::AppState;
 
 pub async fn proxy(State(state): State<AppState>, request: Request) -> Response {
     let arrival = Arrival::now();
     let log_id = arrival.log_id;
+    let client_event_id = request.headers().get(EVENT_ID).cloned();
     // Boxed: the request's future holds the upstream call and the relay setup (kilobytes), and
     // the router's layers move this handler's future by value several times before their own
     // box; with the box inside, they move a pointer.
@@ -42,7 +44,25 @@ pub async fn proxy(State(state): State<AppState>, request: Request) -> Response 
     if !response.headers().contains_key(LOG_ID) {
         set_log_id(&mut response, log_id);
     }
+    // Every response names its request and its event, gateway errors and cache hits included
+    // (docs/logs.md): the event id is the client's, else this request's first log id, as on
+    // its rows.
+    let id = HeaderValue::from_str(&log_id.to_string()).ok();
+    let headers = response.headers_mut();
+    if let Some(id) = &id {
+        headers.insert(REQUEST_ID, id.clone());
+    }
+    if !headers.contains_key(EVENT_ID)
+        && let Some(event_id) = client_event_id.filter(is_event_id).or(id)
+    {
+        headers.insert(EVENT_ID, event_id);
+    }
     response
+}
+
+/// A client's `cf-aig-event-id` that the options accept (an invalid one is refused there).
+fn is_event_id(value: &HeaderValue) -> bool {
+    (1..=bounds::EVENT_ID_BYTES).contains(&value.len())
 }
 
 /// Which of the proxy's routes a path is.

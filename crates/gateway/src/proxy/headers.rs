@@ -9,6 +9,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, header};
 pub const LOG_ID: &str = "cf-aig-log-id";
 /// Shared by the rows of one request's attempts and steps (docs/logs.md).
 pub const EVENT_ID: &str = "cf-aig-event-id";
+/// The request's first log id, whichever attempt answered.
+pub const REQUEST_ID: &str = "cf-aig-request-id";
 pub const CACHE_STATUS: &str = "cf-aig-cache-status";
 /// The universal step that answered.
 pub const STEP: &str = "cf-aig-step";

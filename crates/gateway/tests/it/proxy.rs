@@ -215,3 +215,59 @@ async fn upstream_errors_pass_through_unchanged() {
         "upstream errors are not retried by default"
     );
 }
+
+/// Every response names its request and its event (docs/logs.md), gateway errors included: the
+/// event id is the client's or the request's first log id; a retried request's request id stays
+/// its first log id while its log id names the attempt that answered.
+#[tokio::test]
+async fn every_response_carries_request_and_event_ids() {
+    let gw = TestGateway::start().await;
+    let ids = |response: &reqwest::Response| {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} missing"))
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        (
+            header("cf-aig-log-id"),
+            header("cf-aig-request-id"),
+            header("cf-aig-event-id"),
+        )
+    };
+    let chat = "/v1/local/default/openai/chat/completions";
+    let plain = gw.http.post(gw.url(chat)).json(&chat_body(false)).send();
+    let (log_id, request_id, event_id) = ids(&plain.await.unwrap());
+    assert_eq!(request_id, log_id);
+    assert_eq!(event_id, log_id);
+
+    let refused = gw
+        .http
+        .post(gw.url("/v1/local/nope/openai/chat/completions"));
+    let refused = refused
+        .header("cf-aig-event-id", "ev-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404);
+    let (log_id, request_id, event_id) = ids(&refused);
+    assert_eq!((request_id, event_id), (log_id, "ev-7".to_owned()));
+
+    gw.mock.push(Behavior::status(503));
+    let retried = gw
+        .http
+        .post(gw.url(chat))
+        .header("cf-aig-max-attempts", "2")
+        .header("cf-aig-retry-delay", "0")
+        .json(&chat_body(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), 200);
+    let (log_id, request_id, event_id) = ids(&retried);
+    assert_ne!(log_id, request_id, "the second attempt answered");
+    assert_eq!(event_id, request_id);
+}
