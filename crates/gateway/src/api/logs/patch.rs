@@ -20,10 +20,13 @@ pub(super) fn parse(body: &Map<String, Value>) -> Result<LogPatch, Vec<FieldErro
     match body.get("feedback") {
         None => {}
         Some(Value::Null) => patch.feedback = Some(None),
-        // The SDKs send numbers as floats (`1.0`); only the two thumbs are feedback.
+        // The SDKs send numbers as floats (`1.0`); only the two thumbs are feedback. `0` is
+        // thumbs down as Cloudflare's Workers binding and its list filter write it.
         Some(Value::Number(n)) if n.as_f64() == Some(1.0) => patch.feedback = Some(Some(1)),
-        Some(Value::Number(n)) if n.as_f64() == Some(-1.0) => patch.feedback = Some(Some(-1)),
-        Some(_) => fail("feedback", "must be -1, 1 or null".into()),
+        Some(Value::Number(n)) if matches!(n.as_f64(), Some(-1.0 | 0.0)) => {
+            patch.feedback = Some(Some(-1));
+        }
+        Some(_) => fail("feedback", "must be -1 (or 0), 1 or null".into()),
     }
     match body.get("score") {
         None => {}

@@ -111,6 +111,9 @@ pub(super) fn parse(raw: Option<&str>) -> Result<Parsed, String> {
                 }
                 limit = clamp(n, 1, i64::from(MAX_DELETE_LIMIT));
             }
+            // Cloudflare's `model_type`: Tollgate has no model types, so the order is the
+            // default one (newest first).
+            "order_by" if value == "model_type" => {}
             "order_by" => {
                 if filter_keys::order_column(&value).is_none() {
                     let keys: Vec<&str> = filter_keys::order_keys().collect();
@@ -297,9 +300,9 @@ fn deprecated(name: &str, value: &str) -> Result<Option<LogFilter>, String> {
             eq(name, Value::Bool(b))
         }
         "feedback" => match value.trim() {
-            "0" => eq("feedback", Value::from(-1)),
+            "0" | "-1" => eq("feedback", Value::from(-1)),
             "1" => eq("feedback", Value::from(1)),
-            _ => return Err(bad("0 or 1")),
+            _ => return Err(bad("0 (or -1) or 1")),
         },
         // Inclusive bounds from strict operators: ms are integers, so one ms either side.
         "start_date" | "end_date" => {

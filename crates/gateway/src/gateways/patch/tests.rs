@@ -53,13 +53,31 @@ fn each_field_kind_is_absent_null_or_a_value() {
 #[test]
 fn null_is_refused_where_the_field_has_no_empty_value() {
     assert_eq!(
-        messages(json!({"collect_logs": null, "retry_max_attempts": null, "retry_backoff": null})),
+        messages(json!({"collect_logs": null, "authentication": null})),
         [
             "collect_logs: must be true or false",
-            "retry_max_attempts: must be an integer from 1 to 5",
-            "retry_backoff: must be \"constant\", \"linear\" or \"exponential\"",
+            "authentication: must be true or false",
         ]
     );
+}
+
+/// Cloudflare's schema makes the retry fields nullable: `null` restores the default.
+#[test]
+fn null_restores_the_retry_defaults() {
+    let patch =
+        parse(json!({"retry_max_attempts": null, "retry_delay": null, "retry_backoff": null}))
+            .unwrap_or_default();
+    let mut settings = GatewaySettings {
+        retry_max_attempts: 4,
+        retry_delay: 900,
+        retry_backoff: Backoff::Exponential,
+        ..GatewaySettings::default()
+    };
+    settings.write(patch);
+    let default = GatewaySettings::default();
+    assert_eq!(settings.retry_max_attempts, default.retry_max_attempts);
+    assert_eq!(settings.retry_delay, default.retry_delay);
+    assert_eq!(settings.retry_backoff, default.retry_backoff);
 }
 
 #[test]
