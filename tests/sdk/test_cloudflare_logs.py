@@ -35,7 +35,11 @@ def client(logged) -> cloudflare.Cloudflare:
         # Credentials from the environment would take precedence over api_token.
         for name in ("CLOUDFLARE_EMAIL", "CLOUDFLARE_API_KEY", "CLOUDFLARE_API_USER_SERVICE_KEY"):
             env.delenv(name, raising=False)
-        return cloudflare.Cloudflare(api_token=ADMIN_TOKEN, base_url=logged.management_url, max_retries=0, timeout=30)
+        return cloudflare.Cloudflare(
+            api_token=ADMIN_TOKEN, base_url=logged.management_url, max_retries=0, timeout=30,
+            # Every response is checked against the SDK's models, generated from Cloudflare's schema.
+            _strict_response_validation=True,
+        )
 
 
 @pytest.fixture(scope="module")

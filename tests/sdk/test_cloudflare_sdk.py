@@ -36,7 +36,11 @@ def make_client(base_url: str, token: str) -> cloudflare.Cloudflare:
         # Credentials from the environment would take precedence over api_token.
         for name in ("CLOUDFLARE_EMAIL", "CLOUDFLARE_API_KEY", "CLOUDFLARE_API_USER_SERVICE_KEY"):
             env.delenv(name, raising=False)
-        return cloudflare.Cloudflare(api_token=token, base_url=base_url, max_retries=0, timeout=30)
+        return cloudflare.Cloudflare(
+            api_token=token, base_url=base_url, max_retries=0, timeout=30,
+            # Every response is checked against the SDK's models, generated from Cloudflare's schema.
+            _strict_response_validation=True,
+        )
 
 
 @pytest.fixture(scope="module")
