@@ -31,14 +31,27 @@ pub fn ok_page(result: Vec<Value>, page: usize, per_page: usize, total: usize) -
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    errors: Vec<(u16, String)>,
+    errors: Vec<ErrorEntry>,
+}
+
+/// One entry of the envelope's `errors`.
+#[derive(Debug)]
+struct ErrorEntry {
+    code: u16,
+    message: String,
+    /// Where in the request the problem is, as Cloudflare writes it (`["body", "cache_ttl"]`).
+    path: Option<[String; 2]>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, code: u16, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
-            errors: vec![(code, message.into())],
+            errors: vec![ErrorEntry {
+                code,
+                message: message.into(),
+                path: None,
+            }],
         }
     }
 
@@ -52,6 +65,13 @@ impl ApiError {
     }
     pub fn no_route() -> ApiError {
         Self::new(StatusCode::NOT_FOUND, 7000, "No route for that URI")
+    }
+    pub fn method_not_allowed() -> ApiError {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            7001,
+            "Method not allowed for this URI",
+        )
     }
     pub fn gateway_not_found() -> ApiError {
         Self::new(StatusCode::NOT_FOUND, 2001, "Gateway not found")
@@ -75,7 +95,11 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             errors: errors
                 .into_iter()
-                .map(|e| (1001, format!("{}: {}", e.field, e.message)))
+                .map(|e| ErrorEntry {
+                    code: 1001,
+                    message: format!("{}: {}", e.field, e.message),
+                    path: Some(["body".to_owned(), e.field.into_owned()]),
+                })
                 .collect(),
         }
     }
@@ -104,7 +128,13 @@ impl IntoResponse for ApiError {
         let errors: Vec<Value> = self
             .errors
             .iter()
-            .map(|(code, message)| json!({"code": code, "message": message}))
+            .map(|entry| {
+                let mut error = json!({"code": entry.code, "message": entry.message});
+                if let Some(path) = &entry.path {
+                    error["path"] = json!(path);
+                }
+                error
+            })
             .collect();
         let body = json!({"success": false, "errors": errors, "messages": [], "result": null});
         (self.status, Json(body)).into_response()

@@ -70,7 +70,8 @@ pub fn router() -> Router<AppState> {
             "/accounts/{account}/ai-gateway/tokens/{id}",
             axum::routing::delete(tokens::revoke),
         )
-        .fallback(no_route);
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .nest(MANAGEMENT_BASE, management)
         .route("/healthz", get(health::healthz))
@@ -172,4 +173,9 @@ async fn read_your_writes(state: &AppState) {
 /// Any path no route serves.
 pub async fn no_route() -> ApiError {
     ApiError::no_route()
+}
+
+/// A route that exists, asked with a method it does not serve: the envelope, not an empty 405.
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
 }

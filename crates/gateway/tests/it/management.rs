@@ -158,8 +158,9 @@ async fn unknown_fields_are_refused_and_cloudflare_fields_are_kept() {
     assert_eq!(
         body["errors"],
         json!([
-            {"code": 1001, "message": "cach_ttl: unknown field; did you mean cache_ttl?"},
-            {"code": 1001, "message": "colour: unknown field"},
+            {"code": 1001, "message": "cach_ttl: unknown field; did you mean cache_ttl?",
+             "path": ["body", "cach_ttl"]},
+            {"code": 1001, "message": "colour: unknown field", "path": ["body", "colour"]},
         ])
     );
 
@@ -390,4 +391,16 @@ async fn health_routes_need_no_token_and_unknown_routes_are_json() {
     let response = gw.http.get(gw.url("/nowhere")).send().await.unwrap();
     assert_eq!(response.status(), 404);
     assert_eq!(response.json::<Value>().await.unwrap()["success"], false);
+}
+
+/// A route asked with a method it does not serve answers in the envelope, not an empty body.
+#[tokio::test]
+async fn a_wrong_method_is_answered_in_the_envelope() {
+    let gw = TestGateway::start().await;
+    let (status, body) = gw
+        .admin(Method::PATCH, "/accounts/local/ai-gateway/tokens", None)
+        .await;
+    assert_eq!(status, 405, "{body}");
+    assert_eq!(body["success"], false);
+    assert_eq!(body["errors"][0]["code"], 7001);
 }
