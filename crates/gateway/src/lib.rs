@@ -7,7 +7,9 @@
 //! - [`providers`]: the built-in provider table (every provider quirk) and custom providers.
 //! - [`auth`]: the admin token, run tokens and gateway authentication.
 //! - [`cache`]: the response cache: key, memory or Redis store, single flight.
-//! - [`clock`]: wall-clock time, replaceable in tests (TTLs, rate-limit windows).
+//! - [`clock`]: wall-clock time, replaceable in tests (TTLs, rate-limit windows), and the
+//!   monotonic clock for durations and deadlines.
+//! - [`convert`]: saturating integer conversions (durations to milliseconds, counts to SQL's i64).
 //! - [`compat`]: the unified OpenAI-compatible endpoint's translation: Chat Completions to and
 //!   from Anthropic Messages and Gemini generateContent, streaming included.
 //! - [`gateways`]: gateway settings and the in-memory registry the hot path reads.
@@ -24,6 +26,7 @@
 //! - [`metrics`]: Prometheus metrics, fed from the same end records as logs and analytics.
 //! - [`server`]: listeners, TCP options and graceful shutdown.
 //! - [`suggest`]: the nearest known name to a mistyped one, for "did you mean" messages.
+//! - [`tasks`]: background tasks, spawned on trackers that shutdown waits for.
 //! - [`usage`]: token usage and the model name read from provider responses as they stream.
 
 pub mod analytics;
@@ -34,6 +37,7 @@ pub mod cache;
 pub mod clock;
 pub mod compat;
 pub mod config;
+pub mod convert;
 pub mod dashboard;
 pub mod error;
 pub mod gateways;
@@ -41,6 +45,12 @@ pub mod logs;
 pub mod metrics;
 pub mod pricing;
 pub mod providers;
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::disallowed_methods,
+    reason = "converted while the proxy pipeline is reshaped"
+)]
 pub mod proxy;
 pub mod ratelimit;
 pub mod redis;
@@ -48,4 +58,5 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod suggest;
+pub mod tasks;
 pub mod usage;

@@ -17,6 +17,7 @@ use crate::redis::RedisHandle;
 use crate::store::Store;
 use crate::store::postgres::{ChangeFeed, PostgresStore};
 use crate::store::sqlite::SqliteStore;
+use crate::tasks::Tasks;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -36,6 +37,8 @@ struct Inner {
     clock: SharedClock,
     cache: ResponseCache,
     rate_limiter: RateLimiter,
+    /// Background tasks that are not the log pipeline's; the server waits for them at shutdown.
+    tasks: Tasks,
     /// Counts reloads of gateways and tokens from a shared store (tests wait on it).
     reloads: tokio::sync::watch::Receiver<u64>,
 }
@@ -58,6 +61,7 @@ impl AppState {
     /// [`AppState::build`] with a given clock for TTLs and rate-limit windows (tests move it).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Bootstrap> {
         std::fs::create_dir_all(&config.server.data_dir)?;
+        let tasks = Tasks::new();
         // A shared store comes with a feed of changes other instances made.
         let (store, changes): (Arc<dyn Store>, Option<ChangeFeed>) = match &config.storage {
             StorageConfig::Sqlite { path } => {
@@ -67,7 +71,7 @@ impl AppState {
             }
             StorageConfig::Postgres { url } => {
                 let store = PostgresStore::connect(url.expose()).await?;
-                let changes = store.change_feed();
+                let changes = store.change_feed(&tasks);
                 (Arc::new(store), Some(changes))
             }
         };
@@ -77,8 +81,9 @@ impl AppState {
             &config,
             &UpstreamClients::new(&config.server.upstream_net, config.server.upstream_pool),
         )?;
-        let gateways = Arc::new(GatewayRegistry::load(store.clone()).await?);
-        let tokens = TokenRegistry::load(store.clone()).await?;
+        let gateways =
+            Arc::new(GatewayRegistry::load(store.clone(), clock.clone(), tasks.clone()).await?);
+        let tokens = TokenRegistry::load(store.clone(), clock.clone()).await?;
         let prices = PriceTable::new(config.pricing.clone())?;
         let logs = LogPipeline::start(
             SpoolSettings {
@@ -126,15 +131,19 @@ impl AppState {
                 clock,
                 cache,
                 rate_limiter,
+                tasks,
                 reloads,
             }),
         };
         if let Some(changes) = changes {
-            tokio::spawn(reload_shared_settings(
-                Arc::downgrade(&state.inner),
-                reloaded,
-                changes,
-            ));
+            state
+                .inner
+                .tasks
+                .spawn_until_shutdown(reload_shared_settings(
+                    Arc::downgrade(&state.inner),
+                    reloaded,
+                    changes,
+                ));
         }
         Ok(Bootstrap {
             state,
@@ -177,6 +186,10 @@ impl AppState {
     }
     pub fn rate_limiter(&self) -> &RateLimiter {
         &self.inner.rate_limiter
+    }
+    /// Where background tasks other than the log pipeline's are spawned.
+    pub fn tasks(&self) -> &Tasks {
+        &self.inner.tasks
     }
     /// Advances each time gateways and tokens were re-read from a shared store.
     pub fn reloads(&self) -> tokio::sync::watch::Receiver<u64> {

@@ -13,6 +13,10 @@ pub(crate) struct Database {
 }
 
 impl Database {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a tokio-postgres client's connection driver, which ends when the client drops"
+    )]
     pub(crate) async fn create() -> Database {
         let admin_url = std::env::var("TOLLGATE_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -35,6 +39,10 @@ impl Database {
 }
 
 impl Drop for Database {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a tokio-postgres client's connection driver, which ends when the client drops"
+    )]
     fn drop(&mut self) {
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
         // Drop runs inside the test's runtime: use a runtime of its own on another thread.

@@ -64,6 +64,10 @@ async fn a_locked_sqlite_database_holds_rows_back_not_requests() {
 }
 
 /// FA-21: a session holds an exclusive lock on PostgreSQL's log table while requests arrive.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a tokio-postgres client's connection driver, which ends when the client drops"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_postgres_log_table_holds_rows_back_not_requests() {
     let database = Database::create().await;
