@@ -429,3 +429,39 @@ pub fn delete_before(dir: &Path, position: SpoolPosition) -> std::io::Result<u64
     }
     Ok(freed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record appended without waiting, while the queue is full, is written before the spool
+    /// closes. Closing used to queue its own command ahead of such records, so the writer
+    /// stopped first and they were lost at every shutdown under load.
+    #[tokio::test]
+    async fn close_writes_the_detached_appends_that_waited_for_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = SpoolSettings {
+            dir: dir.path().to_path_buf(),
+            max_bytes: u64::MAX,
+            segment_bytes: u64::MAX,
+            fsync: false,
+            linger: std::time::Duration::ZERO,
+        };
+        let tasks = Tasks::new();
+        let (writer, _committed, _bytes) = start_writer(settings, 1, 0, &tasks).unwrap();
+        const FRAME: &[u8] = b"0123456789";
+        // Nothing runs until this test awaits: past the queue's capacity, appends wait in
+        // tasks of their own.
+        let records = QUEUE_CAPACITY + 100;
+        for _ in 0..records {
+            writer.append_detached(FRAME.to_vec());
+        }
+        writer.close().await;
+        let written = std::fs::metadata(segment_path(dir.path(), 1))
+            .unwrap()
+            .len();
+        assert_eq!(written, u64::try_from(records * FRAME.len()).unwrap());
+        // The feeding task ended with the close.
+        assert!(tasks.shutdown(std::time::Duration::from_secs(10)).await);
+    }
+}
