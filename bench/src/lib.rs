@@ -1,6 +1,15 @@
 //! Shared pieces of Tollgate's benchmarks: an in-process gateway in front of the mock upstream,
 //! and latency statistics; `compare` is the side-by-side run against direct and nginx.
 
+// A benchmark measures real time with the real clock and runs its load as plain tokio tasks
+// (the gateway's clock and task trackers are for the gateway), and computes rates and
+// percentiles in f64 from counts far below 2^53.
+#![expect(
+    clippy::disallowed_methods,
+    clippy::cast_precision_loss,
+    reason = "a benchmark: real clock, plain load tasks, statistics in f64"
+)]
+
 pub mod compare;
 
 pub mod soak;
@@ -62,8 +71,9 @@ pub struct Summary {
 pub fn summarize(mut samples: Vec<Duration>) -> Summary {
     samples.sort_unstable();
     let at = |q: f64| {
-        let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples.get(index).map_or(0.0, |d| d.as_secs_f64() * 1e6)
+        samples
+            .get(rank(samples.len(), q))
+            .map_or(0.0, |d| d.as_secs_f64() * 1e6)
     };
     let mean =
         samples.iter().map(Duration::as_secs_f64).sum::<f64>() / samples.len().max(1) as f64 * 1e6;
@@ -73,4 +83,14 @@ pub fn summarize(mut samples: Vec<Duration>) -> Summary {
         p99_us: at(0.99),
         mean_us: mean,
     }
+}
+
+/// The index of the `q` quantile (0..=1) among `len` sorted samples, nearest rank.
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "a rounded rank between 0 and len - 1"
+)]
+pub fn rank(len: usize, q: f64) -> usize {
+    ((len as f64 - 1.0) * q).round() as usize
 }

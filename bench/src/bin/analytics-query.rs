@@ -3,6 +3,12 @@
 //!
 //! Run: `cargo run --release -p tollgate-bench --bin analytics-query`
 
+#![expect(
+    clippy::disallowed_methods,
+    clippy::cast_precision_loss,
+    reason = "a benchmark: real clock, statistics in f64"
+)]
+
 use std::time::Instant;
 
 use tollgate_gateway::analytics::{
@@ -52,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
         for bucket in 0..buckets {
             for gateway in 0..GATEWAYS {
                 for model in 0..MODELS {
-                    let seed = (bucket as u64) * 1_000 + (gateway * MODELS + model) as u64;
+                    let seed = u64::try_from(bucket)? * 1_000 + (gateway * MODELS + model) as u64;
                     batch.push(RollupRow {
                         key: RollupKey {
                             bucket_ms: START_MS + bucket * resolution.millis(),
@@ -67,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
                             status_class: 2,
                             cached: false,
                         },
-                        measures: measures(3 * resolution.millis() as u64 / 60_000, seed),
+                        measures: measures(3 * u64::try_from(resolution.millis())? / 60_000, seed),
                     });
                     if batch.len() == batch.capacity() {
                         total_rows += batch.len();

@@ -4,6 +4,12 @@
 //!
 //! Run: `cargo run --release -p tollgate-bench --bin log-overhead`
 
+#![expect(
+    clippy::disallowed_methods,
+    clippy::cast_precision_loss,
+    reason = "a benchmark: real clock, plain load tasks, statistics in f64"
+)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

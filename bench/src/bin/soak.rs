@@ -83,7 +83,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let started = std::time::Instant::now();
+    let started = tollgate_gateway::clock::monotonic_now();
     let sections = match runtime.block_on(soak::run(&options)) {
         Ok(sections) => sections,
         Err(error) => {

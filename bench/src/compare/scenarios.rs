@@ -360,7 +360,9 @@ const LATE: Duration = Duration::from_millis(10);
 /// latency; measures each from its actual start, and the process's CPU and memory.
 async fn open_loop(call: &Call, rate: u32, secs: u32, pid: Option<u32>) -> anyhow::Result<RateRun> {
     let total = u64::from(rate) * u64::from(secs);
-    let workers = OPEN_LOOP_WORKERS.min(total as usize).max(1);
+    let workers = OPEN_LOOP_WORKERS
+        .min(usize::try_from(total).unwrap_or(usize::MAX))
+        .max(1);
     let mut connections = Vec::with_capacity(workers);
     for _ in 0..workers {
         connections.push(Connection::open(call.addr).await?);
@@ -390,7 +392,7 @@ async fn open_loop(call: &Call, rate: u32, secs: u32, pid: Option<u32>) -> anyho
             }
         });
     }
-    let mut latencies = Vec::with_capacity(total as usize);
+    let mut latencies = Vec::with_capacity(usize::try_from(total)?);
     while let Some(joined) = tasks.join_next().await {
         latencies.extend(joined??);
     }

@@ -37,7 +37,7 @@ pub async fn run(
         let http = reqwest::Client::new();
         let url = chat_url(&gateway.base, "default");
         let (finished_tx, mut finished_rx) = mpsc::unbounded_channel();
-        let kill_after = 5 + rng.below(REQUESTS_PER_ROUND as u64 - 20) as usize;
+        let kill_after = 5 + usize::try_from(rng.below(REQUESTS_PER_ROUND as u64 - 20))?;
         let semaphore = Arc::new(Semaphore::new(CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..kill_after {

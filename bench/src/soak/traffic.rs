@@ -93,7 +93,7 @@ pub fn percentile_ms(samples: &mut [Duration], q: f64) -> f64 {
         return 0.0;
     }
     samples.sort_unstable();
-    let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
+    let index = crate::rank(samples.len(), q);
     samples[index.min(samples.len() - 1)].as_secs_f64() * 1000.0
 }
 

@@ -1,5 +1,8 @@
-//! Wall-clock time as the gateway reads it for TTLs and rate-limit windows, replaceable in
-//! tests so that expiry is tested by moving time, never by sleeping.
+//! Time as the gateway reads it. Wall-clock time (TTLs, rate-limit windows, the times stored
+//! with gateways and tokens) comes from a [`Clock`], replaceable in tests so that expiry is
+//! tested by moving time, never by sleeping. Durations and deadlines come from
+//! [`monotonic_now`], tokio's monotonic clock, which a test that pauses tokio's time controls.
+//! `clippy.toml` steers the raw `now()` calls here.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -8,6 +11,17 @@ use std::time::Duration;
 /// Milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
     fn now_ms(&self) -> i64;
+
+    /// [`Clock::now_ms`] as a timestamp (clamped to jiff's range, which only a test clock
+    /// could leave).
+    fn now(&self) -> jiff::Timestamp {
+        let ms = self.now_ms();
+        jiff::Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
+            jiff::Timestamp::MIN
+        } else {
+            jiff::Timestamp::MAX
+        })
+    }
 }
 
 pub type SharedClock = Arc<dyn Clock>;
@@ -18,8 +32,27 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        jiff::Timestamp::now().as_millisecond()
+        self.now().as_millisecond()
     }
+
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one place the system's wall clock is read"
+    )]
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
+}
+
+/// Now on the monotonic clock, for measuring durations and setting deadlines. Tokio's clock
+/// rather than `std`'s: it is the one `tokio::time::sleep_until` and timeouts use, and a test
+/// that pauses tokio's time moves it.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the one place the monotonic clock is read"
+)]
+pub fn monotonic_now() -> tokio::time::Instant {
+    tokio::time::Instant::now()
 }
 
 /// A clock that moves only when told to (tests).
@@ -37,7 +70,7 @@ impl ManualClock {
 
     pub fn advance(&self, by: Duration) {
         self.now_ms
-            .fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+            .fetch_add(crate::convert::millis_i64(by), Ordering::SeqCst);
     }
 
     pub fn set(&self, now_ms: i64) {
@@ -64,5 +97,12 @@ mod tests {
         clock.set(10);
         assert_eq!(clock.now_ms(), 10);
         assert!(SystemClock.now_ms() > 1_700_000_000_000);
+    }
+
+    #[test]
+    fn a_test_clock_beyond_the_timestamp_range_is_clamped() {
+        assert_eq!(ManualClock::new(i64::MAX).now(), jiff::Timestamp::MAX);
+        assert_eq!(ManualClock::new(i64::MIN).now(), jiff::Timestamp::MIN);
+        assert_eq!(ManualClock::new(1_500).now().as_millisecond(), 1_500);
     }
 }

@@ -7,7 +7,9 @@
 //! - [`providers`]: the built-in provider table (every provider quirk) and custom providers.
 //! - [`auth`]: the admin token, run tokens and gateway authentication.
 //! - [`cache`]: the response cache: key, memory or Redis store, single flight.
-//! - [`clock`]: wall-clock time, replaceable in tests (TTLs, rate-limit windows).
+//! - [`clock`]: wall-clock time, replaceable in tests (TTLs, rate-limit windows), and the
+//!   monotonic clock for durations and deadlines.
+//! - [`convert`]: saturating integer conversions (durations to milliseconds, counts to SQL's i64).
 //! - [`compat`]: the unified OpenAI-compatible endpoint's translation: Chat Completions to and
 //!   from Anthropic Messages and Gemini generateContent, streaming included.
 //! - [`gateways`]: gateway settings and the in-memory registry the hot path reads.
@@ -24,6 +26,7 @@
 //! - [`metrics`]: Prometheus metrics, fed from the same end records as logs and analytics.
 //! - [`server`]: listeners, TCP options and graceful shutdown.
 //! - [`suggest`]: the nearest known name to a mistyped one, for "did you mean" messages.
+//! - [`tasks`]: background tasks, spawned on trackers that shutdown waits for.
 //! - [`usage`]: token usage and the model name read from provider responses as they stream.
 
 pub mod analytics;
@@ -34,6 +37,7 @@ pub mod cache;
 pub mod clock;
 pub mod compat;
 pub mod config;
+pub mod convert;
 pub mod dashboard;
 pub mod error;
 pub mod gateways;
@@ -49,4 +53,5 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod suggest;
+pub mod tasks;
 pub mod usage;

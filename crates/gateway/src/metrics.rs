@@ -22,6 +22,7 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::convert::{non_negative_u64, saturating_i64, signed_as_f64};
 use crate::error::ErrorCode;
 use crate::logs::LogEnd;
 pub use endpoint::{metrics_router, scrape};
@@ -255,7 +256,7 @@ impl Metrics {
         if end.attempts > 0 && !end.cached && end.status_code.is_some() {
             route
                 .series(&route.upstream_attempts, &self.upstream_attempts)
-                .inc_by(end.attempts as u64);
+                .inc_by(non_negative_u64(end.attempts));
         }
         let inputs = end.tokens_in.unwrap_or(0)
             - end.cache_read_tokens.unwrap_or(0)
@@ -268,7 +269,9 @@ impl Metrics {
         ];
         for (kind, count) in counts.into_iter().enumerate() {
             if count > 0 {
-                route.tokens(&self.tokens, kind).inc_by(count as u64);
+                route
+                    .tokens(&self.tokens, kind)
+                    .inc_by(non_negative_u64(count));
             }
         }
         if let Some(cost) = end.cost {
@@ -340,7 +343,7 @@ const BUILD_LABELS: [(&str, &str); 2] = [
 
 /// Milliseconds as the seconds Prometheus durations are in.
 fn seconds(ms: i64) -> f64 {
-    ms as f64 / 1000.0
+    signed_as_f64(ms) / 1000.0
 }
 
 /// Encodes what other components keep (queue depth, spool size, since-start counts) as read at
@@ -368,7 +371,7 @@ impl Collector for ReadingsCollector {
             ),
         ];
         for (name, help, unit, value) in gauges {
-            let gauge = ConstGauge::new(value as i64);
+            let gauge = ConstGauge::new(saturating_i64(value));
             gauge.encode(encoder.encode_descriptor(
                 name,
                 help,

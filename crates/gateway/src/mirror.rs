@@ -163,10 +163,14 @@ pub async fn reload_loop<R, F>(
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the tests play the reload loop in plain tasks"
+)]
 mod tests {
     use super::*;
 
-    /// Serves misses as the reload loop does, `found` deciding what the reload "read".
+    /// Serves misses as the reload loop does (a reload that reads nothing).
     fn serve_misses(mirror: Arc<SharedMirror>, completed: watch::Sender<u64>) {
         tokio::spawn(async move {
             loop {

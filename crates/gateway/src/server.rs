@@ -37,6 +37,10 @@ use connection::Connection;
 /// How long shutdown waits for the log store to take the spool's last records.
 const LOG_FLUSH_LIMIT: Duration = Duration::from_secs(10);
 
+/// How long shutdown waits for the state's background tasks (a gateway change being written,
+/// the shared-store reload and change listener, which stop at once) before shipping the logs.
+const BACKGROUND_TASKS_LIMIT: Duration = Duration::from_secs(5);
+
 /// After an accept error such as "too many open files", wait this long before accepting again,
 /// so the loop does not spin while descriptors are short.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
@@ -67,6 +71,11 @@ impl RunningServer {
             Some(listener) => Some(listener.local_addr()?),
             None => None,
         };
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the server's own task: RunningServer::wait is what waits for it, and it \
+                      waits for every other task before it ends"
+        )]
         let task = tokio::spawn(run(listener, metrics_listener, state, shutdown));
         Ok(RunningServer {
             addr,
@@ -98,9 +107,11 @@ async fn run(
     let metrics = metrics_listener.map(|listener| {
         let mut stopped = stopped.clone();
         let router = crate::metrics::metrics_router(state.clone());
-        tokio::spawn(serve(listener, state.clone(), router, async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        }))
+        state
+            .tasks()
+            .spawn(serve(listener, state.clone(), router, async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }))
     });
     let main = serve(
         listener,
@@ -114,6 +125,9 @@ async fn run(
     main.await;
     if let Some(metrics) = metrics {
         let _ = metrics.await;
+    }
+    if !state.tasks().shutdown(BACKGROUND_TASKS_LIMIT).await {
+        tracing::warn!("background tasks still running at shutdown; not waiting for them");
     }
     // Every response has ended (or been cut): write out and ship the log records.
     if tokio::time::timeout(LOG_FLUSH_LIMIT, state.logs().shutdown())

@@ -18,6 +18,7 @@ use crate::redis::RedisHandle;
 use crate::store::Store;
 use crate::store::postgres::{ChangeFeed, PostgresStore};
 use crate::store::sqlite::SqliteStore;
+use crate::tasks::Tasks;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -37,6 +38,8 @@ struct Inner {
     clock: SharedClock,
     cache: ResponseCache,
     rate_limiter: RateLimiter,
+    /// Background tasks that are not the log pipeline's; the server waits for them at shutdown.
+    tasks: Tasks,
     /// Gateways and tokens as mirrored from a shared store (`None` on SQLite, where memory is
     /// the store's only writer).
     mirror: Option<Arc<SharedMirror>>,
@@ -60,6 +63,7 @@ impl AppState {
     /// [`AppState::build`] with a given clock for TTLs and rate-limit windows (tests move it).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Bootstrap> {
         std::fs::create_dir_all(&config.server.data_dir)?;
+        let tasks = Tasks::new();
         // A shared store comes with a feed of changes other instances made.
         let (store, changes): (Arc<dyn Store>, Option<ChangeFeed>) = match &config.storage {
             StorageConfig::Sqlite { path } => {
@@ -69,7 +73,7 @@ impl AppState {
             }
             StorageConfig::Postgres { url } => {
                 let store = PostgresStore::connect(url.expose()).await?;
-                let changes = store.change_feed();
+                let changes = store.change_feed(&tasks);
                 (Arc::new(store), Some(changes))
             }
         };
@@ -79,8 +83,9 @@ impl AppState {
             &config,
             &UpstreamClients::new(&config.server.upstream_net, config.server.upstream_pool),
         )?;
-        let gateways = Arc::new(GatewayRegistry::load(store.clone()).await?);
-        let tokens = TokenRegistry::load(store.clone()).await?;
+        let gateways =
+            Arc::new(GatewayRegistry::load(store.clone(), clock.clone(), tasks.clone()).await?);
+        let tokens = TokenRegistry::load(store.clone(), clock.clone()).await?;
         let prices = PriceTable::new(config.pricing.clone())?;
         let logs = LogPipeline::start(
             SpoolSettings {
@@ -131,6 +136,7 @@ impl AppState {
                 clock,
                 cache,
                 rate_limiter,
+                tasks,
                 mirror: mirror.as_ref().map(|(mirror, _, _)| mirror.clone()),
             }),
         };
@@ -142,9 +148,12 @@ impl AppState {
                     tokio::try_join!(inner.gateways.reload(), inner.tokens.reload()).map(drop)
                 })
             };
-            tokio::spawn(crate::mirror::reload_loop(
-                mirror, completed, changes, reload,
-            ));
+            state
+                .inner
+                .tasks
+                .spawn_until_shutdown(crate::mirror::reload_loop(
+                    mirror, completed, changes, reload,
+                ));
         }
         Ok(Bootstrap {
             state,
@@ -187,6 +196,10 @@ impl AppState {
     }
     pub fn rate_limiter(&self) -> &RateLimiter {
         &self.inner.rate_limiter
+    }
+    /// Where background tasks other than the log pipeline's are spawned.
+    pub fn tasks(&self) -> &Tasks {
+        &self.inner.tasks
     }
     /// Advances each time gateways and tokens were re-read from a shared store (never on
     /// SQLite).

@@ -43,6 +43,10 @@ impl MockUpstream {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the mock's server task: MockUpstream owns its handle and aborts it on drop"
+        )]
         let task = tokio::spawn(server::serve(listener, Arc::clone(&shared)));
         Ok(MockUpstream { addr, shared, task })
     }

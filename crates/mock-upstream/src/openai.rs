@@ -130,9 +130,8 @@ pub(crate) fn embeddings(ctx: &Ctx) -> Response {
 fn embedding(input: &Value) -> [f32; EMBEDDING_DIMS] {
     let hash = fnv1a(input.to_string().as_bytes());
     let mut vector = [0.0; EMBEDDING_DIMS];
-    for (i, v) in vector.iter_mut().enumerate() {
-        let byte = (hash >> (i * 8)) & 0xff;
-        *v = byte as f32 / 128.0 - 1.0;
+    for (v, byte) in vector.iter_mut().zip(hash.to_le_bytes()) {
+        *v = f32::from(byte) / 128.0 - 1.0;
     }
     vector
 }

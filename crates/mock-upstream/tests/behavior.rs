@@ -56,6 +56,10 @@ async fn status_with_custom_body_and_content_type() {
     assert_eq!(response.text().await.unwrap(), "slow down");
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the mock's own tests time its delays with the real clock; it has no clock of the gateway's to use"
+)]
 #[tokio::test]
 async fn header_driven_status_and_delay() {
     let mock = MockUpstream::start().await.unwrap();
@@ -97,6 +101,10 @@ async fn queued_behavior_takes_precedence_over_headers() {
     assert_eq!(send().await.unwrap().status(), 500);
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the mock's own tests time its delays with the real clock; it has no clock of the gateway's to use"
+)]
 #[tokio::test]
 async fn queued_delay_before_headers() {
     let mock = MockUpstream::start().await.unwrap();
@@ -107,6 +115,10 @@ async fn queued_delay_before_headers() {
     assert!(started.elapsed() >= Duration::from_millis(150));
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the mock's own tests time its delays with the real clock; it has no clock of the gateway's to use"
+)]
 #[tokio::test]
 async fn chunk_delay_header_spaces_out_events() {
     let mock = MockUpstream::start().await.unwrap();
@@ -277,6 +289,10 @@ async fn hang_never_answers_but_other_requests_are_served() {
     assert_eq!(post(&chat_url(&mock), &chat(false)).await.status(), 200);
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own client, joined before it ends"
+)]
 #[tokio::test]
 async fn dropping_the_mock_closes_hung_connections() {
     let mock = MockUpstream::start().await.unwrap();

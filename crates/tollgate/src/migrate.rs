@@ -2,9 +2,10 @@
 //! target's migrations, copies (`store::transfer`) and prints progress and a summary. The
 //! target URL is never printed with its password.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use tollgate_gateway::clock::monotonic_now;
 use tollgate_gateway::store::postgres::PostgresStore;
 use tollgate_gateway::store::transfer::{self, Progress, SqliteSource, Summary, TransferOptions};
 
@@ -55,7 +56,7 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         force: args.force,
         ..TransferOptions::default()
     };
-    let mut last_line: Option<(&'static str, Instant)> = None;
+    let mut last_line: Option<(&'static str, tokio::time::Instant)> = None;
     let mut progress = |p: &Progress| {
         let due = match last_line {
             Some((table, at)) => table != p.table || at.elapsed() >= PROGRESS_EVERY,
@@ -63,7 +64,7 @@ pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
         };
         if due || p.done == p.total {
             eprintln!("  {}: {}/{}", p.table, p.done, p.total);
-            last_line = Some((p.table, Instant::now()));
+            last_line = Some((p.table, monotonic_now()));
         }
     };
     let summary = transfer::sqlite_to_postgres(&source, &target, &options, &mut progress).await?;

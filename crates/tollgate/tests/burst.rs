@@ -13,9 +13,11 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::process::{BIN, Tollgate};
+use tollgate_gateway::clock::monotonic_now;
+use tollgate_gateway::convert::count_as_f64;
 use tollgate_mock_upstream::MockUpstream;
 
 /// Streams opened at once; `TOLLGATE_BURST_STREAMS` overrides it for a manual run.
@@ -83,7 +85,7 @@ fn proc_number(file: &str, key: &str) -> u64 {
 }
 
 fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
+    count_as_f64(bytes) / (1024.0 * 1024.0)
 }
 
 async fn stream_once(http: reqwest::Client, url: String) -> usize {
@@ -103,6 +105,10 @@ async fn stream_once(http: reqwest::Client, url: String) -> usize {
     response.bytes().await.unwrap().len()
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own clients of the real binary, joined before it ends"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_streams_gives_back_its_descriptors_and_memory() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -149,7 +155,7 @@ async fn a_burst_of_streams_gives_back_its_descriptors_and_memory() {
             }
         })
     };
-    let started = Instant::now();
+    let started = monotonic_now();
     {
         // A client of its own, dropped after the burst so its idle connections close too.
         let http = reqwest::Client::new();
@@ -167,7 +173,7 @@ async fn a_burst_of_streams_gives_back_its_descriptors_and_memory() {
 
     let fd_bound = idle.fds + FD_SLACK;
     let rss_bound = idle.rss + (idle.rss / 5).max(RSS_SLACK_FLOOR);
-    let ended = Instant::now();
+    let ended = monotonic_now();
     let after = loop {
         let now = Sample::of(pid);
         if (now.fds <= fd_bound && now.rss <= rss_bound) || ended.elapsed() > SETTLE_DEADLINE {

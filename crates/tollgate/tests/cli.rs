@@ -364,6 +364,10 @@ async fn sigterm_lets_a_stream_in_flight_finish_then_exits_zero() {
     assert!(status.success(), "{status:?}");
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "reads the child's stderr while it runs; joined before the test ends"
+)]
 #[tokio::test]
 async fn a_canary_provider_key_reaches_no_api_response_and_no_process_output() {
     const CANARY: &str = "sk-canary-7f3a9c";

@@ -21,6 +21,7 @@ use support::cli;
 use support::process::{ADMIN_TOKEN, BIN, Tollgate};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
+use tollgate_gateway::clock::{Clock, SystemClock};
 use tollgate_mock_upstream::MockUpstream;
 
 /// Guards against hangs only; nothing asserts on durations.
@@ -122,7 +123,7 @@ async fn logs_list_get_export_and_analytics_read_every_matching_row() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &mock).await;
     let http = http();
-    let started = jiff::Timestamp::now();
+    let started = SystemClock.now();
     let mut ok_ids = Vec::new();
     for _ in 0..55 {
         ok_ids.push(chat(&http, &server, "gpt-4o-mini", None).await);

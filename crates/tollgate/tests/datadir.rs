@@ -14,12 +14,13 @@ mod support;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use support::process::{ADMIN_TOKEN, BIN, spawn, stop};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tollgate_gateway::clock::monotonic_now;
 use tollgate_mock_upstream::MockUpstream;
 
 /// Guards against hangs only; nothing asserts on durations.
@@ -100,6 +101,10 @@ async fn wait_for_answers(answered: &mut tokio::sync::watch::Receiver<usize>, mo
         .unwrap();
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own clients of the real binary, joined before it ends"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_second_serve_and_migrate_on_a_live_data_directory_are_refused_and_lose_no_rows() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -178,7 +183,7 @@ async fn a_second_serve_and_migrate_on_a_live_data_directory_are_refused_and_los
 
     // Every request answered 200 has its complete row.
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + HANG_GUARD;
+    let deadline = monotonic_now() + HANG_GUARD;
     for id in &ids {
         loop {
             let response = http
@@ -198,7 +203,7 @@ async fn a_second_serve_and_migrate_on_a_live_data_directory_are_refused_and_los
                 }
             }
             assert!(
-                Instant::now() < deadline,
+                monotonic_now() < deadline,
                 "request {id} has no complete row"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -236,6 +241,10 @@ fn assert_private(root: &Path) {
 }
 
 /// Starts `serve` with stderr captured: the child, its base URL and a receiver of stderr lines.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own clients of the real binary, joined before it ends"
+)]
 async fn serve_with_stderr(
     cwd: &Path,
     data: &Path,
@@ -301,9 +310,9 @@ async fn a_fresh_data_directory_is_private_and_a_loose_one_is_warned_about() {
         format!("{} is readable by other users (mode 644", db.display()),
         format!("chmod 600 {}", db.display()),
     ];
-    let deadline = Instant::now() + HANG_GUARD;
+    let deadline = monotonic_now() + HANG_GUARD;
     while !wanted.is_empty() {
-        let line = tokio::time::timeout_at(deadline.into(), stderr.recv())
+        let line = tokio::time::timeout_at(deadline, stderr.recv())
             .await
             .unwrap_or_else(|_| panic!("no warning containing {wanted:?}"))
             .expect("stderr open");

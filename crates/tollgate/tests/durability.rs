@@ -91,6 +91,10 @@ async fn one_request(
     }
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own clients of the real binary, joined before it ends"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_at_random_moments_loses_no_rows() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -103,7 +107,7 @@ async fn sigkill_at_random_moments_loses_no_rows() {
         let (mut child, base) = start(cwd.path(), &mock).await;
         let http = reqwest::Client::new();
         let (finished_tx, mut finished_rx) = mpsc::unbounded_channel();
-        let kill_after = 5 + rng.next(REQUESTS_PER_ROUND as u64 - 20) as usize;
+        let kill_after = 5 + usize::try_from(rng.next(REQUESTS_PER_ROUND as u64 - 20)).unwrap();
         let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
         let mut tasks = Vec::new();
         for _ in 0..REQUESTS_PER_ROUND {

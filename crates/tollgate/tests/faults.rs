@@ -11,11 +11,12 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use support::process::{BIN, signal, spawn};
 use tokio::process::{Child, Command};
+use tollgate_gateway::clock::monotonic_now;
 use tollgate_mock_upstream::MockUpstream;
 
 const HANG_GUARD: Duration = Duration::from_secs(60);
@@ -60,6 +61,10 @@ fn rows(db: &Path) -> Vec<(String, bool, bool, Option<String>)> {
 /// FA-24: SIGTERM with streams in flight. Those that fit in the grace period finish intact;
 /// one that does not is cut when the grace ends; the process exits 0 soon after, and every
 /// request has exactly one completed row.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own clients of the real binary, joined before it ends"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_streams_finish_within_the_grace_period() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -98,7 +103,7 @@ async fn sigterm_lets_streams_finish_within_the_grace_period() {
         bodies.push((n, first, stream));
     }
     signal(&child, "-TERM");
-    let stopped_at = Instant::now();
+    let stopped_at = monotonic_now();
     let readers: Vec<_> = bodies
         .into_iter()
         .map(|(n, first, mut stream)| {

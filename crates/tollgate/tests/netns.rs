@@ -13,11 +13,12 @@ mod support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::netns;
 use support::process::ADMIN_TOKEN;
+use tollgate_gateway::clock::monotonic_now;
 
 /// Guards against a hang only.
 const HANG_GUARD: Duration = Duration::from_secs(30);
@@ -40,6 +41,10 @@ const RESOLV_CONF: &str = "nameserver 127.0.0.1\noptions timeout:30 attempts:1\n
 
 /// A DNS server on the namespace's 127.0.0.1:53 that answers NXDOMAIN (or nothing, for
 /// [`SILENT_HOST`]) and counts the A queries per name: one per lookup the gateway made.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a fake upstream inside the test's network namespace, which ends with the test"
+)]
 fn dns_server() -> Arc<Mutex<HashMap<String, usize>>> {
     let socket = std::net::UdpSocket::bind("127.0.0.1:53").unwrap();
     socket.set_nonblocking(true).unwrap();
@@ -108,7 +113,7 @@ async fn unreachable(
     gateway: &str,
     provider: &str,
 ) -> (Duration, String) {
-    let started = Instant::now();
+    let started = monotonic_now();
     let response = tokio::time::timeout(
         HANG_GUARD,
         http.post(format!(
@@ -221,7 +226,7 @@ fn dns_failures_are_quick_clear_and_looked_up_once() {
             eprintln!("nxdomain: 502 after {took:?} (3 attempts), 1 lookup");
 
             // A burst of 1,000 to another failing host.
-            let started = Instant::now();
+            let started = monotonic_now();
             futures_util::future::join_all(
                 (0..1000).map(|_| unreachable(&http, &base, "default", "burst")),
             )
@@ -232,7 +237,7 @@ fn dns_failures_are_quick_clear_and_looked_up_once() {
             eprintln!("burst: 1,000 requests answered 502 in {took:?}, {burst_lookups} lookup(s)");
 
             // A resolver that never answers: 100 at once, each cut at the DNS timeout.
-            let started = Instant::now();
+            let started = monotonic_now();
             let silent = futures_util::future::join_all(
                 (0..100).map(|_| unreachable(&http, &base, "default", "silent")),
             )

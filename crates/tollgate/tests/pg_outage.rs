@@ -86,6 +86,10 @@ async fn one_request(http: &reqwest::Client, gateway: &Tollgate, seq: usize) -> 
     Ok(())
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own clients of the real binary, joined before it ends"
+)]
 async fn outage_under_load(outage: Outage) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mock = MockUpstream::start().await.unwrap();
@@ -208,7 +212,7 @@ async fn outage_under_load(outage: Outage) {
                 .await
                 .unwrap()
                 .get(0);
-            if complete as usize >= TOTAL {
+            if usize::try_from(complete).unwrap() >= TOTAL {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -14,6 +14,10 @@ use support::process::{ADMIN_TOKEN as ADMIN, Tollgate};
 use tollgate_mock_upstream::MockUpstream;
 use tollgate_test_support::redis::RedisPrefix;
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own clients of the real binary, joined before it ends"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_on_one_redis_share_limits_and_cache() {
     let _ = rustls::crypto::ring::default_provider().install_default();

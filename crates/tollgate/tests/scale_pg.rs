@@ -13,10 +13,11 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::process::{ADMIN_TOKEN, Tollgate};
+use tollgate_gateway::clock::monotonic_now;
 use tollgate_mock_upstream::MockUpstream;
 use tollgate_test_support::postgres::TestDatabase;
 use tollgate_test_support::redis::RedisPrefix;
@@ -36,7 +37,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let start = Instant::now();
+    let start = monotonic_now();
     tokio::time::timeout(HANG_GUARD, async {
         while !check().await {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -47,6 +48,10 @@ where
     start.elapsed()
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own clients of the real binary, joined before it ends"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_processes_on_one_database_and_redis_are_one_gateway() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -222,7 +227,7 @@ async fn three_processes_on_one_database_and_redis_are_one_gateway() {
         .await
         .unwrap();
     assert_eq!(changed.status(), 200);
-    let changed_at = Instant::now();
+    let changed_at = monotonic_now();
     for other in [&b, &c] {
         until("the setting applies on another instance", || async {
             send(other, &cached).await.unwrap().status() == 401

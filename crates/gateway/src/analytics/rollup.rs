@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::sketch::LatencySketch;
+use crate::convert::{non_negative_u64, signed_as_f64};
 use crate::logs::LogEnd;
 
 /// Longest model name kept in a rollup key; longer ones are cut (client-chosen strings must not
@@ -109,21 +110,24 @@ pub fn rollup_deltas<'a>(ends: impl IntoIterator<Item = &'a LogEnd>) -> Vec<Roll
             gateway_id: facts.gateway_id.clone(),
             provider: facts.provider.clone(),
             model: facts.model.chars().take(MAX_MODEL_CHARS).collect(),
-            status_class: end.status_code.map_or(0, |s| (s / 100) as u8),
+            // HTTP statuses are 100-999: the class is one digit.
+            status_class: end
+                .status_code
+                .map_or(0, |s| u8::try_from(s / 100).unwrap_or(u8::MAX)),
             cached: end.cached,
         };
         let measures = by_key.entry(key).or_default();
         measures.requests += 1;
         measures.errors += u64::from(!end.success);
         measures.cached_requests += u64::from(end.cached);
-        measures.tokens_in += end.tokens_in.unwrap_or(0).max(0) as u64;
-        measures.tokens_out += end.tokens_out.unwrap_or(0).max(0) as u64;
-        measures.cache_read_tokens += end.cache_read_tokens.unwrap_or(0).max(0) as u64;
-        measures.cache_write_tokens += end.cache_write_tokens.unwrap_or(0).max(0) as u64;
+        measures.tokens_in += non_negative_u64(end.tokens_in.unwrap_or(0));
+        measures.tokens_out += non_negative_u64(end.tokens_out.unwrap_or(0));
+        measures.cache_read_tokens += non_negative_u64(end.cache_read_tokens.unwrap_or(0));
+        measures.cache_write_tokens += non_negative_u64(end.cache_write_tokens.unwrap_or(0));
         measures.cost += end.cost.unwrap_or(0.0);
-        measures.duration.add(end.duration_ms as f64);
+        measures.duration.add(signed_as_f64(end.duration_ms));
         if let Some(ttfb) = end.ttfb_ms {
-            measures.ttfb.add(ttfb as f64);
+            measures.ttfb.add(signed_as_f64(ttfb));
         }
     }
     by_key

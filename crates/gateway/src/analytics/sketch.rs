@@ -75,6 +75,12 @@ mod tests {
         merged.merge(&LatencySketch::decode(&b.encode()));
         all.sort_by(f64::total_cmp);
         for q in [0.5, 0.95, 0.99] {
+            #[expect(
+                clippy::cast_precision_loss,
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "a rank among a few thousand samples"
+            )]
             let truth = all[(q * (all.len() as f64 - 1.0)) as usize];
             let got = merged.quantile(q).unwrap_or(0.0);
             assert!(

@@ -46,7 +46,7 @@ async fn parse(
             })
             .transpose()
     };
-    let end_ms = time("end")?.unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
+    let end_ms = time("end")?.unwrap_or_else(|| state.clock().now_ms());
     let start_ms = time("start")?.unwrap_or(end_ms - DEFAULT_RANGE_MS);
     if start_ms >= end_ms {
         return Err(ApiError::bad_request("start: must be before end"));

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::{TOKEN_HEX_CHARS, generate_token, hashes_equal, sha256};
+use crate::clock::SharedClock;
 use crate::store::{Store, StoreResult, StoredToken};
 
 const PREFIX: &str = "tgr_";
@@ -13,6 +14,8 @@ const PREFIX: &str = "tgr_";
 pub struct TokenRegistry {
     store: Arc<dyn Store>,
     tokens: ArcSwap<Vec<StoredToken>>,
+    /// Stamps `created_at`.
+    clock: SharedClock,
 }
 
 /// A token just created: the only moment its text exists outside the client.
@@ -23,11 +26,12 @@ pub struct CreatedToken {
 }
 
 impl TokenRegistry {
-    pub async fn load(store: Arc<dyn Store>) -> StoreResult<TokenRegistry> {
+    pub async fn load(store: Arc<dyn Store>, clock: SharedClock) -> StoreResult<TokenRegistry> {
         let tokens = store.list_tokens().await?;
         Ok(TokenRegistry {
             store,
             tokens: ArcSwap::from_pointee(tokens),
+            clock,
         })
     }
 
@@ -80,7 +84,7 @@ impl TokenRegistry {
             account_id: account_id.to_owned(),
             name: name.to_owned(),
             token_sha256: sha256(&token),
-            created_at: jiff::Timestamp::now(),
+            created_at: self.clock.now(),
         };
         self.store.insert_token(&stored).await?;
         self.reload().await?;

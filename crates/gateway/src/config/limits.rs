@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::convert::saturating_usize;
+
 /// hyper refuses request targets longer than this itself, so a larger setting would never apply.
 const HYPER_MAX_URI: u64 = 65_534;
 
@@ -133,15 +135,15 @@ impl RawLimits {
             header_read_timeout: Duration::from_millis(header_read_timeout_ms),
             body_idle_timeout: Duration::from_millis(body_idle_timeout_ms),
             body_timeout: Duration::from_millis(body_timeout_ms),
-            max_uri_bytes: max_uri_bytes as usize,
-            max_header_bytes: max_header_bytes as usize,
-            max_headers: max_headers as usize,
-            max_connections: max_connections as usize,
-            max_in_flight: max_in_flight as usize,
+            max_uri_bytes: saturating_usize(max_uri_bytes),
+            max_header_bytes: saturating_usize(max_header_bytes),
+            max_headers: saturating_usize(max_headers),
+            max_connections: saturating_usize(max_connections),
+            max_in_flight: saturating_usize(max_in_flight),
             client_write_stall_timeout: Duration::from_millis(write_stall_ms),
-            h2_max_concurrent_streams: h2_streams as u32,
+            h2_max_concurrent_streams: u32::try_from(h2_streams).unwrap_or(u32::MAX),
             h2_keep_alive_interval: (h2_ping_ms > 0).then(|| Duration::from_millis(h2_ping_ms)),
-            metrics_max_label_sets: metrics_max_label_sets as usize,
+            metrics_max_label_sets: saturating_usize(metrics_max_label_sets),
         }
     }
 }

@@ -11,6 +11,7 @@ use super::{
     CacheConfig, Config, Egress, LogFormat, LogsConfig, Overrides, ProviderConfig, Secret,
     ServerConfig, StorageConfig, UpstreamNet, UpstreamPool,
 };
+use crate::convert::saturating_usize;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -296,7 +297,7 @@ impl RawConfig {
                 listen,
                 data_dir,
                 admin_token,
-                max_body_bytes: server.max_body_bytes as usize,
+                max_body_bytes: saturating_usize(server.max_body_bytes),
                 trusted_proxies,
                 upstream_timeout: Duration::from_millis(server.upstream_timeout_ms),
                 upstream_pool: UpstreamPool {
@@ -323,7 +324,7 @@ impl RawConfig {
             logs: LogsConfig {
                 spool_max_bytes: self.logs.spool_max_bytes,
                 fsync: self.logs.fsync,
-                body_max_bytes: self.logs.body_max_bytes as usize,
+                body_max_bytes: saturating_usize(self.logs.body_max_bytes),
                 commit_linger: Duration::from_millis(self.logs.commit_linger_ms),
             },
             limits,

@@ -10,8 +10,10 @@ use serde_json::{Map, Value};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::{FieldError, Gateway, GatewaySettings};
+use crate::clock::SharedClock;
 use crate::error::GatewayError;
 use crate::store::{Store, StoreError};
+use crate::tasks::Tasks;
 
 /// The account that always exists (docs/architecture.md).
 pub const LOCAL_ACCOUNT: &str = "local";
@@ -23,6 +25,10 @@ pub struct GatewayRegistry {
     gateways: Arc<ArcSwap<ByAccount>>,
     /// Serialises changes so a reload never races another change's reload.
     changes: Arc<Mutex<()>>,
+    /// Stamps `created_at` and `modified_at`.
+    clock: SharedClock,
+    /// Where changes run, so shutdown waits for one in progress.
+    tasks: Tasks,
 }
 
 /// One write to the store.
@@ -56,11 +62,18 @@ impl From<StoreError> for ChangeError {
 }
 
 impl GatewayRegistry {
-    pub async fn load(store: Arc<dyn Store>) -> Result<GatewayRegistry, StoreError> {
+    /// Reads every gateway from `store`; changes are stamped by `clock` and run on `tasks`.
+    pub async fn load(
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        tasks: Tasks,
+    ) -> Result<GatewayRegistry, StoreError> {
         let registry = GatewayRegistry {
             store,
             gateways: Arc::new(ArcSwap::from_pointee(HashMap::new())),
             changes: Arc::new(Mutex::new(())),
+            clock,
+            tasks,
         };
         registry.reload().await?;
         Ok(registry)
@@ -77,7 +90,7 @@ impl GatewayRegistry {
     async fn commit(&self, lock: OwnedMutexGuard<()>, change: Change) -> Result<(), ChangeError> {
         let store = self.store.clone();
         let gateways = self.gateways.clone();
-        let task = tokio::spawn(async move {
+        let task = self.tasks.spawn(async move {
             let written = match &change {
                 Change::Insert(gateway) => store.insert_gateway(gateway).await,
                 Change::Update(gateway) => store.update_gateway(gateway).await,
@@ -167,7 +180,7 @@ impl GatewayRegistry {
         }
         let mut settings = GatewaySettings::default();
         settings.apply(body).map_err(ChangeError::Invalid)?;
-        let now = jiff::Timestamp::now();
+        let now = self.clock.now();
         let gateway = Gateway {
             account_id: account_id.to_owned(),
             id: id.to_owned(),
@@ -194,7 +207,7 @@ impl GatewayRegistry {
         if gateway.settings.cache_invalidate_on_update {
             gateway.settings.cache_generation += 1;
         }
-        gateway.modified_at = jiff::Timestamp::now();
+        gateway.modified_at = self.clock.now();
         self.commit(lock, Change::Update(gateway.clone())).await?;
         Ok(gateway)
     }
@@ -230,6 +243,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::clock::{SystemClock, monotonic_now};
     use crate::store::sqlite::SqliteStore;
 
     /// An HTTP/2 client that resets its stream drops the request's future wherever it is; the
@@ -240,12 +254,13 @@ mod tests {
     async fn a_change_dropped_after_its_write_still_reaches_the_map() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("t.db"))?);
-        let registry = GatewayRegistry::load(store.clone()).await?;
+        let registry =
+            GatewayRegistry::load(store.clone(), Arc::new(SystemClock), Tasks::new()).await?;
         {
             let first = registry.for_request(LOCAL_ACCOUNT, "default");
             let mut first = std::pin::pin!(first);
             let mut context = Context::from_waker(Waker::noop());
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            let deadline = monotonic_now() + Duration::from_secs(10);
             // Poll until the row is in the store, then go away as a reset stream's task does.
             loop {
                 if let Poll::Ready(done) = first.as_mut().poll(&mut context) {
@@ -255,7 +270,7 @@ mod tests {
                 if !store.list_gateways().await?.is_empty() {
                     break;
                 }
-                anyhow::ensure!(tokio::time::Instant::now() < deadline, "never written");
+                anyhow::ensure!(monotonic_now() < deadline, "never written");
                 tokio::task::yield_now().await;
             }
         }

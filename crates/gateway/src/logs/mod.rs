@@ -16,12 +16,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::{Notify, watch};
-use tokio_util::task::TaskTracker;
 
 pub use spool::{SpoolError, SpoolSettings};
 
 use crate::gateways::GatewayRegistry;
 use crate::store::Store;
+use crate::tasks::Tasks;
 
 /// The request side of the log pipeline, shared by every request.
 #[derive(Clone)]
@@ -33,9 +33,10 @@ pub struct LogPipeline {
     shipped: watch::Receiver<SpoolPosition>,
     /// Cuts the shipper's batch window short, for those waiting on [`LogPipeline::flushed`].
     ship_now: Arc<Notify>,
-    shipper_done: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// The shipper and the spool's feeding task; shutdown waits for both to end.
+    background: Tasks,
     /// Tasks that still owe an end record (response relays); shutdown waits for them, briefly.
-    owing_ends: TaskTracker,
+    owing_ends: Tasks,
 }
 
 /// How long shutdown waits for relays cut at the end of the grace period to record the cut, so
@@ -73,8 +74,9 @@ impl LogPipeline {
                 offset: 0,
             },
         };
+        let background = Tasks::new();
         let (writer, committed, unshipped_bytes) =
-            spool::start_writer(settings.clone(), next_segment, existing_bytes)?;
+            spool::start_writer(settings.clone(), next_segment, existing_bytes, &background)?;
         let (shipped_tx, shipped) = watch::channel(checkpoint);
         let mut shipper = shipper::Shipper {
             dir: settings.dir.clone(),
@@ -100,7 +102,7 @@ impl LogPipeline {
         }
         let (stop, stopped) = watch::channel(false);
         let ship_now = Arc::new(Notify::new());
-        let shipper_task = tokio::spawn(shipper.run(committed.clone(), stopped, ship_now.clone()));
+        background.spawn(shipper.run(committed.clone(), stopped, ship_now.clone()));
         Ok(LogPipeline {
             writer,
             instance_id: instance_id.into(),
@@ -108,8 +110,8 @@ impl LogPipeline {
             committed,
             shipped,
             ship_now,
-            shipper_done: Arc::new(tokio::sync::Mutex::new(Some(shipper_task))),
-            owing_ends: TaskTracker::new(),
+            background,
+            owing_ends: Tasks::new(),
         })
     }
 
@@ -175,13 +177,11 @@ impl LogPipeline {
     /// spool to the store and stops. Whatever the store does not take in time stays in the spool
     /// for the next start.
     pub async fn shutdown(&self) {
-        self.owing_ends.close();
-        let _ = tokio::time::timeout(OWING_ENDS_LIMIT, self.owing_ends.wait()).await;
+        self.owing_ends.shutdown(OWING_ENDS_LIMIT).await;
         self.writer.close().await;
         let _ = self.stop.send(true);
-        if let Some(task) = self.shipper_done.lock().await.take() {
-            let _ = task.await;
-        }
+        self.background.stop();
+        self.background.wait().await;
     }
 }
 

@@ -180,8 +180,13 @@ impl SpoolRecord {
             return Err(serde::ser::Error::custom(error));
         }
         out.extend_from_slice(body);
-        let payload_len = out.len() - start - FRAME_HEADER;
-        out[start..start + 4].copy_from_slice(&(payload_len as u32).to_le_bytes());
+        // The length field is 32 bits. Bodies are cut far below that (`logs.body_max_bytes`),
+        // but a frame whose length wrapped would be misread by every later record's reader.
+        let Ok(payload_len) = u32::try_from(out.len() - start - FRAME_HEADER) else {
+            out.truncate(start);
+            return Err(serde::ser::Error::custom("log record longer than 4 GiB"));
+        };
+        out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
         let crc = crc32fast::hash(&out[start + FRAME_HEADER..]);
         out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
         Ok(())
@@ -366,7 +371,7 @@ mod tests {
         };
         let json = json.unwrap_or_default();
         let mut payload = vec![kind];
-        payload.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        payload.extend_from_slice(&u32::try_from(json.len()).unwrap().to_le_bytes());
         payload.extend_from_slice(&json);
         payload.extend_from_slice(body);
         out.extend_from_slice(&frame(&payload));
@@ -378,7 +383,7 @@ mod tests {
 
     /// A frame around `payload`, with its length and a correct CRC.
     fn frame(payload: &[u8]) -> Vec<u8> {
-        let mut frame = (payload.len() as u32).to_le_bytes().to_vec();
+        let mut frame = u32::try_from(payload.len()).unwrap().to_le_bytes().to_vec();
         frame.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
         frame.extend_from_slice(payload);
         frame
@@ -423,7 +428,7 @@ mod tests {
         assert_eq!(removed, Some(serde_json::Value::Null));
         let json = json.to_string();
         let mut payload = vec![KIND_END_JSON];
-        payload.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        payload.extend_from_slice(&u32::try_from(json.len()).unwrap().to_le_bytes());
         payload.extend_from_slice(json.as_bytes());
         payload.extend_from_slice(b"body");
         assert_eq!(

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use super::record::{SpoolPosition, SpoolRecord};
 use super::spool;
 use crate::analytics::rollup_deltas;
+use crate::clock::monotonic_now;
 use crate::gateways::{GatewayRegistry, LogStrategy};
 use crate::store::Store;
 use crate::store::logs::RowCap;
@@ -70,7 +71,7 @@ impl Shipper {
                     changed = committed.changed() => if changed.is_err() && self.checkpoint >= *committed.borrow() { return },
                     _ = stop.changed() => {}
                 }
-                window_start = Some(Instant::now());
+                window_start = Some(monotonic_now());
                 continue;
             }
             if let Some(start) = window_start.take()
@@ -106,7 +107,7 @@ impl Shipper {
                     }
                 }
             }
-            window_start = Some(Instant::now());
+            window_start = Some(monotonic_now());
         }
     }
 

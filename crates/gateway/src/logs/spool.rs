@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::record::{FRAME_HEADER, SpoolPosition, SpoolRecord};
+use crate::tasks::Tasks;
 
 /// Most records or bytes gathered into one write.
 const GROUP_MAX_RECORDS: usize = 512;
@@ -63,6 +64,9 @@ enum Command {
 pub struct SpoolWriter {
     commands: mpsc::Sender<Command>,
     unshipped_bytes: Arc<AtomicU64>,
+    /// Detached appends still waiting for room in the queue; closing waits for them, so a
+    /// record handed over before the close is written rather than refused behind it.
+    detached: Tasks,
 }
 
 impl SpoolWriter {
@@ -85,8 +89,10 @@ impl SpoolWriter {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(command)) => {
                 let commands = self.commands.clone();
-                tokio::spawn(async move {
-                    let _ = commands.send(command).await;
+                self.detached.spawn(async move {
+                    if commands.send(command).await.is_err() {
+                        tracing::error!("log record after the spool closed: lost");
+                    }
                 });
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
@@ -95,8 +101,10 @@ impl SpoolWriter {
         }
     }
 
-    /// Writes what is queued and stops the writer thread.
+    /// Writes what is queued (detached appends included) and stops the writer thread.
     pub async fn close(&self) {
+        self.detached.stop();
+        self.detached.wait().await;
         let (done, closed) = oneshot::channel();
         if self.commands.send(Command::Close(done)).await.is_ok() {
             let _ = closed.await;
@@ -136,12 +144,14 @@ fn segment_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:020}.spool"))
 }
 
-/// Starts the writer thread on a new segment `first_segment`; `existing_bytes` is what older
-/// segments still hold. Returns the writer and the committed position.
+/// Starts the writer thread on a new segment `first_segment`, and on `tasks` the task that
+/// feeds it (it ends once the writer is closed); `existing_bytes` is what older segments still
+/// hold. Returns the writer and the committed position.
 pub fn start_writer(
     settings: SpoolSettings,
     first_segment: u64,
     existing_bytes: u64,
+    tasks: &Tasks,
 ) -> std::io::Result<(SpoolWriter, watch::Receiver<SpoolPosition>, Arc<AtomicU64>)> {
     let unshipped_bytes = Arc::new(AtomicU64::new(existing_bytes));
     let (commands, receiver) = mpsc::channel(QUEUE_CAPACITY);
@@ -165,11 +175,12 @@ pub fn start_writer(
             }
             .run(batch_receiver)
         })?;
-    tokio::spawn(gather(receiver, batches));
+    tasks.spawn(gather(receiver, batches));
     Ok((
         SpoolWriter {
             commands,
             unshipped_bytes: unshipped_bytes.clone(),
+            detached: Tasks::new(),
         },
         committed,
         unshipped_bytes,
@@ -194,7 +205,11 @@ async fn gather(mut commands: mpsc::Receiver<Command>, batches: mpsc::Sender<Vec
         {
             batch.push(command);
         }
-        if batches.send(batch).await.is_err() {
+        // Nothing after a close is written: end with it, so shutdown can wait for this task.
+        let closing = batch
+            .iter()
+            .any(|command| matches!(command, Command::Close(_)));
+        if batches.send(batch).await.is_err() || closing {
             return;
         }
     }
@@ -351,7 +366,7 @@ pub fn read_range(
             continue;
         }
         file.seek(SeekFrom::Start(position.offset))?;
-        let available = (end - position.offset) as usize;
+        let available = crate::convert::saturating_usize(end - position.offset);
         let mut buffer = vec![0; available.min(budget.max(FRAME_HEADER))];
         file.read_exact(&mut buffer)?;
         let mut used = 0;
@@ -413,4 +428,40 @@ pub fn delete_before(dir: &Path, position: SpoolPosition) -> std::io::Result<u64
         freed += size;
     }
     Ok(freed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record appended without waiting, while the queue is full, is written before the spool
+    /// closes. Closing used to queue its own command ahead of such records, so the writer
+    /// stopped first and they were lost at every shutdown under load.
+    #[tokio::test]
+    async fn close_writes_the_detached_appends_that_waited_for_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = SpoolSettings {
+            dir: dir.path().to_path_buf(),
+            max_bytes: u64::MAX,
+            segment_bytes: u64::MAX,
+            fsync: false,
+            linger: std::time::Duration::ZERO,
+        };
+        let tasks = Tasks::new();
+        let (writer, _committed, _bytes) = start_writer(settings, 1, 0, &tasks).unwrap();
+        const FRAME: &[u8] = b"0123456789";
+        // Nothing runs until this test awaits: past the queue's capacity, appends wait in
+        // tasks of their own.
+        let records = QUEUE_CAPACITY + 100;
+        for _ in 0..records {
+            writer.append_detached(FRAME.to_vec());
+        }
+        writer.close().await;
+        let written = std::fs::metadata(segment_path(dir.path(), 1))
+            .unwrap()
+            .len();
+        assert_eq!(written, u64::try_from(records * FRAME.len()).unwrap());
+        // The feeding task ended with the close.
+        assert!(tasks.shutdown(std::time::Duration::from_secs(10)).await);
+    }
 }

@@ -7,6 +7,8 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Unit;
 
+use crate::convert::count_as_f64;
+
 /// Registered once; reads the process's figures whenever it is encoded.
 #[derive(Debug)]
 pub(super) struct ProcessCollector;
@@ -43,13 +45,13 @@ impl Collector for ProcessCollector {
                 "process_resident_memory",
                 "Resident memory size in bytes",
                 Some(Unit::Bytes),
-                sample.resident_bytes.map(|b| b as f64),
+                sample.resident_bytes.map(count_as_f64),
             ),
             (
                 "process_virtual_memory",
                 "Virtual memory size in bytes",
                 Some(Unit::Bytes),
-                sample.virtual_bytes.map(|b| b as f64),
+                sample.virtual_bytes.map(count_as_f64),
             ),
             (
                 "process_start_time",
@@ -61,13 +63,13 @@ impl Collector for ProcessCollector {
                 "process_open_fds",
                 "Number of open file descriptors",
                 None,
-                sample.open_fds.map(|n| n as f64),
+                sample.open_fds.map(count_as_f64),
             ),
             (
                 "process_max_fds",
                 "Maximum number of open file descriptors",
                 None,
-                sample.max_fds.map(|n| n as f64),
+                sample.max_fds.map(count_as_f64),
             ),
         ];
         for (name, help, unit, value) in gauges {
@@ -115,7 +117,7 @@ fn from_stat(stat: &str, system_stat: Option<&str>) -> Sample {
     let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
     let cpu_seconds = field(14)
         .zip(field(15))
-        .map(|(user, system)| (user + system) as f64 / USER_HZ);
+        .map(|(user, system)| count_as_f64(user + system) / USER_HZ);
     let boot_time = system_stat.and_then(|text| {
         text.lines()
             .find_map(|line| line.strip_prefix("btime "))
@@ -123,7 +125,7 @@ fn from_stat(stat: &str, system_stat: Option<&str>) -> Sample {
     });
     let start_time_seconds = field(22)
         .zip(boot_time)
-        .map(|(ticks, boot)| boot as f64 + ticks as f64 / USER_HZ);
+        .map(|(ticks, boot)| count_as_f64(boot) + count_as_f64(ticks) / USER_HZ);
     Sample {
         cpu_seconds,
         start_time_seconds,

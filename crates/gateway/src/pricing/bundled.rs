@@ -15,6 +15,7 @@ use super::TokenCounts;
 use super::cache::Priced;
 use super::flat::FlatRates;
 use super::names::{self, HUGGINGFACE_PREFIX, Source};
+use crate::convert::count_as_f64;
 
 /// A model found in the data: the provider id and a name that matches it directly.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,14 +188,17 @@ fn usage(tokens: &TokenCounts) -> Usage {
         .saturating_add(tokens.cache_read)
         .saturating_add(tokens.cache_write);
     let mut usage = Usage::from([
-        (UsageKey::INPUT_TOKENS, input as f64),
-        (UsageKey::OUTPUT_TOKENS, tokens.output as f64),
+        (UsageKey::INPUT_TOKENS, count_as_f64(input)),
+        (UsageKey::OUTPUT_TOKENS, count_as_f64(tokens.output)),
     ]);
     if tokens.cache_read > 0 {
-        usage.insert(UsageKey::CACHE_READ_TOKENS, tokens.cache_read as f64);
+        usage.insert(UsageKey::CACHE_READ_TOKENS, count_as_f64(tokens.cache_read));
     }
     if tokens.cache_write > 0 {
-        usage.insert(UsageKey::CACHE_WRITE_TOKENS, tokens.cache_write as f64);
+        usage.insert(
+            UsageKey::CACHE_WRITE_TOKENS,
+            count_as_f64(tokens.cache_write),
+        );
     }
     usage
 }

@@ -1,6 +1,7 @@
 //! The `cf-aig-custom-cost` header's arithmetic: the client's own prices replace the table's.
 
 use super::TokenCounts;
+use crate::convert::count_as_f64;
 use crate::proxy::CustomCost;
 
 /// USD for `tokens` at the client's prices. `total_cost` is the cost outright; otherwise
@@ -14,6 +15,6 @@ pub fn custom_cost(cost: &CustomCost, tokens: &TokenCounts) -> f64 {
         .input
         .saturating_add(tokens.cache_read)
         .saturating_add(tokens.cache_write);
-    input as f64 * cost.per_token_in.unwrap_or(0.0)
-        + tokens.output as f64 * cost.per_token_out.unwrap_or(0.0)
+    count_as_f64(input) * cost.per_token_in.unwrap_or(0.0)
+        + count_as_f64(tokens.output) * cost.per_token_out.unwrap_or(0.0)
 }

@@ -32,6 +32,7 @@
 use genai_prices::PriceCalculation;
 
 use super::TokenCounts;
+use crate::convert::count_as_f64;
 
 /// How long a record holds: every time bound in the data is a multiple of this (half-hours).
 pub(super) const STRETCH_SECONDS: i64 = 1800;
@@ -156,10 +157,10 @@ impl Rates {
         }
         let rate = &self.per_token;
         // Summed as the crate does: input-side units in price-key order, output, then the fee.
-        let input = rate.cache_read * tokens.cache_read as f64
-            + rate.cache_write * tokens.cache_write as f64
-            + rate.input * tokens.input as f64;
-        let output = rate.output * tokens.output as f64;
+        let input = rate.cache_read * count_as_f64(tokens.cache_read)
+            + rate.cache_write * count_as_f64(tokens.cache_write)
+            + rate.input * count_as_f64(tokens.input);
+        let output = rate.output * count_as_f64(tokens.output);
         Some(self.per_request + (input + output))
     }
 }
@@ -184,7 +185,7 @@ impl PerToken {
             cache_write: total,
             ..TokenCounts::default()
         })?;
-        let per_token = |price: f64| price / total as f64;
+        let per_token = |price: f64| price / count_as_f64(total);
         Some(PerToken {
             input: per_token(plain.input_price),
             output: per_token(plain.output_price),

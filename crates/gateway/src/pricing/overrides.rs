@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::TokenCounts;
+use crate::convert::count_as_f64;
 
 /// One model's prices in USD per million tokens.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -47,10 +48,10 @@ impl PriceOverride {
     pub(super) fn cost(&self, tokens: &TokenCounts) -> f64 {
         let cache_read = self.cache_read.unwrap_or(self.input);
         let cache_write = self.cache_write.unwrap_or(self.input);
-        (tokens.input as f64 * self.input
-            + tokens.output as f64 * self.output
-            + tokens.cache_read as f64 * cache_read
-            + tokens.cache_write as f64 * cache_write)
+        (count_as_f64(tokens.input) * self.input
+            + count_as_f64(tokens.output) * self.output
+            + count_as_f64(tokens.cache_read) * cache_read
+            + count_as_f64(tokens.cache_write) * cache_write)
             / 1_000_000.0
     }
 }

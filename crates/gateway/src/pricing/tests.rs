@@ -3,6 +3,7 @@ use std::time::SystemTime;
 use genai_prices::{Calculator, PriceRequest, Usage, UsageKey};
 
 use super::*;
+use crate::convert::count_as_f64;
 use crate::proxy::CustomCost;
 
 const AT: &str = "2026-11-20T12:00:00Z";
@@ -74,10 +75,10 @@ fn published(provider_id: &str, model_id: &str, at: jiff::Timestamp) -> Publishe
 
 impl Published {
     fn cost(&self, t: &TokenCounts) -> f64 {
-        (t.input as f64 * self.input
-            + t.output as f64 * self.output
-            + t.cache_read as f64 * self.cache_read
-            + t.cache_write as f64 * self.cache_write)
+        (count_as_f64(t.input) * self.input
+            + count_as_f64(t.output) * self.output
+            + count_as_f64(t.cache_read) * self.cache_read
+            + count_as_f64(t.cache_write) * self.cache_write)
             / 1e6
             + self.per_request
     }

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use super::options::RequestOptions;
 use crate::gateways::Gateway;
@@ -19,11 +19,11 @@ pub struct Arrival {
 }
 
 impl Arrival {
-    pub fn now() -> Arrival {
+    pub fn now(state: &AppState) -> Arrival {
         Arrival {
             log_id: uuid::Uuid::now_v7(),
-            started: Instant::now(),
-            created_at: jiff::Timestamp::now(),
+            started: crate::clock::monotonic_now(),
+            created_at: state.clock().now(),
         }
     }
 }

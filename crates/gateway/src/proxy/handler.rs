@@ -32,7 +32,7 @@ use crate::gateways::bounds;
 use crate::state::AppState;
 
 pub async fn proxy(State(state): State<AppState>, request: Request) -> Response {
-    let arrival = Arrival::now();
+    let arrival = Arrival::now(&state);
     let log_id = arrival.log_id;
     let client_event_id = request.headers().get(EVENT_ID).cloned();
     // Boxed: the request's future holds the upstream call and the relay setup (kilobytes), and

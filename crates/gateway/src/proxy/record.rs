@@ -4,7 +4,7 @@
 //! or only counted for analytics and metrics is decided here too.
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use http::{HeaderMap, header};
 
@@ -13,6 +13,7 @@ use super::options::{CustomCost, RequestOptions};
 use super::plan::UpstreamCall;
 use super::redact;
 use crate::cache::CachedResponse;
+use crate::convert::{millis_i64, saturating_i64, saturating_i64_from_usize};
 use crate::error::{ErrorCode, GatewayError};
 use crate::logs::{LogBegin, LogEnd, RollupFacts};
 use crate::pricing::{TokenCounts, custom_cost};
@@ -95,7 +96,7 @@ impl RequestLog {
                 }),
                 step: call.step,
                 request_content_type: header_text(headers, header::CONTENT_TYPE),
-                request_size: body.len() as i64,
+                request_size: saturating_i64_from_usize(body.len()),
                 client_ip: ctx.client.map(|ip| ip.to_string()),
                 user_agent: header_text(headers, header::USER_AGENT),
                 keep_payload,
@@ -187,7 +188,7 @@ impl RequestLog {
             duration_ms: elapsed_ms(self.started),
             attempts: self.attempt,
             response_content_type: header_text(headers, header::CONTENT_TYPE),
-            response_size: body.len() as i64,
+            response_size: saturating_i64_from_usize(body.len()),
             response_headers: self.kept_headers(headers),
             response_head_complete: head_complete,
             error: Some(format!("provider answered {status}; {outcome}")),
@@ -219,7 +220,7 @@ impl RequestLog {
                 .iter()
                 .find(|(name, _)| name == "content-type")
                 .map(|(_, value)| value.clone()),
-            response_size: cached.body.len() as i64,
+            response_size: saturating_i64_from_usize(cached.body.len()),
             response_headers: if self.keep_payload {
                 cached.headers.clone()
             } else {
@@ -262,10 +263,10 @@ impl RequestLog {
             end.error = Some(error.to_owned());
         }
         if let Some(usage) = body.extracted.usage {
-            end.tokens_in = Some(usage.total_input() as i64);
-            end.tokens_out = Some(usage.output_tokens as i64);
-            end.cache_read_tokens = Some(usage.cache_read_tokens as i64);
-            end.cache_write_tokens = Some(usage.cache_write_tokens as i64);
+            end.tokens_in = Some(saturating_i64(usage.total_input()));
+            end.tokens_out = Some(saturating_i64(usage.output_tokens));
+            end.cache_read_tokens = Some(saturating_i64(usage.cache_read_tokens));
+            end.cache_write_tokens = Some(saturating_i64(usage.cache_write_tokens));
             let tokens = TokenCounts {
                 input: usage.input_tokens,
                 output: usage.output_tokens,
@@ -367,7 +368,7 @@ pub(super) fn refusal(ctx: &RequestContext<'_>, error: &GatewayError) {
 }
 
 pub fn elapsed_ms(since: Instant) -> i64 {
-    i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
+    millis_i64(since.elapsed())
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {

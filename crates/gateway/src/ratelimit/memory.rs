@@ -34,6 +34,10 @@ const LOG_BUDGET_STAMPS: usize = LOG_BUDGET_BYTES / 8;
 /// Above this limit a sliding rule is counted with the two-window counter: one key's log may
 /// then take at most half of one shard's timestamp budget (65,536 timestamps, 512 KiB), so a
 /// single busy key cannot starve the others of its shard.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "65,536 fits in u32; `u32::try_from` is not available in a const"
+)]
 pub const MAX_EXACT_SLIDING_LIMIT: u32 = (LOG_BUDGET_STAMPS / SHARDS / 2) as u32;
 
 #[derive(Debug)]
@@ -265,6 +269,10 @@ impl MemoryLimiter {
     }
 
     fn shard(&self, key: &str) -> MutexGuard<'_, Shard> {
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "the remainder is below shards.len(), a usize"
+        )]
         let index = (self.hasher.hash_one(key) % self.shards.len() as u64) as usize;
         // A panic while holding a shard cannot leave it inconsistent in a way that matters
         // more than refusing every request would, so a poisoned lock is used as it is.

@@ -73,6 +73,10 @@ fn shared(url: &str, prefix: &str, clock: &Arc<ManualClock>, max_exact: u32) -> 
         .with_local(MemoryLimiter::with_bounds(64, 1_000, 1 << 20, max_exact))
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own concurrent checks and fake Redis server, joined or aborted before it ends"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn two_instances_admit_exactly_the_limit_together() {
     let url = redis_url();
@@ -135,7 +139,7 @@ async fn redis_and_memory_agree_on_every_decision() {
         let rule = rule(5, 10, technique);
         let mut admitted = 0;
         for (advance, checks) in steps {
-            clock.advance(Duration::from_millis(advance as u64));
+            clock.advance(Duration::from_millis(u64::try_from(advance).unwrap()));
             for _ in 0..checks {
                 let shared = redis.check("k", &rule).await;
                 let local = memory.check("k", &rule).await;
@@ -228,6 +232,10 @@ async fn a_down_redis_limits_locally_behind_the_breaker() {
     assert_eq!(limiter.redis_fallbacks(), 14);
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own concurrent checks and fake Redis server, joined or aborted before it ends"
+)]
 #[tokio::test]
 async fn a_hung_redis_costs_the_timeout_once() {
     // Accepts connections and never answers.
@@ -243,7 +251,7 @@ async fn a_hung_redis_costs_the_timeout_once() {
     let url = format!("redis://127.0.0.1:{port}");
     let limiter = RateLimiter::redis(&url, "tollgate-test:", clock.clone(), 1_000).unwrap();
     let rule = rule(2, 60, Sliding);
-    let started = std::time::Instant::now();
+    let started = crate::clock::monotonic_now();
     let first = tokio::time::timeout(Duration::from_secs(10), limiter.check("k", &rule)).await;
     assert!(first.expect("bounded by the Redis timeout").is_allowed());
     assert!(

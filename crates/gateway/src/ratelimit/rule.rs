@@ -187,6 +187,11 @@ pub(crate) fn log_decision(
 /// `prev` weighted by the part of the previous window still inside the interval. Written as
 /// the Redis script writes it (same operations, same order, IEEE doubles in both) so both
 /// backends take the same decision for the same counts.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "window lengths (ms) and request counts stay far below 2^53, where f64 is exact; \
+              the Redis script computes in the same doubles"
+)]
 pub(crate) fn counter_admits(
     limit: u32,
     window_ms: i64,
@@ -200,6 +205,14 @@ pub(crate) fn counter_admits(
 
 /// A two-window counter outcome. `elapsed` is the time since the current window began and
 /// `curr` its count after this check.
+#[expect(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "window lengths (ms) and request counts stay far below 2^53, where f64 is exact; \
+              each float is clamped to [0, limit] or [1, window] before it becomes an integer; \
+              the Redis script computes in the same doubles"
+)]
 pub(crate) fn counter_decision(
     limit: u32,
     window_ms: i64,

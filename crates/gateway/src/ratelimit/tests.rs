@@ -207,6 +207,10 @@ async fn a_changed_rule_starts_a_fresh_count() {
     assert_eq!(limiter.local_keys(), 1);
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own concurrent checks, joined before it ends"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn exact_under_concurrency() {
     for technique in [Fixed, Sliding] {

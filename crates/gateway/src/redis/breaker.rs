@@ -189,7 +189,7 @@ mod tests {
 
         let mut expected = INITIAL_BACKOFF_MS;
         for _ in 0..8 {
-            clock.advance(Duration::from_millis(expected as u64 - 1));
+            clock.advance(Duration::from_millis(u64::try_from(expected).unwrap() - 1));
             assert!(
                 breaker.permit().is_none(),
                 "still open 1 ms before the period ends"

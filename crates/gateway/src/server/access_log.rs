@@ -8,13 +8,16 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 use http_body::{Frame, SizeHint};
+use tokio::time::Instant;
+
+use crate::clock::monotonic_now;
+use crate::convert::millis_u64;
 
 /// The target operators filter on (`TOLLGATE_LOG=info,tollgate::access=off`).
 pub const ACCESS_TARGET: &str = "tollgate::access";
@@ -26,7 +29,7 @@ pub async fn access_log(request: Request, next: Next) -> Response {
     if !request.uri().path().starts_with("/v1/") {
         return next.run(request).await;
     }
-    let started = Instant::now();
+    let started = monotonic_now();
     let method = request.method().clone();
     let path: String = request.uri().path().chars().take(MAX_PATH_CHARS).collect();
     let response = next.run(request).await;
@@ -70,7 +73,7 @@ impl AccessLine {
             method = %self.method,
             path = %self.path,
             status = self.status,
-            duration_ms = self.started.elapsed().as_millis() as u64,
+            duration_ms = millis_u64(self.started.elapsed()),
             gateway = %gateway,
             provider = %provider,
             log_id = %self.log_id,

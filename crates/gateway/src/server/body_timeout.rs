@@ -12,7 +12,9 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 use http_body::{Frame, SizeHint};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
+
+use crate::clock::monotonic_now;
 
 /// The error a [`TimedBody`] ends with when the client is too slow.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +97,7 @@ impl HttpBody for TimedBody {
         // Data already received always wins over a deadline that passed while nobody read.
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
             if matches!(frame, Some(Ok(_))) {
-                clocks.idle.as_mut().reset(Instant::now() + timeouts.idle);
+                clocks.idle.as_mut().reset(monotonic_now() + timeouts.idle);
             }
             return Poll::Ready(frame.map(|result| result.map_err(Into::into)));
         }
@@ -158,7 +160,7 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(4)).await;
             Some((chunk("x"), ()))
         });
-        let started = Instant::now();
+        let started = monotonic_now();
         assert_eq!(read(Body::from_stream(trickle)).await, Err(true));
         assert!(started.elapsed() >= Duration::from_secs(60));
         assert!(started.elapsed() < Duration::from_secs(65));

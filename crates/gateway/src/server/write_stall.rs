@@ -15,6 +15,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::clock::monotonic_now;
+
 /// The connection bound is this many times `client_write_stall_timeout_ms`, so that a stalled
 /// response stream is cut (and its row says `client stalled`) before its connection is.
 const STREAM_BOUNDS_PER_CONNECTION_BOUND: u32 = 2;
@@ -36,7 +38,7 @@ pub struct WriteStall {
 impl WriteStall {
     pub fn new() -> Arc<WriteStall> {
         Arc::new(WriteStall {
-            origin: Instant::now(),
+            origin: monotonic_now(),
             since: AtomicU64::new(0),
             begun: Notify::new(),
         })
@@ -71,7 +73,7 @@ impl WriteStall {
                 None => self.begun.notified().await,
                 Some(since) => {
                     let deadline = since + limit;
-                    if Instant::now() >= deadline {
+                    if monotonic_now() >= deadline {
                         return;
                     }
                     tokio::time::sleep_until(deadline).await;
@@ -175,7 +177,7 @@ mod tests {
 
     /// Waits for the stall to be reported and returns how long that took.
     async fn reported(stall: &WriteStall) -> Duration {
-        let started = Instant::now();
+        let started = monotonic_now();
         tokio::time::timeout(LIMIT * 2, stall.exceeded(LIMIT))
             .await
             .unwrap();

@@ -20,7 +20,8 @@ pub fn decode_into(input: &[u8], out: &mut Vec<u8>) -> bool {
         bits += 6;
         if bits >= 8 {
             bits -= 8;
-            out.push((acc >> bits) as u8);
+            // `acc` holds fewer than `bits + 8` bits: the shift leaves exactly one byte.
+            out.push((acc >> bits).to_le_bytes()[0]);
             acc &= (1 << bits) - 1;
         }
     }

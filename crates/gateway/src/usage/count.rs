@@ -37,8 +37,12 @@ impl Visitor<'_> for CountVisitor {
         Ok(Count(u64::try_from(v).unwrap_or(0)))
     }
 
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "`as` saturates and maps NaN and negatives to 0, what a bogus count deserves"
+    )]
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Count, E> {
-        // `as` saturates and maps NaN to 0, which is what a bogus count deserves.
         Ok(Count(v as u64))
     }
 

@@ -162,6 +162,10 @@ fn be_u32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "`i` counts to 255; `u32::try_from` is not available in a const"
+)]
 const CRC_TABLE: [u32; 256] = {
     let mut table = [0u32; 256];
     let mut i = 0;
@@ -194,10 +198,10 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 pub fn encode(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
     let mut head = Vec::new();
     for (name, value) in headers {
-        head.push(name.len() as u8);
+        head.push(u8::try_from(name.len()).unwrap());
         head.extend_from_slice(name.as_bytes());
         head.push(7);
-        head.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        head.extend_from_slice(&u16::try_from(value.len()).unwrap().to_be_bytes());
         head.extend_from_slice(value.as_bytes());
     }
     encode_raw(&head, payload)
@@ -208,8 +212,8 @@ pub fn encode(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
 pub fn encode_raw(headers: &[u8], payload: &[u8]) -> Vec<u8> {
     let total = OVERHEAD + headers.len() + payload.len();
     let mut frame = Vec::with_capacity(total);
-    frame.extend_from_slice(&(total as u32).to_be_bytes());
-    frame.extend_from_slice(&(headers.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&u32::try_from(total).unwrap().to_be_bytes());
+    frame.extend_from_slice(&u32::try_from(headers.len()).unwrap().to_be_bytes());
     let prelude_crc = crc32(&frame);
     frame.extend_from_slice(&prelude_crc.to_be_bytes());
     frame.extend_from_slice(headers);

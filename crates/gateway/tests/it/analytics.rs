@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tollgate_gateway::analytics::RELATIVE_ERROR;
 
 use crate::support::{TestGateway, chat_body};
+use tollgate_gateway::convert::signed_as_f64;
 
 /// A test that waits on the gateway fails after this instead of hanging.
 const HANG_GUARD: Duration = Duration::from_secs(10);
@@ -212,7 +213,9 @@ async fn percentiles_are_within_the_sketch_error_of_the_truth() {
     }
     let mut durations = Vec::new();
     for id in &ids {
-        durations.push(gw.log_row("timed", id).await.unwrap().duration_ms.unwrap() as f64);
+        durations.push(signed_as_f64(
+            gw.log_row("timed", id).await.unwrap().duration_ms.unwrap(),
+        ));
     }
     durations.sort_by(f64::total_cmp);
     let totals = analytics(&gw, "gateway_id=timed").await["totals"].clone();
@@ -221,6 +224,12 @@ async fn percentiles_are_within_the_sketch_error_of_the_truth() {
         (0.95, "duration_p95"),
         (0.99, "duration_p99"),
     ] {
+        #[expect(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a rank among a few hundred samples"
+        )]
         let truth = durations[(q * (durations.len() as f64 - 1.0)) as usize];
         let got = totals[field].as_f64().unwrap();
         // The sketch's error, plus the two decimals the API rounds to.
@@ -352,6 +361,10 @@ async fn metrics_expose_the_same_counts() {
 /// An upstream that streams one whole completion, `[DONE]` included, then keeps the connection
 /// open. Resolves the returned receiver once the gateway lets go of the connection, that is once
 /// its relay finished with the request.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a fake upstream for this test, which ends with the test's runtime"
+)]
 async fn stream_then_hold() -> (std::net::SocketAddr, tokio::sync::oneshot::Receiver<()>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 use tollgate_mock_upstream::Behavior;
 
 use crate::support::{TestGateway, chat_body, gateway_error_code};
+use tollgate_gateway::clock::monotonic_now;
 
 const CHAT: &str = "/v1/local/default/openai/chat/completions";
 const COMPAT: &str = "/v1/local/default/compat/chat/completions";
@@ -133,7 +134,7 @@ async fn malformed_json_on_parsing_endpoints_is_400() {
     ];
     for path in [COMPAT, UNIVERSAL] {
         for body in &bodies {
-            let started = std::time::Instant::now();
+            let started = monotonic_now();
             let (status, envelope) = send_json(&gw, path, &[], body.clone()).await;
             let shown = String::from_utf8_lossy(&body[..body.len().min(40)]).into_owned();
             assert_eq!(status, 400, "{path} {shown}: {envelope}");
@@ -233,6 +234,10 @@ async fn a_declared_body_over_the_limit_is_413_before_it_is_read() {
 }
 
 // IN-08: a chunked body with no length stops being read once over the limit.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own slow client, joined before it ends"
+)]
 #[tokio::test]
 async fn a_chunked_body_over_the_limit_is_413() {
     let gw = gateway().await;
@@ -301,7 +306,7 @@ async fn slow_request_heads_are_closed() {
         "POST /v1/local/default/openai/chat",
         "GET / HTTP/1.1\r\nHost: a\r\n",
     ] {
-        let started = std::time::Instant::now();
+        let started = monotonic_now();
         let text = exchange(&gw, partial.as_bytes()).await;
         assert!(statuses(&text).is_empty(), "{partial:?}: {text}");
         assert!(

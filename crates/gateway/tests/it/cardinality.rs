@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::support::{TestGateway, chat_body, gateway_error_code, rss_kib};
+use tollgate_gateway::clock::monotonic_now;
 
 /// Every value of `label` in the exposition.
 fn label_values(text: &str, label: &str) -> BTreeSet<String> {
@@ -171,7 +172,7 @@ async fn a_flood_of_distinct_names_keeps_metrics_bounded() {
     let rss_before = rss_kib();
 
     // Through the request path: unknown slugs, gateways and accounts, and new models.
-    let started = std::time::Instant::now();
+    let started = monotonic_now();
     let requests = (0..PER_KIND).flat_map(|n| {
         let mut model = chat_body(false);
         model["model"] = json!(format!("flood-model-{n}"));

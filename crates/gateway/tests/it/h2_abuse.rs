@@ -6,17 +6,22 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use h2::Reason;
 use http::Request;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::{TestGateway, chat_body, rss_kib};
+use tollgate_gateway::clock::monotonic_now;
 
 const HANG_GUARD: Duration = Duration::from_secs(30);
 const RESETS: usize = 5_000;
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own HTTP/2 connection driver and writer, which end with the test"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rapid_reset_is_cut_off_and_reaches_no_upstream() {
     let gw = TestGateway::start().await;
@@ -118,6 +123,10 @@ struct Flooder {
 }
 
 impl Flooder {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test's own HTTP/2 connection driver and writer, which end with the test"
+    )]
     async fn start(addr: SocketAddr, flood: Arc<Vec<u8>>) -> Flooder {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         // A small receive window, so the server's answers back up soon.
@@ -188,7 +197,7 @@ async fn a_ping_and_settings_flood_from_a_client_that_never_reads_is_cut_off() {
     // Built before the baseline: 1.8 MiB of the test's own.
     let flood = Arc::new(flood());
     let before = rss_kib();
-    let started = Instant::now();
+    let started = monotonic_now();
     let mut flooders = Vec::new();
     for _ in 0..FLOODERS {
         flooders.push(Flooder::start(gw.addr, flood.clone()).await);

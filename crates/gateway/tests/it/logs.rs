@@ -10,6 +10,7 @@ use tollgate_gateway::store::logs::BodyKind;
 use tollgate_mock_upstream::Behavior;
 
 use crate::support::{TestGateway, chat_body};
+use tollgate_gateway::convert::signed_as_f64;
 
 const HANG_GUARD: Duration = Duration::from_secs(20);
 
@@ -72,8 +73,9 @@ async fn a_chat_completion_is_logged_with_tokens_cost_and_bodies() {
     assert_eq!(row.tokens_in, reply["usage"]["prompt_tokens"].as_i64());
     assert_eq!(row.tokens_out, reply["usage"]["completion_tokens"].as_i64());
     // gpt-4o-mini: $0.15 per million input tokens, $0.60 per million output tokens.
-    let expected =
-        (row.tokens_in.unwrap() as f64 * 0.15 + row.tokens_out.unwrap() as f64 * 0.60) / 1e6;
+    let expected = (signed_as_f64(row.tokens_in.unwrap()) * 0.15
+        + signed_as_f64(row.tokens_out.unwrap()) * 0.60)
+        / 1e6;
     assert!(
         (row.cost.unwrap() - expected).abs() < 1e-12,
         "{:?} vs {expected}",
@@ -326,7 +328,8 @@ async fn custom_cost_overrides_the_table_and_unknown_models_cost_null() {
     .await;
     let _ = response.bytes().await;
     let row = gw.log_row("default", &id).await.unwrap();
-    let expected = row.tokens_in.unwrap() as f64 * 0.001 + row.tokens_out.unwrap() as f64 * 0.002;
+    let expected = signed_as_f64(row.tokens_in.unwrap()) * 0.001
+        + signed_as_f64(row.tokens_out.unwrap()) * 0.002;
     assert!((row.cost.unwrap() - expected).abs() < 1e-12);
     assert!(row.custom_cost);
 
@@ -493,8 +496,9 @@ async fn configured_prices_cost_custom_models() {
     let (response, id) = post(&gw, "/v1/local/default/my-llm/chat/completions", &[], body).await;
     let _ = response.bytes().await;
     let row = gw.log_row("default", &id).await.unwrap();
-    let expected =
-        (row.tokens_in.unwrap() as f64 * 2.0 + row.tokens_out.unwrap() as f64 * 4.0) / 1e6;
+    let expected = (signed_as_f64(row.tokens_in.unwrap()) * 2.0
+        + signed_as_f64(row.tokens_out.unwrap()) * 4.0)
+        / 1e6;
     assert!(
         (row.cost.unwrap() - expected).abs() < 1e-12,
         "{:?} vs {expected}",

@@ -3,60 +3,9 @@
 
 use reqwest::Method;
 use serde_json::json;
+use tollgate_test_support::postgres::TestDatabase;
 
 use crate::support::{TestGateway, chat_body};
-
-/// A database of its own on the machine's PostgreSQL, dropped when the test ends.
-pub(crate) struct Database {
-    admin_url: String,
-    name: String,
-}
-
-impl Database {
-    pub(crate) async fn create() -> Database {
-        let admin_url = std::env::var("TOLLGATE_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("tollgate_test_{}", uuid::Uuid::now_v7().simple());
-        let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        Database { admin_url, name }
-    }
-
-    pub(crate) fn url(&self) -> String {
-        let (base, _) = self.admin_url.rsplit_once('/').unwrap();
-        format!("{base}/{}", self.name)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        // Drop runs inside the test's runtime: use a runtime of its own on another thread.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                if let Ok((client, connection)) =
-                    tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(connection);
-                    let _ = client
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
 
 /// Waits until a reload of the shared store left `gw` with the gateway `shared` in the state
 /// `seen` accepts (a notification triggers the reload; the periodic one is the safety net).
@@ -75,7 +24,7 @@ async fn reloaded(gw: &TestGateway, seen: impl Fn(&tollgate_gateway::gateways::G
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_gateways_on_one_database_are_one_gateway() {
-    let database = Database::create().await;
+    let database = TestDatabase::create().await.unwrap();
     let storage = format!("[storage]\nurl = \"{}\"\n", database.url());
     let one = TestGateway::with_config("", &storage).await;
     let two = TestGateway::with_config("", &storage).await;
@@ -136,7 +85,7 @@ async fn two_gateways_on_one_database_are_one_gateway() {
 /// a 404 or a 401.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_one_instance_creates_works_on_the_other_at_once() {
-    let database = Database::create().await;
+    let database = TestDatabase::create().await.unwrap();
     let storage = format!("[storage]\nurl = \"{}\"\n", database.url());
     let one = TestGateway::with_config("", &storage).await;
     let two = TestGateway::with_config("", &storage).await;

@@ -42,6 +42,10 @@ impl TestGateway {
     }
 
     /// The full form: an optional clock, and an optional mock to share with another gateway.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "waits for the test gateway's server in the background; the server's own tasks are tracked by its state"
+    )]
     pub async fn build(
         server_lines: &str,
         sections: &str,

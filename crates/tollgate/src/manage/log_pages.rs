@@ -160,7 +160,7 @@ mod tests {
         let base = 1_700_000_000_000;
         // 130 rows in one millisecond between rows of their own.
         let mut rows: Vec<Value> = (0..130).map(|i| row(i, base + 5)).collect();
-        rows.extend((130..200).map(|i| row(i, base + i as i64)));
+        rows.extend((130..200).map(|i| row(i, base + i64::try_from(i).unwrap())));
         for ascending in [true, false] {
             let query = LogQuery {
                 gateway: "g".into(),

@@ -2,6 +2,7 @@
 //! from now such as `90s`, `30m`, `1h`, `7d`, `2w`.
 
 use anyhow::{Context, bail};
+use tollgate_gateway::clock::{Clock, SystemClock};
 
 /// `text` as Unix milliseconds, ages counted back from `now_ms`.
 pub fn parse_ms(flag: &str, text: &str, now_ms: i64) -> anyhow::Result<i64> {
@@ -31,7 +32,7 @@ pub fn parse_ms(flag: &str, text: &str, now_ms: i64) -> anyhow::Result<i64> {
 }
 
 pub fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
+    SystemClock.now_ms()
 }
 
 /// `ms` as RFC 3339, for the analytics API.

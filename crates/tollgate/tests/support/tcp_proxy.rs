@@ -24,6 +24,10 @@ pub struct TcpProxy {
 }
 
 impl TcpProxy {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test's TCP proxy: its accept loop and connections, aborted when the proxy drops"
+    )]
     pub async fn start(target: (String, u16)) -> TcpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

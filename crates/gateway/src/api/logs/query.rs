@@ -258,7 +258,17 @@ fn time_ms(value: &Value) -> Option<i64> {
         return Some(at.as_millisecond());
     }
     let n = number(value)?;
-    n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))
+    n.as_i64().or_else(|| n.as_f64().map(float_ms))
+}
+
+/// A fractional or out-of-range millisecond time: `as` drops the fraction and saturates (NaN,
+/// which JSON cannot carry, would be 0), so a far-off bound stays far off.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "truncation and saturation are the conversion wanted"
+)]
+fn float_ms(ms: f64) -> i64 {
+    ms as i64
 }
 
 fn integer(name: &str, value: &str) -> Result<i64, String> {

@@ -18,6 +18,10 @@ fn cache() -> Arc<ResponseCache> {
 
 /// Starts `n` concurrent joins on `key`; returns the leader's guard (once every other join is
 /// waiting on it) and the followers' tasks.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own concurrent requests, each joined before it ends"
+)]
 async fn start_flights(
     cache: &Arc<ResponseCache>,
     key: &'static str,
@@ -141,6 +145,10 @@ async fn different_keys_do_not_wait_on_each_other() {
     assert_eq!(cache.flights.len(), 0);
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own concurrent requests, each joined before it ends"
+)]
 #[tokio::test]
 async fn a_follower_that_gives_up_does_not_disturb_the_flight() {
     let cache = cache();

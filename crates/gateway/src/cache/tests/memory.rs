@@ -92,6 +92,10 @@ async fn memory_is_bounded_in_bytes_and_evicts_least_recently_used() {
     assert!(cache.memory_bytes().await <= max_bytes);
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test's own concurrent writers, joined before it ends"
+)]
 #[tokio::test]
 async fn memory_byte_bound_holds_under_many_puts() {
     let clock = ManualClock::new(START_MS);
@@ -102,7 +106,7 @@ async fn memory_byte_bound_holds_under_many_puts() {
             let cache = Arc::clone(&cache);
             tokio::spawn(async move {
                 for i in 0..100 {
-                    let body = Bytes::from(vec![task as u8; 500 + i * 7]);
+                    let body = Bytes::from(vec![u8::try_from(task).unwrap(); 500 + i * 7]);
                     cache
                         .put(&format!("{task}-{i}"), response(body, START_MS, 60_000))
                         .await;

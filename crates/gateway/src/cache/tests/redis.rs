@@ -2,7 +2,7 @@
 //! Each test uses its own key prefix and deletes its keys at the end; nothing else is touched.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -259,6 +259,10 @@ async fn redis_unreachable_is_a_miss_and_the_breaker_limits_attempts() {
     assert_eq!(cache.bypasses(), 26);
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a fake Redis server for this test, aborted before it ends"
+)]
 #[tokio::test]
 async fn redis_that_never_answers_is_bounded_by_the_timeout() {
     // Accepts connections and never replies: the worst case for a cache on the request path.
@@ -278,7 +282,7 @@ async fn redis_that_never_answers_is_bounded_by_the_timeout() {
     )
     .unwrap();
 
-    let started = Instant::now();
+    let started = crate::clock::monotonic_now();
     assert_eq!(cache.get("k").await, None);
     let waited = started.elapsed();
     assert!(
@@ -292,7 +296,7 @@ async fn redis_that_never_answers_is_bounded_by_the_timeout() {
     assert_eq!(cache.bypasses(), 1);
 
     // The breaker is now open: the next calls do not wait at all.
-    let started = Instant::now();
+    let started = crate::clock::monotonic_now();
     cache.put("k", response(&b"x"[..], START_MS, 60_000)).await;
     assert_eq!(cache.get("k").await, None);
     assert!(started.elapsed() < OP_TIMEOUT, "{:?}", started.elapsed());
@@ -300,7 +304,7 @@ async fn redis_that_never_answers_is_bounded_by_the_timeout() {
 
     // After the open period a probe waits once more, still bounded.
     clock.advance(Duration::from_secs(1));
-    let started = Instant::now();
+    let started = crate::clock::monotonic_now();
     assert_eq!(cache.get("k").await, None);
     assert!(
         started.elapsed() < OP_TIMEOUT * 8,
@@ -312,6 +316,10 @@ async fn redis_that_never_answers_is_bounded_by_the_timeout() {
 }
 
 /// A server that answers every command with `-ERR boom` (what OOM or NOAUTH look like).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a fake Redis server for this test, aborted before it ends"
+)]
 async fn erroring_server() -> (u16, tokio::task::JoinHandle<()>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

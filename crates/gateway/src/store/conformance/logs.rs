@@ -631,7 +631,7 @@ pub(crate) async fn time_queries(
         ),
     ];
     for (name, q) in standard.into_iter().chain(extra) {
-        let started = std::time::Instant::now();
+        let started = crate::clock::monotonic_now();
         let (rows, info) = store.list_logs(ACCOUNT, GATEWAY, &q).await?;
         println!(
             "{name}: {} rows of {} in {:?}",

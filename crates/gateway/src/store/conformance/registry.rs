@@ -8,7 +8,7 @@ use super::Backend;
 
 /// A gateway of account `local` with the default settings, made now.
 pub(crate) fn gateway(id: &str) -> Gateway {
-    let now = jiff::Timestamp::now();
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     Gateway {
         account_id: "local".into(),
         id: id.into(),
@@ -38,7 +38,7 @@ pub(crate) async fn gateways_round_trip_with_conflicts_and_not_found<B: Backend>
     gw.settings.log_management = Some(10);
     gw.settings.log_management_strategy = Some(LogStrategy::DeleteOldest);
     gw.settings.cache_generation = u64::MAX;
-    gw.modified_at = jiff::Timestamp::now();
+    gw.modified_at = crate::clock::Clock::now(&crate::clock::SystemClock);
     store.update_gateway(&gw).await?;
     // Settings and nanosecond timestamps come back exactly; ordered by account, then age.
     assert_eq!(
@@ -66,7 +66,7 @@ pub(crate) async fn tokens_store_only_hashes<B: Backend>() -> anyhow::Result<()>
         account_id: "local".into(),
         name: "ci".into(),
         token_sha256: [7; 32],
-        created_at: jiff::Timestamp::now(),
+        created_at: crate::clock::Clock::now(&crate::clock::SystemClock),
     };
     store.insert_token(&token).await?;
     assert!(matches!(

@@ -7,6 +7,7 @@
 //! line here and a migration per store (docs/logs.md, "Adding a log column").
 
 use super::LogRow;
+use crate::convert::signed_as_f64;
 use crate::logs::{LogBegin, LogEnd};
 use crate::store::sql::Param;
 
@@ -272,7 +273,7 @@ impl FromParam for f64 {
         match value {
             Param::Real(f) => Ok(f),
             // SQLite hands back a REAL that holds an integral value as it was bound.
-            Param::Integer(i) => Ok(i as f64),
+            Param::Integer(i) => Ok(signed_as_f64(i)),
             other => Err(format!("expected a number, found {other:?}")),
         }
     }

@@ -13,6 +13,7 @@ use tokio_postgres::AsyncMessage;
 
 use super::OP_TIMEOUT;
 use super::connect::{Connector, Messages};
+use crate::tasks::Tasks;
 
 /// The channel the triggers notify on (its name is in the migration too).
 const CHANNEL: &str = "tollgate_changes";
@@ -47,9 +48,10 @@ impl ChangeFeed {
     }
 }
 
-pub(super) fn start(connector: Connector) -> ChangeFeed {
+/// Starts the listener on `tasks`; it runs until the feed is dropped.
+pub(super) fn start(connector: Connector, tasks: &Tasks) -> ChangeFeed {
     let (changed, changes) = watch::channel(0u64);
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         tokio::select! {
             () = changed.closed() => {}
             () = listen(&connector, &changed) => {}

@@ -29,6 +29,7 @@ use self::call::{Lease, bounded};
 use self::connect::Connector;
 pub use self::listener::ChangeFeed;
 use super::{Store, StoreError, StoreResult};
+use crate::tasks::Tasks;
 
 /// The longest any ordinary call (a management read or write, a log query) may take.
 const OP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,9 +63,10 @@ impl PostgresStore {
     }
 
     /// Starts listening for changes to gateways and run tokens made through any instance (or
-    /// any other client of the database); the listener stops when the feed is dropped.
-    pub fn change_feed(&self) -> ChangeFeed {
-        listener::start(self.connector.clone())
+    /// any other client of the database), on `tasks`; the listener stops when the feed is
+    /// dropped.
+    pub fn change_feed(&self, tasks: &Tasks) -> ChangeFeed {
+        listener::start(self.connector.clone(), tasks)
     }
 
     /// The pool, for a bulk copy into this database (`store::transfer`, `tollgate migrate`).
@@ -127,11 +129,6 @@ pub(in crate::store) fn pg_json(value: Value) -> Value {
         ),
         other => other,
     }
-}
-
-/// A count for a BIGINT column (counters never get near `i64::MAX`).
-fn to_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 #[async_trait]

@@ -8,10 +8,11 @@ use deadpool_postgres::Transaction;
 use futures_util::future::try_join_all;
 
 use super::logs_query::read;
-use super::{OP_TIMEOUT, PostgresStore, bounded, corrupt, pg_text, to_i64};
+use super::{OP_TIMEOUT, PostgresStore, bounded, corrupt, pg_text};
 use crate::analytics::{
     AnalyticsQuery, LatencySketch, Resolution, RollupDelta, RollupMeasures, RollupRow,
 };
+use crate::convert::saturating_i64;
 use crate::store::StoreResult;
 use crate::store::logs::AnalyticsStore;
 use crate::store::sql::Dialect;
@@ -206,7 +207,7 @@ async fn upsert(
             m.cache_write_tokens,
         ];
         for (column, value) in counters.iter_mut().zip(values) {
-            column.push(to_i64(value));
+            column.push(saturating_i64(value));
         }
         cost.push(m.cost);
         durations.push(m.duration.encode());

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use serde_json::Value;
 
 use super::{Dialect, Param, Statement, metadata_object};
+use crate::convert::signed_as_f64;
 use crate::store::StoreError;
 use crate::store::logs::columns::{self, ColumnType};
 use crate::store::logs::filter_keys::{
@@ -312,7 +313,7 @@ pub(crate) fn page_info<E>(
         Ok(match read(i, INFO_TYPES[i])? {
             Some(Param::Real(f)) => Some(f),
             // SQLite hands back a REAL that holds an integral value as it was bound.
-            Some(Param::Integer(n)) => Some(n as f64),
+            Some(Param::Integer(n)) => Some(signed_as_f64(n)),
             _ => None,
         })
     };

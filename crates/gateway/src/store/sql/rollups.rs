@@ -4,6 +4,7 @@
 
 use super::{Dialect, Param};
 use crate::analytics::{LatencySketch, Resolution, RollupKey, RollupMeasures, RollupRow};
+use crate::convert::signed_as_f64;
 use crate::store::logs::columns::ColumnType;
 
 pub(crate) fn table(resolution: Resolution) -> &'static str {
@@ -96,7 +97,7 @@ pub(crate) fn decode<E>(
             cache_write_tokens: count(12)?,
             cost: match value(13)? {
                 Param::Real(f) => f,
-                Param::Integer(n) => n as f64,
+                Param::Integer(n) => signed_as_f64(n),
                 other => return Err(corrupt(format!("rollup column 13: {other:?}"))),
             },
             duration: sketch(14)?,

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_i
 
 use super::SqliteStore;
 use super::pacer::Pacer;
+use crate::convert::{non_negative_u64, saturating_i64};
 use crate::logs::{LogBegin, LogEnd, SpoolPosition, SpoolRecord};
 use crate::store::StoreResult;
 use crate::store::logs::body_codec::{BodyEncoder, Stored};
@@ -51,7 +52,10 @@ impl SqliteStore {
                     "INSERT INTO spool_checkpoint (id, segment, offset) VALUES (1, ?1, ?2)
                  ON CONFLICT (id) DO UPDATE SET segment = excluded.segment, offset = excluded.offset",
                 )?
-                .execute(params![checkpoint.segment as i64, checkpoint.offset as i64])?;
+                .execute(params![
+                    saturating_i64(checkpoint.segment),
+                    saturating_i64(checkpoint.offset)
+                ])?;
             transaction.commit()
         })
         .await
@@ -65,8 +69,8 @@ impl SqliteStore {
                     [],
                     |row| {
                         Ok(SpoolPosition {
-                            segment: row.get::<_, i64>(0)? as u64,
-                            offset: row.get::<_, i64>(1)? as u64,
+                            segment: unsigned(row, 0)?,
+                            offset: unsigned(row, 1)?,
                         })
                     },
                 )
@@ -293,7 +297,19 @@ fn row_count(connection: &Connection, account: &str, gateway: &str) -> rusqlite:
         .prepare_cached("SELECT rows FROM log_counts WHERE account_id = ?1 AND gateway_id = ?2")?
         .query_row(params![account, gateway], |row| row.get(0))
         .optional()?;
-    Ok(rows.unwrap_or(0).max(0) as u64)
+    Ok(non_negative_u64(rows.unwrap_or(0)))
+}
+
+/// A column that holds a non-negative integer; a negative one is corrupt (PostgreSQL's store
+/// refuses it the same way).
+fn unsigned(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<u64> {
+    u64::try_from(row.get::<_, i64>(index)?).map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Integer,
+            Box::new(error),
+        )
+    })
 }
 
 fn delete_oldest(
@@ -309,7 +325,7 @@ fn delete_oldest(
                 "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE account_id = ?1 AND gateway_id = ?2
                  ORDER BY created_at, id LIMIT ?3)",
             )?
-            .execute(params![account, gateway, excess as i64])?;
+            .execute(params![account, gateway, saturating_i64(excess)])?;
     }
     Ok(())
 }

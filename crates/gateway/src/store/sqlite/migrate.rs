@@ -21,7 +21,7 @@ pub(super) fn run(connection: &mut Connection) -> anyhow::Result<()> {
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         let transaction = connection.transaction()?;
         transaction.execute_batch(sql)?;
-        transaction.pragma_update(None, "user_version", (index + 1) as i64)?;
+        transaction.pragma_update(None, "user_version", i64::try_from(index + 1)?)?;
         transaction.commit()?;
     }
     Ok(())

@@ -9,6 +9,7 @@ use super::logs_query::read;
 use super::pacer::Pacer;
 use super::{SqliteStore, to_text};
 use crate::analytics::{AnalyticsQuery, LatencySketch, Resolution, RollupDelta, RollupRow};
+use crate::convert::saturating_i64;
 use crate::store::StoreResult;
 use crate::store::logs::AnalyticsStore;
 use crate::store::sql::Dialect;
@@ -52,13 +53,13 @@ fn write_row(
             key.model,
             key.status_class,
             key.cached,
-            m.requests as i64,
-            m.errors as i64,
-            m.cached_requests as i64,
-            m.tokens_in as i64,
-            m.tokens_out as i64,
-            m.cache_read_tokens as i64,
-            m.cache_write_tokens as i64,
+            saturating_i64(m.requests),
+            saturating_i64(m.errors),
+            saturating_i64(m.cached_requests),
+            saturating_i64(m.tokens_in),
+            saturating_i64(m.tokens_out),
+            saturating_i64(m.cache_read_tokens),
+            saturating_i64(m.cache_write_tokens),
             m.cost,
             m.duration.encode(),
             m.ttfb.encode(),

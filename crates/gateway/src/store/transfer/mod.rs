@@ -26,6 +26,7 @@ use deadpool_postgres::Object;
 pub use self::source::SqliteSource;
 use super::postgres::PostgresStore;
 use super::{StoreError, StoreResult};
+use crate::clock::{Clock, SystemClock};
 
 /// Rows per batch for tables without bodies, and the most rows of a log batch.
 pub const DEFAULT_BATCH_ROWS: usize = 2_000;
@@ -203,7 +204,7 @@ async fn claim(client: &Object, markers: &Markers, force: bool) -> Result<(), Tr
     }
     within(client.execute(
         "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-        &[&markers.started, &jiff::Timestamp::now().to_string()],
+        &[&markers.started, &SystemClock.now().to_string()],
     ))
     .await?;
     Ok(())

@@ -19,6 +19,7 @@ use super::registry::empty;
 use super::source::{RollupCopy, RollupKey};
 use super::{Markers, Run, TableSummary, TransferError, within};
 use crate::analytics::LatencySketch;
+use crate::clock::{Clock, SystemClock};
 use crate::store::StoreError;
 use crate::store::postgres::pg_text;
 
@@ -41,7 +42,7 @@ pub(super) async fn copy_rollups(
     let transaction = run.client.transaction().await?;
     let claimed = within(transaction.execute(
         "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-        &[&markers.rollups, &jiff::Timestamp::now().to_string()],
+        &[&markers.rollups, &SystemClock.now().to_string()],
     ))
     .await?;
     if claimed == 0 {

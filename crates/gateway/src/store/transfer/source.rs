@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::TransferError;
+use crate::convert::saturating_i64_from_usize;
 use crate::logs::SpoolPosition;
 use crate::store::logs::LogRow;
 use crate::store::logs::columns::{self, LOG_COLUMNS};
@@ -236,7 +237,7 @@ impl SqliteSource {
                 "SELECT key, value FROM settings WHERE key > ?1 ORDER BY key LIMIT ?2",
             )?;
             statement
-                .query_map(params![after, limit as i64], |r| {
+                .query_map(params![after, saturating_i64_from_usize(limit)], |r| {
                     Ok(SettingRow {
                         key: r.get(0)?,
                         value: r.get(1)?,
@@ -258,15 +259,18 @@ impl SqliteSource {
                  WHERE (account_id, id) > (?1, ?2) ORDER BY account_id, id LIMIT ?3",
             )?;
             statement
-                .query_map(params![after.0, after.1, limit as i64], |r| {
-                    Ok(GatewayRow {
-                        account_id: r.get(0)?,
-                        id: r.get(1)?,
-                        settings: r.get(2)?,
-                        created_at: r.get(3)?,
-                        modified_at: r.get(4)?,
-                    })
-                })?
+                .query_map(
+                    params![after.0, after.1, saturating_i64_from_usize(limit)],
+                    |r| {
+                        Ok(GatewayRow {
+                            account_id: r.get(0)?,
+                            id: r.get(1)?,
+                            settings: r.get(2)?,
+                            created_at: r.get(3)?,
+                            modified_at: r.get(4)?,
+                        })
+                    },
+                )?
                 .collect()
         })
         .await
@@ -283,7 +287,7 @@ impl SqliteSource {
                  WHERE id > ?1 ORDER BY id LIMIT ?2",
             )?;
             statement
-                .query_map(params![after, limit as i64], |r| {
+                .query_map(params![after, saturating_i64_from_usize(limit)], |r| {
                     Ok(TokenRow {
                         id: r.get(0)?,
                         account_id: r.get(1)?,
@@ -317,7 +321,7 @@ impl SqliteSource {
                  WHERE l.id > ?1 ORDER BY l.id LIMIT ?2",
                 columns.join(", ")
             ))?;
-            let mut rows = statement.query(params![after, limit as i64])?;
+            let mut rows = statement.query(params![after, saturating_i64_from_usize(limit)])?;
             let (mut batch, mut bytes) = (Vec::new(), 0);
             while let Some(row) = rows.next()? {
                 let copy = log_from_row(row)?;
@@ -361,7 +365,7 @@ impl SqliteSource {
                         k.model,
                         k.status_class,
                         k.cached,
-                        limit as i64
+                        saturating_i64_from_usize(limit)
                     ],
                     |r| {
                         let mut counters = [0i64; 7];

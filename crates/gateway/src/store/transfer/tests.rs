@@ -10,6 +10,7 @@ use tollgate_test_support::postgres::TestDatabase;
 
 use super::*;
 use crate::analytics::{AnalyticsQuery, Resolution, RollupRow, rollup_deltas};
+use crate::convert::signed_as_f64;
 use crate::gateways::{Gateway, GatewaySettings};
 use crate::logs::{LogBegin, LogEnd, RollupFacts, SpoolPosition, SpoolRecord};
 use crate::store::logs::{AnalyticsStore, BodyKind, LogPatch, LogStore};
@@ -33,6 +34,7 @@ async fn postgres_target() -> anyhow::Result<(TestDatabase, PostgresStore)> {
 }
 
 fn begin(i: usize) -> LogBegin {
+    let n = i64::try_from(i).unwrap();
     let (account, gateway) = if i.is_multiple_of(3) {
         ("acme", "gamma")
     } else {
@@ -44,7 +46,7 @@ fn begin(i: usize) -> LogBegin {
         instance_id: INSTANCE.into(),
         account_id: account.into(),
         gateway_id: gateway.into(),
-        created_at_ms: START_MS + i as i64 * 45_000,
+        created_at_ms: START_MS + n * 45_000,
         event_id: i.is_multiple_of(4).then(|| format!("event-{i}")),
         provider: "openai".into(),
         model: Some(
@@ -60,7 +62,7 @@ fn begin(i: usize) -> LogBegin {
         metadata: (i % 3 == 1).then(|| format!(r#"{{"team":"t{}","run":{i}}}"#, i % 2)),
         step: i.is_multiple_of(7).then_some(1),
         request_content_type: Some("application/json".into()),
-        request_size: 40 + i as i64,
+        request_size: 40 + n,
         client_ip: Some("203.0.113.9".into()),
         user_agent: Some("migrate-test".into()),
         keep_payload,
@@ -74,6 +76,7 @@ fn begin(i: usize) -> LogBegin {
 }
 
 fn end(begin: &LogBegin, i: usize) -> LogEnd {
+    let n = i64::try_from(i).unwrap();
     let failed = i % 10 == 9;
     LogEnd {
         id: begin.id.clone(),
@@ -81,14 +84,14 @@ fn end(begin: &LogBegin, i: usize) -> LogEnd {
         status_code: Some(if failed { 500 } else { 200 }),
         success: !failed,
         cached: i % 11 == 5,
-        duration_ms: 20 + (i as i64 * 37) % 900,
-        ttfb_ms: Some(5 + i as i64),
-        tokens_in: Some(10 + i as i64),
-        tokens_out: (!failed).then_some(3 * i as i64),
-        cost: (!failed).then_some(0.000_125 * i as f64),
+        duration_ms: 20 + (n * 37) % 900,
+        ttfb_ms: Some(5 + n),
+        tokens_in: Some(10 + n),
+        tokens_out: (!failed).then_some(3 * n),
+        cost: (!failed).then_some(0.000_125 * signed_as_f64(n)),
         attempts: if failed { 3 } else { 1 },
         response_content_type: Some("application/json".into()),
-        response_size: 100 + i as i64,
+        response_size: 100 + n,
         response_headers: if begin.keep_payload {
             vec![("x-request-id".into(), format!("req-{i}"))]
         } else {
@@ -101,7 +104,7 @@ fn end(begin: &LogBegin, i: usize) -> LogEnd {
 }
 
 fn gateway(account: &str, id: &str, settings: GatewaySettings) -> Gateway {
-    let now = jiff::Timestamp::now();
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
     Gateway {
         account_id: account.into(),
         id: id.into(),
@@ -120,7 +123,7 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
     std::fs::write(
         dir.join("spool")
             .join(format!("{:020}.spool", CHECKPOINT.segment)),
-        vec![0u8; CHECKPOINT.offset as usize],
+        vec![0u8; usize::try_from(CHECKPOINT.offset).unwrap()],
     )?;
     let mut alpha = GatewaySettings {
         cache_ttl: 300,
@@ -145,7 +148,7 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
             account_id: "local".into(),
             name: "ci".into(),
             token_sha256: [7; 32],
-            created_at: jiff::Timestamp::now(),
+            created_at: crate::clock::Clock::now(&crate::clock::SystemClock),
         })
         .await?;
     store
@@ -181,7 +184,7 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
         let b = begin(i);
         let patch = LogPatch {
             feedback: Some(Some(if i == 4 { -1 } else { 1 })),
-            score: Some(Some(0.5 * i as f64)),
+            score: Some(Some(0.5 * f64::from(u8::try_from(i).unwrap()))),
             metadata: (i == 8).then(|| Some(r#"{"reviewed":"yes"}"#.to_owned())),
         };
         ensure!(
@@ -330,17 +333,17 @@ async fn an_interrupted_copy_completes_on_a_rerun_without_counting_twice() -> an
         let rollups = count(&target, "rollups_minute").await?;
         if table == "logs" {
             ensure!(
-                logs >= 21 && logs < LOGS as i64,
+                logs >= 21 && logs < i64::try_from(LOGS).unwrap(),
                 "{logs} logs after the cut"
             );
         } else {
-            ensure!(logs == LOGS as i64);
+            ensure!(logs == i64::try_from(LOGS).unwrap());
         }
         ensure!(rollups == 0, "rollups commit whole or not at all");
 
         let summary = sqlite_to_postgres(&source, &target, &small_batches(), &mut |_| {}).await?;
         let logs_summary = summary.table("logs").context("logs")?;
-        ensure!(logs_summary.copied as i64 == LOGS as i64 - logs);
+        ensure!(i64::try_from(logs_summary.copied)? == i64::try_from(LOGS)? - logs);
         ensure!(logs_summary.copied + logs_summary.skipped == LOGS as u64);
         ensure!(summary.table("rollups_minute").context("minute")?.skipped == 0);
         assert_same(
@@ -454,7 +457,7 @@ async fn a_target_in_use_is_refused_unless_forced_and_then_added_to() -> anyhow:
         ..small_batches()
     };
     sqlite_to_postgres(&source, &target, &forced, &mut |_| {}).await?;
-    ensure!(count(&target, "logs").await? == LOGS as i64 + 1);
+    ensure!(count(&target, "logs").await? == i64::try_from(LOGS)? + 1);
     for resolution in Resolution::ALL {
         let rows = target.rollups(&rollup_query("acme", resolution)).await?;
         let requests: u64 = rows.iter().map(|r| r.measures.requests).sum();

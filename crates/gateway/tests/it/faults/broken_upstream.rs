@@ -9,6 +9,10 @@ use crate::support::{TestGateway, chat_body, gateway_error_code};
 
 /// A listener on a free port whose connections get `reply` once the request head has arrived,
 /// then are closed.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a fake upstream for this test, which ends with the test's runtime"
+)]
 async fn upstream_that_answers(reply: &'static [u8]) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

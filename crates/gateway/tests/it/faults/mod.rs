@@ -8,7 +8,7 @@ mod store;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::json;
@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use tollgate_mock_upstream::Behavior;
 
 use crate::support::{TestGateway, chat_body, gateway_error_code};
+use tollgate_gateway::clock::monotonic_now;
 
 /// Guards against a hang only.
 const HANG_GUARD: Duration = Duration::from_secs(20);
@@ -78,7 +79,7 @@ async fn a_closed_port_is_a_quick_502_with_a_row_per_attempt() {
     .await;
     gw.create_gateway(json!({"id": "retrying", "retry_max_attempts": 3, "retry_delay": 1}))
         .await;
-    let started = Instant::now();
+    let started = monotonic_now();
     let response = send(
         &gw,
         "/v1/local/retrying/down/chat/completions",
@@ -121,6 +122,10 @@ async fn a_closed_port_is_a_quick_502_with_a_row_per_attempt() {
 /// FA-02/FA-03: an upstream that accepts the connection and never answers. The request was
 /// sent (it may be billed), so with the default single attempt it is not repeated: 504 code 2010
 /// after the request timeout, one connection, and the gateway closes it so generation stops.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a fake upstream for this test, which ends with the test's runtime"
+)]
 #[tokio::test]
 async fn a_silent_upstream_times_out_once_and_is_let_go() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -145,7 +150,7 @@ async fn a_silent_upstream_times_out_once_and_is_let_go() {
         &format!("[providers.silent]\nbase_url = \"http://{addr}/v1\"\n"),
     )
     .await;
-    let started = Instant::now();
+    let started = monotonic_now();
     let response = send(
         &gw,
         "/v1/local/default/silent/chat/completions",
@@ -168,6 +173,10 @@ async fn a_silent_upstream_times_out_once_and_is_let_go() {
 
 /// An error answer whose body stalls: the gateway reads a retryable answer whole (to return
 /// it if later attempts fail), and that read is bounded by the request timeout too.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a fake upstream for this test, which ends with the test's runtime"
+)]
 #[tokio::test]
 async fn a_stalled_error_body_does_not_hold_the_request() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -363,7 +372,7 @@ async fn upstream_429_passes_through_or_is_waited_out() {
         .await;
     gw.mock
         .push(Behavior::status(429).with_header("retry-after", "1"));
-    let started = Instant::now();
+    let started = monotonic_now();
     let response = send(
         &gw,
         "/v1/local/retrying/openai/chat/completions",

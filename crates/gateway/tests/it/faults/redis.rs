@@ -3,7 +3,7 @@
 //! shared one. Every Redis call is bounded, so requests keep flowing: cache misses, local
 //! rate limiting; once Redis is back (and the breaker's backoff passed) it is used again.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use tollgate_gateway::clock::{ManualClock, SharedClock};
@@ -12,6 +12,7 @@ use tollgate_test_support::redis::PrivateRedis;
 use super::{HANG_GUARD, send};
 
 use crate::support::{TestGateway, chat_body};
+use tollgate_gateway::clock::monotonic_now;
 
 /// The slowest a request may be while Redis is gone or hung: every Redis call is bounded by
 /// 250 ms (cache) or 100 ms (rate limit) and the breakers then skip Redis altogether.
@@ -38,7 +39,7 @@ async fn guarded_gateway(redis: &PrivateRedis, clock: SharedClock) -> TestGatewa
 async fn bounded_request(gw: &TestGateway, prompt: &str) -> String {
     let mut body = chat_body(false);
     body["messages"][0]["content"] = json!(prompt);
-    let started = Instant::now();
+    let started = monotonic_now();
     let response = send(gw, PATH, body, &[]).await;
     let took = started.elapsed();
     assert_eq!(response.status(), 200, "{prompt}");
@@ -87,7 +88,7 @@ async fn with_redis_hung_every_call_is_bounded_and_it_recovers() {
     assert_eq!(bounded_request(&gw, "before the hang").await, "MISS");
 
     redis.signal("-STOP").unwrap();
-    let started = Instant::now();
+    let started = monotonic_now();
     for i in 0..10 {
         assert_eq!(
             bounded_request(&gw, &format!("during the hang {i}")).await,

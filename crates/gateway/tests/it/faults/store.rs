@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use tollgate_gateway::config::StorageConfig;
+use tollgate_test_support::postgres::TestDatabase;
 
 use super::{CHAT, HANG_GUARD, send};
-use crate::shared_store::Database;
 use crate::support::{TestGateway, chat_body};
 
 const DURING_LOCK: usize = 20;
@@ -66,15 +66,12 @@ async fn a_locked_sqlite_database_holds_rows_back_not_requests() {
 /// FA-21: a session holds an exclusive lock on PostgreSQL's log table while requests arrive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_postgres_log_table_holds_rows_back_not_requests() {
-    let database = Database::create().await;
+    let database = TestDatabase::create().await.unwrap();
     let gw =
         TestGateway::with_config("", &format!("[storage]\nurl = \"{}\"\n", database.url())).await;
     send_ok(&gw, 1).await;
     gw.logs_flushed().await;
-    let (mut locker, connection) = tokio_postgres::connect(&database.url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let mut locker = database.client().await.unwrap();
     let lock = locker.transaction().await.unwrap();
     lock.batch_execute("LOCK TABLE logs IN ACCESS EXCLUSIVE MODE")
         .await

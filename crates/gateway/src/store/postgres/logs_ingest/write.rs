@@ -15,12 +15,13 @@ use serde_json::Value;
 use tokio_postgres::types::ToSql;
 
 use super::{Begin, End, GatewayKey};
+use crate::convert::saturating_i64;
 use crate::logs::SpoolPosition;
 use crate::store::StoreResult;
 use crate::store::logs::columns::{self, LogColumn};
 use crate::store::logs::{LogRow, RowCap};
 use crate::store::postgres::log_arrays::{Array, unnest};
-use crate::store::postgres::{pg_text, to_i64};
+use crate::store::postgres::pg_text;
 use crate::store::sql::ingest::{WRITER_COLUMN, end_assignments};
 
 /// Inserts the begins (completed when they carry their end), completes the other ends, trims
@@ -62,12 +63,12 @@ pub(super) async fn write_rows(
     let trims: Vec<(&GatewayKey, i64)> = capped
         .iter()
         .filter_map(|(key, cap)| match cap {
-            RowCap::DeleteOldest(limit) => Some((key, to_i64(*limit))),
+            RowCap::DeleteOldest(limit) => Some((key, saturating_i64(*limit))),
             RowCap::StopInserting(_) => None,
         })
         .collect();
-    let segment = to_i64(checkpoint.segment);
-    let offset = to_i64(checkpoint.offset);
+    let segment = saturating_i64(checkpoint.segment);
+    let offset = saturating_i64(checkpoint.offset);
     let insert_rows = async {
         if begins.is_empty() {
             return Ok(0);

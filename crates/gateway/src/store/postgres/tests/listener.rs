@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use super::TestDb;
+use crate::clock::{Clock, SystemClock};
 use crate::store::conformance::registry::gateway;
 use crate::store::postgres::ChangeFeed;
 use crate::store::{GatewayStore, StoredToken, TokenStore};
+use crate::tasks::Tasks;
 
 const HANG_GUARD: Duration = Duration::from_secs(20);
 
@@ -20,7 +22,7 @@ async fn woken(feed: &mut ChangeFeed, what: &str) -> anyhow::Result<()> {
 async fn writes_through_another_store_wake_the_feed() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
     let (writer, reader) = (db.store().await?, db.store().await?);
-    let mut feed = reader.change_feed();
+    let mut feed = reader.change_feed(&Tasks::new());
     woken(&mut feed, "the first session").await?;
 
     writer.insert_gateway(&gateway("a")).await?;
@@ -37,7 +39,7 @@ async fn writes_through_another_store_wake_the_feed() -> anyhow::Result<()> {
             account_id: "local".into(),
             name: "ci".into(),
             token_sha256: [7; 32],
-            created_at: jiff::Timestamp::now(),
+            created_at: SystemClock.now(),
         })
         .await?;
     woken(&mut feed, "a new token").await?;
@@ -54,7 +56,7 @@ async fn writes_through_another_store_wake_the_feed() -> anyhow::Result<()> {
 async fn a_lost_listener_reconnects_and_reports_a_change() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
     let store = db.store().await?;
-    let mut feed = store.change_feed();
+    let mut feed = store.change_feed(&Tasks::new());
     woken(&mut feed, "the first session").await?;
 
     let admin = db.client().await?;

@@ -26,7 +26,11 @@ fn requests() -> (Vec<SpoolRecord>, Vec<SpoolRecord>) {
     .into_iter()
     .enumerate()
     {
-        let mut b = begin(&format!("p-{i}"), "inst-1", 1_000 * (i as i64 + 1));
+        let mut b = begin(
+            &format!("p-{i}"),
+            "inst-1",
+            1_000 * (i64::try_from(i).unwrap() + 1),
+        );
         b.keep_payload = keep;
         b.metadata = Some(r#"{"user":"alice"}"#.into());
         if keep {

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{ACCOUNT, GATEWAY, TestDb, begin, end};
+use crate::clock::SystemClock;
 use crate::gateways::GatewayRegistry;
 use crate::logs::{LogPipeline, SpoolSettings};
 use crate::store::Store;
 use crate::store::logs::LogQuery;
+use crate::tasks::Tasks;
 
 async fn start(
     store: Arc<dyn Store>,
@@ -22,7 +24,8 @@ async fn start(
         fsync: false,
         linger: Duration::ZERO,
     };
-    let gateways = Arc::new(GatewayRegistry::load(store.clone()).await?);
+    let gateways =
+        Arc::new(GatewayRegistry::load(store.clone(), Arc::new(SystemClock), Tasks::new()).await?);
     LogPipeline::start(settings, store, gateways, instance.to_owned()).await
 }
 

@@ -127,14 +127,15 @@ async fn plan(
 async fn postgres_at_scale() -> anyhow::Result<()> {
     let db = TestDb::new().await?;
     let store = db.store().await?;
-    let started = std::time::Instant::now();
+    let started = crate::clock::monotonic_now();
     for batch in 0..400_u64 {
         let mut records = Vec::new();
         let mut ends = Vec::new();
         for i in 0..500_u64 {
-            let n = (batch * 500 + i) as i64;
+            let n = i64::try_from(batch * 500 + i).unwrap();
             let mut b = super::begin(&format!("{n:012}"), "bench", n);
-            b.provider = ["openai", "anthropic", "workers-ai"][(n % 3) as usize].into();
+            b.provider =
+                ["openai", "anthropic", "workers-ai"][usize::try_from(n % 3).unwrap()].into();
             b.metadata = Some(format!("{{\"user\":\"u{}\"}}", n % 100));
             let e = super::end(&b, n % 997);
             records.push(super::begin_record(&b));

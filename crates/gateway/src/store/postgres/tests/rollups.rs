@@ -4,6 +4,7 @@ use super::{ACCOUNT, TestDb, begin, end};
 use crate::analytics::{
     AnalyticsQuery, GroupBy, RELATIVE_ERROR, Resolution, analytics_result, rollup_deltas,
 };
+use crate::convert::signed_as_f64;
 use crate::logs::{LogEnd, SpoolPosition, SpoolRecord};
 use crate::store::logs::{AnalyticsStore, LogStore};
 use crate::store::sqlite::SqliteStore;
@@ -59,7 +60,7 @@ async fn concurrent_instances_add_to_the_same_rollups_exactly() -> anyhow::Resul
             let ends: Vec<LogEnd> = (0..5)
                 .map(|i| request(T0 + i, "gw", "m", 200, base + 2 * (round * 5 + i)))
                 .collect();
-            truth.extend(ends.iter().map(|e| e.duration_ms as f64));
+            truth.extend(ends.iter().map(|e| signed_as_f64(e.duration_ms)));
             batches.push(ends);
         }
         shipping.push(async move {
@@ -96,6 +97,12 @@ async fn concurrent_instances_add_to_the_same_rollups_exactly() -> anyhow::Resul
         );
         assert!((m.cost - 50.0).abs() < 1e-9);
         for q in [0.5, 0.95, 0.99] {
+            #[expect(
+                clippy::cast_precision_loss,
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "a rank among 200 samples"
+            )]
             let expected = truth[(q * (truth.len() as f64 - 1.0)) as usize];
             let got = m.duration.quantile(q).unwrap_or(0.0);
             assert!(

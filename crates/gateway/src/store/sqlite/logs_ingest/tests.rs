@@ -178,7 +178,7 @@ fn varied_batch() -> Vec<SpoolRecord> {
     ];
     for (i, (keep, kept_response, large)) in kinds.into_iter().enumerate() {
         let id = format!("id-{i}");
-        let b = begin(&id, 1000 + i as i64, keep);
+        let b = begin(&id, 1000 + i64::try_from(i).unwrap(), keep);
         let mut e = end(&b, kept_response);
         if i == 2 {
             e.status_code = None;
@@ -345,7 +345,7 @@ fn pairs(ids: &[&str]) -> Vec<SpoolRecord> {
     ids.iter()
         .enumerate()
         .flat_map(|(i, id)| {
-            let b = begin(id, 1000 + i as i64, true);
+            let b = begin(id, 1000 + i64::try_from(i).unwrap(), true);
             let e = end(&b, true);
             [
                 SpoolRecord::begin_of(&b, &small_body(id)),
@@ -400,5 +400,24 @@ async fn delete_oldest_keeps_the_newest_rows_and_their_bodies() -> anyhow::Resul
     assert_eq!(store.count("SELECT COUNT(*) FROM log_bodies")?, 2);
     assert_eq!(store.store.get_log(ACCOUNT, GATEWAY, "p").await?, None);
     assert!(store.store.get_log(ACCOUNT, GATEWAY, "r").await?.is_some());
+    Ok(())
+}
+
+/// A negative checkpoint (a hand-edited or corrupt database) was read through `as u64` as a
+/// position past the end of any spool, which skipped every unshipped record. It is refused now,
+/// as PostgreSQL's store refuses it.
+#[tokio::test]
+async fn a_negative_checkpoint_is_refused_not_read_as_a_huge_position() -> anyhow::Result<()> {
+    let mut store = TestStore::new()?;
+    store.ingest(&pairs(&["a"])).await?;
+    assert_eq!(
+        store.store.read_checkpoint().await?,
+        Some(SpoolPosition {
+            segment: 1,
+            offset: 1
+        })
+    );
+    Connection::open(&store.path)?.execute("UPDATE spool_checkpoint SET offset = -1", [])?;
+    assert!(store.store.read_checkpoint().await.is_err());
     Ok(())
 }

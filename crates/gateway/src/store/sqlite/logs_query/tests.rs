@@ -118,7 +118,7 @@ async fn a_million_rows() -> anyhow::Result<()> {
                         (?1 % 1000) / 1e5, '{\"user\":\"u' || (?1 % 100) || '\"}', 1, 'bench')",
                 )?;
                 for i in 0..1_000_000_i64 {
-                    let provider = ["openai", "anthropic", "workers-ai"][(i % 3) as usize];
+                    let provider = ["openai", "anthropic", "workers-ai"][usize::try_from(i % 3).unwrap()];
                     insert.execute(params![i, provider])?;
                 }
             }
