@@ -33,6 +33,7 @@ pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod budgets;
 pub mod cache;
 pub mod clock;
 pub mod compat;

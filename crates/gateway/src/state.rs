@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::auth::{AdminToken, TokenRegistry};
+use crate::budgets::SpendLedger;
 use crate::cache::ResponseCache;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, StorageConfig};
@@ -38,6 +39,7 @@ struct Inner {
     clock: SharedClock,
     cache: ResponseCache,
     rate_limiter: RateLimiter,
+    budgets: SpendLedger,
     /// Background tasks that are not the log pipeline's; the server waits for them at shutdown.
     tasks: Tasks,
     /// Gateways and tokens as mirrored from a shared store (`None` on SQLite, where memory is
@@ -113,6 +115,10 @@ impl AppState {
             Some(redis) => ResponseCache::on_redis(redis, "cache:"),
             None => ResponseCache::in_memory(clock.clone(), config.cache.max_bytes),
         };
+        let budgets = match &redis {
+            Some(redis) => SpendLedger::on_redis(redis, "spend:"),
+            None => SpendLedger::in_memory(),
+        };
         let rate_limiter = match &redis {
             Some(redis) => RateLimiter::on_redis(redis, "ratelimit:", DEFAULT_MAX_KEYS),
             None => RateLimiter::in_memory(clock.clone(), DEFAULT_MAX_KEYS),
@@ -136,6 +142,7 @@ impl AppState {
                 clock,
                 cache,
                 rate_limiter,
+                budgets,
                 tasks,
                 mirror: mirror.as_ref().map(|(mirror, _, _)| mirror.clone()),
             }),
@@ -196,6 +203,9 @@ impl AppState {
     }
     pub fn rate_limiter(&self) -> &RateLimiter {
         &self.inner.rate_limiter
+    }
+    pub fn budgets(&self) -> &SpendLedger {
+        &self.inner.budgets
     }
     /// Where background tasks other than the log pipeline's are spawned.
     pub fn tasks(&self) -> &Tasks {

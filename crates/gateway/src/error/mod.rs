@@ -41,6 +41,7 @@ pub enum ErrorCode {
     UriTooLong,
     HeadersTooLarge,
     Overloaded,
+    SpendLimitExceeded,
     Internal,
 }
 
@@ -62,6 +63,7 @@ impl ErrorCode {
             ErrorCode::UriTooLong => 2017,
             ErrorCode::HeadersTooLarge => 2018,
             ErrorCode::Overloaded => 2019,
+            ErrorCode::SpendLimitExceeded => 2041,
             ErrorCode::Internal => 2000,
         }
     }
@@ -80,7 +82,7 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::GatewayNotFound => StatusCode::NOT_FOUND,
-            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited | ErrorCode::SpendLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::UpstreamFailed => StatusCode::BAD_GATEWAY,
             ErrorCode::InvalidProvider
             | ErrorCode::InvalidPath

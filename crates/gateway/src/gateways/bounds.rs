@@ -37,6 +37,9 @@ pub const CACHE_KEY_BYTES: usize = 256;
 pub const EVENT_ID_BYTES: usize = 128;
 /// Steps of one universal request: more fallbacks than this is a mistake, not a plan.
 pub const UNIVERSAL_STEPS: usize = 16;
+/// Spend limits: rules per gateway, and a rule's window (up to a year).
+pub const SPEND_RULES: usize = 20;
+pub const SPEND_WINDOW_S: Bound = Bound::new(1, 31_536_000, "seconds");
 
 /// Each bounded gateway setting and its bound, for clients that show them (the dashboard reads
 /// them from `GET …/ai-gateway/settings_bounds` rather than writing the numbers again).

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::FieldError;
 use super::bounds::{self, Bound};
 use super::settings::{Backoff, GatewaySettings, LogStrategy, RateLimitKey, RateLimitTechnique};
+use crate::budgets::SpendLimits;
 
 /// One field of an update.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -38,7 +39,6 @@ pub const CLOUDFLARE_STORED: &[&str] = &[
     "logpush",
     "logpush_public_key",
     "otel",
-    "spend_limits",
     "store_id",
     "stripe",
     "workers_ai_billing_mode",
@@ -109,6 +109,7 @@ fields! {
     request_timeout_ms: Option<u64> = nullable(some(int(bounds::REQUEST_TIMEOUT_MS))),
     log_management: Option<u32> = nullable(some(int(bounds::LOG_MANAGEMENT))),
     log_management_strategy: Option<LogStrategy> = nullable(some(strategy)),
+    spend_limits: Option<SpendLimits> = nullable(some(SpendLimits::parse)),
 }
 
 impl SettingsPatch {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::patch::SettingsPatch;
+use crate::budgets::SpendLimits;
 
 /// A gateway as stored: identity, timestamps and settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +39,9 @@ pub struct GatewaySettings {
     pub request_timeout_ms: Option<u64>,
     pub log_management: Option<u32>,
     pub log_management_strategy: Option<LogStrategy>,
+    /// Cloudflare's spend limits (docs/budgets.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spend_limits: Option<SpendLimits>,
     /// Part of every cache key; bumped by an update with `cache_invalidate_on_update`, so old
     /// entries are never served again. Read-only in the API.
     pub cache_generation: u64,
@@ -66,6 +70,7 @@ impl Default for GatewaySettings {
             request_timeout_ms: None,
             log_management: None,
             log_management_strategy: None,
+            spend_limits: None,
             cache_generation: 0,
             cloudflare: Map::new(),
         }

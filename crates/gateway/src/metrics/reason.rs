@@ -4,7 +4,7 @@
 use crate::error::ErrorCode;
 
 /// Every reason: the gateway's error codes, then the two failures the gateway did not decide.
-pub(super) const REASONS: [&str; 18] = [
+pub(super) const REASONS: [&str; 19] = [
     "gateway_not_found",
     "rate_limited",
     "upstream_unreachable",
@@ -20,6 +20,7 @@ pub(super) const REASONS: [&str; 18] = [
     "uri_too_long",
     "headers_too_large",
     "overloaded",
+    "spend_limit_exceeded",
     "internal",
     UPSTREAM_STATUS,
     STREAM_INTERRUPTED,
@@ -66,6 +67,7 @@ fn code_name(code: ErrorCode) -> &'static str {
         ErrorCode::UriTooLong => "uri_too_long",
         ErrorCode::HeadersTooLarge => "headers_too_large",
         ErrorCode::Overloaded => "overloaded",
+        ErrorCode::SpendLimitExceeded => "spend_limit_exceeded",
         ErrorCode::Internal => "internal",
     }
 }
@@ -93,6 +95,7 @@ mod tests {
             UriTooLong,
             HeadersTooLarge,
             Overloaded,
+            SpendLimitExceeded,
             Internal,
         ];
         let mut seen = std::collections::HashSet::new();

@@ -2,6 +2,7 @@
 //! timeout, backoff, and handing the accepted response to the relay (docs/resilience.md,
 //! docs/logs.md).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use super::plan::Reshape;
 use super::record::{Begin, RequestLog, write_begin};
 use super::relay::{CacheFill, ResponseHead};
 use super::retry::{RetryPolicy, retry_after, retryable_status};
+use crate::budgets::BudgetPlan;
 use crate::cache::FlightGuard;
 use crate::error::{ErrorCode, GatewayError};
 use crate::providers::Provider;
@@ -41,6 +43,8 @@ pub struct Attempts<'a> {
     pub event_id: Option<String>,
     pub cache: Option<CachePlan>,
     pub leader: Option<FlightGuard>,
+    /// Reserved before each attempt (docs/budgets.md).
+    pub budget: Option<BudgetPlan>,
     pub reshape: Option<Box<dyn Reshape + 'a>>,
 }
 
@@ -79,13 +83,21 @@ impl Attempts<'_> {
             } else {
                 (self.begin.take(), std::mem::take(&mut self.headers))
             };
-            let record = self.record.for_attempt(id, attempt);
+            let mut record = self.record.for_attempt(id, attempt);
+            if let Some(budget) = &self.budget {
+                let now_ms = self.state.clock().now_ms();
+                let reservation = budget.reserve(self.state.budgets(), now_ms).await?;
+                record.reservation = Some(Arc::new(reservation));
+            }
             let begin = begin.map(|(mut begin, head)| {
                 begin.id.clone_from(&record.id);
                 (begin, head)
             });
             // The barrier: a request that may be billed upstream always leaves a trace.
-            write_begin(self.state, begin).await?;
+            if let Err(refused) = write_begin(self.state, begin).await {
+                record.release().await;
+                return Err(refused);
+            }
             dispatched.store(true, Ordering::Relaxed);
             let send = self
                 .provider

@@ -17,6 +17,7 @@ use super::options::RequestOptions;
 use super::plan::{Plan, UpstreamCall};
 use super::record::{RequestLog, write_begin};
 use super::retry::RetryPolicy;
+use crate::budgets::{BudgetPlan, RequestFacts, worst_case_cost};
 use crate::error::GatewayError;
 
 pub async fn execute(
@@ -78,6 +79,7 @@ async fn one_call(
         .cloned()
         .or_else(|| (fallback || policy.max_attempts > 1).then(|| ctx.log_id.to_string()));
     let (record, begin) = RequestLog::for_call(ctx, &call, options, first_id, event_id.clone());
+    let budget = budget_plan(ctx, &call, options, &record);
     let cache = cache_plan(ctx, &call, options);
     let leader = match look_up(state.cache(), cache.as_ref()).await {
         Lookup::Answered(cached) => {
@@ -116,10 +118,34 @@ async fn one_call(
         event_id,
         cache,
         leader,
+        budget,
         reshape: call.reshape,
     };
     let accept = |status: u16| !fallback || is_last || (200..300).contains(&status);
     attempts.run(accept, &ctx.dispatched).await
+}
+
+/// What each attempt reserves against the gateway's spend limits (docs/budgets.md).
+fn budget_plan(
+    ctx: &RequestContext<'_>,
+    call: &UpstreamCall<'_>,
+    options: &RequestOptions,
+    record: &RequestLog,
+) -> Option<BudgetPlan> {
+    ctx.gateway.settings.spend_limits.as_ref()?;
+    let facts = RequestFacts {
+        provider: &call.provider.slug,
+        model: record.model.as_deref(),
+        metadata: options.metadata.as_deref(),
+    };
+    let worst_case = worst_case_cost(
+        ctx.state.prices(),
+        &call.provider.slug,
+        record.model.as_deref(),
+        &call.body,
+        ctx.created_at,
+    );
+    BudgetPlan::for_request(&ctx.gateway, &facts, worst_case)
 }
 
 /// How the call uses the cache; the raw query is part of the key (a key in it, Gemini's

@@ -3,6 +3,7 @@
 //! no answer, refused), with usage and cost (docs/logs.md). Whether a record is a durable row
 //! or only counted for analytics and metrics is decided here too.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::time::Instant;
 
@@ -12,6 +13,7 @@ use super::context::RequestContext;
 use super::options::{CustomCost, RequestOptions};
 use super::plan::UpstreamCall;
 use super::redact;
+use crate::budgets::Reservation;
 use crate::cache::CachedResponse;
 use crate::convert::{millis_i64, saturating_i64, saturating_i64_from_usize};
 use crate::error::{ErrorCode, GatewayError};
@@ -41,6 +43,8 @@ pub struct RequestLog {
     pub usage_format: UsageFormat,
     /// Which attempt this is (1-based); retries are rows of their own.
     pub attempt: i64,
+    /// The attempt's reserved worst-case cost, settled by its end record (docs/budgets.md).
+    pub reservation: Option<Arc<Reservation>>,
 }
 
 impl RequestLog {
@@ -76,6 +80,7 @@ impl RequestLog {
             created_at: ctx.created_at,
             usage_format: call.provider.usage,
             attempt: 1,
+            reservation: None,
         };
         let begin = stored.then(|| {
             let limit = state.config().logs.body_max_bytes;
@@ -122,8 +127,37 @@ impl RequestLog {
         RequestLog {
             id: id.to_string(),
             attempt: i64::from(attempt),
+            reservation: None,
             ..self.clone()
         }
+    }
+
+    /// Gives a reservation back whole: the attempt was never sent.
+    pub async fn release(&self) {
+        if let Some(reservation) = &self.reservation {
+            reservation.settle(self.state.budgets(), Some(0.0)).await;
+        }
+    }
+
+    /// Settles the attempt's reservation with what its end record says it cost, before the
+    /// client has the whole answer: its next request sees the budget the last one left.
+    async fn settle(&self, end: &LogEnd) {
+        if let Some(reservation) = &self.reservation {
+            reservation
+                .settle(self.state.budgets(), actual_cost(end))
+                .await;
+        }
+    }
+
+    /// [`RequestLog::settle`] off the request's path, for when nobody waits.
+    fn settle_detached(&self, end: &LogEnd) {
+        let Some(reservation) = self.reservation.clone() else {
+            return;
+        };
+        let (state, actual) = (self.state.clone(), actual_cost(end));
+        self.state.tasks().spawn(async move {
+            reservation.settle(state.budgets(), actual).await;
+        });
     }
 
     /// Counts the request and writes its end record: durable before returning when it completes
@@ -132,6 +166,7 @@ impl RequestLog {
     /// `failure` is the gateway error that ended the request, if one did (for metrics).
     pub async fn record(&self, mut end: LogEnd, head: Vec<u8>, failure: Option<ErrorCode>) -> bool {
         end.rollup = Some(self.facts.clone());
+        self.settle(&end).await;
         self.state.metrics().observe(&end, failure);
         if !self.stored {
             self.state.logs().end_detached(end, Vec::new());
@@ -145,6 +180,7 @@ impl RequestLog {
     /// Like [`RequestLog::record`], for paths with nobody left to wait (the client went away).
     pub fn record_detached(&self, mut end: LogEnd, head: Vec<u8>) {
         end.rollup = Some(self.facts.clone());
+        self.settle_detached(&end);
         self.state.metrics().observe(&end, None);
         self.state
             .logs()
@@ -317,6 +353,17 @@ impl RequestLog {
             true => redact::headers(headers, self.state.providers().all_credential_headers()),
             false => Vec::new(),
         }
+    }
+}
+
+/// What an attempt cost as its end record says: its price when known; nothing for a failure
+/// with no known cost (providers do not bill refusals); `None`, keep the reserved worst case,
+/// when an answer's cost is unknown.
+fn actual_cost(end: &LogEnd) -> Option<f64> {
+    match (end.cost, end.success) {
+        (Some(cost), _) => Some(cost),
+        (None, false) => Some(0.0),
+        (None, true) => None,
     }
 }
 

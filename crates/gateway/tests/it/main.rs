@@ -10,6 +10,7 @@
 mod analytics;
 mod auth;
 mod bad_input;
+mod budgets;
 mod cache;
 mod cardinality;
 mod compat;
