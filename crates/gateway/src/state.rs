@@ -7,6 +7,7 @@ use crate::cache::ResponseCache;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, StorageConfig};
 use crate::gateways::GatewayRegistry;
+use crate::keys::Keys;
 use crate::logs::{LogPipeline, SpoolSettings};
 use crate::metrics::Metrics;
 use crate::pricing::PriceTable;
@@ -29,6 +30,7 @@ struct Inner {
     providers: ProviderRegistry,
     gateways: Arc<GatewayRegistry>,
     tokens: TokenRegistry,
+    keys: Arc<Keys>,
     admin_token: AdminToken,
     logs: LogPipeline,
     prices: PriceTable,
@@ -79,6 +81,7 @@ impl AppState {
         )?;
         let gateways = Arc::new(GatewayRegistry::load(store.clone()).await?);
         let tokens = TokenRegistry::load(store.clone()).await?;
+        let keys = Arc::new(Keys::open(&config.secrets.kek, store.clone()).await?);
         let prices = PriceTable::new(config.pricing.clone())?;
         let logs = LogPipeline::start(
             SpoolSettings {
@@ -119,6 +122,7 @@ impl AppState {
                 providers,
                 gateways,
                 tokens,
+                keys,
                 admin_token,
                 logs,
                 prices,
@@ -157,6 +161,10 @@ impl AppState {
     pub fn tokens(&self) -> &TokenRegistry {
         &self.inner.tokens
     }
+    /// Stored provider keys (docs/keys.md).
+    pub fn keys(&self) -> &Arc<Keys> {
+        &self.inner.keys
+    }
     pub fn admin_token(&self) -> &AdminToken {
         &self.inner.admin_token
     }
@@ -184,7 +192,7 @@ impl AppState {
     }
 }
 
-/// How often an instance on a shared store (PostgreSQL) re-reads gateways and tokens without
+/// How often an instance on a shared store (PostgreSQL) re-reads gateways, tokens and keys without
 /// being told to: a safety net under the change feed, for whatever a notification could miss.
 const SHARED_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -205,7 +213,11 @@ async fn reload_shared_settings(
         }
         // The state is gone: the server stopped (and dropping the feed stops the listener).
         let Some(inner) = inner.upgrade() else { return };
-        let result = tokio::try_join!(inner.gateways.reload(), inner.tokens.reload());
+        let result = tokio::try_join!(
+            inner.gateways.reload(),
+            inner.tokens.reload(),
+            inner.keys.reload()
+        );
         match result {
             Ok(_) => {
                 reloaded.send_modify(|count| *count += 1);

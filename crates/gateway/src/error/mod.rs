@@ -41,6 +41,8 @@ pub enum ErrorCode {
     UriTooLong,
     HeadersTooLarge,
     Overloaded,
+    ByokAliasNotFound,
+    ProviderCredentialRequired,
     Internal,
 }
 
@@ -62,6 +64,8 @@ impl ErrorCode {
             ErrorCode::UriTooLong => 2017,
             ErrorCode::HeadersTooLarge => 2018,
             ErrorCode::Overloaded => 2019,
+            ErrorCode::ByokAliasNotFound => 2040,
+            ErrorCode::ProviderCredentialRequired => 2041,
             ErrorCode::Internal => 2000,
         }
     }
@@ -85,7 +89,9 @@ impl ErrorCode {
             ErrorCode::InvalidProvider
             | ErrorCode::InvalidPath
             | ErrorCode::InvalidHeader
-            | ErrorCode::InvalidBody => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidBody
+            | ErrorCode::ByokAliasNotFound
+            | ErrorCode::ProviderCredentialRequired => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -31,7 +31,6 @@ impl<T> Patch<T> {
 /// Fields of Cloudflare's gateway object that Tollgate does not act on yet: stored as sent and
 /// returned, so clients that set them read back what they wrote (docs/architecture.md).
 pub const CLOUDFLARE_STORED: &[&str] = &[
-    "byok_only",
     "dlp",
     "guardrails",
     "log_classification",
@@ -109,6 +108,7 @@ fields! {
     request_timeout_ms: Option<u64> = nullable(some(int(bounds::REQUEST_TIMEOUT_MS))),
     log_management: Option<u32> = nullable(some(int(bounds::LOG_MANAGEMENT))),
     log_management_strategy: Option<LogStrategy> = nullable(some(strategy)),
+    byok_only: bool = required(boolean),
 }
 
 impl SettingsPatch {

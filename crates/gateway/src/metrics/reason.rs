@@ -4,7 +4,7 @@
 use crate::error::ErrorCode;
 
 /// Every reason: the gateway's error codes, then the two failures the gateway did not decide.
-pub(super) const REASONS: [&str; 18] = [
+pub(super) const REASONS: [&str; 20] = [
     "gateway_not_found",
     "rate_limited",
     "upstream_unreachable",
@@ -20,6 +20,8 @@ pub(super) const REASONS: [&str; 18] = [
     "uri_too_long",
     "headers_too_large",
     "overloaded",
+    "byok_alias_not_found",
+    "provider_credential_required",
     "internal",
     UPSTREAM_STATUS,
     STREAM_INTERRUPTED,
@@ -66,6 +68,8 @@ fn code_name(code: ErrorCode) -> &'static str {
         ErrorCode::UriTooLong => "uri_too_long",
         ErrorCode::HeadersTooLarge => "headers_too_large",
         ErrorCode::Overloaded => "overloaded",
+        ErrorCode::ByokAliasNotFound => "byok_alias_not_found",
+        ErrorCode::ProviderCredentialRequired => "provider_credential_required",
         ErrorCode::Internal => "internal",
     }
 }
@@ -93,6 +97,8 @@ mod tests {
             UriTooLong,
             HeadersTooLarge,
             Overloaded,
+            ByokAliasNotFound,
+            ProviderCredentialRequired,
             Internal,
         ];
         let mut seen = std::collections::HashSet::new();

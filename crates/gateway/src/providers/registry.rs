@@ -39,6 +39,16 @@ impl Provider {
         )
     }
 
+    /// The header a stored key of this provider goes in (docs/keys.md): its first credential
+    /// header. None where a plain key is not enough: Bedrock signs each request (SigV4) and
+    /// Vertex AI wants short-lived OAuth tokens, which stored keys do not do yet.
+    pub fn stored_key_header(&self) -> Option<&HeaderName> {
+        match self.template {
+            UrlTemplate::BedrockRegion | UrlTemplate::VertexRegion => None,
+            _ => self.credential_headers.first(),
+        }
+    }
+
     /// The unified endpoint's upstream URL: nothing of the host comes from the request.
     pub fn compat_url(&self, path: &str, query: Option<&str>) -> Result<String, GatewayError> {
         url::compat_url(

@@ -232,6 +232,14 @@ async fn send(
     };
     refuse_gateway_tokens(state, &headers, query.as_deref())?;
     let url = provider.compat_url(&path, query.as_deref())?;
+    let mut upstream_headers = headers.clone();
+    crate::keys::apply_stored_key(
+        state,
+        request.gateway,
+        provider,
+        request.options.byok_alias.as_deref(),
+        &mut upstream_headers,
+    )?;
     super::dispatch::send(
         Outbound {
             state,
@@ -245,7 +253,7 @@ async fn send(
             path: &path,
             query: query.as_deref(),
             logged_headers: &headers,
-            upstream_headers: headers.clone(),
+            upstream_headers,
             body,
             reshape,
         },

@@ -308,6 +308,7 @@ impl Dispatch<'_> {
             });
             write_begin(self.state, begin).await?;
             *dispatched = true;
+            let stored_key = crate::keys::used_in(self.state, self.provider, &headers);
             let send = self
                 .provider
                 .client
@@ -318,6 +319,7 @@ impl Dispatch<'_> {
             let failure = match tokio::time::timeout(self.timeout, send).await {
                 Ok(Ok(upstream)) => {
                     let status = upstream.status().as_u16();
+                    crate::keys::answered(self.state, stored_key.as_ref(), status).await;
                     if retries_left && retryable_status(status) {
                         let wait = self
                             .policy

@@ -142,8 +142,15 @@ async fn forward(
         return super::compat::forward(request, seen).await;
     }
     let provider = state.providers().named(target.provider)?;
-    let upstream_headers = upstream_request_headers(&parts.headers);
+    let mut upstream_headers = upstream_request_headers(&parts.headers);
     super::credentials::refuse_gateway_tokens(state, &upstream_headers, parts.uri.query())?;
+    crate::keys::apply_stored_key(
+        state,
+        &gateway,
+        provider,
+        options.byok_alias.as_deref(),
+        &mut upstream_headers,
+    )?;
     let url = provider.upstream_url(target.provider_path, parts.uri.query())?;
     let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
 

@@ -84,7 +84,16 @@ pub async fn forward(
         client,
     } = admit(state, &parts, account, gateway_id, seen).await?;
     let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
-    let steps = parse_steps(state, &body, &options)?;
+    let mut steps = parse_steps(state, &body, &options)?;
+    for step in &mut steps {
+        crate::keys::apply_stored_key(
+            state,
+            &gateway,
+            step.provider,
+            step.options.byok_alias.as_deref(),
+            &mut step.upstream_headers,
+        )?;
+    }
     // Every row of this request shares one event id, the client's or the first log id.
     let event_id = options
         .event_id

@@ -17,6 +17,7 @@ mod errors;
 mod faults;
 mod guard;
 mod h2_abuse;
+mod keys;
 mod logs;
 mod logs_api;
 mod management;

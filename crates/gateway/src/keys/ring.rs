@@ -1,0 +1,388 @@
+//! The key ring: every stored provider key in memory, decrypted once, grouped the way requests
+//! pick them (docs/keys.md): by gateway, provider and alias, or the provider's default keys;
+//! round-robin within a group, skipping keys that are invalid or at their rate limit.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::secret::SecretText;
+use crate::store::{KeyStatus, StoredProviderKey};
+
+/// One stored key as requests use it.
+#[derive(Debug)]
+pub struct LiveKey {
+    pub row: StoredProviderKey,
+    /// None when the key-encryption key it was sealed under is not loaded (docs/keys.md).
+    pub secret: Option<SecretText>,
+    /// Set the moment a provider refuses the key, before the store has the status.
+    refused: AtomicBool,
+    /// Requests counted in the current rate-limit window: (window start ms, count).
+    window: Mutex<(i64, u64)>,
+    last_used_ms: AtomicI64,
+    /// When `last_used_at` was last written to the store.
+    pub(super) persisted_ms: AtomicI64,
+}
+
+impl LiveKey {
+    fn new(row: StoredProviderKey, secret: Option<SecretText>) -> LiveKey {
+        let last_used = row.last_used_at.map_or(0, |t| t.as_millisecond());
+        LiveKey {
+            row,
+            secret,
+            refused: AtomicBool::new(false),
+            window: Mutex::new((0, 0)),
+            last_used_ms: AtomicI64::new(last_used),
+            persisted_ms: AtomicI64::new(last_used),
+        }
+    }
+
+    /// A usable key: opened, and not refused by the provider.
+    pub fn usable(&self) -> bool {
+        self.secret.is_some() && self.status() == KeyStatus::Active
+    }
+
+    /// The status as this instance knows it (a refusal counts before the store has it).
+    pub fn status(&self) -> KeyStatus {
+        if self.refused.load(Ordering::Relaxed) {
+            KeyStatus::Invalid
+        } else {
+            self.row.status
+        }
+    }
+
+    pub fn mark_refused(&self) {
+        self.refused.store(true, Ordering::Relaxed);
+    }
+
+    pub fn last_used_ms(&self) -> Option<i64> {
+        Some(self.last_used_ms.load(Ordering::Relaxed)).filter(|ms| *ms > 0)
+    }
+
+    /// Takes one request of the key's rate limit (fixed windows of `rate_limit_period` seconds,
+    /// counted by this instance); false when the window is full.
+    fn take(&self, now_ms: i64) -> bool {
+        let (Some(limit), Some(period)) = (self.row.rate_limit, self.row.rate_limit_period) else {
+            return true;
+        };
+        let Ok(mut window) = self.window.lock() else {
+            return true;
+        };
+        if now_ms - window.0 >= i64::from(period) * 1000 || now_ms < window.0 {
+            *window = (now_ms, 0);
+        }
+        if window.1 >= u64::from(limit) {
+            return false;
+        }
+        window.1 += 1;
+        true
+    }
+
+    fn record_use(&self, now_ms: i64) {
+        self.last_used_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    /// Keeps what this instance learned about the same key before a reload: its window, its
+    /// last use, and a refusal not yet read back from the store (unless the key was edited).
+    fn carry_from(&self, old: &LiveKey) {
+        if let (Ok(mut window), Ok(old_window)) = (self.window.lock(), old.window.lock()) {
+            *window = *old_window;
+        }
+        self.last_used_ms
+            .fetch_max(old.last_used_ms.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.persisted_ms
+            .fetch_max(old.persisted_ms.load(Ordering::Relaxed), Ordering::Relaxed);
+        if old.refused.load(Ordering::Relaxed) && old.row.modified_at == self.row.modified_at {
+            self.refused.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Which keys a request may use: those of one alias, or the provider's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct GroupId {
+    account_id: String,
+    gateway_id: String,
+    provider: String,
+    /// None: the default keys.
+    alias: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Group {
+    keys: Vec<Arc<LiveKey>>,
+    next: AtomicUsize,
+}
+
+/// Why no key was chosen although the request asked for one.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No key of the provider has the alias; the aliases it has, sorted.
+    UnknownAlias(Vec<String>),
+    /// Every usable key of the group is at its rate limit.
+    AllLimited,
+}
+
+#[derive(Debug, Default)]
+pub struct Ring {
+    /// Every key, in the store's order (account, gateway, age).
+    pub keys: Vec<Arc<LiveKey>>,
+    groups: HashMap<GroupId, Group>,
+    /// The header values this ring sends, to know which key a request upstream carried.
+    by_credential: HashMap<Vec<u8>, Arc<LiveKey>>,
+}
+
+/// The alias a request without `cf-aig-byok-alias` uses when no key is marked default.
+pub const DEFAULT_ALIAS: &str = "default";
+
+impl Ring {
+    /// A ring of `rows`; a row whose secret `old` already opened (same id and secret id) keeps
+    /// it, so only new or changed secrets are decrypted with `open`.
+    pub fn build(
+        rows: Vec<StoredProviderKey>,
+        old: &Ring,
+        open: impl Fn(&StoredProviderKey) -> Option<SecretText>,
+    ) -> Ring {
+        let previous: HashMap<&str, &Arc<LiveKey>> =
+            old.keys.iter().map(|k| (k.row.id.as_str(), k)).collect();
+        let mut ring = Ring::default();
+        for row in rows {
+            let before = previous
+                .get(row.id.as_str())
+                .filter(|k| k.row.secret_id == row.secret_id && k.secret.is_some());
+            let secret = match before {
+                Some(before) => before.secret.clone(),
+                None => open(&row),
+            };
+            let key = LiveKey::new(row, secret);
+            if let Some(before) = previous.get(key.row.id.as_str()) {
+                key.carry_from(before);
+            }
+            ring.add(Arc::new(key));
+        }
+        ring
+    }
+
+    fn add(&mut self, key: Arc<LiveKey>) {
+        let id = |alias: Option<String>| GroupId {
+            account_id: key.row.account_id.clone(),
+            gateway_id: key.row.gateway_id.clone(),
+            provider: key.row.provider_slug.clone(),
+            alias,
+        };
+        self.groups
+            .entry(id(Some(key.row.alias.clone())))
+            .or_default()
+            .keys
+            .push(key.clone());
+        if key.row.default_config {
+            self.groups
+                .entry(id(None))
+                .or_default()
+                .keys
+                .push(key.clone());
+        }
+        if let Some(secret) = &key.secret {
+            let raw = secret.expose().as_bytes().to_vec();
+            self.by_credential.insert(
+                format!("Bearer {}", secret.expose()).into_bytes(),
+                key.clone(),
+            );
+            self.by_credential.insert(raw, key.clone());
+        }
+        self.keys.push(key);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The key a request to `provider` through the gateway gets: the next usable one of
+    /// `alias`, or of the provider's default keys (those marked `default_config`, else those of
+    /// alias `default`). `Ok(None)`: no stored key applies.
+    pub fn choose(
+        &self,
+        account_id: &str,
+        gateway_id: &str,
+        provider: &str,
+        alias: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Option<Arc<LiveKey>>, Refusal> {
+        let id = |alias: Option<&str>| GroupId {
+            account_id: account_id.to_owned(),
+            gateway_id: gateway_id.to_owned(),
+            provider: provider.to_owned(),
+            alias: alias.map(str::to_owned),
+        };
+        let group = match alias {
+            Some(alias) => match self.groups.get(&id(Some(alias))) {
+                Some(group) => group,
+                None => {
+                    return Err(Refusal::UnknownAlias(
+                        self.aliases(account_id, gateway_id, provider),
+                    ));
+                }
+            },
+            None => match self
+                .groups
+                .get(&id(None))
+                .or_else(|| self.groups.get(&id(Some(DEFAULT_ALIAS))))
+            {
+                Some(group) => group,
+                None => return Ok(None),
+            },
+        };
+        let count = group.keys.len();
+        let start = group.next.fetch_add(1, Ordering::Relaxed);
+        let mut any_usable = false;
+        for offset in 0..count {
+            let key = &group.keys[(start + offset) % count];
+            if !key.usable() {
+                continue;
+            }
+            any_usable = true;
+            if key.take(now_ms) {
+                key.record_use(now_ms);
+                return Ok(Some(key.clone()));
+            }
+        }
+        if any_usable {
+            Err(Refusal::AllLimited)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The aliases the provider's keys have on the gateway, sorted.
+    pub fn aliases(&self, account_id: &str, gateway_id: &str, provider: &str) -> Vec<String> {
+        let set: BTreeSet<&str> = self
+            .keys
+            .iter()
+            .filter(|k| {
+                k.row.account_id == account_id
+                    && k.row.gateway_id == gateway_id
+                    && k.row.provider_slug == provider
+            })
+            .map(|k| k.row.alias.as_str())
+            .collect();
+        set.into_iter().map(str::to_owned).collect()
+    }
+
+    /// The stored key whose credential is this header value, if any.
+    pub fn by_credential(&self, value: &[u8]) -> Option<&Arc<LiveKey>> {
+        self.by_credential.get(value)
+    }
+
+    pub fn get(&self, account_id: &str, gateway_id: &str, id: &str) -> Option<&Arc<LiveKey>> {
+        self.keys.iter().find(|k| {
+            k.row.id == id && k.row.account_id == account_id && k.row.gateway_id == gateway_id
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SealedSecret;
+
+    fn row(id: &str, alias: &str, default_config: bool) -> StoredProviderKey {
+        let now = jiff::Timestamp::now();
+        StoredProviderKey {
+            id: id.into(),
+            account_id: "local".into(),
+            gateway_id: "gw".into(),
+            alias: alias.into(),
+            provider_slug: "openai".into(),
+            default_config,
+            secret_id: format!("s-{id}"),
+            secret_preview: "...".into(),
+            sealed: SealedSecret {
+                kek_id: "k".into(),
+                wrapped_key: Vec::new(),
+                ciphertext: Vec::new(),
+            },
+            rate_limit: None,
+            rate_limit_period: None,
+            status: KeyStatus::Active,
+            created_at: now,
+            modified_at: now,
+            last_used_at: None,
+        }
+    }
+
+    fn ring(rows: Vec<StoredProviderKey>) -> Ring {
+        Ring::build(rows, &Ring::default(), |row| {
+            Some(SecretText::new(format!("secret-{}", row.id)))
+        })
+    }
+
+    fn chosen(ring: &Ring, alias: Option<&str>, now_ms: i64) -> Result<Option<String>, Refusal> {
+        ring.choose("local", "gw", "openai", alias, now_ms)
+            .map(|key| key.map(|k| k.row.id.clone()))
+    }
+
+    #[test]
+    fn keys_of_an_alias_take_turns_and_invalid_ones_are_skipped() {
+        let ring = ring(vec![
+            row("a", "prod", true),
+            row("b", "prod", false),
+            row("c", "x", false),
+        ]);
+        let turns: Vec<_> = (0..4).map(|_| chosen(&ring, Some("prod"), 0)).collect();
+        assert_eq!(
+            turns,
+            [
+                Ok(Some("a".into())),
+                Ok(Some("b".into())),
+                Ok(Some("a".into())),
+                Ok(Some("b".into()))
+            ]
+        );
+        assert_eq!(
+            chosen(&ring, None, 0),
+            Ok(Some("a".into())),
+            "the default key"
+        );
+        ring.keys[0].mark_refused();
+        assert_eq!(chosen(&ring, Some("prod"), 0), Ok(Some("b".into())));
+        assert_eq!(chosen(&ring, Some("prod"), 0), Ok(Some("b".into())));
+        assert_eq!(chosen(&ring, None, 0), Ok(None), "no usable default key");
+        assert_eq!(
+            chosen(&ring, Some("nope"), 0),
+            Err(Refusal::UnknownAlias(vec!["prod".into(), "x".into()]))
+        );
+    }
+
+    #[test]
+    fn a_key_at_its_rate_limit_waits_for_the_next_window() {
+        let mut limited = row("a", "default", false);
+        limited.rate_limit = Some(2);
+        limited.rate_limit_period = Some(60);
+        let ring = ring(vec![limited]);
+        assert_eq!(
+            chosen(&ring, None, 1_000),
+            Ok(Some("a".into())),
+            "alias default"
+        );
+        assert_eq!(chosen(&ring, None, 2_000), Ok(Some("a".into())));
+        assert_eq!(chosen(&ring, None, 3_000), Err(Refusal::AllLimited));
+        assert_eq!(chosen(&ring, None, 61_000), Ok(Some("a".into())));
+    }
+
+    #[test]
+    fn a_reload_keeps_opened_secrets_and_a_refusal_of_an_unedited_key() {
+        let stored = row("a", "default", true);
+        let first = ring(vec![stored.clone()]);
+        first.keys[0].mark_refused();
+        let reloaded = Ring::build(vec![stored.clone()], &first, |_| None);
+        assert!(reloaded.keys[0].secret.is_some(), "not decrypted again");
+        assert_eq!(reloaded.keys[0].status(), KeyStatus::Invalid);
+        // An edit changes `modified_at`: the refusal was about the key as it was.
+        let edited = StoredProviderKey {
+            modified_at: stored.modified_at + jiff::SignedDuration::from_secs(1),
+            ..stored
+        };
+        let after_edit = Ring::build(vec![edited], &first, |_| None);
+        assert_eq!(after_edit.keys[0].status(), KeyStatus::Active);
+    }
+}
