@@ -145,8 +145,14 @@ fn limit(value: &Value, bound: Bound) -> Result<Patch<u32>, String> {
     if value.is_null() {
         return Ok(Patch::Null);
     }
-    value
-        .as_u64()
+    // Cloudflare's SDKs type these as floats: 60.0 is 60.
+    let whole = value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+            .map(|f| f as u64)
+    });
+    whole
         .filter(|n| bound.contains(*n))
         .and_then(|n| u32::try_from(n).ok())
         .map(Patch::Value)
