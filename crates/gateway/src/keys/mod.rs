@@ -115,8 +115,9 @@ impl Keys {
         }
     }
 
-    fn ring(&self) -> Arc<Ring> {
-        self.ring.load_full()
+    /// The ring as it is now (a cheap guard, for the request path; not held across awaits).
+    fn ring(&self) -> arc_swap::Guard<Arc<Ring>> {
+        self.ring.load()
     }
 
     /// The key-encryption key new secrets are sealed under (as loaded; see `refresh_keks`).

@@ -2,7 +2,7 @@
 //! pick them (docs/keys.md): by gateway, provider and alias, or the provider's default keys;
 //! round-robin within a group, skipping keys that are invalid or at their rate limit.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -98,21 +98,22 @@ impl LiveKey {
     }
 }
 
-/// Which keys a request may use: those of one alias, or the provider's defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct GroupId {
-    account_id: String,
-    gateway_id: String,
-    provider: String,
-    /// None: the default keys.
-    alias: Option<String>,
-}
-
 #[derive(Debug, Default)]
 struct Group {
     keys: Vec<Arc<LiveKey>>,
     next: AtomicUsize,
 }
+
+/// One provider's keys on one gateway: by alias, and its default keys.
+#[derive(Debug, Default)]
+struct ProviderKeys {
+    by_alias: HashMap<String, Group>,
+    defaults: Group,
+}
+
+/// account → gateway → provider: looked up by `&str` at each level, so choosing a key allocates
+/// nothing.
+type ByGateway = HashMap<String, HashMap<String, HashMap<String, ProviderKeys>>>;
 
 /// Why no key was chosen although the request asked for one.
 #[derive(Debug, PartialEq, Eq)]
@@ -127,9 +128,15 @@ pub enum Refusal {
 pub struct Ring {
     /// Every key, in the store's order (account, gateway, age).
     pub keys: Vec<Arc<LiveKey>>,
-    groups: HashMap<GroupId, Group>,
+    groups: ByGateway,
     /// The header values this ring sends, to know which key a request upstream carried.
     by_credential: HashMap<Vec<u8>, Arc<LiveKey>>,
+}
+
+fn sorted<'a>(aliases: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut aliases: Vec<String> = aliases.cloned().collect();
+    aliases.sort();
+    aliases
 }
 
 /// The alias a request without `cf-aig-byok-alias` uses when no key is marked default.
@@ -164,23 +171,22 @@ impl Ring {
     }
 
     fn add(&mut self, key: Arc<LiveKey>) {
-        let id = |alias: Option<String>| GroupId {
-            account_id: key.row.account_id.clone(),
-            gateway_id: key.row.gateway_id.clone(),
-            provider: key.row.provider_slug.clone(),
-            alias,
-        };
-        self.groups
-            .entry(id(Some(key.row.alias.clone())))
+        let provider = self
+            .groups
+            .entry(key.row.account_id.clone())
+            .or_default()
+            .entry(key.row.gateway_id.clone())
+            .or_default()
+            .entry(key.row.provider_slug.clone())
+            .or_default();
+        provider
+            .by_alias
+            .entry(key.row.alias.clone())
             .or_default()
             .keys
             .push(key.clone());
         if key.row.default_config {
-            self.groups
-                .entry(id(None))
-                .or_default()
-                .keys
-                .push(key.clone());
+            provider.defaults.keys.push(key.clone());
         }
         if let Some(secret) = &key.secret {
             let raw = secret.expose().as_bytes().to_vec();
@@ -208,26 +214,24 @@ impl Ring {
         alias: Option<&str>,
         now_ms: i64,
     ) -> Result<Option<Arc<LiveKey>>, Refusal> {
-        let id = |alias: Option<&str>| GroupId {
-            account_id: account_id.to_owned(),
-            gateway_id: gateway_id.to_owned(),
-            provider: provider.to_owned(),
-            alias: alias.map(str::to_owned),
+        let Some(keys) = self
+            .groups
+            .get(account_id)
+            .and_then(|gateways| gateways.get(gateway_id))
+            .and_then(|providers| providers.get(provider))
+        else {
+            return match alias {
+                Some(_) => Err(Refusal::UnknownAlias(Vec::new())),
+                None => Ok(None),
+            };
         };
         let group = match alias {
-            Some(alias) => match self.groups.get(&id(Some(alias))) {
+            Some(alias) => match keys.by_alias.get(alias) {
                 Some(group) => group,
-                None => {
-                    return Err(Refusal::UnknownAlias(
-                        self.aliases(account_id, gateway_id, provider),
-                    ));
-                }
+                None => return Err(Refusal::UnknownAlias(sorted(keys.by_alias.keys()))),
             },
-            None => match self
-                .groups
-                .get(&id(None))
-                .or_else(|| self.groups.get(&id(Some(DEFAULT_ALIAS))))
-            {
+            None if !keys.defaults.keys.is_empty() => &keys.defaults,
+            None => match keys.by_alias.get(DEFAULT_ALIAS) {
                 Some(group) => group,
                 None => return Ok(None),
             },
@@ -251,21 +255,6 @@ impl Ring {
         } else {
             Ok(None)
         }
-    }
-
-    /// The aliases the provider's keys have on the gateway, sorted.
-    pub fn aliases(&self, account_id: &str, gateway_id: &str, provider: &str) -> Vec<String> {
-        let set: BTreeSet<&str> = self
-            .keys
-            .iter()
-            .filter(|k| {
-                k.row.account_id == account_id
-                    && k.row.gateway_id == gateway_id
-                    && k.row.provider_slug == provider
-            })
-            .map(|k| k.row.alias.as_str())
-            .collect();
-        set.into_iter().map(str::to_owned).collect()
     }
 
     /// The stored key whose credential is this header value, if any.
