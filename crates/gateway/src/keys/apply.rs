@@ -1,5 +1,6 @@
 //! Stored keys on the request path (docs/keys.md). The proxy calls [`apply_stored_key`] once it
-//! has the headers it will send a provider; credential order: a provider credential the request
+//! has the headers, URL and body it will send a provider (a Bedrock key signs all three);
+//! credential order: a provider credential the request
 //! carries wins; else the stored key of the `cf-aig-byok-alias` alias, or the provider's default
 //! key; else the request goes without one, unless the gateway says `byok_only` (400). Stored
 //! keys are used only on gateways with authentication on. [`used_in`] and [`answered`] let the
@@ -8,18 +9,26 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use http::{HeaderMap, HeaderValue, header};
+use http::{HeaderMap, HeaderValue, Method, header};
 
-use super::ring::{LiveKey, Refusal};
+use super::ring::{LiveKey, Refusal, sigv4_entry};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Gateway;
-use crate::providers::Provider;
+use crate::providers::{Provider, StoredKeyAuth};
 use crate::state::AppState;
 use crate::store::KeyStatus;
 use crate::suggest::shown;
 
 /// `last_used_at` is written to the store at most this often per key.
 const LAST_USED_EVERY_MS: i64 = 60_000;
+
+/// The request as it will be sent, for keys that sign it (SigV4): its final URL and body.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    pub method: &'a Method,
+    pub url: &'a str,
+    pub body: &'a [u8],
+}
 
 /// Which stored key a request got.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +46,7 @@ pub fn apply_stored_key(
     gateway: &Gateway,
     provider: &Provider,
     alias: Option<&str>,
+    request: Outgoing<'_>,
     headers: &mut HeaderMap,
 ) -> Result<Option<KeyUse>, GatewayError> {
     if provider
@@ -75,22 +85,39 @@ pub fn apply_stored_key(
         }
         return Ok(None);
     };
-    let (Some(name), Some(secret)) = (provider.stored_key_header(), &key.secret) else {
-        return Ok(None);
-    };
-    let text = zeroize::Zeroizing::new(
-        if name == header::AUTHORIZATION && !secret.expose().contains(' ') {
-            format!("Bearer {}", secret.expose())
-        } else {
-            secret.expose().to_owned()
-        },
-    );
-    let Ok(mut value) = HeaderValue::from_str(&text) else {
-        // Checked when the key was stored; never happens.
-        return Err(GatewayError::internal());
-    };
-    value.set_sensitive(true);
-    headers.insert(name.clone(), value);
+    match provider.stored_key_auth() {
+        StoredKeyAuth::Header(name) => {
+            let Some(secret) = &key.secret else {
+                return Ok(None);
+            };
+            let text = zeroize::Zeroizing::new(
+                if name == header::AUTHORIZATION && !secret.expose().contains(' ') {
+                    format!("Bearer {}", secret.expose())
+                } else {
+                    secret.expose().to_owned()
+                },
+            );
+            let Ok(mut value) = HeaderValue::from_str(&text) else {
+                // Checked when the key was stored; never happens.
+                return Err(GatewayError::internal());
+            };
+            value.set_sensitive(true);
+            headers.insert(name.clone(), value);
+        }
+        StoredKeyAuth::SigV4 { service } => {
+            let Some(aws) = &key.aws else {
+                return Ok(None);
+            };
+            let now = std::time::UNIX_EPOCH
+                + std::time::Duration::from_millis(state.clock().now_ms().max(0) as u64);
+            aws.sign(service, request.method, request.url, request.body, headers, now)
+                .map_err(|error| {
+                    tracing::error!(key = %key.row.id, %error, "could not sign a request with a stored key");
+                    GatewayError::internal()
+                })?;
+        }
+        StoredKeyAuth::Unsupported => return Ok(None),
+    }
     remember_use(state, &key);
     Ok(Some(KeyUse {
         id: key.row.id.clone(),
@@ -165,7 +192,13 @@ pub fn used_in(
         .credential_headers
         .iter()
         .filter_map(|name| headers.get(name))
-        .find_map(|value| ring.by_credential(value.as_bytes()).cloned())
+        .find_map(|value| {
+            let value = value.as_bytes();
+            match super::sigv4::access_key_id_of(value) {
+                Some(id) => ring.by_credential(&sigv4_entry(id)).cloned(),
+                None => ring.by_credential(value).cloned(),
+            }
+        })
         .map(StoredKeyUsed)
 }
 

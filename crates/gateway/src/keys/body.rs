@@ -89,11 +89,7 @@ pub(super) fn parse(body: &Map<String, Value>) -> Result<KeyBody, Vec<FieldError
             }
             _ => bad(
                 "secret",
-                format!(
-                    "must be a string of 1-{PROVIDER_KEY_SECRET_BYTES} printable ASCII \
-                     characters, without spaces at either end (what the provider expects in \
-                     its key header)"
-                ),
+                format!("must be a string of 1-{PROVIDER_KEY_SECRET_BYTES} bytes"),
             ),
         }
     }
@@ -167,11 +163,13 @@ fn is_alias(alias: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
-/// What a header value can carry as it is: printable ASCII, no space at either end.
 fn is_secret(secret: &str) -> bool {
-    !secret.is_empty()
-        && secret.len() <= PROVIDER_KEY_SECRET_BYTES
-        && secret.bytes().all(|b| (0x20..0x7f).contains(&b))
+    !secret.is_empty() && secret.len() <= PROVIDER_KEY_SECRET_BYTES
+}
+
+/// What a header value can carry as it is: printable ASCII, no space at either end.
+pub(super) fn is_header_secret(secret: &str) -> bool {
+    secret.bytes().all(|b| (0x20..0x7f).contains(&b))
         && !secret.starts_with(' ')
         && !secret.ends_with(' ')
 }
@@ -197,7 +195,7 @@ mod tests {
     #[test]
     fn every_bad_field_is_named_and_the_secret_never_quoted() {
         let errors = fields(json!({
-            "alias": "no spaces", "default_config": "yes", "secret": "sk-canary\n",
+            "alias": "no spaces", "default_config": "yes", "secret": "",
             "rate_limit": 0, "rate_limit_period": 86_401, "status": "expired",
             "provider_slg": "openai",
         }));

@@ -12,7 +12,7 @@ use super::crypto::{self, CryptoError, Row};
 use super::ring::{DEFAULT_ALIAS, LiveKey};
 use super::{Keys, secret};
 use crate::gateways::{FieldError, Gateway, Patch};
-use crate::providers::ProviderRegistry;
+use crate::providers::{ProviderRegistry, StoredKeyAuth};
 use crate::store::{KeyStatus, StoreError, StoredProviderKey};
 
 /// Why a change to a stored key was refused.
@@ -124,6 +124,7 @@ impl Keys {
         let Some(secret) = &parsed.secret else {
             return Err(field("secret", "required: the provider's API key"));
         };
+        let secret_preview = check_secret(providers, &slug, secret.expose())?;
         let now = jiff::Timestamp::now();
         let (rate_limit, rate_limit_period) = limits(&parsed, None, None)?;
         let id = uuid::Uuid::now_v7().to_string();
@@ -139,7 +140,7 @@ impl Keys {
             provider_slug: slug,
             default_config: parsed.default_config.unwrap_or(false),
             secret_id: uuid::Uuid::now_v7().to_string(),
-            secret_preview: secret::preview(secret.expose()),
+            secret_preview,
             sealed,
             rate_limit,
             rate_limit_period,
@@ -186,10 +187,15 @@ impl Keys {
         }
         let with_secret = parsed.secret.is_some();
         if let Some(secret) = &parsed.secret {
+            row.secret_preview = check_secret(providers, &row.provider_slug, secret.expose())?;
             row.sealed = self.seal(gateway, id, secret.expose()).await?;
             row.secret_id = uuid::Uuid::now_v7().to_string();
-            row.secret_preview = secret::preview(secret.expose());
             row.status = parsed.status.unwrap_or(KeyStatus::Active);
+        } else if parsed.provider_slug.is_some()
+            && let Some(secret) = &current.secret
+        {
+            // The stored secret must suit the new provider too.
+            check_secret(providers, &row.provider_slug, secret.expose())?;
         }
         row.modified_at = jiff::Timestamp::now();
         self.commit(Change::Update(row, with_secret)).await?;
@@ -265,16 +271,41 @@ fn check_provider(providers: &ProviderRegistry, slug: &str) -> Result<(), KeyErr
     let provider = providers
         .named(slug)
         .map_err(|error| field("provider_slug", error.message))?;
-    if provider.stored_key_header().is_none() {
+    if provider.stored_key_auth() == StoredKeyAuth::Unsupported {
         return Err(field(
             "provider_slug",
             format!(
-                "{slug} needs request signing or short-lived tokens, which stored keys do not \
-                 do yet (docs/keys.md); send its credentials with each request"
+                "{slug} needs short-lived tokens, which stored keys do not do yet \
+                 (docs/keys.md); send its credentials with each request"
             ),
         ));
     }
     Ok(())
+}
+
+/// A secret the provider's kind of key can be (a header value, or AWS credentials); its
+/// preview. Messages never quote the secret.
+fn check_secret(
+    providers: &ProviderRegistry,
+    slug: &str,
+    secret: &str,
+) -> Result<String, KeyError> {
+    let provider = providers
+        .named(slug)
+        .map_err(|error| field("provider_slug", error.message))?;
+    match provider.stored_key_auth() {
+        StoredKeyAuth::SigV4 { .. } => {
+            let aws = super::sigv4::AwsKey::parse(secret)
+                .map_err(|why| field("secret", format!("for {slug}, {why}")))?;
+            Ok(secret::preview(&aws.access_key_id))
+        }
+        _ if body::is_header_secret(secret) => Ok(secret::preview(secret)),
+        _ => Err(field(
+            "secret",
+            "must be printable ASCII without spaces at either end (what the provider expects \
+             in its key header)",
+        )),
+    }
 }
 
 /// The key's rate limit after the body: both set or neither.

@@ -5,6 +5,7 @@
 //!   key-encryption key).
 //! - [`kek`]: where the key-encryption key comes from; the key file.
 //! - [`ring`]: every key in memory, decrypted once; which key a request gets.
+//! - [`sigv4`]: stored AWS credentials, signing each request (Bedrock).
 //! - [`apply`]: the one call the proxy makes ([`apply_stored_key`]), and what it learns from
 //!   the provider's answer ([`used_in`], [`answered`]).
 //! - [`manage`]: create, change, delete and show keys (the management API's `provider_configs`).
@@ -22,12 +23,13 @@ mod manage;
 mod ring;
 mod rotate;
 mod secret;
+mod sigv4;
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-pub use apply::{KeyUse, answered, apply_stored_key, used_in};
+pub use apply::{KeyUse, Outgoing, answered, apply_stored_key, used_in};
 pub use crypto::Kek;
 pub use kek::KekRing;
 pub use manage::KeyError;

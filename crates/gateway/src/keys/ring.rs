@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::secret::SecretText;
+use super::sigv4::AwsKey;
 use crate::store::{KeyStatus, StoredProviderKey};
 
 /// One stored key as requests use it.
@@ -15,6 +16,8 @@ pub struct LiveKey {
     pub row: StoredProviderKey,
     /// None when the key-encryption key it was sealed under is not loaded (docs/keys.md).
     pub secret: Option<SecretText>,
+    /// The secret read as AWS credentials, when it is some (Bedrock keys).
+    pub aws: Option<AwsKey>,
     /// Set the moment a provider refuses the key, before the store has the status.
     refused: AtomicBool,
     /// Requests counted in the current rate-limit window: (window start ms, count).
@@ -27,9 +30,14 @@ pub struct LiveKey {
 impl LiveKey {
     fn new(row: StoredProviderKey, secret: Option<SecretText>) -> LiveKey {
         let last_used = row.last_used_at.map_or(0, |t| t.as_millisecond());
+        let aws = secret
+            .as_ref()
+            .filter(|s| s.expose().starts_with('{'))
+            .and_then(|s| AwsKey::parse(s.expose()).ok());
         LiveKey {
             row,
             secret,
+            aws,
             refused: AtomicBool::new(false),
             window: Mutex::new((0, 0)),
             last_used_ms: AtomicI64::new(last_used),
@@ -133,6 +141,11 @@ pub struct Ring {
     by_credential: HashMap<Vec<u8>, Arc<LiveKey>>,
 }
 
+/// How a SigV4-signed request's key is found: by its access key id.
+pub fn sigv4_entry(access_key_id: &[u8]) -> Vec<u8> {
+    [b"AWS4 ".as_slice(), access_key_id].concat()
+}
+
 fn sorted<'a>(aliases: impl Iterator<Item = &'a String>) -> Vec<String> {
     let mut aliases: Vec<String> = aliases.cloned().collect();
     aliases.sort();
@@ -195,6 +208,10 @@ impl Ring {
                 key.clone(),
             );
             self.by_credential.insert(raw, key.clone());
+        }
+        if let Some(aws) = &key.aws {
+            self.by_credential
+                .insert(sigv4_entry(aws.access_key_id.as_bytes()), key.clone());
         }
         self.keys.push(key);
     }

@@ -11,6 +11,17 @@ use crate::config::{Config, ProviderConfig};
 use crate::error::{ErrorCode, GatewayError};
 use crate::proxy::UpstreamClients;
 
+/// How a stored provider key is put on a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredKeyAuth<'a> {
+    /// The key goes in this header (`Bearer <key>` in `authorization`).
+    Header(&'a HeaderName),
+    /// The key is AWS credentials that sign the request for this service.
+    SigV4 { service: &'static str },
+    /// Not yet: stored keys are refused for the provider.
+    Unsupported,
+}
+
 /// One provider as the proxy uses it.
 #[derive(Debug)]
 pub struct Provider {
@@ -39,13 +50,17 @@ impl Provider {
         )
     }
 
-    /// The header a stored key of this provider goes in (docs/keys.md): its first credential
-    /// header. None where a plain key is not enough: Bedrock signs each request (SigV4) and
-    /// Vertex AI wants short-lived OAuth tokens, which stored keys do not do yet.
-    pub fn stored_key_header(&self) -> Option<&HeaderName> {
+    /// How a stored key of this provider authenticates a request (docs/keys.md).
+    pub fn stored_key_auth(&self) -> StoredKeyAuth<'_> {
         match self.template {
-            UrlTemplate::BedrockRegion | UrlTemplate::VertexRegion => None,
-            _ => self.credential_headers.first(),
+            // Bedrock signs each request with the key pair (SigV4).
+            UrlTemplate::BedrockRegion => StoredKeyAuth::SigV4 { service: "bedrock" },
+            // Vertex AI takes short-lived OAuth tokens minted from a service account.
+            UrlTemplate::VertexRegion => StoredKeyAuth::Unsupported,
+            _ => match self.credential_headers.first() {
+                Some(name) => StoredKeyAuth::Header(name),
+                None => StoredKeyAuth::Unsupported,
+            },
         }
     }
 

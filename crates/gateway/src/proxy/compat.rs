@@ -233,11 +233,17 @@ async fn send(
     refuse_gateway_tokens(state, &headers, query.as_deref())?;
     let url = provider.compat_url(&path, query.as_deref())?;
     let mut upstream_headers = headers.clone();
+    let outgoing = crate::keys::Outgoing {
+        method: &Method::POST,
+        url: &url,
+        body: &body,
+    };
     crate::keys::apply_stored_key(
         state,
         request.gateway,
         provider,
         request.options.byok_alias.as_deref(),
+        outgoing,
         &mut upstream_headers,
     )?;
     super::dispatch::send(

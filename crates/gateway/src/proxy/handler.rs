@@ -144,15 +144,21 @@ async fn forward(
     let provider = state.providers().named(target.provider)?;
     let mut upstream_headers = upstream_request_headers(&parts.headers);
     super::credentials::refuse_gateway_tokens(state, &upstream_headers, parts.uri.query())?;
+    let url = provider.upstream_url(target.provider_path, parts.uri.query())?;
+    let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
+    let outgoing = crate::keys::Outgoing {
+        method: &parts.method,
+        url: &url,
+        body: &body,
+    };
     crate::keys::apply_stored_key(
         state,
         &gateway,
         provider,
         options.byok_alias.as_deref(),
+        outgoing,
         &mut upstream_headers,
     )?;
-    let url = provider.upstream_url(target.provider_path, parts.uri.query())?;
-    let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
 
     super::dispatch::send(
         Outbound {

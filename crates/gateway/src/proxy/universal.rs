@@ -86,11 +86,17 @@ pub async fn forward(
     let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
     let mut steps = parse_steps(state, &body, &options)?;
     for step in &mut steps {
+        let outgoing = crate::keys::Outgoing {
+            method: &Method::POST,
+            url: &step.url,
+            body: &step.body,
+        };
         crate::keys::apply_stored_key(
             state,
             &gateway,
             step.provider,
             step.options.byok_alias.as_deref(),
+            outgoing,
             &mut step.upstream_headers,
         )?;
     }

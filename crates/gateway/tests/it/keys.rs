@@ -184,8 +184,12 @@ async fn keys_are_refused_on_open_gateways_and_for_providers_they_cannot_serve()
             "provider_slug: Invalid provider \"openia\"; did you mean openai?",
         ),
         (
+            json!({"provider_slug": "google-vertex-ai", "secret": CANARY}),
+            "provider_slug: google-vertex-ai needs",
+        ),
+        (
             json!({"provider_slug": "aws-bedrock", "secret": CANARY}),
-            "provider_slug: aws-bedrock needs",
+            "secret: for aws-bedrock, must be a JSON object",
         ),
         (json!({"provider_slug": "openai"}), "secret: required"),
         (

@@ -26,6 +26,7 @@ mod proxy;
 mod ratelimit;
 mod retries;
 mod shared_store;
+mod sigv4;
 mod streaming;
 mod support;
 mod universal;
