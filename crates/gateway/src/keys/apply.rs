@@ -1,9 +1,9 @@
 //! Stored keys on the request path (docs/keys.md). The proxy calls [`apply_stored_key`] once it
-//! has the headers, URL and body it will send a provider (a Bedrock key signs all three);
-//! credential order: a provider credential the request
-//! carries wins; else the stored key of the `cf-aig-byok-alias` alias, or the provider's default
-//! key; else the request goes without one, unless the gateway says `byok_only` (400). Stored
-//! keys are used only on gateways with authentication on. [`used_in`] and [`answered`] let the
+//! has the headers, URL and body it will send a provider (a Bedrock key signs all three).
+//! Credential order: a provider credential the request carries wins; else the stored key of the
+//! `cf-aig-byok-alias` alias, or the provider's default key; else the request goes without one,
+//! unless the gateway says `byok_only` (400). Stored keys are used only on gateways with
+//! authentication on. [`used_in`] and [`answered`] let the
 //! dispatch mark a key the provider refuses.
 
 use std::sync::Arc;
@@ -41,7 +41,7 @@ pub struct KeyUse {
 /// or refuses the request: 400/2040 for an alias the provider has no key under, 400/2041 when
 /// the gateway requires a provider credential and there is none, 429 when every key of the
 /// alias is at its rate limit.
-pub fn apply_stored_key(
+pub async fn apply_stored_key(
     state: &AppState,
     gateway: &Gateway,
     provider: &Provider,
@@ -115,6 +115,35 @@ pub fn apply_stored_key(
                     tracing::error!(key = %key.row.id, %error, "could not sign a request with a stored key");
                     GatewayError::internal()
                 })?;
+        }
+        StoredKeyAuth::ServiceAccount => {
+            let Some(account) = &key.service_account else {
+                return Ok(None);
+            };
+            let now_ms = state.clock().now_ms();
+            let tokens = &state.keys().tokens;
+            let token = tokens
+                .token(&key.row.secret_id, account, &provider.client, now_ms)
+                .await
+                .map_err(|why| {
+                    GatewayError::new(
+                        ErrorCode::UpstreamFailed,
+                        format!(
+                            "Could not get an access token for the stored {} key (alias '{}'): \
+                             {why}",
+                            provider.slug, key.row.alias
+                        ),
+                    )
+                })?;
+            let text = zeroize::Zeroizing::new(format!("Bearer {}", token.expose()));
+            let Ok(mut value) = HeaderValue::from_str(&text) else {
+                return Err(GatewayError::new(
+                    ErrorCode::UpstreamFailed,
+                    "The token endpoint returned an access token that is not a header value",
+                ));
+            };
+            value.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, value);
         }
         StoredKeyAuth::Unsupported => return Ok(None),
     }

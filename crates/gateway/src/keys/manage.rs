@@ -275,8 +275,8 @@ fn check_provider(providers: &ProviderRegistry, slug: &str) -> Result<(), KeyErr
         return Err(field(
             "provider_slug",
             format!(
-                "{slug} needs short-lived tokens, which stored keys do not do yet \
-                 (docs/keys.md); send its credentials with each request"
+                "{slug} has no credential header for a stored key (docs/keys.md); send its \
+                 credentials with each request"
             ),
         ));
     }
@@ -294,6 +294,11 @@ fn check_secret(
         .named(slug)
         .map_err(|error| field("provider_slug", error.message))?;
     match provider.stored_key_auth() {
+        StoredKeyAuth::ServiceAccount => {
+            let account = super::vertex::ServiceAccount::parse(secret)
+                .map_err(|why| field("secret", format!("for {slug}, {why}")))?;
+            Ok(secret::preview(&account.client_email))
+        }
         StoredKeyAuth::SigV4 { .. } => {
             let aws = super::sigv4::AwsKey::parse(secret)
                 .map_err(|why| field("secret", format!("for {slug}, {why}")))?;

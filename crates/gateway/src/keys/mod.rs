@@ -6,6 +6,7 @@
 //! - [`kek`]: where the key-encryption key comes from; the key file.
 //! - [`ring`]: every key in memory, decrypted once; which key a request gets.
 //! - [`sigv4`]: stored AWS credentials, signing each request (Bedrock).
+//! - [`vertex`]: stored Google service accounts, access tokens minted and cached (Vertex AI).
 //! - [`apply`]: the one call the proxy makes ([`apply_stored_key`]), and what it learns from
 //!   the provider's answer ([`used_in`], [`answered`]).
 //! - [`manage`]: create, change, delete and show keys (the management API's `provider_configs`).
@@ -24,6 +25,7 @@ mod ring;
 mod rotate;
 mod secret;
 mod sigv4;
+mod vertex;
 
 use std::sync::Arc;
 
@@ -51,6 +53,8 @@ pub struct Keys {
     changes: tokio::sync::Mutex<()>,
     /// One reload at a time, so an older read never replaces a newer one.
     reloading: tokio::sync::Mutex<()>,
+    /// Access tokens minted from stored service accounts.
+    tokens: vertex::TokenCache,
 }
 
 impl std::fmt::Debug for Keys {
@@ -74,6 +78,7 @@ impl Keys {
             ring: ArcSwap::from_pointee(Ring::default()),
             changes: tokio::sync::Mutex::new(()),
             reloading: tokio::sync::Mutex::new(()),
+            tokens: vertex::TokenCache::default(),
         };
         keys.reload().await?;
         Ok(keys)

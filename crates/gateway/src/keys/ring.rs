@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use super::secret::SecretText;
 use super::sigv4::AwsKey;
+use super::vertex::ServiceAccount;
 use crate::store::{KeyStatus, StoredProviderKey};
 
 /// One stored key as requests use it.
@@ -18,6 +19,8 @@ pub struct LiveKey {
     pub secret: Option<SecretText>,
     /// The secret read as AWS credentials, when it is some (Bedrock keys).
     pub aws: Option<AwsKey>,
+    /// The secret read as a Google service account, when it is one (Vertex AI keys).
+    pub service_account: Option<Arc<ServiceAccount>>,
     /// Set the moment a provider refuses the key, before the store has the status.
     refused: AtomicBool,
     /// Requests counted in the current rate-limit window: (window start ms, count).
@@ -34,10 +37,16 @@ impl LiveKey {
             .as_ref()
             .filter(|s| s.expose().starts_with('{'))
             .and_then(|s| AwsKey::parse(s.expose()).ok());
+        let service_account = secret
+            .as_ref()
+            .filter(|s| s.expose().contains("service_account"))
+            .and_then(|s| ServiceAccount::parse(s.expose()).ok())
+            .map(Arc::new);
         LiveKey {
             row,
             secret,
             aws,
+            service_account,
             refused: AtomicBool::new(false),
             window: Mutex::new((0, 0)),
             last_used_ms: AtomicI64::new(last_used),

@@ -18,6 +18,8 @@ pub enum StoredKeyAuth<'a> {
     Header(&'a HeaderName),
     /// The key is AWS credentials that sign the request for this service.
     SigV4 { service: &'static str },
+    /// The key is a Google service account; requests carry access tokens minted from it.
+    ServiceAccount,
     /// Not yet: stored keys are refused for the provider.
     Unsupported,
 }
@@ -56,7 +58,7 @@ impl Provider {
             // Bedrock signs each request with the key pair (SigV4).
             UrlTemplate::BedrockRegion => StoredKeyAuth::SigV4 { service: "bedrock" },
             // Vertex AI takes short-lived OAuth tokens minted from a service account.
-            UrlTemplate::VertexRegion => StoredKeyAuth::Unsupported,
+            UrlTemplate::VertexRegion => StoredKeyAuth::ServiceAccount,
             _ => match self.credential_headers.first() {
                 Some(name) => StoredKeyAuth::Header(name),
                 None => StoredKeyAuth::Unsupported,

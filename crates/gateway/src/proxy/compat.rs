@@ -245,7 +245,8 @@ async fn send(
         request.options.byok_alias.as_deref(),
         outgoing,
         &mut upstream_headers,
-    )?;
+    )
+    .await?;
     super::dispatch::send(
         Outbound {
             state,

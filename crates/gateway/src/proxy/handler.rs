@@ -158,7 +158,8 @@ async fn forward(
         options.byok_alias.as_deref(),
         outgoing,
         &mut upstream_headers,
-    )?;
+    )
+    .await?;
 
     super::dispatch::send(
         Outbound {

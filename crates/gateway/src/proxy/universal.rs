@@ -98,7 +98,8 @@ pub async fn forward(
             step.options.byok_alias.as_deref(),
             outgoing,
             &mut step.upstream_headers,
-        )?;
+        )
+        .await?;
     }
     // Every row of this request shares one event id, the client's or the first log id.
     let event_id = options

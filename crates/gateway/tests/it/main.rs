@@ -30,3 +30,4 @@ mod sigv4;
 mod streaming;
 mod support;
 mod universal;
+mod vertex;
