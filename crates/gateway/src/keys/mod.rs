@@ -97,8 +97,9 @@ impl Keys {
             self.refresh_keks().await;
         }
         let keks = self.keks.load_full();
+        let new_keks = keks.all().len() != known.all().len();
         let old = self.ring.load_full();
-        let ring = Ring::build(rows, &old, |row| open_row(&keks, row));
+        let ring = Ring::build(rows, &old, new_keks, |row| open_row(&keks, row));
         self.ring.store(Arc::new(ring));
         Ok(())
     }

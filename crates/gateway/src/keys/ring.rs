@@ -166,10 +166,13 @@ pub const DEFAULT_ALIAS: &str = "default";
 
 impl Ring {
     /// A ring of `rows`; a row whose secret `old` already opened (same id and secret id) keeps
-    /// it, so only new or changed secrets are decrypted with `open`.
+    /// it, so only new or changed secrets are decrypted with `open`. A row `old` could not open
+    /// is tried again only when it changed or `new_keks` (the key-encryption keys changed), so an
+    /// unopenable row is reported once, not at every reload.
     pub fn build(
         rows: Vec<StoredProviderKey>,
         old: &Ring,
+        new_keks: bool,
         open: impl Fn(&StoredProviderKey) -> Option<SecretText>,
     ) -> Ring {
         let previous: HashMap<&str, &Arc<LiveKey>> =
@@ -178,10 +181,11 @@ impl Ring {
         for row in rows {
             let before = previous
                 .get(row.id.as_str())
-                .filter(|k| k.row.secret_id == row.secret_id && k.secret.is_some());
+                .filter(|k| k.row.secret_id == row.secret_id);
             let secret = match before {
-                Some(before) => before.secret.clone(),
-                None => open(&row),
+                Some(before) if before.secret.is_some() => before.secret.clone(),
+                Some(before) if !new_keks && before.row.sealed == row.sealed => None,
+                _ => open(&row),
             };
             let key = LiveKey::new(row, secret);
             if let Some(before) = previous.get(key.row.id.as_str()) {
@@ -326,7 +330,7 @@ mod tests {
     }
 
     fn ring(rows: Vec<StoredProviderKey>) -> Ring {
-        Ring::build(rows, &Ring::default(), |row| {
+        Ring::build(rows, &Ring::default(), false, |row| {
             Some(SecretText::new(format!("secret-{}", row.id)))
         })
     }
@@ -369,6 +373,21 @@ mod tests {
     }
 
     #[test]
+    fn a_row_that_does_not_open_is_tried_again_only_when_it_or_the_keys_change() {
+        let stored = row("a", "default", true);
+        let tries = std::cell::Cell::new(0);
+        let open = |_: &StoredProviderKey| {
+            tries.set(tries.get() + 1);
+            None
+        };
+        let first = Ring::build(vec![stored.clone()], &Ring::default(), false, open);
+        let second = Ring::build(vec![stored.clone()], &first, false, open);
+        assert_eq!(tries.get(), 1);
+        Ring::build(vec![stored.clone()], &second, true, open);
+        assert_eq!(tries.get(), 2);
+    }
+
+    #[test]
     fn a_key_at_its_rate_limit_waits_for_the_next_window() {
         let mut limited = row("a", "default", false);
         limited.rate_limit = Some(2);
@@ -389,7 +408,7 @@ mod tests {
         let stored = row("a", "default", true);
         let first = ring(vec![stored.clone()]);
         first.keys[0].mark_refused();
-        let reloaded = Ring::build(vec![stored.clone()], &first, |_| None);
+        let reloaded = Ring::build(vec![stored.clone()], &first, false, |_| None);
         assert!(reloaded.keys[0].secret.is_some(), "not decrypted again");
         assert_eq!(reloaded.keys[0].status(), KeyStatus::Invalid);
         // An edit changes `modified_at`: the refusal was about the key as it was.
@@ -397,7 +416,7 @@ mod tests {
             modified_at: stored.modified_at + jiff::SignedDuration::from_secs(1),
             ..stored
         };
-        let after_edit = Ring::build(vec![edited], &first, |_| None);
+        let after_edit = Ring::build(vec![edited], &first, false, |_| None);
         assert_eq!(after_edit.keys[0].status(), KeyStatus::Active);
     }
 }
