@@ -85,73 +85,96 @@ pub async fn apply_stored_key(
         }
         return Ok(None);
     };
-    match provider.stored_key_auth() {
-        StoredKeyAuth::Header(name) => {
-            let Some(secret) = &key.secret else {
-                return Ok(None);
-            };
-            let text = zeroize::Zeroizing::new(
-                if name == header::AUTHORIZATION && !secret.expose().contains(' ') {
-                    format!("Bearer {}", secret.expose())
-                } else {
-                    secret.expose().to_owned()
-                },
-            );
-            let Ok(mut value) = HeaderValue::from_str(&text) else {
-                // Checked when the key was stored; never happens.
-                return Err(GatewayError::internal());
-            };
-            value.set_sensitive(true);
-            headers.insert(name.clone(), value);
-        }
-        StoredKeyAuth::SigV4 { service } => {
-            let Some(aws) = &key.aws else {
-                return Ok(None);
-            };
-            let now = std::time::UNIX_EPOCH
-                + std::time::Duration::from_millis(state.clock().now_ms().max(0) as u64);
-            aws.sign(service, request.method, request.url, request.body, headers, now)
-                .map_err(|error| {
-                    tracing::error!(key = %key.row.id, %error, "could not sign a request with a stored key");
-                    GatewayError::internal()
-                })?;
-        }
-        StoredKeyAuth::ServiceAccount => {
-            let Some(account) = &key.service_account else {
-                return Ok(None);
-            };
-            let now_ms = state.clock().now_ms();
-            let tokens = &state.keys().tokens;
-            let token = tokens
-                .token(&key.row.secret_id, account, &provider.client, now_ms)
-                .await
-                .map_err(|why| {
-                    GatewayError::new(
-                        ErrorCode::UpstreamFailed,
-                        format!(
-                            "Could not get an access token for the stored {} key (alias '{}'): \
-                             {why}",
-                            provider.slug, key.row.alias
-                        ),
-                    )
-                })?;
-            let text = zeroize::Zeroizing::new(format!("Bearer {}", token.expose()));
-            let Ok(mut value) = HeaderValue::from_str(&text) else {
-                return Err(GatewayError::new(
-                    ErrorCode::UpstreamFailed,
-                    "The token endpoint returned an access token that is not a header value",
-                ));
-            };
-            value.set_sensitive(true);
-            headers.insert(header::AUTHORIZATION, value);
-        }
-        StoredKeyAuth::Unsupported => return Ok(None),
+    if !put_on(state, provider, &key, request, headers).await? {
+        return Ok(None);
     }
     remember_use(state, &key);
     Ok(Some(KeyUse {
         id: key.row.id.clone(),
         alias: key.row.alias.clone(),
     }))
+}
+
+/// Puts `key` on the request the way the provider takes it; false if this key cannot serve it
+/// (its secret did not open, or is not the kind the provider needs).
+async fn put_on(
+    state: &AppState,
+    provider: &Provider,
+    key: &LiveKey,
+    request: Outgoing<'_>,
+    headers: &mut HeaderMap,
+) -> Result<bool, GatewayError> {
+    let (name, text) = match provider.stored_key_auth() {
+        StoredKeyAuth::Header(name) => {
+            let Some(secret) = &key.secret else {
+                return Ok(false);
+            };
+            let bare = name != header::AUTHORIZATION || secret.expose().contains(' ');
+            let text = match bare {
+                true => secret.expose().to_owned(),
+                false => format!("Bearer {}", secret.expose()),
+            };
+            (name.clone(), zeroize::Zeroizing::new(text))
+        }
+        StoredKeyAuth::SigV4 { service } => {
+            let Some(aws) = &key.aws else {
+                return Ok(false);
+            };
+            let now = std::time::UNIX_EPOCH
+                + std::time::Duration::from_millis(state.clock().now_ms().max(0) as u64);
+            let signed = aws.sign(
+                service,
+                request.method,
+                request.url,
+                request.body,
+                headers,
+                now,
+            );
+            return match signed {
+                Ok(()) => Ok(true),
+                Err(error) => {
+                    tracing::error!(key = %key.row.id, %error, "could not sign with a stored key");
+                    Err(GatewayError::internal())
+                }
+            };
+        }
+        StoredKeyAuth::ServiceAccount => {
+            let Some(account) = &key.service_account else {
+                return Ok(false);
+            };
+            let now_ms = state.clock().now_ms();
+            let minted = state
+                .keys()
+                .tokens
+                .token(&key.row.secret_id, account, &provider.client, now_ms)
+                .await;
+            let token = minted.map_err(|why| {
+                GatewayError::new(
+                    ErrorCode::UpstreamFailed,
+                    format!(
+                        "Could not get an access token for the stored {} key (alias '{}'): {why}",
+                        provider.slug, key.row.alias
+                    ),
+                )
+            })?;
+            let text = format!("Bearer {}", token.expose());
+            (header::AUTHORIZATION, zeroize::Zeroizing::new(text))
+        }
+        StoredKeyAuth::Unsupported => return Ok(false),
+    };
+    // Stored keys were checked to be header values; a minted token is the token endpoint's.
+    let mut value = HeaderValue::from_str(&text).map_err(|_| {
+        GatewayError::new(
+            ErrorCode::UpstreamFailed,
+            format!(
+                "The stored {} credential is not a header value",
+                provider.slug
+            ),
+        )
+    })?;
+    value.set_sensitive(true);
+    headers.insert(name, value);
+    Ok(true)
 }
 
 fn refused(refusal: Refusal, provider: &str, alias: Option<&str>) -> GatewayError {
