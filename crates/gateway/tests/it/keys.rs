@@ -185,7 +185,7 @@ async fn keys_are_refused_on_open_gateways_and_for_providers_they_cannot_serve()
         ),
         (
             json!({"provider_slug": "google-vertex-ai", "secret": CANARY}),
-            "provider_slug: google-vertex-ai needs",
+            "secret: for google-vertex-ai, must be a service account's JSON key file",
         ),
         (
             json!({"provider_slug": "aws-bedrock", "secret": CANARY}),
