@@ -8,7 +8,7 @@ mod logs_ingest;
 pub(super) mod logs_query;
 mod migrate;
 mod pacer;
-mod provider_keys;
+pub(super) mod provider_keys;
 mod rollups;
 
 use std::path::Path;

@@ -8,11 +8,13 @@ use crate::store::{
     KeyStatus, ProviderKeyStore, SealedSecret, StoreError, StoreResult, StoredProviderKey,
 };
 
-const COLUMNS: &str = "id, account_id, gateway_id, alias, provider_slug, default_config, \
+pub(in crate::store) const COLUMNS: &str = "id, account_id, gateway_id, alias, provider_slug, default_config, \
      secret_id, secret_preview, kek_id, wrapped_key, ciphertext, rate_limit, rate_limit_period, \
      status, created_at, modified_at, last_used_at";
 
-fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredProviderKey> {
+pub(in crate::store) fn key_from_row(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<StoredProviderKey> {
     let status: String = row.get(13)?;
     let created: String = row.get(14)?;
     let modified: String = row.get(15)?;

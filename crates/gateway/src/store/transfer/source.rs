@@ -9,9 +9,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::TransferError;
 use crate::logs::SpoolPosition;
+use crate::store::StoredProviderKey;
 use crate::store::logs::LogRow;
 use crate::store::logs::columns::{self, LOG_COLUMNS};
 use crate::store::sqlite::logs_query::read;
+use crate::store::sqlite::provider_keys::{COLUMNS as KEY_COLUMNS, key_from_row};
 use crate::store::sqlite::to_text;
 
 /// The SQLite schema version whose columns the transfer maps one by one. A new SQLite
@@ -35,6 +37,7 @@ pub(super) struct SourceCounts {
     pub settings: u64,
     pub gateways: u64,
     pub tokens: u64,
+    pub provider_keys: u64,
     pub logs: u64,
     pub rollups: [u64; 3],
 }
@@ -215,6 +218,7 @@ impl SqliteSource {
                 settings: count("settings")?,
                 gateways: count("gateways")?,
                 tokens: count("tokens")?,
+                provider_keys: count("provider_keys")?,
                 logs: count("logs")?,
                 rollups: [
                     count("rollups_minute")?,
@@ -292,6 +296,24 @@ impl SqliteSource {
                         created_at: r.get(4)?,
                     })
                 })?
+                .collect()
+        })
+        .await
+    }
+
+    /// Stored provider keys after `after` (by id), sealed as they are: the target deployment
+    /// opens them with the same key-encryption key (docs/keys.md).
+    pub(super) async fn provider_keys(
+        &self,
+        after: String,
+        limit: usize,
+    ) -> Result<Vec<StoredProviderKey>, TransferError> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} FROM provider_keys WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))?;
+            statement
+                .query_map(params![after, limit as i64], key_from_row)?
                 .collect()
         })
         .await
@@ -442,18 +464,6 @@ fn open_snapshot(path: &Path) -> Result<Connection, TransferError> {
         )));
     }
     connection.execute_batch("BEGIN").map_err(source_error)?;
-    // Version 4 added stored provider keys, which the transfer does not copy yet: refused
-    // rather than left behind without a word (docs/keys.md).
-    let keys: i64 = connection
-        .query_row("SELECT count(*) FROM provider_keys", [], |r| r.get(0))
-        .map_err(source_error)?;
-    if keys > 0 {
-        return Err(TransferError::Source(format!(
-            "the database holds {keys} stored provider keys, which `tollgate migrate` does not \
-             copy yet: note them, delete them (`tollgate key remove`), migrate, and add them \
-             again on the new deployment"
-        )));
-    }
     Ok(connection)
 }
 
