@@ -13,6 +13,7 @@ export interface Gateway {
   rate_limiting_technique: 'fixed' | 'sliding';
   rate_limiting_key: string;
   authentication: boolean;
+  byok_only: boolean;
   retry_max_attempts: number;
   retry_delay: number;
   retry_backoff: 'constant' | 'linear' | 'exponential';
@@ -134,4 +135,21 @@ export function metadataEntries(metadata: string | null): [string, string][] {
     /* shown raw below */
   }
   return [['', metadata]];
+}
+
+/** A stored provider key as the API shows it: never the secret, only its preview (docs/keys.md). */
+export interface ProviderKey {
+  id: string;
+  alias: string;
+  default_config: boolean;
+  gateway_id: string;
+  provider_slug: string;
+  secret_id: string;
+  secret_preview: string;
+  status: 'active' | 'invalid';
+  created_at: string;
+  modified_at: string;
+  last_used_at: string | null;
+  rate_limit?: number;
+  rate_limit_period?: number;
 }

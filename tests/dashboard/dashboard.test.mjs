@@ -725,6 +725,59 @@ describe('dashboard', () => {
     assert.equal(after.status, 401);
   });
 
+  test('stores a provider key that requests without one of their own get; the secret is never shown again', async () => {
+    const SECRET = 'sk-dashboard-stored-canary-0123456789';
+    await go(`/gateways/${GATEWAY}`);
+    await clickTab('Provider keys');
+    await page.waitForURL('**/keys');
+    await page.getByRole('table', { name: 'Provider keys' }).waitFor();
+    await page.getByText('No stored keys').waitFor();
+
+    // The API's message appears next to the field it names.
+    await page.fill('#key-provider', 'openia');
+    await page.fill('#key-secret', SECRET);
+    await page.click('text=Add key');
+    await page.locator('#key-provider-error', { hasText: 'did you mean openai?' }).waitFor();
+
+    await page.fill('#key-provider', 'openai');
+    await page.fill('#key-alias', 'prod');
+    await page.click('text=Add key');
+    const row = page.locator('tr', { hasText: 'prod' });
+    await row.locator('[data-status="active"]').waitFor();
+    assert.equal(await page.inputValue('#key-secret'), '', 'the form forgets the secret');
+    assert.match(await row.textContent(), /sk-d\.\.\.6789/);
+    assert.match(await row.textContent(), /never/);
+    await shot('provider-keys');
+
+    // A request with a run token and no provider key goes upstream with the stored key.
+    const token = (await admin(stack, 'POST', '/accounts/local/ai-gateway/tokens', { name: 'keys-e2e' })).json.result.token;
+    const sent = await postJson(
+      `${stack.url}/v1/local/${GATEWAY}/openai/chat/completions`,
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'stored key please' }] },
+      { 'cf-aig-authorization': `Bearer ${token}` },
+    );
+    assert.equal(sent.status, 200);
+    const recorded = await (await fetch(`${stack.mock.url}/__mock/requests`)).json();
+    const last = recorded[recorded.length - 1];
+    assert.deepEqual(
+      last.headers.filter(([name]) => name === 'authorization').map(([, value]) => value),
+      [`Bearer ${SECRET}`],
+    );
+
+    // After a reload: last used is shown, the secret is nowhere in the page.
+    await page.reload();
+    await row.locator('[data-status="active"]').waitFor();
+    await until('last used shown', async () => !/never/.test(await row.textContent()));
+    assert.doesNotMatch(await page.content(), new RegExp(SECRET));
+
+    await page.getByRole('button', { name: 'Remove key prod of openai' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Remove key' }).click();
+    await row.waitFor({ state: 'detached' });
+    await page.getByText('No stored keys').waitFor();
+  });
+
   test('HTML and script in prompts, models and metadata are shown as inert text', async () => {
     assert.equal((await admin(stack, 'POST', '/accounts/local/ai-gateway/gateways', { id: 'xss' })).status, 200);
     const content = `${XSS_IMG}${XSS_SCRIPT} please summarise`;

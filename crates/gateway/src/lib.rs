@@ -13,6 +13,7 @@
 //! - [`compat`]: the unified OpenAI-compatible endpoint's translation: Chat Completions to and
 //!   from Anthropic Messages and Gemini generateContent, streaming included.
 //! - [`gateways`]: gateway settings and the in-memory registry the hot path reads.
+//! - [`keys`]: stored provider keys (BYOK): encrypted at rest, chosen per request.
 //! - [`redis`]: the one Redis connection and circuit breaker the cache and the limiter share.
 //! - [`ratelimit`]: request limits per gateway, IP or header: fixed and sliding windows, in
 //!   memory or in Redis with the local counters as fallback.
@@ -42,6 +43,7 @@ pub mod convert;
 pub mod dashboard;
 pub mod error;
 pub mod gateways;
+pub mod keys;
 pub mod logs;
 pub mod metrics;
 pub mod mirror;

@@ -8,6 +8,7 @@ use crate::cache::ResponseCache;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, StorageConfig};
 use crate::gateways::GatewayRegistry;
+use crate::keys::Keys;
 use crate::logs::{LogPipeline, SpoolSettings};
 use crate::metrics::Metrics;
 use crate::mirror::{Miss, SharedMirror};
@@ -32,6 +33,7 @@ struct Inner {
     providers: ProviderRegistry,
     gateways: Arc<GatewayRegistry>,
     tokens: TokenRegistry,
+    keys: Arc<Keys>,
     admin_token: AdminToken,
     logs: LogPipeline,
     prices: PriceTable,
@@ -88,6 +90,15 @@ impl AppState {
         let gateways =
             Arc::new(GatewayRegistry::load(store.clone(), clock.clone(), tasks.clone()).await?);
         let tokens = TokenRegistry::load(store.clone(), clock.clone()).await?;
+        let keys = Arc::new(
+            Keys::open(
+                &config.secrets.kek,
+                store.clone(),
+                clock.clone(),
+                tasks.clone(),
+            )
+            .await?,
+        );
         let prices = PriceTable::new(config.pricing.clone())?;
         let logs = LogPipeline::start(
             SpoolSettings {
@@ -135,6 +146,7 @@ impl AppState {
                 providers,
                 gateways,
                 tokens,
+                keys,
                 admin_token,
                 logs,
                 prices,
@@ -152,7 +164,12 @@ impl AppState {
             let reload = move || {
                 let inner = inner.upgrade()?;
                 Some(async move {
-                    tokio::try_join!(inner.gateways.reload(), inner.tokens.reload()).map(drop)
+                    tokio::try_join!(
+                        inner.gateways.reload(),
+                        inner.tokens.reload(),
+                        inner.keys.reload()
+                    )
+                    .map(drop)
                 })
             };
             state
@@ -182,6 +199,10 @@ impl AppState {
     }
     pub fn tokens(&self) -> &TokenRegistry {
         &self.inner.tokens
+    }
+    /// Stored provider keys (docs/keys.md).
+    pub fn keys(&self) -> &Arc<Keys> {
+        &self.inner.keys
     }
     pub fn admin_token(&self) -> &AdminToken {
         &self.inner.admin_token

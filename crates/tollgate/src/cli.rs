@@ -52,8 +52,75 @@ pub enum Command {
         #[command(subcommand)]
         command: AnalyticsCommand,
     },
+    /// Store, list, replace and remove provider keys of a gateway on a running server.
+    Key {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// The key that encrypts stored provider keys (docs/keys.md).
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
     /// Copy a stopped SQLite deployment into a PostgreSQL database (safe to run again).
     Migrate(MigrateArgs),
+}
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Store a provider key; the secret is read from standard input (one line), or from the
+    /// environment variable --secret-env names, never from the command line.
+    Add {
+        /// The gateway the key is for (it must have authentication on).
+        #[arg(long)]
+        gateway: String,
+        /// The provider slug, e.g. openai.
+        #[arg(long)]
+        provider: String,
+        /// The alias requests name with cf-aig-byok-alias.
+        #[arg(long, default_value = "default")]
+        alias: String,
+        /// Use this key for requests that name no alias.
+        #[arg(long)]
+        default: bool,
+        /// At most this many requests per --rate-limit-period seconds on this key.
+        #[arg(long, requires = "rate_limit_period")]
+        rate_limit: Option<u64>,
+        #[arg(long, requires = "rate_limit")]
+        rate_limit_period: Option<u64>,
+        /// Read the secret from this environment variable instead of standard input.
+        #[arg(long)]
+        secret_env: Option<String>,
+    },
+    /// List a gateway's keys (their previews, never the secrets).
+    List {
+        #[arg(long)]
+        gateway: String,
+    },
+    /// Replace a key's secret (read as for `add`); a key marked invalid becomes active again.
+    Rotate {
+        /// The key's id.
+        id: String,
+        #[arg(long)]
+        gateway: String,
+        #[arg(long)]
+        secret_env: Option<String>,
+    },
+    /// Remove a key.
+    Remove {
+        id: String,
+        #[arg(long)]
+        gateway: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SecretsCommand {
+    /// Re-encrypt every stored key's data key under a new key-encryption key, written to the
+    /// key file; running gateways keep serving (docs/keys.md).
+    RotateKek(ConfigArgs),
 }
 
 #[derive(Args)]

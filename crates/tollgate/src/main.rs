@@ -5,12 +5,13 @@ mod datadir;
 mod logging;
 mod manage;
 mod migrate;
+mod secrets;
 mod serve;
 mod terminal;
 
 use clap::Parser;
 
-use cli::{Cli, Command, ConfigCommand};
+use cli::{Cli, Command, ConfigCommand, SecretsCommand};
 
 /// glibc's malloc and free were a fifth of the instructions of a proxied request
 /// (bench/PROFILE.md); a thread-caching allocator makes them a fraction of that. jemalloc rather
@@ -49,6 +50,10 @@ fn main() -> std::process::ExitCode {
             Command::Analytics { client, command } => {
                 manage::analytics::run(&client, command).await
             }
+            Command::Key { client, command } => manage::key::run(&client, command).await,
+            Command::Secrets {
+                command: SecretsCommand::RotateKek(args),
+            } => secrets::rotate_kek(args).await,
             Command::Migrate(args) => migrate::run(args).await,
         }
     });

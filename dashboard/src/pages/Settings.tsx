@@ -24,6 +24,7 @@ interface Form {
   retry_backoff: string;
   request_timeout_ms: string;
   authentication: boolean;
+  byok_only: boolean;
 }
 
 const FIELDS = [
@@ -41,6 +42,7 @@ const FIELDS = [
   'retry_backoff',
   'request_timeout_ms',
   'authentication',
+  'byok_only',
 ] as const;
 
 function fromGateway(g: Gateway): Form {
@@ -62,6 +64,7 @@ function fromGateway(g: Gateway): Form {
     retry_backoff: g.retry_backoff,
     request_timeout_ms: g.request_timeout_ms === null ? '' : String(g.request_timeout_ms),
     authentication: g.authentication,
+    byok_only: g.byok_only,
   };
 }
 
@@ -97,6 +100,7 @@ function toBody(f: Form): Record<string, unknown> {
     retry_backoff: f.retry_backoff,
     request_timeout_ms: num(f.request_timeout_ms, null),
     authentication: f.authentication,
+    byok_only: f.byok_only,
   };
 }
 
@@ -164,7 +168,7 @@ export function SettingsView({ gateway, onSaved }: { gateway: Gateway; onSaved: 
     </Field>
   );
 
-  const check = (key: 'cache_invalidate_on_update' | 'collect_logs' | 'authentication', label: string, hint: ComponentChildren) => (
+  const check = (key: 'cache_invalidate_on_update' | 'collect_logs' | 'authentication' | 'byok_only', label: string, hint: ComponentChildren) => (
     <div class={errors[key] ? 'field field-check field-invalid' : 'field field-check'}>
       <input
         id={`s-${key}`}
@@ -216,6 +220,14 @@ export function SettingsView({ gateway, onSaved }: { gateway: Gateway; onSaved: 
           <>
             Requests must send <code>cf-aig-authorization: Bearer &lt;token&gt;</code>. Create tokens under{' '}
             <Link href="/tokens">Run tokens</Link>.
+          </>,
+        )}
+        {check(
+          'byok_only',
+          'Require provider credentials',
+          <>
+            Refuse (400) a request that carries no provider key and has no stored one under{' '}
+            <Link href={`/gateways/${encodeURIComponent(gateway.id)}/keys`}>Provider keys</Link>.
           </>,
         )}
       </fieldset>

@@ -17,8 +17,8 @@ use crate::state::AppState;
 
 #[derive(Deserialize)]
 pub struct ListQuery {
-    page: Option<usize>,
-    per_page: Option<usize>,
+    pub(super) page: Option<usize>,
+    pub(super) per_page: Option<usize>,
     search: Option<String>,
 }
 
@@ -133,6 +133,8 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     named_gateway(&state, &account_id, &id).await?;
     let gateway = state.gateways().delete(account(&account_id)?, &id).await?;
+    // Its stored keys went with it (the store deletes them); the ring forgets them too.
+    state.keys().reload().await?;
     Ok(ok(gateway.to_json()))
 }
 

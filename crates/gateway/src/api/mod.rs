@@ -7,6 +7,7 @@ mod extract;
 mod gateways;
 mod health;
 mod logs;
+mod provider_configs;
 mod tokens;
 
 use axum::Router;
@@ -53,6 +54,16 @@ pub fn router() -> Router<AppState> {
         .route(
             "/accounts/{account}/ai-gateway/gateways/{id}/logs/{log_id}/response",
             get(logs::response_body),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/provider_configs",
+            get(provider_configs::list).post(provider_configs::create),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/provider_configs/{config}",
+            get(provider_configs::get)
+                .patch(provider_configs::update)
+                .delete(provider_configs::delete),
         )
         .route(
             "/accounts/{account}/ai-gateway/settings_bounds",
@@ -111,6 +122,26 @@ pub const MANAGEMENT_ROUTES: &[(&str, &str)] = &[
     (
         "GET",
         "/accounts/{account}/ai-gateway/gateways/{id}/logs/{log_id}/response",
+    ),
+    (
+        "GET",
+        "/accounts/{account}/ai-gateway/gateways/{id}/provider_configs",
+    ),
+    (
+        "POST",
+        "/accounts/{account}/ai-gateway/gateways/{id}/provider_configs",
+    ),
+    (
+        "GET",
+        "/accounts/{account}/ai-gateway/gateways/{id}/provider_configs/{config}",
+    ),
+    (
+        "PATCH",
+        "/accounts/{account}/ai-gateway/gateways/{id}/provider_configs/{config}",
+    ),
+    (
+        "DELETE",
+        "/accounts/{account}/ai-gateway/gateways/{id}/provider_configs/{config}",
     ),
     ("GET", "/accounts/{account}/ai-gateway/tokens"),
     ("POST", "/accounts/{account}/ai-gateway/tokens"),

@@ -38,6 +38,27 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Prices that override or extend the bundled table: provider → model → USD per million.
     pub pricing: crate::pricing::PriceOverrides,
+    /// Where the key that encrypts stored provider keys comes from (docs/keys.md).
+    pub secrets: SecretsConfig,
+}
+
+/// `[secrets]`: the key-encryption key (KEK) of stored provider keys (docs/keys.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretsConfig {
+    pub kek: KekSource,
+}
+
+/// Where the key-encryption key comes from. Each holds one key or several: the first seals new
+/// secrets, the others (kept during a rotation) only open old ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KekSource {
+    /// `[secrets] key_file`: one key per line; read at start, and again when the gateway meets a
+    /// key id it does not know (a rotation) or is about to seal a secret.
+    File(PathBuf),
+    /// `[secrets] key` or `TOLLGATE_SECRETS__KEY`: keys separated by commas.
+    Inline(Secret),
+    /// Neither set: `<data_dir>/secrets.key`, made (mode 0600) at the first start.
+    Generated(PathBuf),
 }
 
 /// The request log pipeline (docs/logs.md).

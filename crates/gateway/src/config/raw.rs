@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    CacheConfig, Config, Egress, LogFormat, LogsConfig, Overrides, ProviderConfig, Secret,
-    ServerConfig, StorageConfig, UpstreamNet, UpstreamPool,
+    CacheConfig, Config, Egress, KekSource, LogFormat, LogsConfig, Overrides, ProviderConfig,
+    Secret, SecretsConfig, ServerConfig, StorageConfig, UpstreamNet, UpstreamPool,
 };
 use crate::convert::saturating_usize;
 
@@ -25,7 +25,40 @@ pub struct RawConfig {
     limits: super::limits::RawLimits,
     metrics: super::metrics::RawMetrics,
     pricing: crate::pricing::PriceOverrides,
+    secrets: RawSecrets,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawSecrets {
+    key_file: Option<PathBuf>,
+    key: Option<String>,
+}
+
+impl RawSecrets {
+    /// The key's value is never quoted in a problem: it is the secret.
+    fn validate(self, data_dir: &std::path::Path, problems: &mut Vec<String>) -> SecretsConfig {
+        let kek = match (self.key_file, self.key) {
+            (Some(_), Some(_)) => {
+                problems.push("secrets: set key_file or key, not both".into());
+                KekSource::Generated(data_dir.join(GENERATED_KEK_FILE))
+            }
+            (Some(path), None) => KekSource::File(path),
+            (None, Some(keys)) => {
+                let parsed: Vec<_> = keys.split(',').map(crate::keys::Kek::parse).collect();
+                if let Some(Err(why)) = parsed.iter().find(|k| k.is_err()) {
+                    problems.push(format!("secrets.key: {why}"));
+                }
+                KekSource::Inline(Secret::new(keys))
+            }
+            (None, None) => KekSource::Generated(data_dir.join(GENERATED_KEK_FILE)),
+        };
+        SecretsConfig { kek }
+    }
+}
+
+/// The key-encryption key made at the first start when none is configured.
+const GENERATED_KEK_FILE: &str = "secrets.key";
 
 #[derive(Debug, Deserialize)]
 #[serde(default)]
@@ -286,6 +319,7 @@ impl RawConfig {
             problems.push("logs.body_max_bytes: must be at most 67108864".into());
         }
 
+        let secrets = self.secrets.validate(&data_dir, &mut problems);
         let limits = self.limits.validate(&mut problems);
         let metrics = self.metrics.validate(listen, &mut problems);
 
@@ -330,6 +364,7 @@ impl RawConfig {
             limits,
             metrics,
             pricing: self.pricing,
+            secrets,
         })
     }
 }

@@ -42,6 +42,8 @@ pub enum ErrorCode {
     HeadersTooLarge,
     Overloaded,
     SpendLimitExceeded,
+    ByokAliasNotFound,
+    ProviderCredentialRequired,
     Internal,
 }
 
@@ -64,6 +66,8 @@ impl ErrorCode {
             ErrorCode::HeadersTooLarge => 2018,
             ErrorCode::Overloaded => 2019,
             ErrorCode::SpendLimitExceeded => 2041,
+            ErrorCode::ByokAliasNotFound => 2040,
+            ErrorCode::ProviderCredentialRequired => 2102,
             ErrorCode::Internal => 2000,
         }
     }
@@ -87,7 +91,9 @@ impl ErrorCode {
             ErrorCode::InvalidProvider
             | ErrorCode::InvalidPath
             | ErrorCode::InvalidHeader
-            | ErrorCode::InvalidBody => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidBody
+            | ErrorCode::ByokAliasNotFound
+            | ErrorCode::ProviderCredentialRequired => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

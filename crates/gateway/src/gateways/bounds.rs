@@ -27,6 +27,14 @@ pub const RATE_LIMIT_LIMIT: Bound = Bound::new(0, u32::MAX as u64, "");
 /// `log_management`: the most log rows a gateway keeps.
 pub const LOG_MANAGEMENT: Bound = Bound::new(1, 10_000_000, "");
 
+/// A stored provider key's `rate_limit` (requests per window) and `rate_limit_period` (the
+/// window), docs/keys.md.
+pub const PROVIDER_KEY_RATE_LIMIT: Bound = Bound::new(1, u32::MAX as u64, "");
+pub const PROVIDER_KEY_RATE_LIMIT_PERIOD_S: Bound = Bound::new(1, 86_400, "seconds");
+/// A stored provider key's alias, in characters, and its secret, in bytes.
+pub const PROVIDER_KEY_ALIAS_CHARS: usize = 64;
+pub const PROVIDER_KEY_SECRET_BYTES: usize = 16 * 1024;
+
 /// `cf-aig-metadata` and a log's `metadata`: entries kept (the rest are dropped), key and value
 /// sizes in bytes (longer ones are refused).
 pub const METADATA_ENTRIES: usize = 5;

@@ -32,7 +32,6 @@ impl<T> Patch<T> {
 /// Fields of Cloudflare's gateway object that Tollgate does not act on yet: stored as sent and
 /// returned, so clients that set them read back what they wrote (docs/architecture.md).
 pub const CLOUDFLARE_STORED: &[&str] = &[
-    "byok_only",
     "dlp",
     "guardrails",
     "log_classification",
@@ -110,6 +109,7 @@ fields! {
     log_management: Option<u32> = nullable(some(int(bounds::LOG_MANAGEMENT))),
     log_management_strategy: Option<LogStrategy> = nullable(some(strategy)),
     spend_limits: Option<SpendLimits> = nullable(some(SpendLimits::parse)),
+    byok_only: bool = required(boolean),
 }
 
 impl SettingsPatch {

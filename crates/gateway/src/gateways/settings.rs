@@ -45,6 +45,9 @@ pub struct GatewaySettings {
     /// Part of every cache key; bumped by an update with `cache_invalidate_on_update`, so old
     /// entries are never served again. Read-only in the API.
     pub cache_generation: u64,
+    /// "Require provider credentials": a request with no provider credential of its own and no
+    /// stored key for it is refused (400) instead of forwarded (docs/keys.md).
+    pub byok_only: bool,
     /// Cloudflare's fields Tollgate stores and returns without acting on them yet
     /// (`super::patch::CLOUDFLARE_STORED`).
     #[serde(flatten)]
@@ -72,6 +75,7 @@ impl Default for GatewaySettings {
             log_management_strategy: None,
             spend_limits: None,
             cache_generation: 0,
+            byok_only: false,
             cloudflare: Map::new(),
         }
     }

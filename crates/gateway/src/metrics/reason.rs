@@ -4,7 +4,7 @@
 use crate::error::ErrorCode;
 
 /// Every reason: the gateway's error codes, then the two failures the gateway did not decide.
-pub(super) const REASONS: [&str; 19] = [
+pub(super) const REASONS: [&str; 21] = [
     "gateway_not_found",
     "rate_limited",
     "upstream_unreachable",
@@ -21,6 +21,8 @@ pub(super) const REASONS: [&str; 19] = [
     "headers_too_large",
     "overloaded",
     "spend_limit_exceeded",
+    "byok_alias_not_found",
+    "provider_credential_required",
     "internal",
     UPSTREAM_STATUS,
     STREAM_INTERRUPTED,
@@ -68,6 +70,8 @@ fn code_name(code: ErrorCode) -> &'static str {
         ErrorCode::HeadersTooLarge => "headers_too_large",
         ErrorCode::Overloaded => "overloaded",
         ErrorCode::SpendLimitExceeded => "spend_limit_exceeded",
+        ErrorCode::ByokAliasNotFound => "byok_alias_not_found",
+        ErrorCode::ProviderCredentialRequired => "provider_credential_required",
         ErrorCode::Internal => "internal",
     }
 }
@@ -96,6 +100,8 @@ mod tests {
             HeadersTooLarge,
             Overloaded,
             SpendLimitExceeded,
+            ByokAliasNotFound,
+            ProviderCredentialRequired,
             Internal,
         ];
         let mut seen = std::collections::HashSet::new();

@@ -6,7 +6,7 @@ mod registry;
 pub mod url;
 
 pub use builtin::{BUILTIN, BuiltinProvider, CompatBase, UrlTemplate, UsageFormat, builtin};
-pub use registry::{Provider, ProviderRegistry};
+pub use registry::{Provider, ProviderRegistry, StoredKeyAuth};
 
 /// Slugs are 1-64 characters of `[a-z0-9_-]`, like gateway ids.
 pub fn is_valid_slug(slug: &str) -> bool {

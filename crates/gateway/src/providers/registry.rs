@@ -11,6 +11,19 @@ use crate::config::{Config, ProviderConfig};
 use crate::error::{ErrorCode, GatewayError};
 use crate::proxy::UpstreamClients;
 
+/// How a stored provider key is put on a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredKeyAuth<'a> {
+    /// The key goes in this header (`Bearer <key>` in `authorization`).
+    Header(&'a HeaderName),
+    /// The key is AWS credentials that sign the request for this service.
+    SigV4 { service: &'static str },
+    /// The key is a Google service account; requests carry access tokens minted from it.
+    ServiceAccount,
+    /// Not yet: stored keys are refused for the provider.
+    Unsupported,
+}
+
 /// One provider as the proxy uses it.
 #[derive(Debug)]
 pub struct Provider {
@@ -37,6 +50,20 @@ impl Provider {
             path,
             query,
         )
+    }
+
+    /// How a stored key of this provider authenticates a request (docs/keys.md).
+    pub fn stored_key_auth(&self) -> StoredKeyAuth<'_> {
+        match self.template {
+            // Bedrock signs each request with the key pair (SigV4).
+            UrlTemplate::BedrockRegion => StoredKeyAuth::SigV4 { service: "bedrock" },
+            // Vertex AI takes short-lived OAuth tokens minted from a service account.
+            UrlTemplate::VertexRegion => StoredKeyAuth::ServiceAccount,
+            _ => match self.credential_headers.first() {
+                Some(name) => StoredKeyAuth::Header(name),
+                None => StoredKeyAuth::Unsupported,
+            },
+        }
     }
 
     /// The unified endpoint's upstream URL: nothing of the host comes from the request.

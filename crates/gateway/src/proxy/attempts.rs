@@ -99,6 +99,7 @@ impl Attempts<'_> {
                 return Err(refused);
             }
             dispatched.store(true, Ordering::Relaxed);
+            let stored_key = crate::keys::used_in(self.state, self.provider, &headers);
             let send = self
                 .provider
                 .client
@@ -109,6 +110,7 @@ impl Attempts<'_> {
             let failure = match tokio::time::timeout(self.timeout, send).await {
                 Ok(Ok(upstream)) => {
                     let status = upstream.status().as_u16();
+                    crate::keys::answered(self.state, stored_key.as_ref(), status).await;
                     if retries_left && retryable_status(status) {
                         let wait = self
                             .policy

@@ -64,7 +64,7 @@ pub async fn execute(
 /// only with a 2xx unless it is the last.
 async fn one_call(
     ctx: &RequestContext<'_>,
-    call: UpstreamCall<'_>,
+    mut call: UpstreamCall<'_>,
     options: &RequestOptions,
     first_id: uuid::Uuid,
     fallback: bool,
@@ -80,6 +80,22 @@ async fn one_call(
         .or_else(|| (fallback || policy.max_attempts > 1).then(|| ctx.log_id.to_string()));
     let (record, begin) = RequestLog::for_call(ctx, &call, options, first_id, event_id.clone());
     let budget = budget_plan(ctx, &call, options, &record);
+    // A stored provider key (docs/keys.md) goes on what is sent, never on what is logged.
+    let mut upstream_headers = std::mem::take(&mut call.upstream_headers);
+    let outgoing = crate::keys::Outgoing {
+        method: &call.method,
+        url: &call.url,
+        body: &call.body,
+    };
+    crate::keys::apply_stored_key(
+        state,
+        &ctx.gateway,
+        call.provider,
+        options.byok_alias.as_deref(),
+        outgoing,
+        &mut upstream_headers,
+    )
+    .await?;
     let cache = cache_plan(ctx, &call, options);
     let leader = match look_up(state.cache(), cache.as_ref()).await {
         Lookup::Answered(cached) => {
@@ -108,7 +124,7 @@ async fn one_call(
         provider: call.provider,
         method: call.method,
         url: call.url,
-        headers: call.upstream_headers,
+        headers: upstream_headers,
         body: call.body,
         timeout: attempt_timeout(ctx, options),
         policy,

@@ -5,6 +5,7 @@
 mod conformance;
 pub mod logs;
 pub mod postgres;
+pub mod provider_keys;
 pub(crate) mod sql;
 pub mod sqlite;
 pub mod transfer;
@@ -12,6 +13,7 @@ pub mod transfer;
 use async_trait::async_trait;
 
 use crate::gateways::Gateway;
+pub use provider_keys::{KeyStatus, ProviderKeyStore, SealedSecret, StoredProviderKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -64,7 +66,7 @@ pub trait SettingStore: Send + Sync {
 /// Everything the gateway stores, as one object.
 #[async_trait]
 pub trait Store:
-    GatewayStore + TokenStore + SettingStore + logs::LogStore + logs::AnalyticsStore
+    GatewayStore + TokenStore + SettingStore + ProviderKeyStore + logs::LogStore + logs::AnalyticsStore
 {
     /// Cheap liveness check for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

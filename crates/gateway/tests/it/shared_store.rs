@@ -129,6 +129,97 @@ async fn what_one_instance_creates_works_on_the_other_at_once() {
         .await
         .unwrap();
     assert_eq!(ghost.status(), 404);
+}
+
+/// Stored provider keys (docs/keys.md): a key added through one instance is used by the other
+/// at once, a refusal seen by one marks it invalid on both, and a dump of the database holds
+/// no secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_added_through_one_instance_is_used_by_another_at_once() {
+    const CANARY: &str = "sk-canary-pg-5e1d0b7a9c3f2e4d6b8a";
+    let database = TestDatabase::create().await.unwrap();
+    let kek = tollgate_gateway::keys::Kek::generate().unwrap().encode();
+    let config = format!(
+        "[storage]\nurl = \"{}\"\n[secrets]\nkey = \"{}\"\n",
+        database.url(),
+        kek.as_str()
+    );
+    let one = TestGateway::with_config("", &config).await;
+    let two = TestGateway::with_config("", &config).await;
+    one.create_gateway(json!({"id": "shared", "authentication": true}))
+        .await;
+    let (_, token) = one
+        .admin(
+            Method::POST,
+            "/accounts/local/ai-gateway/tokens",
+            Some(json!({"name": "app"})),
+        )
+        .await;
+    let token = token["result"]["token"].as_str().unwrap().to_owned();
+    reloaded(&two, |gateway| gateway.settings.authentication).await;
+
+    let (status, created) = one
+        .admin(
+            Method::POST,
+            "/accounts/local/ai-gateway/gateways/shared/provider_configs",
+            Some(json!({"default_config": true, "provider_slug": "openai", "secret": CANARY})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["result"]["id"].as_str().unwrap().to_owned();
+    let shown = |gw: &TestGateway| gw.state.keys().get_json("local", "shared", &id);
+    two.state
+        .reloads()
+        .wait_for(|_| shown(&two).is_some())
+        .await
+        .unwrap();
+    let chat = |gw: &TestGateway| {
+        gw.http
+            .post(gw.url("/v1/local/shared/openai/chat/completions"))
+            .header("cf-aig-authorization", format!("Bearer {token}"))
+            .json(&chat_body(false))
+            .send()
+    };
+    assert_eq!(chat(&two).await.unwrap().status(), 200);
+    let sent = two.mock.requests().last().unwrap().clone();
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Bearer {CANARY}").as_str())
+    );
+
+    // The provider refuses it through two: one learns the key is invalid.
+    two.mock.push(tollgate_mock_upstream::Behavior::status(401));
+    assert_eq!(chat(&two).await.unwrap().status(), 401);
+    one.state
+        .reloads()
+        .wait_for(|_| shown(&one).is_some_and(|k| k["status"] == "invalid"))
+        .await
+        .unwrap();
+
+    // Nothing of the secret is in the database.
+    let dump = std::process::Command::new("pg_dump")
+        .arg("--no-owner")
+        .arg(database.url())
+        .output()
+        .unwrap();
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&dump.stdout).contains("provider_keys"),
+        "the dump has the keys table"
+    );
+    let holds = |needle: &str| {
+        dump.stdout
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    };
+    assert!(
+        !holds(CANARY) && !holds(&CANARY[3..]),
+        "the dump holds the secret"
+    );
     drop((one, two));
     drop(database);
 }

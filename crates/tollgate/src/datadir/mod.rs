@@ -3,7 +3,7 @@
 
 pub mod check;
 mod lock;
-mod modes;
+pub mod modes;
 
 use std::path::Path;
 

@@ -1,9 +1,10 @@
-//! `tollgate gateway|token|logs|analytics …`: thin clients of the management API, one file per
+//! `tollgate gateway|token|key|logs|analytics …`: thin clients of the management API, one file per
 //! verb; [`api`] calls it, [`target`] finds the server.
 
 pub mod analytics;
 mod api;
 pub mod gateway;
+pub mod key;
 mod log_pages;
 mod log_table;
 pub mod logs;

@@ -32,6 +32,8 @@ pub struct RequestOptions {
     pub retry_delay: Option<Duration>,
     pub backoff: Option<Backoff>,
     pub event_id: Option<String>,
+    /// `cf-aig-byok-alias`: which stored provider key to use (docs/keys.md).
+    pub byok_alias: Option<String>,
 }
 
 /// `cf-aig-custom-cost`: USD per token in and out, or a total.
@@ -107,6 +109,7 @@ impl RequestOptions {
                     }
                     options.event_id = Some(text.to_owned());
                 }
+                "byok-alias" => options.byok_alias = Some(text.to_owned()),
                 // Other cf-aig-* headers (Cloudflare features Tollgate lacks) are ignored, and
                 // like every cf-aig-* header never forwarded.
                 _ => {}
@@ -134,6 +137,7 @@ impl RequestOptions {
             retry_delay: other.retry_delay.or(self.retry_delay),
             backoff: other.backoff.or(self.backoff),
             event_id: self.event_id.clone(),
+            byok_alias: other.byok_alias.clone().or_else(|| self.byok_alias.clone()),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! its scale runs, its migration lock, its connection settings) stays beside it.
 
 pub(crate) mod logs;
+pub(crate) mod provider_keys;
 pub(crate) mod registry;
 
 use async_trait::async_trait;
@@ -55,6 +56,9 @@ macro_rules! suite {
             tokens_store_only_hashes,
             a_setting_keeps_its_first_value,
             reopening_keeps_the_data,
+        );
+        $crate::store::conformance::suite!(@tests $backend; provider_keys;
+            provider_keys_round_trip,
         );
     };
     (@tests $backend:ty; $module:ident; $($test:ident),* $(,)?) => {

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_logs.sql"),
     include_str!("migrations/0003_rollups.sql"),
     include_str!("migrations/0004_change_notify.sql"),
+    include_str!("migrations/0005_provider_keys.sql"),
 ];
 
 /// The advisory lock key that serialises migrations ("tollgate" in ASCII). Advisory locks are

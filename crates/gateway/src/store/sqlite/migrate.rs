@@ -7,6 +7,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_gateways_tokens.sql"),
     include_str!("migrations/0002_logs.sql"),
     include_str!("migrations/0003_rollups.sql"),
+    include_str!("migrations/0004_provider_keys.sql"),
 ];
 
 pub(super) fn run(connection: &mut Connection) -> anyhow::Result<()> {

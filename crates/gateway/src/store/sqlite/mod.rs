@@ -8,6 +8,7 @@ mod logs_ingest;
 pub(super) mod logs_query;
 mod migrate;
 mod pacer;
+pub(super) mod provider_keys;
 mod rollups;
 
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! Copying the small tables: the gateway's own settings (the admin token's hash), gateways of
-//! every account, and run tokens, whose SHA-256 hashes are copied as they are.
+//! every account, run tokens, whose SHA-256 hashes are copied as they are, and stored provider
+//! keys, copied sealed (the target opens them with the same key-encryption key).
 
 use std::borrow::Cow;
 
@@ -121,6 +122,64 @@ pub(super) async fn copy_tokens(
                     &[&ids, &accounts, &names, &hashes, &created],
                 )
                 .await?;
+            transaction.commit().await?;
+            Ok::<_, tokio_postgres::Error>(copied)
+        })
+        .await?;
+        advance(run, &mut summary, rows.len(), copied);
+    }
+    Ok(summary)
+}
+
+pub(super) async fn copy_provider_keys(
+    run: &mut Run<'_>,
+    total: u64,
+) -> Result<TableSummary, TransferError> {
+    let mut summary = empty("provider_keys", total);
+    let mut after = String::new();
+    loop {
+        let rows = run
+            .source
+            .provider_keys(after.clone(), run.options.batch_rows)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id.clone();
+        let client = &mut run.client;
+        let copied = within(async {
+            let transaction = client.transaction().await?;
+            let mut copied = 0;
+            for key in &rows {
+                copied += transaction
+                    .execute(
+                        "INSERT INTO provider_keys (id, account_id, gateway_id, alias,
+                             provider_slug, default_config, secret_id, secret_preview, kek_id,
+                             wrapped_key, ciphertext, rate_limit, rate_limit_period, status,
+                             created_at, modified_at, last_used_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                             $15, $16, $17)
+                         ON CONFLICT (id) DO NOTHING",
+                        &[
+                            &pg_text(&key.id),
+                            &pg_text(&key.account_id),
+                            &pg_text(&key.gateway_id),
+                            &pg_text(&key.alias),
+                            &pg_text(&key.provider_slug),
+                            &key.default_config,
+                            &pg_text(&key.secret_id),
+                            &pg_text(&key.secret_preview),
+                            &pg_text(&key.sealed.kek_id),
+                            &key.sealed.wrapped_key,
+                            &key.sealed.ciphertext,
+                            &key.rate_limit.map(i64::from),
+                            &key.rate_limit_period.map(i64::from),
+                            &key.status.as_str(),
+                            &key.created_at.to_string(),
+                            &key.modified_at.to_string(),
+                            &key.last_used_at.map(|t| t.to_string()),
+                        ],
+                    )
+                    .await?;
+            }
             transaction.commit().await?;
             Ok::<_, tokio_postgres::Error>(copied)
         })

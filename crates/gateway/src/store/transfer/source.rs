@@ -10,14 +10,16 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::TransferError;
 use crate::convert::saturating_i64_from_usize;
 use crate::logs::SpoolPosition;
+use crate::store::StoredProviderKey;
 use crate::store::logs::LogRow;
 use crate::store::logs::columns::{self, LOG_COLUMNS};
 use crate::store::sqlite::logs_query::read;
+use crate::store::sqlite::provider_keys::{COLUMNS as KEY_COLUMNS, key_from_row};
 use crate::store::sqlite::to_text;
 
 /// The SQLite schema version whose columns the transfer maps one by one. A new SQLite
 /// migration must be mapped here before the transfer accepts databases that have it.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// The database file inside a data directory (the default `storage.url`).
 const DB_FILE: &str = "tollgate.db";
@@ -36,6 +38,7 @@ pub(super) struct SourceCounts {
     pub settings: u64,
     pub gateways: u64,
     pub tokens: u64,
+    pub provider_keys: u64,
     pub logs: u64,
     pub rollups: [u64; 3],
 }
@@ -216,6 +219,7 @@ impl SqliteSource {
                 settings: count("settings")?,
                 gateways: count("gateways")?,
                 tokens: count("tokens")?,
+                provider_keys: count("provider_keys")?,
                 logs: count("logs")?,
                 rollups: [
                     count("rollups_minute")?,
@@ -296,6 +300,27 @@ impl SqliteSource {
                         created_at: r.get(4)?,
                     })
                 })?
+                .collect()
+        })
+        .await
+    }
+
+    /// Stored provider keys after `after` (by id), sealed as they are: the target deployment
+    /// opens them with the same key-encryption key (docs/keys.md).
+    pub(super) async fn provider_keys(
+        &self,
+        after: String,
+        limit: usize,
+    ) -> Result<Vec<StoredProviderKey>, TransferError> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} FROM provider_keys WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))?;
+            statement
+                .query_map(
+                    params![after, crate::convert::saturating_i64_from_usize(limit)],
+                    key_from_row,
+                )?
                 .collect()
         })
         .await

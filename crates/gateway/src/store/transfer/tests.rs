@@ -15,7 +15,7 @@ use crate::gateways::{Gateway, GatewaySettings};
 use crate::logs::{LogBegin, LogEnd, RollupFacts, SpoolPosition, SpoolRecord};
 use crate::store::logs::{AnalyticsStore, BodyKind, LogPatch, LogStore};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{GatewayStore, SettingStore, StoredToken, TokenStore};
+use crate::store::{GatewayStore, ProviderKeyStore, SettingStore, StoredToken, TokenStore};
 
 const INSTANCE: &str = "0190b5a4-0000-7000-8000-000000000001";
 const LOGS: usize = 60;
@@ -142,6 +142,31 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
     store
         .insert_gateway(&gateway("acme", "gamma", GatewaySettings::default()))
         .await?;
+    // A stored provider key: copied sealed, byte for byte.
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    store
+        .insert_provider_key(&crate::store::StoredProviderKey {
+            id: "key-1".into(),
+            account_id: "local".into(),
+            gateway_id: "alpha".into(),
+            alias: "prod".into(),
+            provider_slug: "openai".into(),
+            default_config: true,
+            secret_id: "secret-1".into(),
+            secret_preview: "sk-a...wxyz".into(),
+            sealed: crate::store::SealedSecret {
+                kek_id: "0011223344556677".into(),
+                wrapped_key: vec![0, 1, 2, 255],
+                ciphertext: vec![7; 48],
+            },
+            rate_limit: Some(10),
+            rate_limit_period: Some(60),
+            status: crate::store::KeyStatus::Invalid,
+            created_at: now,
+            modified_at: now,
+            last_used_at: Some(now),
+        })
+        .await?;
     store
         .insert_token(&StoredToken {
             id: "tok-1".into(),
@@ -243,6 +268,8 @@ async fn rollups(
 async fn assert_same(source: &SqliteStore, target: &PostgresStore) -> anyhow::Result<()> {
     ensure!(source.list_gateways().await? == target.list_gateways().await?);
     ensure!(source.list_tokens().await? == target.list_tokens().await?);
+    ensure!(source.list_provider_keys().await? == target.list_provider_keys().await?);
+    ensure!(target.list_provider_keys().await?.len() == 1);
     ensure!(
         target.get_setting("admin_token_sha256").await? == Some("ab".repeat(32)),
         "the admin token's hash"
