@@ -39,8 +39,7 @@ pub struct GatewaySettings {
     pub request_timeout_ms: Option<u64>,
     pub log_management: Option<u32>,
     pub log_management_strategy: Option<LogStrategy>,
-    /// Cloudflare's spend limits (docs/budgets.md).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Cloudflare's spend limits (docs/budgets.md); `null` when none.
     pub spend_limits: Option<SpendLimits>,
     /// Part of every cache key; bumped by an update with `cache_invalidate_on_update`, so old
     /// entries are never served again. Read-only in the API.
