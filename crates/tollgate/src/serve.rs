@@ -45,7 +45,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 pub fn check(args: ConfigArgs) -> anyhow::Result<()> {
     let (mut problems, data_dir) = match Config::load(args.config.as_deref(), &Overrides::default())
     {
-        Ok(config) => (Vec::new(), Some(config.server.data_dir)),
+        Ok(config) => (key_file_problems(&config), Some(config.server.data_dir)),
         Err(error) => (error.problems, error.data_dir),
     };
     if let Some(dir) = data_dir {
@@ -59,6 +59,21 @@ pub fn check(args: ConfigArgs) -> anyhow::Result<()> {
         println!("{}", crate::terminal::printable(problem));
     }
     anyhow::bail!("{} problem(s) found", problems.len())
+}
+
+/// What `serve` would refuse about the key-encryption key file (unreadable, not a key, readable
+/// by others: docs/keys.md). A file `serve` would generate is not made here.
+fn key_file_problems(config: &Config) -> Vec<String> {
+    use tollgate_gateway::config::KekSource;
+    let (key, path) = match &config.secrets.kek {
+        KekSource::File(path) => ("secrets.key_file", path),
+        KekSource::Generated(path) if path.exists() => ("server.data_dir", path),
+        _ => return Vec::new(),
+    };
+    match tollgate_gateway::keys::kek::load(&KekSource::File(path.clone())) {
+        Ok(_) => Vec::new(),
+        Err(error) => vec![format!("{key}: {error:#}")],
+    }
 }
 
 /// SIGTERM (what service managers send) or Ctrl-C. The handlers are installed here, before

@@ -267,6 +267,45 @@ async fn config_check_prints_every_problem() {
     assert!(output.status.success());
 }
 
+/// A key-encryption key file others can read, or one that holds no key, is what `serve` would
+/// refuse: `config check` says so first (docs/keys.md).
+#[cfg(unix)]
+#[tokio::test]
+async fn config_check_refuses_a_key_file_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let cwd = tempfile::tempdir().unwrap();
+    let key = cwd.path().join("kek");
+    std::fs::write(&key, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(
+        cwd.path().join("kek.toml"),
+        "[server]\ndata_dir = \"data\"\n[secrets]\nkey_file = \"kek\"\n",
+    )
+    .unwrap();
+    let check = || {
+        Command::new(BIN)
+            .args(["config", "check", "--config", "kek.toml"])
+            .current_dir(cwd.path())
+            .env_remove("TOLLGATE_SECRETS__KEY")
+            .output()
+    };
+    let output = check().await.unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("secrets.key_file: the secrets key file kek is readable or writable by others (mode 0644)")
+            && text.contains("chmod 600 kek"),
+        "{text}"
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let output = check().await.unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
 #[tokio::test]
 async fn config_check_reports_types_checks_variables_and_the_data_dir_in_one_round() {
     let cwd = tempfile::tempdir().unwrap();
