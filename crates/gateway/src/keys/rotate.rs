@@ -175,7 +175,7 @@ mod tests {
     -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("t.db"))?);
-        let now = jiff::Timestamp::now();
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
         store
             .insert_gateway(&crate::gateways::Gateway {
                 account_id: "local".into(),
