@@ -12,7 +12,7 @@ use http::HeaderValue;
 use super::attempts::{Attempts, Delivery};
 use super::caching::{self, CachePlan, Lookup, look_up};
 use super::context::RequestContext;
-use super::headers::{CACHE_STATUS, EVENT_ID, STEP};
+use super::headers::{CACHE_STATUS, STEP};
 use super::options::RequestOptions;
 use super::plan::{Plan, UpstreamCall};
 use super::record::{RequestLog, write_begin};
@@ -74,9 +74,9 @@ async fn one_call(
     let policy = RetryPolicy::new(&ctx.gateway.settings, options);
     // The rows of a request that may be retried or fall back share an event id, the client's
     // or the first attempt's log id, so its attempts can be found together (docs/logs.md).
-    let client_event_id = options.event_id.as_ref();
-    let event_id = client_event_id
-        .cloned()
+    let event_id = options
+        .event_id
+        .clone()
         .or_else(|| (fallback || policy.max_attempts > 1).then(|| ctx.log_id.to_string()));
     let (record, begin) = RequestLog::for_call(ctx, &call, options, first_id, event_id.clone());
     let budget = budget_plan(ctx, &call, options, &record);
@@ -106,14 +106,7 @@ async fn one_call(
             response
                 .headers_mut()
                 .insert(CACHE_STATUS, HeaderValue::from_static("HIT"));
-            // A cache hit has no attempts to group: only a given (or a step's) id is echoed.
-            let echoed = match fallback {
-                true => event_id.as_deref(),
-                false => client_event_id.map(String::as_str),
-            };
-            if let Some(value) = echoed.and_then(|id| HeaderValue::from_str(id).ok()) {
-                response.headers_mut().insert(EVENT_ID, value);
-            }
+            // The event id is added with the request id for every response (handler.rs).
             super::headers::set_log_id(&mut response, first_id);
             return Ok(Delivery::Delivered(response));
         }
