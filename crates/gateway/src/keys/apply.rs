@@ -3,8 +3,8 @@
 //! Credential order: a provider credential the request carries wins; else the stored key of the
 //! `cf-aig-byok-alias` alias, or the provider's default key; else the request goes without one,
 //! unless the gateway says `byok_only` (400). Stored keys are used only on gateways with
-//! authentication on. [`used_in`] and [`answered`] let the
-//! dispatch mark a key the provider refuses.
+//! authentication on. [`used_in`] and [`answered`] let each attempt (`proxy/attempts.rs`)
+//! mark a key the provider refuses.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
