@@ -58,9 +58,11 @@ impl TokenRegistry {
                 found |= equal;
             }
         }
-        let found: bool = found.into();
-        let index = usize::try_from(index).ok()?;
-        found.then(|| tokens.get(index).map(|t| Arc::clone(&t.scope)))?
+        if !bool::from(found) {
+            return None;
+        }
+        let token = tokens.get(usize::try_from(index).ok()?)?;
+        Some(Arc::clone(&token.scope))
     }
 
     /// Whether `value` is a run token of any account: such a value must never leave the
