@@ -321,10 +321,34 @@ pub enum GatewayCommand {
     Delete { id: String },
 }
 
+/// A run token's scope; each flag left out restricts nothing.
+#[derive(clap::Args)]
+pub struct TokenScopeArgs {
+    /// Gateway ids the token opens, comma-separated, or `*`.
+    #[arg(long, value_delimiter = ',')]
+    pub gateways: Option<Vec<String>>,
+    /// Provider slugs the token may call, comma-separated; `*` matches within a `/` segment.
+    #[arg(long, value_delimiter = ',')]
+    pub providers: Option<Vec<String>>,
+    /// Models the token may ask for, comma-separated, bare (`gpt-4o*`) or `provider/model`.
+    #[arg(long, value_delimiter = ',')]
+    pub models: Option<Vec<String>>,
+    /// When the token stops working, RFC 3339 (e.g. 2026-12-31T23:59:59Z).
+    #[arg(long)]
+    pub expires_at: Option<String>,
+    /// Metadata merged into every request's, a flat JSON object, e.g. '{"team":"search"}'.
+    #[arg(long)]
+    pub metadata: Option<String>,
+}
+
 #[derive(Subcommand)]
 pub enum TokenCommand {
-    /// Create a run token (shown once).
-    Create { name: String },
+    /// Create a run token (shown once), optionally scoped (docs/budgets.md).
+    Create {
+        name: String,
+        #[command(flatten)]
+        scope: TokenScopeArgs,
+    },
     /// List run tokens (without their secrets).
     List,
     /// Revoke a run token by its id or its name.

@@ -1,5 +1,5 @@
 //! The gateway and token verbs against a running server: `gateway list` past one API page,
-//! `token revoke` by name, and `--config`: the verbs find the server and its admin token in
+//! `token create` with a scope, `token revoke` by name, and `--config`: the verbs find the server and its admin token in
 //! the file `serve` reads, while flags and environment still win.
 
 #![expect(
@@ -84,6 +84,48 @@ async fn a_token_is_revoked_by_name_and_an_ambiguous_name_lists_the_matches() {
     cli::ok(&server, &["token", "revoke", ci[0]["id"].as_str().unwrap()]).await;
     cli::ok(&server, &["token", "revoke", "ci"]).await;
     assert_eq!(cli::json(&server, &["token", "list"]).await, json!([]));
+}
+
+#[tokio::test]
+async fn a_token_is_created_with_its_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let created = cli::json(
+        &server,
+        &[
+            "token",
+            "create",
+            "search",
+            "--gateways",
+            "prod,staging",
+            "--providers",
+            "openai",
+            "--models",
+            "gpt-4o*,anthropic/claude-*",
+            "--expires-at",
+            "2099-01-01T00:00:00Z",
+            "--metadata",
+            r#"{"team":"search"}"#,
+        ],
+    )
+    .await;
+    assert!(created["token"].as_str().unwrap().starts_with("tgr_"));
+    let listed = cli::json(&server, &["token", "list"]).await;
+    let shown = &listed[0];
+    assert_eq!(shown["gateways"], json!(["prod", "staging"]));
+    assert_eq!(shown["providers"], json!(["openai"]));
+    assert_eq!(shown["models"], json!(["gpt-4o*", "anthropic/claude-*"]));
+    assert_eq!(shown["expires_at"], "2099-01-01T00:00:00Z");
+    assert_eq!(shown["metadata"], json!({"team": "search"}));
+
+    let refused = cli::run(
+        &server,
+        &["token", "create", "late", "--expires-at", "yesterday"],
+    )
+    .await;
+    assert!(!refused.status.success());
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(error.contains("expires_at"), "{error}");
 }
 
 /// `tollgate <args>` run elsewhere, with no URL or token in the environment.

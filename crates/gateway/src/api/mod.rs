@@ -79,7 +79,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/accounts/{account}/ai-gateway/tokens/{id}",
-            axum::routing::delete(tokens::revoke),
+            get(tokens::get).delete(tokens::revoke),
         )
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed);
@@ -145,6 +145,7 @@ pub const MANAGEMENT_ROUTES: &[(&str, &str)] = &[
     ),
     ("GET", "/accounts/{account}/ai-gateway/tokens"),
     ("POST", "/accounts/{account}/ai-gateway/tokens"),
+    ("GET", "/accounts/{account}/ai-gateway/tokens/{id}"),
     ("DELETE", "/accounts/{account}/ai-gateway/tokens/{id}"),
 ];
 

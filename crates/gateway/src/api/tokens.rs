@@ -1,4 +1,5 @@
-//! `/accounts/{account}/ai-gateway/tokens`: run tokens for authenticated gateways (docs/security.md).
+//! `/accounts/{account}/ai-gateway/tokens`: run tokens for authenticated gateways
+//! (docs/security.md) and their scopes (docs/budgets.md, "Scoped run tokens").
 
 use axum::extract::State;
 use axum::response::Response;
@@ -7,13 +8,22 @@ use serde_json::{Value, json};
 use super::envelope::ok;
 use super::extract::{ApiJson, ApiPath};
 use super::{ApiError, account};
+use crate::auth::TokenScope;
+use crate::gateways::FieldError;
 use crate::state::AppState;
 use crate::store::{StoreError, StoredToken};
 
 const MAX_NAME_CHARS: usize = 128;
 
+/// A token as the API shows it: never its text, which only the create response holds.
 fn summary(token: &StoredToken) -> Value {
-    json!({"id": token.id, "name": token.name, "created_at": token.created_at.to_string()})
+    let mut result = token.scope.to_json();
+    if let Value::Object(map) = &mut result {
+        map.insert("id".into(), json!(token.id));
+        map.insert("name".into(), json!(token.name));
+        map.insert("created_at".into(), json!(token.created_at.to_string()));
+    }
+    result
 }
 
 pub async fn list(
@@ -26,6 +36,18 @@ pub async fn list(
     Ok(ok(Value::Array(tokens.iter().map(summary).collect())))
 }
 
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath((account_id, id)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let account_id = account(&account_id)?;
+    state.read_through().await;
+    match state.tokens().get(account_id, &id) {
+        Some(token) => Ok(ok(summary(&token))),
+        None => Err(ApiError::not_found("Token")),
+    }
+}
+
 /// The token text is in this response and nowhere else, ever.
 pub async fn create(
     State(state): State<AppState>,
@@ -33,24 +55,10 @@ pub async fn create(
     ApiJson(body): ApiJson,
 ) -> Result<Response, ApiError> {
     let account_id = account(&account_id)?;
-    let name = match body.get("name") {
-        Some(Value::String(name))
-            if !name.trim().is_empty()
-                && name.chars().count() <= MAX_NAME_CHARS
-                && !name.chars().any(char::is_control) =>
-        {
-            name.trim().to_owned()
-        }
-        // Control characters would reach terminals and logs as escape sequences.
-        _ => {
-            return Err(ApiError::bad_request(
-                "name: required, 1-128 characters, no control characters",
-            ));
-        }
-    };
+    let (name, scope) = parse(&body, state.clock().now()).map_err(ApiError::invalid_fields)?;
     let created = state
         .tokens()
-        .create(account_id, &name)
+        .create(account_id, &name, scope)
         .await
         .map_err(|error| {
             tracing::error!(%error, "could not create a run token");
@@ -71,5 +79,49 @@ pub async fn revoke(
         Ok(()) => Ok(ok(json!({"id": id}))),
         Err(StoreError::NotFound) => Err(ApiError::not_found("Token")),
         Err(error) => Err(error.into()),
+    }
+}
+
+/// A create body: its name and scope, every invalid field reported. An expiry already past is
+/// refused: such a token could never be used.
+fn parse(
+    body: &serde_json::Map<String, Value>,
+    now: jiff::Timestamp,
+) -> Result<(String, TokenScope), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let name = match body.get("name") {
+        Some(Value::String(name))
+            if !name.trim().is_empty()
+                && name.chars().count() <= MAX_NAME_CHARS
+                && !name.chars().any(char::is_control) =>
+        {
+            Some(name.trim().to_owned())
+        }
+        // Control characters would reach terminals and logs as escape sequences.
+        _ => {
+            errors.push(FieldError {
+                field: "name".into(),
+                message: "required, 1-128 characters, no control characters".into(),
+            });
+            None
+        }
+    };
+    let scope = match TokenScope::parse(body) {
+        Ok(scope) if scope.expired(now) => {
+            errors.push(FieldError {
+                field: "expires_at".into(),
+                message: "must be in the future".into(),
+            });
+            None
+        }
+        Ok(scope) => Some(scope),
+        Err(found) => {
+            errors.extend(found);
+            None
+        }
+    };
+    match (name, scope) {
+        (Some(name), Some(scope)) if errors.is_empty() => Ok((name, scope)),
+        _ => Err(errors),
     }
 }

@@ -2,9 +2,12 @@
 //! authenticated gateways. Only SHA-256 hashes are kept; comparisons are constant-time.
 
 mod admin;
+mod glob;
+mod scope;
 mod tokens;
 
 pub use admin::AdminToken;
+pub use scope::TokenScope;
 pub use tokens::{CreatedToken, TokenRegistry};
 
 use sha2::{Digest, Sha256};

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use super::{TOKEN_HEX_CHARS, generate_token, hashes_equal, sha256};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+
+use super::{TOKEN_HEX_CHARS, TokenScope, generate_token, hashes_equal, sha256};
 use crate::clock::SharedClock;
 use crate::store::{Store, StoreResult, StoredToken};
 
@@ -41,17 +43,26 @@ impl TokenRegistry {
         Ok(())
     }
 
-    /// Whether `presented` is a run token of `account_id`. Every token of the account is
-    /// compared in constant time, so timing says nothing about which one nearly matched.
-    pub fn verify(&self, account_id: &str, presented: &str) -> bool {
+    /// The scope of the run token of `account_id` that `presented` is, if it is one. Every
+    /// token of the account is compared in constant time, and the match is picked without a
+    /// branch, so timing says nothing about which one nearly matched.
+    pub fn verify(&self, account_id: &str, presented: &str) -> Option<Arc<TokenScope>> {
         let hash = sha256(presented);
-        let mut found = false;
-        for token in self.tokens.load().iter() {
+        let tokens = self.tokens.load();
+        let mut found = Choice::from(0);
+        let mut index = 0u64;
+        for (i, token) in (0u64..).zip(tokens.iter()) {
             if token.account_id == account_id {
-                found |= hashes_equal(&token.token_sha256, &hash);
+                let equal = token.token_sha256.ct_eq(&hash);
+                index = u64::conditional_select(&index, &i, equal);
+                found |= equal;
             }
         }
-        found
+        if !bool::from(found) {
+            return None;
+        }
+        let token = tokens.get(usize::try_from(index).ok()?)?;
+        Some(Arc::clone(&token.scope))
     }
 
     /// Whether `value` is a run token of any account: such a value must never leave the
@@ -77,7 +88,21 @@ impl TokenRegistry {
             .collect()
     }
 
-    pub async fn create(&self, account_id: &str, name: &str) -> anyhow::Result<CreatedToken> {
+    /// The token `id` of `account_id`.
+    pub fn get(&self, account_id: &str, id: &str) -> Option<StoredToken> {
+        self.tokens
+            .load()
+            .iter()
+            .find(|t| t.account_id == account_id && t.id == id)
+            .cloned()
+    }
+
+    pub async fn create(
+        &self,
+        account_id: &str,
+        name: &str,
+        scope: TokenScope,
+    ) -> anyhow::Result<CreatedToken> {
         let token = generate_token(PREFIX)?;
         let stored = StoredToken {
             id: uuid::Uuid::now_v7().to_string(),
@@ -85,6 +110,7 @@ impl TokenRegistry {
             name: name.to_owned(),
             token_sha256: sha256(&token),
             created_at: self.clock.now(),
+            scope: Arc::new(scope),
         };
         self.store.insert_token(&stored).await?;
         self.reload().await?;

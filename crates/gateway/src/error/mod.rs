@@ -44,6 +44,8 @@ pub enum ErrorCode {
     SpendLimitExceeded,
     ByokAliasNotFound,
     ProviderCredentialRequired,
+    /// A run token's scope does not cover the gateway, provider or model (docs/budgets.md).
+    OutOfScope,
     Internal,
 }
 
@@ -67,6 +69,7 @@ impl ErrorCode {
             ErrorCode::Overloaded => 2019,
             ErrorCode::SpendLimitExceeded => 2041,
             ErrorCode::ByokAliasNotFound => 2040,
+            ErrorCode::OutOfScope => 2101,
             ErrorCode::ProviderCredentialRequired => 2102,
             ErrorCode::Internal => 2000,
         }
@@ -95,6 +98,7 @@ impl ErrorCode {
             | ErrorCode::ByokAliasNotFound
             | ErrorCode::ProviderCredentialRequired => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::OutOfScope => StatusCode::FORBIDDEN,
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::LogUnavailable | ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,

@@ -45,6 +45,10 @@ pub const CACHE_KEY_BYTES: usize = 256;
 pub const EVENT_ID_BYTES: usize = 128;
 /// Steps of one universal request: more fallbacks than this is a mistake, not a plan.
 pub const UNIVERSAL_STEPS: usize = 16;
+/// A run token's scope (docs/budgets.md): entries per allowlist (`gateways`, `providers`,
+/// `models`) and a pattern's length in bytes.
+pub const TOKEN_SCOPE_ENTRIES: usize = 64;
+pub const TOKEN_SCOPE_PATTERN_BYTES: usize = 256;
 /// Spend limits: rules per gateway, and a rule's window (up to a year).
 pub const SPEND_RULES: usize = 20;
 pub const SPEND_WINDOW_S: Bound = Bound::new(1, 31_536_000, "seconds");

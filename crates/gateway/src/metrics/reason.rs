@@ -4,7 +4,7 @@
 use crate::error::ErrorCode;
 
 /// Every reason: the gateway's error codes, then the two failures the gateway did not decide.
-pub(super) const REASONS: [&str; 21] = [
+pub(super) const REASONS: [&str; 22] = [
     "gateway_not_found",
     "rate_limited",
     "upstream_unreachable",
@@ -23,6 +23,7 @@ pub(super) const REASONS: [&str; 21] = [
     "spend_limit_exceeded",
     "byok_alias_not_found",
     "provider_credential_required",
+    "out_of_scope",
     "internal",
     UPSTREAM_STATUS,
     STREAM_INTERRUPTED,
@@ -72,6 +73,7 @@ fn code_name(code: ErrorCode) -> &'static str {
         ErrorCode::SpendLimitExceeded => "spend_limit_exceeded",
         ErrorCode::ByokAliasNotFound => "byok_alias_not_found",
         ErrorCode::ProviderCredentialRequired => "provider_credential_required",
+        ErrorCode::OutOfScope => "out_of_scope",
         ErrorCode::Internal => "internal",
     }
 }
@@ -102,6 +104,7 @@ mod tests {
             SpendLimitExceeded,
             ByokAliasNotFound,
             ProviderCredentialRequired,
+            OutOfScope,
             Internal,
         ];
         let mut seen = std::collections::HashSet::new();

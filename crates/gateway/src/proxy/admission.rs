@@ -1,7 +1,7 @@
 //! Admission: the checks every proxy route makes before it reads the body or anything goes
 //! upstream, written once for the native, unified and universal routes, in this order: the
 //! gateway the URL names ([`named_gateway`]) → the `cf-aig-*` options → gateway authentication
-//! → the client's address → the rate limit (after authentication, so strangers cannot spend a gateway's limit,
+//! and the run token's scope (docs/budgets.md) → the client's address → the rate limit (after authentication, so strangers cannot spend a gateway's limit,
 //! and before the cache, so a cache hit still counts toward it).
 
 use std::net::SocketAddr;
@@ -14,6 +14,7 @@ use http::request::Parts;
 use super::client_ip;
 use super::context::RequestContext;
 use super::options::RequestOptions;
+use crate::auth::TokenScope;
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Gateway;
 use crate::mirror::Miss;
@@ -25,7 +26,10 @@ use crate::state::AppState;
 pub(super) async fn admit(ctx: &mut RequestContext<'_>, parts: &Parts) -> Result<(), GatewayError> {
     let state = ctx.state;
     ctx.options = RequestOptions::from_headers(&parts.headers)?;
-    authenticate(state, &ctx.gateway, &ctx.options).await?;
+    if let Some(scope) = authenticate(state, &ctx.gateway, &ctx.options).await? {
+        admit_scope(ctx, &scope)?;
+        ctx.token_scope = Some(scope);
+    }
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -101,45 +105,80 @@ async fn enforce_rate_limit(
     }
 }
 
-/// An authenticated gateway takes a run token of its account, or the admin token. The refusal
-/// says which of the three mistakes it was: no header, a header not of the form
-/// `Bearer <token>`, or a token that is not valid here.
+/// An authenticated gateway takes a run token of its account, or the admin token; a run
+/// token's scope comes back for the later checks. The refusal says which of the three mistakes
+/// it was: no header, a header not of the form `Bearer <token>`, or a token that is not valid
+/// here.
 async fn authenticate(
     state: &AppState,
     gateway: &Gateway,
     options: &RequestOptions,
-) -> Result<(), GatewayError> {
+) -> Result<Option<Arc<TokenScope>>, GatewayError> {
     if !gateway.settings.authentication {
-        return Ok(());
+        return Ok(None);
     }
     let refused = |why: &str| GatewayError::new(ErrorCode::Unauthorized, why);
-    match options.gateway_token.as_deref() {
+    let token = match options.gateway_token.as_deref() {
+        None => {
+            return Err(refused(
+                "Unauthorized: this gateway requires authentication; send \
+                 cf-aig-authorization: Bearer <run token>",
+            ));
+        }
+        Some("") => {
+            return Err(refused(
+                "Unauthorized: cf-aig-authorization must be \"Bearer <run token>\" \
+                 (the Bearer prefix or the token is missing)",
+            ));
+        }
+        Some(token) => token,
+    };
+    if state.admin_token().matches(token) {
+        return Ok(None);
+    }
+    match run_token_scope(state, &gateway.account_id, token).await {
+        Some(scope) => Ok(Some(scope)),
         None => Err(refused(
-            "Unauthorized: this gateway requires authentication; send \
-             cf-aig-authorization: Bearer <run token>",
-        )),
-        Some("") => Err(refused(
-            "Unauthorized: cf-aig-authorization must be \"Bearer <run token>\" \
-             (the Bearer prefix or the token is missing)",
-        )),
-        Some(token) if state.admin_token().matches(token) => Ok(()),
-        Some(token) if is_run_token(state, &gateway.account_id, token).await => Ok(()),
-        Some(_) => Err(refused(
             "Unauthorized: the token in cf-aig-authorization is not valid for this gateway \
              (unknown, revoked, or a token of another account)",
         )),
     }
 }
 
-/// A run token of the account, looked up again in the shared store when memory does not know
-/// it (created through another instance a moment ago, perhaps).
-async fn is_run_token(state: &AppState, account_id: &str, token: &str) -> bool {
-    let verify = || state.tokens().verify(account_id, token).then_some(());
-    if verify().is_some() {
-        return true;
+/// What a run token's scope decides before anything else happens: whether it has expired
+/// (401) and whether it opens this gateway (403); then its metadata joins the request's.
+fn admit_scope(ctx: &mut RequestContext<'_>, scope: &TokenScope) -> Result<(), GatewayError> {
+    if scope.expired(ctx.created_at) {
+        return Err(GatewayError::new(
+            ErrorCode::Unauthorized,
+            "Unauthorized: the run token in cf-aig-authorization has expired",
+        ));
+    }
+    if !scope.allows_gateway(&ctx.gateway.id) {
+        return Err(GatewayError::new(
+            ErrorCode::OutOfScope,
+            format!(
+                "Out of scope: this run token does not allow gateway '{}'",
+                ctx.gateway.id
+            ),
+        ));
+    }
+    ctx.options.metadata = scope.merge_metadata(ctx.options.metadata.take());
+    Ok(())
+}
+
+/// The scope of a run token of the account, looked up again in the shared store when memory
+/// does not know it (created through another instance a moment ago, perhaps).
+async fn run_token_scope(
+    state: &AppState,
+    account_id: &str,
+    token: &str,
+) -> Option<Arc<TokenScope>> {
+    let verify = || state.tokens().verify(account_id, token);
+    if let Some(scope) = verify() {
+        return Some(scope);
     }
     state
         .look_again(Miss::token(account_id, token), verify)
         .await
-        .is_some()
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 use tokio::time::Instant;
 
 use super::options::RequestOptions;
+use crate::auth::TokenScope;
 use crate::gateways::Gateway;
 use crate::state::AppState;
 
@@ -38,6 +39,9 @@ pub struct RequestContext<'s> {
     /// Filled by admission (defaults until then).
     pub options: RequestOptions,
     pub client: Option<IpAddr>,
+    /// The scope of the run token that opened the gateway, checked again on each upstream
+    /// call (docs/budgets.md); `None` for an open gateway or the admin token.
+    pub token_scope: Option<Arc<TokenScope>>,
     /// The provider the request is counted under (docs/analytics.md): a configured provider's
     /// slug, `compat`, or `unknown`, so probing slugs cannot create metric series.
     pub provider: String,
@@ -61,6 +65,7 @@ impl<'s> RequestContext<'s> {
             gateway,
             options: RequestOptions::default(),
             client: None,
+            token_scope: None,
             provider,
             dispatched: AtomicBool::new(false),
         }

@@ -18,7 +18,7 @@ use super::plan::{Plan, UpstreamCall};
 use super::record::{RequestLog, write_begin};
 use super::retry::RetryPolicy;
 use crate::budgets::{BudgetPlan, RequestFacts, worst_case_cost};
-use crate::error::GatewayError;
+use crate::error::{ErrorCode, GatewayError};
 
 pub async fn execute(
     ctx: &mut RequestContext<'_>,
@@ -37,7 +37,13 @@ pub async fn execute(
             _ => uuid::Uuid::now_v7(),
         };
         ctx.provider.clone_from(&call.provider.slug);
-        let step_options = call.options.take();
+        // A universal step's own metadata replaces the request's, so the token's is merged again.
+        let step_options = call.options.take().map(|mut step| {
+            if let Some(scope) = &ctx.token_scope {
+                step.metadata = scope.merge_metadata(step.metadata.take());
+            }
+            step
+        });
         let options = step_options.as_ref().unwrap_or(&ctx.options);
         match one_call(ctx, call, options, first_id, fallback, is_last).await? {
             Delivery::Delivered(mut response) => {
@@ -79,6 +85,12 @@ async fn one_call(
         .clone()
         .or_else(|| (fallback || policy.max_attempts > 1).then(|| ctx.log_id.to_string()));
     let (record, begin) = RequestLog::for_call(ctx, &call, options, first_id, event_id.clone());
+    // A run token's providers and models (docs/budgets.md), before anything is sent.
+    if let Some(scope) = &ctx.token_scope {
+        scope
+            .check_call(&call.provider.slug, record.model.as_deref())
+            .map_err(|why| GatewayError::new(ErrorCode::OutOfScope, why))?;
+    }
     let budget = budget_plan(ctx, &call, options, &record);
     // A stored provider key (docs/keys.md) goes on what is sent, never on what is logged.
     let mut upstream_headers = std::mem::take(&mut call.upstream_headers);

@@ -10,8 +10,11 @@ pub(crate) mod sql;
 pub mod sqlite;
 pub mod transfer;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
+use crate::auth::TokenScope;
 use crate::gateways::Gateway;
 pub use provider_keys::{KeyStatus, ProviderKeyStore, SealedSecret, StoredProviderKey};
 
@@ -35,6 +38,8 @@ pub struct StoredToken {
     pub name: String,
     pub token_sha256: [u8; 32],
     pub created_at: jiff::Timestamp,
+    /// What the token opens (docs/budgets.md); shared with the requests it admits.
+    pub scope: Arc<TokenScope>,
 }
 
 #[async_trait]

@@ -30,5 +30,6 @@ mod shared_store;
 mod sigv4;
 mod streaming;
 mod support;
+mod tokens_scope;
 mod universal;
 mod vertex;

@@ -6,16 +6,15 @@ use serde_json::{Value, json};
 
 use super::api::Api;
 use super::output;
-use crate::cli::{ClientArgs, TokenCommand};
+use crate::cli::{ClientArgs, TokenCommand, TokenScopeArgs};
 use crate::terminal::printable;
 
 pub async fn run(client: &ClientArgs, command: TokenCommand) -> anyhow::Result<()> {
     let api = Api::new(client)?;
     match command {
-        TokenCommand::Create { name } => {
-            let token = api
-                .call(Method::POST, "/tokens", Some(json!({"name": name})))
-                .await?;
+        TokenCommand::Create { name, scope } => {
+            let body = create_body(&name, scope)?;
+            let token = api.call(Method::POST, "/tokens", Some(body)).await?;
             output(client, &token, || {
                 format!(
                     "created token {} ({}); it is shown only now:\n{}",
@@ -52,6 +51,31 @@ pub async fn run(client: &ClientArgs, command: TokenCommand) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// The create call's body: the name and the scope flags given; the server validates them.
+fn create_body(name: &str, scope: TokenScopeArgs) -> anyhow::Result<Value> {
+    let mut body = json!({"name": name});
+    let metadata = match scope.metadata {
+        Some(text) => Some(
+            serde_json::from_str::<Value>(&text)
+                .map_err(|e| anyhow::anyhow!("--metadata is not JSON: {e}"))?,
+        ),
+        None => None,
+    };
+    let fields = [
+        ("gateways", scope.gateways.map(Value::from)),
+        ("providers", scope.providers.map(Value::from)),
+        ("models", scope.models.map(Value::from)),
+        ("expires_at", scope.expires_at.map(Value::from)),
+        ("metadata", metadata),
+    ];
+    for (field, value) in fields {
+        if let Some(value) = value {
+            body[field] = value;
+        }
+    }
+    Ok(body)
 }
 
 /// The id of the token `id_or_name` names: a token with that id, else the one token with that

@@ -54,6 +54,7 @@ macro_rules! suite {
         $crate::store::conformance::suite!(@tests $backend; registry;
             gateways_round_trip_with_conflicts_and_not_found,
             tokens_store_only_hashes,
+            a_token_scope_round_trips,
             a_setting_keeps_its_first_value,
             reopening_keeps_the_data,
         );

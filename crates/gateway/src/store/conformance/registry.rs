@@ -67,6 +67,7 @@ pub(crate) async fn tokens_store_only_hashes<B: Backend>() -> anyhow::Result<()>
         name: "ci".into(),
         token_sha256: [7; 32],
         created_at: crate::clock::Clock::now(&crate::clock::SystemClock),
+        scope: Default::default(),
     };
     store.insert_token(&token).await?;
     assert!(matches!(
@@ -80,6 +81,46 @@ pub(crate) async fn tokens_store_only_hashes<B: Backend>() -> anyhow::Result<()>
     ));
     store.delete_token("local", "t1").await?;
     assert!(store.list_tokens().await?.is_empty());
+    Ok(())
+}
+
+/// Every scope field comes back as it was written, from a new connection too, beside a token
+/// without a scope (docs/budgets.md).
+pub(crate) async fn a_token_scope_round_trips<B: Backend>() -> anyhow::Result<()> {
+    let backend = B::open().await?;
+    let store = backend.store();
+    let body = serde_json::json!({
+        "gateways": ["prod", "*"],
+        "providers": ["openai", "azure-*"],
+        "models": ["openai/gpt-4o*", "claude-*"],
+        "expires_at": "2031-02-03T04:05:06Z",
+        "metadata": {"team": "search", "tier": 2, "internal": true},
+    });
+    let serde_json::Value::Object(body) = body else {
+        anyhow::bail!("not an object")
+    };
+    let scope = crate::auth::TokenScope::parse(&body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    let scoped = StoredToken {
+        id: "t1".into(),
+        account_id: "local".into(),
+        name: "scoped".into(),
+        token_sha256: [1; 32],
+        created_at: now,
+        scope: std::sync::Arc::new(scope),
+    };
+    let plain = StoredToken {
+        id: "t2".into(),
+        name: "plain".into(),
+        token_sha256: [2; 32],
+        scope: Default::default(),
+        ..scoped.clone()
+    };
+    store.insert_token(&scoped).await?;
+    store.insert_token(&plain).await?;
+    let expected = vec![scoped, plain];
+    assert_eq!(store.list_tokens().await?, expected);
+    assert_eq!(backend.reopen().await?.list_tokens().await?, expected);
     Ok(())
 }
 

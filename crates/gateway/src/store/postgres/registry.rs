@@ -1,10 +1,13 @@
 //! Gateways, run tokens and settings in PostgreSQL: the small tables the in-memory registries
 //! are loaded from.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use tokio_postgres::Row;
 
 use super::{OP_TIMEOUT, PostgresStore, bounded, corrupt};
+use crate::auth::TokenScope;
 use crate::gateways::{Gateway, GatewaySettings};
 use crate::store::{GatewayStore, SettingStore, StoreError, StoreResult, StoredToken, TokenStore};
 
@@ -131,7 +134,7 @@ impl TokenStore for PostgresStore {
                 .client()
                 .await?
                 .query(
-                    "SELECT id, account_id, name, token_sha256, created_at FROM tokens",
+                    "SELECT id, account_id, name, token_sha256, created_at, scope FROM tokens",
                     &[],
                 )
                 .await?;
@@ -139,6 +142,7 @@ impl TokenStore for PostgresStore {
                 .iter()
                 .map(|row| {
                     let hash: Vec<u8> = row.try_get("token_sha256")?;
+                    let scope: Option<String> = row.try_get("scope")?;
                     Ok(StoredToken {
                         id: row.try_get("id")?,
                         account_id: row.try_get("account_id")?,
@@ -147,6 +151,9 @@ impl TokenStore for PostgresStore {
                             .try_into()
                             .map_err(|_| corrupt("a token hash that is not 32 bytes"))?,
                         created_at: timestamp(row, "created_at")?,
+                        scope: Arc::new(
+                            TokenScope::from_stored(scope.as_deref()).map_err(corrupt)?,
+                        ),
                     })
                 })
                 .collect::<StoreResult<Vec<_>>>()?;
@@ -161,14 +168,15 @@ impl TokenStore for PostgresStore {
             self.client()
                 .await?
                 .execute(
-                    "INSERT INTO tokens (id, account_id, name, token_sha256, created_at)
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO tokens (id, account_id, name, token_sha256, created_at, scope)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                     &[
                         &token.id,
                         &token.account_id,
                         &token.name,
                         &token.token_sha256.as_slice(),
                         &token.created_at.to_string(),
+                        &token.scope.stored(),
                     ],
                 )
                 .await?;

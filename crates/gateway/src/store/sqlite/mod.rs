@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{GatewayStore, SettingStore, Store, StoreError, StoreResult, StoredToken, TokenStore};
+use crate::auth::TokenScope;
 use crate::gateways::{Gateway, GatewaySettings};
 
 #[derive(Clone)]
@@ -206,18 +207,22 @@ impl TokenStore for SqliteStore {
     async fn list_tokens(&self) -> StoreResult<Vec<StoredToken>> {
         self.with(|c| {
             let mut statement = c.prepare(
-                "SELECT id, account_id, name, token_sha256, created_at FROM tokens
+                "SELECT id, account_id, name, token_sha256, created_at, scope FROM tokens
                  ORDER BY created_at, id",
             )?;
             statement
                 .query_map([], |row| {
                     let created: String = row.get(4)?;
+                    let scope: Option<String> = row.get(5)?;
                     Ok(StoredToken {
                         id: row.get(0)?,
                         account_id: row.get(1)?,
                         name: row.get(2)?,
                         token_sha256: row.get(3)?,
                         created_at: created.parse().map_err(to_text(4))?,
+                        scope: Arc::new(
+                            TokenScope::from_stored(scope.as_deref()).map_err(to_text(5))?,
+                        ),
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()
@@ -229,14 +234,15 @@ impl TokenStore for SqliteStore {
         let token = token.clone();
         self.with(move |c| {
             c.execute(
-                "INSERT INTO tokens (id, account_id, name, token_sha256, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO tokens (id, account_id, name, token_sha256, created_at, scope)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     token.id,
                     token.account_id,
                     token.name,
                     token.token_sha256.as_slice(),
-                    token.created_at.to_string()
+                    token.created_at.to_string(),
+                    token.scope.stored()
                 ],
             )
             .map(drop)

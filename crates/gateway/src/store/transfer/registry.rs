@@ -111,15 +111,20 @@ pub(super) async fn copy_tokens(
         let (ids, accounts) = (text(|r| &r.id), text(|r| &r.account_id));
         let (names, created) = (text(|r| &r.name), text(|r| &r.created_at));
         let hashes: Vec<&[u8]> = rows.iter().map(|r| r.token_sha256.as_slice()).collect();
+        let scopes: Vec<Option<Cow<'_, str>>> = rows
+            .iter()
+            .map(|r| r.scope.as_deref().map(pg_text))
+            .collect();
         let client = &mut run.client;
         let copied = within(async {
             let transaction = client.transaction().await?;
             let copied = transaction
                 .execute(
-                    "INSERT INTO tokens (id, account_id, name, token_sha256, created_at)
-                     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[])
+                    "INSERT INTO tokens (id, account_id, name, token_sha256, created_at, scope)
+                     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[],
+                                          $6::text[])
                      ON CONFLICT (id) DO NOTHING",
-                    &[&ids, &accounts, &names, &hashes, &created],
+                    &[&ids, &accounts, &names, &hashes, &created, &scopes],
                 )
                 .await?;
             transaction.commit().await?;

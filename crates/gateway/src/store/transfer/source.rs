@@ -19,7 +19,7 @@ use crate::store::sqlite::to_text;
 
 /// The SQLite schema version whose columns the transfer maps one by one. A new SQLite
 /// migration must be mapped here before the transfer accepts databases that have it.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// The database file inside a data directory (the default `storage.url`).
 const DB_FILE: &str = "tollgate.db";
@@ -63,6 +63,8 @@ pub(super) struct TokenRow {
     pub name: String,
     pub token_sha256: Vec<u8>,
     pub created_at: String,
+    /// The scope's JSON text, copied as it is (docs/budgets.md).
+    pub scope: Option<String>,
 }
 
 /// A log row with what the API's [`LogRow`] leaves out: its writer and its stored bodies
@@ -287,7 +289,7 @@ impl SqliteSource {
     ) -> Result<Vec<TokenRow>, TransferError> {
         self.read(move |c| {
             let mut statement = c.prepare_cached(
-                "SELECT id, account_id, name, token_sha256, created_at FROM tokens
+                "SELECT id, account_id, name, token_sha256, created_at, scope FROM tokens
                  WHERE id > ?1 ORDER BY id LIMIT ?2",
             )?;
             statement
@@ -298,6 +300,7 @@ impl SqliteSource {
                         name: r.get(2)?,
                         token_sha256: r.get(3)?,
                         created_at: r.get(4)?,
+                        scope: r.get(5)?,
                     })
                 })?
                 .collect()

@@ -174,6 +174,12 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
             name: "ci".into(),
             token_sha256: [7; 32],
             created_at: crate::clock::Clock::now(&crate::clock::SystemClock),
+            // The scope is copied with the token (compared below with the rest of it).
+            scope: std::sync::Arc::new(crate::auth::TokenScope {
+                gateways: Some(vec!["gw".into()]),
+                models: Some(vec!["openai/gpt-*".into()]),
+                ..Default::default()
+            }),
         })
         .await?;
     store

@@ -40,6 +40,7 @@ async fn writes_through_another_store_wake_the_feed() -> anyhow::Result<()> {
             name: "ci".into(),
             token_sha256: [7; 32],
             created_at: SystemClock.now(),
+            scope: Default::default(),
         })
         .await?;
     woken(&mut feed, "a new token").await?;
