@@ -15,8 +15,9 @@ use redis::Script;
 
 use crate::redis::{RedisHandle, RedisScope};
 
-/// The bound on one reservation's Redis work.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(100);
+/// The bound on one reservation's Redis work (the cache's: a budget is worth a little more
+/// patience than a rate limit before each instance falls back to counting alone).
+const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 /// Buckets kept in process at most (each a window of one rule's bucket); past it, expired
 /// ones go first, then a reservation that needs a new bucket is refused (docs/budgets.md).
 pub const MAX_LOCAL_BUCKETS: usize = 100_000;
@@ -113,6 +114,13 @@ impl SpendLedger {
             local: Mutex::new(HashMap::new()),
             shared: Some((scope, Script::new(RESERVE), Script::new(SETTLE))),
         }
+    }
+
+    /// Reservations and settlements answered without Redis (failed or skipped) since start.
+    pub fn redis_fallbacks(&self) -> u64 {
+        self.shared
+            .as_ref()
+            .map_or(0, |(scope, _, _)| scope.bypasses())
     }
 
     /// Reserves `micros` in every charge's bucket, or in none: `Err` names the first charge it

@@ -1,8 +1,9 @@
 //! Admission: the checks every proxy route makes before it reads the body or anything goes
 //! upstream, written once for the native, unified and universal routes, in this order: the
 //! gateway the URL names ([`named_gateway`]) → the `cf-aig-*` options → gateway authentication
-//! and the run token's scope (docs/budgets.md) → the client's address → the rate limit (after authentication, so strangers cannot spend a gateway's limit,
-//! and before the cache, so a cache hit still counts toward it).
+//! and the run token's scope (docs/budgets.md) → the client's address → the rate limit (after
+//! authentication, so strangers cannot spend a gateway's limit, and before the cache, so a
+//! cache hit still counts toward it).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
