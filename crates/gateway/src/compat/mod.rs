@@ -90,6 +90,7 @@ mod openai;
 mod request;
 mod response;
 mod stream;
+mod stream_usage;
 
 #[cfg(test)]
 mod tests;
@@ -98,6 +99,7 @@ pub use dialect::{Dialect, split_model};
 pub use error::CompatError;
 pub use response::Translated;
 pub use stream::StreamTranslator;
+pub use stream_usage::{UsageChunkFilter, ask_for_usage};
 
 /// The OpenAI-compatible path [`translate_request`] returns for [`Dialect::OpenAi`].
 pub const OPENAI_CHAT_PATH: &str = request::OPENAI_PATH;

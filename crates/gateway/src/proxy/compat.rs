@@ -90,9 +90,16 @@ pub(super) fn translate_chat<'a>(
     body: &[u8],
     id_seed: &str,
 ) -> Result<Result<TranslatedChat<'a>, compat::CompatError>, GatewayError> {
+    let client_body = Bytes::copy_from_slice(body);
     let (body, provider, model) = resolve(state, body)?;
     let dialect = provider.dialect;
-    let upstream = match compat::translate_request(dialect, &model, &body) {
+    // An OpenAI-format stream is always asked for its usage, so the log has tokens and cost.
+    let asked_for_usage = match dialect {
+        Dialect::OpenAi => compat::ask_for_usage(&body),
+        Dialect::Anthropic | Dialect::Gemini => None,
+    };
+    let request = asked_for_usage.as_ref().unwrap_or(&body);
+    let upstream = match compat::translate_request(dialect, &model, request) {
         Ok(upstream) => upstream,
         Err(error) => return Ok(Err(error)),
     };
@@ -107,13 +114,16 @@ pub(super) fn translate_chat<'a>(
     }
     let reshape: Option<Box<dyn Reshape>> = match dialect {
         // OpenAI-compatible providers answer in the client's format already.
-        Dialect::OpenAi => None,
+        Dialect::OpenAi => {
+            asked_for_usage.map(|_| Box::new(UsageAsked { client_body }) as Box<dyn Reshape>)
+        }
         _ => Some(Box::new(Translation {
             dialect,
             model,
             stream: upstream.stream,
             include_usage: compat::include_usage(&body),
             id_seed: id_seed.to_owned(),
+            client_body,
         })),
     };
     Ok(Ok(TranslatedChat {
@@ -203,7 +213,40 @@ fn provider_headers(client_headers: &HeaderMap, dialect: Dialect) -> HeaderMap {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    // The answer is read to be translated: it must come uncompressed.
+    headers.remove(header::ACCEPT_ENCODING);
     headers
+}
+
+/// The native route's share of streaming usage (docs/compat.md, "Streaming usage"): an OpenAI
+/// chat completions stream without `include_usage` is sent with it and answered without what it
+/// adds. Only for `openai` itself, whose API is known to take `stream_options`; any other body
+/// (not JSON, not a stream, usage already asked for) goes as it came.
+pub fn ask_native_openai_for_usage(
+    provider: &Provider,
+    method: &Method,
+    provider_path: &str,
+    upstream_headers: &mut HeaderMap,
+    body: Bytes,
+) -> (Bytes, Option<Box<dyn Reshape>>) {
+    let chat = provider_path.trim_end_matches('/');
+    let chat = chat.strip_prefix("v1/").unwrap_or(chat);
+    if provider.slug != "openai" || method != Method::POST || chat != "chat/completions" {
+        return (body, None);
+    }
+    let Some(asked) = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .as_ref()
+        .and_then(compat::ask_for_usage)
+    else {
+        return (body, None);
+    };
+    let Ok(sent) = serde_json::to_vec(&asked) else {
+        return (body, None);
+    };
+    upstream_headers.remove(header::ACCEPT_ENCODING);
+    let reshape = UsageAsked { client_body: body };
+    (Bytes::from(sent), Some(Box::new(reshape)))
 }
 
 /// One call to `provider` with the translated request; the translated headers are also what
@@ -244,6 +287,7 @@ struct Translation {
     stream: bool,
     include_usage: bool,
     id_seed: String,
+    client_body: Bytes,
 }
 
 impl Reshape for Translation {
@@ -265,12 +309,61 @@ impl Reshape for Translation {
         }
     }
 
-    fn content_type(&self, status: u16) -> &'static str {
+    fn content_type(&self, status: u16) -> Option<&'static str> {
         if self.stream && (200..300).contains(&status) {
-            "text/event-stream"
+            Some("text/event-stream")
         } else {
-            "application/json"
+            Some("application/json")
         }
+    }
+
+    fn client_body(&self) -> Option<&Bytes> {
+        Some(&self.client_body)
+    }
+}
+
+/// An OpenAI-format stream the gateway asked for its usage: the client's answer loses what
+/// that added ([`compat::UsageChunkFilter`]); any other answer passes unchanged.
+struct UsageAsked {
+    client_body: Bytes,
+}
+
+impl Reshape for UsageAsked {
+    fn transform(&self, status: u16) -> Box<dyn BodyTransform> {
+        if (200..300).contains(&status) {
+            Box::new(compat::UsageChunkFilter::new())
+        } else {
+            Box::new(Unchanged)
+        }
+    }
+
+    fn content_type(&self, _status: u16) -> Option<&'static str> {
+        None
+    }
+
+    fn client_body(&self) -> Option<&Bytes> {
+        Some(&self.client_body)
+    }
+}
+
+impl BodyTransform for compat::UsageChunkFilter {
+    fn push(&mut self, chunk: &[u8]) -> Bytes {
+        compat::UsageChunkFilter::push(self, chunk)
+    }
+    fn finish(&mut self) -> Bytes {
+        compat::UsageChunkFilter::finish(self)
+    }
+}
+
+/// The body as it came.
+struct Unchanged;
+
+impl BodyTransform for Unchanged {
+    fn push(&mut self, chunk: &[u8]) -> Bytes {
+        Bytes::copy_from_slice(chunk)
+    }
+    fn finish(&mut self) -> Bytes {
+        Bytes::new()
     }
 }
 

@@ -25,6 +25,7 @@ mod proxy;
 mod ratelimit;
 mod retries;
 mod shared_store;
+mod stream_usage;
 mod streaming;
 mod support;
 mod universal;
