@@ -86,6 +86,7 @@
 
 mod dialect;
 mod error;
+pub mod messages;
 mod openai;
 mod request;
 mod response;

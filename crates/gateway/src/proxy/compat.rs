@@ -21,6 +21,10 @@ use crate::error::{ErrorCode, GatewayError};
 use crate::providers::Provider;
 use crate::state::AppState;
 
+mod messages;
+
+pub use messages::speaks_anthropic;
+
 /// The call a compat request makes, or its own answer (the model list, a body the
 /// translation refused, in OpenAI's error shape). `route` is the path after `compat/`.
 pub async fn plan<'a>(
@@ -33,11 +37,12 @@ pub async fn plan<'a>(
     let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
     match (&parts.method, route.trim_end_matches('/')) {
         (&Method::POST, "chat/completions" | "v1/chat/completions") => chat(ctx, parts, &body),
+        (&Method::POST, "messages" | "v1/messages") => messages::plan(ctx, parts, &body),
         (&Method::POST, "embeddings" | "v1/embeddings") => embeddings(state, parts, &body),
         (&Method::GET, "models" | "v1/models") => Ok(Plan::Answered(models(state))),
         _ => Err(GatewayError::new(
             ErrorCode::InvalidPath,
-            "The compat endpoint serves chat/completions, embeddings and models",
+            "The compat endpoint serves chat/completions, messages, embeddings and models",
         )),
     }
 }
@@ -92,17 +97,34 @@ pub(super) fn translate_chat<'a>(
 ) -> Result<Result<TranslatedChat<'a>, compat::CompatError>, GatewayError> {
     let client_body = Bytes::copy_from_slice(body);
     let (body, provider, model) = resolve(state, body)?;
+    Ok(translate_parsed(
+        provider,
+        model,
+        &body,
+        client_headers,
+        id_seed,
+        client_body,
+    ))
+}
+
+/// [`translate_chat`] for a body already parsed and resolved to `provider` and its bare `model`;
+/// `client_body` is the client's own request (the cache key's).
+pub(super) fn translate_parsed<'a>(
+    provider: &'a Provider,
+    model: String,
+    body: &Value,
+    client_headers: &HeaderMap,
+    id_seed: &str,
+    client_body: Bytes,
+) -> Result<TranslatedChat<'a>, compat::CompatError> {
     let dialect = provider.dialect;
     // An OpenAI-format stream is always asked for its usage, so the log has tokens and cost.
     let asked_for_usage = match dialect {
-        Dialect::OpenAi => compat::ask_for_usage(&body),
+        Dialect::OpenAi => compat::ask_for_usage(body),
         Dialect::Anthropic | Dialect::Gemini => None,
     };
-    let request = asked_for_usage.as_ref().unwrap_or(&body);
-    let upstream = match compat::translate_request(dialect, &model, request) {
-        Ok(upstream) => upstream,
-        Err(error) => return Ok(Err(error)),
-    };
+    let request = asked_for_usage.as_ref().unwrap_or(body);
+    let upstream = compat::translate_request(dialect, &model, request)?;
     let mut headers = provider_headers(client_headers, dialect);
     for (name, value) in &upstream.extra_headers {
         if let (Ok(name), Ok(value)) = (
@@ -121,18 +143,18 @@ pub(super) fn translate_chat<'a>(
             dialect,
             model,
             stream: upstream.stream,
-            include_usage: compat::include_usage(&body),
+            include_usage: compat::include_usage(body),
             id_seed: id_seed.to_owned(),
             client_body,
         })),
     };
-    Ok(Ok(TranslatedChat {
+    Ok(TranslatedChat {
         provider,
         path: upstream.path,
         headers,
         body: upstream.body,
         reshape,
-    }))
+    })
 }
 
 fn chat<'a>(

@@ -13,6 +13,7 @@ mod bad_input;
 mod cache;
 mod cardinality;
 mod compat;
+mod compat_messages;
 mod errors;
 mod faults;
 mod guard;
