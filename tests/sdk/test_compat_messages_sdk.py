@@ -11,7 +11,12 @@ import pytest
 
 from conftest import ANTHROPIC_KEY
 
-MODELS = ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5", "google-ai-studio/gemini-2.5-flash"]
+MODELS = [
+    "openai/gpt-4o-mini",
+    "groq/llama-3.1-8b-instant",
+    "anthropic/claude-sonnet-4-5",
+    "google-ai-studio/gemini-2.5-flash",
+]
 SYSTEM = "Answer in one short sentence."
 QUESTION = {"role": "user", "content": "Which provider answers this question"}
 TOOLS = [

@@ -302,23 +302,51 @@ pub(crate) fn responses(ctx: &Ctx) -> Response {
         return respond::ok(&done);
     }
 
-    let mut events = vec![respond::event(
-        "response.created",
-        &json!({"type": "response.created", "sequence_number": 0, "response": response("in_progress", "", Value::Null)}),
-    )];
+    // OpenAI's sequence: the item and its content part open before the text deltas and close
+    // after them (the SDK's stream helper needs each item announced before its deltas).
+    let mut events: Vec<Bytes> = Vec::new();
+    let push = |events: &mut Vec<Bytes>, mut data: Value| {
+        data["sequence_number"] = json!(events.len());
+        let name = data["type"].as_str().unwrap_or_default().to_owned();
+        events.push(respond::event(&name, &data));
+    };
+    push(
+        &mut events,
+        json!({"type": "response.created", "response": response("in_progress", "", Value::Null)}),
+    );
+    let part = |text: &str| json!({"type": "output_text", "text": text, "annotations": []});
+    let item = |status: &str, content: Value| json!({"type": "message", "id": item_id, "status": status, "role": "assistant", "content": content});
+    push(
+        &mut events,
+        json!({"type": "response.output_item.added", "output_index": 0, "item": item("in_progress", json!([]))}),
+    );
+    push(
+        &mut events,
+        json!({"type": "response.content_part.added", "item_id": item_id, "output_index": 0,
+            "content_index": 0, "part": part("")}),
+    );
     for word in reply.chunks() {
-        events.push(respond::event(
-            "response.output_text.delta",
-            &json!({
-                "type": "response.output_text.delta",
-                "sequence_number": events.len(),
-                "item_id": item_id,
-                "output_index": 0,
-                "content_index": 0,
-                "delta": word,
-            }),
-        ));
+        push(
+            &mut events,
+            json!({"type": "response.output_text.delta", "item_id": item_id, "output_index": 0,
+                "content_index": 0, "delta": word}),
+        );
     }
+    push(
+        &mut events,
+        json!({"type": "response.output_text.done", "item_id": item_id, "output_index": 0,
+            "content_index": 0, "text": reply.text}),
+    );
+    push(
+        &mut events,
+        json!({"type": "response.content_part.done", "item_id": item_id, "output_index": 0,
+            "content_index": 0, "part": part(&reply.text)}),
+    );
+    push(
+        &mut events,
+        json!({"type": "response.output_item.done", "output_index": 0,
+            "item": item("completed", json!([part(&reply.text)]))}),
+    );
     events.push(respond::event(
         "response.completed",
         &json!({"type": "response.completed", "sequence_number": events.len(), "response": done}),

@@ -90,6 +90,7 @@ pub mod messages;
 mod openai;
 mod request;
 mod response;
+pub mod responses;
 mod stream;
 mod stream_usage;
 

@@ -22,6 +22,7 @@ use crate::providers::Provider;
 use crate::state::AppState;
 
 mod messages;
+mod responses;
 
 pub use messages::speaks_anthropic;
 
@@ -38,11 +39,12 @@ pub async fn plan<'a>(
     match (&parts.method, route.trim_end_matches('/')) {
         (&Method::POST, "chat/completions" | "v1/chat/completions") => chat(ctx, parts, &body),
         (&Method::POST, "messages" | "v1/messages") => messages::plan(ctx, parts, &body),
+        (&Method::POST, "responses" | "v1/responses") => responses::plan(ctx, parts, &body),
         (&Method::POST, "embeddings" | "v1/embeddings") => embeddings(state, parts, &body),
         (&Method::GET, "models" | "v1/models") => Ok(Plan::Answered(models(state))),
         _ => Err(GatewayError::new(
             ErrorCode::InvalidPath,
-            "The compat endpoint serves chat/completions, messages, embeddings and models",
+            "The compat endpoint serves chat/completions, responses, messages, embeddings and models",
         )),
     }
 }
@@ -322,12 +324,10 @@ impl Reshape for Translation {
                 &self.id_seed,
             ))
         } else {
-            Box::new(WholeTranslation {
-                dialect: self.dialect,
-                model: self.model.clone(),
-                status,
-                body: Vec::new(),
-            })
+            let (dialect, model) = (self.dialect, self.model.clone());
+            Box::new(Whole::new(move |body| {
+                compat::translate_response(dialect, &model, status, body)
+            }))
         }
     }
 
@@ -398,18 +398,28 @@ impl BodyTransform for StreamTranslator {
     }
 }
 
-/// A plain answer (or any error) is translated once it is complete.
-struct WholeTranslation {
-    dialect: Dialect,
-    model: String,
-    status: u16,
-    body: Vec<u8>,
-}
-
 /// A plain answer larger than this is not translated (it is no chat completion).
 const MAX_WHOLE_BYTES: usize = 16 * 1024 * 1024;
 
-impl BodyTransform for WholeTranslation {
+/// Rewrites a whole answer into the client's format.
+type Rewrite = Box<dyn FnOnce(&[u8]) -> Bytes + Send>;
+
+/// A whole answer, rewritten once it is complete (up to [`MAX_WHOLE_BYTES`]).
+struct Whole {
+    body: Vec<u8>,
+    rewrite: Option<Rewrite>,
+}
+
+impl Whole {
+    fn new(rewrite: impl FnOnce(&[u8]) -> Bytes + Send + 'static) -> Whole {
+        Whole {
+            body: Vec::new(),
+            rewrite: Some(Box::new(rewrite)),
+        }
+    }
+}
+
+impl BodyTransform for Whole {
     fn push(&mut self, chunk: &[u8]) -> Bytes {
         if self.body.len() + chunk.len() <= MAX_WHOLE_BYTES {
             self.body.extend_from_slice(chunk);
@@ -417,6 +427,31 @@ impl BodyTransform for WholeTranslation {
         Bytes::new()
     }
     fn finish(&mut self) -> Bytes {
-        compat::translate_response(self.dialect, &self.model, self.status, &self.body)
+        self.rewrite
+            .take()
+            .map(|rewrite| rewrite(&self.body))
+            .unwrap_or_default()
+    }
+}
+
+/// Two rewrites one after the other (a provider's format → Chat Completions → the client's).
+struct Chain {
+    first: Box<dyn BodyTransform>,
+    then: Box<dyn BodyTransform>,
+}
+
+impl BodyTransform for Chain {
+    fn push(&mut self, chunk: &[u8]) -> Bytes {
+        let middle = self.first.push(chunk);
+        match middle.is_empty() {
+            true => Bytes::new(),
+            false => self.then.push(&middle),
+        }
+    }
+    fn finish(&mut self) -> Bytes {
+        let middle = self.first.finish();
+        let mut out = self.then.push(&middle).to_vec();
+        out.extend_from_slice(&self.then.finish());
+        Bytes::from(out)
     }
 }

@@ -14,6 +14,7 @@ mod cache;
 mod cardinality;
 mod compat;
 mod compat_messages;
+mod compat_responses;
 mod errors;
 mod faults;
 mod guard;

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, header, request::Parts};
 use serde_json::Value;
 
-use super::{Unchanged, call, provider_headers, resolve, translate_parsed};
+use super::{Chain, Unchanged, Whole, call, provider_headers, resolve, translate_parsed};
 use crate::compat::messages::{self, MaxTokens, MessagesStream};
 use crate::compat::{CompatError, Dialect};
 use crate::error::GatewayError;
@@ -142,10 +142,7 @@ impl Reshape for AsMessages {
         let then: Box<dyn BodyTransform> = if self.stream && (200..300).contains(&status) {
             Box::new(MessagesStream::new(&self.model, &self.id_seed))
         } else {
-            Box::new(WholeMessage {
-                status,
-                body: Vec::new(),
-            })
+            Box::new(Whole::new(move |body| messages::to_message(status, body)))
         };
         Box::new(Chain { first, then })
     }
@@ -168,48 +165,5 @@ impl BodyTransform for MessagesStream {
     }
     fn finish(&mut self) -> Bytes {
         MessagesStream::finish(self)
-    }
-}
-
-/// A whole chat completion (or error) → a whole Anthropic message (or error).
-struct WholeMessage {
-    status: u16,
-    body: Vec<u8>,
-}
-
-/// A whole answer larger than this is not translated (it is no chat completion).
-const MAX_WHOLE_BYTES: usize = 16 * 1024 * 1024;
-
-impl BodyTransform for WholeMessage {
-    fn push(&mut self, chunk: &[u8]) -> Bytes {
-        if self.body.len() + chunk.len() <= MAX_WHOLE_BYTES {
-            self.body.extend_from_slice(chunk);
-        }
-        Bytes::new()
-    }
-    fn finish(&mut self) -> Bytes {
-        messages::to_message(self.status, &self.body)
-    }
-}
-
-/// Two rewrites one after the other.
-struct Chain {
-    first: Box<dyn BodyTransform>,
-    then: Box<dyn BodyTransform>,
-}
-
-impl BodyTransform for Chain {
-    fn push(&mut self, chunk: &[u8]) -> Bytes {
-        let middle = self.first.push(chunk);
-        match middle.is_empty() {
-            true => Bytes::new(),
-            false => self.then.push(&middle),
-        }
-    }
-    fn finish(&mut self) -> Bytes {
-        let middle = self.first.finish();
-        let mut out = self.then.push(&middle).to_vec();
-        out.extend_from_slice(&self.then.finish());
-        Bytes::from(out)
     }
 }
