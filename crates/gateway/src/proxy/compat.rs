@@ -6,10 +6,10 @@
 use std::borrow::Cow;
 
 use axum::body::Body;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, header, request::Parts};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::body::read_body;
 use super::context::RequestContext;
@@ -22,6 +22,7 @@ use crate::providers::Provider;
 use crate::state::AppState;
 
 mod messages;
+mod models;
 mod responses;
 
 pub use messages::speaks_anthropic;
@@ -41,23 +42,12 @@ pub async fn plan<'a>(
         (&Method::POST, "messages" | "v1/messages") => messages::plan(ctx, parts, &body),
         (&Method::POST, "responses" | "v1/responses") => responses::plan(ctx, parts, &body),
         (&Method::POST, "embeddings" | "v1/embeddings") => embeddings(state, parts, &body),
-        (&Method::GET, "models" | "v1/models") => Ok(Plan::Answered(models(state))),
+        (&Method::GET, "models" | "v1/models") => Ok(Plan::Answered(models::list(state))),
         _ => Err(GatewayError::new(
             ErrorCode::InvalidPath,
             "The compat endpoint serves chat/completions, responses, messages, embeddings and models",
         )),
     }
-}
-
-/// `{object: "list", data: [{id: "provider/model", …}]}` for every model the price table knows.
-fn models(state: &AppState) -> Response {
-    let data: Vec<Value> = state
-        .prices()
-        .known_models()
-        .into_iter()
-        .map(|(provider, model)| json!({"id": format!("{provider}/{model}"), "object": "model", "created": 0, "owned_by": provider}))
-        .collect();
-    axum::Json(json!({"object": "list", "data": data})).into_response()
 }
 
 /// The parsed body and the provider its `model` names.
