@@ -114,3 +114,28 @@ def test_gateway_errors_show_their_message_in_the_sdk(client, gateway):
     with pytest.raises(anthropic.NotFoundError) as raised:
         missing.messages.create(model="openai/gpt-4o-mini", max_tokens=16, messages=[QUESTION])
     assert 'account "local" has no gateway "nope"' in str(raised.value)
+
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_images_and_stop_sequences_are_translated(client, recorded, model):
+    content = [
+        {"type": "text", "text": "What is in this picture"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+    ]
+    reply = client.messages.create(
+        model=model, max_tokens=50, stop_sequences=["END"], messages=[{"role": "user", "content": content}]
+    )
+    assert reply.content[0].text
+    sent = json.loads(sent_request(recorded)["body"])
+    if model.startswith("anthropic/"):
+        assert sent["messages"][0]["content"] == content
+    elif model.startswith("google-ai-studio/"):
+        assert sent["contents"][0]["parts"][1]["inlineData"] == {"mimeType": "image/png", "data": PNG}
+        assert sent["generationConfig"]["stopSequences"] == ["END"]
+    else:
+        image = sent["messages"][0]["content"][1]
+        assert image == {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}
+        assert sent["stop"] == ["END"]

@@ -85,3 +85,33 @@ def test_refusals_and_gateway_errors_arrive_as_openai_errors(client):
     with pytest.raises(openai.BadRequestError) as raised:
         client.responses.create(model="openia/gpt-4o-mini", input=QUESTION)
     assert "did you mean openai?" in str(raised.value)
+
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+
+
+@pytest.mark.parametrize("model", TRANSLATED)
+def test_images_and_json_mode_are_translated(client, recorded, model):
+    content = [
+        {"type": "input_text", "text": "What is in this picture"},
+        {"type": "input_image", "image_url": f"data:image/png;base64,{PNG}"},
+    ]
+    reply = client.responses.create(
+        model=model,
+        input=[{"role": "user", "content": content}],
+        text={"format": {"type": "json_object"}},
+        max_output_tokens=50,
+    )
+    assert reply.output_text
+    sent = json.loads([r for r in recorded() if r["method"] == "POST"][-1]["body"])
+    if model.startswith("anthropic/"):
+        image = sent["messages"][0]["content"][1]
+        assert image == {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+        assert sent["max_tokens"] == 50
+    elif model.startswith("google-ai-studio/"):
+        assert sent["contents"][0]["parts"][1]["inlineData"] == {"mimeType": "image/png", "data": PNG}
+        assert sent["generationConfig"]["responseMimeType"] == "application/json"
+    else:
+        image = sent["messages"][0]["content"][1]
+        assert image == {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}
+        assert sent["response_format"] == {"type": "json_object"}
