@@ -49,14 +49,21 @@ fn read_events(text: &str) -> (String, Value, Vec<String>) {
     (content, delta, names)
 }
 
-async fn logged_tokens(gw: &TestGateway, response: &reqwest::Response) -> (i64, i64, bool) {
-    let log_id = response.headers()["cf-aig-log-id"].to_str().unwrap();
-    let row = gw.log_row("default", log_id).await.unwrap();
-    (
+/// The whole body, then the log row's tokens and whether it has a cost: the row is complete
+/// once the body is (its end record is written before the last byte).
+async fn read_logged(gw: &TestGateway, response: reqwest::Response) -> (String, (i64, i64, bool)) {
+    let log_id = response.headers()["cf-aig-log-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = response.text().await.unwrap();
+    let row = gw.log_row("default", &log_id).await.unwrap();
+    let logged = (
         row.tokens_in.unwrap_or(0),
         row.tokens_out.unwrap_or(0),
         row.cost.is_some(),
-    )
+    );
+    (body, logged)
 }
 
 #[tokio::test]
@@ -70,8 +77,8 @@ async fn openai_compatible_providers_answer_in_anthropic_shape() {
     .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
-    let (tokens_in, tokens_out, costed) = logged_tokens(&gw, &response).await;
-    let message: Value = response.json().await.unwrap();
+    let (answer, (tokens_in, tokens_out, costed)) = read_logged(&gw, response).await;
+    let message: Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(message["type"], "message");
     assert_eq!(message["role"], "assistant");
     let text = message["content"][0]["text"].as_str().unwrap().to_owned();
@@ -95,8 +102,8 @@ async fn openai_compatible_providers_answer_in_anthropic_shape() {
 
     let response = call(&gw, MESSAGES, &messages_request("openai/gpt-4o-mini", true)).await;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
-    let (stream_in, stream_out, _) = logged_tokens(&gw, &response).await;
-    let (streamed, delta, names) = read_events(&response.text().await.unwrap());
+    let (answer, (stream_in, stream_out, _)) = read_logged(&gw, response).await;
+    let (streamed, delta, names) = read_events(&answer);
     assert_eq!(streamed, text);
     assert_eq!(names.first().map(String::as_str), Some("message_start"));
     assert_eq!(names.last().map(String::as_str), Some("message_stop"));
@@ -113,8 +120,8 @@ async fn anthropic_gets_the_request_as_it_came() {
     let request = messages_request("anthropic/claude-sonnet-4-5", false);
     let response = call(&gw, "/v1/local/default/compat/messages", &request).await;
     assert_eq!(response.status(), 200);
-    let (_, tokens_out, costed) = logged_tokens(&gw, &response).await;
-    let message: Value = response.json().await.unwrap();
+    let (answer, (_, tokens_out, costed)) = read_logged(&gw, response).await;
+    let message: Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(message["type"], "message");
     assert!(tokens_out > 0 && costed);
     let seen = gw.mock.requests().pop().unwrap();
@@ -156,8 +163,8 @@ async fn gemini_answers_in_anthropic_shape() {
     let model = "google-ai-studio/gemini-2.5-flash";
     let response = call(&gw, MESSAGES, &messages_request(model, false)).await;
     assert_eq!(response.status(), 200);
-    let (_, tokens_out, _) = logged_tokens(&gw, &response).await;
-    let message: Value = response.json().await.unwrap();
+    let (answer, (_, tokens_out, _)) = read_logged(&gw, response).await;
+    let message: Value = serde_json::from_str(&answer).unwrap();
     let text = message["content"][0]["text"].as_str().unwrap().to_owned();
     assert!(text.starts_with("Hello! You said:"), "{message}");
     assert_eq!(message["usage"]["output_tokens"].as_i64(), Some(tokens_out));

@@ -26,14 +26,21 @@ async fn call(gw: &TestGateway, body: &Value) -> reqwest::Response {
         .unwrap()
 }
 
-async fn logged_tokens(gw: &TestGateway, response: &reqwest::Response) -> (i64, i64, bool) {
-    let log_id = response.headers()["cf-aig-log-id"].to_str().unwrap();
-    let row = gw.log_row("default", log_id).await.unwrap();
-    (
+/// The whole body, then the log row's tokens and whether it has a cost: the row is complete
+/// once the body is (its end record is written before the last byte).
+async fn read_logged(gw: &TestGateway, response: reqwest::Response) -> (String, (i64, i64, bool)) {
+    let log_id = response.headers()["cf-aig-log-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = response.text().await.unwrap();
+    let row = gw.log_row("default", &log_id).await.unwrap();
+    let logged = (
         row.tokens_in.unwrap_or(0),
         row.tokens_out.unwrap_or(0),
         row.cost.is_some(),
-    )
+    );
+    (body, logged)
 }
 
 /// The text deltas and the final response of a Responses event stream.
@@ -68,8 +75,8 @@ async fn translated_providers_answer_in_the_responses_format() {
     ] {
         let response = call(&gw, &responses_request(model, false)).await;
         assert_eq!(response.status(), 200, "{model}");
-        let (_, tokens_out, _) = logged_tokens(&gw, &response).await;
-        let body: Value = response.json().await.unwrap();
+        let (answer, (_, tokens_out, _)) = read_logged(&gw, response).await;
+        let body: Value = serde_json::from_str(&answer).unwrap();
         assert_eq!(body["object"], "response");
         assert_eq!(body["status"], "completed");
         assert_eq!(body["instructions"], "Be brief.");
@@ -86,8 +93,8 @@ async fn translated_providers_answer_in_the_responses_format() {
 
         let response = call(&gw, &responses_request(model, true)).await;
         assert_eq!(response.headers()["content-type"], "text/event-stream");
-        let (_, stream_out, _) = logged_tokens(&gw, &response).await;
-        let (streamed, last) = read_events(&response.text().await.unwrap());
+        let (answer, (_, stream_out, _)) = read_logged(&gw, response).await;
+        let (streamed, last) = read_events(&answer);
         assert_eq!(streamed, text, "{model}");
         assert_eq!(last["type"], "response.completed");
         assert_eq!(
@@ -104,7 +111,7 @@ async fn openai_gets_the_request_as_it_came() {
     let request = responses_request("openai/gpt-4o-mini", false);
     let response = call(&gw, &request).await;
     assert_eq!(response.status(), 200);
-    let (tokens_in, tokens_out, costed) = logged_tokens(&gw, &response).await;
+    let (_, (tokens_in, tokens_out, costed)) = read_logged(&gw, response).await;
     assert!(tokens_in > 0 && tokens_out > 0 && costed);
     let seen = gw.mock.requests().pop().unwrap();
     assert_eq!(seen.path_and_query, "/v1/responses");
