@@ -139,3 +139,10 @@ def test_images_and_stop_sequences_are_translated(client, recorded, model):
         image = sent["messages"][0]["content"][1]
         assert image == {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}
         assert sent["stop"] == ["END"]
+
+
+def test_models_list_in_anthropic_shape(client):
+    models = list(client.models.list())
+    ids = {model.id for model in models}
+    assert "openai/gpt-4o-mini" in ids and any(i.startswith("anthropic/") for i in ids)
+    assert all(model.type == "model" and model.created_at.year >= 2024 for model in models)

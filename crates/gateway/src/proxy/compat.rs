@@ -42,7 +42,9 @@ pub async fn plan<'a>(
         (&Method::POST, "messages" | "v1/messages") => messages::plan(ctx, parts, &body),
         (&Method::POST, "responses" | "v1/responses") => responses::plan(ctx, parts, &body),
         (&Method::POST, "embeddings" | "v1/embeddings") => embeddings(state, parts, &body),
-        (&Method::GET, "models" | "v1/models") => Ok(Plan::Answered(models::list(state))),
+        (&Method::GET, "models" | "v1/models") => {
+            Ok(Plan::Answered(models::list(state, &parts.headers)))
+        }
         _ => Err(GatewayError::new(
             ErrorCode::InvalidPath,
             "The compat endpoint serves chat/completions, responses, messages, embeddings and models",

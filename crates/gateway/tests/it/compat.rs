@@ -391,4 +391,25 @@ async fn models_lists_only_providers_that_can_be_called() {
     let started = gw.state.started_at().as_second();
     assert!(started > 1_700_000_000);
     assert!(data.iter().all(|m| m["created"].as_i64() == Some(started)));
+
+    // An Anthropic SDK gets the same models in Anthropic's shape.
+    let anthropic: Value = gw
+        .http
+        .get(gw.url("/v1/local/default/compat/v1/models"))
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = anthropic["data"].as_array().unwrap();
+    assert_eq!(listed.len(), data.len());
+    assert_eq!(listed[0]["type"], "model");
+    assert_eq!(listed[0]["id"], data[0]["id"]);
+    assert_eq!(
+        listed[0]["created_at"],
+        gw.state.started_at().to_string().as_str()
+    );
+    assert_eq!(anthropic["has_more"], false);
 }
