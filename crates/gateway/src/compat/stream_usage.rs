@@ -40,6 +40,9 @@ pub fn ask_for_usage(request: &Value) -> Option<Value> {
 #[derive(Debug, Default)]
 pub struct UsageChunkFilter {
     pending: Vec<u8>,
+    /// How much of `pending` is known to hold no event end, so a large event that arrives in
+    /// many chunks is scanned once, not once per chunk.
+    scanned: usize,
     /// An event over [`MAX_EVENT_BYTES`] is being passed through until its end.
     passing: bool,
 }
@@ -54,7 +57,9 @@ impl UsageChunkFilter {
         let mut out = Vec::with_capacity(chunk.len());
         self.pending.extend_from_slice(chunk);
         let mut start = 0;
-        while let Some(end) = event_end(&self.pending[start..]) {
+        // An event end is at most three bytes long: it may begin just before the scanned part.
+        let mut from = self.scanned.saturating_sub(2);
+        while let Some(end) = event_end(&self.pending[start..], from) {
             let event = &self.pending[start..start + end];
             if std::mem::take(&mut self.passing) {
                 out.extend_from_slice(event);
@@ -62,13 +67,16 @@ impl UsageChunkFilter {
                 filter_event(event, &mut out);
             }
             start += end;
+            from = 0;
         }
         self.pending.drain(..start);
+        self.scanned = self.pending.len();
         if self.pending.len() > MAX_EVENT_BYTES {
             self.passing = true;
         }
         if self.passing {
             out.append(&mut self.pending);
+            self.scanned = 0;
         }
         Bytes::from(out)
     }
@@ -85,9 +93,10 @@ impl UsageChunkFilter {
     }
 }
 
-/// The length of the first complete event in `bytes`, its blank line included.
-fn event_end(bytes: &[u8]) -> Option<usize> {
-    let mut i = 0;
+/// The length of the first complete event in `bytes`, its blank line included; the search
+/// starts at `from` (what comes before holds no event end).
+fn event_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
     while i < bytes.len() {
         match bytes[i] {
             b'\n' => {
@@ -284,8 +293,10 @@ mod tests {
             "data: not json\n\n",
             "data: {\"error\":{\"message\":\"boom\"}}",
         );
-        let out = run(&mut UsageChunkFilter::new(), input.as_bytes(), 3);
-        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        for cut in 1..=8 {
+            let out = run(&mut UsageChunkFilter::new(), input.as_bytes(), cut);
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "cut {cut}");
+        }
     }
 
     #[test]
