@@ -1,6 +1,9 @@
-//! The translation layer of the unified OpenAI-compatible endpoint (docs/compat.md): OpenAI Chat
-//! Completions in, the provider's own API out, and the answer (plain or streamed) back in
-//! OpenAI's shape.
+//! The translation layer of the unified endpoint (docs/compat.md): OpenAI Chat Completions in,
+//! the provider's own API out, and the answer (plain or streamed) back in OpenAI's shape. The
+//! Responses API ([`responses`]) and the Anthropic Messages API ([`messages`]) are translated to
+//! and from Chat Completions, which this layer then carries to the provider. [`ask_for_usage`]
+//! and [`UsageChunkFilter`] make an OpenAI-format stream report its usage without the client
+//! seeing a difference.
 //!
 //! The HTTP side (`POST /v1/{account}/{gateway}/compat/chat/completions`) lives in the proxy;
 //! this module is pure byte/JSON translation and does no I/O.
