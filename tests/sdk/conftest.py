@@ -206,7 +206,10 @@ def start_gateway(tollgate_bin, mock, logs_dir):
             f.write(
                 f'[providers.openai]\nbase_url = "{mock.url}/v1"\n\n'
                 f'[providers.anthropic]\nbase_url = "{mock.url}"\n\n'
-                f'[providers.google-ai-studio]\nbase_url = "{mock.url}"\n'
+                f'[providers.google-ai-studio]\nbase_url = "{mock.url}"\n\n'
+                # An OpenAI-compatible provider other than OpenAI (the unified endpoint translates
+                # the Responses and Messages APIs to its Chat Completions).
+                f'[providers.groq]\nbase_url = "{mock.url}/v1"\n'
             )
         process = Process(
             f"tollgate-{len(started)}",

@@ -73,9 +73,13 @@ def test_gateway_errors_show_their_message_in_the_sdk(client, gateway):
 
 
 def test_models_lists_provider_prefixed_names(client):
-    ids = {model.id for model in client.models.list()}
+    models = list(client.models.list())
+    ids = {model.id for model in models}
     assert "openai/gpt-4o-mini" in ids
     assert any(i.startswith("anthropic/") for i in ids)
+    # Only the configured providers' models, with a real time.
+    assert not any(i.startswith("mistral/") for i in ids)
+    assert all(model.created > 1_700_000_000 for model in models)
 
 
 TOOLS = [

@@ -86,9 +86,13 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn speak_the_clients_error_shape(request: Request, next: Next) -> Response {
-    let openai_client = proxy::is_compat(request.uri().path());
+    let path = request.uri().path();
+    let anthropic_client = proxy::speaks_anthropic(path);
+    let openai_client = proxy::is_compat(path);
     let response = next.run(request).await;
-    if openai_client {
+    if anthropic_client {
+        error::in_anthropic_shape(response)
+    } else if openai_client {
         error::in_openai_shape(response)
     } else {
         response

@@ -47,6 +47,8 @@ struct Inner {
     /// Gateways and tokens as mirrored from a shared store (`None` on SQLite, where memory is
     /// the store's only writer).
     mirror: Option<Arc<SharedMirror>>,
+    /// When this instance started (the compat model list's `created`).
+    started_at: jiff::Timestamp,
 }
 
 /// Spool segments roll at this size; shipped segments are deleted whole.
@@ -67,6 +69,7 @@ impl AppState {
     /// [`AppState::build`] with a given clock for TTLs and rate-limit windows (tests move it).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Bootstrap> {
         std::fs::create_dir_all(&config.server.data_dir)?;
+        let started_at = clock.now();
         let tasks = Tasks::new();
         // A shared store comes with a feed of changes other instances made.
         let (store, changes): (Arc<dyn Store>, Option<ChangeFeed>) = match &config.storage {
@@ -157,6 +160,7 @@ impl AppState {
                 budgets,
                 tasks,
                 mirror: mirror.as_ref().map(|(mirror, _, _)| mirror.clone()),
+                started_at,
             }),
         };
         if let Some((mirror, completed, changes)) = mirror {
@@ -209,6 +213,10 @@ impl AppState {
     }
     pub fn logs(&self) -> &LogPipeline {
         &self.inner.logs
+    }
+    /// When this instance started.
+    pub fn started_at(&self) -> jiff::Timestamp {
+        self.inner.started_at
     }
     pub fn prices(&self) -> &PriceTable {
         &self.inner.prices

@@ -28,6 +28,9 @@ pub(crate) fn chat(ctx: &Ctx) -> Response {
         "total_tokens": reply.total_tokens(),
         "prompt_tokens_details": {"cached_tokens": ctx.cached},
     });
+    if let Some(name) = tool_to_call(&ctx.json) {
+        return tool_call(ctx, &id, model, &name, &last_user, &usage);
+    }
     if !ctx.streaming() {
         return respond::ok(&json!({
             "id": id,
@@ -73,6 +76,90 @@ pub(crate) fn chat(ctx: &Ctx) -> Response {
         })
         .collect();
     events.push(chunk(json!({}), json!("stop")));
+    if include_usage {
+        events.push(respond::data(&json!({
+            "id": id,
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": model,
+            "choices": [],
+            "usage": usage,
+        })));
+    }
+    events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+    respond::sse(events, ctx.behavior)
+}
+
+/// The first tool's name, when the request offers tools and is not answering a tool call:
+/// then the mock calls that tool (deterministically) instead of answering in text.
+fn tool_to_call(request: &Value) -> Option<String> {
+    let answering = request["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .is_some_and(|last| last["role"] == "tool");
+    if answering {
+        return None;
+    }
+    request["tools"][0]["function"]["name"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn tool_call(
+    ctx: &Ctx,
+    id: &str,
+    model: &str,
+    name: &str,
+    question: &str,
+    usage: &Value,
+) -> Response {
+    let call_id = ctx.id("call_");
+    let arguments = json!({"query": question}).to_string();
+    if !ctx.streaming() {
+        return respond::ok(&json!({
+            "id": id,
+            "object": "chat.completion",
+            "created": CREATED,
+            "model": model,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": null, "refusal": null, "tool_calls": [
+                    {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+                ]},
+                "logprobs": null,
+                "finish_reason": "tool_calls",
+            }],
+            "usage": usage,
+        }));
+    }
+    let include_usage = ctx.json["stream_options"]["include_usage"] == true;
+    let chunk = |delta: Value, finish: Value| {
+        let mut chunk = json!({
+            "id": id,
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
+        });
+        if include_usage {
+            chunk["usage"] = Value::Null;
+        }
+        respond::data(&chunk)
+    };
+    let (first, second) = arguments.split_at(arguments.len() / 2);
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": null, "tool_calls": [
+            {"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        ]}),
+        Value::Null,
+    )];
+    for piece in [first, second] {
+        events.push(chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}),
+            Value::Null,
+        ));
+    }
+    events.push(chunk(json!({}), json!("tool_calls")));
     if include_usage {
         events.push(respond::data(&json!({
             "id": id,
@@ -215,23 +302,51 @@ pub(crate) fn responses(ctx: &Ctx) -> Response {
         return respond::ok(&done);
     }
 
-    let mut events = vec![respond::event(
-        "response.created",
-        &json!({"type": "response.created", "sequence_number": 0, "response": response("in_progress", "", Value::Null)}),
-    )];
+    // OpenAI's sequence: the item and its content part open before the text deltas and close
+    // after them (the SDK's stream helper needs each item announced before its deltas).
+    let mut events: Vec<Bytes> = Vec::new();
+    let push = |events: &mut Vec<Bytes>, mut data: Value| {
+        data["sequence_number"] = json!(events.len());
+        let name = data["type"].as_str().unwrap_or_default().to_owned();
+        events.push(respond::event(&name, &data));
+    };
+    push(
+        &mut events,
+        json!({"type": "response.created", "response": response("in_progress", "", Value::Null)}),
+    );
+    let part = |text: &str| json!({"type": "output_text", "text": text, "annotations": []});
+    let item = |status: &str, content: Value| json!({"type": "message", "id": item_id, "status": status, "role": "assistant", "content": content});
+    push(
+        &mut events,
+        json!({"type": "response.output_item.added", "output_index": 0, "item": item("in_progress", json!([]))}),
+    );
+    push(
+        &mut events,
+        json!({"type": "response.content_part.added", "item_id": item_id, "output_index": 0,
+            "content_index": 0, "part": part("")}),
+    );
     for word in reply.chunks() {
-        events.push(respond::event(
-            "response.output_text.delta",
-            &json!({
-                "type": "response.output_text.delta",
-                "sequence_number": events.len(),
-                "item_id": item_id,
-                "output_index": 0,
-                "content_index": 0,
-                "delta": word,
-            }),
-        ));
+        push(
+            &mut events,
+            json!({"type": "response.output_text.delta", "item_id": item_id, "output_index": 0,
+                "content_index": 0, "delta": word}),
+        );
     }
+    push(
+        &mut events,
+        json!({"type": "response.output_text.done", "item_id": item_id, "output_index": 0,
+            "content_index": 0, "text": reply.text}),
+    );
+    push(
+        &mut events,
+        json!({"type": "response.content_part.done", "item_id": item_id, "output_index": 0,
+            "content_index": 0, "part": part(&reply.text)}),
+    );
+    push(
+        &mut events,
+        json!({"type": "response.output_item.done", "output_index": 0,
+            "item": item("completed", json!([part(&reply.text)]))}),
+    );
     events.push(respond::event(
         "response.completed",
         &json!({"type": "response.completed", "sequence_number": events.len(), "response": done}),

@@ -13,7 +13,8 @@ const ECHO_WORDS: usize = 8;
 /// One parsed request, plus what every format needs to answer it.
 pub(crate) struct Ctx<'a> {
     pub(crate) json: Value,
-    /// FNV-1a of the raw body: ids derive from it instead of randomness.
+    /// FNV-1a of the raw body (without `stream_options`): ids derive from it instead of
+    /// randomness, and a stream is the same response whether or not usage was asked for.
     pub(crate) hash: u64,
     /// From `x-mock-cached-tokens`.
     pub(crate) cached: u64,
@@ -28,9 +29,17 @@ impl<'a> Ctx<'a> {
         } else {
             serde_json::from_slice(body).ok()?
         };
+        let hash = match json.as_object() {
+            Some(object) if object.contains_key("stream_options") => {
+                let mut without = object.clone();
+                without.shift_remove("stream_options");
+                fnv1a(&serde_json::to_vec(&without).unwrap_or_default())
+            }
+            _ => fnv1a(body),
+        };
         Some(Ctx {
             json,
-            hash: fnv1a(body),
+            hash,
             cached,
             behavior,
         })

@@ -227,7 +227,7 @@ async fn responses_non_stream_and_stream() {
     let names: Vec<&str> = events.iter().map(|e| e.event.as_deref().unwrap()).collect();
     assert_eq!(names.first(), Some(&"response.created"));
     assert_eq!(names.last(), Some(&"response.completed"));
-    assert_eq!(names.len(), 7);
+    assert_eq!(names.len(), 12);
     let done = events.last().unwrap().json();
     assert_eq!(done["response"]["usage"]["output_tokens"], 5);
 }

@@ -1,6 +1,9 @@
-//! The translation layer of the unified OpenAI-compatible endpoint (docs/compat.md): OpenAI Chat
-//! Completions in, the provider's own API out, and the answer (plain or streamed) back in
-//! OpenAI's shape.
+//! The translation layer of the unified endpoint (docs/compat.md): OpenAI Chat Completions in,
+//! the provider's own API out, and the answer (plain or streamed) back in OpenAI's shape. The
+//! Responses API ([`responses`]) and the Anthropic Messages API ([`messages`]) are translated to
+//! and from Chat Completions, which this layer then carries to the provider. [`ask_for_usage`]
+//! and [`UsageChunkFilter`] make an OpenAI-format stream report its usage without the client
+//! seeing a difference.
 //!
 //! The HTTP side (`POST /v1/{account}/{gateway}/compat/chat/completions`) lives in the proxy;
 //! this module is pure byte/JSON translation and does no I/O.
@@ -86,10 +89,13 @@
 
 mod dialect;
 mod error;
+pub mod messages;
 mod openai;
 mod request;
 mod response;
+pub mod responses;
 mod stream;
+mod stream_usage;
 
 #[cfg(test)]
 mod tests;
@@ -98,6 +104,7 @@ pub use dialect::{Dialect, split_model};
 pub use error::CompatError;
 pub use response::Translated;
 pub use stream::StreamTranslator;
+pub use stream_usage::{UsageChunkFilter, ask_for_usage};
 
 /// The OpenAI-compatible path [`translate_request`] returns for [`Dialect::OpenAi`].
 pub const OPENAI_CHAT_PATH: &str = request::OPENAI_PATH;

@@ -86,6 +86,20 @@ impl ErrorCode {
         }
     }
 
+    /// Anthropic's error type for the status (what its SDKs expect to see).
+    fn anthropic_type(self) -> &'static str {
+        match self.status().as_u16() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            400..=499 => "invalid_request_error",
+            503 => "overloaded_error",
+            _ => "api_error",
+        }
+    }
+
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::GatewayNotFound => StatusCode::NOT_FOUND,
@@ -214,6 +228,16 @@ impl GatewayError {
         }})
     }
 
+    /// Anthropic's error body, for the unified endpoint's Messages route, whose clients are
+    /// Anthropic SDKs: `error.type` is Anthropic's name for the status, `code` the gateway code.
+    pub fn anthropic_body(&self) -> serde_json::Value {
+        json!({"type": "error", "error": {
+            "type": self.code.anthropic_type(),
+            "message": self.message,
+            "code": self.code.number().to_string(),
+        }})
+    }
+
     /// The JSON body (docs/errors.md).
     pub fn body(&self) -> serde_json::Value {
         let code = self.code.number();
@@ -248,11 +272,16 @@ impl IntoResponse for GatewayError {
 /// A gateway-made error response rewritten in OpenAI's shape (same status and headers); any
 /// other response, an upstream's answer included, is returned unchanged.
 pub fn in_openai_shape(response: Response) -> Response {
-    let Some(body) = response
-        .extensions()
-        .get::<GatewayError>()
-        .map(GatewayError::openai_body)
-    else {
+    in_shape(response, GatewayError::openai_body)
+}
+
+/// [`in_openai_shape`] in Anthropic's shape (the unified endpoint's Messages route).
+pub fn in_anthropic_shape(response: Response) -> Response {
+    in_shape(response, GatewayError::anthropic_body)
+}
+
+fn in_shape(response: Response, shape: fn(&GatewayError) -> serde_json::Value) -> Response {
+    let Some(body) = response.extensions().get::<GatewayError>().map(shape) else {
         return response;
     };
     let (mut parts, _) = response.into_parts();

@@ -172,10 +172,9 @@ impl Attempts<'_> {
             let headers = response.headers_mut();
             headers.remove(header::CONTENT_LENGTH);
             headers.remove(header::CONTENT_ENCODING);
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(reshape.content_type(status)),
-            );
+            if let Some(content_type) = reshape.content_type(status) {
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            }
             reshape.transform(status)
         });
         // What a replay sends is what this client gets.

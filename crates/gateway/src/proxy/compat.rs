@@ -6,10 +6,10 @@
 use std::borrow::Cow;
 
 use axum::body::Body;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, header, request::Parts};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::body::read_body;
 use super::context::RequestContext;
@@ -20,6 +20,12 @@ use crate::compat::{self, Dialect, StreamTranslator};
 use crate::error::{ErrorCode, GatewayError};
 use crate::providers::Provider;
 use crate::state::AppState;
+
+mod messages;
+mod models;
+mod responses;
+
+pub use messages::speaks_anthropic;
 
 /// The call a compat request makes, or its own answer (the model list, a body the
 /// translation refused, in OpenAI's error shape). `route` is the path after `compat/`.
@@ -33,24 +39,17 @@ pub async fn plan<'a>(
     let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
     match (&parts.method, route.trim_end_matches('/')) {
         (&Method::POST, "chat/completions" | "v1/chat/completions") => chat(ctx, parts, &body),
+        (&Method::POST, "messages" | "v1/messages") => messages::plan(ctx, parts, &body),
+        (&Method::POST, "responses" | "v1/responses") => responses::plan(ctx, parts, &body),
         (&Method::POST, "embeddings" | "v1/embeddings") => embeddings(state, parts, &body),
-        (&Method::GET, "models" | "v1/models") => Ok(Plan::Answered(models(state))),
+        (&Method::GET, "models" | "v1/models") => {
+            Ok(Plan::Answered(models::list(state, &parts.headers)))
+        }
         _ => Err(GatewayError::new(
             ErrorCode::InvalidPath,
-            "The compat endpoint serves chat/completions, embeddings and models",
+            "The compat endpoint serves chat/completions, responses, messages, embeddings and models",
         )),
     }
-}
-
-/// `{object: "list", data: [{id: "provider/model", …}]}` for every model the price table knows.
-fn models(state: &AppState) -> Response {
-    let data: Vec<Value> = state
-        .prices()
-        .known_models()
-        .into_iter()
-        .map(|(provider, model)| json!({"id": format!("{provider}/{model}"), "object": "model", "created": 0, "owned_by": provider}))
-        .collect();
-    axum::Json(json!({"object": "list", "data": data})).into_response()
 }
 
 /// The parsed body and the provider its `model` names.
@@ -90,12 +89,36 @@ pub(super) fn translate_chat<'a>(
     body: &[u8],
     id_seed: &str,
 ) -> Result<Result<TranslatedChat<'a>, compat::CompatError>, GatewayError> {
+    let client_body = Bytes::copy_from_slice(body);
     let (body, provider, model) = resolve(state, body)?;
+    Ok(translate_parsed(
+        provider,
+        model,
+        &body,
+        client_headers,
+        id_seed,
+        client_body,
+    ))
+}
+
+/// [`translate_chat`] for a body already parsed and resolved to `provider` and its bare `model`;
+/// `client_body` is the client's own request (the cache key's).
+pub(super) fn translate_parsed<'a>(
+    provider: &'a Provider,
+    model: String,
+    body: &Value,
+    client_headers: &HeaderMap,
+    id_seed: &str,
+    client_body: Bytes,
+) -> Result<TranslatedChat<'a>, compat::CompatError> {
     let dialect = provider.dialect;
-    let upstream = match compat::translate_request(dialect, &model, &body) {
-        Ok(upstream) => upstream,
-        Err(error) => return Ok(Err(error)),
+    // An OpenAI-format stream is always asked for its usage, so the log has tokens and cost.
+    let asked_for_usage = match dialect {
+        Dialect::OpenAi => compat::ask_for_usage(body),
+        Dialect::Anthropic | Dialect::Gemini => None,
     };
+    let request = asked_for_usage.as_ref().unwrap_or(body);
+    let upstream = compat::translate_request(dialect, &model, request)?;
     let mut headers = provider_headers(client_headers, dialect);
     for (name, value) in &upstream.extra_headers {
         if let (Ok(name), Ok(value)) = (
@@ -107,22 +130,25 @@ pub(super) fn translate_chat<'a>(
     }
     let reshape: Option<Box<dyn Reshape>> = match dialect {
         // OpenAI-compatible providers answer in the client's format already.
-        Dialect::OpenAi => None,
+        Dialect::OpenAi => {
+            asked_for_usage.map(|_| Box::new(UsageAsked { client_body }) as Box<dyn Reshape>)
+        }
         _ => Some(Box::new(Translation {
             dialect,
             model,
             stream: upstream.stream,
-            include_usage: compat::include_usage(&body),
+            include_usage: compat::include_usage(body),
             id_seed: id_seed.to_owned(),
+            client_body,
         })),
     };
-    Ok(Ok(TranslatedChat {
+    Ok(TranslatedChat {
         provider,
         path: upstream.path,
         headers,
         body: upstream.body,
         reshape,
-    }))
+    })
 }
 
 fn chat<'a>(
@@ -203,7 +229,40 @@ fn provider_headers(client_headers: &HeaderMap, dialect: Dialect) -> HeaderMap {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    // The answer is read to be translated: it must come uncompressed.
+    headers.remove(header::ACCEPT_ENCODING);
     headers
+}
+
+/// The native route's share of streaming usage (docs/compat.md, "Streaming usage"): an OpenAI
+/// chat completions stream without `include_usage` is sent with it and answered without what it
+/// adds. Only for `openai` itself, whose API is known to take `stream_options`; any other body
+/// (not JSON, not a stream, usage already asked for) goes as it came.
+pub fn ask_native_openai_for_usage(
+    provider: &Provider,
+    method: &Method,
+    provider_path: &str,
+    upstream_headers: &mut HeaderMap,
+    body: Bytes,
+) -> (Bytes, Option<Box<dyn Reshape>>) {
+    let chat = provider_path.trim_end_matches('/');
+    let chat = chat.strip_prefix("v1/").unwrap_or(chat);
+    if provider.slug != "openai" || method != Method::POST || chat != "chat/completions" {
+        return (body, None);
+    }
+    let Some(asked) = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .as_ref()
+        .and_then(compat::ask_for_usage)
+    else {
+        return (body, None);
+    };
+    let Ok(sent) = serde_json::to_vec(&asked) else {
+        return (body, None);
+    };
+    upstream_headers.remove(header::ACCEPT_ENCODING);
+    let reshape = UsageAsked { client_body: body };
+    (Bytes::from(sent), Some(Box::new(reshape)))
 }
 
 /// One call to `provider` with the translated request; the translated headers are also what
@@ -244,6 +303,7 @@ struct Translation {
     stream: bool,
     include_usage: bool,
     id_seed: String,
+    client_body: Bytes,
 }
 
 impl Reshape for Translation {
@@ -256,21 +316,68 @@ impl Reshape for Translation {
                 &self.id_seed,
             ))
         } else {
-            Box::new(WholeTranslation {
-                dialect: self.dialect,
-                model: self.model.clone(),
-                status,
-                body: Vec::new(),
-            })
+            let (dialect, model) = (self.dialect, self.model.clone());
+            Box::new(Whole::new(move |body| {
+                compat::translate_response(dialect, &model, status, body)
+            }))
         }
     }
 
-    fn content_type(&self, status: u16) -> &'static str {
+    fn content_type(&self, status: u16) -> Option<&'static str> {
         if self.stream && (200..300).contains(&status) {
-            "text/event-stream"
+            Some("text/event-stream")
         } else {
-            "application/json"
+            Some("application/json")
         }
+    }
+
+    fn client_body(&self) -> Option<&Bytes> {
+        Some(&self.client_body)
+    }
+}
+
+/// An OpenAI-format stream the gateway asked for its usage: the client's answer loses what
+/// that added ([`compat::UsageChunkFilter`]); any other answer passes unchanged.
+struct UsageAsked {
+    client_body: Bytes,
+}
+
+impl Reshape for UsageAsked {
+    fn transform(&self, status: u16) -> Box<dyn BodyTransform> {
+        if (200..300).contains(&status) {
+            Box::new(compat::UsageChunkFilter::new())
+        } else {
+            Box::new(Unchanged)
+        }
+    }
+
+    fn content_type(&self, _status: u16) -> Option<&'static str> {
+        None
+    }
+
+    fn client_body(&self) -> Option<&Bytes> {
+        Some(&self.client_body)
+    }
+}
+
+impl BodyTransform for compat::UsageChunkFilter {
+    fn push(&mut self, chunk: &[u8]) -> Bytes {
+        compat::UsageChunkFilter::push(self, chunk)
+    }
+    fn finish(&mut self) -> Bytes {
+        compat::UsageChunkFilter::finish(self)
+    }
+}
+
+/// The body as it came.
+struct Unchanged;
+
+impl BodyTransform for Unchanged {
+    fn push(&mut self, chunk: &[u8]) -> Bytes {
+        Bytes::copy_from_slice(chunk)
+    }
+    fn finish(&mut self) -> Bytes {
+        Bytes::new()
     }
 }
 
@@ -283,18 +390,28 @@ impl BodyTransform for StreamTranslator {
     }
 }
 
-/// A plain answer (or any error) is translated once it is complete.
-struct WholeTranslation {
-    dialect: Dialect,
-    model: String,
-    status: u16,
-    body: Vec<u8>,
-}
-
 /// A plain answer larger than this is not translated (it is no chat completion).
 const MAX_WHOLE_BYTES: usize = 16 * 1024 * 1024;
 
-impl BodyTransform for WholeTranslation {
+/// Rewrites a whole answer into the client's format.
+type Rewrite = Box<dyn FnOnce(&[u8]) -> Bytes + Send>;
+
+/// A whole answer, rewritten once it is complete (up to [`MAX_WHOLE_BYTES`]).
+struct Whole {
+    body: Vec<u8>,
+    rewrite: Option<Rewrite>,
+}
+
+impl Whole {
+    fn new(rewrite: impl FnOnce(&[u8]) -> Bytes + Send + 'static) -> Whole {
+        Whole {
+            body: Vec::new(),
+            rewrite: Some(Box::new(rewrite)),
+        }
+    }
+}
+
+impl BodyTransform for Whole {
     fn push(&mut self, chunk: &[u8]) -> Bytes {
         if self.body.len() + chunk.len() <= MAX_WHOLE_BYTES {
             self.body.extend_from_slice(chunk);
@@ -302,6 +419,31 @@ impl BodyTransform for WholeTranslation {
         Bytes::new()
     }
     fn finish(&mut self) -> Bytes {
-        compat::translate_response(self.dialect, &self.model, self.status, &self.body)
+        self.rewrite
+            .take()
+            .map(|rewrite| rewrite(&self.body))
+            .unwrap_or_default()
+    }
+}
+
+/// Two rewrites one after the other (a provider's format → Chat Completions → the client's).
+struct Chain {
+    first: Box<dyn BodyTransform>,
+    then: Box<dyn BodyTransform>,
+}
+
+impl BodyTransform for Chain {
+    fn push(&mut self, chunk: &[u8]) -> Bytes {
+        let middle = self.first.push(chunk);
+        match middle.is_empty() {
+            true => Bytes::new(),
+            false => self.then.push(&middle),
+        }
+    }
+    fn finish(&mut self) -> Bytes {
+        let middle = self.first.finish();
+        let mut out = self.then.push(&middle).to_vec();
+        out.extend_from_slice(&self.then.finish());
+        Bytes::from(out)
     }
 }

@@ -187,7 +187,10 @@ fn cache_plan(
         call.method.as_str(),
         &path_and_query,
         &call.logged_headers,
-        &call.body,
+        call.reshape
+            .as_ref()
+            .and_then(|reshape| reshape.client_body())
+            .unwrap_or(&call.body),
     )
 }
 

@@ -36,6 +36,7 @@ mod redact;
 
 pub use client::UpstreamClients;
 pub use client_ip::client_ip;
+pub use compat::speaks_anthropic;
 pub use handler::proxy;
 pub use options::{CustomCost, RequestOptions, validate_metadata};
 pub use path::{ProxyPath, is_compat, parse as parse_path};

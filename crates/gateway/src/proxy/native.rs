@@ -23,10 +23,17 @@ pub async fn plan<'a>(
     let state = ctx.state;
     let provider = state.providers().named(target.provider)?;
     let query = parts.uri.query();
-    let upstream_headers = upstream_request_headers(&parts.headers);
+    let mut upstream_headers = upstream_request_headers(&parts.headers);
     refuse_gateway_tokens(state, &upstream_headers, query)?;
     let url = provider.upstream_url(target.provider_path, query)?;
     let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
+    let (body, reshape) = super::compat::ask_native_openai_for_usage(
+        provider,
+        &parts.method,
+        target.provider_path,
+        &mut upstream_headers,
+        body,
+    );
     Ok(Plan::one(UpstreamCall {
         provider,
         method: parts.method.clone(),
@@ -37,7 +44,7 @@ pub async fn plan<'a>(
         upstream_headers,
         body,
         options: None,
-        reshape: None,
+        reshape,
         step: None,
     }))
 }

@@ -35,8 +35,14 @@ pub struct UpstreamCall<'a> {
 /// Chooses, from the accepted response's status, how its body is rewritten for the client.
 pub trait Reshape: Send + Sync {
     fn transform(&self, status: u16) -> Box<dyn BodyTransform>;
-    /// The content type of the rewritten body.
-    fn content_type(&self, status: u16) -> &'static str;
+    /// The content type of the rewritten body; `None` keeps the provider's.
+    fn content_type(&self, status: u16) -> Option<&'static str>;
+    /// The client's own request body, when the body sent upstream is not it: the cache key is
+    /// made from what the client asked, since the answer it gets depends on that (an OpenAI
+    /// stream asked for usage by the gateway is answered without it, docs/compat.md).
+    fn client_body(&self) -> Option<&Bytes> {
+        None
+    }
 }
 
 /// Rewrites a response body on its way to the client (the OpenAI-compatible endpoint). The

@@ -352,3 +352,64 @@ async fn providers_whose_url_needs_request_parts_are_refused_not_guessed() {
         "/azure/myres/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21"
     );
 }
+
+/// The list is what can be called: the configured providers' models, not the whole price
+/// table; `created` is when the instance started, not 0.
+#[tokio::test]
+async fn models_lists_only_providers_that_can_be_called() {
+    let mock = tollgate_mock_upstream::MockUpstream::start().await.unwrap();
+    // Configured, but its URL needs the resource and deployment only a native path gives.
+    let section = format!(
+        "[providers.azure-openai]\nbase_url = \"{}/azure/{{resource}}/openai/deployments/{{deployment}}\"\n",
+        mock.url()
+    );
+    let gw = TestGateway::build("", &section, None, Some(mock)).await;
+    let models: Value = gw
+        .http
+        .get(gw.url("/v1/local/default/compat/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let data = models["data"].as_array().unwrap();
+    let providers: std::collections::BTreeSet<&str> = data
+        .iter()
+        .map(|m| m["owned_by"].as_str().unwrap())
+        .collect();
+    assert!(
+        providers.contains("openai")
+            && providers.contains("anthropic")
+            && providers.contains("google-ai-studio"),
+        "{providers:?}"
+    );
+    // Not configured: groq, mistral, …
+    for absent in ["groq", "mistral", "deepseek", "azure-openai"] {
+        assert!(!providers.contains(absent), "{absent} in {providers:?}");
+    }
+    let started = gw.state.started_at().as_second();
+    assert!(started > 1_700_000_000);
+    assert!(data.iter().all(|m| m["created"].as_i64() == Some(started)));
+
+    // An Anthropic SDK gets the same models in Anthropic's shape.
+    let anthropic: Value = gw
+        .http
+        .get(gw.url("/v1/local/default/compat/v1/models"))
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = anthropic["data"].as_array().unwrap();
+    assert_eq!(listed.len(), data.len());
+    assert_eq!(listed[0]["type"], "model");
+    assert_eq!(listed[0]["id"], data[0]["id"]);
+    assert_eq!(
+        listed[0]["created_at"],
+        gw.state.started_at().to_string().as_str()
+    );
+    assert_eq!(anthropic["has_more"], false);
+}
