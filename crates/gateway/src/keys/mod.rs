@@ -141,6 +141,23 @@ impl Keys {
         self.ring.load()
     }
 
+    /// The providers a gateway has a usable stored key for (the unified endpoint lists their
+    /// models).
+    pub fn keyed_providers(&self, account_id: &str, gateway_id: &str) -> Vec<String> {
+        let mut slugs: Vec<String> = self
+            .ring()
+            .keys
+            .iter()
+            .filter(|key| {
+                key.row.account_id == account_id && key.row.gateway_id == gateway_id && key.usable()
+            })
+            .map(|key| key.row.provider_slug.clone())
+            .collect();
+        slugs.sort();
+        slugs.dedup();
+        slugs
+    }
+
     /// The key-encryption key new secrets are sealed under (as loaded; see `refresh_keks`).
     pub fn current_kek_id(&self) -> String {
         self.keks.load().current().id().to_owned()

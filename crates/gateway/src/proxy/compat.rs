@@ -42,9 +42,11 @@ pub async fn plan<'a>(
         (&Method::POST, "messages" | "v1/messages") => messages::plan(ctx, parts, &body),
         (&Method::POST, "responses" | "v1/responses") => responses::plan(ctx, parts, &body),
         (&Method::POST, "embeddings" | "v1/embeddings") => embeddings(state, parts, &body),
-        (&Method::GET, "models" | "v1/models") => {
-            Ok(Plan::Answered(models::list(state, &parts.headers)))
-        }
+        (&Method::GET, "models" | "v1/models") => Ok(Plan::Answered(models::list(
+            state,
+            &ctx.gateway,
+            &parts.headers,
+        ))),
         _ => Err(GatewayError::new(
             ErrorCode::InvalidPath,
             "The compat endpoint serves chat/completions, responses, messages, embeddings and models",

@@ -659,3 +659,36 @@ async fn rotating_the_key_encryption_key_under_load_fails_no_request() {
         Some(format!("Bearer {CANARY}"))
     );
 }
+
+/// A provider with a stored key can be called through the unified endpoint, so its models are
+/// listed there, on that gateway only (docs/compat.md).
+#[tokio::test]
+async fn the_unified_model_list_includes_providers_with_a_stored_key() {
+    let gw = TestGateway::start().await;
+    let token = setup(&gw, json!({})).await;
+    let listed = || async {
+        let response = gw
+            .http
+            .get(gw.url("/v1/local/gw/compat/models"))
+            .header("cf-aig-authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|model| model["id"].as_str().map(str::to_owned))
+            .collect::<Vec<String>>()
+    };
+    assert!(!listed().await.iter().any(|id| id.starts_with("mistral/")));
+    add_key(
+        &gw,
+        json!({"alias": "default", "default_config": true, "provider_slug": "mistral",
+               "secret": "mistral-key-0123456789"}),
+    )
+    .await;
+    assert!(listed().await.iter().any(|id| id.starts_with("mistral/")));
+}

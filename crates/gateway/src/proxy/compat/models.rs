@@ -7,16 +7,18 @@ use http::HeaderMap;
 use serde_json::{Value, json};
 
 use crate::compat::OPENAI_CHAT_PATH;
+use crate::gateways::Gateway;
 use crate::state::AppState;
 
 /// `{object: "list", data: [{id: "provider/model", object: "model", created, owned_by}]}`: the
 /// priced models (bundled prices and `[pricing]` overrides) of the providers this instance is
-/// configured for (a `[providers.<slug>]` section) whose unified-endpoint URL can be built
+/// configured for (a `[providers.<slug>]` section) or the gateway has a stored key for (on an
+/// authenticated gateway, docs/keys.md), whose unified-endpoint URL can be built
 /// (not Azure, Vertex or Bedrock with placeholders in their base URL; not Workers AI without
 /// its account). `created` is when the instance started: neither the price data nor the
 /// configuration says when a model appeared.
-pub(super) fn list(state: &AppState, client_headers: &HeaderMap) -> Response {
-    let models = callable_models(state);
+pub(super) fn list(state: &AppState, gateway: &Gateway, client_headers: &HeaderMap) -> Response {
+    let models = callable_models(state, gateway);
     let created = state.started_at();
     if client_headers.contains_key("anthropic-version") {
         return anthropic_list(&models, created);
@@ -32,11 +34,18 @@ pub(super) fn list(state: &AppState, client_headers: &HeaderMap) -> Response {
 }
 
 /// `(provider, model)`, sorted.
-fn callable_models(state: &AppState) -> Vec<(String, String)> {
+fn callable_models(state: &AppState, gateway: &Gateway) -> Vec<(String, String)> {
+    let keyed = match gateway.settings.authentication {
+        true => state
+            .keys()
+            .keyed_providers(&gateway.account_id, &gateway.id),
+        false => Vec::new(),
+    };
     let callable: Vec<&str> = state
         .config()
         .providers
         .keys()
+        .chain(&keyed)
         .map(String::as_str)
         .filter(|slug| {
             state
