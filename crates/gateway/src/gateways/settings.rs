@@ -197,9 +197,25 @@ impl GatewaySettings {
 
 impl Gateway {
     /// The Cloudflare v4 gateway object (plus Tollgate's extension fields).
+    /// Cloudflare's `internal_id`, a UUID SDKs require: derived from the gateway's account, id
+    /// and creation time, so every instance on one store gives the same one, and a gateway
+    /// deleted and created again under the same id gets a new one.
+    pub fn internal_id(&self) -> uuid::Uuid {
+        let hash = crate::auth::sha256(&format!(
+            "{}\0{}\0{}",
+            self.account_id,
+            self.id,
+            self.created_at.as_millisecond()
+        ));
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&hash[..16]);
+        uuid::Uuid::new_v8(bytes)
+    }
+
     pub fn to_json(&self) -> Value {
         let mut object = json!({
             "id": self.id,
+            "internal_id": self.internal_id(),
             "account_id": self.account_id,
             "account_tag": self.account_id,
             "is_default": self.id == "default",

@@ -404,3 +404,18 @@ async fn a_wrong_method_is_answered_in_the_envelope() {
     assert_eq!(body["success"], false);
     assert_eq!(body["errors"][0]["code"], 7001);
 }
+
+/// Cloudflare's `internal_id`: a UUID, the same on every read, different per gateway.
+#[tokio::test]
+async fn a_gateway_has_a_stable_internal_id() {
+    let gw = TestGateway::start().await;
+    let one = gw.create_gateway(json!({"id": "one"})).await;
+    let two = gw.create_gateway(json!({"id": "two"})).await;
+    let id = one["internal_id"].as_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{one}");
+    assert_ne!(one["internal_id"], two["internal_id"]);
+    let (_, again) = gw
+        .admin(Method::GET, &format!("{GATEWAYS}/one"), None)
+        .await;
+    assert_eq!(again["result"]["internal_id"], one["internal_id"]);
+}
