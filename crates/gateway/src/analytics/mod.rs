@@ -9,7 +9,9 @@ mod rollup;
 mod sketch;
 
 pub use query::{AnalyticsQuery, GroupBy, Measures, analytics_result};
-pub use rollup::{Resolution, RollupDelta, RollupKey, RollupMeasures, RollupRow, rollup_deltas};
+pub use rollup::{
+    Resolution, RollupDelta, RollupKey, RollupMeasures, RollupRow, RollupTally, rollup_deltas,
+};
 pub use sketch::{LatencySketch, RELATIVE_ERROR};
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod record;
 pub use record::{LogBegin, LogEnd, RollupFacts, SpoolPosition, SpoolRecord};
 mod shipper;
 mod spool;
+mod unlogged;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -31,6 +32,9 @@ pub struct LogPipeline {
     stop: Arc<watch::Sender<bool>>,
     committed: watch::Receiver<SpoolPosition>,
     shipped: watch::Receiver<SpoolPosition>,
+    /// Ends of requests without a row, counted in memory; and how many of them are stored.
+    unlogged: Arc<unlogged::Unlogged>,
+    unlogged_shipped: watch::Receiver<u64>,
     /// Cuts the shipper's batch window short, for those waiting on [`LogPipeline::flushed`].
     ship_now: Arc<Notify>,
     shipper_done: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
@@ -76,6 +80,8 @@ impl LogPipeline {
         let (writer, committed, unshipped_bytes) =
             spool::start_writer(settings.clone(), next_segment, existing_bytes)?;
         let (shipped_tx, shipped) = watch::channel(checkpoint);
+        let unlogged = Arc::new(unlogged::Unlogged::default());
+        let (unlogged_shipped_tx, unlogged_shipped) = watch::channel(0);
         let mut shipper = shipper::Shipper {
             dir: settings.dir.clone(),
             instance_id: instance_id.clone(),
@@ -84,6 +90,8 @@ impl LogPipeline {
             checkpoint,
             unshipped_bytes,
             shipped: shipped_tx,
+            unlogged: unlogged.clone(),
+            unlogged_shipped: unlogged_shipped_tx,
         };
         shipper
             .catch_up(SpoolPosition {
@@ -107,6 +115,8 @@ impl LogPipeline {
             stop: Arc::new(stop),
             committed,
             shipped,
+            unlogged,
+            unlogged_shipped,
             ship_now,
             shipper_done: Arc::new(tokio::sync::Mutex::new(Some(shipper_task))),
             owing_ends: TaskTracker::new(),
@@ -119,16 +129,25 @@ impl LogPipeline {
 
     /// Makes the begin record durable before the request goes upstream.
     pub async fn begin(&self, begin: LogBegin, body: Vec<u8>) -> Result<(), SpoolError> {
+        // Until the write is acknowledged, the id may have a row: its end goes to the spool.
+        // If the write fails (or the request is dropped while it waits), no end will follow.
+        let written = Begun {
+            unlogged: &self.unlogged,
+            id: self.unlogged.begin(&begin.id),
+        };
         self.writer
             .append(encode(SpoolRecord::Begin {
                 begin: Box::new(begin),
                 body,
             })?)
-            .await
+            .await?;
+        written.keep();
+        Ok(())
     }
 
     /// Makes the end record durable; the caller then lets the last byte go to the client.
     pub async fn end(&self, end: LogEnd, body: Vec<u8>) -> Result<(), SpoolError> {
+        self.unlogged.end(&end.id);
         self.writer
             .append(encode(SpoolRecord::End {
                 end: Box::new(end),
@@ -137,8 +156,14 @@ impl LogPipeline {
             .await
     }
 
-    /// Records the end without waiting: nobody is left to wait (the client went away).
+    /// Records the end without waiting: nobody is left to wait (the client went away, or the
+    /// request has no row). The end of a request with no row is only counted for analytics, in
+    /// memory ([`unlogged`]).
     pub fn end_detached(&self, end: LogEnd, body: Vec<u8>) {
+        if !self.unlogged.end(&end.id) {
+            self.unlogged.count(&end);
+            return;
+        }
         match encode(SpoolRecord::End {
             end: Box::new(end),
             body,
@@ -151,9 +176,12 @@ impl LogPipeline {
     /// Waits until every record written so far is in the store (tests, `/readyz` checks).
     pub async fn flushed(&self) {
         let target = *self.committed.borrow();
+        let counted = self.unlogged.counted();
         let mut shipped = self.shipped.clone();
+        let mut unlogged_shipped = self.unlogged_shipped.clone();
         self.ship_now.notify_one();
         let _ = shipped.wait_for(|position| *position >= target).await;
+        let _ = unlogged_shipped.wait_for(|stored| *stored >= counted).await;
     }
 
     /// Spool bytes on disk not yet shipped and deleted (a metric; bounded by the configuration).
@@ -181,6 +209,26 @@ impl LogPipeline {
         let _ = self.stop.send(true);
         if let Some(task) = self.shipper_done.lock().await.take() {
             let _ = task.await;
+        }
+    }
+}
+
+/// Forgets a begin's id unless [`Begun::keep`] says its record was written.
+struct Begun<'a> {
+    unlogged: &'a unlogged::Unlogged,
+    id: Option<u128>,
+}
+
+impl Begun<'_> {
+    fn keep(mut self) {
+        self.id = None;
+    }
+}
+
+impl Drop for Begun<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.unlogged.forget(id);
         }
     }
 }
