@@ -21,7 +21,7 @@ const BODY: &[u8] = br#"{"model":"gpt-4o-mini","messages":[{"role":"user","conte
 
 enum Upstream {
     Reqwest(reqwest::Client),
-    Hyper(HyperClient<HttpConnector, Full<Bytes>>),
+    Hyper(Box<HyperClient<HttpConnector, Full<Bytes>>>),
 }
 
 impl Upstream {
@@ -39,11 +39,11 @@ impl Upstream {
             "hyper" => {
                 let mut connector = HttpConnector::new();
                 connector.set_nodelay(true);
-                Ok(Upstream::Hyper(
+                Ok(Upstream::Hyper(Box::new(
                     HyperClient::builder(TokioExecutor::new())
                         .pool_max_idle_per_host(64)
                         .build(connector),
-                ))
+                )))
             }
             other => anyhow::bail!("--client reqwest|hyper, not {other}"),
         }

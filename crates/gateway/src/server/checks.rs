@@ -37,7 +37,7 @@ use tower::{Layer, Service};
 
 use super::body_timeout::{BodyTimeouts, time_body};
 use super::head_limits::{HeadLimits, check_head};
-use super::shed::{InFlight, hold};
+use super::shed::{self, InFlight, Slot, hold};
 use crate::error::{self, GatewayError};
 use crate::state::AppState;
 
@@ -98,12 +98,8 @@ where
         // 0. error shape: decided here, applied to whatever comes back.
         let openai_client = crate::proxy::is_compat(request.uri().path());
         // 1. panic guard, around the checks and the handler's call (its polls: `Checked::poll`).
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.admit(request)))
-            .unwrap_or_else(|_panic| Err(GatewayError::internal().into_response()));
-        let state = match outcome {
-            Ok((handler, permit)) => State::Forwarded { handler, permit },
-            Err(refusal) => State::Refused(Some(refusal)),
-        };
+        let state = catch_unwind(AssertUnwindSafe(|| self.admit(request)))
+            .unwrap_or_else(|_panic| refused(GatewayError::internal().into_response()));
         Checked {
             state,
             openai_client,
@@ -115,27 +111,39 @@ impl<S> Checks<S>
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
-    /// Checks 2–6 in order; the handler's future and the request's in-flight slot, or the
+    /// Checks 2–6 in order: the handler's future with the request's in-flight slot, or the
     /// refusal.
-    fn admit(
-        &mut self,
-        request: Request,
-    ) -> Result<(S::Future, Option<OwnedSemaphorePermit>), Response> {
+    fn admit(&mut self, request: Request) -> State<S::Future> {
         let settings = &*self.settings;
         // 2. load shedding
-        let permit = settings.in_flight.admit(request.uri().path())?;
+        let permit = match settings.in_flight.admit(request.uri().path()) {
+            Slot::Exempt => None,
+            Slot::Held(permit) => Some(permit),
+            Slot::Shed => return refused(shed::overloaded()),
+        };
         // 3. head checks
-        check_head(&settings.head_limits, &request).map_err(IntoResponse::into_response)?;
+        if let Err(error) = check_head(&settings.head_limits, &request) {
+            return refused(error.into_response());
+        }
         // 4. body timeouts
         let request = time_body(request, settings.body_timeouts);
         // 5. absolute-form guard
-        refuse_absolute_form(&request).map_err(IntoResponse::into_response)?;
+        if let Err(error) = refuse_absolute_form(&request) {
+            return refused(error.into_response());
+        }
         // 6. admin token
         if let Some(refusal) = crate::api::refuse_without_admin_token(&settings.state, &request) {
-            return Err(refusal);
+            return refused(refusal);
         }
-        Ok((self.inner.call(request), permit))
+        State::Forwarded {
+            handler: self.inner.call(request),
+            permit,
+        }
     }
+}
+
+fn refused<F>(response: Response) -> State<F> {
+    State::Refused(Some(response))
 }
 
 fn refuse_absolute_form(request: &Request) -> Result<(), GatewayError> {

@@ -36,19 +36,33 @@ impl InFlight {
     }
 
     /// Takes an in-flight slot for a request to `path`, held until its response body ends
-    /// ([`HoldingBody`]): `Ok(None)` for the paths never shed, the 503 when none is free.
-    pub fn admit(&self, path: &str) -> Result<Option<OwnedSemaphorePermit>, Response> {
+    /// ([`hold`]).
+    pub fn admit(&self, path: &str) -> Slot {
         if NEVER_SHED.contains(&path) {
-            return Ok(None);
+            return Slot::Exempt;
         }
         match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => Ok(Some(permit)),
+            Ok(permit) => Slot::Held(permit),
             Err(_) => {
                 self.state.metrics().request_shed();
-                Err(GatewayError::overloaded(RETRY_AFTER_SECS).into_response())
+                Slot::Shed
             }
         }
     }
+}
+
+/// What [`InFlight::admit`] decided.
+pub enum Slot {
+    /// Health and metrics: never shed, never counted.
+    Exempt,
+    Held(OwnedSemaphorePermit),
+    /// None free: the request gets [`overloaded`].
+    Shed,
+}
+
+/// The answer to a shed request.
+pub fn overloaded() -> Response {
+    GatewayError::overloaded(RETRY_AFTER_SECS).into_response()
 }
 
 /// `response` with its body holding `permit` until it ends or is dropped.
