@@ -3,24 +3,16 @@
 //!
 //! A request hands its encoded record to the spool and waits for the acknowledgement. A task on
 //! the runtime gathers the records of every request that runs in the same scheduler round and
-//! writes them as one group with one `write` (and `fdatasync` when configured), then
-//! acknowledges the whole group. Waking a thread once per record cost two context switches per
-//! record on a busy core. The committed position only moves after a write succeeded, so a reader
-//! never sees a record that was not acknowledged.
-//!
-//! Who writes: without `fsync` and `commit_linger_ms`, a group's `write` only copies a few
-//! hundred bytes into the page cache, so the gather task does it itself, on the runtime: handing
-//! it to a thread and back cost each barrier two context switches (bench/PROFILE.md, fourth
-//! pass). The writer thread takes over whenever a write may block: with `fsync` or a linger
-//! configured, always; otherwise for [`SLOW_WRITE_PAUSE`] after a write that took longer than
-//! [`SLOW_WRITE`] (a disk whose writeback stalls must not stall the event loop more than once).
+//! hands them to the writer thread together; the writer writes each group with one `write` (and
+//! `fdatasync` when configured), then acknowledges the whole group. Waking the thread once per
+//! record cost two context switches per record on a busy core. The committed position only
+//! moves after a write succeeded, so a reader never sees a record that was not acknowledged.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -33,10 +25,6 @@ const GROUP_MAX_BYTES: usize = 4 * 1024 * 1024;
 pub const QUEUE_CAPACITY: usize = 10_000;
 /// Gathered batches on their way to the writer thread: one being written, one waiting.
 const BATCHES_IN_FLIGHT: usize = 2;
-/// A group write on the runtime that takes longer than this hands the writes to the thread.
-const SLOW_WRITE: Duration = Duration::from_millis(2);
-/// How long the thread keeps the writes after a slow one.
-const SLOW_WRITE_PAUSE: Duration = Duration::from_secs(30);
 /// Most bytes the shipper reads per batch (a frame larger than this is still read whole).
 const READ_MAX_BYTES: usize = 8 * 1024 * 1024;
 
@@ -164,24 +152,20 @@ pub fn start_writer(
     let file = open_segment(&settings.dir, first_segment)?;
     let (committed_tx, committed) = watch::channel(position);
     let (batches, batch_receiver) = mpsc::channel(BATCHES_IN_FLIGHT);
-    let may_write_inline = !settings.fsync && settings.linger.is_zero();
-    let shared = Arc::new(Shared {
-        writer: Mutex::new(Writer {
-            settings,
-            file,
-            position,
-            committed: committed_tx,
-            unshipped_bytes: unshipped_bytes.clone(),
-            group: Group::default(),
-            closed: false,
-        }),
-        with_thread: AtomicUsize::new(0),
-    });
-    let thread_shared = shared.clone();
+    let thread_bytes = unshipped_bytes.clone();
     std::thread::Builder::new()
         .name("tollgate-spool".into())
-        .spawn(move || run_thread(&thread_shared, batch_receiver))?;
-    tokio::spawn(gather(receiver, batches, shared, may_write_inline));
+        .spawn(move || {
+            Writer {
+                settings,
+                file,
+                position,
+                committed: committed_tx,
+                unshipped_bytes: thread_bytes,
+            }
+            .run(batch_receiver)
+        })?;
+    tokio::spawn(gather(receiver, batches));
     Ok((
         SpoolWriter {
             commands,
@@ -199,30 +183,8 @@ fn open_segment(dir: &Path, number: u64) -> std::io::Result<File> {
         .open(segment_path(dir, number))
 }
 
-/// The writer, shared by the gather task (writing inline) and the writer thread.
-struct Shared {
-    writer: Mutex<Writer>,
-    /// Batches handed to the thread and not yet written: while there are any, the gather task
-    /// hands over the next ones too, so a close is never written before what was queued earlier.
-    with_thread: AtomicUsize,
-}
-
-impl Shared {
-    fn writer(&self) -> MutexGuard<'_, Writer> {
-        // A writer whose holder panicked is still consistent: a group is written whole or cut off.
-        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Gathers the commands queued in one scheduler round into a batch, and writes it: inline
-/// while that is safe and fast (module docs), otherwise through the writer thread.
-async fn gather(
-    mut commands: mpsc::Receiver<Command>,
-    batches: mpsc::Sender<Vec<Command>>,
-    shared: Arc<Shared>,
-    may_write_inline: bool,
-) {
-    let mut thread_until: Option<Instant> = None;
+/// Moves queued commands to the writer thread in batches, one hand-off per scheduler round.
+async fn gather(mut commands: mpsc::Receiver<Command>, batches: mpsc::Sender<Vec<Command>>) {
     while let Some(first) = commands.recv().await {
         // The requests already runnable append before this batch is cut.
         tokio::task::yield_now().await;
@@ -232,50 +194,7 @@ async fn gather(
         {
             batch.push(command);
         }
-        let inline = may_write_inline
-            && thread_until.is_none_or(|until| Instant::now() >= until)
-            && shared.with_thread.load(Ordering::Acquire) == 0;
-        if inline && let Ok(mut writer) = shared.writer.try_lock() {
-            let started = Instant::now();
-            let closed = writer.write_batch(batch);
-            drop(writer);
-            let took = started.elapsed();
-            if took > SLOW_WRITE {
-                tracing::warn!(
-                    ?took,
-                    "log spool write was slow; the writer thread takes the writes for a while"
-                );
-                thread_until = Some(Instant::now() + SLOW_WRITE_PAUSE);
-            }
-            if closed {
-                // Dropping `batches` ends the thread.
-                return;
-            }
-            continue;
-        }
-        shared.with_thread.fetch_add(1, Ordering::AcqRel);
         if batches.send(batch).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// The writer thread: writes the batches handed to it until a close or until the gather task
-/// is gone.
-fn run_thread(shared: &Shared, mut batches: mpsc::Receiver<Vec<Command>>) {
-    while let Some(mut batch) = batches.blocking_recv() {
-        let mut taken = 1;
-        let linger = shared.writer().settings.linger;
-        if !linger.is_zero() {
-            std::thread::sleep(linger);
-        }
-        while let Ok(more) = batches.try_recv() {
-            batch.extend(more);
-            taken += 1;
-        }
-        let closed = shared.writer().write_batch(batch);
-        shared.with_thread.fetch_sub(taken, Ordering::AcqRel);
-        if closed {
             return;
         }
     }
@@ -287,9 +206,6 @@ struct Writer {
     position: SpoolPosition,
     committed: watch::Sender<SpoolPosition>,
     unshipped_bytes: Arc<AtomicU64>,
-    group: Group,
-    /// After a close nothing more is written: later senders see `Closed`.
-    closed: bool,
 }
 
 /// The records of one write and who waits for it.
@@ -300,46 +216,45 @@ struct Group {
 }
 
 impl Writer {
-    /// Writes a batch of commands as groups and acknowledges them; `true` after a close.
-    fn write_batch(&mut self, batch: Vec<Command>) -> bool {
-        if self.closed {
-            return true;
-        }
-        let mut group = std::mem::take(&mut self.group);
-        for command in batch {
-            match command {
-                Command::Append { frame, ack } => {
-                    let pending =
-                        self.unshipped_bytes.load(Ordering::Relaxed) + group.bytes.len() as u64;
-                    if pending + frame.len() as u64 > self.settings.max_bytes {
-                        if let Some(ack) = ack {
-                            let _ = ack.send(Err(SpoolError::Full));
+    fn run(mut self, mut batches: mpsc::Receiver<Vec<Command>>) {
+        let mut group = Group::default();
+        while let Some(mut batch) = batches.blocking_recv() {
+            if !self.settings.linger.is_zero() {
+                std::thread::sleep(self.settings.linger);
+            }
+            while let Ok(more) = batches.try_recv() {
+                batch.extend(more);
+            }
+            for command in batch {
+                match command {
+                    Command::Append { frame, ack } => {
+                        let pending =
+                            self.unshipped_bytes.load(Ordering::Relaxed) + group.bytes.len() as u64;
+                        if pending + frame.len() as u64 > self.settings.max_bytes {
+                            if let Some(ack) = ack {
+                                let _ = ack.send(Err(SpoolError::Full));
+                            }
+                            continue;
                         }
-                        continue;
+                        group.bytes.extend_from_slice(&frame);
+                        group.waiting.push(ack);
+                        if group.bytes.len() >= GROUP_MAX_BYTES
+                            || group.waiting.len() >= GROUP_MAX_RECORDS
+                        {
+                            self.commit_group(&mut group);
+                        }
                     }
-                    group.bytes.extend_from_slice(&frame);
-                    group.waiting.push(ack);
-                    if group.bytes.len() >= GROUP_MAX_BYTES
-                        || group.waiting.len() >= GROUP_MAX_RECORDS
-                    {
+                    Command::Close(done) => {
+                        // What was queued after the close is refused: its senders see `Closed`.
                         self.commit_group(&mut group);
+                        let _ = self.file.sync_all();
+                        let _ = done.send(());
+                        return;
                     }
-                }
-                Command::Close(done) => {
-                    // What was queued after the close is refused: its senders see `Closed`.
-                    self.commit_group(&mut group);
-                    let _ = self.file.sync_all();
-                    let _ = done.send(());
-                    self.group = group;
-                    self.closed = true;
-                    return true;
                 }
             }
+            self.commit_group(&mut group);
         }
-        self.commit_group(&mut group);
-        // The buffers' capacity is kept for the next batch.
-        self.group = group;
-        false
     }
 
     /// Writes the group, acknowledges everyone in it and empties it.
@@ -517,11 +432,10 @@ mod tests {
         frame
     }
 
-    /// Inline on the runtime (no fsync, no linger) and through the writer thread (fsync, or a
-    /// linger): acknowledged records are committed and read back in full, a close writes what
-    /// was queued, and nothing is written after it.
+    /// With and without fsync or a linger: acknowledged records are committed and read back in
+    /// full, a close writes what was queued, and nothing is written after it.
     #[tokio::test]
-    async fn appends_are_committed_whoever_writes_them() -> anyhow::Result<()> {
+    async fn acknowledged_appends_are_committed_and_a_close_ends_the_spool() -> anyhow::Result<()> {
         for (fsync, linger_ms) in [(false, 0), (true, 0), (false, 1)] {
             let dir = tempfile::tempdir()?;
             let settings = SpoolSettings {
