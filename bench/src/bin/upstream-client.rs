@@ -76,6 +76,8 @@ impl Upstream {
 }
 
 fn main() -> anyhow::Result<()> {
+    // reqwest is built without a default crypto provider (as in the gateway).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut args = std::env::args().skip(1);
     let (mut upstream, mut kind, mut requests, mut concurrency) =
         (None, "reqwest".to_owned(), 20_000usize, 8usize);
