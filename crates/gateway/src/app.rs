@@ -43,7 +43,7 @@ pub fn router(state: AppState) -> Router {
     if state.config().metrics.listen.is_none() {
         routes = routes.route("/metrics", get(crate::metrics::scrape));
     }
-    let checks = server::ChecksLayer::new(server::Checks {
+    let checks = server::ChecksLayer::new(server::CheckSettings {
         state: state.clone(),
         in_flight,
         head_limits,

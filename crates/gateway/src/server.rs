@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 
 pub use access_log::{ACCESS_TARGET, access_log};
 pub use body_timeout::{BodyTimeout, BodyTimeouts, TimedBody, is_body_timeout};
-pub use checks::{ChecksLayer, Settings as Checks};
+pub use checks::{CheckSettings, ChecksLayer};
 pub use head_limits::HeadLimits;
 pub use shed::InFlight;
 

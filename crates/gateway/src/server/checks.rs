@@ -42,7 +42,7 @@ use crate::error::{self, GatewayError};
 use crate::state::AppState;
 
 /// What the checks need, built once from the configuration.
-pub struct Settings {
+pub struct CheckSettings {
     pub state: AppState,
     pub in_flight: InFlight,
     pub head_limits: HeadLimits,
@@ -52,11 +52,11 @@ pub struct Settings {
 /// The layer the router applies to every route and its fallback.
 #[derive(Clone)]
 pub struct ChecksLayer {
-    settings: Arc<Settings>,
+    settings: Arc<CheckSettings>,
 }
 
 impl ChecksLayer {
-    pub fn new(settings: Settings) -> ChecksLayer {
+    pub fn new(settings: CheckSettings) -> ChecksLayer {
         ChecksLayer {
             settings: Arc::new(settings),
         }
@@ -78,7 +78,7 @@ impl<S> Layer<S> for ChecksLayer {
 #[derive(Clone)]
 pub struct Checks<S> {
     inner: S,
-    settings: Arc<Settings>,
+    settings: Arc<CheckSettings>,
 }
 
 impl<S> Service<Request> for Checks<S>
