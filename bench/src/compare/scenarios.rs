@@ -18,6 +18,10 @@ use super::targets::Target;
 use super::wrk::{self, WrkRun};
 use crate::summarize;
 
+/// How long a wrk run's CPU time keeps counting after its last request: the background work
+/// the run's requests left (a shipper batch, its SQLite ingest) finishes within it.
+const BACKGROUND_SETTLE: Duration = Duration::from_millis(300);
+
 /// How long and how much each scenario runs.
 #[derive(Clone, Copy)]
 pub struct Plan {
@@ -189,9 +193,18 @@ impl Scenarios {
         if self.plan.warmup_secs > 0 {
             wrk::run(&self.wrk, &script, &url, connections, self.plan.warmup_secs).await?;
         }
-        wrk::run(&self.wrk, &script, &url, connections, self.plan.wrk_secs)
+        let cpu_before = target.pid.map(procs::cpu_time).transpose()?;
+        let mut run = wrk::run(&self.wrk, &script, &url, connections, self.plan.wrk_secs)
             .await
-            .with_context(|| format!("{name} at concurrency {connections}"))
+            .with_context(|| format!("{name} at concurrency {connections}"))?;
+        if let (Some(pid), Some(before)) = (target.pid, cpu_before) {
+            // The work a request leaves behind (Tollgate's log shipper batches every 50 ms)
+            // belongs to its cost too.
+            tokio::time::sleep(BACKGROUND_SETTLE).await;
+            let used = procs::cpu_time(pid)?.saturating_sub(before);
+            run.cpu_us_per_request = Some(used.as_secs_f64() * 1e6 / run.requests as f64);
+        }
+        Ok(run)
     }
 
     async fn fixed_rate(&self, target: &Target) -> anyhow::Result<RateRun> {

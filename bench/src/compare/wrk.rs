@@ -9,9 +9,14 @@ use super::client::Call;
 
 /// What one wrk run measured.
 pub struct WrkRun {
+    /// Requests completed in the run.
+    pub requests: u64,
     pub requests_per_sec: f64,
     pub p50_us: f64,
     pub p99_us: f64,
+    /// The target process's CPU time (user + system) over the run and what it left to finish
+    /// in the background, divided by `requests`; None for direct (the mock).
+    pub cpu_us_per_request: Option<f64>,
 }
 
 /// The marker of the line the Lua `done` hook prints.
@@ -102,6 +107,8 @@ pub async fn run(
         bail!("wrk against {url} completed no request");
     }
     Ok(WrkRun {
+        requests,
+        cpu_us_per_request: None,
         requests_per_sec: requests as f64 / (duration_us as f64 / 1e6),
         p50_us: p50 as f64,
         p99_us: p99 as f64,

@@ -8,6 +8,7 @@
 
 mod access_log;
 mod body_timeout;
+pub mod checks;
 mod connection;
 mod framing;
 mod head_limits;
@@ -26,9 +27,10 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 pub use access_log::{ACCESS_TARGET, access_log};
-pub use body_timeout::{BodyTimeout, BodyTimeouts, TimedBody, is_body_timeout, limit_body_time};
-pub use head_limits::{HeadLimits, check_head};
-pub use shed::{InFlight, shed_load};
+pub use body_timeout::{BodyTimeout, BodyTimeouts, TimedBody, is_body_timeout};
+pub use checks::{CheckSettings, ChecksLayer};
+pub use head_limits::HeadLimits;
+pub use shed::InFlight;
 
 use crate::app;
 use crate::state::AppState;

@@ -101,9 +101,24 @@ pub type RollupRow = RollupDelta;
 /// Folds the end records of a batch into deltas. Records without their rollup fields (written
 /// by an older version) are skipped.
 pub fn rollup_deltas<'a>(ends: impl IntoIterator<Item = &'a LogEnd>) -> Vec<RollupDelta> {
-    let mut by_key: HashMap<RollupKey, RollupMeasures> = HashMap::new();
+    let mut tally = RollupTally::default();
     for end in ends {
-        let Some(facts) = &end.rollup else { continue };
+        tally.count(end);
+    }
+    tally.into_deltas()
+}
+
+/// Rollup sums by key (at minute resolution), as end records are counted.
+#[derive(Debug, Default, Clone)]
+pub struct RollupTally {
+    by_key: HashMap<RollupKey, RollupMeasures>,
+}
+
+impl RollupTally {
+    /// Adds one request's end; one without its rollup fields (written by an older version) is
+    /// skipped.
+    pub fn count(&mut self, end: &LogEnd) {
+        let Some(facts) = &end.rollup else { return };
         let key = RollupKey {
             bucket_ms: Resolution::Minute.floor(facts.created_at_ms),
             account_id: facts.account_id.clone(),
@@ -116,7 +131,7 @@ pub fn rollup_deltas<'a>(ends: impl IntoIterator<Item = &'a LogEnd>) -> Vec<Roll
                 .map_or(0, |s| u8::try_from(s / 100).unwrap_or(u8::MAX)),
             cached: end.cached,
         };
-        let measures = by_key.entry(key).or_default();
+        let measures = self.by_key.entry(key).or_default();
         measures.requests += 1;
         measures.errors += u64::from(!end.success);
         measures.cached_requests += u64::from(end.cached);
@@ -130,8 +145,22 @@ pub fn rollup_deltas<'a>(ends: impl IntoIterator<Item = &'a LogEnd>) -> Vec<Roll
             measures.ttfb.add(signed_as_f64(ttfb));
         }
     }
-    by_key
-        .into_iter()
-        .map(|(key, measures)| RollupDelta { key, measures })
-        .collect()
+
+    /// Adds what another tally summed (a batch that could not be stored goes back in).
+    pub fn merge(&mut self, other: RollupTally) {
+        for (key, measures) in other.by_key {
+            self.by_key.entry(key).or_default().add(&measures);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    pub fn into_deltas(self) -> Vec<RollupDelta> {
+        self.by_key
+            .into_iter()
+            .map(|(key, measures)| RollupDelta { key, measures })
+            .collect()
+    }
 }

@@ -11,8 +11,7 @@ mod provider_configs;
 mod tokens;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::header;
@@ -22,7 +21,7 @@ pub use envelope::ApiError;
 use crate::state::AppState;
 
 /// Management routes plus `/healthz` and `/readyz`. The admin token is checked by
-/// [`require_admin`], which the app applies by path prefix.
+/// [`refuse_without_admin_token`], which the server's checks apply by path prefix.
 pub fn router() -> Router<AppState> {
     let management = Router::new()
         .route(
@@ -153,18 +152,15 @@ pub const MANAGEMENT_ROUTES: &[(&str, &str)] = &[
 /// an unauthenticated caller learns nothing about what exists.
 pub const MANAGEMENT_BASE: &str = "/client/v4";
 
-/// Refuses any request under [`MANAGEMENT_BASE`] without the admin token.
-pub async fn require_admin(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The 401 for a request under [`MANAGEMENT_BASE`] without the admin token; `None` lets it
+/// through.
+pub fn refuse_without_admin_token(state: &AppState, request: &Request) -> Option<Response> {
     let path = request.uri().path();
     let is_management = path
         .strip_prefix(MANAGEMENT_BASE)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
     if !is_management {
-        return next.run(request).await;
+        return None;
     }
     let presented = request.headers().get(header::AUTHORIZATION).map(|value| {
         value
@@ -174,14 +170,12 @@ pub async fn require_admin(
             .unwrap_or("")
     });
     let why = match presented {
-        Some(token) if !token.is_empty() && state.admin_token().matches(token) => {
-            return next.run(request).await;
-        }
+        Some(token) if !token.is_empty() && state.admin_token().matches(token) => return None,
         None => "send Authorization: Bearer <admin token>",
         Some("") => "Authorization must be \"Bearer <admin token>\"",
         Some(_) => "the admin token is not valid",
     };
-    ApiError::unauthorized(why).into_response()
+    Some(ApiError::unauthorized(why).into_response())
 }
 
 /// The account segment of a management path, if well-formed (else no such route).

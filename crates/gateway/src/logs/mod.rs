@@ -11,6 +11,7 @@ mod record;
 pub use record::{LogBegin, LogEnd, RollupFacts, SpoolPosition, SpoolRecord};
 mod shipper;
 mod spool;
+mod unlogged;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -31,6 +32,9 @@ pub struct LogPipeline {
     stop: Arc<watch::Sender<bool>>,
     committed: watch::Receiver<SpoolPosition>,
     shipped: watch::Receiver<SpoolPosition>,
+    /// Ends of requests without a row, counted in memory; and how many of them are stored.
+    unlogged: Arc<unlogged::Unlogged>,
+    unlogged_shipped: watch::Receiver<u64>,
     /// Cuts the shipper's batch window short, for those waiting on [`LogPipeline::flushed`].
     ship_now: Arc<Notify>,
     /// The shipper and the spool's feeding task; shutdown waits for both to end.
@@ -78,6 +82,8 @@ impl LogPipeline {
         let (writer, committed, unshipped_bytes) =
             spool::start_writer(settings.clone(), next_segment, existing_bytes, &background)?;
         let (shipped_tx, shipped) = watch::channel(checkpoint);
+        let unlogged = Arc::new(unlogged::Unlogged::default());
+        let (unlogged_shipped_tx, unlogged_shipped) = watch::channel(0);
         let mut shipper = shipper::Shipper {
             dir: settings.dir.clone(),
             instance_id: instance_id.clone(),
@@ -86,6 +92,8 @@ impl LogPipeline {
             checkpoint,
             unshipped_bytes,
             shipped: shipped_tx,
+            unlogged: unlogged.clone(),
+            unlogged_shipped: unlogged_shipped_tx,
         };
         shipper
             .catch_up(SpoolPosition {
@@ -109,6 +117,8 @@ impl LogPipeline {
             stop: Arc::new(stop),
             committed,
             shipped,
+            unlogged,
+            unlogged_shipped,
             ship_now,
             background,
             owing_ends: Tasks::new(),
@@ -121,16 +131,25 @@ impl LogPipeline {
 
     /// Makes the begin record durable before the request goes upstream.
     pub async fn begin(&self, begin: LogBegin, body: Vec<u8>) -> Result<(), SpoolError> {
+        // Until the write is acknowledged, the id may have a row: its end goes to the spool.
+        // If the write fails (or the request is dropped while it waits), no end will follow.
+        let written = Begun {
+            unlogged: &self.unlogged,
+            id: self.unlogged.begin(&begin.id),
+        };
         self.writer
             .append(encode(SpoolRecord::Begin {
                 begin: Box::new(begin),
                 body,
             })?)
-            .await
+            .await?;
+        written.keep();
+        Ok(())
     }
 
     /// Makes the end record durable; the caller then lets the last byte go to the client.
     pub async fn end(&self, end: LogEnd, body: Vec<u8>) -> Result<(), SpoolError> {
+        self.unlogged.end(&end.id);
         self.writer
             .append(encode(SpoolRecord::End {
                 end: Box::new(end),
@@ -139,8 +158,14 @@ impl LogPipeline {
             .await
     }
 
-    /// Records the end without waiting: nobody is left to wait (the client went away).
+    /// Records the end without waiting: nobody is left to wait (the client went away, or the
+    /// request has no row). The end of a request with no row is only counted for analytics, in
+    /// memory ([`unlogged`]).
     pub fn end_detached(&self, end: LogEnd, body: Vec<u8>) {
+        if !self.unlogged.end(&end.id) {
+            self.unlogged.count(&end);
+            return;
+        }
         match encode(SpoolRecord::End {
             end: Box::new(end),
             body,
@@ -153,9 +178,12 @@ impl LogPipeline {
     /// Waits until every record written so far is in the store (tests, `/readyz` checks).
     pub async fn flushed(&self) {
         let target = *self.committed.borrow();
+        let counted = self.unlogged.counted();
         let mut shipped = self.shipped.clone();
+        let mut unlogged_shipped = self.unlogged_shipped.clone();
         self.ship_now.notify_one();
         let _ = shipped.wait_for(|position| *position >= target).await;
+        let _ = unlogged_shipped.wait_for(|stored| *stored >= counted).await;
     }
 
     /// Spool bytes on disk not yet shipped and deleted (a metric; bounded by the configuration).
@@ -182,6 +210,26 @@ impl LogPipeline {
         let _ = self.stop.send(true);
         self.background.stop();
         self.background.wait().await;
+    }
+}
+
+/// Forgets a begin's id unless [`Begun::keep`] says its record was written.
+struct Begun<'a> {
+    unlogged: &'a unlogged::Unlogged,
+    id: Option<u128>,
+}
+
+impl Begun<'_> {
+    fn keep(mut self) {
+        self.id = None;
+    }
+}
+
+impl Drop for Begun<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.unlogged.forget(id);
+        }
     }
 }
 

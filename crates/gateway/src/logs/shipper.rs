@@ -12,7 +12,8 @@ use tokio::time::Instant;
 
 use super::record::{SpoolPosition, SpoolRecord};
 use super::spool;
-use crate::analytics::rollup_deltas;
+use super::unlogged::Unlogged;
+use crate::analytics::RollupTally;
 use crate::clock::monotonic_now;
 use crate::gateways::{GatewayRegistry, LogStrategy};
 use crate::store::Store;
@@ -38,6 +39,10 @@ pub struct Shipper {
     pub unshipped_bytes: Arc<AtomicU64>,
     /// Where the store has caught up to, for those who wait on it ([`super::LogPipeline::flushed`]).
     pub shipped: watch::Sender<SpoolPosition>,
+    /// Analytics of requests without a row, stored with the next batch.
+    pub unlogged: Arc<Unlogged>,
+    /// How many of those ends are stored.
+    pub unlogged_shipped: watch::Sender<u64>,
 }
 
 impl Shipper {
@@ -63,13 +68,14 @@ impl Shipper {
         let mut backlog = false;
         loop {
             let target = *committed.borrow_and_update();
-            if self.checkpoint >= target {
+            if self.checkpoint >= target && !self.unlogged.is_pending() {
                 if *stop.borrow() {
                     return;
                 }
                 tokio::select! {
                     changed = committed.changed() => if changed.is_err() && self.checkpoint >= *committed.borrow() { return },
                     _ = stop.changed() => {}
+                    () = self.unlogged.counted.notified() => {}
                 }
                 window_start = Some(monotonic_now());
                 continue;
@@ -115,25 +121,51 @@ impl Shipper {
         let dir = self.dir.clone();
         let from = self.checkpoint;
         // Decoding and summing a batch is a millisecond or more of CPU: off the request threads.
-        let (records, reached, rollups) = tokio::task::spawn_blocking(move || {
-            let (records, reached) = spool::read_range(&dir, from, target)?;
-            let rollups = rollup_deltas(records.iter().filter_map(|record| match record {
-                SpoolRecord::End { end, .. } => Some(end.as_ref()),
-                SpoolRecord::Begin { .. } => None,
-            }));
-            anyhow::Ok((records, reached, rollups))
-        })
-        .await??;
-        if reached == from {
+        let (records, reached, mut rollups) = if from < target {
+            tokio::task::spawn_blocking(move || {
+                let (records, reached) = spool::read_range(&dir, from, target)?;
+                let mut rollups = RollupTally::default();
+                for record in &records {
+                    if let SpoolRecord::End { end, .. } = record {
+                        rollups.count(end);
+                    }
+                }
+                anyhow::Ok((records, reached, rollups))
+            })
+            .await??
+        } else {
+            // Only analytics of requests without a row (kept in memory) to store.
+            (Vec::new(), from, RollupTally::default())
+        };
+        if from < target && reached == from {
             anyhow::bail!("the log spool did not advance at {from:?}");
         }
-        if !records.is_empty() || reached.segment != from.segment {
-            self.store
-                .ingest(&self.instance_id, records, rollups, reached, self.caps())
-                .await?;
+        let (unlogged, counted) = self.unlogged.take();
+        if !records.is_empty() || reached.segment != from.segment || !unlogged.is_empty() {
+            // Kept until the store took them: a failed batch puts them back (its spool records
+            // are read again, so only these would be lost).
+            rollups.merge(unlogged.clone());
+            let stored = self
+                .store
+                .ingest(
+                    &self.instance_id,
+                    records,
+                    rollups.into_deltas(),
+                    reached,
+                    self.caps(),
+                )
+                .await;
+            if let Err(error) = stored {
+                self.unlogged.put_back(unlogged);
+                return Err(error.into());
+            }
         }
+        self.unlogged_shipped.send_replace(counted);
         self.checkpoint = reached;
         self.shipped.send_replace(reached);
+        if reached == from {
+            return Ok(());
+        }
         let dir = self.dir.clone();
         let freed =
             tokio::task::spawn_blocking(move || spool::delete_before(&dir, reached)).await??;

@@ -464,4 +464,54 @@ mod tests {
         // The feeding task ended with the close.
         assert!(tasks.shutdown(std::time::Duration::from_secs(10)).await);
     }
+
+    use crate::logs::LogEnd;
+
+    fn frame(id: &str) -> Vec<u8> {
+        let end = LogEnd {
+            id: id.to_owned(),
+            ..LogEnd::default()
+        };
+        let mut frame = Vec::new();
+        SpoolRecord::end_of(&end, b"")
+            .encode_into(&mut frame)
+            .unwrap_or_default();
+        frame
+    }
+
+    /// With and without fsync or a linger: acknowledged records are committed and read back in
+    /// full, a close writes what was queued, and nothing is written after it.
+    #[tokio::test]
+    async fn acknowledged_appends_are_committed_and_a_close_ends_the_spool() -> anyhow::Result<()> {
+        for (fsync, linger_ms) in [(false, 0), (true, 0), (false, 1)] {
+            let dir = tempfile::tempdir()?;
+            let settings = SpoolSettings {
+                dir: dir.path().to_owned(),
+                max_bytes: 1 << 20,
+                segment_bytes: 1 << 20,
+                fsync,
+                linger: std::time::Duration::from_millis(linger_ms),
+            };
+            let tasks = Tasks::new();
+            let (writer, committed, _) = start_writer(settings, 1, 0, &tasks)?;
+            let appends = (0..5).map(|i| {
+                let writer = writer.clone();
+                async move { writer.append(frame(&format!("id-{i}"))).await }
+            });
+            for appended in futures_util::future::join_all(appends).await {
+                appended?;
+            }
+            let to = *committed.borrow();
+            let (records, reached) = read_range(dir.path(), SpoolPosition::default(), to)?;
+            assert_eq!(
+                (records.len(), reached),
+                (5, to),
+                "fsync {fsync}, linger {linger_ms}"
+            );
+            writer.close().await;
+            assert_eq!(writer.append(frame("late")).await, Err(SpoolError::Closed));
+            assert_eq!(*committed.borrow(), to);
+        }
+        Ok(())
+    }
 }

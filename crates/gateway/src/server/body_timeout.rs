@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
 use http_body::{Frame, SizeHint};
 use tokio::time::Sleep;
 
@@ -39,17 +37,12 @@ pub struct BodyTimeouts {
     pub total: Duration,
 }
 
-/// Middleware: gives every request that has a body its timeouts.
-pub async fn limit_body_time(
-    axum::extract::State(timeouts): axum::extract::State<BodyTimeouts>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// `request` with its body under the timeouts, if it has one.
+pub fn time_body(request: Request, timeouts: BodyTimeouts) -> Request {
     if request.body().is_end_stream() {
-        return next.run(request).await;
+        return request;
     }
-    next.run(request.map(|body| Body::new(TimedBody::new(body, timeouts))))
-        .await
+    request.map(|body| Body::new(TimedBody::new(body, timeouts)))
 }
 
 /// A body with an idle and a total deadline. The clocks start at the first read, not when the

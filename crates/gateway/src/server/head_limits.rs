@@ -1,11 +1,9 @@
 //! Request heads within the configured size: a long target gets 414 and too many or too large
 //! headers get 431, in the error envelope. hyper's own parser limits sit above these (see
 //! [`super::http`]) and only catch what is far beyond them, with a bare status and a close.
-//! The same middleware refuses ambiguous body framing ([`super::framing`]).
+//! The same check refuses ambiguous body framing ([`super::framing`]).
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::Request;
 
 use crate::error::{ErrorCode, GatewayError};
 
@@ -16,17 +14,10 @@ pub struct HeadLimits {
     pub max_headers: usize,
 }
 
-/// Middleware: refuses a request whose head is over a limit, or whose body framing is
-/// ambiguous, before anything reads it.
-pub async fn check_head(
-    State(limits): State<HeadLimits>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match check(&limits, &request).and_then(|()| super::framing::check_framing(&request)) {
-        Ok(()) => next.run(request).await,
-        Err(error) => error.into_response(),
-    }
+/// Refuses a request whose head is over a limit, or whose body framing is ambiguous, before
+/// anything reads it.
+pub fn check_head(limits: &HeadLimits, request: &Request) -> Result<(), GatewayError> {
+    check(limits, request).and_then(|()| super::framing::check_framing(request))
 }
 
 fn check(limits: &HeadLimits, request: &Request) -> Result<(), GatewayError> {

@@ -7,8 +7,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body::{Frame, SizeHint};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -36,22 +34,40 @@ impl InFlight {
             state,
         }
     }
+
+    /// Takes an in-flight slot for a request to `path`, held until its response body ends
+    /// ([`hold`]).
+    pub fn admit(&self, path: &str) -> Slot {
+        if NEVER_SHED.contains(&path) {
+            return Slot::Exempt;
+        }
+        match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => Slot::Held(permit),
+            Err(_) => {
+                self.state.metrics().request_shed();
+                Slot::Shed
+            }
+        }
+    }
 }
 
-/// Middleware: takes an in-flight slot for the request and its response body, or sheds it.
-pub async fn shed_load(
-    State(in_flight): State<InFlight>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if NEVER_SHED.contains(&request.uri().path()) {
-        return next.run(request).await;
-    }
-    let Ok(permit) = in_flight.permits.clone().try_acquire_owned() else {
-        in_flight.state.metrics().request_shed();
-        return GatewayError::overloaded(RETRY_AFTER_SECS).into_response();
-    };
-    next.run(request).await.map(|body| {
+/// What [`InFlight::admit`] decided.
+pub enum Slot {
+    /// Health and metrics: never shed, never counted.
+    Exempt,
+    Held(OwnedSemaphorePermit),
+    /// None free: the request gets [`overloaded`].
+    Shed,
+}
+
+/// The answer to a shed request.
+pub fn overloaded() -> Response {
+    GatewayError::overloaded(RETRY_AFTER_SECS).into_response()
+}
+
+/// `response` with its body holding `permit` until it ends or is dropped.
+pub fn hold(response: Response, permit: OwnedSemaphorePermit) -> Response {
+    response.map(|body| {
         Body::new(HoldingBody {
             inner: body,
             _permit: permit,

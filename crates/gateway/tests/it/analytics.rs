@@ -185,6 +185,43 @@ async fn a_known_mix_adds_up_exactly() {
     );
 }
 
+/// A request that leaves no log row is counted in memory and stored with the shipper's next
+/// batch: nothing of it goes through the spool (docs/analytics.md, "Durability of requests
+/// without a log row").
+#[tokio::test]
+async fn requests_without_a_row_are_counted_without_spool_records() {
+    let gw = TestGateway::start().await;
+    gw.create_gateway(json!({"id": "quiet", "collect_logs": false}))
+        .await;
+    let spooled = gw.state.logs().spool_bytes();
+    let chat = gw.url("/v1/local/quiet/openai/chat/completions");
+    for _ in 0..5 {
+        let response = gw.http.post(&chat).json(&chat_body(false)).send().await;
+        assert_eq!(response.unwrap().status(), 200);
+    }
+    // Refused before it went upstream: counted, never logged.
+    let refused = gw
+        .http
+        .post(&chat)
+        .header("cf-aig-cache-ttl", "soon")
+        .json(&chat_body(false))
+        .send()
+        .await;
+    assert_eq!(refused.unwrap().status(), 400);
+    let totals = analytics(&gw, "gateway_id=quiet").await["totals"].clone();
+    assert_eq!(
+        (totals["requests"].as_u64(), totals["errors"].as_u64()),
+        (Some(6), Some(1)),
+        "{totals}"
+    );
+    assert!(totals["tokens_out"].as_u64().is_some_and(|t| t > 0));
+    assert_eq!(
+        gw.state.logs().spool_bytes(),
+        spooled,
+        "no spool record for requests without a row"
+    );
+}
+
 #[tokio::test]
 async fn percentiles_are_within_the_sketch_error_of_the_truth() {
     let gw = TestGateway::start().await;

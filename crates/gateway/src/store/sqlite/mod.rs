@@ -2,7 +2,8 @@
 //!
 //! Nothing here is on the proxy's hot path: the registries cache what requests read, and log
 //! rows arrive through the shipper. One connection writes (SQLite has one writer at a time
-//! anyway) and one reads, so the logs API never waits behind an ingest batch (WAL).
+//! anyway), on a thread of its own ([`writer`]), and one reads, so the logs API never waits
+//! behind an ingest batch (WAL).
 
 mod logs_ingest;
 pub(super) mod logs_query;
@@ -10,6 +11,7 @@ mod migrate;
 mod pacer;
 pub(super) mod provider_keys;
 mod rollups;
+mod writer;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -23,7 +25,7 @@ use crate::gateways::{Gateway, GatewaySettings};
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    writer: Arc<Mutex<Connection>>,
+    writer: writer::Writer,
     reader: Arc<Mutex<Connection>>,
 }
 
@@ -38,18 +40,18 @@ impl SqliteStore {
         migrate::run(&mut writer)?;
         let reader = open_connection(path)?;
         Ok(SqliteStore {
-            writer: Arc::new(Mutex::new(writer)),
+            writer: writer::Writer::start(writer)?,
             reader: Arc::new(Mutex::new(reader)),
         })
     }
 
-    /// Runs `work` on the writer connection, off the async threads.
+    /// Runs `work` on the writer connection, on its thread.
     async fn with<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        run_blocking(self.writer.clone(), work).await
+        self.writer.run(work).await
     }
 
     /// Runs `work` on the reader connection, off the async threads.
