@@ -43,7 +43,7 @@ impl BudgetPlan {
         let micros = to_micros(worst_case_usd?);
         let (charges, described) = applied
             .iter()
-            .map(|AppliedRule { rule, bucket }| {
+            .map(|AppliedRule { rule, name, bucket }| {
                 let technique = match rule.technique() {
                     RateLimitTechnique::Fixed => "fixed",
                     RateLimitTechnique::Sliding => "sliding",
@@ -54,7 +54,6 @@ impl BudgetPlan {
                     window_ms: i64::try_from(rule.window.saturating_mul(1000)).unwrap_or(i64::MAX),
                     sliding: rule.technique() == RateLimitTechnique::Sliding,
                 };
-                let name = bucket.split(':').next().unwrap_or_default();
                 let described = format!(
                     "rule '{name}' (cost limit {} per {}s, {technique})",
                     rule.limit, rule.window

@@ -62,7 +62,9 @@ pub struct RequestFacts<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppliedRule<'r> {
     pub rule: &'r SpendRule,
-    /// The rule's id (or its position) and each partitioned value: the bucket's name.
+    /// The rule's id, or its position when it has none.
+    pub name: String,
+    /// The rule's name and each partitioned value, each length-prefixed: the bucket's key.
     pub bucket: String,
 }
 
@@ -139,7 +141,9 @@ impl SpendRule {
 
     /// The request's bucket under this rule, or `None` when the rule does not apply to it.
     fn bucket<'r>(&'r self, index: usize, facts: &RequestFacts<'_>) -> Option<AppliedRule<'r>> {
-        let mut bucket = self.name(index);
+        let name = self.name(index);
+        let mut bucket = String::new();
+        push(&mut bucket, &name);
         let model_names = |value: &str| {
             facts.model.is_some_and(|model| {
                 value == model
@@ -176,11 +180,16 @@ impl SpendRule {
                 Dimension::Partition => push(&mut bucket, &value),
             }
         }
-        Some(AppliedRule { rule: self, bucket })
+        Some(AppliedRule {
+            rule: self,
+            name,
+            bucket,
+        })
     }
 }
 
-/// Appends a partitioned value to a bucket name, unambiguously (values may hold any character).
+/// Appends a name or a partitioned value to a bucket key, unambiguously (either may hold any
+/// character).
 fn push(bucket: &mut String, value: &str) {
     bucket.push(':');
     bucket.push_str(&value.len().to_string());
@@ -231,14 +240,14 @@ mod tests {
         ]));
         assert_eq!(
             buckets(&limits, "anthropic", "claude-x", None),
-            ["all", "claude"]
+            [":3:all", ":6:claude"]
         );
         assert_eq!(
             buckets(&limits, "openai", "gpt-x", Some("u1")),
-            ["all", "claude", "2:2:u1"]
+            [":3:all", ":6:claude", ":1:2:2:u1"]
         );
         // A partitioned key the request lacks: the rule does not apply.
-        assert_eq!(buckets(&limits, "openai", "other", None), ["all"]);
+        assert_eq!(buckets(&limits, "openai", "other", None), [":3:all"]);
     }
 
     #[test]
