@@ -1,10 +1,10 @@
-//! Gateways and run tokens as mirrored from a shared store (PostgreSQL), kept in step by one
-//! reload loop: on the change feed, every few seconds as a safety net, and when a request names
-//! a gateway or presents a token that memory does not know (docs/deployment.md). A miss waits
-//! for a reload that began after it, so a gateway or token created through another instance
-//! works here at once; misses share reloads (one at a time, spaced), and a name a reload already
-//! missed is answered at once until the next reload (a bounded negative cache), so a flood of
-//! unknown names cannot load the database.
+//! Gateways, run tokens and stored keys as mirrored from a shared store (PostgreSQL), kept in
+//! step by one reload loop: on the change feed, every few seconds as a safety net, and when a
+//! request names a gateway or presents a token that memory does not know (docs/deployment.md).
+//! A miss waits for a reload that began after it, so a gateway or token created through another
+//! instance works here at once; misses share reloads (one at a time, spaced), and a name a
+//! reload already missed is answered at once until the next reload (a bounded negative cache),
+//! so a flood of unknown names cannot load the database.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
