@@ -1,4 +1,5 @@
-//! What the compat endpoint answers: OpenAI `chat.completion`, `chat.completion.chunk` and usage.
+//! What the compat endpoint answers: OpenAI `chat.completion`, `chat.completion.chunk` and usage;
+//! and a chunk read back, for the translators from a chat stream to another API's events.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -150,5 +151,43 @@ pub(crate) fn arguments(input: &Value) -> String {
     match input {
         Value::Null => "{}".to_owned(),
         input => input.to_string(),
+    }
+}
+
+/// What one `chat.completion.chunk` carries that a translated stream acts on.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkParts<'a> {
+    pub(crate) usage: Option<&'a Value>,
+    /// The first choice's text delta, when not empty.
+    pub(crate) text: Option<&'a str>,
+    pub(crate) tool_calls: &'a [Value],
+    pub(crate) finish_reason: Option<&'a str>,
+}
+
+/// Reads a chunk's usage and its first choice's delta.
+pub(crate) fn chunk_parts(chunk: &Value) -> ChunkParts<'_> {
+    let usage = chunk.get("usage").filter(|u| u.is_object());
+    let Some(choice) = chunk
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first())
+    else {
+        return ChunkParts {
+            usage,
+            ..ChunkParts::default()
+        };
+    };
+    let delta = choice.get("delta").unwrap_or(&Value::Null);
+    ChunkParts {
+        usage,
+        text: delta
+            .get("content")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty()),
+        tool_calls: delta
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice),
+        finish_reason: choice.get("finish_reason").and_then(Value::as_str),
     }
 }

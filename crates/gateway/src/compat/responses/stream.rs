@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::response::{
     Finish, ResponseContext, finish, function_call_item, message_item, output_text,
 };
+use crate::compat::openai::chunk_parts;
 use crate::usage::sse::SseParser;
 
 /// Translates one streamed chat completion; `push` every upstream chunk and forward what it
@@ -118,33 +119,17 @@ impl ResponsesStream {
             return;
         }
         self.start(&chunk);
-        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
+        let parts = chunk_parts(&chunk);
+        if let Some(usage) = parts.usage {
             self.usage = Some(usage.clone());
         }
-        let Some(choice) = chunk
-            .get("choices")
-            .and_then(Value::as_array)
-            .and_then(|c| c.first())
-        else {
-            return;
-        };
-        let delta = choice.get("delta").unwrap_or(&Value::Null);
-        if let Some(text) = delta
-            .get("content")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-        {
+        if let Some(text) = parts.text {
             self.text(text);
         }
-        for call in delta
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for call in parts.tool_calls {
             self.tool_call(call);
         }
-        if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+        if let Some(reason) = parts.finish_reason {
             self.finish_reason = Some(reason.to_owned());
         }
     }
