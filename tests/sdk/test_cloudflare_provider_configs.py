@@ -97,3 +97,33 @@ def test_a_key_on_a_gateway_without_authentication_is_refused(client):
         )
     assert "authentication" in str(refused.value)
     assert CANARY not in str(refused.value)
+
+
+def test_the_openai_sdk_uses_a_stored_key_with_its_run_token_as_api_key(client, management, mock):
+    """The OpenAI SDK cannot run without an API key: the run token goes there, and the gateway
+    puts the stored key in its place (docs/keys.md)."""
+    import openai
+
+    client.ai_gateway.create(account_id=ACCOUNT, id="sdk-byok-openai", **{**SETTINGS, "authentication": True})
+    client.ai_gateway.provider_configs.create(
+        "sdk-byok-openai",
+        account_id=ACCOUNT,
+        alias="default",
+        default_config=True,
+        provider_slug="openai",
+        secret=CANARY,
+    )
+    token = run_token(management)
+    sdk = openai.OpenAI(
+        api_key=token,
+        base_url=management.proxy_url("openai", gateway="sdk-byok-openai"),
+        max_retries=0,
+    )
+    mock.clear()
+    completion = sdk.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert completion.choices
+    sent = [dict(r["headers"]) for r in mock.requests()]
+    assert sent and sent[-1].get("authorization") == f"Bearer {CANARY}"
+    assert all(token not in json.dumps(headers) for headers in sent)

@@ -8,7 +8,7 @@ mod tokens;
 
 pub use admin::AdminToken;
 pub use scope::TokenScope;
-pub use tokens::{CreatedToken, TokenRegistry};
+pub use tokens::{CreatedToken, TokenRegistry, looks_like_run_token};
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;

@@ -13,6 +13,12 @@ use crate::store::{Store, StoreResult, StoredToken};
 
 const PREFIX: &str = "tgr_";
 
+/// Whether `value` has a run token's shape (`tgr_` and 48 hex digits); says nothing of whether
+/// it is one.
+pub fn looks_like_run_token(value: &str) -> bool {
+    value.len() == PREFIX.len() + TOKEN_HEX_CHARS && value.starts_with(PREFIX)
+}
+
 pub struct TokenRegistry {
     store: Arc<dyn Store>,
     tokens: ArcSwap<Vec<StoredToken>>,
@@ -68,7 +74,7 @@ impl TokenRegistry {
     /// Whether `value` is a run token of any account: such a value must never leave the
     /// gateway. Values not shaped like a run token are answered without hashing.
     pub fn is_run_token(&self, value: &str) -> bool {
-        if value.len() != PREFIX.len() + TOKEN_HEX_CHARS || !value.starts_with(PREFIX) {
+        if !looks_like_run_token(value) {
             return false;
         }
         let hash = sha256(value);

@@ -9,8 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
-use http::HeaderMap;
-use http::request::Parts;
+use http::{Extensions, HeaderMap};
 
 use super::client_ip;
 use super::context::RequestContext;
@@ -23,20 +22,47 @@ use crate::ratelimit::{Decision, RateLimitRule, limit_key};
 use crate::state::AppState;
 
 /// Fills the context's options and client address, or refuses the request. The gateway was
-/// found before ([`named_gateway`]): the context needs it to count a refusal.
-pub(super) async fn admit(ctx: &mut RequestContext<'_>, parts: &Parts) -> Result<(), GatewayError> {
+/// found before ([`named_gateway`]): the context needs it to count a refusal. On an
+/// authenticated gateway, a request without `cf-aig-authorization` may carry its run token where
+/// a provider key goes (an SDK's `api_key`): it is taken out of `headers` here, so it is never
+/// sent or logged, and a stored key takes its place (docs/keys.md).
+pub(super) async fn admit(
+    ctx: &mut RequestContext<'_>,
+    headers: &mut HeaderMap,
+    extensions: &Extensions,
+) -> Result<(), GatewayError> {
     let state = ctx.state;
-    ctx.options = RequestOptions::from_headers(&parts.headers)?;
+    ctx.options = RequestOptions::from_headers(headers)?;
+    if ctx.gateway.settings.authentication
+        && ctx.options.gateway_token.is_none()
+        && let Some(token) = take_token_from_key_slot(headers)
+    {
+        ctx.options.gateway_token = Some(token);
+        ctx.run_token_as_key = true;
+    }
     if let Some(scope) = authenticate(state, &ctx.gateway, &ctx.options).await? {
         admit_scope(ctx, &scope)?;
         ctx.token_scope = Some(scope);
     }
-    let peer = parts
-        .extensions
+    let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    ctx.client = client_ip(peer, &parts.headers, &state.config().server.trusted_proxies);
-    enforce_rate_limit(state, &ctx.gateway, &parts.headers, ctx.client).await
+    ctx.client = client_ip(peer, headers, &state.config().server.trusted_proxies);
+    enforce_rate_limit(state, &ctx.gateway, headers, ctx.client).await
+}
+
+/// The headers SDKs put their API key in.
+const KEY_SLOTS: [&str; 4] = ["authorization", "x-api-key", "api-key", "x-goog-api-key"];
+
+/// A run token (`tgr_…`) sent in a key slot, removed from the headers.
+fn take_token_from_key_slot(headers: &mut HeaderMap) -> Option<String> {
+    let (slot, token) = KEY_SLOTS.iter().find_map(|slot| {
+        let value = headers.get(*slot)?.to_str().ok()?.trim();
+        let token = crate::auth::bearer(value).unwrap_or(value);
+        crate::auth::looks_like_run_token(token).then(|| (*slot, token.to_owned()))
+    })?;
+    headers.remove(slot);
+    Some(token)
 }
 
 /// The gateway a proxy URL names. A provider where the account goes means the URL lacks

@@ -48,6 +48,8 @@ pub struct RequestContext<'s> {
     /// A begin record was written: the request may be billed upstream, and its end record is
     /// written by the attempt, not as a refusal.
     pub dispatched: AtomicBool,
+    /// The run token came where a provider key goes: a stored key must take its place.
+    pub run_token_as_key: bool,
 }
 
 impl<'s> RequestContext<'s> {
@@ -68,6 +70,7 @@ impl<'s> RequestContext<'s> {
             token_scope: None,
             provider,
             dispatched: AtomicBool::new(false),
+            run_token_as_key: false,
         }
     }
 }

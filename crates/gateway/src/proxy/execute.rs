@@ -99,7 +99,7 @@ async fn one_call(
         url: &call.url,
         body: &call.body,
     };
-    crate::keys::apply_stored_key(
+    let stored = crate::keys::apply_stored_key(
         state,
         &ctx.gateway,
         call.provider,
@@ -108,6 +108,21 @@ async fn one_call(
         &mut upstream_headers,
     )
     .await?;
+    let own_key = || {
+        call.provider
+            .credential_headers
+            .iter()
+            .any(|name| upstream_headers.contains_key(name))
+    };
+    if ctx.run_token_as_key && stored.is_none() && !own_key() {
+        return Err(GatewayError::new(
+            ErrorCode::ProviderCredentialRequired,
+            format!(
+                "The run token was sent where a provider key goes, so a stored key must take                  its place, and gateway {:?} has none usable for {}: store one (docs/keys.md)                  or send the provider's key, with the run token in cf-aig-authorization",
+                ctx.gateway.id, call.provider.slug
+            ),
+        ));
+    }
     let cache = cache_plan(ctx, &call, options);
     let leader = match look_up(state.cache(), cache.as_ref()).await {
         Lookup::Answered(cached) => {

@@ -74,8 +74,8 @@ enum Route<'p> {
 }
 
 async fn serve(state: &AppState, arrival: Arrival, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let route = match route(&parts) {
+    let (mut parts, body) = request.into_parts();
+    let route = match route(&parts.uri, &parts.method) {
         Ok(route) => route,
         Err(error) => return error.into_response(),
     };
@@ -92,7 +92,12 @@ async fn serve(state: &AppState, arrival: Arrival, request: Request) -> Response
         Err(error) => return error.into_response(),
     };
     let mut ctx = RequestContext::new(state, arrival, gateway, provider);
-    match run(&mut ctx, &route, &parts, body).await {
+    // Admission may take a run token out of the headers (sent where a provider key goes).
+    let result = match admit(&mut ctx, &mut parts.headers, &parts.extensions).await {
+        Ok(()) => run(&mut ctx, &route, &parts, body).await,
+        Err(refused) => Err(refused),
+    };
+    match result {
         Ok(response) => response,
         Err(error) => {
             record::refusal(&ctx, &error);
@@ -101,13 +106,13 @@ async fn serve(state: &AppState, arrival: Arrival, request: Request) -> Response
     }
 }
 
-fn route(parts: &Parts) -> Result<Route<'_>, GatewayError> {
-    let raw_path = parts.uri.path();
+fn route<'p>(uri: &'p http::Uri, method: &Method) -> Result<Route<'p>, GatewayError> {
+    let raw_path = uri.path();
     let Some(universal) = path::parse_universal(raw_path) else {
         return path::parse(raw_path).map(Route::Provider);
     };
     let (account, gateway) = universal?;
-    if parts.method != Method::POST {
+    if method != Method::POST {
         return Err(GatewayError::new(
             ErrorCode::InvalidPath,
             "The universal endpoint takes POST",
@@ -122,7 +127,6 @@ async fn run(
     parts: &Parts,
     body: Body,
 ) -> Result<Response, GatewayError> {
-    admit(ctx, parts).await?;
     let plan = match route {
         Route::Provider(target) if target.provider == "compat" => {
             compat::plan(ctx, parts, target.provider_path, body).await?

@@ -692,3 +692,51 @@ async fn the_unified_model_list_includes_providers_with_a_stored_key() {
     .await;
     assert!(listed().await.iter().any(|id| id.starts_with("mistral/")));
 }
+
+/// An SDK must send some API key (the OpenAI SDK refuses to run without one): its run token may
+/// go there instead of `cf-aig-authorization`. It authenticates, is never sent upstream, and a
+/// stored key takes its place; without one the request is refused, not sent keyless.
+#[tokio::test]
+async fn a_run_token_in_the_key_slot_authenticates_and_a_stored_key_takes_its_place() {
+    let gw = TestGateway::start().await;
+    let token = setup(&gw, json!({})).await;
+    let as_api_key = || {
+        gw.http
+            .post(gw.url("/v1/local/gw/openai/chat/completions"))
+            .bearer_auth(&token)
+            .json(&chat_body(false))
+            .send()
+    };
+    let refused = as_api_key().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(gateway_error_code(&body), 2102, "{body}");
+    assert!(body.to_string().contains("stored key"), "{body}");
+    assert_eq!(gw.mock.request_count(), 0);
+
+    add_key(
+        &gw,
+        json!({"alias": "default", "default_config": true, "provider_slug": "openai",
+               "secret": "sk-stored-0123456789"}),
+    )
+    .await;
+    assert_eq!(as_api_key().await.unwrap().status(), 200);
+    assert_eq!(
+        last_upstream_header(&gw, "authorization").as_deref(),
+        Some("Bearer sk-stored-0123456789")
+    );
+    let sent = gw.mock.requests().pop().unwrap();
+    assert!(!sent.headers.iter().any(|(_, value)| value.contains(&token)));
+
+    // A token that is not valid is 401, as in cf-aig-authorization.
+    let forged = format!("tgr_{}", "0".repeat(token.len() - 4));
+    let response = gw
+        .http
+        .post(gw.url("/v1/local/gw/openai/chat/completions"))
+        .bearer_auth(&forged)
+        .json(&chat_body(false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
