@@ -23,7 +23,7 @@ use http::{HeaderValue, Method};
 use super::admission::{admit, named_gateway};
 use super::context::{Arrival, RequestContext};
 use super::execute::execute;
-use super::headers::{EVENT_ID, LOG_ID, REQUEST_ID, set_log_id};
+use super::headers::{EVENT_ID, LOG_ID, REQUEST_ID};
 use super::path::{self, ProxyPath};
 use super::record;
 use super::{compat, native, universal};
@@ -39,17 +39,15 @@ pub async fn proxy(State(state): State<AppState>, request: Request) -> Response 
     // the router's layers move this handler's future by value several times before their own
     // box; with the box inside, they move a pointer.
     let mut response = Box::pin(serve(&state, arrival, request)).await;
-    // Present on every response, errors included (docs/architecture.md); a retried request's
-    // names the attempt that answered.
-    if !response.headers().contains_key(LOG_ID) {
-        set_log_id(&mut response, log_id);
-    }
-    // Every response names its request and its event, gateway errors and cache hits included
-    // (docs/logs.md): the event id is the client's, else this request's first log id, as on
-    // its rows.
-    let id = HeaderValue::from_str(&log_id.to_string()).ok();
+    // Every response names its request (the first log id), its row (the attempt that answered:
+    // docs/architecture.md) and its event (the client's id, else the first log id, as on its
+    // rows; docs/logs.md), gateway errors and cache hits included. The id is formatted once.
+    let id = HeaderValue::from_str(&log_id.hyphenated().to_string()).ok();
     let headers = response.headers_mut();
     if let Some(id) = &id {
+        if !headers.contains_key(LOG_ID) {
+            headers.insert(LOG_ID, id.clone());
+        }
         headers.insert(REQUEST_ID, id.clone());
     }
     if !headers.contains_key(EVENT_ID)
