@@ -53,6 +53,10 @@ export interface LogRow {
   client_ip: string | null;
   user_agent: string | null;
   error: string | null;
+  /** The OpenTelemetry trace, when the request was traced (docs/observability.md). */
+  trace_id?: string | null;
+  /** The trace in the operator's tracing UI (`[otel] trace_url`); single-log reads only. */
+  trace_url?: string | null;
   request_head_complete?: boolean;
   response_head_complete?: boolean;
 }

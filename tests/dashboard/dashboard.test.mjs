@@ -13,6 +13,7 @@ import {
   ADMIN_TOKEN,
   ANTHROPIC_KEY,
   OPENAI_KEY,
+  TRACE_URL,
   admin,
   anthropic,
   chat,
@@ -294,6 +295,11 @@ describe('dashboard', () => {
     await request.waitFor();
     assert.match(await request.textContent(), /\n {2}"model": "gpt-4o-mini",\n/);
     assert.match(await request.textContent(), /stream me/);
+    // The request was traced: the detail links its trace in the operator's tracing UI.
+    assert.match(streamed.trace_id ?? '', /^[0-9a-f]{32}$/);
+    const traceLink = page.getByTestId('trace-link');
+    assert.equal(await traceLink.getAttribute('href'), TRACE_URL.replace('{trace_id}', streamed.trace_id));
+    assert.equal(await traceLink.textContent(), streamed.trace_id);
     // The stream opens on its reply text; its events are one click away.
     const response = page.locator('[data-body="response"]');
     await untilIs('assembled reply', () => response.locator('.stream-reply pre').textContent(), 'Hello! You said: stream me');

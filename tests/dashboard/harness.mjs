@@ -81,6 +81,9 @@ async function startProcess(name, argv, env, prefix) {
   };
 }
 
+/** Where the dashboard links a log's trace; `{trace_id}` is replaced. */
+export const TRACE_URL = 'http://traces.example.test/trace/{trace_id}';
+
 /** The mock provider and a gateway in front of it, with its own temporary data dir. */
 export async function startStack() {
   const dataDir = mkdtempSync(join(tmpdir(), 'tollgate-dashboard-'));
@@ -89,7 +92,9 @@ export async function startStack() {
   writeFileSync(
     config,
     `[providers.openai]\nbase_url = "${mock.url}/v1"\n\n[providers.anthropic]\nbase_url = "${mock.url}"\n\n` +
-      `[providers.google-ai-studio]\nbase_url = "${mock.url}"\n`,
+      `[providers.google-ai-studio]\nbase_url = "${mock.url}"\n\n` +
+      // Every request is traced to the mock (an OTLP endpoint too); the log detail links traces.
+      `[otel]\nendpoint = "${mock.url}/v1/traces"\ntrace_url = "${TRACE_URL}"\n`,
   );
   let gateway;
   try {

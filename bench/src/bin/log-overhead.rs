@@ -144,6 +144,7 @@ async fn barrier(bench: &Bench) -> anyhow::Result<()> {
             keep_payload: true,
             request_headers: vec![("content-type".into(), "application/json".into())],
             request_head_complete: true,
+            trace_id: None,
         };
         let end = LogEnd {
             id,

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use results::TARGET_NAMES;
 use scenarios::{Plan, Scenarios};
-use targets::{NOLOG_GATEWAY, Target};
+use targets::{NOLOG_GATEWAY, TRACED_GATEWAY, Target};
 
 pub struct Options {
     pub smoke: bool,
@@ -48,6 +48,8 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
         dir.path(),
     )
     .await?;
+    let black_hole = targets::start_black_hole().await?;
+    targets::create_traced_gateway(tollgate.addr, black_hole).await?;
     let tollgate_path = |gateway: &str| format!("/v1/local/{gateway}/openai/chat/completions");
     let scenarios = Scenarios {
         plan,
@@ -81,6 +83,13 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
             addr: tollgate.addr,
             stream_addr: tollgate.addr,
             path: tollgate_path(NOLOG_GATEWAY),
+            pid: Some(tollgate.process.pid()),
+        },
+        traced: Target {
+            name: "tollgate-traced",
+            addr: tollgate.addr,
+            stream_addr: tollgate.addr,
+            path: tollgate_path(TRACED_GATEWAY),
             pid: Some(tollgate.process.pid()),
         },
     };

@@ -259,6 +259,35 @@ pub fn rows(results: &Results, plan: &Plan) -> Vec<Row> {
         values: [None, cpu_per_request(&results.c32)[NGINX], logs_off_cpu],
         verdict: Verdict::Info(CPU_HOW.into()),
     });
+    let plain = results.c32[TOLLGATE].as_ref().map(|r| r.requests_per_sec);
+    let traced = results.traced_c32.as_ref().map(|r| r.requests_per_sec);
+    rows.push(Row {
+        metric: "throughput, concurrency 32, Tollgate traced to a black-holed collector (req/s)"
+            .into(),
+        values: [None, None, traced],
+        verdict: match (plain, traced) {
+            (Some(plain), Some(traced)) => Verdict::bar(
+                traced >= plain * 0.9,
+                format!(
+                    "≥ 90% of untraced ({:.0}% of {plain:.0}): spans dropped, never waited for",
+                    traced / plain * 100.0
+                ),
+            ),
+            _ => not_measured(),
+        },
+    });
+    rows.push(Row {
+        metric: "CPU per request, concurrency 32, Tollgate traced (µs)".into(),
+        values: [
+            None,
+            None,
+            results
+                .traced_c32
+                .as_ref()
+                .and_then(|r| r.cpu_us_per_request),
+        ],
+        verdict: Verdict::Info("spans built and dropped: the cost of tracing itself".into()),
+    });
     let on = results.c1[TOLLGATE].as_ref().map(|r| r.p50_us);
     let off = results.logs_off_c1.as_ref().map(|r| r.p50_us);
     rows.push(Row {

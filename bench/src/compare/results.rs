@@ -59,6 +59,8 @@ pub struct Results {
     /// Tollgate with `collect_logs = false`.
     pub logs_off_c1: Option<WrkRun>,
     pub logs_off_c32: Option<WrkRun>,
+    /// Tollgate with every span going to a collector that never answers.
+    pub traced_c32: Option<WrkRun>,
     pub rate: PerTarget<RateRun>,
     pub stream: PerTarget<StreamRun>,
     pub many_streams: PerTarget<ManyStreams>,

@@ -1,5 +1,6 @@
 //! The scenarios, each run against direct, nginx and Tollgate in turn (bench/README.md): wrk at fixed concurrency, fixed-rate load against a 50 ms upstream, sequential and
-//! 1,000 concurrent streams, cache HITs, and Tollgate with logs off.
+//! 1,000 concurrent streams, cache HITs, Tollgate with logs off and traced to a black-holed
+//! collector.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -83,6 +84,8 @@ pub struct Scenarios {
     pub targets: [Target; 3],
     /// Tollgate's gateway with `collect_logs = false`.
     pub logs_off: Target,
+    /// Tollgate's gateway tracing to a black-holed collector.
+    pub traced: Target,
 }
 
 /// A small chat completion, answered in one JSON body.
@@ -135,6 +138,13 @@ impl Scenarios {
         }
         .await;
         errors.extend(failure("logs off", outcome));
+        eprintln!("== traced to a black-holed collector");
+        let outcome = async {
+            results.traced_c32 = Some(self.wrk_one(&self.traced, "traced", 32).await?);
+            anyhow::Ok(())
+        }
+        .await;
+        errors.extend(failure("traced", outcome));
         eprintln!("== fixed rate, {} ms upstream", self.plan.upstream_delay_ms);
         let outcome = async {
             for (i, target) in self.targets.iter().enumerate() {

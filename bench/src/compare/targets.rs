@@ -14,6 +14,8 @@ use super::procs::{self, Process};
 const ADMIN_TOKEN: &str = "bench-admin-token-0123456";
 /// The gateway created with `collect_logs = false`, for the features-off runs.
 pub const NOLOG_GATEWAY: &str = "nolog";
+/// Tollgate's gateway whose spans go to a collector that never answers (docs/observability.md).
+pub const TRACED_GATEWAY: &str = "traced";
 
 /// Where each target serves the OpenAI chat completions route.
 pub struct Target {
@@ -197,20 +199,49 @@ pub async fn start_tollgate(
 }
 
 async fn create_nolog_gateway(addr: SocketAddr) -> anyhow::Result<()> {
+    create_gateway(
+        addr,
+        format!(r#"{{"id":"{NOLOG_GATEWAY}","collect_logs":false}}"#),
+    )
+    .await
+    .context("creating the features-off gateway")
+}
+
+/// The traced gateway: every request's spans go to `collector`, which accepts connections and
+/// never answers, so the export queue fills and spans are dropped; the requests must not notice.
+pub async fn create_traced_gateway(addr: SocketAddr, collector: SocketAddr) -> anyhow::Result<()> {
+    create_gateway(
+        addr,
+        format!(
+            r#"{{"id":"{TRACED_GATEWAY}","otel":[{{"url":"http://{collector}/v1/traces","content_type":"protobuf"}}]}}"#
+        ),
+    )
+    .await
+    .context("creating the traced gateway")
+}
+
+async fn create_gateway(addr: SocketAddr, body: String) -> anyhow::Result<()> {
     let call = Call {
         addr,
         path: "/client/v4/accounts/local/ai-gateway/gateways".to_owned(),
         headers: vec![("authorization", format!("Bearer {ADMIN_TOKEN}"))],
-        body: Bytes::from(format!(
-            r#"{{"id":"{NOLOG_GATEWAY}","collect_logs":false}}"#
-        )),
+        body: Bytes::from(body),
     };
-    Connection::open(addr)
-        .await?
-        .send(&call)
-        .await
-        .context("creating the features-off gateway")?;
+    Connection::open(addr).await?.send(&call).await?;
     Ok(())
+}
+
+/// A black-holed collector: accepts every connection and holds it, never reading or answering.
+pub async fn start_black_hole() -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    Ok(addr)
 }
 
 fn log_tail(path: &Path) -> String {

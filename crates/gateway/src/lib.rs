@@ -47,6 +47,7 @@ pub mod keys;
 pub mod logs;
 pub mod metrics;
 pub mod mirror;
+pub mod otel;
 pub mod pricing;
 pub mod providers;
 pub mod proxy;

@@ -86,6 +86,10 @@ pub struct Readings {
     pub cache_bypasses: u64,
     /// Since start.
     pub redis_fallbacks: u64,
+    /// OpenTelemetry spans sent to collectors, since start.
+    pub otel_spans_exported: u64,
+    /// OpenTelemetry spans dropped (a full queue, a failed export), since start.
+    pub otel_spans_dropped: u64,
 }
 
 /// The two text formats a scraper may ask for (docs/metrics.md).
@@ -389,6 +393,16 @@ impl Collector for ReadingsCollector {
                 "ratelimit_redis_fallbacks",
                 "Rate-limit checks decided in process because Redis was unreachable.",
                 now.redis_fallbacks,
+            ),
+            (
+                "otel_spans_exported",
+                "OpenTelemetry spans a collector accepted.",
+                now.otel_spans_exported,
+            ),
+            (
+                "otel_spans_dropped",
+                "OpenTelemetry spans dropped: the export queue was full or the collector failed.",
+                now.otel_spans_dropped,
             ),
         ];
         for (name, help, value) in counters {

@@ -12,6 +12,7 @@ use crate::keys::Keys;
 use crate::logs::{LogPipeline, SpoolSettings};
 use crate::metrics::Metrics;
 use crate::mirror::{Miss, SharedMirror};
+use crate::otel::Telemetry;
 use crate::pricing::PriceTable;
 use crate::providers::ProviderRegistry;
 use crate::proxy::UpstreamClients;
@@ -42,6 +43,8 @@ struct Inner {
     cache: ResponseCache,
     rate_limiter: RateLimiter,
     budgets: SpendLedger,
+    /// OpenTelemetry export (docs/observability.md).
+    telemetry: Telemetry,
     /// Background tasks that are not the log pipeline's; the server waits for them at shutdown.
     tasks: Tasks,
     /// Gateways and tokens as mirrored from a shared store (`None` on SQLite, where memory is
@@ -142,6 +145,12 @@ impl AppState {
             (Arc::new(mirror), completed, changes)
         });
         let metrics = Metrics::new(config.limits.metrics_max_label_sets);
+        let telemetry = Telemetry::new(
+            &config.otel,
+            config.server.upstream_net.connect_timeout,
+            logs.instance_id(),
+            &tasks,
+        )?;
         let state = AppState {
             inner: Arc::new(Inner {
                 config,
@@ -158,6 +167,7 @@ impl AppState {
                 cache,
                 rate_limiter,
                 budgets,
+                telemetry,
                 tasks,
                 mirror: mirror.as_ref().map(|(mirror, _, _)| mirror.clone()),
                 started_at,
@@ -237,6 +247,9 @@ impl AppState {
         &self.inner.budgets
     }
     /// Where background tasks other than the log pipeline's are spawned.
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.inner.telemetry
+    }
     pub fn tasks(&self) -> &Tasks {
         &self.inner.tasks
     }

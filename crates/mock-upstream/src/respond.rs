@@ -28,6 +28,19 @@ pub(crate) fn json(status: StatusCode, value: &Value) -> Response {
     raw(status, "application/json", Body::from(value.to_string()))
 }
 
+/// An OTLP/HTTP export accepted whole: `{}` in JSON, zero bytes in protobuf (the empty
+/// message).
+pub(crate) fn otlp_accepted(parts: &axum::http::request::Parts) -> Response {
+    let protobuf = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|kind| kind.as_bytes().starts_with(b"application/x-protobuf"));
+    match protobuf {
+        true => raw(StatusCode::OK, "application/x-protobuf", Body::empty()),
+        false => raw(StatusCode::OK, "application/json", Body::from("{}")),
+    }
+}
+
 pub(crate) fn ok(value: &Value) -> Response {
     json(StatusCode::OK, value)
 }

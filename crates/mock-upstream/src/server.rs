@@ -209,6 +209,11 @@ fn route(parts: &Parts, body: &[u8], behavior: &Behavior, cached: u64) -> Respon
     if *method == Method::GET && matches!(path, "/v1/models" | "/models") {
         return openai::models();
     }
+    // An OpenTelemetry collector's OTLP/HTTP traces endpoint: the spans are in the recorded
+    // request; the answer is an empty ExportTraceServiceResponse in the request's encoding.
+    if *method == Method::POST && path == "/v1/traces" {
+        return respond::otlp_accepted(parts);
+    }
     let endpoint = match endpoint(parts) {
         Some(endpoint) if *method == Method::POST => endpoint,
         _ => {

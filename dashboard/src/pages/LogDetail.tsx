@@ -131,6 +131,20 @@ export function LogDetail({ gateway, logId }: { gateway: Gateway; logId: string 
                   <dd class="break">{r.event_id}</dd>
                 </>
               )}
+              {r.trace_id && (
+                <>
+                  <dt>Trace</dt>
+                  <dd class="break">
+                    {r.trace_url ? (
+                      <a href={r.trace_url} target="_blank" rel="noopener noreferrer" data-testid="trace-link">
+                        <code>{r.trace_id}</code>
+                      </a>
+                    ) : (
+                      <code>{r.trace_id}</code>
+                    )}
+                  </dd>
+                </>
+              )}
               {r.step !== null && (
                 <>
                   <dt>Step</dt>

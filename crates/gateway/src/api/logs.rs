@@ -103,6 +103,12 @@ pub async fn get(
         "response_head_complete".into(),
         json!(row.response_head_complete),
     );
+    // Where the dashboard links the trace (`[otel] trace_url`, docs/observability.md).
+    let trace_url = match (&state.config().otel.trace_url, &row.trace_id) {
+        (Some(template), Some(trace_id)) => Value::String(template.replace("{trace_id}", trace_id)),
+        _ => Value::Null,
+    };
+    object.insert("trace_url".into(), trace_url);
     Ok(ok(Value::Object(object)))
 }
 

@@ -7,6 +7,7 @@
 mod env;
 mod limits;
 mod metrics;
+mod otel;
 mod raw;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use ipnet::IpNet;
 
 pub use limits::Limits;
 pub use metrics::MetricsConfig;
+pub use otel::OtelConfig;
 pub use raw::RawConfig;
 
 /// The validated configuration the rest of the gateway runs on.
@@ -36,6 +38,8 @@ pub struct Config {
     pub limits: Limits,
     /// Where `/metrics` is served and who may scrape it.
     pub metrics: MetricsConfig,
+    /// OpenTelemetry export and sampling (docs/observability.md).
+    pub otel: OtelConfig,
     /// Prices that override or extend the bundled table: provider → model → USD per million.
     pub pricing: crate::pricing::PriceOverrides,
     /// Where the key that encrypts stored provider keys comes from (docs/keys.md).

@@ -24,6 +24,7 @@ pub struct RawConfig {
     logs: RawLogs,
     limits: super::limits::RawLimits,
     metrics: super::metrics::RawMetrics,
+    otel: super::otel::RawOtel,
     pricing: crate::pricing::PriceOverrides,
     secrets: RawSecrets,
 }
@@ -322,6 +323,7 @@ impl RawConfig {
         let secrets = self.secrets.validate(&data_dir, &mut problems);
         let limits = self.limits.validate(&mut problems);
         let metrics = self.metrics.validate(listen, &mut problems);
+        let otel = self.otel.validate(&mut problems);
 
         if !problems.is_empty() {
             return Err(problems);
@@ -363,6 +365,7 @@ impl RawConfig {
             },
             limits,
             metrics,
+            otel,
             pricing: self.pricing,
             secrets,
         })

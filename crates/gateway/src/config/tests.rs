@@ -406,3 +406,41 @@ fn metrics_section_rejects_bad_values_naming_the_key() {
         );
     }
 }
+
+#[test]
+fn otel_section_is_validated_and_the_ratio_may_come_from_the_environment() {
+    let config = parse(
+        "[otel]\nendpoint = \"http://collector:4318/v1/traces\"\ncontent_type = \"protobuf\"\n\
+         headers = { \"X-Key\" = \"k\" }\ntrace_url = \"http://jaeger/trace/{trace_id}\"\n",
+        &[("TOLLGATE_OTEL__SAMPLE_RATIO", "0.25")],
+    )
+    .unwrap();
+    let export = config.otel.export.unwrap();
+    assert_eq!(export.content_type, crate::otel::ContentType::Protobuf);
+    assert_eq!(export.headers.get("x-key").map(String::as_str), Some("k"));
+    assert!((config.otel.sample_ratio - 0.25).abs() < f64::EPSILON);
+    assert!(parse("", &[]).unwrap().otel.export.is_none());
+
+    let problems = parse(
+        "[otel]\nendpoint = \"collector:4318\"\ncontent_type = \"xml\"\nsample_ratio = 2\n\
+         trace_url = \"http://jaeger/trace/\"\n",
+        &[],
+    )
+    .err()
+    .map(|e| e.problems)
+    .unwrap_or_default();
+    let joined = problems.join("\n");
+    for key in [
+        "otel.endpoint",
+        "otel.content_type",
+        "otel.sample_ratio",
+        "otel.trace_url",
+    ] {
+        assert!(joined.contains(key), "{key} missing in {joined}");
+    }
+    let typo = parse("[otel]\nendpont = \"http://x/v1/traces\"\n", &[])
+        .err()
+        .map(|e| e.problems.join("\n"))
+        .unwrap_or_default();
+    assert!(typo.contains("otel.endpont"), "{typo}");
+}

@@ -37,7 +37,6 @@ pub const CLOUDFLARE_STORED: &[&str] = &[
     "log_classification",
     "logpush",
     "logpush_public_key",
-    "otel",
     "store_id",
     "stripe",
     "workers_ai_billing_mode",
@@ -110,6 +109,7 @@ fields! {
     log_management_strategy: Option<LogStrategy> = nullable(some(strategy)),
     spend_limits: Option<SpendLimits> = nullable(some(SpendLimits::parse)),
     byok_only: bool = required(boolean),
+    otel: Option<Vec<crate::otel::ExportTarget>> = nullable(some(crate::otel::parse_gateway_field)),
 }
 
 impl SettingsPatch {

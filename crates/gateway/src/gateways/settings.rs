@@ -47,6 +47,9 @@ pub struct GatewaySettings {
     /// "Require provider credentials": a request with no provider credential of its own and no
     /// stored key for it is refused (400) instead of forwarded (docs/keys.md).
     pub byok_only: bool,
+    /// OpenTelemetry collectors of this gateway's spans (docs/observability.md); `null` when
+    /// none.
+    pub otel: Option<Vec<crate::otel::ExportTarget>>,
     /// Cloudflare's fields Tollgate stores and returns without acting on them yet
     /// (`super::patch::CLOUDFLARE_STORED`).
     #[serde(flatten)]
@@ -75,6 +78,7 @@ impl Default for GatewaySettings {
             spend_limits: None,
             cache_generation: 0,
             byok_only: false,
+            otel: None,
             cloudflare: Map::new(),
         }
     }

@@ -47,6 +47,60 @@ pub struct LogBegin {
     /// `[[name, value], …]`, credentials redacted.
     pub request_headers: Vec<(String, String)>,
     pub request_head_complete: bool,
+    /// The OpenTelemetry trace the request's spans belong to, when it was traced
+    /// (docs/observability.md).
+    pub trace_id: Option<String>,
+}
+
+/// A begin record of kind 3, written before `trace_id` existed: still read, never written.
+#[derive(Deserialize)]
+struct BeginV3 {
+    id: String,
+    instance_id: String,
+    account_id: String,
+    gateway_id: String,
+    created_at_ms: i64,
+    event_id: Option<String>,
+    provider: String,
+    model: Option<String>,
+    path: String,
+    method: String,
+    metadata: Option<String>,
+    step: Option<i64>,
+    request_content_type: Option<String>,
+    request_size: i64,
+    client_ip: Option<String>,
+    user_agent: Option<String>,
+    keep_payload: bool,
+    request_headers: Vec<(String, String)>,
+    request_head_complete: bool,
+}
+
+impl From<BeginV3> for LogBegin {
+    fn from(old: BeginV3) -> LogBegin {
+        LogBegin {
+            id: old.id,
+            instance_id: old.instance_id,
+            account_id: old.account_id,
+            gateway_id: old.gateway_id,
+            created_at_ms: old.created_at_ms,
+            event_id: old.event_id,
+            provider: old.provider,
+            model: old.model,
+            path: old.path,
+            method: old.method,
+            metadata: old.metadata,
+            step: old.step,
+            request_content_type: old.request_content_type,
+            request_size: old.request_size,
+            client_ip: old.client_ip,
+            user_agent: old.user_agent,
+            keep_payload: old.keep_payload,
+            request_headers: old.request_headers,
+            request_head_complete: old.request_head_complete,
+            trace_id: None,
+        }
+    }
 }
 
 /// Written before the last byte of the response reaches the client (or when it cannot).
@@ -137,8 +191,10 @@ pub struct SpoolPosition {
 /// The JSON kinds of earlier versions: read, never written.
 const KIND_BEGIN_JSON: u8 = 1;
 const KIND_END_JSON: u8 = 2;
-const KIND_BEGIN: u8 = 3;
+/// A begin without `trace_id`: read, never written.
+const KIND_BEGIN_V3: u8 = 3;
 const KIND_END: u8 = 4;
+const KIND_BEGIN: u8 = 5;
 pub(super) const FRAME_HEADER: usize = 8;
 /// Room reserved up front for a record's fields (a typical begin's take ~490 bytes), so a frame
 /// built in a new buffer is allocated once instead of doubling its way up.
@@ -207,6 +263,13 @@ impl SpoolRecord {
                 let (begin, body) = postcard::take_from_bytes(rest).ok()?;
                 SpoolRecord::Begin {
                     begin,
+                    body: body.to_vec(),
+                }
+            }
+            KIND_BEGIN_V3 => {
+                let (begin, body) = postcard::take_from_bytes::<BeginV3>(rest).ok()?;
+                SpoolRecord::Begin {
+                    begin: Box::new(begin.into()),
                     body: body.to_vec(),
                 }
             }
@@ -295,6 +358,7 @@ mod tests {
             keep_payload: true,
             request_headers: vec![("a".into(), "1".into()), ("b".into(), String::new())],
             request_head_complete: true,
+            trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
         }
     }
 
@@ -319,6 +383,7 @@ mod tests {
             keep_payload: false,
             request_headers: Vec::new(),
             request_head_complete: false,
+            trace_id: None,
         }
     }
 
@@ -481,7 +546,7 @@ mod tests {
         let mut bytes = Vec::new();
         encode_postcard(&samples()[0], &mut bytes);
         let payload = &bytes[FRAME_HEADER..];
-        for kind in [0, 5, 0xff] {
+        for kind in [0, 6, 0xff] {
             let mut other = payload.to_vec();
             other[0] = kind;
             assert!(decoded(&frame(&other)).is_none(), "kind {kind}");
@@ -557,12 +622,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn begin_records_without_a_trace_id_still_decode() {
+        // A kind-3 begin as the previous version wrote it: the pinned fields without trace_id.
+        // The trace id takes 34 bytes (Some, length, 32 digits) before the body `B`.
+        let mut payload = PINNED_BEGIN[..PINNED_BEGIN.len() - 1 - 34].to_vec();
+        payload[0] = KIND_BEGIN_V3;
+        payload.push(b'B');
+        let mut expected = full_begin();
+        expected.trace_id = None;
+        assert_eq!(
+            decoded(&frame(&payload)),
+            Some(SpoolRecord::begin_of(&expected, b"B"))
+        );
+    }
+
     /// Kind, then each field in order: strings and lengths as varint length + bytes, integers
     /// as zigzag varints, `Option` as 0 / 1 + value, bools as 0 / 1; then the body.
-    const PINNED_BEGIN: &[u8] = b"\x03\x03b-1\x04inst\x04acct\x02gw\xf6\xc9\xcb\xed\xefd\
+    const PINNED_BEGIN: &[u8] = b"\x05\x03b-1\x04inst\x04acct\x02gw\xf6\xc9\xcb\xed\xefd\
         \x01\x03evt\x06openai\x01\x06gpt-4o#/v1/chat/completions?key=[REDACTED]\x04POST\
         \x01\x13{\"team\":\"\xc3\xa9 \\\"q\\\"\"}\x01\x03\x01\x10application/json\xf0\x01\
-        \x01\x0b203.0.113.9\x01\x08ua/1\x09\xe2\x9c\x93\x01\x02\x01a\x011\x01b\x00\x01B";
+        \x01\x0b203.0.113.9\x01\x08ua/1\x09\xe2\x9c\x93\x01\x02\x01a\x011\x01b\x00\x01\
+        \x01\x204bf92f3577b34da6a3ce929d0e0e4736B";
     const PINNED_END: &[u8] = b"\x04\x03b-1\x01\xf6\xc9\xcb\xed\xefd\x04acct\x02gw\
         \x06openai\x06gpt-4o\x01\xf7\x03\x01\x01\xde\x06\x01\xc4\x06\x01\"\x01\x12\x01\x06\x01\x01\
         \x01\xecf\xeb\x85\xa7\xfc\xe0>\x01\x04\x01\x11text/event-stream\

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
+use std::sync::atomic::Ordering::Relaxed;
 
 use super::{Format, Readings};
 use crate::auth::{bearer, hashes_equal, sha256};
@@ -43,6 +44,8 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
             log_spool_bytes: state.logs().spool_bytes(),
             cache_bypasses: state.cache().bypasses(),
             redis_fallbacks: state.rate_limiter().redis_fallbacks(),
+            otel_spans_exported: state.telemetry().counts().exported.load(Relaxed),
+            otel_spans_dropped: state.telemetry().counts().dropped.load(Relaxed),
         },
         format,
     );

@@ -99,6 +99,14 @@ impl Attempts<'_> {
                 return Err(refused);
             }
             dispatched.store(true, Ordering::Relaxed);
+            let mut headers = headers;
+            // The provider's spans become children of this attempt's (docs/observability.md).
+            if let (Some(trace), Some(span)) = (&record.trace, &record.span) {
+                headers.insert(
+                    crate::otel::TRACEPARENT,
+                    crate::otel::traceparent(trace.trace_id, span.span_id, true),
+                );
+            }
             let stored_key = crate::keys::used_in(self.state, self.provider, &headers);
             let send = self
                 .provider

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use super::options::RequestOptions;
 use crate::auth::TokenScope;
 use crate::gateways::Gateway;
+use crate::otel::RequestTrace;
 use crate::state::AppState;
 
 /// What is known of a request from its first byte on, before its gateway is.
@@ -50,6 +51,8 @@ pub struct RequestContext<'s> {
     pub dispatched: AtomicBool,
     /// The run token came where a provider key goes: a stored key must take its place.
     pub run_token_as_key: bool,
+    /// The request's trace when it is exported (docs/observability.md); made after admission.
+    pub trace: Option<Arc<RequestTrace>>,
 }
 
 impl<'s> RequestContext<'s> {
@@ -71,6 +74,7 @@ impl<'s> RequestContext<'s> {
             provider,
             dispatched: AtomicBool::new(false),
             run_token_as_key: false,
+            trace: None,
         }
     }
 }

@@ -124,7 +124,23 @@ async fn one_call(
         ));
     }
     let cache = cache_plan(ctx, &call, options);
-    let leader = match look_up(state.cache(), cache.as_ref()).await {
+    let lookup_began = crate::clock::monotonic_now();
+    let lookup = look_up(state.cache(), cache.as_ref()).await;
+    if let (Some(trace), Some(_)) = (&ctx.trace, &cache) {
+        let status = match &lookup {
+            Lookup::Answered(_) => "HIT",
+            Lookup::Miss(_) => "MISS",
+        };
+        trace.phase(
+            "cache lookup",
+            lookup_began,
+            vec![opentelemetry::KeyValue::new(
+                "tollgate.cache_status",
+                status,
+            )],
+        );
+    }
+    let leader = match lookup {
         Lookup::Answered(cached) => {
             write_begin(state, begin).await?;
             ctx.dispatched.store(true, Ordering::Relaxed);

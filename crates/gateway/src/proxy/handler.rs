@@ -6,7 +6,8 @@
 //! 1. route       the path guard; which route (provider pass-through, compat, universal)
 //! 2. gateway     the gateway the URL names; from here on the request has its context, and a
 //!                refusal is counted under its gateway
-//! 3. admission   cf-aig-* options, authentication, client address, rate limit
+//! 3. admission   cf-aig-* options, authentication, client address, rate limit; then the
+//!                request's trace, when it is exported (docs/observability.md)
 //! 4. plan        the route's upstream calls (provider, URL, headers, body), or its own answer
 //! 5. execute     per call: log, cache, attempts with retries, relay with the end record
 //! ```
@@ -29,6 +30,7 @@ use super::record;
 use super::{compat, native, universal};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::bounds;
+use crate::otel::RequestTrace;
 use crate::state::AppState;
 
 pub async fn proxy(State(state): State<AppState>, request: Request) -> Response {
@@ -91,17 +93,44 @@ async fn serve(state: &AppState, arrival: Arrival, request: Request) -> Response
     };
     let mut ctx = RequestContext::new(state, arrival, gateway, provider);
     // Admission may take a run token out of the headers (sent where a provider key goes).
-    let result = match admit(&mut ctx, &mut parts.headers, &parts.extensions).await {
+    let admitted = admit(&mut ctx, &mut parts.headers, &parts.extensions).await;
+    ctx.trace = begin_trace(&ctx, &parts);
+    let result = match admitted {
         Ok(()) => run(&mut ctx, &route, &parts, body).await,
         Err(refused) => Err(refused),
     };
-    match result {
+    let mut response = match result {
         Ok(response) => response,
         Err(error) => {
             record::refusal(&ctx, &error);
             error.into_response()
         }
+    };
+    // For the access log's line (server/access_log.rs).
+    if let Some(trace) = &ctx.trace {
+        response
+            .extensions_mut()
+            .insert(crate::otel::TracedAs(trace.trace_id));
     }
+    response
+}
+
+/// The request's trace, once its options are known (docs/observability.md), with admission
+/// as its first phase.
+fn begin_trace(ctx: &RequestContext<'_>, parts: &Parts) -> Option<std::sync::Arc<RequestTrace>> {
+    let trace = ctx.state.telemetry().begin(crate::otel::RequestFacts {
+        gateway: &ctx.gateway,
+        headers: &parts.headers,
+        cf_trace_id: ctx.options.otel_trace_id,
+        cf_parent_span_id: ctx.options.otel_parent_span_id,
+        log_id: &ctx.log_id.to_string(),
+        method: parts.method.as_str(),
+        metadata: ctx.options.metadata.as_deref(),
+        created_at: ctx.created_at,
+        started: ctx.started,
+    })?;
+    trace.phase("admission", ctx.started, Vec::new());
+    Some(trace)
 }
 
 fn route<'p>(uri: &'p http::Uri, method: &Method) -> Result<Route<'p>, GatewayError> {

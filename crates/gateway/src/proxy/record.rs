@@ -18,6 +18,7 @@ use crate::cache::CachedResponse;
 use crate::convert::{millis_i64, saturating_i64, saturating_i64_from_usize};
 use crate::error::{ErrorCode, GatewayError};
 use crate::logs::{LogBegin, LogEnd, RollupFacts};
+use crate::otel::{AttemptSpan, RequestTrace};
 use crate::pricing::{TokenCounts, custom_cost};
 use crate::state::AppState;
 use crate::usage::{Extracted, UsageFormat};
@@ -45,6 +46,12 @@ pub struct RequestLog {
     pub attempt: i64,
     /// The attempt's reserved worst-case cost, settled by its end record (docs/budgets.md).
     pub reservation: Option<Arc<Reservation>>,
+    /// The request's trace, which the end record closes the attempt's span in.
+    pub trace: Option<Arc<RequestTrace>>,
+    /// The attempt's span, from when it was sent.
+    pub span: Option<AttemptSpan>,
+    /// The universal step the call is (0-based).
+    pub step: Option<i64>,
 }
 
 impl RequestLog {
@@ -81,7 +88,13 @@ impl RequestLog {
             usage_format: call.provider.usage,
             attempt: 1,
             reservation: None,
+            trace: ctx.trace.clone(),
+            span: None,
+            step: call.step,
         };
+        if let Some(trace) = &ctx.trace {
+            trace.call(&call.path, body);
+        }
         let begin = stored.then(|| {
             let limit = state.config().logs.body_max_bytes;
             let headers = &*call.logged_headers;
@@ -111,6 +124,7 @@ impl RequestLog {
                     Vec::new()
                 },
                 request_head_complete: body.len() <= limit,
+                trace_id: ctx.trace.as_ref().map(|trace| trace.trace_id.to_string()),
             };
             let head = if keep_payload {
                 body[..body.len().min(limit)].to_vec()
@@ -128,6 +142,10 @@ impl RequestLog {
             id: id.to_string(),
             attempt: i64::from(attempt),
             reservation: None,
+            span: self
+                .trace
+                .as_ref()
+                .map(|trace| trace.begin_attempt(i64::from(attempt), self.step)),
             ..self.clone()
         }
     }
@@ -166,6 +184,7 @@ impl RequestLog {
     /// `failure` is the gateway error that ended the request, if one did (for metrics).
     pub async fn record(&self, mut end: LogEnd, head: Vec<u8>, failure: Option<ErrorCode>) -> bool {
         end.rollup = Some(self.facts.clone());
+        let head = self.trace_end(&end, head);
         self.settle(&end).await;
         self.state.metrics().observe(&end, failure);
         if !self.stored {
@@ -180,11 +199,24 @@ impl RequestLog {
     /// Like [`RequestLog::record`], for paths with nobody left to wait (the client went away).
     pub fn record_detached(&self, mut end: LogEnd, head: Vec<u8>) {
         end.rollup = Some(self.facts.clone());
+        let head = self.trace_end(&end, head);
         self.settle_detached(&end);
         self.state.metrics().observe(&end, None);
         self.state
             .logs()
             .end_detached(end, if self.stored { head } else { Vec::new() });
+    }
+
+    /// Closes the attempt's span (or notes a cache hit) in the request's trace, and returns the
+    /// body head the row keeps: a head captured only for the trace is not logged.
+    fn trace_end(&self, end: &LogEnd, head: Vec<u8>) -> Vec<u8> {
+        if let Some(trace) = &self.trace {
+            trace.end_call(self.span.as_ref(), &self.facts, end, &head);
+        }
+        match self.keep_payload {
+            true => head,
+            false => Vec::new(),
+        }
     }
 
     /// The end of an attempt that got no response (timeout, unreachable provider; then
@@ -309,6 +341,9 @@ impl RequestLog {
                 cache_read: usage.cache_read_tokens,
                 cache_write: usage.cache_write_tokens,
             };
+            if let (Some(trace), Some(model)) = (&self.trace, &body.extracted.response_model) {
+                trace.response_model(model);
+            }
             let model = self
                 .model
                 .as_deref()
@@ -334,9 +369,14 @@ impl RequestLog {
     /// The most of a response body a row keeps (`logs.body_max_bytes`, and only when payloads
     /// are kept).
     pub fn head_limit(&self) -> usize {
-        match self.keep_payload {
-            true => self.state.config().logs.body_max_bytes,
-            false => 0,
+        let for_trace = self
+            .trace
+            .as_ref()
+            .is_some_and(|trace| trace.wants_bodies());
+        match (self.keep_payload, for_trace) {
+            (true, _) => self.state.config().logs.body_max_bytes,
+            (false, true) => crate::otel::BODY_ATTRIBUTE_BYTES,
+            (false, false) => 0,
         }
     }
 
@@ -391,6 +431,9 @@ pub async fn write_begin(state: &AppState, begin: Option<Begin>) -> Result<(), G
 /// refusals cost nothing upstream, and a flood of them must not fill the disk). A request that
 /// went upstream has its attempts' end records instead.
 pub(super) fn refusal(ctx: &RequestContext<'_>, error: &GatewayError) {
+    if let Some(trace) = &ctx.trace {
+        trace.refused(error.code.status().as_u16(), &error.message);
+    }
     if ctx.dispatched.load(Ordering::Relaxed) {
         return;
     }

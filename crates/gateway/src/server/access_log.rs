@@ -3,7 +3,7 @@
 //! duration is the whole stream (docs/configuration.md, "Server log").
 //!
 //! The line holds the method, the path without its query (a query can carry a provider key,
-//! Gemini's `?key=`), status, duration, gateway, provider and log id. No header or body, so no
+//! Gemini's `?key=`), status, duration, gateway, provider, log id and trace id. No header or body, so no
 //! credential, reaches it; request paths cannot hold control characters (hyper refuses them).
 
 use std::pin::Pin;
@@ -39,12 +39,18 @@ pub async fn access_log(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let trace_id = response
+        .extensions()
+        .get::<crate::otel::TracedAs>()
+        .map(|traced| traced.0.to_string())
+        .unwrap_or_default();
     let line = AccessLine {
         started,
         method,
         status: response.status().as_u16(),
         path,
         log_id,
+        trace_id,
     };
     response.map(|body| {
         Body::new(LoggedBody {
@@ -60,6 +66,8 @@ struct AccessLine {
     status: u16,
     path: String,
     log_id: String,
+    /// The OpenTelemetry trace, when the request was traced (docs/observability.md).
+    trace_id: String,
 }
 
 impl AccessLine {
@@ -77,6 +85,7 @@ impl AccessLine {
             gateway = %gateway,
             provider = %provider,
             log_id = %self.log_id,
+            trace_id = %self.trace_id,
             "request"
         );
     }

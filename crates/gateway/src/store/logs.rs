@@ -52,6 +52,8 @@ pub struct LogRow {
     pub user_agent: Option<String>,
     /// Gateway-side reason for a failure (`interrupted`, `client disconnected`, …).
     pub error: Option<String>,
+    /// The OpenTelemetry trace of the request, when it was traced.
+    pub trace_id: Option<String>,
     /// False while the request is in flight (only its begin record has arrived).
     pub completed: bool,
 }
@@ -95,7 +97,7 @@ pub struct LogFilter {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LogQuery {
     pub filters: Vec<LogFilter>,
-    /// Free-text search over model, provider, path, metadata and event id.
+    /// Free-text search over model, provider, path, metadata, event id and trace id.
     pub search: Option<String>,
     /// Column to order by (default `created_at`) and direction (default descending).
     pub order_by: Option<String>,

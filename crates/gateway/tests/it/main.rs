@@ -25,6 +25,7 @@ mod logs;
 mod logs_api;
 mod management;
 mod metrics;
+mod otel;
 mod proxy;
 mod ratelimit;
 mod retries;

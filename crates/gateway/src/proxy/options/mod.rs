@@ -34,6 +34,10 @@ pub struct RequestOptions {
     pub event_id: Option<String>,
     /// `cf-aig-byok-alias`: which stored provider key to use (docs/keys.md).
     pub byok_alias: Option<String>,
+    /// `cf-aig-otel-trace-id`: the trace the request's spans join (docs/observability.md).
+    pub otel_trace_id: Option<opentelemetry::trace::TraceId>,
+    /// `cf-aig-otel-parent-span-id`: the caller's span, their parent.
+    pub otel_parent_span_id: Option<opentelemetry::trace::SpanId>,
 }
 
 /// `cf-aig-custom-cost`: USD per token in and out, or a total.
@@ -110,6 +114,18 @@ impl RequestOptions {
                     options.event_id = Some(text.to_owned());
                 }
                 "byok-alias" => options.byok_alias = Some(text.to_owned()),
+                "otel-trace-id" => {
+                    options.otel_trace_id = Some(
+                        crate::otel::trace_id(text)
+                            .ok_or_else(|| bad("expected 32 hex digits, not all zero"))?,
+                    );
+                }
+                "otel-parent-span-id" => {
+                    options.otel_parent_span_id = Some(
+                        crate::otel::span_id(text)
+                            .ok_or_else(|| bad("expected 16 hex digits, not all zero"))?,
+                    );
+                }
                 // Other cf-aig-* headers (Cloudflare features Tollgate lacks) are ignored, and
                 // like every cf-aig-* header never forwarded.
                 _ => {}
@@ -138,6 +154,9 @@ impl RequestOptions {
             backoff: other.backoff.or(self.backoff),
             event_id: self.event_id.clone(),
             byok_alias: other.byok_alias.clone().or_else(|| self.byok_alias.clone()),
+            // One request, one trace.
+            otel_trace_id: self.otel_trace_id,
+            otel_parent_span_id: self.otel_parent_span_id,
         }
     }
 }

@@ -222,6 +222,7 @@ fn records(row: &LogRow) -> Vec<SpoolRecord> {
             Vec::new()
         },
         request_head_complete: row.request_head_complete.unwrap_or(true),
+        trace_id: row.trace_id.clone(),
     };
     let mut out = vec![SpoolRecord::Begin {
         begin: Box::new(begin),

@@ -72,6 +72,7 @@ mod tests {
             keep_payload: true,
             request_headers: vec![("h".into(), "v".into())],
             request_head_complete: true,
+            trace_id: Some("t".into()),
         };
         let end = LogEnd {
             id: "id".into(),

@@ -72,6 +72,7 @@ fn begin(i: usize) -> LogBegin {
             Vec::new()
         },
         request_head_complete: true,
+        trace_id: None,
     }
 }
 

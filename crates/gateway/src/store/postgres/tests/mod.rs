@@ -73,6 +73,7 @@ pub(super) fn begin(id: &str, instance: &str, created_at_ms: i64) -> LogBegin {
         keep_payload: false,
         request_headers: Vec::new(),
         request_head_complete: true,
+        trace_id: None,
     }
 }
 

@@ -123,6 +123,7 @@ fn begin(id: &str, created_at_ms: i64, keep_payload: bool) -> LogBegin {
             Vec::new()
         },
         request_head_complete: false,
+        trace_id: None,
     }
 }
 
