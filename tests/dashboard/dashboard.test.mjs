@@ -764,7 +764,8 @@ describe('dashboard', () => {
     );
     assert.equal(sent.status, 200);
     const recorded = await (await fetch(`${stack.mock.url}/__mock/requests`)).json();
-    const last = recorded[recorded.length - 1];
+    // The mock also collects the gateway's OTLP exports: find the chat request itself.
+    const last = recorded.filter((r) => r.path_and_query.endsWith('/chat/completions')).at(-1);
     assert.deepEqual(
       last.headers.filter(([name]) => name === 'authorization').map(([, value]) => value),
       [`Bearer ${SECRET}`],
