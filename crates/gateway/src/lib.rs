@@ -42,6 +42,7 @@ pub mod config;
 pub mod convert;
 pub mod dashboard;
 pub mod error;
+pub mod evaluations;
 pub mod gateways;
 pub mod keys;
 pub mod logs;

@@ -34,6 +34,19 @@ async fn check_gateway(
     Ok(())
 }
 
+/// A dataset's filter (docs/evaluations.md), checked and typed exactly as a logs query's.
+pub(super) fn dataset_filter(
+    key: &str,
+    operator: &str,
+    values: &[Value],
+) -> Result<crate::store::logs::LogFilter, String> {
+    query::validate(pairing::RawFilter {
+        key: Some(key.to_owned()),
+        operator: Some(operator.to_owned()),
+        values: values.to_vec(),
+    })
+}
+
 pub async fn list(
     State(state): State<AppState>,
     ApiPath((account_id, gateway_id)): ApiPath<(String, String)>,

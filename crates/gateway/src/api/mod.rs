@@ -2,7 +2,9 @@
 //! unauthenticated health routes.
 
 mod analytics;
+mod datasets;
 mod envelope;
+mod evaluations;
 mod extract;
 mod gateways;
 mod health;
@@ -63,6 +65,28 @@ pub fn router() -> Router<AppState> {
             get(provider_configs::get)
                 .patch(provider_configs::update)
                 .delete(provider_configs::delete),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/datasets",
+            get(datasets::list).post(datasets::create),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/datasets/{dataset}",
+            get(datasets::get)
+                .put(datasets::update)
+                .delete(datasets::delete),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/evaluations",
+            get(evaluations::list).post(evaluations::create),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/evaluations/{evaluation}",
+            get(evaluations::get).delete(evaluations::delete),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/evaluation-types",
+            get(evaluations::list_types),
         )
         .route(
             "/accounts/{account}/ai-gateway/settings_bounds",

@@ -120,6 +120,14 @@ pub struct LogPageInfo {
     pub max_tokens_out: Option<i64>,
     pub min_total_tokens: Option<i64>,
     pub max_total_tokens: Option<i64>,
+    /// What evaluations read (docs/evaluations.md): sums and counts of the rows that have a
+    /// cost or a duration, and the thumbs up and down.
+    pub cost_sum: Option<f64>,
+    pub cost_count: u64,
+    pub duration_sum: Option<f64>,
+    pub duration_count: u64,
+    pub feedback_up: u64,
+    pub feedback_down: u64,
 }
 
 /// Fields a `PATCH …/logs/{id}` may change; `Some(None)` clears.

@@ -141,7 +141,7 @@ pub(super) fn parse(raw: Option<&str>) -> Result<Parsed, String> {
 }
 
 /// Checks a filter's key, operator and values, and types the values for its key.
-fn validate(raw: RawFilter) -> Result<LogFilter, String> {
+pub(super) fn validate(raw: RawFilter) -> Result<LogFilter, String> {
     let key = raw.key.ok_or("filters: a filter has no key")?;
     let kind = kind(&key).ok_or_else(|| {
         format!(

@@ -284,6 +284,12 @@ pub(crate) async fn aggregates_cover_the_whole_filtered_set<B: Backend>() -> any
             max_tokens_out: Some(20),
             min_total_tokens: Some(0),
             max_total_tokens: Some(100),
+            cost_sum: Some(1.75),
+            cost_count: 3,
+            duration_sum: Some(455.0),
+            duration_count: 4,
+            feedback_up: 1,
+            feedback_down: 1,
         }
     );
     let openai = query(vec![filter("provider", FilterOp::Eq, &[json!("openai")])]);

@@ -4,6 +4,7 @@
 //! own test module and invoking [`suite!`] there; what only one backend has (its query plans,
 //! its scale runs, its migration lock, its connection settings) stays beside it.
 
+pub(crate) mod documents;
 pub(crate) mod logs;
 pub(crate) mod provider_keys;
 pub(crate) mod registry;
@@ -60,6 +61,9 @@ macro_rules! suite {
         );
         $crate::store::conformance::suite!(@tests $backend; provider_keys;
             provider_keys_round_trip,
+        );
+        $crate::store::conformance::suite!(@tests $backend; documents;
+            documents_round_trip_by_kind_and_go_with_their_gateway,
         );
     };
     (@tests $backend:ty; $module:ident; $($test:ident),* $(,)?) => {

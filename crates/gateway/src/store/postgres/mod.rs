@@ -9,6 +9,7 @@
 
 mod call;
 mod connect;
+mod documents;
 mod listener;
 pub(in crate::store) mod log_arrays;
 mod logs_ingest;

@@ -49,7 +49,10 @@ pub(crate) fn list(
     let info = format!(
         "SELECT COUNT(*), MIN(cost), MAX(cost), MIN(duration), MAX(duration), \
          MIN(tokens_in), MAX(tokens_in), MIN(tokens_out), MAX(tokens_out), \
-         MIN({TOTAL_TOKENS}), MAX({TOTAL_TOKENS}) FROM logs WHERE {}",
+         MIN({TOTAL_TOKENS}), MAX({TOTAL_TOKENS}), \
+         SUM(cost), COUNT(cost), CAST(SUM(duration) AS DOUBLE PRECISION), COUNT(duration), \
+         COUNT(CASE WHEN feedback = 1 THEN 1 END), COUNT(CASE WHEN feedback = -1 THEN 1 END) \
+         FROM logs WHERE {}",
         clause.sql
     );
     let info_params = clause.params.len();
@@ -291,10 +294,11 @@ fn scalar(dialect: Dialect, kind: Kind, value: &Value) -> Option<Param> {
 }
 
 /// The types of [`ListSql::info`]'s columns, in order.
-pub(crate) const INFO_TYPES: [ColumnType; 11] = {
+pub(crate) const INFO_TYPES: [ColumnType; 17] = {
     use ColumnType::{Integer, Real};
     [
-        Integer, Real, Real, Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer,
+        Integer, Real, Real, Integer, Integer, Integer, Integer, Integer, Integer, Integer,
+        Integer, Real, Integer, Real, Integer, Integer, Integer,
     ]
 };
 
@@ -317,8 +321,11 @@ pub(crate) fn page_info<E>(
             _ => None,
         })
     };
+    let count = |i: usize| -> Result<u64, E> {
+        Ok(int(i)?.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+    };
     Ok(LogPageInfo {
-        total_count: int(0)?.and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+        total_count: count(0)?,
         min_cost: real(1)?,
         max_cost: real(2)?,
         min_duration: int(3)?,
@@ -329,6 +336,12 @@ pub(crate) fn page_info<E>(
         max_tokens_out: int(8)?,
         min_total_tokens: int(9)?,
         max_total_tokens: int(10)?,
+        cost_sum: real(11)?,
+        cost_count: count(12)?,
+        duration_sum: real(13)?,
+        duration_count: count(14)?,
+        feedback_up: count(15)?,
+        feedback_down: count(16)?,
     })
 }
 

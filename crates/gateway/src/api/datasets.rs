@@ -1,0 +1,230 @@
+//! `/accounts/{account}/ai-gateway/gateways/{gw}/datasets[/{id}]` (docs/evaluations.md): saved
+//! log filters in Cloudflare's shape, read from the store on every call.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::envelope::{ok, ok_page};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::{ApiError, gateways::named_gateway, logs::dataset_filter};
+use crate::evaluations::Dataset;
+use crate::gateways::{FieldError, Gateway};
+use crate::state::AppState;
+use crate::store::logs::LogFilter;
+use crate::store::{DocumentKind, StoreError, StoredDocument};
+
+/// Per gateway: each is a saved query, and an evaluation runs all it names.
+pub(super) const MAX_DATASETS: usize = 100;
+const DEFAULT_PER_PAGE: usize = 20;
+const MAX_PER_PAGE: usize = 100;
+
+#[derive(Deserialize)]
+pub struct DatasetListQuery {
+    page: Option<usize>,
+    per_page: Option<usize>,
+    enable: Option<bool>,
+    name: Option<String>,
+    search: Option<String>,
+}
+
+/// The filters of a dataset as log filters, each checked as the logs API checks its own.
+pub(super) fn log_filters(dataset: &Dataset) -> Result<Vec<LogFilter>, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut filters = Vec::new();
+    for (i, filter) in dataset.filters.iter().enumerate() {
+        match dataset_filter(&filter.key, &filter.operator, &filter.values) {
+            Ok(filter) => filters.push(filter),
+            Err(message) => errors.push(FieldError {
+                field: format!("filters[{i}]").into(),
+                message: message.trim_start_matches("filters: ").to_owned(),
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(filters)
+    } else {
+        Err(errors)
+    }
+}
+
+fn parse(body: &Map<String, Value>) -> Result<Dataset, ApiError> {
+    let dataset = Dataset::parse(body).map_err(ApiError::invalid_fields)?;
+    log_filters(&dataset).map_err(ApiError::invalid_fields)?;
+    Ok(dataset)
+}
+
+/// A stored dataset, read back through the same checks it passed when written.
+pub(super) fn stored(document: &StoredDocument) -> Result<Dataset, ApiError> {
+    serde_json::from_str::<Map<String, Value>>(&document.body)
+        .ok()
+        .and_then(|body| Dataset::parse(&body).ok())
+        .ok_or_else(|| {
+            tracing::error!(id = %document.id, "a stored dataset does not read back");
+            ApiError::internal()
+        })
+}
+
+/// The API's object: the body with its id, owner and times.
+pub(super) fn to_json(document: &StoredDocument, dataset: &Dataset) -> Value {
+    let mut object = dataset.to_json();
+    object.insert("id".into(), Value::String(document.id.clone()));
+    object.insert(
+        "account_id".into(),
+        Value::String(document.account_id.clone()),
+    );
+    object.insert(
+        "account_tag".into(),
+        Value::String(document.account_id.clone()),
+    );
+    object.insert(
+        "gateway_id".into(),
+        Value::String(document.gateway_id.clone()),
+    );
+    object.insert("created_at".into(), document.created_at.to_string().into());
+    object.insert(
+        "modified_at".into(),
+        document.modified_at.to_string().into(),
+    );
+    Value::Object(object)
+}
+
+pub(super) async fn find(
+    state: &AppState,
+    gateway: &Gateway,
+    id: &str,
+) -> Result<Option<StoredDocument>, ApiError> {
+    Ok(state
+        .store()
+        .list_documents(&gateway.account_id, &gateway.id, DocumentKind::Dataset)
+        .await?
+        .into_iter()
+        .find(|d| d.id == id))
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("Dataset")
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ApiPath((account_id, gateway_id)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<DatasetListQuery>,
+) -> Result<Response, ApiError> {
+    let gateway = named_gateway(&state, &account_id, &gateway_id).await?;
+    let page = query.page.unwrap_or(1).max(1);
+    let per_page = query
+        .per_page
+        .unwrap_or(DEFAULT_PER_PAGE)
+        .clamp(1, MAX_PER_PAGE);
+    let mut matching = Vec::new();
+    for document in state
+        .store()
+        .list_documents(&gateway.account_id, &gateway.id, DocumentKind::Dataset)
+        .await?
+    {
+        let dataset = stored(&document)?;
+        let keep = query.enable.is_none_or(|enable| dataset.enable == enable)
+            && query
+                .name
+                .as_deref()
+                .is_none_or(|name| dataset.name == name)
+            && query.search.as_deref().is_none_or(|search| {
+                document.id.contains(search) || dataset.matches_search(search)
+            });
+        if keep {
+            matching.push(to_json(&document, &dataset));
+        }
+    }
+    let total = matching.len();
+    let items = matching
+        .into_iter()
+        .skip((page - 1).saturating_mul(per_page))
+        .take(per_page)
+        .collect();
+    Ok(ok_page(items, page, per_page, total))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiPath((account_id, gateway_id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson,
+) -> Result<Response, ApiError> {
+    let gateway = named_gateway(&state, &account_id, &gateway_id).await?;
+    let dataset = parse(&body)?;
+    let existing = state
+        .store()
+        .list_documents(&gateway.account_id, &gateway.id, DocumentKind::Dataset)
+        .await?;
+    if existing.len() >= MAX_DATASETS {
+        return Err(ApiError::bad_request(format!(
+            "A gateway has at most {MAX_DATASETS} datasets: delete one first"
+        )));
+    }
+    let now = state.clock().now();
+    let document = StoredDocument {
+        account_id: gateway.account_id.clone(),
+        gateway_id: gateway.id.clone(),
+        kind: DocumentKind::Dataset,
+        id: uuid::Uuid::now_v7().to_string(),
+        body: Value::Object(dataset.to_json()).to_string(),
+        created_at: now,
+        modified_at: now,
+    };
+    match state.store().insert_document(&document).await {
+        Ok(()) => Ok(ok(to_json(&document, &dataset))),
+        // The gateway went away meanwhile.
+        Err(StoreError::NotFound) => Err(ApiError::gateway_not_found()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath((account_id, gateway_id, id)): ApiPath<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let gateway = named_gateway(&state, &account_id, &gateway_id).await?;
+    let document = find(&state, &gateway, &id).await?.ok_or_else(not_found)?;
+    Ok(ok(to_json(&document, &stored(&document)?)))
+}
+
+/// `PUT`: the whole dataset is replaced (name, enable and filters are all required).
+pub async fn update(
+    State(state): State<AppState>,
+    ApiPath((account_id, gateway_id, id)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson,
+) -> Result<Response, ApiError> {
+    let gateway = named_gateway(&state, &account_id, &gateway_id).await?;
+    let dataset = parse(&body)?;
+    let document = find(&state, &gateway, &id).await?.ok_or_else(not_found)?;
+    let document = StoredDocument {
+        body: Value::Object(dataset.to_json()).to_string(),
+        modified_at: state.clock().now(),
+        ..document
+    };
+    match state.store().update_document(&document).await {
+        Ok(()) => Ok(ok(to_json(&document, &dataset))),
+        Err(StoreError::NotFound) => Err(not_found()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Answers with the dataset as it was. Evaluations made from it keep their own copy.
+pub async fn delete(
+    State(state): State<AppState>,
+    ApiPath((account_id, gateway_id, id)): ApiPath<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let gateway = named_gateway(&state, &account_id, &gateway_id).await?;
+    let document = find(&state, &gateway, &id).await?.ok_or_else(not_found)?;
+    let dataset = stored(&document)?;
+    match state
+        .store()
+        .delete_document(&gateway.account_id, &gateway.id, DocumentKind::Dataset, &id)
+        .await
+    {
+        Ok(()) => Ok(ok(to_json(&document, &dataset))),
+        Err(StoreError::NotFound) => Err(not_found()),
+        Err(error) => Err(error.into()),
+    }
+}
