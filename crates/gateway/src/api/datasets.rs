@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use super::envelope::{ok, ok_page};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{ApiError, gateways::named_gateway, logs::dataset_filter};
-use crate::evaluations::Dataset;
-use crate::gateways::{FieldError, Gateway};
+use crate::evaluations::{Dataset, DatasetFilter};
+use crate::gateways::Gateway;
 use crate::state::AppState;
 use crate::store::logs::LogFilter;
 use crate::store::{DocumentKind, StoreError, StoredDocument};
@@ -29,37 +29,34 @@ pub struct DatasetListQuery {
     search: Option<String>,
 }
 
-/// The filters of a dataset as log filters, each checked as the logs API checks its own.
-pub(super) fn log_filters(dataset: &Dataset) -> Result<Vec<LogFilter>, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let mut filters = Vec::new();
-    for (i, filter) in dataset.filters.iter().enumerate() {
-        match dataset_filter(&filter.key, &filter.operator, &filter.values) {
-            Ok(filter) => filters.push(filter),
-            Err(message) => errors.push(FieldError {
-                field: format!("filters[{i}]").into(),
-                message: message.trim_start_matches("filters: ").to_owned(),
-            }),
-        }
-    }
-    if errors.is_empty() {
-        Ok(filters)
-    } else {
-        Err(errors)
-    }
+/// A filter's values, checked and typed as the logs API checks its own.
+fn log_filter(filter: &DatasetFilter) -> Result<LogFilter, String> {
+    dataset_filter(&filter.key, &filter.operator, &filter.values)
+        .map_err(|message| message.trim_start_matches("filters: ").to_owned())
+}
+
+/// The log query's filters of an accepted dataset.
+pub(super) fn log_filters(dataset: &Dataset) -> Result<Vec<LogFilter>, ApiError> {
+    dataset
+        .filters
+        .iter()
+        .map(log_filter)
+        .collect::<Result<_, _>>()
+        .map_err(|why| {
+            tracing::error!(%why, "a stored dataset's filter is no longer accepted");
+            ApiError::internal()
+        })
 }
 
 fn parse(body: &Map<String, Value>) -> Result<Dataset, ApiError> {
-    let dataset = Dataset::parse(body).map_err(ApiError::invalid_fields)?;
-    log_filters(&dataset).map_err(ApiError::invalid_fields)?;
-    Ok(dataset)
+    Dataset::parse(body, |filter| log_filter(filter).map(drop)).map_err(ApiError::invalid_fields)
 }
 
 /// A stored dataset, read back through the same checks it passed when written.
 pub(super) fn stored(document: &StoredDocument) -> Result<Dataset, ApiError> {
     serde_json::from_str::<Map<String, Value>>(&document.body)
         .ok()
-        .and_then(|body| Dataset::parse(&body).ok())
+        .and_then(|body| parse(&body).ok())
         .ok_or_else(|| {
             tracing::error!(id = %document.id, "a stored dataset does not read back");
             ApiError::internal()

@@ -206,7 +206,7 @@ pub async fn create(
         })?;
         let dataset = datasets::stored(&document)?;
         let query = LogQuery {
-            filters: datasets::log_filters(&dataset).map_err(ApiError::invalid_fields)?,
+            filters: datasets::log_filters(&dataset)?,
             page: 1,
             per_page: 1,
             ..LogQuery::default()

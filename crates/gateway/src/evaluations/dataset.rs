@@ -45,8 +45,12 @@ pub struct Dataset {
 
 impl Dataset {
     /// A create or replace body: `name`, `enable` and `filters` are all required, as in
-    /// Cloudflare's API. Every problem is reported, each naming its field.
-    pub fn parse(body: &Map<String, Value>) -> Result<Dataset, Vec<FieldError>> {
+    /// Cloudflare's API. `check` judges a filter's values (the logs API's typing). Every problem
+    /// is reported, each naming its field.
+    pub fn parse(
+        body: &Map<String, Value>,
+        check: impl Fn(&DatasetFilter) -> Result<(), String>,
+    ) -> Result<Dataset, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut fail = |field: Cow<'static, str>, message: String| {
             errors.push(FieldError { field, message });
@@ -76,7 +80,7 @@ impl Dataset {
         match body.get("filters") {
             Some(Value::Array(items)) if items.len() <= MAX_FILTERS => {
                 for (i, item) in items.iter().enumerate() {
-                    match filter(item) {
+                    match filter(item).and_then(|f| check(&f).map(|()| f)) {
                         Ok(filter) => filters.push(filter),
                         Err(message) => fail(format!("filters[{i}]").into(), message),
                     }
@@ -171,23 +175,33 @@ fn filter(item: &Value) -> Result<DatasetFilter, String> {
 mod tests {
     use super::*;
 
+    fn accept(_: &DatasetFilter) -> Result<(), String> {
+        Ok(())
+    }
+
     fn body(value: Value) -> Map<String, Value> {
         value.as_object().cloned().unwrap_or_default()
     }
 
     #[test]
     fn a_dataset_round_trips_through_its_json() {
-        let dataset = Dataset::parse(&body(json!({
-            "name": "slow gpt",
-            "enable": true,
-            "filters": [
-                {"key": "model", "operator": "eq", "value": ["gpt-4o"]},
-                {"key": "duration", "operator": "gt", "value": [1000]},
-            ],
-        })))
+        let dataset = Dataset::parse(
+            &body(json!({
+                "name": "slow gpt",
+                "enable": true,
+                "filters": [
+                    {"key": "model", "operator": "eq", "value": ["gpt-4o"]},
+                    {"key": "duration", "operator": "gt", "value": [1000]},
+                ],
+            })),
+            accept,
+        )
         .expect("valid");
         assert_eq!(dataset.filters.len(), 2);
-        assert_eq!(Dataset::parse(&dataset.to_json()), Ok(dataset.clone()));
+        assert_eq!(
+            Dataset::parse(&dataset.to_json(), accept),
+            Ok(dataset.clone())
+        );
         assert!(dataset.matches_search("GPT"));
         assert!(dataset.matches_search("duration"));
         assert!(!dataset.matches_search("claude"));
@@ -195,15 +209,18 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_with_its_field() {
-        let errors = Dataset::parse(&body(json!({
-            "name": "",
-            "filters": [
-                {"key": "modle", "operator": "eq", "value": ["x"]},
-                {"key": "cost", "operator": "neq", "value": [1]},
-                {"key": "cost", "operator": "gt", "value": []},
-                "cost > 1",
-            ],
-        })))
+        let errors = Dataset::parse(
+            &body(json!({
+                "name": "",
+                "filters": [
+                    {"key": "modle", "operator": "eq", "value": ["x"]},
+                    {"key": "cost", "operator": "neq", "value": [1]},
+                    {"key": "cost", "operator": "gt", "value": []},
+                    "cost > 1",
+                ],
+            })),
+            accept,
+        )
         .expect_err("invalid");
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_ref()).collect();
         assert_eq!(
@@ -219,9 +236,10 @@ mod tests {
         );
         assert!(errors[2].message.contains("unknown key `modle`"));
         let too_many = vec![json!({"key": "cached", "operator": "eq", "value": [true]}); 21];
-        let errors = Dataset::parse(&body(
-            json!({"name": "n", "enable": false, "filters": too_many}),
-        ))
+        let errors = Dataset::parse(
+            &body(json!({"name": "n", "enable": false, "filters": too_many})),
+            accept,
+        )
         .expect_err("too many");
         assert_eq!(errors[0].field, "filters");
     }

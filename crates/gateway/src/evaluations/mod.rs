@@ -5,5 +5,5 @@
 mod dataset;
 mod evaluators;
 
-pub use dataset::{DATASET_KEYS, Dataset, MAX_FILTERS, MAX_NAME_CHARS, MAX_VALUES};
+pub use dataset::{DATASET_KEYS, Dataset, DatasetFilter, MAX_FILTERS, MAX_NAME_CHARS, MAX_VALUES};
 pub use evaluators::{EVALUATION_TYPES, EvaluationType, Outcome, Totals};

@@ -17,6 +17,7 @@ mod compat;
 mod compat_messages;
 mod compat_responses;
 mod errors;
+mod evaluations;
 mod faults;
 mod guard;
 mod h2_abuse;
