@@ -1,6 +1,7 @@
 //! Copying the small tables: the gateway's own settings (the admin token's hash), gateways of
-//! every account, run tokens, whose SHA-256 hashes are copied as they are, and stored provider
-//! keys, copied sealed (the target opens them with the same key-encryption key).
+//! every account, run tokens, whose SHA-256 hashes are copied as they are, stored provider
+//! keys, copied sealed (the target opens them with the same key-encryption key), and datasets
+//! and evaluations.
 
 use std::borrow::Cow;
 
@@ -181,6 +182,56 @@ pub(super) async fn copy_provider_keys(
                             &key.created_at.to_string(),
                             &key.modified_at.to_string(),
                             &key.last_used_at.map(|t| t.to_string()),
+                        ],
+                    )
+                    .await?;
+            }
+            transaction.commit().await?;
+            Ok::<_, tokio_postgres::Error>(copied)
+        })
+        .await?;
+        advance(run, &mut summary, rows.len(), copied);
+    }
+    Ok(summary)
+}
+
+pub(super) async fn copy_documents(
+    run: &mut Run<'_>,
+    total: u64,
+) -> Result<TableSummary, TransferError> {
+    let mut summary = empty("documents", total);
+    let mut after: [String; 4] = Default::default();
+    loop {
+        let rows = run
+            .source
+            .documents(after.clone(), run.options.batch_rows)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = [
+            last.account_id.clone(),
+            last.gateway_id.clone(),
+            last.kind.clone(),
+            last.id.clone(),
+        ];
+        let client = &mut run.client;
+        let copied = within(async {
+            let transaction = client.transaction().await?;
+            let mut copied = 0;
+            for row in &rows {
+                copied += transaction
+                    .execute(
+                        "INSERT INTO documents
+                             (account_id, gateway_id, kind, id, body, created_at, modified_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         ON CONFLICT DO NOTHING",
+                        &[
+                            &pg_text(&row.account_id),
+                            &pg_text(&row.gateway_id),
+                            &pg_text(&row.kind),
+                            &pg_text(&row.id),
+                            &pg_text(&row.body),
+                            &row.created_at,
+                            &row.modified_at,
                         ],
                     )
                     .await?;

@@ -39,6 +39,7 @@ pub(super) struct SourceCounts {
     pub gateways: u64,
     pub tokens: u64,
     pub provider_keys: u64,
+    pub documents: u64,
     pub logs: u64,
     pub rollups: [u64; 3],
 }
@@ -53,6 +54,17 @@ pub(super) struct GatewayRow {
     pub id: String,
     /// The settings object as JSON text.
     pub settings: String,
+    pub created_at: String,
+    pub modified_at: String,
+}
+
+/// A dataset or an evaluation, its columns as stored (docs/evaluations.md).
+pub(super) struct DocumentRow {
+    pub account_id: String,
+    pub gateway_id: String,
+    pub kind: String,
+    pub id: String,
+    pub body: String,
     pub created_at: String,
     pub modified_at: String,
 }
@@ -222,6 +234,7 @@ impl SqliteSource {
                 gateways: count("gateways")?,
                 tokens: count("tokens")?,
                 provider_keys: count("provider_keys")?,
+                documents: count("documents")?,
                 logs: count("logs")?,
                 rollups: [
                     count("rollups_minute")?,
@@ -323,6 +336,39 @@ impl SqliteSource {
                 .query_map(
                     params![after, crate::convert::saturating_i64_from_usize(limit)],
                     key_from_row,
+                )?
+                .collect()
+        })
+        .await
+    }
+
+    /// Datasets and evaluations after `after` (by their key).
+    pub(super) async fn documents(
+        &self,
+        after: [String; 4],
+        limit: usize,
+    ) -> Result<Vec<DocumentRow>, TransferError> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(
+                "SELECT account_id, gateway_id, kind, id, body, created_at, modified_at
+                 FROM documents WHERE (account_id, gateway_id, kind, id) > (?1, ?2, ?3, ?4)
+                 ORDER BY account_id, gateway_id, kind, id LIMIT ?5",
+            )?;
+            let [account, gateway, kind, id] = after;
+            statement
+                .query_map(
+                    params![account, gateway, kind, id, saturating_i64_from_usize(limit)],
+                    |r| {
+                        Ok(DocumentRow {
+                            account_id: r.get(0)?,
+                            gateway_id: r.get(1)?,
+                            kind: r.get(2)?,
+                            id: r.get(3)?,
+                            body: r.get(4)?,
+                            created_at: r.get(5)?,
+                            modified_at: r.get(6)?,
+                        })
+                    },
                 )?
                 .collect()
         })

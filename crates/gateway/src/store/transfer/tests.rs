@@ -15,7 +15,10 @@ use crate::gateways::{Gateway, GatewaySettings};
 use crate::logs::{LogBegin, LogEnd, RollupFacts, SpoolPosition, SpoolRecord};
 use crate::store::logs::{AnalyticsStore, BodyKind, LogPatch, LogStore};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{GatewayStore, ProviderKeyStore, SettingStore, StoredToken, TokenStore};
+use crate::store::{
+    DocumentKind, DocumentStore, GatewayStore, ProviderKeyStore, SettingStore, StoredDocument,
+    StoredToken, TokenStore,
+};
 
 const INSTANCE: &str = "0190b5a4-0000-7000-8000-000000000001";
 const LOGS: usize = 60;
@@ -168,6 +171,20 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
             last_used_at: Some(now),
         })
         .await?;
+    // A dataset and an evaluation of the same id: different documents.
+    for kind in [DocumentKind::Dataset, DocumentKind::Evaluation] {
+        store
+            .insert_document(&StoredDocument {
+                account_id: "local".into(),
+                gateway_id: "alpha".into(),
+                kind,
+                id: "doc-1".into(),
+                body: format!(r#"{{"name":"{}"}}"#, kind.as_str()),
+                created_at: now,
+                modified_at: now,
+            })
+            .await?;
+    }
     store
         .insert_token(&StoredToken {
             id: "tok-1".into(),
@@ -277,6 +294,10 @@ async fn assert_same(source: &SqliteStore, target: &PostgresStore) -> anyhow::Re
     ensure!(source.list_tokens().await? == target.list_tokens().await?);
     ensure!(source.list_provider_keys().await? == target.list_provider_keys().await?);
     ensure!(target.list_provider_keys().await?.len() == 1);
+    for kind in [DocumentKind::Dataset, DocumentKind::Evaluation] {
+        let want = source.list_documents("local", "alpha", kind).await?;
+        ensure!(want.len() == 1 && target.list_documents("local", "alpha", kind).await? == want);
+    }
     ensure!(
         target.get_setting("admin_token_sha256").await? == Some("ab".repeat(32)),
         "the admin token's hash"
