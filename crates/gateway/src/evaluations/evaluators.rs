@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::convert::count_as_f64;
 use crate::store::logs::LogPageInfo;
 
 /// One evaluator, as `GET …/evaluation-types` lists it.
@@ -85,7 +86,8 @@ impl EvaluationType {
             Kind::Feedback => {
                 let rated = totals.feedback_up.saturating_add(totals.feedback_down);
                 (
-                    average(totals.feedback_up as f64 * 100.0, rated).map(|v| format!("{v:.1}")),
+                    average(count_as_f64(totals.feedback_up) * 100.0, rated)
+                        .map(|v| format!("{v:.1}")),
                     rated,
                 )
             }
@@ -113,7 +115,7 @@ impl EvaluationType {
 }
 
 fn average(sum: f64, count: u64) -> Option<f64> {
-    (count > 0).then(|| sum / count as f64)
+    (count > 0).then(|| sum / count_as_f64(count))
 }
 
 /// The aggregates of every dataset of an evaluation, added up (a log two datasets select counts

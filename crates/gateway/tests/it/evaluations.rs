@@ -34,7 +34,8 @@ async fn call(gw: &TestGateway, method: Method, path: &str, body: Option<Value>)
 }
 
 fn average(values: &[f64]) -> f64 {
-    values.iter().sum::<f64>() / values.len() as f64
+    let count = u32::try_from(values.len()).expect("a few values");
+    values.iter().sum::<f64>() / f64::from(count)
 }
 
 #[tokio::test]
