@@ -157,3 +157,37 @@ export interface ProviderKey {
   rate_limit?: number;
   rate_limit_period?: number;
 }
+
+/** A saved set of log filters (docs/evaluations.md). */
+export interface Dataset {
+  id: string;
+  name: string;
+  enable: boolean;
+  filters: { key: string; operator: string; value: (string | number | boolean)[] }[];
+  created_at: string;
+  modified_at: string;
+}
+
+export interface EvaluationType {
+  id: string;
+  name: string;
+  description: string;
+}
+
+/** A snapshot of what the evaluators found in its datasets' logs. */
+export interface Evaluation {
+  id: string;
+  name: string;
+  datasets: Dataset[];
+  processed: boolean;
+  total_logs: number;
+  results: {
+    id: string;
+    evaluation_type_id: string;
+    result: string;
+    status: number;
+    status_description: string;
+    total_logs: number;
+  }[];
+  created_at: string;
+}

@@ -653,6 +653,43 @@ describe('dashboard', () => {
     assert.doesNotMatch(page.url(), /2020-01-01/);
   });
 
+  test('makes a dataset and evaluates it: the results are what the API computed from the logs', async () => {
+    await go(`/gateways/${GATEWAY}`);
+    await clickTab('Evaluations');
+    await page.waitForURL('**/evaluations');
+    await page.getByText('No datasets yet.').waitFor();
+
+    // A value of the wrong type is refused next to the filter it is in.
+    await page.fill('#dataset-name', 'mini');
+    await page.selectOption('#filter-0-key', 'cost');
+    await page.selectOption('#filter-0-operator', 'gt');
+    await page.fill('#filter-0-value', 'cheap');
+    await page.click('text=Save dataset');
+    await page.locator('#filter-0-value-error', { hasText: 'must be a number' }).waitFor();
+
+    await page.selectOption('#filter-0-key', 'model');
+    await page.selectOption('#filter-0-operator', 'eq');
+    await page.fill('#filter-0-value', 'gpt-4o-mini');
+    await page.click('text=Save dataset');
+    const dataset = page.locator('tr', { hasText: 'model eq gpt-4o-mini' });
+    await dataset.waitFor();
+
+    await dataset.getByLabel('Evaluate mini').check();
+    await page.fill('#evaluation-name', 'baseline');
+    await page.click('text=Evaluate 1 dataset');
+    const row = page.locator('tr', { hasText: 'baseline' });
+    await row.waitFor();
+
+    const made = (await admin(stack, 'GET', `/accounts/local/ai-gateway/gateways/${GATEWAY}/evaluations`)).json.result[0];
+    assert.ok(made.total_logs > 0, 'the earlier tests sent gpt-4o-mini requests');
+    assert.equal((await row.locator('td.num').textContent()).trim(), String(made.total_logs));
+    for (const result of made.results) {
+      const shown = (await row.locator(`[data-result="${result.evaluation_type_id}"] dd`).textContent()).trim();
+      assert.ok(shown.startsWith(result.result || result.status_description), `${result.evaluation_type_id}: ${shown}`);
+    }
+    await shot('evaluations');
+  });
+
   test('a setting changed in the dashboard takes effect on the proxy', async () => {
     await go(`/gateways/${GATEWAY}/settings`);
     await page.locator('form.settings').waitFor();
