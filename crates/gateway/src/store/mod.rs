@@ -6,6 +6,7 @@ mod conformance;
 pub mod logs;
 pub mod postgres;
 pub mod provider_keys;
+pub mod routes;
 pub(crate) mod sql;
 pub mod sqlite;
 pub mod transfer;
@@ -17,6 +18,7 @@ use async_trait::async_trait;
 use crate::auth::TokenScope;
 use crate::gateways::Gateway;
 pub use provider_keys::{KeyStatus, ProviderKeyStore, SealedSecret, StoredProviderKey};
+pub use routes::{DeployedRoute, RouteStore, StoredDeployment, StoredRoute, StoredRouteVersion};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -71,7 +73,13 @@ pub trait SettingStore: Send + Sync {
 /// Everything the gateway stores, as one object.
 #[async_trait]
 pub trait Store:
-    GatewayStore + TokenStore + SettingStore + ProviderKeyStore + logs::LogStore + logs::AnalyticsStore
+    GatewayStore
+    + TokenStore
+    + SettingStore
+    + ProviderKeyStore
+    + RouteStore
+    + logs::LogStore
+    + logs::AnalyticsStore
 {
     /// Cheap liveness check for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

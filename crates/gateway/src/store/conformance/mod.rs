@@ -7,6 +7,7 @@
 pub(crate) mod logs;
 pub(crate) mod provider_keys;
 pub(crate) mod registry;
+pub(crate) mod routes;
 
 use async_trait::async_trait;
 
@@ -60,6 +61,9 @@ macro_rules! suite {
         );
         $crate::store::conformance::suite!(@tests $backend; provider_keys;
             provider_keys_round_trip,
+        );
+        $crate::store::conformance::suite!(@tests $backend; routes;
+            routes_versions_and_deployments_round_trip,
         );
     };
     (@tests $backend:ty; $module:ident; $($test:ident),* $(,)?) => {

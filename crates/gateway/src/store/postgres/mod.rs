@@ -17,6 +17,7 @@ mod migrate;
 mod provider_keys;
 mod registry;
 mod rollups;
+mod routes;
 
 use std::borrow::Cow;
 use std::time::Duration;

@@ -11,6 +11,7 @@ mod migrate;
 mod pacer;
 pub(super) mod provider_keys;
 mod rollups;
+mod routes;
 mod writer;
 
 use std::path::Path;
