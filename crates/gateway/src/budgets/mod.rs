@@ -69,6 +69,31 @@ impl BudgetPlan {
         })
     }
 
+    /// `plan` with a dynamic route's budget elements added (docs/routing.md): each attempt
+    /// reserves in them as in the gateway's rules, and its end record settles them. Without a
+    /// price the attempt reserves nothing and settles what it cost.
+    pub fn with_route_charges(
+        plan: Option<BudgetPlan>,
+        charges: &[(Charge, String)],
+        worst_case_usd: Option<f64>,
+        subject: String,
+    ) -> Option<BudgetPlan> {
+        if charges.is_empty() {
+            return plan;
+        }
+        let mut plan = plan.unwrap_or(BudgetPlan {
+            charges: Vec::new(),
+            described: Vec::new(),
+            micros: worst_case_usd.map_or(0, to_micros),
+            subject,
+        });
+        for (charge, described) in charges {
+            plan.charges.push(charge.clone());
+            plan.described.push(described.clone());
+        }
+        Some(plan)
+    }
+
     /// Reserves one attempt's worst case, or refuses it naming the rule.
     pub async fn reserve(
         &self,

@@ -158,6 +158,18 @@ fn chat<'a>(
     parts: &Parts,
     body: &[u8],
 ) -> Result<Plan<'a>, GatewayError> {
+    // `dynamic/{route}` names a route of the gateway (docs/routing.md): a cheap look at the
+    // bytes first, so a request without one pays nothing for routing.
+    if memchr_dynamic(body)
+        && let Ok(request) = serde_json::from_slice::<Value>(body)
+        && let Some(name) = request
+            .get("model")
+            .and_then(Value::as_str)
+            .and_then(|model| model.strip_prefix(crate::routing::DYNAMIC_PREFIX))
+    {
+        let name = name.to_owned();
+        return super::routed::plan(ctx, parts, &name, request);
+    }
     let id_seed = ctx.log_id.simple().to_string();
     match translate_chat(ctx.state, &parts.headers, body, &id_seed)? {
         Ok(chat) => call(
@@ -177,6 +189,12 @@ fn chat<'a>(
             ))
         }
     }
+}
+
+/// Whether `body` may name a route: it holds `"dynamic/`.
+fn memchr_dynamic(body: &[u8]) -> bool {
+    const NEEDLE: &[u8] = b"\"dynamic/";
+    body.windows(NEEDLE.len()).any(|window| window == NEEDLE)
 }
 
 fn embeddings<'a>(
@@ -277,13 +295,25 @@ fn call<'a>(
     body: Bytes,
     reshape: Option<Box<dyn Reshape>>,
 ) -> Result<Plan<'a>, GatewayError> {
+    upstream_call(state, provider, path, headers, body, reshape).map(Plan::one)
+}
+
+/// [`call`]'s upstream call, for a planner that makes several (a dynamic route).
+pub(super) fn upstream_call<'a>(
+    state: &AppState,
+    provider: &'a Provider,
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+    reshape: Option<Box<dyn Reshape>>,
+) -> Result<UpstreamCall<'a>, GatewayError> {
     let (path, query) = match path.split_once('?') {
         Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
         None => (path, None),
     };
     refuse_gateway_tokens(state, &headers, query.as_deref())?;
     let url = provider.compat_url(&path, query.as_deref())?;
-    Ok(Plan::one(UpstreamCall {
+    Ok(UpstreamCall {
         provider,
         method: Method::POST,
         url,
@@ -295,7 +325,8 @@ fn call<'a>(
         options: None,
         reshape: reshape.map(|reshape| reshape as Box<dyn Reshape + 'a>),
         step: None,
-    }))
+        route_charges: Vec::new(),
+    })
 }
 
 /// How a provider's answer becomes OpenAI's: streamed event by event, or whole.

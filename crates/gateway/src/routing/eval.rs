@@ -36,6 +36,8 @@ pub struct Walk<'g> {
     path: Vec<&'g str>,
     /// The split's draw: the request's event id, hashed, when it sent one.
     event_id: Option<String>,
+    /// The last limit element that sent the request to its fallback.
+    limited: Option<&'g str>,
 }
 
 impl<'g> Walk<'g> {
@@ -45,7 +47,13 @@ impl<'g> Walk<'g> {
             at: Some(graph.start),
             path: Vec::new(),
             event_id: event_id.map(str::to_owned),
+            limited: None,
         }
+    }
+
+    /// The last limit element that sent the request to its fallback, if one did.
+    pub fn limited_by(&self) -> Option<&'g str> {
+        self.limited
     }
 
     /// The elements passed so far, `>`-separated.
@@ -80,6 +88,7 @@ impl<'g> Walk<'g> {
                     if limits.admit(&element.id, node, key.as_deref()).await {
                         Some(node.success)
                     } else if let Some(fallback) = node.fallback {
+                        self.limited = Some(&element.id);
                         Some(fallback)
                     } else {
                         self.at = None;

@@ -2,6 +2,7 @@
 //! the rate limiter, `cost` on the spend ledger, each in a bucket per route, element and value
 //! of the element's key (hashed: a key such as a user id is never kept as sent).
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -17,13 +18,38 @@ const KEY_HASH_HEX: usize = 32;
 
 /// One request's limits, on one route of one gateway.
 pub struct StateLimits<'a> {
-    pub state: &'a AppState,
-    pub account_id: &'a str,
-    pub gateway_id: &'a str,
-    pub route_id: &'a str,
+    state: &'a AppState,
+    account_id: &'a str,
+    gateway_id: &'a str,
+    route_id: &'a str,
+    /// The budget elements the walk passed: the models after them are charged to them.
+    passed: Mutex<Vec<(Charge, String)>>,
 }
 
-impl StateLimits<'_> {
+impl<'a> StateLimits<'a> {
+    pub fn new(
+        state: &'a AppState,
+        account_id: &'a str,
+        gateway_id: &'a str,
+        route_id: &'a str,
+    ) -> StateLimits<'a> {
+        StateLimits {
+            state,
+            account_id,
+            gateway_id,
+            route_id,
+            passed: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The budget elements passed so far, each with how a refusal names it.
+    pub fn passed(&self) -> Vec<(Charge, String)> {
+        self.passed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
     /// `{account}:{gateway}:route:{route}:{element length}:{element}:{key hash}`: apart from
     /// the gateway's own limits (`…:gw`, `…:ip:…`, `…:h:…`) and spend rules (`…::…`).
     fn bucket(&self, element_id: &str, key_value: Option<&str>) -> String {
@@ -66,8 +92,8 @@ impl Limits for StateLimits<'_> {
                 )
             }
             LimitType::Cost => {
-                // Under budget while what the window has spent is below the limit; what a
-                // request that passes costs is added by `record_cost` once its end is known.
+                // Under budget while what the window has spent is below the limit; the models
+                // the request then calls reserve and settle their cost in the same bucket.
                 let charge = cost_charge(bucket, node);
                 let now_ms = self.state.clock().now_ms();
                 let ledger = self.state.budgets();
@@ -79,6 +105,14 @@ impl Limits for StateLimits<'_> {
                         ledger
                             .settle(std::slice::from_ref(&charge), counted, now_ms, -1)
                             .await;
+                        let described = format!(
+                            "route {} element '{element_id}' (cost limit {} per {}s)",
+                            self.route_id, node.limit, node.window_s
+                        );
+                        self.passed
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .push((charge, described));
                         true
                     }
                     Err(_) => false,
