@@ -485,8 +485,8 @@ impl Reader<'_> {
     /// An optional whole number within `bound`.
     fn number(&mut self, properties: &Map<String, Value>, name: &str, bound: Bound) -> Option<u64> {
         let value = properties.get(name)?;
-        match value.as_f64() {
-            Some(n) if n.fract() == 0.0 && n >= 0.0 && bound.contains(n as u64) => Some(n as u64),
+        match value.as_u64() {
+            Some(n) if bound.contains(n) => Some(n),
             _ => {
                 self.fail(&format!("properties.{name}"), bound.must_be());
                 None
@@ -518,7 +518,7 @@ fn share(name: &str) -> Option<u32> {
 
 /// Hundredths of a percent as written.
 fn shown(share: u32) -> String {
-    if share % 100 == 0 {
+    if share.is_multiple_of(100) {
         (share / 100).to_string()
     } else {
         format!("{}.{:02}", share / 100, share % 100)

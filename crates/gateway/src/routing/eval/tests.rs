@@ -266,7 +266,7 @@ fn within_bounds(counts: &HashMap<String, usize>, shares: &[(&str, f64)]) {
     for (branch, p) in shares {
         let expected = 1000.0 * p;
         let sd = (1000.0 * p * (1.0 - p)).sqrt();
-        let got = counts.get(*branch).copied().unwrap_or(0) as f64;
+        let got = f64::from(u32::try_from(counts.get(*branch).copied().unwrap_or(0)).unwrap());
         assert!(
             (got - expected).abs() <= 4.5 * sd,
             "{branch}: {got} of 1000, expected {expected} ± {}",

@@ -39,6 +39,9 @@ pub(super) struct SourceCounts {
     pub gateways: u64,
     pub tokens: u64,
     pub provider_keys: u64,
+    pub routes: u64,
+    pub route_versions: u64,
+    pub route_deployments: u64,
     pub logs: u64,
     pub rollups: [u64; 3],
 }
@@ -193,7 +196,7 @@ impl SqliteSource {
     }
 
     /// Runs `work` on the connection, off the async threads.
-    async fn read<T, F>(&self, work: F) -> Result<T, TransferError>
+    pub(super) async fn read<T, F>(&self, work: F) -> Result<T, TransferError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -222,6 +225,9 @@ impl SqliteSource {
                 gateways: count("gateways")?,
                 tokens: count("tokens")?,
                 provider_keys: count("provider_keys")?,
+                routes: count("routes")?,
+                route_versions: count("route_versions")?,
+                route_deployments: count("route_deployments")?,
                 logs: count("logs")?,
                 rollups: [
                     count("rollups_minute")?,
