@@ -242,6 +242,43 @@ async fn a_rate_element_falls_back_or_answers_429() {
 }
 
 #[tokio::test]
+async fn a_budget_element_counts_what_the_calls_after_it_cost() {
+    let gw = started().await;
+    create(
+        &gw,
+        "budgeted",
+        json!([
+            start("budget"),
+            {"id": "budget", "type": "rate_limit",
+             "properties": {"limitType": "cost", "key": "metadata.team", "limit": 0.000001,
+                            "interval": 3600, "technique": "fixed"},
+             "outputs": {"success": out("main"), "fallback": out("cheap")}},
+            model("main", "openai", "gpt-4o", None),
+            model("cheap", "openai", "gpt-4o-mini", None),
+            end(),
+        ]),
+    )
+    .await;
+    let research = [("cf-aig-metadata", r#"{"team":"research"}"#)];
+    // Nothing spent yet: the budget has room.
+    let first = ask(&gw, "budgeted", &research).await;
+    assert_eq!(header(&first, "cf-aig-model"), "gpt-4o");
+    let _ = first.bytes().await;
+    // What gpt-4o cost is now in the team's bucket: over the limit, so the fallback.
+    let second = ask(&gw, "budgeted", &research).await;
+    assert_eq!(header(&second, "cf-aig-model"), "gpt-4o-mini");
+    let _ = second.bytes().await;
+    // Another team has its own budget.
+    let other = ask(
+        &gw,
+        "budgeted",
+        &[("cf-aig-metadata", r#"{"team":"sales"}"#)],
+    )
+    .await;
+    assert_eq!(header(&other, "cf-aig-model"), "gpt-4o");
+}
+
+#[tokio::test]
 async fn the_end_answers_with_the_last_models_answer() {
     let gw = started().await;
     create(
