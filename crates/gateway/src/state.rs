@@ -108,7 +108,7 @@ impl AppState {
             )
             .await?,
         );
-        let routes = Arc::new(Routes::load(store.clone()).await?);
+        let routes = Arc::new(Routes::load(store.clone(), clock.clone()).await?);
         let prices = PriceTable::new(config.pricing.clone())?;
         let logs = LogPipeline::start(
             SpoolSettings {

@@ -62,6 +62,14 @@ fn resolve<'a>(
     let request: Value = serde_json::from_slice(body)
         .map_err(|_| GatewayError::new(ErrorCode::InvalidBody, "The body must be a JSON object"))?;
     let model = request.get("model").and_then(Value::as_str).unwrap_or("");
+    // Chat completions took a route before coming here; the other routes do not take one.
+    if model.starts_with(crate::routing::DYNAMIC_PREFIX) {
+        return Err(GatewayError::new(
+            ErrorCode::InvalidProvider,
+            "Dynamic routes (model \"dynamic/{route}\") are served on chat/completions only \
+             (docs/routing.md)",
+        ));
+    }
     let (slug, bare) = compat::split_model(model).ok_or_else(|| {
         GatewayError::new(
             ErrorCode::InvalidProvider,

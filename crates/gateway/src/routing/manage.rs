@@ -87,7 +87,7 @@ fn new_id() -> String {
 
 impl Routes {
     fn now(&self) -> jiff::Timestamp {
-        crate::clock::Clock::now(&crate::clock::SystemClock)
+        self.clock.now()
     }
 
     fn route(&self, gateway: &Gateway, id: &str) -> Result<Arc<Deployed>, RouteError> {

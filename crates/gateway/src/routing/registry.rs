@@ -7,6 +7,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::graph::{self, Graph};
+use crate::clock::SharedClock;
 use crate::store::{DeployedRoute, Store, StoreError};
 
 /// A route as deployed: the stored rows, the version's elements as JSON, and its graph.
@@ -28,6 +29,8 @@ struct Live {
 
 pub struct Routes {
     pub(super) store: Arc<dyn Store>,
+    /// When routes, versions and deployments are made (tests move it).
+    pub(super) clock: SharedClock,
     live: ArcSwap<Live>,
     /// One reload at a time, so an older read never replaces a newer one.
     reloading: tokio::sync::Mutex<()>,
@@ -45,9 +48,10 @@ impl std::fmt::Debug for Routes {
 
 impl Routes {
     /// Loads every route's live version.
-    pub async fn load(store: Arc<dyn Store>) -> Result<Routes, StoreError> {
+    pub async fn load(store: Arc<dyn Store>, clock: SharedClock) -> Result<Routes, StoreError> {
         let routes = Routes {
             store,
+            clock,
             live: ArcSwap::from_pointee(Live::default()),
             reloading: tokio::sync::Mutex::new(()),
             changes: tokio::sync::Mutex::new(()),

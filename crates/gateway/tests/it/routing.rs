@@ -306,6 +306,20 @@ async fn an_unknown_route_is_a_clear_404() {
     assert_eq!(gateway_error_code(&body), 2050);
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("no route named \"nope\""), "{message}");
+    // The Responses API does not take a route: said so, not "invalid provider dynamic".
+    let response = gw
+        .http
+        .post(gw.url("/v1/local/rt/compat/responses"))
+        .json(&json!({"model": "dynamic/nope", "input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body.to_string().contains("served on chat/completions only"),
+        "{body}"
+    );
     assert_eq!(gw.mock.request_count(), 0);
 }
 
