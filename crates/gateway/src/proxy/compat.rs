@@ -59,8 +59,21 @@ fn resolve<'a>(
     state: &'a AppState,
     body: &[u8],
 ) -> Result<(Value, &'a Provider, String), GatewayError> {
-    let request: Value = serde_json::from_slice(body)
-        .map_err(|_| GatewayError::new(ErrorCode::InvalidBody, "The body must be a JSON object"))?;
+    let request = parse(body)?;
+    let (provider, bare) = provider_of(state, &request)?;
+    Ok((request, provider, bare))
+}
+
+fn parse(body: &[u8]) -> Result<Value, GatewayError> {
+    serde_json::from_slice(body)
+        .map_err(|_| GatewayError::new(ErrorCode::InvalidBody, "The body must be a JSON object"))
+}
+
+/// The provider a request's `model` names, and the model without it.
+fn provider_of<'a>(
+    state: &'a AppState,
+    request: &Value,
+) -> Result<(&'a Provider, String), GatewayError> {
     let model = request.get("model").and_then(Value::as_str).unwrap_or("");
     // Chat completions took a route before coming here; the other routes do not take one.
     if model.starts_with(crate::routing::DYNAMIC_PREFIX) {
@@ -77,8 +90,7 @@ fn resolve<'a>(
         )
     })?;
     let provider = state.providers().named(slug)?;
-    let bare = bare.to_owned();
-    Ok((request, provider, bare))
+    Ok((provider, bare.to_owned()))
 }
 
 /// A chat request in OpenAI's shape, translated for the provider its `model` names.
@@ -166,20 +178,27 @@ fn chat<'a>(
     parts: &Parts,
     body: &[u8],
 ) -> Result<Plan<'a>, GatewayError> {
-    // `dynamic/{route}` names a route of the gateway (docs/routing.md): a cheap look at the
-    // bytes first, so a request without one pays nothing for routing.
-    if memchr_dynamic(body)
-        && let Ok(request) = serde_json::from_slice::<Value>(body)
-        && let Some(name) = request
-            .get("model")
-            .and_then(Value::as_str)
-            .and_then(|model| model.strip_prefix(crate::routing::DYNAMIC_PREFIX))
+    let request = parse(body)?;
+    // `dynamic/{route}` names a route of the gateway (docs/routing.md).
+    if let Some(name) = request
+        .get("model")
+        .and_then(Value::as_str)
+        .and_then(|model| model.strip_prefix(crate::routing::DYNAMIC_PREFIX))
     {
         let name = name.to_owned();
         return super::routed::plan(ctx, parts, &name, request);
     }
+    let (provider, model) = provider_of(ctx.state, &request)?;
     let id_seed = ctx.log_id.simple().to_string();
-    match translate_chat(ctx.state, &parts.headers, body, &id_seed)? {
+    let client_body = Bytes::copy_from_slice(body);
+    match translate_parsed(
+        provider,
+        model,
+        &request,
+        &parts.headers,
+        &id_seed,
+        client_body,
+    ) {
         Ok(chat) => call(
             ctx.state,
             chat.provider,
@@ -197,12 +216,6 @@ fn chat<'a>(
             ))
         }
     }
-}
-
-/// Whether `body` may name a route: it holds `"dynamic/`.
-fn memchr_dynamic(body: &[u8]) -> bool {
-    const NEEDLE: &[u8] = b"\"dynamic/";
-    body.windows(NEEDLE.len()).any(|window| window == NEEDLE)
 }
 
 fn embeddings<'a>(
