@@ -461,6 +461,21 @@ async fn routes_versions_and_deployments_in_cloudflares_shapes() {
     let (status, _) = gw.admin(Method::GET, &format!("{ROUTES}/{id}"), None).await;
     assert_eq!(status, 404);
     assert_eq!(ask(&gw, "help", &[]).await.status(), 404);
+
+    // A gateway's routes go with it: a gateway made again under its id has none.
+    assert_eq!(ask(&gw, "other", &[]).await.status(), 200);
+    let (status, _) = gw
+        .admin(
+            Method::DELETE,
+            "/accounts/local/ai-gateway/gateways/rt",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    gw.create_gateway(json!({"id": "rt"})).await;
+    assert_eq!(ask(&gw, "other", &[]).await.status(), 404);
+    let (_, list) = gw.admin(Method::GET, ROUTES, None).await;
+    assert_eq!(list["data"]["routes"], json!([]));
 }
 
 #[tokio::test]
