@@ -485,7 +485,7 @@ impl Reader<'_> {
     /// An optional whole number within `bound`.
     fn number(&mut self, properties: &Map<String, Value>, name: &str, bound: Bound) -> Option<u64> {
         let value = properties.get(name)?;
-        match value.as_u64() {
+        match whole(value) {
             Some(n) if bound.contains(n) => Some(n),
             _ => {
                 self.fail(&format!("properties.{name}"), bound.must_be());
@@ -493,6 +493,23 @@ impl Reader<'_> {
             }
         }
     }
+}
+
+/// A whole number, written `30` or `30.0` (SDKs send numbers as floats).
+fn whole(value: &Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        let n = value.as_f64()?;
+        // Below 2^53 every whole f64 is exact.
+        (n.fract() == 0.0 && (0.0..9_007_199_254_740_992.0).contains(&n)).then(|| {
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "a whole, non-negative number below 2^53"
+            )]
+            let n = n as u64;
+            n
+        })
+    })
 }
 
 /// `"25%"`, `"12.5%"`, `"50% b"` (a label after the share, so two equal shares can both be

@@ -179,6 +179,16 @@ fn a_model_needs_a_configured_provider_and_bounded_settings() {
         &elements,
         "elements[4].properties.provider: element \"big\": \"openia\" is not a configured provider",
     );
+    let elements = with(|e| {
+        e[4]["properties"]["retries"] = json!(2.0);
+        e[4]["properties"]["timeout"] = json!(30000.0);
+    });
+    assert!(
+        parse(&elements, &known).is_ok(),
+        "whole numbers written as floats"
+    );
+    let elements = with(|e| e[4]["properties"]["retries"] = json!(1.5));
+    assert_refused(&elements, "elements[4].properties.retries: element \"big\"");
     let elements = with(|e| e[4]["properties"]["retries"] = json!(9));
     assert_refused(&elements, "elements[4].properties.retries: element \"big\"");
     let elements = with(|e| e[4]["properties"]["timeout"] = json!(0));
