@@ -93,7 +93,8 @@ pub async fn execute(
         &stored.id,
     );
     let mut walk = Walk::new(&graph, ctx.options.event_id.as_deref());
-    let mut last: Option<(Option<Response>, GatewayError)> = None;
+    // The last failed call: its answer (if it had one), its error, its model and index.
+    let mut last: Option<(Option<Response>, GatewayError, &ModelNode, usize)> = None;
     let mut index: usize = 0;
     loop {
         let (at, node) = match walk.next(&facts, &limits).await {
@@ -102,8 +103,12 @@ pub async fn execute(
             Stop::End => {
                 return match (last, walk.limited_by()) {
                     // The end answers with the last model's answer (every one failed).
-                    (Some((Some(answer), _)), _) => Ok(marked(answer, &route, None)),
-                    (Some((None, failure)), _) => Err(failure),
+                    (Some((Some(answer), _, node, index)), _) => {
+                        Ok(marked(answer, &route, Some((node, index))))
+                    }
+                    (Some((None, failure, _, _)), _) => Err(failure
+                        .with_header(ROUTE, &stored.name)
+                        .with_header(ROUTE_VERSION, &route.row.version.id)),
                     (None, Some(element)) => Err(limited(&route, element)),
                     (None, None) => Err(GatewayError::new(
                         ErrorCode::UpstreamFailed,
@@ -136,7 +141,7 @@ pub async fn execute(
                 };
             }
             Delivery::Refused { answer, failure } => {
-                last = Some((answer, failure));
+                last = Some((answer, failure, node, index));
                 walk.failed(at);
                 index += 1;
             }

@@ -295,6 +295,12 @@ async fn the_end_answers_with_the_last_models_answer() {
     let response = ask(&gw, "ending", &[]).await;
     assert_eq!(response.status(), 503);
     assert_eq!(header(&response, "cf-aig-route"), "ending");
+    assert_eq!(header(&response, "cf-aig-model"), "gpt-4o");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"], "mock error",
+        "the model's own answer: {body}"
+    );
 }
 
 #[tokio::test]
