@@ -15,6 +15,8 @@
 //! - [`gateways`]: gateway settings and the in-memory registry the hot path reads.
 //! - [`keys`]: stored provider keys (BYOK): encrypted at rest, chosen per request.
 //! - [`redis`]: the one Redis connection and circuit breaker the cache and the limiter share.
+//! - [`routing`]: dynamic routes: versioned graphs of conditions, splits, limits and models,
+//!   called as `model: "dynamic/{route}"`.
 //! - [`ratelimit`]: request limits per gateway, IP or header: fixed and sliding windows, in
 //!   memory or in Redis with the local counters as fallback.
 //! - [`pricing`]: the model price table (bundled genai-prices data + overrides) and request cost.
@@ -54,6 +56,7 @@ pub mod providers;
 pub mod proxy;
 pub mod ratelimit;
 pub mod redis;
+pub mod routing;
 pub mod server;
 pub mod state;
 pub mod store;

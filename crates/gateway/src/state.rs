@@ -18,6 +18,7 @@ use crate::providers::ProviderRegistry;
 use crate::proxy::UpstreamClients;
 use crate::ratelimit::{DEFAULT_MAX_KEYS, RateLimiter};
 use crate::redis::RedisHandle;
+use crate::routing::Routes;
 use crate::store::Store;
 use crate::store::postgres::{ChangeFeed, PostgresStore};
 use crate::store::sqlite::SqliteStore;
@@ -35,6 +36,8 @@ struct Inner {
     gateways: Arc<GatewayRegistry>,
     tokens: TokenRegistry,
     keys: Arc<Keys>,
+    /// Dynamic routes with their live versions (docs/routing.md).
+    routes: Arc<Routes>,
     admin_token: AdminToken,
     logs: LogPipeline,
     prices: PriceTable,
@@ -105,6 +108,7 @@ impl AppState {
             )
             .await?,
         );
+        let routes = Arc::new(Routes::load(store.clone(), clock.clone()).await?);
         let prices = PriceTable::new(config.pricing.clone())?;
         let logs = LogPipeline::start(
             SpoolSettings {
@@ -159,6 +163,7 @@ impl AppState {
                 gateways,
                 tokens,
                 keys,
+                routes,
                 admin_token,
                 logs,
                 prices,
@@ -181,7 +186,8 @@ impl AppState {
                     tokio::try_join!(
                         inner.gateways.reload(),
                         inner.tokens.reload(),
-                        inner.keys.reload()
+                        inner.keys.reload(),
+                        inner.routes.reload()
                     )
                     .map(drop)
                 })
@@ -217,6 +223,10 @@ impl AppState {
     /// Stored provider keys (docs/keys.md).
     pub fn keys(&self) -> &Arc<Keys> {
         &self.inner.keys
+    }
+    /// Dynamic routes (docs/routing.md).
+    pub fn routes(&self) -> &Arc<Routes> {
+        &self.inner.routes
     }
     pub fn admin_token(&self) -> &AdminToken {
         &self.inner.admin_token

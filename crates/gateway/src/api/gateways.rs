@@ -133,8 +133,9 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     named_gateway(&state, &account_id, &id).await?;
     let gateway = state.gateways().delete(account(&account_id)?, &id).await?;
-    // Its stored keys went with it (the store deletes them); the ring forgets them too.
+    // Its stored keys and routes went with it (the store deletes them); memory forgets them too.
     state.keys().reload().await?;
+    state.routes().reload().await?;
     Ok(ok(gateway.to_json()))
 }
 

@@ -10,6 +10,7 @@ mod gateways;
 mod health;
 mod logs;
 mod provider_configs;
+mod routes;
 mod tokens;
 
 use axum::Router;
@@ -89,6 +90,28 @@ pub fn router() -> Router<AppState> {
             get(evaluations::list_types),
         )
         .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/routes",
+            get(routes::list_routes).post(routes::create_route),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/routes/{route}",
+            get(routes::get_route)
+                .patch(routes::update_route)
+                .delete(routes::delete_route),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/routes/{route}/versions",
+            get(routes::list_versions).post(routes::create_version),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/routes/{route}/versions/{version}",
+            get(routes::get_version),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/routes/{route}/deployments",
+            get(routes::list_deployments).post(routes::create_deployment),
+        )
+        .route(
             "/accounts/{account}/ai-gateway/settings_bounds",
             get(gateways::settings_bounds),
         )
@@ -165,6 +188,43 @@ pub const MANAGEMENT_ROUTES: &[(&str, &str)] = &[
     (
         "DELETE",
         "/accounts/{account}/ai-gateway/gateways/{id}/provider_configs/{config}",
+    ),
+    ("GET", "/accounts/{account}/ai-gateway/gateways/{id}/routes"),
+    (
+        "POST",
+        "/accounts/{account}/ai-gateway/gateways/{id}/routes",
+    ),
+    (
+        "GET",
+        "/accounts/{account}/ai-gateway/gateways/{id}/routes/{route}",
+    ),
+    (
+        "PATCH",
+        "/accounts/{account}/ai-gateway/gateways/{id}/routes/{route}",
+    ),
+    (
+        "DELETE",
+        "/accounts/{account}/ai-gateway/gateways/{id}/routes/{route}",
+    ),
+    (
+        "GET",
+        "/accounts/{account}/ai-gateway/gateways/{id}/routes/{route}/versions",
+    ),
+    (
+        "POST",
+        "/accounts/{account}/ai-gateway/gateways/{id}/routes/{route}/versions",
+    ),
+    (
+        "GET",
+        "/accounts/{account}/ai-gateway/gateways/{id}/routes/{route}/versions/{version}",
+    ),
+    (
+        "GET",
+        "/accounts/{account}/ai-gateway/gateways/{id}/routes/{route}/deployments",
+    ),
+    (
+        "POST",
+        "/accounts/{account}/ai-gateway/gateways/{id}/routes/{route}/deployments",
     ),
     ("GET", "/accounts/{account}/ai-gateway/tokens"),
     ("POST", "/accounts/{account}/ai-gateway/tokens"),

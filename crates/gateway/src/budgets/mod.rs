@@ -26,6 +26,11 @@ pub struct BudgetPlan {
     micros: i64,
     /// `{provider} {model}`, for the refusal.
     subject: String,
+    /// A dynamic route's budget elements (docs/routing.md): they had room when the route was
+    /// walked, so each attempt reserves nothing in them (refused only if they are over by
+    /// now) and its end record adds what it cost.
+    route: Vec<Charge>,
+    route_described: Vec<String>,
 }
 
 impl BudgetPlan {
@@ -66,7 +71,35 @@ impl BudgetPlan {
             described,
             micros,
             subject: format!("{} {}", facts.provider, facts.model.unwrap_or("")),
+            route: Vec::new(),
+            route_described: Vec::new(),
         })
+    }
+
+    /// `plan` with a dynamic route's budget elements added (docs/routing.md): each attempt's
+    /// end record adds what it cost to them.
+    pub fn with_route_charges(
+        plan: Option<BudgetPlan>,
+        charges: &[(Charge, String)],
+        worst_case_usd: Option<f64>,
+        subject: String,
+    ) -> Option<BudgetPlan> {
+        if charges.is_empty() {
+            return plan;
+        }
+        let mut plan = plan.unwrap_or(BudgetPlan {
+            charges: Vec::new(),
+            described: Vec::new(),
+            micros: worst_case_usd.map_or(0, to_micros),
+            subject,
+            route: Vec::new(),
+            route_described: Vec::new(),
+        });
+        for (charge, described) in charges {
+            plan.route.push(charge.clone());
+            plan.route_described.push(described.clone());
+        }
+        Some(plan)
     }
 
     /// Reserves one attempt's worst case, or refuses it naming the rule.
@@ -75,30 +108,55 @@ impl BudgetPlan {
         ledger: &SpendLedger,
         now_ms: i64,
     ) -> Result<Reservation, GatewayError> {
-        match ledger.reserve(&self.charges, self.micros, now_ms).await {
-            Ok(counted) => Ok(Reservation {
-                charges: self.charges.clone(),
-                counted,
-                reserved_at_ms: now_ms,
-                micros: self.micros,
-                settled: AtomicBool::new(false),
-            }),
-            Err(Refused {
-                charge,
-                retry_after_ms,
-            }) => {
-                let rule = self.described.get(charge).map_or("", String::as_str);
-                let retry_after_s = u64::try_from(retry_after_ms).unwrap_or(0).div_ceil(1000);
-                Err(GatewayError::new(
-                    ErrorCode::SpendLimitExceeded,
-                    format!(
-                        "Spend limit exceeded: {rule} for {}",
-                        self.subject.trim_end()
-                    ),
-                )
-                .with_header("retry-after", retry_after_s.max(1)))
-            }
-        }
+        let counted = match self.charges.is_empty() {
+            true => Counted::Local,
+            false => ledger
+                .reserve(&self.charges, self.micros, now_ms)
+                .await
+                .map_err(|refused| self.refusal(&self.described, refused))?,
+        };
+        let route_counted = match self.route.is_empty() {
+            true => Counted::Local,
+            false => match ledger.reserve(&self.route, 0, now_ms).await {
+                Ok(counted) => counted,
+                Err(refused) => {
+                    // All or nothing: the gateway's rules get their reservation back.
+                    if !self.charges.is_empty() {
+                        ledger
+                            .settle(&self.charges, counted, now_ms, -self.micros)
+                            .await;
+                    }
+                    return Err(self.refusal(&self.route_described, refused));
+                }
+            },
+        };
+        Ok(Reservation {
+            charges: self.charges.clone(),
+            counted,
+            reserved_at_ms: now_ms,
+            micros: self.micros,
+            route: self.route.clone(),
+            route_counted,
+            settled: AtomicBool::new(false),
+        })
+    }
+
+    /// 429, code 2041, naming the rule or element that refused.
+    fn refusal(&self, described: &[String], refused: Refused) -> GatewayError {
+        let Refused {
+            charge,
+            retry_after_ms,
+        } = refused;
+        let rule = described.get(charge).map_or("", String::as_str);
+        let retry_after_s = u64::try_from(retry_after_ms).unwrap_or(0).div_ceil(1000);
+        GatewayError::new(
+            ErrorCode::SpendLimitExceeded,
+            format!(
+                "Spend limit exceeded: {rule} for {}",
+                self.subject.trim_end()
+            ),
+        )
+        .with_header("retry-after", retry_after_s.max(1))
     }
 }
 
@@ -109,6 +167,9 @@ pub struct Reservation {
     counted: Counted,
     reserved_at_ms: i64,
     micros: i64,
+    /// A dynamic route's budget elements, reserved at nothing: settled to the actual cost.
+    route: Vec<Charge>,
+    route_counted: Counted,
     settled: AtomicBool,
 }
 
@@ -120,10 +181,18 @@ impl Reservation {
             return;
         }
         let Some(actual) = actual_usd else { return };
-        let delta = to_micros(actual).saturating_sub(self.micros);
-        ledger
-            .settle(&self.charges, self.counted, self.reserved_at_ms, delta)
-            .await;
+        let actual = to_micros(actual);
+        if !self.charges.is_empty() {
+            let delta = actual.saturating_sub(self.micros);
+            ledger
+                .settle(&self.charges, self.counted, self.reserved_at_ms, delta)
+                .await;
+        }
+        if !self.route.is_empty() {
+            ledger
+                .settle(&self.route, self.route_counted, self.reserved_at_ms, actual)
+                .await;
+        }
     }
 }
 

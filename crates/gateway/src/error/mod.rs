@@ -46,6 +46,8 @@ pub enum ErrorCode {
     ProviderCredentialRequired,
     /// A run token's scope does not cover the gateway, provider or model (docs/budgets.md).
     OutOfScope,
+    /// `model: "dynamic/{route}"` names no route of the gateway (docs/routing.md).
+    RouteNotFound,
     Internal,
 }
 
@@ -71,6 +73,7 @@ impl ErrorCode {
             ErrorCode::ByokAliasNotFound => 2040,
             ErrorCode::OutOfScope => 2101,
             ErrorCode::ProviderCredentialRequired => 2102,
+            ErrorCode::RouteNotFound => 2050,
             ErrorCode::Internal => 2000,
         }
     }
@@ -102,7 +105,7 @@ impl ErrorCode {
 
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::GatewayNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::GatewayNotFound | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
             ErrorCode::RateLimited | ErrorCode::SpendLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::UpstreamFailed => StatusCode::BAD_GATEWAY,
             ErrorCode::InvalidProvider

@@ -66,7 +66,7 @@ pub const GATEWAY_SETTINGS: &[(&str, Bound)] = &[
 ];
 
 impl Bound {
-    const fn new(min: u64, max: u64, unit: &'static str) -> Bound {
+    pub const fn new(min: u64, max: u64, unit: &'static str) -> Bound {
         Bound { min, max, unit }
     }
 

@@ -4,7 +4,7 @@
 use crate::error::ErrorCode;
 
 /// Every reason: the gateway's error codes, then the two failures the gateway did not decide.
-pub(super) const REASONS: [&str; 22] = [
+pub(super) const REASONS: [&str; 23] = [
     "gateway_not_found",
     "rate_limited",
     "upstream_unreachable",
@@ -24,6 +24,7 @@ pub(super) const REASONS: [&str; 22] = [
     "byok_alias_not_found",
     "provider_credential_required",
     "out_of_scope",
+    "route_not_found",
     "internal",
     UPSTREAM_STATUS,
     STREAM_INTERRUPTED,
@@ -74,6 +75,7 @@ fn code_name(code: ErrorCode) -> &'static str {
         ErrorCode::ByokAliasNotFound => "byok_alias_not_found",
         ErrorCode::ProviderCredentialRequired => "provider_credential_required",
         ErrorCode::OutOfScope => "out_of_scope",
+        ErrorCode::RouteNotFound => "route_not_found",
         ErrorCode::Internal => "internal",
     }
 }
@@ -105,6 +107,7 @@ mod tests {
             ByokAliasNotFound,
             ProviderCredentialRequired,
             OutOfScope,
+            RouteNotFound,
             Internal,
         ];
         let mut seen = std::collections::HashSet::new();

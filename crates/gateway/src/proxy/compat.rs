@@ -59,9 +59,30 @@ fn resolve<'a>(
     state: &'a AppState,
     body: &[u8],
 ) -> Result<(Value, &'a Provider, String), GatewayError> {
-    let request: Value = serde_json::from_slice(body)
-        .map_err(|_| GatewayError::new(ErrorCode::InvalidBody, "The body must be a JSON object"))?;
+    let request = parse(body)?;
+    let (provider, bare) = provider_of(state, &request)?;
+    Ok((request, provider, bare))
+}
+
+fn parse(body: &[u8]) -> Result<Value, GatewayError> {
+    serde_json::from_slice(body)
+        .map_err(|_| GatewayError::new(ErrorCode::InvalidBody, "The body must be a JSON object"))
+}
+
+/// The provider a request's `model` names, and the model without it.
+fn provider_of<'a>(
+    state: &'a AppState,
+    request: &Value,
+) -> Result<(&'a Provider, String), GatewayError> {
     let model = request.get("model").and_then(Value::as_str).unwrap_or("");
+    // Chat completions took a route before coming here; the other routes do not take one.
+    if model.starts_with(crate::routing::DYNAMIC_PREFIX) {
+        return Err(GatewayError::new(
+            ErrorCode::InvalidProvider,
+            "Dynamic routes (model \"dynamic/{route}\") are served on chat/completions only \
+             (docs/routing.md)",
+        ));
+    }
     let (slug, bare) = compat::split_model(model).ok_or_else(|| {
         GatewayError::new(
             ErrorCode::InvalidProvider,
@@ -69,8 +90,7 @@ fn resolve<'a>(
         )
     })?;
     let provider = state.providers().named(slug)?;
-    let bare = bare.to_owned();
-    Ok((request, provider, bare))
+    Ok((provider, bare.to_owned()))
 }
 
 /// A chat request in OpenAI's shape, translated for the provider its `model` names.
@@ -158,8 +178,27 @@ fn chat<'a>(
     parts: &Parts,
     body: &[u8],
 ) -> Result<Plan<'a>, GatewayError> {
+    let request = parse(body)?;
+    // `dynamic/{route}` names a route of the gateway (docs/routing.md).
+    if let Some(name) = request
+        .get("model")
+        .and_then(Value::as_str)
+        .and_then(|model| model.strip_prefix(crate::routing::DYNAMIC_PREFIX))
+    {
+        let name = name.to_owned();
+        return super::routed::plan(ctx, parts, &name, request);
+    }
+    let (provider, model) = provider_of(ctx.state, &request)?;
     let id_seed = ctx.log_id.simple().to_string();
-    match translate_chat(ctx.state, &parts.headers, body, &id_seed)? {
+    let client_body = Bytes::copy_from_slice(body);
+    match translate_parsed(
+        provider,
+        model,
+        &request,
+        &parts.headers,
+        &id_seed,
+        client_body,
+    ) {
         Ok(chat) => call(
             ctx.state,
             chat.provider,
@@ -277,13 +316,25 @@ fn call<'a>(
     body: Bytes,
     reshape: Option<Box<dyn Reshape>>,
 ) -> Result<Plan<'a>, GatewayError> {
+    upstream_call(state, provider, path, headers, body, reshape).map(Plan::one)
+}
+
+/// [`call`]'s upstream call, for a planner that makes several (a dynamic route).
+pub(super) fn upstream_call<'a>(
+    state: &AppState,
+    provider: &'a Provider,
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+    reshape: Option<Box<dyn Reshape>>,
+) -> Result<UpstreamCall<'a>, GatewayError> {
     let (path, query) = match path.split_once('?') {
         Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
         None => (path, None),
     };
     refuse_gateway_tokens(state, &headers, query.as_deref())?;
     let url = provider.compat_url(&path, query.as_deref())?;
-    Ok(Plan::one(UpstreamCall {
+    Ok(UpstreamCall {
         provider,
         method: Method::POST,
         url,
@@ -295,7 +346,8 @@ fn call<'a>(
         options: None,
         reshape: reshape.map(|reshape| reshape as Box<dyn Reshape + 'a>),
         step: None,
-    }))
+        route_charges: Vec::new(),
+    })
 }
 
 /// How a provider's answer becomes OpenAI's: streamed event by event, or whole.

@@ -26,6 +26,7 @@ pub async fn execute(
 ) -> Result<Response, GatewayError> {
     let (calls, fallback) = match plan {
         Plan::Answered(response) => return Ok(response),
+        Plan::Routed(routed) => return super::routed::execute(ctx, *routed).await,
         Plan::Upstream { calls, fallback } => (calls, fallback),
     };
     let last = calls.len().saturating_sub(1);
@@ -68,7 +69,7 @@ pub async fn execute(
 
 /// One call: its log, the cache, then its attempts. `fallback`: a universal step, accepted
 /// only with a 2xx unless it is the last.
-async fn one_call(
+pub(super) async fn one_call(
     ctx: &RequestContext<'_>,
     mut call: UpstreamCall<'_>,
     options: &RequestOptions,
@@ -184,7 +185,10 @@ fn budget_plan(
     options: &RequestOptions,
     record: &RequestLog,
 ) -> Option<BudgetPlan> {
-    ctx.gateway.settings.spend_limits.as_ref()?;
+    let limited = ctx.gateway.settings.spend_limits.is_some();
+    if !limited && call.route_charges.is_empty() {
+        return None;
+    }
     let facts = RequestFacts {
         provider: &call.provider.slug,
         model: record.model.as_deref(),
@@ -197,7 +201,15 @@ fn budget_plan(
         &call.body,
         ctx.created_at,
     );
-    BudgetPlan::for_request(&ctx.gateway, &facts, worst_case)
+    let plan = limited
+        .then(|| BudgetPlan::for_request(&ctx.gateway, &facts, worst_case))
+        .flatten();
+    BudgetPlan::with_route_charges(
+        plan,
+        &call.route_charges,
+        worst_case,
+        format!("{} {}", facts.provider, facts.model.unwrap_or("")),
+    )
 }
 
 /// How the call uses the cache; the raw query is part of the key (a key in it, Gemini's

@@ -14,6 +14,12 @@ pub const REQUEST_ID: &str = "cf-aig-request-id";
 pub const CACHE_STATUS: &str = "cf-aig-cache-status";
 /// The universal step that answered.
 pub const STEP: &str = "cf-aig-step";
+/// A dynamic route's answer: the model and provider that gave it, the route and its version
+/// (docs/routing.md).
+pub const MODEL: &str = "cf-aig-model";
+pub const PROVIDER: &str = "cf-aig-provider";
+pub const ROUTE: &str = "cf-aig-route";
+pub const ROUTE_VERSION: &str = "cf-aig-route-version";
 
 pub fn set_log_id(response: &mut Response, id: uuid::Uuid) {
     if let Ok(value) = HeaderValue::from_str(&id.to_string()) {

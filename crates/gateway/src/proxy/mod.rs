@@ -19,6 +19,7 @@ mod credentials;
 mod headers;
 mod native;
 mod plan;
+mod routed;
 mod universal;
 // Execute: cache, attempts, relay.
 mod answer;

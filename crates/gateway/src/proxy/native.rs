@@ -46,5 +46,6 @@ pub async fn plan<'a>(
         options: None,
         reshape,
         step: None,
+        route_charges: Vec::new(),
     }))
 }

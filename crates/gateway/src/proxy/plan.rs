@@ -28,8 +28,11 @@ pub struct UpstreamCall<'a> {
     pub options: Option<RequestOptions>,
     /// Rewrites the accepted response for the client (the OpenAI-compatible endpoint).
     pub reshape: Option<Box<dyn Reshape + 'a>>,
-    /// The universal endpoint's step index.
+    /// The universal endpoint's step index; a dynamic route's model call's index.
     pub step: Option<i64>,
+    /// A dynamic route's budget elements the call passed (docs/routing.md): it reserves in
+    /// them as in the gateway's spend limits, and its end record settles them.
+    pub route_charges: Vec<(crate::budgets::Charge, String)>,
 }
 
 /// Chooses, from the accepted response's status, how its body is rewritten for the client.
@@ -62,6 +65,9 @@ pub enum Plan<'a> {
     },
     /// Answered by the gateway itself (the compat model list, a body the translation refused).
     Answered(Response),
+    /// A dynamic route (docs/routing.md): its calls are decided while it runs, each model's
+    /// fallback only once the model before it failed.
+    Routed(Box<super::routed::RoutedRequest>),
 }
 
 impl<'a> Plan<'a> {

@@ -214,6 +214,7 @@ fn validate_step<'a>(
         options: Some(options.overridden_by(&step_options)),
         reshape: reshape.map(|reshape| reshape as Box<dyn Reshape + 'a>),
         step: Some(i64::try_from(index).unwrap_or(i64::MAX)),
+        route_charges: Vec::new(),
     })
 }
 

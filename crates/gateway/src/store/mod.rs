@@ -7,6 +7,7 @@ pub mod documents;
 pub mod logs;
 pub mod postgres;
 pub mod provider_keys;
+pub mod routes;
 pub(crate) mod sql;
 pub mod sqlite;
 pub mod transfer;
@@ -19,6 +20,7 @@ use crate::auth::TokenScope;
 use crate::gateways::Gateway;
 pub use documents::{DocumentKind, DocumentStore, StoredDocument};
 pub use provider_keys::{KeyStatus, ProviderKeyStore, SealedSecret, StoredProviderKey};
+pub use routes::{DeployedRoute, RouteStore, StoredDeployment, StoredRoute, StoredRouteVersion};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -78,6 +80,7 @@ pub trait Store:
     + SettingStore
     + ProviderKeyStore
     + DocumentStore
+    + RouteStore
     + logs::LogStore
     + logs::AnalyticsStore
 {

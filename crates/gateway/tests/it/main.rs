@@ -30,6 +30,7 @@ mod otel;
 mod proxy;
 mod ratelimit;
 mod retries;
+mod routing;
 mod shared_store;
 mod sigv4;
 mod stream_usage;

@@ -223,3 +223,107 @@ async fn a_key_added_through_one_instance_is_used_by_another_at_once() {
     drop((one, two));
     drop(database);
 }
+
+/// Dynamic routes (docs/routing.md): a route created, deployed and rolled back through one
+/// instance serves its live version on the other as soon as the change feed has been heard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_or_rollback_through_one_instance_applies_on_the_other() {
+    let database = TestDatabase::create().await.unwrap();
+    let storage = format!("[storage]\nurl = \"{}\"\n", database.url());
+    let one = TestGateway::with_config("", &storage).await;
+    let two = TestGateway::with_config("", &storage).await;
+    one.create_gateway(json!({"id": "shared"})).await;
+    let routes = "/accounts/local/ai-gateway/gateways/shared/routes";
+    let version = |model: &str| {
+        json!([
+            {"id": "s", "type": "start", "outputs": {"next": {"elementId": "m"}}},
+            {"id": "m", "type": "model", "properties": {"provider": "openai", "model": model},
+             "outputs": {"success": {"elementId": "e"}}},
+            {"id": "e", "type": "end"},
+        ])
+    };
+    let (status, created) = one
+        .admin(
+            Method::POST,
+            routes,
+            Some(json!({"name": "support", "elements": version("gpt-4o")})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["result"]["id"].as_str().unwrap().to_owned();
+    let first = created["result"]["version"]["version_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Waits until two's live version of the route is `version_id`: a notification triggers
+    // the reload, well within the bound (the safety net alone reloads every 5 s); nothing here
+    // sleeps.
+    let live_on_two = |version_id: String| {
+        let two = &two;
+        async move {
+            let mut reloads = two.state.reloads();
+            let seen = reloads.wait_for(|_| {
+                two.state
+                    .routes()
+                    .named("local", "shared", "support")
+                    .is_some_and(|route| route.row.version.id == version_id)
+            });
+            tokio::time::timeout(std::time::Duration::from_secs(3), seen)
+                .await
+                .expect("the change feed carried the deployment")
+                .unwrap();
+        }
+    };
+    let model_on_two = || async {
+        let response = two
+            .http
+            .post(two.url("/v1/local/shared/compat/chat/completions"))
+            .bearer_auth("sk-shared")
+            .json(&json!({"model": "dynamic/support",
+                          "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.headers()["cf-aig-model"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    live_on_two(first.clone()).await;
+    assert_eq!(model_on_two().await, "gpt-4o");
+
+    // A new version deployed through one.
+    let (_, added) = one
+        .admin(
+            Method::POST,
+            &format!("{routes}/{id}/versions"),
+            Some(json!({"elements": version("gpt-4o-mini")})),
+        )
+        .await;
+    let second = added["result"]["version_id"].as_str().unwrap().to_owned();
+    let (status, _) = one
+        .admin(
+            Method::POST,
+            &format!("{routes}/{id}/deployments"),
+            Some(json!({"version_id": second})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    live_on_two(second).await;
+    assert_eq!(model_on_two().await, "gpt-4o-mini");
+
+    // The rollback, through one, reaches two the same way.
+    let (status, _) = one
+        .admin(
+            Method::POST,
+            &format!("{routes}/{id}/deployments"),
+            Some(json!({"version_id": first, "comment": "rollback"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    live_on_two(first).await;
+    assert_eq!(model_on_two().await, "gpt-4o");
+    drop((one, two));
+    drop(database);
+}

@@ -8,6 +8,7 @@ pub(crate) mod documents;
 pub(crate) mod logs;
 pub(crate) mod provider_keys;
 pub(crate) mod registry;
+pub(crate) mod routes;
 
 use async_trait::async_trait;
 
@@ -64,6 +65,9 @@ macro_rules! suite {
         );
         $crate::store::conformance::suite!(@tests $backend; documents;
             documents_round_trip_by_kind_and_go_with_their_gateway,
+        );
+        $crate::store::conformance::suite!(@tests $backend; routes;
+            routes_versions_and_deployments_round_trip,
         );
     };
     (@tests $backend:ty; $module:ident; $($test:ident),* $(,)?) => {

@@ -18,6 +18,7 @@ mod migrate;
 mod provider_keys;
 mod registry;
 mod rollups;
+mod routes;
 
 use std::borrow::Cow;
 use std::time::Duration;

@@ -12,6 +12,7 @@ mod migrate;
 mod pacer;
 pub(super) mod provider_keys;
 mod rollups;
+mod routes;
 mod writer;
 
 use std::path::Path;

@@ -15,6 +15,7 @@
 mod logs;
 mod registry;
 mod rollups;
+mod routes;
 mod source;
 
 use std::future::Future;
@@ -185,6 +186,15 @@ pub async fn sqlite_to_postgres(
     summary
         .tables
         .push(registry::copy_documents(&mut run, counts.documents).await?);
+    summary
+        .tables
+        .push(routes::copy_routes(&mut run, counts.routes).await?);
+    summary
+        .tables
+        .push(routes::copy_route_children(&mut run, true, counts.route_versions).await?);
+    summary
+        .tables
+        .push(routes::copy_route_children(&mut run, false, counts.route_deployments).await?);
     summary
         .tables
         .extend(logs::copy_logs(&mut run, counts.logs).await?);

@@ -19,7 +19,7 @@ use crate::store::sqlite::to_text;
 
 /// The SQLite schema version whose columns the transfer maps one by one. A new SQLite
 /// migration must be mapped here before the transfer accepts databases that have it.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 /// The database file inside a data directory (the default `storage.url`).
 const DB_FILE: &str = "tollgate.db";
@@ -40,6 +40,9 @@ pub(super) struct SourceCounts {
     pub tokens: u64,
     pub provider_keys: u64,
     pub documents: u64,
+    pub routes: u64,
+    pub route_versions: u64,
+    pub route_deployments: u64,
     pub logs: u64,
     pub rollups: [u64; 3],
 }
@@ -205,7 +208,7 @@ impl SqliteSource {
     }
 
     /// Runs `work` on the connection, off the async threads.
-    async fn read<T, F>(&self, work: F) -> Result<T, TransferError>
+    pub(super) async fn read<T, F>(&self, work: F) -> Result<T, TransferError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -235,6 +238,9 @@ impl SqliteSource {
                 tokens: count("tokens")?,
                 provider_keys: count("provider_keys")?,
                 documents: count("documents")?,
+                routes: count("routes")?,
+                route_versions: count("route_versions")?,
+                route_deployments: count("route_deployments")?,
                 logs: count("logs")?,
                 rollups: [
                     count("rollups_minute")?,

@@ -16,8 +16,8 @@ use crate::logs::{LogBegin, LogEnd, RollupFacts, SpoolPosition, SpoolRecord};
 use crate::store::logs::{AnalyticsStore, BodyKind, LogPatch, LogStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
-    DocumentKind, DocumentStore, GatewayStore, ProviderKeyStore, SettingStore, StoredDocument,
-    StoredToken, TokenStore,
+    DocumentKind, DocumentStore, GatewayStore, ProviderKeyStore, RouteStore, SettingStore,
+    StoredDocument, StoredToken, TokenStore,
 };
 
 const INSTANCE: &str = "0190b5a4-0000-7000-8000-000000000001";
@@ -185,6 +185,43 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
             })
             .await?;
     }
+    // A dynamic route with two versions, deployed, then rolled back: the target serves the
+    // same version.
+    let version = |id: &str, elements: &str| crate::store::StoredRouteVersion {
+        id: id.into(),
+        route_id: "route-1".into(),
+        elements: elements.into(),
+        comment: Some(format!("comment {id}")),
+        created_at: now,
+    };
+    let deployment = |id: &str, version_id: &str| crate::store::StoredDeployment {
+        id: id.into(),
+        route_id: "route-1".into(),
+        version_id: version_id.into(),
+        comment: None,
+        created_at: now,
+    };
+    store
+        .insert_route(
+            &crate::store::StoredRoute {
+                id: "route-1".into(),
+                account_id: "local".into(),
+                gateway_id: "alpha".into(),
+                name: "support".into(),
+                created_at: now,
+                modified_at: now,
+            },
+            &version("v-1", r#"[{"id":"s","type":"start"}]"#),
+            &deployment("d-1", "v-1"),
+        )
+        .await?;
+    store.insert_route_version(&version("v-2", "[]")).await?;
+    store
+        .insert_route_deployment(&deployment("d-2", "v-2"))
+        .await?;
+    store
+        .insert_route_deployment(&deployment("d-3", "v-1"))
+        .await?;
     store
         .insert_token(&StoredToken {
             id: "tok-1".into(),
@@ -298,6 +335,17 @@ async fn assert_same(source: &SqliteStore, target: &PostgresStore) -> anyhow::Re
         let want = source.list_documents("local", "alpha", kind).await?;
         ensure!(want.len() == 1 && target.list_documents("local", "alpha", kind).await? == want);
     }
+    ensure!(source.list_deployed_routes().await? == target.list_deployed_routes().await?);
+    ensure!(target.list_deployed_routes().await?[0].version.id == "v-1");
+    ensure!(
+        source.list_route_versions("route-1").await?
+            == target.list_route_versions("route-1").await?
+    );
+    ensure!(
+        source.list_route_deployments("route-1").await?
+            == target.list_route_deployments("route-1").await?
+    );
+    ensure!(target.list_route_deployments("route-1").await?.len() == 3);
     ensure!(
         target.get_setting("admin_token_sha256").await? == Some("ab".repeat(32)),
         "the admin token's hash"

@@ -7,7 +7,10 @@ use super::TestDb;
 use crate::clock::{Clock, SystemClock};
 use crate::store::conformance::registry::gateway;
 use crate::store::postgres::ChangeFeed;
-use crate::store::{GatewayStore, StoredToken, TokenStore};
+use crate::store::{
+    GatewayStore, RouteStore, StoredDeployment, StoredRoute, StoredRouteVersion, StoredToken,
+    TokenStore,
+};
 use crate::tasks::Tasks;
 
 const HANG_GUARD: Duration = Duration::from_secs(20);
@@ -75,5 +78,55 @@ async fn a_lost_listener_reconnects_and_reports_a_change() -> anyhow::Result<()>
     // Listening again: a write is heard.
     store.insert_gateway(&gateway("after")).await?;
     woken(&mut feed, "a gateway made after the reconnect").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn route_changes_and_deployments_wake_the_feed() -> anyhow::Result<()> {
+    let db = TestDb::new().await?;
+    let (writer, reader) = (db.store().await?, db.store().await?);
+    writer.insert_gateway(&gateway("gw")).await?;
+    let mut feed = reader.change_feed(&Tasks::new());
+    woken(&mut feed, "the first session").await?;
+
+    let now = SystemClock.now();
+    let route = StoredRoute {
+        id: "r1".into(),
+        account_id: "local".into(),
+        gateway_id: "gw".into(),
+        name: "support".into(),
+        created_at: now,
+        modified_at: now,
+    };
+    let version = |id: &str| StoredRouteVersion {
+        id: id.into(),
+        route_id: "r1".into(),
+        elements: "[]".into(),
+        comment: None,
+        created_at: now,
+    };
+    let deployment = |id: &str, version_id: &str| StoredDeployment {
+        id: id.into(),
+        route_id: "r1".into(),
+        version_id: version_id.into(),
+        comment: None,
+        created_at: now,
+    };
+    writer
+        .insert_route(&route, &version("v1"), &deployment("d1", "v1"))
+        .await?;
+    woken(&mut feed, "a new route").await?;
+    // A version alone changes nothing live (no trigger); its deployment does.
+    writer.insert_route_version(&version("v2")).await?;
+    writer
+        .insert_route_deployment(&deployment("d2", "v2"))
+        .await?;
+    woken(&mut feed, "a deployment").await?;
+    writer
+        .rename_route("local", "gw", "r1", "billing", now)
+        .await?;
+    woken(&mut feed, "a renamed route").await?;
+    writer.delete_route("local", "gw", "r1").await?;
+    woken(&mut feed, "a deleted route").await?;
     Ok(())
 }

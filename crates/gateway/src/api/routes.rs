@@ -1,0 +1,183 @@
+//! `/accounts/{account}/ai-gateway/gateways/{id}/routes[…]`: dynamic routes, their versions and
+//! deployments (docs/routing.md), in the shapes of Cloudflare's API and its `cloudflare` SDK:
+//! lists as `{success, data: {routes | versions | deployments, page, per_page, order_by,
+//! order_by_direction}}`, a rename as `{success, route}`, everything else in the v4 envelope.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::envelope::ok;
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::gateways::ListQuery;
+use super::{ApiError, account};
+use crate::gateways::Gateway;
+use crate::routing::RouteError;
+use crate::state::AppState;
+
+const DEFAULT_PER_PAGE: usize = 20;
+const MAX_PER_PAGE: usize = 100;
+
+impl From<RouteError> for ApiError {
+    fn from(error: RouteError) -> ApiError {
+        match error {
+            RouteError::Invalid(errors) => ApiError::invalid_fields(errors),
+            RouteError::Conflict(message) => ApiError::conflict(message),
+            RouteError::NotFound(what) => ApiError::not_found(what),
+            RouteError::Store(error) => error.into(),
+        }
+    }
+}
+
+async fn gateway(state: &AppState, account_id: &str, id: &str) -> Result<Arc<Gateway>, ApiError> {
+    // Another instance may have just changed a route (PostgreSQL).
+    state.read_through().await;
+    state
+        .gateways()
+        .get(account(account_id)?, id)
+        .ok_or_else(ApiError::gateway_not_found)
+}
+
+/// Cloudflare's list shape for `items` under `name`, one page of them.
+fn list(name: &str, items: Vec<Value>, query: &ListQuery, order_by: &str) -> Response {
+    let page = query.page.unwrap_or(1).max(1);
+    let per_page = query
+        .per_page
+        .unwrap_or(DEFAULT_PER_PAGE)
+        .clamp(1, MAX_PER_PAGE);
+    let total = items.len();
+    let items: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1).saturating_mul(per_page))
+        .take(per_page)
+        .collect();
+    Json(json!({
+        "success": true, "errors": [], "messages": [],
+        "data": {
+            name: items, "page": page, "per_page": per_page, "total_count": total,
+            "order_by": order_by, "order_by_direction": "asc",
+        },
+    }))
+    .into_response()
+}
+
+pub async fn list_routes(
+    State(state): State<AppState>,
+    ApiPath((account_id, id)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Response, ApiError> {
+    let gateway = gateway(&state, &account_id, &id).await?;
+    let routes = state
+        .routes()
+        .of_gateway(&gateway.account_id, &gateway.id)
+        .iter()
+        .map(|route| route.to_json())
+        .collect();
+    Ok(list("routes", routes, &query, "name"))
+}
+
+pub async fn create_route(
+    State(state): State<AppState>,
+    ApiPath((account_id, id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson,
+) -> Result<Response, ApiError> {
+    let gateway = gateway(&state, &account_id, &id).await?;
+    let created = state
+        .routes()
+        .create(&gateway, state.providers(), &body)
+        .await?;
+    Ok(ok(created))
+}
+
+pub async fn get_route(
+    State(state): State<AppState>,
+    ApiPath((account_id, id, route_id)): ApiPath<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let gateway = gateway(&state, &account_id, &id).await?;
+    state
+        .routes()
+        .by_id(&gateway.account_id, &gateway.id, &route_id)
+        .map(|route| ok(route.to_json()))
+        .ok_or_else(|| ApiError::not_found("Route"))
+}
+
+pub async fn update_route(
+    State(state): State<AppState>,
+    ApiPath((account_id, id, route_id)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson,
+) -> Result<Response, ApiError> {
+    let gateway = gateway(&state, &account_id, &id).await?;
+    let route = state.routes().rename(&gateway, &route_id, &body).await?;
+    // The SDK reads this answer as `{route, success}`; `result` is there for v4 clients.
+    Ok(Json(json!({
+        "success": true, "errors": [], "messages": [], "route": route, "result": route,
+    }))
+    .into_response())
+}
+
+pub async fn delete_route(
+    State(state): State<AppState>,
+    ApiPath((account_id, id, route_id)): ApiPath<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let gateway = gateway(&state, &account_id, &id).await?;
+    Ok(ok(state.routes().delete(&gateway, &route_id).await?))
+}
+
+pub async fn list_versions(
+    State(state): State<AppState>,
+    ApiPath((account_id, id, route_id)): ApiPath<(String, String, String)>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Response, ApiError> {
+    let gateway = gateway(&state, &account_id, &id).await?;
+    let versions = state.routes().versions(&gateway, &route_id).await?;
+    Ok(list("versions", versions, &query, "created_at"))
+}
+
+pub async fn create_version(
+    State(state): State<AppState>,
+    ApiPath((account_id, id, route_id)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson,
+) -> Result<Response, ApiError> {
+    let gateway = gateway(&state, &account_id, &id).await?;
+    let created = state
+        .routes()
+        .add_version(&gateway, state.providers(), &route_id, &body)
+        .await?;
+    Ok(ok(created))
+}
+
+pub async fn get_version(
+    State(state): State<AppState>,
+    ApiPath((account_id, id, route_id, version_id)): ApiPath<(String, String, String, String)>,
+) -> Result<Response, ApiError> {
+    let gateway = gateway(&state, &account_id, &id).await?;
+    Ok(ok(state
+        .routes()
+        .version(&gateway, &route_id, &version_id)
+        .await?))
+}
+
+pub async fn list_deployments(
+    State(state): State<AppState>,
+    ApiPath((account_id, id, route_id)): ApiPath<(String, String, String)>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Response, ApiError> {
+    let gateway = gateway(&state, &account_id, &id).await?;
+    let deployments = state.routes().deployments(&gateway, &route_id).await?;
+    Ok(list("deployments", deployments, &query, "created_at"))
+}
+
+pub async fn create_deployment(
+    State(state): State<AppState>,
+    ApiPath((account_id, id, route_id)): ApiPath<(String, String, String)>,
+    ApiJson(body): ApiJson,
+) -> Result<Response, ApiError> {
+    let gateway = gateway(&state, &account_id, &id).await?;
+    Ok(ok(state
+        .routes()
+        .deploy(&gateway, &route_id, &body)
+        .await?))
+}
