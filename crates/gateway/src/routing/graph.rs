@@ -23,6 +23,9 @@ pub const WINDOW_S: Bound = Bound::new(1, 31_536_000, "seconds");
 /// A model element's retries (the attempts are one more, at most the gateway's maximum of 5).
 pub const RETRIES: Bound = Bound::new(0, 4, "");
 
+/// Characters of a model element's `provider` and `model`.
+pub const MAX_NAME_CHARS: usize = 256;
+
 /// Hundredths of a percent: a split of 100 % is 10,000.
 pub const WHOLE: u32 = 10_000;
 
@@ -474,9 +477,14 @@ impl Reader<'_> {
 
     fn text(&mut self, properties: &Map<String, Value>, name: &str) -> Option<String> {
         match properties.get(name).and_then(Value::as_str) {
-            Some(text) if !text.is_empty() => Some(text.to_owned()),
+            Some(text) if !text.is_empty() && text.chars().count() <= MAX_NAME_CHARS => {
+                Some(text.to_owned())
+            }
             _ => {
-                self.fail(&format!("properties.{name}"), "expected a non-empty string");
+                self.fail(
+                    &format!("properties.{name}"),
+                    format!("expected a string of 1 to {MAX_NAME_CHARS} characters"),
+                );
                 None
             }
         }

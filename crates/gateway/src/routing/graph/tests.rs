@@ -198,8 +198,10 @@ fn a_model_needs_a_configured_provider_and_bounded_settings() {
     });
     assert_refused(
         &elements,
-        "elements[4].properties.model: element \"big\": expected a non-empty string",
+        "elements[4].properties.model: element \"big\": expected a string of 1 to 256",
     );
+    let elements = with(|e| e[4]["properties"]["model"] = json!("m".repeat(257)));
+    assert_refused(&elements, "elements[4].properties.model");
     // A model's success is the answer: it leads to the end only.
     let elements = with(|e| e[4]["outputs"]["success"] = out("small-a"));
     assert_refused(
