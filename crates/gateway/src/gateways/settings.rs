@@ -50,6 +50,11 @@ pub struct GatewaySettings {
     /// OpenTelemetry collectors of this gateway's spans (docs/observability.md); `null` when
     /// none.
     pub otel: Option<Vec<crate::otel::ExportTarget>>,
+    /// Data loss prevention policies (docs/dlp.md), in the shape they were written in; `null`
+    /// when none. A stored value this version cannot read (written before `dlp` was acted on)
+    /// is dropped with a warning rather than making the gateway unreadable.
+    #[serde(deserialize_with = "crate::dlp::lenient_settings")]
+    pub dlp: Option<crate::dlp::DlpSettings>,
     /// Cloudflare's fields Tollgate stores and returns without acting on them yet
     /// (`super::patch::CLOUDFLARE_STORED`).
     #[serde(flatten)]
@@ -79,6 +84,7 @@ impl Default for GatewaySettings {
             cache_generation: 0,
             byok_only: false,
             otel: None,
+            dlp: None,
             cloudflare: Map::new(),
         }
     }
@@ -273,7 +279,8 @@ mod tests {
         let settings = apply(
             json!({"cache_ttl": 60, "rate_limiting_technique": "sliding",
             "rate_limiting_key": "header:x-user-id", "retry_backoff": "exponential",
-            "log_management": 10, "log_management_strategy": "DELETE_OLDEST", "dlp": {"enabled": true}}),
+            "log_management": 10, "log_management_strategy": "DELETE_OLDEST",
+            "dlp": {"enabled": true, "action": "FLAG", "profiles": ["financial"]}}),
         )
         .ok()
         .unwrap_or_default();
