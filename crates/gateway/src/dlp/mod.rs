@@ -8,6 +8,7 @@ mod builtin;
 mod policy;
 mod report;
 mod scanner;
+mod stream;
 mod validate;
 
 pub use body::{BodyScan, redacted, scan_body};
@@ -18,6 +19,7 @@ pub use scanner::{
     CONTEXT_WINDOW, EntrySpec, MAX_CONTEXT_WORD_BYTES, MAX_CONTEXT_WORDS, MAX_ENTRIES, MAX_MATCHES,
     MAX_PATTERN_BYTES, Match, ProfileSpec, Scanner, compile_pattern,
 };
+pub use stream::{LOOKBACK, MAX_PENDING, StreamScan, StreamStep};
 pub use validate::Validator;
 
 /// Reads a stored gateway's `dlp`: a value this version cannot read (stored as sent before

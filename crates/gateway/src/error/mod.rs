@@ -46,6 +46,9 @@ pub enum ErrorCode {
     ProviderCredentialRequired,
     /// A run token's scope does not cover the gateway, provider or model (docs/budgets.md).
     OutOfScope,
+    /// A DLP policy blocked the request's or the response's content (docs/dlp.md).
+    DlpRequestBlocked,
+    DlpResponseBlocked,
     Internal,
 }
 
@@ -71,6 +74,8 @@ impl ErrorCode {
             ErrorCode::ByokAliasNotFound => 2040,
             ErrorCode::OutOfScope => 2101,
             ErrorCode::ProviderCredentialRequired => 2102,
+            ErrorCode::DlpRequestBlocked => 2029,
+            ErrorCode::DlpResponseBlocked => 2030,
             ErrorCode::Internal => 2000,
         }
     }
@@ -110,7 +115,9 @@ impl ErrorCode {
             | ErrorCode::InvalidHeader
             | ErrorCode::InvalidBody
             | ErrorCode::ByokAliasNotFound
-            | ErrorCode::ProviderCredentialRequired => StatusCode::BAD_REQUEST,
+            | ErrorCode::ProviderCredentialRequired
+            | ErrorCode::DlpRequestBlocked
+            | ErrorCode::DlpResponseBlocked => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::OutOfScope => StatusCode::FORBIDDEN,
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,

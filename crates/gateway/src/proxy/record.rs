@@ -265,6 +265,23 @@ impl RequestLog {
         self.record(end, head, None).await;
     }
 
+    /// The end of a request or response DLP blocked (docs/dlp.md): its row says what matched,
+    /// with the refusal's status and message. `sent`: the request went upstream (its response
+    /// was blocked).
+    pub async fn finish_blocked(&self, refusal: &GatewayError, dlp: Option<String>, sent: bool) {
+        let end = LogEnd {
+            id: self.id.clone(),
+            status_code: Some(refusal.code.status().as_u16()),
+            success: false,
+            duration_ms: elapsed_ms(self.started),
+            attempts: if sent { self.attempt } else { 0 },
+            error: Some(refusal.message.clone()),
+            dlp,
+            ..LogEnd::default()
+        };
+        self.record(end, Vec::new(), Some(refusal.code)).await;
+    }
+
     /// The end of a request served without an upstream call: from the cache, or shared by the
     /// request this one waited for. Counted as `cached`, with no tokens and no cost.
     pub async fn finish_from_cache(&self, cached: &CachedResponse) {
