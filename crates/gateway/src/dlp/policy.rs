@@ -126,6 +126,13 @@ impl DlpSettings {
     /// Reads the field from a create or update body; the message names the part that is wrong
     /// (`policies[1].check: …`).
     pub fn parse(value: &Value) -> Result<DlpSettings, String> {
+        Self::parse_object(value).map_err(|why| match why.strip_prefix('.') {
+            Some(path) => path.to_owned(),
+            None => why,
+        })
+    }
+
+    fn parse_object(value: &Value) -> Result<DlpSettings, String> {
         let Value::Object(fields) = value else {
             return Err(
                 "must be an object: {enabled, action, profiles} or {enabled, policies}".into(),
@@ -158,7 +165,7 @@ impl DlpSettings {
             }
             Ok(DlpSettings::Policies { enabled, policies })
         } else {
-            known_keys(fields, &["enabled", "action", "profiles"], " (or policies)")?;
+            known_keys(fields, &["enabled", "action", "profiles"], "policies")?;
             let action = fields
                 .get("action")
                 .ok_or_else(|| "must have policies, or an action and profiles".to_owned())
@@ -174,11 +181,21 @@ impl DlpSettings {
     }
 }
 
-fn known_keys(fields: &Map<String, Value>, known: &[&str], more: &str) -> Result<(), String> {
+/// Refuses a key not in `known`, suggesting the nearest of `known` and `also` (the other
+/// shape's keys).
+fn known_keys(fields: &Map<String, Value>, known: &[&str], also: &str) -> Result<(), String> {
     match fields.keys().find(|key| !known.contains(&key.as_str())) {
         None => Ok(()),
         Some(unknown) => {
-            let hint = crate::suggest::nearest(unknown, known.iter().copied())
+            let more = match also {
+                "" => String::new(),
+                also => format!(" (or {also})"),
+            };
+            let candidates = known
+                .iter()
+                .copied()
+                .chain((!also.is_empty()).then_some(also));
+            let hint = crate::suggest::nearest(unknown, candidates)
                 .map(|name| format!("; did you mean {name}?"))
                 .unwrap_or_else(|| format!("; known: {}{more}", known.join(", ")));
             Err(format!(".{unknown}: unknown key{hint}"))
@@ -320,42 +337,42 @@ mod tests {
             (json!("on"), "must be an object"),
             (
                 json!({"enabled": true, "action": "DENY", "profiles": ["financial"]}),
-                ".action:",
+                "action: must be",
             ),
             (
                 json!({"enabled": true, "action": "FLAG", "profiles": ["financal"]}),
-                "did you mean financial?",
+                "profiles[0]: unknown profile \"financal\"; did you mean financial?",
             ),
             (
                 json!({"enabled": true, "action": "FLAG", "profiles": []}),
-                ".profiles: 1 to",
+                "profiles: 1 to",
             ),
             (
                 json!({"enabled": true, "action": "FLAG"}),
-                ".profiles: required",
+                "profiles: required",
             ),
             (
                 json!({"enabled": true, "polices": []}),
-                ".polices: unknown key",
+                "polices: unknown key; did you mean policies?",
             ),
             (
                 json!({"enabled": true, "policies": [{"id": "a", "action": "FLAG", "check": ["BOTH"], "profiles": ["financial"]}]}),
-                ".policies[0].check:",
+                "policies[0].check:",
             ),
             (
                 json!({"enabled": true, "policies": [
                 {"id": "a", "action": "FLAG", "profiles": ["financial"]},
                 {"id": "a", "action": "FLAG", "profiles": ["financial"]}]}),
-                ".policies[1].id:",
+                "policies[1].id:",
             ),
             (
                 json!({"enabled": "yes", "action": "FLAG", "profiles": ["financial"]}),
-                ".enabled:",
+                "enabled: must be",
             ),
         ];
         for (body, expected) in cases {
             let error = DlpSettings::parse(&body).err().unwrap_or_default();
-            assert!(error.contains(expected), "{body}: {error}");
+            assert!(error.starts_with(expected), "{body}: {error}");
         }
     }
 }
