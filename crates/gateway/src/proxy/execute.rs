@@ -1,5 +1,5 @@
-//! The execute phase, the one way every route's calls go upstream: for each planned call, its
-//! log, the cache (a HIT answers here; a MISS joins the single flight), then the attempts with
+//! The execute phase, the one way every route's calls go upstream: for each planned call, DLP
+//! on its body (docs/dlp.md), its log, the cache (a HIT answers here; a MISS joins the single flight), then the attempts with
 //! their retries, and the relay. A universal request's steps run in order until one is accepted.
 
 use std::borrow::Cow;
