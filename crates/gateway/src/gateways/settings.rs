@@ -290,4 +290,15 @@ mod tests {
         let back: Option<GatewaySettings> = serde_json::from_str(&text).ok();
         assert_eq!(back, Some(settings));
     }
+
+    #[test]
+    fn a_stored_dlp_value_from_before_it_was_acted_on_does_not_make_the_gateway_unreadable() {
+        // Stored as sent by an earlier version, which did not validate it.
+        let stored = r#"{"cache_ttl": 5, "dlp": {"enabled": true}}"#;
+        let settings: Option<GatewaySettings> = serde_json::from_str(stored).ok();
+        assert_eq!(
+            settings.as_ref().map(|s| (s.cache_ttl, s.dlp.is_none())),
+            Some((5, true))
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The execute phase, the one way every route's calls go upstream: for each planned call, DLP
-//! on its body (docs/dlp.md), its log, the cache (a HIT answers here; a MISS joins the single flight), then the attempts with
-//! their retries, and the relay. A universal request's steps run in order until one is accepted.
+//! on its body (docs/dlp.md), its log, the cache (a HIT answers here; a MISS joins the single
+//! flight), then the attempts with their retries, and the relay. A universal request's steps
+//! run in order until one is accepted.
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
@@ -93,7 +94,9 @@ async fn one_call(
             return dlp_refusal(ctx, record, begin, refusal, &report).await;
         }
     };
-    let (record, begin) = RequestLog::for_call(ctx, &call, options, first_id, event_id.clone());
+    let (mut record, begin) = RequestLog::for_call(ctx, &call, options, first_id, event_id.clone());
+    // Every end record of the call (each attempt's, a cache hit's) says what the request had.
+    record.dlp = super::dlp::log_value(&dlp.request);
     // A run token's providers and models (docs/budgets.md), before anything is sent.
     if let Some(scope) = &ctx.token_scope {
         scope

@@ -182,3 +182,23 @@ fn every_stored_setting_is_settable_or_read_only() {
         assert!(names.contains(name), "{name}");
     }
 }
+
+#[test]
+fn dlp_is_parsed_not_stored_opaque_and_a_bad_one_names_the_field() {
+    let dlp = json!({"enabled": true, "action": "BLOCK", "profiles": ["financial"]});
+    let patch = parse(json!({"dlp": dlp})).unwrap_or_default();
+    assert!(patch.cloudflare.is_empty());
+    assert!(matches!(patch.dlp, Patch::Value(Some(_))));
+    let mut settings = GatewaySettings::default();
+    settings.write(patch);
+    let stored = serde_json::to_value(&settings).unwrap_or_default();
+    assert_eq!(stored["dlp"], dlp);
+    assert_eq!(
+        parse(json!({"dlp": null})).unwrap_or_default().dlp,
+        Patch::Null
+    );
+    assert_eq!(
+        messages(json!({"dlp": {"enabled": true, "action": "FLAG", "profiles": ["pii"]}})),
+        ["dlp: profiles[0]: unknown profile \"pii\"; known: financial, national_ids, credentials"]
+    );
+}
