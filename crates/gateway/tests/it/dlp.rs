@@ -349,3 +349,37 @@ async fn an_anthropic_stream_is_cut_with_an_error_event() {
     assert!(last.starts_with("event: error\ndata: "), "{last}");
     assert!(last.contains("\"code\":2030"), "{last}");
 }
+
+#[tokio::test]
+async fn the_unified_endpoint_gets_errors_in_openai_shape_whatever_the_provider() {
+    let gw = TestGateway::start().await;
+    gateway_with(&gw, "unified", json!({"enabled": true, "policies": [
+        {"id": "in", "action": "BLOCK", "check": ["REQUEST"], "enabled": true, "profiles": ["financial"]},
+        {"id": "out", "action": "BLOCK", "check": ["RESPONSE"], "enabled": true, "profiles": ["credentials"]}]}))
+    .await;
+    let call = |text: &str| {
+        let body = json!({"model": "anthropic/claude-sonnet-4-5", "stream": true,
+            "messages": [{"role": "user", "content": text}]});
+        gw.http
+            .post(gw.url("/v1/local/unified/compat/chat/completions"))
+            .bearer_auth("sk-test-provider-key")
+            .json(&body)
+            .send()
+    };
+    // The request: OpenAI's error body, with the gateway code.
+    let refused = call(&format!("card {CARD}")).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(gateway_error_code(&refused.json().await.unwrap()), 2029);
+    // The Anthropic stream is translated to OpenAI's chunks, and so is its cut.
+    let text = call("-----BEGIN PRIVATE KEY----- follows")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("chat.completion.chunk"), "{text}");
+    assert!(!text.contains("event: "), "{text}");
+    let last = text.trim_end().rsplit("\n\n").next().unwrap();
+    let error: Value = serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
+    assert_eq!(error["error"]["code"], 2030, "{last}");
+}
