@@ -383,3 +383,45 @@ async fn the_unified_endpoint_gets_errors_in_openai_shape_whatever_the_provider(
     let error: Value = serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
     assert_eq!(error["error"]["code"], 2030, "{last}");
 }
+
+#[tokio::test]
+async fn a_flagged_stream_reaches_the_client_byte_for_byte() {
+    let gw = TestGateway::start().await;
+    gateway_with(
+        &gw,
+        "watched",
+        json!({"enabled": true, "action": "FLAG", "profiles": ["financial", "credentials"]}),
+    )
+    .await;
+    let body = chat(&format!("card {CARD} and key {AWS_KEY}"), true);
+    let direct = gw
+        .http
+        .post(format!("{}/v1/chat/completions", gw.mock.url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let response = send(&gw, "watched", &body).await;
+    // The request's findings are known before the head leaves.
+    assert_eq!(dlp_header(&response)["findings"][0]["check"], "REQUEST");
+    let id = log_id(&response);
+    let relayed = response.bytes().await.unwrap();
+    assert_eq!(relayed, direct);
+    let row = gw.log_row("watched", &id).await.unwrap();
+    assert!(row.success);
+    let dlp: Value = serde_json::from_str(row.dlp.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        dlp["matches"],
+        json!(["credentials.aws_access_key_id", "financial.credit_card"])
+    );
+    let checks: Vec<&str> = dlp["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(checks, ["REQUEST", "REQUEST", "RESPONSE", "RESPONSE"]);
+}
