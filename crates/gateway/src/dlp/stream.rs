@@ -25,8 +25,9 @@ pub const MAX_PENDING: usize = 1024 * 1024;
 pub enum StreamStep {
     /// Send these bytes (the complete events so far; may be empty).
     Forward(Bytes),
-    /// Send `before` (the events before the blocked one), then `error_event`, then end.
-    Blocked { before: Bytes, error_event: Bytes },
+    /// Send `before` (the events before the blocked one), then [`StreamScan::error_event`],
+    /// then end.
+    Blocked { before: Bytes },
 }
 
 pub struct StreamScan {
@@ -131,10 +132,14 @@ impl StreamScan {
         let before = Bytes::from(self.pending[..released].to_vec());
         self.pending.clear();
         self.window.clear();
-        StreamStep::Blocked {
-            before,
-            error_event: error_event(self.anthropic),
-        }
+        StreamStep::Blocked { before }
+    }
+
+    /// The stream's last event after a block, in the format of what the client was sent
+    /// (call [`StreamScan::sent`] with the blocked step's `before` first: it may be the
+    /// stream's first bytes).
+    pub fn error_event(&self) -> Bytes {
+        error_event(self.anthropic)
     }
 }
 
@@ -229,12 +234,9 @@ mod tests {
         let second = delta("ODNN7EXAMPLE and more");
         assert_eq!(forwarded(scan.push(first.as_bytes())), first.as_bytes());
         match scan.push(second.as_bytes()) {
-            StreamStep::Blocked {
-                before,
-                error_event,
-            } => {
+            StreamStep::Blocked { before } => {
                 assert!(before.is_empty());
-                let text = String::from_utf8_lossy(&error_event).into_owned();
+                let text = String::from_utf8_lossy(&scan.error_event()).into_owned();
                 assert!(text.starts_with("data: {\"error\""), "{text}");
                 assert!(text.contains("\"code\":2030"), "{text}");
             }
@@ -271,14 +273,17 @@ mod tests {
     }
 
     #[test]
-    fn anthropic_clients_get_an_error_event() {
+    fn anthropic_clients_get_an_error_event_even_when_the_block_comes_in_the_first_chunk() {
         let mut scan = stream("BLOCK");
         let start = "event: message_start\ndata: {\"type\":\"message_start\"}\n\n";
-        scan.sent(start.as_bytes());
         let delta = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"-----BEGIN PRIVATE KEY-----\"}}\n\n";
-        match scan.push(delta.as_bytes()) {
-            StreamStep::Blocked { error_event, .. } => {
-                assert!(error_event.starts_with(b"event: error\ndata: {\"type\":\"error\""));
+        match scan.push(format!("{start}{delta}").as_bytes()) {
+            StreamStep::Blocked { before } => {
+                assert_eq!(before, start.as_bytes());
+                // What the client is sent before the error event says its format.
+                scan.sent(&before);
+                let error = scan.error_event();
+                assert!(error.starts_with(b"event: error\ndata: {\"type\":\"error\""));
             }
             StreamStep::Forward(_) => panic!("not blocked"),
         }

@@ -253,16 +253,12 @@ async fn drive<S>(
                 let last = content_length.is_some_and(|length| watcher.size >= length) || terminal;
                 let chunk = match watcher.screen(chunk, last) {
                     Screened::Pass(chunk) => chunk,
-                    Screened::Blocked {
-                        before,
-                        error_event,
-                    } => {
+                    Screened::Blocked(before) => {
                         block(
                             client,
                             &mut watcher,
                             transform.as_deref_mut(),
                             before,
-                            error_event,
                             bounds,
                         )
                         .await;
@@ -319,16 +315,12 @@ async fn drive<S>(
                 // An event still held for DLP (the stream ended without its blank line).
                 let held = match watcher.screen(Bytes::new(), true) {
                     Screened::Pass(held) => held,
-                    Screened::Blocked {
-                        before,
-                        error_event,
-                    } => {
+                    Screened::Blocked(before) => {
                         block(
                             client,
                             &mut watcher,
                             transform.as_deref_mut(),
                             before,
-                            error_event,
                             bounds,
                         )
                         .await;
@@ -365,7 +357,8 @@ async fn drive<S>(
 /// What the stream's DLP scan lets through of a chunk.
 enum Screened {
     Pass(Bytes),
-    Blocked { before: Bytes, error_event: Bytes },
+    /// Blocked after these bytes (the events before the match).
+    Blocked(Bytes),
 }
 
 /// Ends a stream DLP blocked (docs/dlp.md): the events before the match, the end record (with
@@ -375,12 +368,19 @@ async fn block(
     watcher: &mut Watcher,
     transform: Option<&mut (dyn BodyTransform + 'static)>,
     before: Bytes,
-    error_event: Bytes,
     bounds: Bounds,
 ) {
     let before = match transform {
         Some(transform) => transform.push(&before),
         None => before,
+    };
+    // The error event takes the format of what the client was sent, these bytes included.
+    let error_event = match &mut watcher.dlp {
+        Some(dlp) => {
+            dlp.sent(&before);
+            dlp.error_event()
+        }
+        None => Bytes::new(),
     };
     watcher.capture = None;
     if !before.is_empty() && client.deliver(before, bounds.client_stall).await.is_err() {
@@ -418,15 +418,9 @@ impl Watcher {
         for step in steps {
             match step {
                 StreamStep::Forward(bytes) => out.extend_from_slice(&bytes),
-                StreamStep::Blocked {
-                    before,
-                    error_event,
-                } => {
+                StreamStep::Blocked { before } => {
                     out.extend_from_slice(&before);
-                    return Screened::Blocked {
-                        before: Bytes::from(out),
-                        error_event,
-                    };
+                    return Screened::Blocked(Bytes::from(out));
                 }
             }
         }
