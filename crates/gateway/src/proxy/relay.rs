@@ -382,7 +382,11 @@ async fn block(
         }
         None => Bytes::new(),
     };
+    // Neither cached nor kept on the row: the row of a blocked response keeps no body (as
+    // when a whole body is blocked), so the blocked event's text is not stored either.
     watcher.capture = None;
+    watcher.head.clear();
+    watcher.head_cap = 0;
     if !before.is_empty() && client.deliver(before, bounds.client_stall).await.is_err() {
         watcher.finish_detached(DLP_BLOCKED);
         return;

@@ -314,6 +314,16 @@ async fn a_secret_split_across_stream_events_cuts_the_stream_after_earlier_event
     assert_eq!(rest.matches(" 1111").count(), 2, "{rest}");
     let row = gw.log_row("streams", &id).await.unwrap();
     assert!(!row.success);
+    let stored = gw
+        .state
+        .store()
+        .get_body("local", "streams", &id, BodyKind::Response)
+        .await
+        .unwrap();
+    assert!(
+        stored.is_none_or(|body| body.bytes.is_empty()),
+        "a blocked response's body is not kept"
+    );
     assert!(row.error.unwrap().contains("DLP"));
     let dlp: Value = serde_json::from_str(row.dlp.as_deref().unwrap()).unwrap();
     assert_eq!(dlp["matches"], json!(["financial.credit_card"]));
@@ -424,4 +434,30 @@ async fn a_flagged_stream_reaches_the_client_byte_for_byte() {
         .map(|f| f["check"].as_str().unwrap())
         .collect();
     assert_eq!(checks, ["REQUEST", "REQUEST", "RESPONSE", "RESPONSE"]);
+}
+
+#[tokio::test]
+async fn redact_on_responses_rewrites_the_answer_the_client_gets() {
+    let gw = TestGateway::start().await;
+    gateway_with(
+        &gw,
+        "scrub",
+        json!({"enabled": true, "policies": [{"id": "out",
+        "action": "REDACT", "check": ["RESPONSE"], "enabled": true, "profiles": ["credentials"]}]}),
+    )
+    .await;
+    let response = send(&gw, "scrub", &chat(&format!("echo {AWS_KEY}"), false)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(dlp_header(&response)["action"], "REDACT");
+    let id = log_id(&response);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        answer["choices"][0]["message"]["content"],
+        "Hello! You said: echo [REDACTED:aws_access_key_id]"
+    );
+    // The request was not checked: the upstream got the key.
+    assert!(String::from_utf8_lossy(&gw.mock.requests()[0].body).contains(AWS_KEY));
+    let row = gw.log_row("scrub", &id).await.unwrap();
+    assert!(row.success);
+    assert!(row.dlp.unwrap().contains("\"RESPONSE\""));
 }
