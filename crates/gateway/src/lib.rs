@@ -12,6 +12,8 @@
 //! - [`convert`]: saturating integer conversions (durations to milliseconds, counts to SQL's i64).
 //! - [`compat`]: the unified OpenAI-compatible endpoint's translation: Chat Completions to and
 //!   from Anthropic Messages and Gemini generateContent, streaming included.
+//! - [`dlp`]: data loss prevention: built-in and custom profiles, the gateway's `dlp` policies,
+//!   request and response scanning (streams included).
 //! - [`gateways`]: gateway settings and the in-memory registry the hot path reads.
 //! - [`keys`]: stored provider keys (BYOK): encrypted at rest, chosen per request.
 //! - [`redis`]: the one Redis connection and circuit breaker the cache and the limiter share.
@@ -43,6 +45,7 @@ pub mod compat;
 pub mod config;
 pub mod convert;
 pub mod dashboard;
+pub mod dlp;
 pub mod error;
 pub mod evaluations;
 pub mod gateways;

@@ -48,6 +48,9 @@ pub enum ErrorCode {
     OutOfScope,
     /// `model: "dynamic/{route}"` names no route of the gateway (docs/routing.md).
     RouteNotFound,
+    /// A DLP policy blocked the request's or the response's content (docs/dlp.md).
+    DlpRequestBlocked,
+    DlpResponseBlocked,
     Internal,
 }
 
@@ -74,6 +77,8 @@ impl ErrorCode {
             ErrorCode::OutOfScope => 2101,
             ErrorCode::ProviderCredentialRequired => 2102,
             ErrorCode::RouteNotFound => 2050,
+            ErrorCode::DlpRequestBlocked => 2029,
+            ErrorCode::DlpResponseBlocked => 2030,
             ErrorCode::Internal => 2000,
         }
     }
@@ -113,7 +118,9 @@ impl ErrorCode {
             | ErrorCode::InvalidHeader
             | ErrorCode::InvalidBody
             | ErrorCode::ByokAliasNotFound
-            | ErrorCode::ProviderCredentialRequired => StatusCode::BAD_REQUEST,
+            | ErrorCode::ProviderCredentialRequired
+            | ErrorCode::DlpRequestBlocked
+            | ErrorCode::DlpResponseBlocked => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::OutOfScope => StatusCode::FORBIDDEN,
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,

@@ -50,6 +50,11 @@ pub struct GatewaySettings {
     /// OpenTelemetry collectors of this gateway's spans (docs/observability.md); `null` when
     /// none.
     pub otel: Option<Vec<crate::otel::ExportTarget>>,
+    /// Data loss prevention policies (docs/dlp.md), in the shape they were written in; `null`
+    /// when none. A stored value this version cannot read (written before `dlp` was acted on)
+    /// is dropped with a warning rather than making the gateway unreadable.
+    #[serde(deserialize_with = "crate::dlp::lenient_settings")]
+    pub dlp: Option<crate::dlp::DlpSettings>,
     /// Cloudflare's fields Tollgate stores and returns without acting on them yet
     /// (`super::patch::CLOUDFLARE_STORED`).
     #[serde(flatten)]
@@ -79,6 +84,7 @@ impl Default for GatewaySettings {
             cache_generation: 0,
             byok_only: false,
             otel: None,
+            dlp: None,
             cloudflare: Map::new(),
         }
     }
@@ -273,7 +279,8 @@ mod tests {
         let settings = apply(
             json!({"cache_ttl": 60, "rate_limiting_technique": "sliding",
             "rate_limiting_key": "header:x-user-id", "retry_backoff": "exponential",
-            "log_management": 10, "log_management_strategy": "DELETE_OLDEST", "dlp": {"enabled": true}}),
+            "log_management": 10, "log_management_strategy": "DELETE_OLDEST",
+            "dlp": {"enabled": true, "action": "FLAG", "profiles": ["financial"]}}),
         )
         .ok()
         .unwrap_or_default();
@@ -282,5 +289,16 @@ mod tests {
         let text = serde_json::to_string(&settings).unwrap_or_default();
         let back: Option<GatewaySettings> = serde_json::from_str(&text).ok();
         assert_eq!(back, Some(settings));
+    }
+
+    #[test]
+    fn a_stored_dlp_value_from_before_it_was_acted_on_does_not_make_the_gateway_unreadable() {
+        // Stored as sent by an earlier version, which did not validate it.
+        let stored = r#"{"cache_ttl": 5, "dlp": {"enabled": true}}"#;
+        let settings: Option<GatewaySettings> = serde_json::from_str(stored).ok();
+        assert_eq!(
+            settings.as_ref().map(|s| (s.cache_ttl, s.dlp.is_none())),
+            Some((5, true))
+        );
     }
 }

@@ -129,6 +129,61 @@ pub struct LogEnd {
     pub response_headers: Vec<(String, String)>,
     pub response_head_complete: bool,
     pub error: Option<String>,
+    /// What DLP matched (docs/dlp.md): `{action, matches, findings}` as JSON, entry ids only;
+    /// `None` when nothing matched. (`default` for JSON records older than the field.)
+    #[serde(default)]
+    pub dlp: Option<String>,
+}
+
+/// An end record of kind 4, written before `dlp` existed: still read, never written.
+#[derive(Deserialize)]
+struct EndV4 {
+    id: String,
+    rollup: Option<RollupFacts>,
+    status_code: Option<u16>,
+    success: bool,
+    cached: bool,
+    duration_ms: i64,
+    ttfb_ms: Option<i64>,
+    tokens_in: Option<i64>,
+    tokens_out: Option<i64>,
+    cache_read_tokens: Option<i64>,
+    cache_write_tokens: Option<i64>,
+    cost: Option<f64>,
+    custom_cost: bool,
+    attempts: i64,
+    response_content_type: Option<String>,
+    response_size: i64,
+    response_headers: Vec<(String, String)>,
+    response_head_complete: bool,
+    error: Option<String>,
+}
+
+impl From<EndV4> for LogEnd {
+    fn from(old: EndV4) -> LogEnd {
+        LogEnd {
+            id: old.id,
+            rollup: old.rollup,
+            status_code: old.status_code,
+            success: old.success,
+            cached: old.cached,
+            duration_ms: old.duration_ms,
+            ttfb_ms: old.ttfb_ms,
+            tokens_in: old.tokens_in,
+            tokens_out: old.tokens_out,
+            cache_read_tokens: old.cache_read_tokens,
+            cache_write_tokens: old.cache_write_tokens,
+            cost: old.cost,
+            custom_cost: old.custom_cost,
+            attempts: old.attempts,
+            response_content_type: old.response_content_type,
+            response_size: old.response_size,
+            response_headers: old.response_headers,
+            response_head_complete: old.response_head_complete,
+            error: old.error,
+            dlp: None,
+        }
+    }
 }
 
 /// The dimensions a request is counted under in analytics.
@@ -193,8 +248,10 @@ const KIND_BEGIN_JSON: u8 = 1;
 const KIND_END_JSON: u8 = 2;
 /// A begin without `trace_id`: read, never written.
 const KIND_BEGIN_V3: u8 = 3;
-const KIND_END: u8 = 4;
+/// An end without `dlp`: read, never written.
+const KIND_END_V4: u8 = 4;
 const KIND_BEGIN: u8 = 5;
+const KIND_END: u8 = 6;
 pub(super) const FRAME_HEADER: usize = 8;
 /// Room reserved up front for a record's fields (a typical begin's take ~490 bytes), so a frame
 /// built in a new buffer is allocated once instead of doubling its way up.
@@ -273,8 +330,14 @@ impl SpoolRecord {
                     body: body.to_vec(),
                 }
             }
-            KIND_END => {
-                let (mut end, body): (Box<LogEnd>, _) = postcard::take_from_bytes(rest).ok()?;
+            KIND_END | KIND_END_V4 => {
+                let (mut end, body): (Box<LogEnd>, _) = match kind {
+                    KIND_END => postcard::take_from_bytes(rest).ok()?,
+                    _ => {
+                        let (old, body) = postcard::take_from_bytes::<EndV4>(rest).ok()?;
+                        (Box::new(old.into()), body)
+                    }
+                };
                 // JSON has no NaN or infinity (serde_json writes them as null), so the JSON
                 // kinds could never hold one; postcard keeps the bits. Reading them as `None`
                 // keeps the two kinds alike and a decoded record equal to itself.
@@ -414,6 +477,7 @@ mod tests {
             response_headers: vec![("x-request-id".into(), "req-1".into())],
             response_head_complete: true,
             error: Some("upstream said \"no\"".into()),
+            dlp: Some("{}".into()),
         }
     }
 
@@ -644,9 +708,24 @@ mod tests {
         \x01\x13{\"team\":\"\xc3\xa9 \\\"q\\\"\"}\x01\x03\x01\x10application/json\xf0\x01\
         \x01\x0b203.0.113.9\x01\x08ua/1\x09\xe2\x9c\x93\x01\x02\x01a\x011\x01b\x00\x01\
         \x01\x204bf92f3577b34da6a3ce929d0e0e4736B";
-    const PINNED_END: &[u8] = b"\x04\x03b-1\x01\xf6\xc9\xcb\xed\xefd\x04acct\x02gw\
+    const PINNED_END: &[u8] = b"\x06\x03b-1\x01\xf6\xc9\xcb\xed\xefd\x04acct\x02gw\
         \x06openai\x06gpt-4o\x01\xf7\x03\x01\x01\xde\x06\x01\xc4\x06\x01\"\x01\x12\x01\x06\x01\x01\
         \x01\xecf\xeb\x85\xa7\xfc\xe0>\x01\x04\x01\x11text/event-stream\
         \xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01\x01\x0cx-request-id\x05req-1\x01\
-        \x01\x12upstream said \"no\"E";
+        \x01\x12upstream said \"no\"\x01\x02{}E";
+
+    #[test]
+    fn end_records_without_dlp_still_decode() {
+        // A kind-4 end as the previous version wrote it: the pinned fields without dlp, which
+        // takes 4 bytes (Some, length, `{}`) before the body `E`.
+        let mut payload = PINNED_END[..PINNED_END.len() - 1 - 4].to_vec();
+        payload[0] = KIND_END_V4;
+        payload.push(b'E');
+        let mut expected = full_end();
+        expected.dlp = None;
+        assert_eq!(
+            decoded(&frame(&payload)),
+            Some(SpoolRecord::end_of(&expected, b"E"))
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use crate::error::ErrorCode;
 
 /// Every reason: the gateway's error codes, then the two failures the gateway did not decide.
-pub(super) const REASONS: [&str; 23] = [
+pub(super) const REASONS: [&str; 25] = [
     "gateway_not_found",
     "rate_limited",
     "upstream_unreachable",
@@ -25,6 +25,8 @@ pub(super) const REASONS: [&str; 23] = [
     "provider_credential_required",
     "out_of_scope",
     "route_not_found",
+    "dlp_request_blocked",
+    "dlp_response_blocked",
     "internal",
     UPSTREAM_STATUS,
     STREAM_INTERRUPTED,
@@ -76,6 +78,8 @@ fn code_name(code: ErrorCode) -> &'static str {
         ErrorCode::ProviderCredentialRequired => "provider_credential_required",
         ErrorCode::OutOfScope => "out_of_scope",
         ErrorCode::RouteNotFound => "route_not_found",
+        ErrorCode::DlpRequestBlocked => "dlp_request_blocked",
+        ErrorCode::DlpResponseBlocked => "dlp_response_blocked",
         ErrorCode::Internal => "internal",
     }
 }
@@ -108,6 +112,8 @@ mod tests {
             ProviderCredentialRequired,
             OutOfScope,
             RouteNotFound,
+            DlpRequestBlocked,
+            DlpResponseBlocked,
             Internal,
         ];
         let mut seen = std::collections::HashSet::new();

@@ -7,12 +7,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use http::{HeaderMap, HeaderValue, Method, header};
 
 use super::answer::BufferedAnswer;
 use super::caching::{self, CachePlan};
+use super::dlp::{self, CallDlp};
 use super::failure::AttemptFailure;
 use super::headers::{CACHE_STATUS, EVENT_ID, client_response_headers, set_log_id};
 use super::plan::Reshape;
@@ -46,6 +49,8 @@ pub struct Attempts<'a> {
     /// Reserved before each attempt (docs/budgets.md).
     pub budget: Option<BudgetPlan>,
     pub reshape: Option<Box<dyn Reshape + 'a>>,
+    /// What the request's DLP scan found, and the response's scan (docs/dlp.md).
+    pub dlp: CallDlp,
 }
 
 /// How a call ended.
@@ -175,6 +180,63 @@ impl Attempts<'_> {
         let mut response = Response::new(Body::empty());
         *response.status_mut() = upstream.status();
         *response.headers_mut() = client_response_headers(upstream.headers());
+        let content_type = upstream
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let is_sse = content_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with("text/event-stream"));
+        let mut end = record.relayed_end(status, content_type.clone(), upstream.headers());
+        let mut content_length = upstream.content_length();
+        let mut report = std::mem::take(&mut self.dlp.request);
+        let mut stream_scan = None;
+        let mut body: BoxStream<'static, reqwest::Result<Bytes>> = upstream.bytes_stream().boxed();
+        // The response's DLP scan (docs/dlp.md): a stream as it flows (relay.rs), any other
+        // body read whole first, so a BLOCK can still replace it.
+        if let Some(scan) = self.dlp.response.take() {
+            if is_sse {
+                stream_scan = Some(crate::dlp::StreamScan::new(scan, report.clone()));
+            } else {
+                let (whole, ending) = read_to_scan(&mut body, self.timeout).await;
+                if let ReadEnding::TooLarge(next) = ending {
+                    // Too large to scan: relayed as it is (docs/dlp.md).
+                    body = futures_util::stream::iter([Ok(whole), next])
+                        .chain(body)
+                        .boxed();
+                } else {
+                    match dlp::screen_response(&scan, whole.clone(), &mut report) {
+                        dlp::BodyVerdict::Block(refusal) => {
+                            record
+                                .finish_blocked(&refusal, dlp::log_value(&report), true)
+                                .await;
+                            // Dropping the fill's guard lets waiting requests make their own.
+                            self.cache.take();
+                            self.leader.take();
+                            return refusal.into_response();
+                        }
+                        dlp::BodyVerdict::Send(sent) => {
+                            if sent.len() != whole.len() {
+                                content_length = None;
+                                response.headers_mut().remove(header::CONTENT_LENGTH);
+                            }
+                            let sent = futures_util::stream::iter([Ok(sent)]);
+                            body = match ending {
+                                // The relay waits for the rest and cuts the stream on its own
+                                // idle timeout; a break is passed on.
+                                ReadEnding::Stalled => sent.chain(body).boxed(),
+                                ReadEnding::Broken(error) => {
+                                    sent.chain(futures_util::stream::iter([Err(error)])).boxed()
+                                }
+                                _ => sent.boxed(),
+                            };
+                        }
+                    }
+                }
+            }
+        }
+        end.dlp = dlp::log_value(&report);
         let transform = self.reshape.as_ref().map(|reshape| {
             // The body's length changes; its type may too.
             let headers = response.headers_mut();
@@ -205,22 +267,50 @@ impl Attempts<'_> {
                 .headers_mut()
                 .insert(CACHE_STATUS, HeaderValue::from_static("MISS"));
         }
-        let content_type = upstream
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        // After the fill took its headers: a replay answers another request, whose own scan
+        // sets the header.
+        dlp::mark(&mut response, &report);
         // Chunks go to the client as they arrive; if the upstream breaks off, so does the
         // client's stream (no synthesized end).
         let head = ResponseHead {
-            end: record.relayed_end(status, content_type.clone(), upstream.headers()),
+            end,
             status,
             content_type,
-            content_length: upstream.content_length(),
+            content_length,
             idle_timeout: self.timeout,
         };
         *response.body_mut() =
-            super::relay::relay(record, upstream.bytes_stream(), head, fill, transform).await;
+            super::relay::relay(record, body, head, fill, transform, stream_scan).await;
         response
     }
+}
+
+/// How reading a body to scan it ended.
+enum ReadEnding {
+    Complete,
+    /// The upstream went silent for the idle timeout.
+    Stalled,
+    Broken(reqwest::Error),
+    /// Over [`dlp::MAX_SCANNED_BODY`]: the chunk that went over (the rest is still unread).
+    TooLarge(reqwest::Result<Bytes>),
+}
+
+/// Reads a body to scan it whole, up to [`dlp::MAX_SCANNED_BODY`].
+async fn read_to_scan(
+    body: &mut BoxStream<'static, reqwest::Result<Bytes>>,
+    idle_timeout: Duration,
+) -> (Bytes, ReadEnding) {
+    let mut whole = Vec::new();
+    let ending = loop {
+        match tokio::time::timeout(idle_timeout, body.next()).await {
+            Ok(Some(Ok(chunk))) if whole.len() + chunk.len() <= dlp::MAX_SCANNED_BODY => {
+                whole.extend_from_slice(&chunk);
+            }
+            Ok(Some(Ok(chunk))) => break ReadEnding::TooLarge(Ok(chunk)),
+            Ok(Some(Err(error))) => break ReadEnding::Broken(error),
+            Ok(None) => break ReadEnding::Complete,
+            Err(_elapsed) => break ReadEnding::Stalled,
+        }
+    };
+    (Bytes::from(whole), ending)
 }

@@ -1,6 +1,7 @@
-//! The execute phase, the one way every route's calls go upstream: for each planned call, its
-//! log, the cache (a HIT answers here; a MISS joins the single flight), then the attempts with
-//! their retries, and the relay. A universal request's steps run in order until one is accepted.
+//! The execute phase, the one way every route's calls go upstream: for each planned call, DLP
+//! on its body (docs/dlp.md), its log, the cache (a HIT answers here; a MISS joins the single
+//! flight), then the attempts with their retries, and the relay. A universal request's steps
+//! run in order until one is accepted.
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
@@ -12,6 +13,7 @@ use http::HeaderValue;
 use super::attempts::{Attempts, Delivery};
 use super::caching::{self, CachePlan, Lookup, look_up};
 use super::context::RequestContext;
+use super::dlp::CallDlp;
 use super::headers::{CACHE_STATUS, STEP};
 use super::options::RequestOptions;
 use super::plan::{Plan, UpstreamCall};
@@ -85,7 +87,17 @@ pub(super) async fn one_call(
         .event_id
         .clone()
         .or_else(|| (fallback || policy.max_attempts > 1).then(|| ctx.log_id.to_string()));
-    let (record, begin) = RequestLog::for_call(ctx, &call, options, first_id, event_id.clone());
+    // DLP (docs/dlp.md) before the log: a REDACT rewrites what is sent and what is stored.
+    let dlp = match CallDlp::screen(&ctx.gateway, &mut call) {
+        Ok(dlp) => dlp,
+        Err((refusal, report)) => {
+            let (record, begin) = RequestLog::for_call(ctx, &call, options, first_id, event_id);
+            return dlp_refusal(ctx, record, begin, refusal, &report).await;
+        }
+    };
+    let (mut record, begin) = RequestLog::for_call(ctx, &call, options, first_id, event_id.clone());
+    // Every end record of the call (each attempt's, a cache hit's) says what the request had.
+    record.dlp = super::dlp::log_value(&dlp.request);
     // A run token's providers and models (docs/budgets.md), before anything is sent.
     if let Some(scope) = &ctx.token_scope {
         scope
@@ -150,6 +162,7 @@ pub(super) async fn one_call(
             response
                 .headers_mut()
                 .insert(CACHE_STATUS, HeaderValue::from_static("HIT"));
+            super::dlp::mark(&mut response, &dlp.request);
             // The event id is added with the request id for every response (handler.rs).
             super::headers::set_log_id(&mut response, first_id);
             return Ok(Delivery::Delivered(response));
@@ -173,9 +186,28 @@ pub(super) async fn one_call(
         leader,
         budget,
         reshape: call.reshape,
+        dlp,
     };
     let accept = |status: u16| !fallback || is_last || (200..300).contains(&status);
     attempts.run(accept, &ctx.dispatched).await
+}
+
+/// A request DLP blocked: its row (begin and end, with what matched) and the 400/2029. The
+/// row is written although nothing went upstream, so a blocked request can be found in the
+/// logs (docs/dlp.md).
+async fn dlp_refusal(
+    ctx: &RequestContext<'_>,
+    record: RequestLog,
+    begin: Option<super::record::Begin>,
+    refusal: GatewayError,
+    report: &crate::dlp::Report,
+) -> Result<Delivery, GatewayError> {
+    write_begin(ctx.state, begin).await?;
+    ctx.dispatched.store(true, Ordering::Relaxed);
+    record
+        .finish_blocked(&refusal, super::dlp::log_value(report), false)
+        .await;
+    Err(refusal)
 }
 
 /// What each attempt reserves against the gateway's spend limits (docs/budgets.md).

@@ -9,7 +9,8 @@
 //! 3. admission   cf-aig-* options, authentication, client address, rate limit; then the
 //!                request's trace, when it is exported (docs/observability.md)
 //! 4. plan        the route's upstream calls (provider, URL, headers, body), or its own answer
-//! 5. execute     per call: log, cache, attempts with retries, relay with the end record
+//! 5. execute     per call: DLP on the request body (dlp.rs), log, cache, attempts with
+//!                retries, relay with the end record (and DLP on the response)
 //! ```
 //!
 //! A new step is one module and one line here (or in [`super::admission`] / [`super::execute`]

@@ -26,6 +26,7 @@ mod answer;
 mod attempts;
 mod caching;
 mod client;
+mod dlp;
 mod dns;
 mod execute;
 mod failure;

@@ -52,6 +52,9 @@ pub struct RequestLog {
     pub span: Option<AttemptSpan>,
     /// The universal step the call is (0-based).
     pub step: Option<i64>,
+    /// What the request's DLP scan found (docs/dlp.md), for end records that do not say more
+    /// (a response's scan adds its own findings to the relayed end record).
+    pub dlp: Option<String>,
 }
 
 impl RequestLog {
@@ -91,6 +94,7 @@ impl RequestLog {
             trace: ctx.trace.clone(),
             span: None,
             step: call.step,
+            dlp: None,
         };
         if let Some(trace) = &ctx.trace {
             trace.call(&call.path, body);
@@ -184,6 +188,9 @@ impl RequestLog {
     /// `failure` is the gateway error that ended the request, if one did (for metrics).
     pub async fn record(&self, mut end: LogEnd, head: Vec<u8>, failure: Option<ErrorCode>) -> bool {
         end.rollup = Some(self.facts.clone());
+        if end.dlp.is_none() {
+            end.dlp.clone_from(&self.dlp);
+        }
         let head = self.trace_end(&end, head);
         self.settle(&end).await;
         self.state.metrics().observe(&end, failure);
@@ -199,6 +206,9 @@ impl RequestLog {
     /// Like [`RequestLog::record`], for paths with nobody left to wait (the client went away).
     pub fn record_detached(&self, mut end: LogEnd, head: Vec<u8>) {
         end.rollup = Some(self.facts.clone());
+        if end.dlp.is_none() {
+            end.dlp.clone_from(&self.dlp);
+        }
         let head = self.trace_end(&end, head);
         self.settle_detached(&end);
         self.state.metrics().observe(&end, None);
@@ -263,6 +273,23 @@ impl RequestLog {
             ..LogEnd::default()
         };
         self.record(end, head, None).await;
+    }
+
+    /// The end of a request or response DLP blocked (docs/dlp.md): its row says what matched,
+    /// with the refusal's status and message. `sent`: the request went upstream (its response
+    /// was blocked).
+    pub async fn finish_blocked(&self, refusal: &GatewayError, dlp: Option<String>, sent: bool) {
+        let end = LogEnd {
+            id: self.id.clone(),
+            status_code: Some(refusal.code.status().as_u16()),
+            success: false,
+            duration_ms: elapsed_ms(self.started),
+            attempts: if sent { self.attempt } else { 0 },
+            error: Some(refusal.message.clone()),
+            dlp,
+            ..LogEnd::default()
+        };
+        self.record(end, Vec::new(), Some(refusal.code)).await;
     }
 
     /// The end of a request served without an upstream call: from the cache, or shared by the

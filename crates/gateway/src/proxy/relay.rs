@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use super::plan::BodyTransform;
 use super::record::{RelayedBody, RequestLog, elapsed_ms};
 use crate::cache::{CachedResponse, FlightGuard, Outcome, ResponseCache};
+use crate::dlp::{StreamScan, StreamStep};
 use crate::logs::LogEnd;
 use crate::usage::{UsageExtractor, UsageFormat};
 
@@ -73,6 +74,7 @@ pub async fn relay<S>(
     head: ResponseHead,
     fill: Option<CacheFill>,
     transform: Option<Box<dyn BodyTransform>>,
+    dlp: Option<StreamScan>,
 ) -> Body
 where
     S: Stream<Item = reqwest::Result<Bytes>> + Send + Unpin + 'static,
@@ -107,6 +109,7 @@ where
         size: 0,
         ttfb_ms: None,
         end: Some(end),
+        dlp,
         log,
     };
     logs.spawn_owing_end(async move {
@@ -164,6 +167,8 @@ struct Watcher {
     /// Taken by the one end record this request gets: whatever path ends it later (a client
     /// leaving after the last byte, a break after the terminal event) finds nothing to record.
     end: Option<LogEnd>,
+    /// The stream's DLP scan (docs/dlp.md), when a policy checks responses.
+    dlp: Option<StreamScan>,
 }
 
 /// How long each side of a relay may stall before the stream is cut.
@@ -246,10 +251,27 @@ async fn drive<S>(
                 terminal_seen |=
                     terminal || (is_sse && MARKERS.finish_reason.find(&chunk).is_some());
                 let last = content_length.is_some_and(|length| watcher.size >= length) || terminal;
+                let chunk = match watcher.screen(chunk, last) {
+                    Screened::Pass(chunk) => chunk,
+                    Screened::Blocked(before) => {
+                        block(
+                            client,
+                            &mut watcher,
+                            transform.as_deref_mut(),
+                            before,
+                            bounds,
+                        )
+                        .await;
+                        return;
+                    }
+                };
                 let sent = match &mut transform {
                     Some(transform) => transform.push(&chunk),
                     None => chunk,
                 };
+                if let Some(dlp) = &mut watcher.dlp {
+                    dlp.sent(&sent);
+                }
                 watcher.capture(&sent);
                 if last && !watcher.ended() {
                     if !watcher.finish(None).await {
@@ -290,11 +312,33 @@ async fn drive<S>(
                 return;
             }
             None => {
+                // An event still held for DLP (the stream ended without its blank line).
+                let held = match watcher.screen(Bytes::new(), true) {
+                    Screened::Pass(held) => held,
+                    Screened::Blocked(before) => {
+                        block(
+                            client,
+                            &mut watcher,
+                            transform.as_deref_mut(),
+                            before,
+                            bounds,
+                        )
+                        .await;
+                        return;
+                    }
+                };
                 if !watcher.finish(None).await {
                     client.fail(UNRECORDED).await;
                     return;
                 }
-                let tail = transform.as_mut().map(|t| t.finish()).unwrap_or_default();
+                let mut tail = match &mut transform {
+                    Some(transform) => transform.push(&held).to_vec(),
+                    None => held.to_vec(),
+                };
+                if let Some(transform) = &mut transform {
+                    tail.extend_from_slice(&transform.finish());
+                }
+                let tail = Bytes::from(tail);
                 watcher.capture(&tail);
                 // Before the body's end reaches the client (dropping the sender ends it).
                 let whole = content_length.is_none_or(|length| watcher.size == length);
@@ -310,7 +354,83 @@ async fn drive<S>(
     }
 }
 
+/// What the stream's DLP scan lets through of a chunk.
+enum Screened {
+    Pass(Bytes),
+    /// Blocked after these bytes (the events before the match).
+    Blocked(Bytes),
+}
+
+/// Ends a stream DLP blocked (docs/dlp.md): the events before the match, the end record (with
+/// what matched), then the error event in the client's format as the body's last bytes.
+async fn block(
+    client: ToClient,
+    watcher: &mut Watcher,
+    transform: Option<&mut (dyn BodyTransform + 'static)>,
+    before: Bytes,
+    bounds: Bounds,
+) {
+    let before = match transform {
+        Some(transform) => transform.push(&before),
+        None => before,
+    };
+    // The error event takes the format of what the client was sent, these bytes included.
+    let error_event = match &mut watcher.dlp {
+        Some(dlp) => {
+            dlp.sent(&before);
+            dlp.error_event()
+        }
+        None => Bytes::new(),
+    };
+    // Neither cached nor kept on the row: the row of a blocked response keeps no body (as
+    // when a whole body is blocked), so the blocked event's text is not stored either.
+    watcher.capture = None;
+    watcher.head.clear();
+    watcher.head_cap = 0;
+    if !before.is_empty() && client.deliver(before, bounds.client_stall).await.is_err() {
+        watcher.finish_detached(DLP_BLOCKED);
+        return;
+    }
+    if !watcher.finish(Some(DLP_BLOCKED)).await {
+        client.fail(UNRECORDED).await;
+        return;
+    }
+    if client
+        .deliver(error_event, bounds.client_stall)
+        .await
+        .is_ok()
+    {
+        client.complete();
+    }
+}
+
+/// The row's error for a stream DLP cut.
+const DLP_BLOCKED: &str = "response blocked by DLP mid-stream (code 2030)";
+
 impl Watcher {
+    /// Passes a chunk through the stream's DLP scan; `last`: nothing follows it, so an event
+    /// held for its end is released too.
+    fn screen(&mut self, chunk: Bytes, last: bool) -> Screened {
+        let Some(dlp) = &mut self.dlp else {
+            return Screened::Pass(chunk);
+        };
+        let mut steps = vec![dlp.push(&chunk)];
+        if last {
+            steps.push(dlp.finish());
+        }
+        let mut out = Vec::new();
+        for step in steps {
+            match step {
+                StreamStep::Forward(bytes) => out.extend_from_slice(&bytes),
+                StreamStep::Blocked { before } => {
+                    out.extend_from_slice(&before);
+                    return Screened::Blocked(Bytes::from(out));
+                }
+            }
+        }
+        Screened::Pass(Bytes::from(out))
+    }
+
     fn observe(&mut self, chunk: &Bytes) {
         if self.ttfb_ms.is_none() {
             self.ttfb_ms = Some(elapsed_ms(self.log.started));
@@ -342,6 +462,9 @@ impl Watcher {
             extracted: extractor.finish(),
         };
         self.log.complete_relayed(&mut end, body);
+        if let Some(dlp) = &self.dlp {
+            end.dlp = super::dlp::log_value(dlp.report());
+        }
         Some((end, std::mem::take(&mut self.head)))
     }
 

@@ -54,6 +54,8 @@ pub struct LogRow {
     pub error: Option<String>,
     /// The OpenTelemetry trace of the request, when it was traced.
     pub trace_id: Option<String>,
+    /// What DLP matched, as JSON (docs/dlp.md); entry ids only, never the matched text.
+    pub dlp: Option<String>,
     /// False while the request is in flight (only its begin record has arrived).
     pub completed: bool,
 }

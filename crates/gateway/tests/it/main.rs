@@ -16,6 +16,7 @@ mod cardinality;
 mod compat;
 mod compat_messages;
 mod compat_responses;
+mod dlp;
 mod errors;
 mod evaluations;
 mod faults;

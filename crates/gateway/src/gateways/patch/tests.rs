@@ -142,9 +142,9 @@ fn echoed_read_only_fields_are_accepted_and_ignored() {
 
 #[test]
 fn cloudflare_fields_are_stored_and_returned() {
-    let dlp = json!({"enabled": true, "action": "BLOCK", "profiles": ["p1"]});
+    let guardrails = json!({"prompt": {"S1": "BLOCK"}});
     let mut settings = GatewaySettings::default();
-    let first = parse(json!({"dlp": dlp, "zdr": true, "logpush_public_key": null}));
+    let first = parse(json!({"guardrails": guardrails, "zdr": true, "logpush_public_key": null}));
     settings.write(first.unwrap_or_default());
     // A later update keeps what it does not mention.
     settings.write(parse(json!({"zdr": false})).unwrap_or_default());
@@ -156,7 +156,7 @@ fn cloudflare_fields_are_stored_and_returned() {
         modified_at: jiff::Timestamp::UNIX_EPOCH,
     };
     let object = gateway.to_json();
-    assert_eq!(object["dlp"], dlp);
+    assert_eq!(object["guardrails"], guardrails);
     assert_eq!(object["zdr"], false);
     assert_eq!(object.get("logpush_public_key"), Some(&Value::Null));
     // Stored as JSON and read back (the stores keep settings as JSON).
@@ -181,4 +181,24 @@ fn every_stored_setting_is_settable_or_read_only() {
     for name in SETTABLE {
         assert!(names.contains(name), "{name}");
     }
+}
+
+#[test]
+fn dlp_is_parsed_not_stored_opaque_and_a_bad_one_names_the_field() {
+    let dlp = json!({"enabled": true, "action": "BLOCK", "profiles": ["financial"]});
+    let patch = parse(json!({"dlp": dlp})).unwrap_or_default();
+    assert!(patch.cloudflare.is_empty());
+    assert!(matches!(patch.dlp, Patch::Value(Some(_))));
+    let mut settings = GatewaySettings::default();
+    settings.write(patch);
+    let stored = serde_json::to_value(&settings).unwrap_or_default();
+    assert_eq!(stored["dlp"], dlp);
+    assert_eq!(
+        parse(json!({"dlp": null})).unwrap_or_default().dlp,
+        Patch::Null
+    );
+    assert_eq!(
+        messages(json!({"dlp": {"enabled": true, "action": "FLAG", "profiles": ["pii"]}})),
+        ["dlp: profiles[0]: unknown profile \"pii\"; known: financial, national_ids, credentials"]
+    );
 }

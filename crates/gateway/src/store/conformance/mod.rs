@@ -262,6 +262,7 @@ fn records(row: &LogRow) -> Vec<SpoolRecord> {
             },
             response_head_complete: row.response_head_complete.unwrap_or(true),
             error: row.error.clone(),
+            dlp: row.dlp.clone(),
         };
         out.push(SpoolRecord::End {
             end: Box::new(end),

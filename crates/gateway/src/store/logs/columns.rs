@@ -158,6 +158,7 @@ pub(crate) const LOG_COLUMNS: &[LogColumn] = &[
     column("client_ip", Text, None, API, begin(|r, b| r.client_ip = b.client_ip.clone()), |r| opt_text(&r.client_ip), |r, v| set(&mut r.client_ip, v)),
     column("user_agent", Text, Some(F::Text), API, begin(|r, b| r.user_agent = b.user_agent.clone()), |r| opt_text(&r.user_agent), |r, v| set(&mut r.user_agent, v)),
     column("error", Text, None, API, end(|r, e| r.error = e.error.clone()), |r| opt_text(&r.error), |r, v| set(&mut r.error, v)),
+    column("dlp", Text, Some(F::Text), API, end(|r, e| r.dlp = e.dlp.clone()), |r| opt_text(&r.dlp), |r, v| set(&mut r.dlp, v)),
     column("trace_id", Text, Some(F::Text), SEARCH | API, begin(|r, b| r.trace_id = b.trace_id.clone()), |r| opt_text(&r.trace_id), |r, v| set(&mut r.trace_id, v)),
     column("account_id", Text, None, NONE, begin(|r, b| r.account_id = b.account_id.clone()), |r| text(&r.account_id), |r, v| set(&mut r.account_id, v)),
     column("gateway_id", Text, None, NONE, begin(|r, b| r.gateway_id = b.gateway_id.clone()), |r| text(&r.gateway_id), |r, v| set(&mut r.gateway_id, v)),
@@ -333,6 +334,7 @@ mod tests {
             user_agent: Some("ua".into()),
             error: Some("e".into()),
             trace_id: Some("t".into()),
+            dlp: Some("{}".into()),
             completed: true,
         };
         let decoded = decode(|i, _| Ok((LOG_COLUMNS[i].get)(&row)), |_, why| why)?;

@@ -94,6 +94,7 @@ mod tests {
             response_headers: vec![("h".into(), "v".into())],
             response_head_complete: false,
             error: Some("e".into()),
+            dlp: Some("{}".into()),
         };
         let in_flight = LogRow::begun(&begin);
         let mut completed = in_flight.clone();

@@ -103,6 +103,7 @@ fn end(begin: &LogBegin, i: usize) -> LogEnd {
         },
         response_head_complete: true,
         error: failed.then(|| "upstream error".into()),
+        dlp: failed.then(|| r#"{"action":"FLAG","matches":["financial.iban"]}"#.into()),
         ..LogEnd::default()
     }
 }

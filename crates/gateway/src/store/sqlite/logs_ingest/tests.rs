@@ -152,6 +152,7 @@ fn end(begin: &LogBegin, kept_response: bool) -> LogEnd {
         },
         response_head_complete: true,
         error: None,
+        dlp: None,
     }
 }
 
