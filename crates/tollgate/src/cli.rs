@@ -339,6 +339,13 @@ pub struct TokenScopeArgs {
     /// Metadata merged into every request's, a flat JSON object, e.g. '{"team":"search"}'.
     #[arg(long)]
     pub metadata: Option<String>,
+    /// The token's own rate limit: LIMIT/SECONDS[/sliding], e.g. 100/60, or a JSON object.
+    #[arg(long)]
+    pub rate_limit: Option<String>,
+    /// The token's own budget in USD: LIMIT/SECONDS[/sliding] or LIMIT/hour|day|week|month
+    /// (UTC), e.g. 5/day, or a JSON object.
+    #[arg(long)]
+    pub budget: Option<String>,
 }
 
 #[derive(Subcommand)]

@@ -17,7 +17,7 @@ use super::options::RequestOptions;
 use super::plan::{Plan, UpstreamCall};
 use super::record::{RequestLog, write_begin};
 use super::retry::RetryPolicy;
-use crate::budgets::{BudgetPlan, RequestFacts, worst_case_cost};
+use crate::budgets::{BudgetPlan, RequestFacts, TokenCharge, worst_case_cost};
 use crate::error::{ErrorCode, GatewayError};
 
 pub async fn execute(
@@ -39,8 +39,8 @@ pub async fn execute(
         ctx.provider.clone_from(&call.provider.slug);
         // A universal step's own metadata replaces the request's, so the token's is merged again.
         let step_options = call.options.take().map(|mut step| {
-            if let Some(scope) = &ctx.token_scope {
-                step.metadata = scope.merge_metadata(step.metadata.take());
+            if let Some(token) = &ctx.run_token {
+                step.metadata = token.scope.merge_metadata(&token.id, step.metadata.take());
             }
             step
         });
@@ -86,8 +86,9 @@ async fn one_call(
         .or_else(|| (fallback || policy.max_attempts > 1).then(|| ctx.log_id.to_string()));
     let (record, begin) = RequestLog::for_call(ctx, &call, options, first_id, event_id.clone());
     // A run token's providers and models (docs/budgets.md), before anything is sent.
-    if let Some(scope) = &ctx.token_scope {
-        scope
+    if let Some(token) = &ctx.run_token {
+        token
+            .scope
             .check_call(&call.provider.slug, record.model.as_deref())
             .map_err(|why| GatewayError::new(ErrorCode::OutOfScope, why))?;
     }
@@ -177,14 +178,24 @@ async fn one_call(
     attempts.run(accept, &ctx.dispatched).await
 }
 
-/// What each attempt reserves against the gateway's spend limits (docs/budgets.md).
+/// What each attempt reserves against the gateway's spend limits and the run token's budget
+/// (docs/budgets.md).
 fn budget_plan(
     ctx: &RequestContext<'_>,
     call: &UpstreamCall<'_>,
     options: &RequestOptions,
     record: &RequestLog,
 ) -> Option<BudgetPlan> {
-    ctx.gateway.settings.spend_limits.as_ref()?;
+    let token = ctx.run_token.as_ref().and_then(|token| {
+        token.scope.budget.as_ref().map(|budget| TokenCharge {
+            id: &token.id,
+            name: &token.name,
+            budget,
+        })
+    });
+    if ctx.gateway.settings.spend_limits.is_none() && token.is_none() {
+        return None;
+    }
     let facts = RequestFacts {
         provider: &call.provider.slug,
         model: record.model.as_deref(),
@@ -197,7 +208,7 @@ fn budget_plan(
         &call.body,
         ctx.created_at,
     );
-    BudgetPlan::for_request(&ctx.gateway, &facts, worst_case)
+    BudgetPlan::for_request(&ctx.gateway, &facts, token, worst_case)
 }
 
 /// How the call uses the cache; the raw query is part of the key (a key in it, Gemini's

@@ -31,7 +31,7 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A run token as stored: only the SHA-256 of the token, never the token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredToken {
     pub id: String,
     pub account_id: String,

@@ -34,6 +34,7 @@ mod sigv4;
 mod stream_usage;
 mod streaming;
 mod support;
+mod tokens_limits;
 mod tokens_scope;
 mod universal;
 mod vertex;

@@ -63,17 +63,58 @@ fn create_body(name: &str, scope: TokenScopeArgs) -> anyhow::Result<Value> {
         ),
         None => None,
     };
+    let rate_limit = scope
+        .rate_limit
+        .map(|text| per_window(&text, "--rate-limit", "limit", "interval"))
+        .transpose()?;
+    let budget = scope
+        .budget
+        .map(|text| per_window(&text, "--budget", "limit", "window"))
+        .transpose()?;
     let fields = [
         ("gateways", scope.gateways.map(Value::from)),
         ("providers", scope.providers.map(Value::from)),
         ("models", scope.models.map(Value::from)),
         ("expires_at", scope.expires_at.map(Value::from)),
         ("metadata", metadata),
+        ("rate_limit", rate_limit),
+        ("budget", budget),
     ];
     for (field, value) in fields {
         if let Some(value) = value {
             body[field] = value;
         }
+    }
+    Ok(body)
+}
+
+/// `LIMIT/WINDOW[/TECHNIQUE]` as `{limit, <window>, technique}`, or a JSON object as it is.
+/// A window that is not a number (`day`) is passed as text; the server validates every part.
+fn per_window(text: &str, flag: &str, limit: &str, window: &str) -> anyhow::Result<Value> {
+    let text = text.trim();
+    if text.starts_with('{') {
+        return serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{flag} is not JSON: {e}"));
+    }
+    let parts: Vec<&str> = text.split('/').map(str::trim).collect();
+    let (amount, span, technique) = match parts.as_slice() {
+        [amount, span] => (*amount, *span, None),
+        [amount, span, technique] => (*amount, *span, Some(*technique)),
+        _ => bail!("{flag} expects LIMIT/WINDOW[/sliding], e.g. 100/60, or a JSON object"),
+    };
+    let number = |part: &str| -> anyhow::Result<Value> {
+        let parsed: serde_json::Number = part
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{flag}: `{part}` is not a number"))?;
+        Ok(Value::Number(parsed))
+    };
+    let mut body = json!({});
+    body[limit] = number(amount)?;
+    body[window] = match span.parse::<u64>() {
+        Ok(seconds) => Value::from(seconds),
+        Err(_) => Value::from(span),
+    };
+    if let Some(technique) = technique {
+        body["technique"] = Value::from(technique);
     }
     Ok(body)
 }
@@ -111,7 +152,35 @@ fn token_id(tokens: &Value, id_or_name: &str) -> anyhow::Result<String> {
 mod tests {
     use serde_json::json;
 
-    use super::token_id;
+    use super::{per_window, token_id};
+
+    #[test]
+    fn limits_per_window_are_read_from_the_short_form_or_json() {
+        assert_eq!(
+            per_window("100/60", "--rate-limit", "limit", "interval").unwrap(),
+            json!({"limit": 100, "interval": 60})
+        );
+        assert_eq!(
+            per_window("2.5/day", "--budget", "limit", "window").unwrap(),
+            json!({"limit": 2.5, "window": "day"})
+        );
+        assert_eq!(
+            per_window("5/3600/sliding", "--budget", "limit", "window").unwrap(),
+            json!({"limit": 5, "window": 3600, "technique": "sliding"})
+        );
+        assert_eq!(
+            per_window(
+                r#"{"limit": 1, "window": "month"}"#,
+                "--budget",
+                "limit",
+                "window"
+            )
+            .unwrap(),
+            json!({"limit": 1, "window": "month"})
+        );
+        assert!(per_window("lots", "--budget", "limit", "window").is_err());
+        assert!(per_window("x/day", "--budget", "limit", "window").is_err());
+    }
 
     #[test]
     fn a_token_is_found_by_id_then_by_unique_name() {
