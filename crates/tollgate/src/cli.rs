@@ -230,7 +230,7 @@ pub enum AnalyticsCommand {
         /// Only this model.
         #[arg(long)]
         model: Option<String>,
-        /// One line per provider, model or gateway, with its own percentiles.
+        /// One line per provider, model or gateway, with its own percentiles, or per run token.
         #[arg(long, value_enum)]
         group_by: Option<AnalyticsGroup>,
     },
@@ -241,6 +241,8 @@ pub enum AnalyticsGroup {
     Provider,
     Model,
     Gateway,
+    /// Per run token (from the log rows; no percentiles).
+    Token,
 }
 
 #[derive(Args)]

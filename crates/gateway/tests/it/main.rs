@@ -8,6 +8,7 @@
 )]
 
 mod analytics;
+mod analytics_groups;
 mod auth;
 mod bad_input;
 mod budgets;
