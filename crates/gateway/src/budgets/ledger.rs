@@ -364,6 +364,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn spent_counts_what_is_reserved_and_settled_in_the_window() {
+        let ledger = SpendLedger::in_memory();
+        let sliding = [charge(1_000, true)];
+        let counted = ledger.reserve(&sliding, 400, 10_000).await.unwrap();
+        ledger.settle(&sliding, counted, 10_000, -100).await;
+        assert_eq!(ledger.spent(&sliding[0], 10_500).await, 300);
+        // A quarter into the next window, three quarters of the last one still weigh.
+        assert_eq!(ledger.spent(&sliding[0], 11_250).await, 225);
+        assert_eq!(ledger.spent(&sliding[0], 12_000).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_calendar_window_refuses_until_its_period_ends() {
+        let ledger = SpendLedger::in_memory();
+        let daily = [Charge {
+            bucket: "acct::token:t".into(),
+            limit_micros: 100,
+            window: Window::Calendar(super::super::CalendarPeriod::Day),
+        }];
+        let noon = 86_400_000 * 3 + 43_200_000;
+        assert!(ledger.reserve(&daily, 100, noon).await.is_ok());
+        let refused = ledger.reserve(&daily, 1, noon + 1_000).await.unwrap_err();
+        assert_eq!(refused.retry_after_ms, 43_200_000 - 1_000);
+        assert_eq!(ledger.spent(&daily[0], noon + 1_000).await, 100);
+        assert!(ledger.reserve(&daily, 100, 86_400_000 * 4).await.is_ok());
+    }
+
+    #[tokio::test]
     async fn a_refusal_reserves_nothing_in_any_rule() {
         let ledger = SpendLedger::in_memory();
         let wide = Charge {
