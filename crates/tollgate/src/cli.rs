@@ -360,6 +360,11 @@ pub enum TokenCommand {
     },
     /// List run tokens (without their secrets).
     List,
+    /// Show a run token's scope and what it has spent in its budget's current window.
+    Show {
+        /// The token's id, or its name if no token has that id.
+        id_or_name: String,
+    },
     /// Revoke a run token by its id or its name.
     Revoke {
         /// The token's id, or its name if no token has that id.

@@ -39,6 +39,14 @@ pub async fn run(client: &ClientArgs, command: TokenCommand) -> anyhow::Result<(
                 text.trim_end().to_owned()
             });
         }
+        TokenCommand::Show { id_or_name } => {
+            let tokens = api.call(Method::GET, "/tokens", None).await?;
+            let id = token_id(&tokens, &id_or_name)?;
+            let token = api
+                .call(Method::GET, &format!("/tokens/{id}"), None)
+                .await?;
+            output(client, &token, || shown(&token));
+        }
         TokenCommand::Revoke { id_or_name } => {
             let tokens = api.call(Method::GET, "/tokens", None).await?;
             let id = token_id(&tokens, &id_or_name)?;
@@ -51,6 +59,47 @@ pub async fn run(client: &ClientArgs, command: TokenCommand) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// A token as `token show` prints it: one line per scope field that restricts something,
+/// then the budget's spend.
+fn shown(token: &Value) -> String {
+    let mut text = format!(
+        "{} ({}), created {}",
+        printable(token["id"].as_str().unwrap_or("")),
+        printable(token["name"].as_str().unwrap_or("")),
+        printable(token["created_at"].as_str().unwrap_or(""))
+    );
+    for field in [
+        "gateways",
+        "providers",
+        "models",
+        "expires_at",
+        "metadata",
+        "rate_limit",
+        "budget",
+    ] {
+        let value = &token[field];
+        if !value.is_null() {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            text.push_str(&format!("\n  {field:<11} {}", printable(&value)));
+        }
+    }
+    let spend = &token["spend"];
+    if !spend.is_null() {
+        text.push_str(&format!(
+            "\n  spent       {} of {} USD ({} left) from {} to {}",
+            spend["spent"],
+            spend["limit"],
+            spend["remaining"],
+            printable(spend["window_start"].as_str().unwrap_or("")),
+            printable(spend["window_end"].as_str().unwrap_or(""))
+        ));
+    }
+    text
 }
 
 /// The create call's body: the name and the scope flags given; the server validates them.
@@ -152,7 +201,24 @@ fn token_id(tokens: &Value, id_or_name: &str) -> anyhow::Result<String> {
 mod tests {
     use serde_json::json;
 
-    use super::{per_window, token_id};
+    use super::{per_window, shown, token_id};
+
+    #[test]
+    fn a_token_is_shown_with_its_restrictions_and_spend() {
+        let text = shown(&json!({
+            "id": "a1", "name": "ci", "created_at": "t0", "gateways": ["prod"],
+            "providers": null, "budget": {"limit": 5, "window": "day"},
+            "spend": {"spent": 1.25, "limit": 5, "remaining": 3.75,
+                      "window_start": "2026-02-18T00:00:00Z", "window_end": "2026-02-19T00:00:00Z"},
+        }));
+        assert!(text.starts_with("a1 (ci), created t0"), "{text}");
+        assert!(text.contains(r#"gateways    ["prod"]"#), "{text}");
+        assert!(!text.contains("providers"), "{text}");
+        assert!(
+            text.contains("spent       1.25 of 5 USD (3.75 left) from 2026-02-18T00:00:00Z"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn limits_per_window_are_read_from_the_short_form_or_json() {
