@@ -8,6 +8,7 @@ mod scope;
 mod tokens;
 
 pub use admin::AdminToken;
+pub use glob::matches as glob_matches;
 pub use rate_limit::TokenRateLimit;
 pub use scope::{TOKEN_ID_KEY, TokenScope, refuse_reserved_key};
 pub use tokens::{CreatedToken, TokenRegistry, looks_like_run_token};
