@@ -235,6 +235,8 @@ async fn a_token_rate_limit_refuses_past_its_limit_on_every_gateway() {
     }
     let refused = call("other").await.unwrap();
     assert_eq!(refused.status(), 429);
+    // The clock stands at the start of a minute: the fixed window ends in 60 s.
+    assert_eq!(refused.headers()["retry-after"], "60");
     let error: Value = refused.json().await.unwrap();
     assert_eq!(gateway_error_code(&error), 2003, "{error}");
     assert_eq!(gw.mock.request_count(), 3);
