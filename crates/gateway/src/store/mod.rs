@@ -4,6 +4,7 @@
 #[cfg(test)]
 mod conformance;
 pub mod logs;
+pub mod policies;
 pub mod postgres;
 pub mod provider_keys;
 pub(crate) mod sql;
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 
 use crate::auth::TokenScope;
 use crate::gateways::Gateway;
+pub use policies::{PolicyStore, StoredPolicy};
 pub use provider_keys::{KeyStatus, ProviderKeyStore, SealedSecret, StoredProviderKey};
 
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +73,13 @@ pub trait SettingStore: Send + Sync {
 /// Everything the gateway stores, as one object.
 #[async_trait]
 pub trait Store:
-    GatewayStore + TokenStore + SettingStore + ProviderKeyStore + logs::LogStore + logs::AnalyticsStore
+    GatewayStore
+    + TokenStore
+    + SettingStore
+    + ProviderKeyStore
+    + PolicyStore
+    + logs::LogStore
+    + logs::AnalyticsStore
 {
     /// Cheap liveness check for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

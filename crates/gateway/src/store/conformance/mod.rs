@@ -5,6 +5,7 @@
 //! its scale runs, its migration lock, its connection settings) stays beside it.
 
 pub(crate) mod logs;
+pub(crate) mod policies;
 pub(crate) mod provider_keys;
 pub(crate) mod registry;
 
@@ -60,6 +61,9 @@ macro_rules! suite {
         );
         $crate::store::conformance::suite!(@tests $backend; provider_keys;
             provider_keys_round_trip,
+        );
+        $crate::store::conformance::suite!(@tests $backend; policies;
+            policies_stage_commit_and_go_with_their_gateway,
         );
     };
     (@tests $backend:ty; $module:ident; $($test:ident),* $(,)?) => {

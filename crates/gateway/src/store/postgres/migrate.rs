@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_provider_keys.sql"),
     include_str!("migrations/0006_token_scope.sql"),
     include_str!("migrations/0007_trace_id.sql"),
+    include_str!("migrations/0009_policies.sql"),
 ];
 
 /// The advisory lock key that serialises migrations ("tollgate" in ASCII). Advisory locks are

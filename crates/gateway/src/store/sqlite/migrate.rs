@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_provider_keys.sql"),
     include_str!("migrations/0005_token_scope.sql"),
     include_str!("migrations/0006_trace_id.sql"),
+    include_str!("migrations/0008_policies.sql"),
 ];
 
 pub(super) fn run(connection: &mut Connection) -> anyhow::Result<()> {

@@ -184,6 +184,9 @@ pub async fn sqlite_to_postgres(
         .push(registry::copy_provider_keys(&mut run, counts.provider_keys).await?);
     summary
         .tables
+        .push(registry::copy_policies(&mut run, counts.policies).await?);
+    summary
+        .tables
         .extend(logs::copy_logs(&mut run, counts.logs).await?);
     summary
         .tables

@@ -15,7 +15,9 @@ use crate::gateways::{Gateway, GatewaySettings};
 use crate::logs::{LogBegin, LogEnd, RollupFacts, SpoolPosition, SpoolRecord};
 use crate::store::logs::{AnalyticsStore, BodyKind, LogPatch, LogStore};
 use crate::store::sqlite::SqliteStore;
-use crate::store::{GatewayStore, ProviderKeyStore, SettingStore, StoredToken, TokenStore};
+use crate::store::{
+    GatewayStore, PolicyStore, ProviderKeyStore, SettingStore, StoredToken, TokenStore,
+};
 
 const INSTANCE: &str = "0190b5a4-0000-7000-8000-000000000001";
 const LOGS: usize = 60;
@@ -168,6 +170,18 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
             last_used_at: Some(now),
         })
         .await?;
+    // A policy, committed and with a staged draft.
+    store
+        .put_policy(&crate::store::StoredPolicy {
+            id: "policy-1".into(),
+            account_id: "local".into(),
+            gateway_id: "alpha".into(),
+            committed: Some(r#"{"name":"cap"}"#.into()),
+            draft: Some(r#"{"name":"cap2"}"#.into()),
+            created_at: now,
+            updated_at: now,
+        })
+        .await?;
     store
         .insert_token(&StoredToken {
             id: "tok-1".into(),
@@ -277,6 +291,9 @@ async fn assert_same(source: &SqliteStore, target: &PostgresStore) -> anyhow::Re
     ensure!(source.list_tokens().await? == target.list_tokens().await?);
     ensure!(source.list_provider_keys().await? == target.list_provider_keys().await?);
     ensure!(target.list_provider_keys().await?.len() == 1);
+    let policies = target.list_policies("local", "alpha").await?;
+    ensure!(source.list_policies("local", "alpha").await? == policies);
+    ensure!(policies.len() == 1);
     ensure!(
         target.get_setting("admin_token_sha256").await? == Some("ab".repeat(32)),
         "the admin token's hash"

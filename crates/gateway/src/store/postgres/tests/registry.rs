@@ -16,7 +16,7 @@ async fn migrations_run_once_even_when_instances_start_together() -> anyhow::Res
     // A third start finds nothing to do and keeps the data.
     let again = db.store().await?;
     assert_eq!(again.list_gateways().await?.len(), 1);
-    assert_eq!(db.count("SELECT COUNT(*) FROM schema_migrations").await?, 7);
+    assert_eq!(db.count("SELECT COUNT(*) FROM schema_migrations").await?, 8);
     again.ping().await?;
     Ok(())
 }
