@@ -7,13 +7,14 @@ mod extract;
 mod gateways;
 mod health;
 mod logs;
+mod policies;
 mod provider_configs;
 mod tokens;
 
 use axum::Router;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::header;
 
 pub use envelope::ApiError;
@@ -63,6 +64,24 @@ pub fn router() -> Router<AppState> {
             get(provider_configs::get)
                 .patch(provider_configs::update)
                 .delete(provider_configs::delete),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/policies",
+            get(policies::list).post(policies::create),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/policies/commit",
+            post(policies::commit),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/policies/simulate",
+            post(policies::simulate),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/policies/{policy}",
+            get(policies::get)
+                .put(policies::update)
+                .delete(policies::delete),
         )
         .route(
             "/accounts/{account}/ai-gateway/settings_bounds",

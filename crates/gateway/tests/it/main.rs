@@ -27,6 +27,7 @@ mod logs_api;
 mod management;
 mod metrics;
 mod otel;
+mod policies;
 mod proxy;
 mod ratelimit;
 mod retries;
