@@ -1,8 +1,8 @@
 //! Policies, Cloudflare's identity-based rules: each names an actor bucket, the resources it
 //! covers, a CEL condition and an action (no limit, block, an allowlist, or a USD limit per
 //! calendar UTC period). This module parses and validates them and evaluates them for a
-//! request, written once so that the proxy and `simulate` cannot disagree. They are not yet
-//! stored, served or enforced (docs/budgets.md, "What is not done yet").
+//! request, written once so that the proxy and `simulate` cannot disagree (docs/budgets.md,
+//! "Policies"). The proxy does not enforce them yet (docs/budgets.md, "What is not done yet").
 
 mod condition;
 mod evaluate;
