@@ -126,6 +126,7 @@ pub async fn create(
         updated_at: now,
     };
     state.store().put_policy(&row).await?;
+    state.policies().forget(&gateway.account_id, &gateway.id);
     Ok(ok(current(&row)))
 }
 
@@ -153,6 +154,7 @@ pub async fn update(
     }
     row.updated_at = state.clock().now();
     state.store().put_policy(&row).await?;
+    state.policies().forget(&gateway.account_id, &gateway.id);
     Ok(ok(current(&row)))
 }
 
@@ -166,7 +168,10 @@ pub async fn delete(
         .delete_policy(&gateway.account_id, &gateway.id, &policy_id)
         .await
     {
-        Ok(()) => Ok(ok(json!({"id": policy_id}))),
+        Ok(()) => {
+            state.policies().forget(&gateway.account_id, &gateway.id);
+            Ok(ok(json!({"id": policy_id})))
+        }
         Err(StoreError::NotFound) => Err(ApiError::not_found("Policy")),
         Err(error) => Err(error.into()),
     }
@@ -182,6 +187,7 @@ pub async fn commit(
         .store()
         .commit_policies(&gateway.account_id, &gateway.id, state.clock().now())
         .await?;
+    state.policies().forget(&gateway.account_id, &gateway.id);
     let rows = state
         .store()
         .list_policies(&gateway.account_id, &gateway.id)
@@ -256,29 +262,13 @@ pub async fn simulate(
     Ok(ok(evaluation.simulated(&enforcement)))
 }
 
-/// The gateway's committed policies, compiled. A stored one that no longer compiles (never
-/// written so) is left out and logged.
-pub(crate) async fn committed(
-    state: &AppState,
-    gateway: &Gateway,
-) -> Result<Vec<Policy>, ApiError> {
+/// The gateway's committed policies, compiled, read from the store.
+async fn committed(state: &AppState, gateway: &Gateway) -> Result<Vec<Policy>, ApiError> {
     let rows = state
         .store()
         .list_policies(&gateway.account_id, &gateway.id)
         .await?;
-    let mut policies = Vec::new();
-    for row in rows {
-        let Some(text) = &row.committed else { continue };
-        let parsed = match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(body)) => Policy::parse(&row.id, &body).ok(),
-            _ => None,
-        };
-        match parsed {
-            Some(policy) => policies.push(policy),
-            None => tracing::error!(policy = %row.id, "a stored policy does not parse; skipped"),
-        }
-    }
-    Ok(policies)
+    Ok(crate::policies::compile(&rows))
 }
 
 /// The body as a policy: every invalid field is a 400 naming it (a CEL syntax error too);

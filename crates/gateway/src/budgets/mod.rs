@@ -43,10 +43,13 @@ pub struct TokenCharge<'a> {
 impl BudgetPlan {
     /// `None` when no rule applies and the token has no budget, or the request cannot be
     /// priced (not reserved).
+    /// `counted`: buckets that only count the spend (a policy's, whose caps are checked
+    /// before, docs/budgets.md "Policies"); they never refuse.
     pub fn for_request(
         gateway: &Gateway,
         facts: &RequestFacts<'_>,
         token: Option<TokenCharge<'_>>,
+        counted: Vec<Charge>,
         worst_case_usd: Option<f64>,
     ) -> Option<BudgetPlan> {
         let applied = gateway
@@ -55,7 +58,7 @@ impl BudgetPlan {
             .as_ref()
             .map(|limits| limits.applying(facts))
             .unwrap_or_default();
-        if applied.is_empty() && token.is_none() {
+        if applied.is_empty() && token.is_none() && counted.is_empty() {
             return None;
         }
         let micros = to_micros(worst_case_usd?);
@@ -85,6 +88,10 @@ impl BudgetPlan {
                 (charge, described)
             })
             .unzip();
+        for charge in counted {
+            described.push(format!("policy bucket {}", charge.bucket));
+            charges.push(charge);
+        }
         if let Some(token) = token {
             charges.push(token.budget.charge(&gateway.account_id, token.id));
             described.push(format!(

@@ -4,7 +4,7 @@
 use crate::error::ErrorCode;
 
 /// Every reason: the gateway's error codes, then the two failures the gateway did not decide.
-pub(super) const REASONS: [&str; 22] = [
+pub(super) const REASONS: [&str; 24] = [
     "gateway_not_found",
     "rate_limited",
     "upstream_unreachable",
@@ -24,6 +24,8 @@ pub(super) const REASONS: [&str; 22] = [
     "byok_alias_not_found",
     "provider_credential_required",
     "out_of_scope",
+    "denied_by_policy",
+    "policy_limit_exceeded",
     "internal",
     UPSTREAM_STATUS,
     STREAM_INTERRUPTED,
@@ -74,6 +76,8 @@ fn code_name(code: ErrorCode) -> &'static str {
         ErrorCode::ByokAliasNotFound => "byok_alias_not_found",
         ErrorCode::ProviderCredentialRequired => "provider_credential_required",
         ErrorCode::OutOfScope => "out_of_scope",
+        ErrorCode::DeniedByPolicy => "denied_by_policy",
+        ErrorCode::PolicyLimitExceeded => "policy_limit_exceeded",
         ErrorCode::Internal => "internal",
     }
 }
@@ -105,6 +109,8 @@ mod tests {
             ByokAliasNotFound,
             ProviderCredentialRequired,
             OutOfScope,
+            DeniedByPolicy,
+            PolicyLimitExceeded,
             Internal,
         ];
         let mut seen = std::collections::HashSet::new();

@@ -4,12 +4,14 @@
 //! request, written once so that the proxy and `simulate` cannot disagree (docs/budgets.md,
 //! "Policies"). The proxy does not enforce them yet (docs/budgets.md, "What is not done yet").
 
+mod cache;
 mod condition;
 mod evaluate;
 mod policy;
 
 use serde_json::Value;
 
+pub use cache::{PolicyCache, compile};
 pub use condition::{Condition, MAX_CONDITION_BYTES};
 pub use evaluate::{Bucket, Cap, Decision, Enforcement, Evaluation, evaluate};
 pub use policy::{Action, Policy, Resource};

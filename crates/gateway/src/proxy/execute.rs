@@ -17,7 +17,7 @@ use super::options::RequestOptions;
 use super::plan::{Plan, UpstreamCall};
 use super::record::{RequestLog, write_begin};
 use super::retry::RetryPolicy;
-use crate::budgets::{BudgetPlan, RequestFacts, TokenCharge, worst_case_cost};
+use crate::budgets::{BudgetPlan, Charge, RequestFacts, TokenCharge, worst_case_cost};
 use crate::error::{ErrorCode, GatewayError};
 
 pub async fn execute(
@@ -92,7 +92,8 @@ async fn one_call(
             .check_call(&call.provider.slug, record.model.as_deref())
             .map_err(|why| GatewayError::new(ErrorCode::OutOfScope, why))?;
     }
-    let budget = budget_plan(ctx, &call, options, &record);
+    let counted = super::policy::enforce(ctx, &call.provider.slug, options, &record).await?;
+    let budget = budget_plan(ctx, &call, options, &record, counted);
     // A stored provider key (docs/keys.md) goes on what is sent, never on what is logged.
     let mut upstream_headers = std::mem::take(&mut call.upstream_headers);
     let outgoing = crate::keys::Outgoing {
@@ -185,6 +186,7 @@ fn budget_plan(
     call: &UpstreamCall<'_>,
     options: &RequestOptions,
     record: &RequestLog,
+    counted: Vec<Charge>,
 ) -> Option<BudgetPlan> {
     let token = ctx.run_token.as_ref().and_then(|token| {
         token.scope.budget.as_ref().map(|budget| TokenCharge {
@@ -193,7 +195,7 @@ fn budget_plan(
             budget,
         })
     });
-    if ctx.gateway.settings.spend_limits.is_none() && token.is_none() {
+    if ctx.gateway.settings.spend_limits.is_none() && token.is_none() && counted.is_empty() {
         return None;
     }
     let facts = RequestFacts {
@@ -208,7 +210,7 @@ fn budget_plan(
         &call.body,
         ctx.created_at,
     );
-    BudgetPlan::for_request(&ctx.gateway, &facts, token, worst_case)
+    BudgetPlan::for_request(&ctx.gateway, &facts, token, counted, worst_case)
 }
 
 /// How the call uses the cache; the raw query is part of the key (a key in it, Gemini's

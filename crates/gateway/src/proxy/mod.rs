@@ -28,6 +28,7 @@ mod client;
 mod dns;
 mod execute;
 mod failure;
+mod policy;
 mod relay;
 mod retry;
 // Log records.

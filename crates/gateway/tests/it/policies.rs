@@ -164,3 +164,109 @@ async fn policies_go_with_their_gateway() {
         "a new gateway of the same id starts without"
     );
 }
+
+/// USD 1 per million tokens, so a request is priced and its spend counted.
+const PRICES: &str = "[pricing.openai.\"budget-model\"]\ninput = 1.0\noutput = 1.0\n";
+
+/// One chat call through `guarded` as `user` of `team` for `model`, declaring `cost`; its
+/// status and body.
+async fn call(gw: &TestGateway, user: &str, team: &str, model: &str, cost: f64) -> (u16, Value) {
+    let response = gw
+        .http
+        .post(gw.url("/v1/local/guarded/openai/chat/completions"))
+        .header("authorization", "Bearer sk-provider")
+        .header(
+            "cf-aig-metadata",
+            json!({"user": user, "team": team}).to_string(),
+        )
+        .header(
+            "cf-aig-custom-cost",
+            json!({"total_cost": cost}).to_string(),
+        )
+        .json(&json!({"model": model, "max_tokens": 10,
+                      "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The status the proxy should answer for `simulate`'s enforcement.
+fn expected_status(simulated: &Value) -> u16 {
+    match simulated["enforcement"]["reason"].as_str() {
+        None => 200,
+        Some("blocked") => 403,
+        Some(_) => 429,
+    }
+}
+
+#[tokio::test]
+async fn the_proxy_decides_as_simulate_does() {
+    let gw = TestGateway::with_config("", PRICES).await;
+    gw.create_gateway(json!({"id": "guarded"})).await;
+    for policy in [
+        json!({"name": "search cap", "actor": "user:{metadata.user}", "resource": "*",
+               "condition": "metadata.team == 'search'",
+               "action": {"type": "limit", "amount": 0.001, "period": "daily"}}),
+        json!({"name": "no o1", "actor": "all", "resource": {"model": "o1*"},
+               "action": {"type": "block"}}),
+        json!({"name": "ops", "actor": "team:{metadata.team}", "resource": "*",
+               "condition": "metadata.team == 'ops'", "action": {"type": "no-limit"}}),
+    ] {
+        let (status, created) = gw
+            .admin(
+                Method::POST,
+                &format!("{POLICIES}?commit=true"),
+                Some(policy),
+            )
+            .await;
+        assert_eq!(status, 200, "{created}");
+    }
+    // (user, team, model, cost, what this user's bucket has spent before the call)
+    let cases = [
+        ("u1", "search", "budget-model", 0.001, 0.0),
+        ("u1", "search", "budget-model", 0.001, 0.001),
+        ("u2", "search", "budget-model", 0.0005, 0.0),
+        ("u3", "ops", "budget-model", 5.0, 0.0),
+        ("u3", "ops", "o1-mini", 0.0, 0.0),
+        ("u4", "ads", "budget-model", 0.0, 0.0),
+    ];
+    let mut sent = 0;
+    for (user, team, model, cost, spent) in cases {
+        let mut request = json!({
+            "identity": {"metadata": {"user": user, "team": team}},
+            "model": model, "provider": "openai",
+        });
+        request["bucketUsage"] = json!({format!("user:{user}|*"): spent});
+        let simulated = simulate(&gw, request).await;
+        let (status, body) = call(&gw, user, team, model, cost).await;
+        assert_eq!(
+            status,
+            expected_status(&simulated),
+            "{user} {team} {model}: {body} vs {simulated}"
+        );
+        if status == 200 {
+            sent += 1;
+        }
+        if status == 429 {
+            assert_eq!(body["internalCode"], 2104, "{body}");
+            for field in ["bucket", "spent", "limit"] {
+                assert_eq!(
+                    body[field], simulated["enforcement"][field],
+                    "{field}: {body}"
+                );
+            }
+        }
+        if status == 403 {
+            assert_eq!(body["internalCode"], 2103, "{body}");
+            assert_eq!(body["message"], "Access denied by policy");
+        }
+    }
+    assert_eq!(
+        gw.mock.request_count(),
+        sent,
+        "refused calls never went upstream"
+    );
+    assert_eq!(sent, 3);
+}
