@@ -2,7 +2,7 @@
 //! covers, a CEL condition and an action (no limit, block, an allowlist, or a USD limit per
 //! calendar UTC period). This module parses and validates them and evaluates them for a
 //! request, written once so that the proxy and `simulate` cannot disagree (docs/budgets.md,
-//! "Policies"). The proxy does not enforce them yet (docs/budgets.md, "What is not done yet").
+//! "Policies").
 
 mod cache;
 mod condition;
