@@ -54,6 +54,7 @@ pub mod logs;
 pub mod metrics;
 pub mod mirror;
 pub mod otel;
+pub mod policies;
 pub mod pricing;
 pub mod providers;
 pub mod proxy;

@@ -46,6 +46,8 @@ struct Inner {
     cache: ResponseCache,
     rate_limiter: RateLimiter,
     budgets: SpendLedger,
+    /// Each gateway's committed policies (docs/budgets.md, "Policies").
+    policies: crate::policies::PolicyCache,
     /// OpenTelemetry export (docs/observability.md).
     telemetry: Telemetry,
     /// Background tasks that are not the log pipeline's; the server waits for them at shutdown.
@@ -172,6 +174,7 @@ impl AppState {
                 cache,
                 rate_limiter,
                 budgets,
+                policies: crate::policies::PolicyCache::default(),
                 telemetry,
                 tasks,
                 mirror: mirror.as_ref().map(|(mirror, _, _)| mirror.clone()),
@@ -253,6 +256,10 @@ impl AppState {
     pub fn rate_limiter(&self) -> &RateLimiter {
         &self.inner.rate_limiter
     }
+    pub fn policies(&self) -> &crate::policies::PolicyCache {
+        &self.inner.policies
+    }
+
     pub fn budgets(&self) -> &SpendLedger {
         &self.inner.budgets
     }

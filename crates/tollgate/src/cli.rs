@@ -230,7 +230,7 @@ pub enum AnalyticsCommand {
         /// Only this model.
         #[arg(long)]
         model: Option<String>,
-        /// One line per provider, model or gateway, with its own percentiles.
+        /// One line per provider, model or gateway, with its own percentiles, or per run token.
         #[arg(long, value_enum)]
         group_by: Option<AnalyticsGroup>,
     },
@@ -241,6 +241,8 @@ pub enum AnalyticsGroup {
     Provider,
     Model,
     Gateway,
+    /// Per run token (from the log rows; no percentiles).
+    Token,
 }
 
 #[derive(Args)]
@@ -339,6 +341,13 @@ pub struct TokenScopeArgs {
     /// Metadata merged into every request's, a flat JSON object, e.g. '{"team":"search"}'.
     #[arg(long)]
     pub metadata: Option<String>,
+    /// The token's own rate limit: LIMIT/SECONDS[/sliding], e.g. 100/60, or a JSON object.
+    #[arg(long)]
+    pub rate_limit: Option<String>,
+    /// The token's own budget in USD: LIMIT/SECONDS[/sliding] or LIMIT/hour|day|week|month
+    /// (UTC), e.g. 5/day, or a JSON object.
+    #[arg(long)]
+    pub budget: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -351,6 +360,11 @@ pub enum TokenCommand {
     },
     /// List run tokens (without their secrets).
     List,
+    /// Show a run token's scope and what it has spent in its budget's current window.
+    Show {
+        /// The token's id, or its name if no token has that id.
+        id_or_name: String,
+    },
     /// Revoke a run token by its id or its name.
     Revoke {
         /// The token's id, or its name if no token has that id.

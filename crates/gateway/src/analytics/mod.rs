@@ -9,7 +9,10 @@ mod query;
 mod rollup;
 mod sketch;
 
-pub use query::{AnalyticsQuery, GroupBy, Measures, analytics_result};
+pub use query::{
+    AnalyticsQuery, GroupBy, GroupedRow, MAX_GROUPED_ROWS, Measures, analytics_result,
+    grouped_result,
+};
 pub use rollup::{
     Resolution, RollupDelta, RollupKey, RollupMeasures, RollupRow, RollupTally, rollup_deltas,
 };

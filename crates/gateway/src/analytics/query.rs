@@ -1,42 +1,81 @@
 //! Reading rollups back: a range, an interval and an optional grouping become totals and series
-//! of measures with percentiles merged from the sketches.
+//! of measures with percentiles merged from the sketches. Groupings by run token or by a
+//! metadata key read the log rows instead (docs/analytics.md, "Grouping by token or metadata").
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
 use super::rollup::{Resolution, RollupMeasures, RollupRow};
+use crate::auth::TOKEN_ID_KEY;
+use crate::gateways::bounds::METADATA_KEY_BYTES;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupBy {
     Provider,
     Model,
     Status,
     Gateway,
+    /// The run token, by its id (the log rows' `tollgate.token_id` metadata entry).
+    Token,
+    /// The value of one metadata key.
+    Metadata(String),
 }
 
+/// Log rows one grouped read returns at most (a group and bucket each); past it the caller
+/// must narrow the range, pick a longer interval or filter.
+pub const MAX_GROUPED_ROWS: usize = 100_000;
+
 impl GroupBy {
-    pub fn parse(text: &str) -> Option<GroupBy> {
+    /// `provider`, `model`, `status`, `gateway`, `token` or `metadata.<key>` (a key of 1-64
+    /// bytes, as metadata keys are, without control characters); the error is the message.
+    pub fn parse(text: &str) -> Result<GroupBy, String> {
         match text {
-            "provider" => Some(GroupBy::Provider),
-            "model" => Some(GroupBy::Model),
-            "status" => Some(GroupBy::Status),
-            "gateway" => Some(GroupBy::Gateway),
+            "provider" => Ok(GroupBy::Provider),
+            "model" => Ok(GroupBy::Model),
+            "status" => Ok(GroupBy::Status),
+            "gateway" => Ok(GroupBy::Gateway),
+            "token" => Ok(GroupBy::Token),
+            _ => match text.strip_prefix("metadata.") {
+                Some(key)
+                    if !key.is_empty()
+                        && key.len() <= METADATA_KEY_BYTES
+                        && !key.chars().any(char::is_control) =>
+                {
+                    Ok(GroupBy::Metadata(key.to_owned()))
+                }
+                Some(_) => Err(format!(
+                    "group_by: a metadata key must be 1-{METADATA_KEY_BYTES} bytes without                      control characters"
+                )),
+                None => Err("group_by: expected provider, model, status, gateway, token or                              metadata.<key>"
+                    .into()),
+            },
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            GroupBy::Provider => "provider".into(),
+            GroupBy::Model => "model".into(),
+            GroupBy::Status => "status".into(),
+            GroupBy::Gateway => "gateway".into(),
+            GroupBy::Token => "token".into(),
+            GroupBy::Metadata(key) => format!("metadata.{key}"),
+        }
+    }
+
+    /// The metadata key a grouping reads from the log rows, or `None` for one the rollups
+    /// answer.
+    pub fn metadata_key(&self) -> Option<&str> {
+        match self {
+            GroupBy::Token => Some(TOKEN_ID_KEY),
+            GroupBy::Metadata(key) => Some(key),
             _ => None,
         }
     }
 
-    fn name(self) -> &'static str {
-        match self {
-            GroupBy::Provider => "provider",
-            GroupBy::Model => "model",
-            GroupBy::Status => "status",
-            GroupBy::Gateway => "gateway",
-        }
-    }
-
-    fn value(self, row: &RollupRow) -> String {
-        match self {
+    fn value(&self, row: &RollupRow) -> Option<String> {
+        Some(match self {
             GroupBy::Provider => row.key.provider.clone(),
             GroupBy::Model => row.key.model.clone(),
             GroupBy::Status => match row.key.status_class {
@@ -44,8 +83,18 @@ impl GroupBy {
                 class => format!("{class}xx"),
             },
             GroupBy::Gateway => row.key.gateway_id.clone(),
-        }
+            GroupBy::Token | GroupBy::Metadata(_) => return None,
+        })
     }
+}
+
+/// Measures of one group (`None`: the rows without the grouped key) in one bucket, as a
+/// grouped read of the log rows returns them; their latency sketches are empty.
+#[derive(Debug, Clone)]
+pub struct GroupedRow {
+    pub group: Option<String>,
+    pub bucket_ms: i64,
+    pub measures: RollupMeasures,
 }
 
 /// One analytics request, validated.
@@ -88,18 +137,39 @@ fn measures_json(measures: &Measures) -> Value {
 
 /// `{totals, series}` for rows of `query.resolution` already limited to its range and filters.
 pub fn analytics_result(rows: &[RollupRow], query: &AnalyticsQuery) -> Value {
+    let grouped = rows.iter().map(|row| {
+        let group = query.group_by.as_ref().and_then(|g| g.value(row));
+        (group, row.key.bucket_ms, &row.measures)
+    });
+    result(grouped, query)
+}
+
+/// `{totals, series}` for the grouped read of the log rows (`group_by=token` or
+/// `metadata.<key>`): as [`analytics_result`], with `null` percentiles.
+pub fn grouped_result(rows: &[GroupedRow], query: &AnalyticsQuery) -> Value {
+    result(
+        rows.iter()
+            .map(|row| (row.group.clone(), row.bucket_ms, &row.measures)),
+        query,
+    )
+}
+
+fn result<'m>(
+    rows: impl Iterator<Item = (Option<String>, i64, &'m Measures)>,
+    query: &AnalyticsQuery,
+) -> Value {
     let mut totals = Measures::default();
-    // group value (None when ungrouped) → bucket → measures, both ordered for stable output.
+    // group value (None when ungrouped, or the key is absent) → bucket → measures, both
+    // ordered for stable output.
     let mut series: BTreeMap<Option<String>, BTreeMap<i64, Measures>> = BTreeMap::new();
-    for row in rows {
-        totals.add(&row.measures);
-        let group = query.group_by.map(|g| g.value(row));
+    for (group, bucket_ms, measures) in rows {
+        totals.add(measures);
         series
             .entry(group)
             .or_default()
-            .entry(row.key.bucket_ms)
+            .entry(bucket_ms)
             .or_default()
-            .add(&row.measures);
+            .add(measures);
     }
     let series: Vec<Value> = series
         .into_iter()
@@ -114,9 +184,9 @@ pub fn analytics_result(rows: &[RollupRow], query: &AnalyticsQuery) -> Value {
                     point
                 })
                 .collect();
-            let group = match (query.group_by, group) {
-                (Some(by), Some(value)) => json!({ by.name(): value }),
-                _ => Value::Null,
+            let group = match (&query.group_by, group) {
+                (Some(by), value) => json!({ by.name(): value }),
+                (None, _) => Value::Null,
             };
             json!({"group": group, "points": points})
         })

@@ -1,5 +1,6 @@
 //! `GET /accounts/{account}/ai-gateway/analytics` (docs/analytics.md, extension): totals and series of
-//! requests, errors, cache hits, tokens, cost and latency percentiles from the rollups.
+//! requests, errors, cache hits, tokens, cost and latency percentiles from the rollups; grouped
+//! by run token or a metadata key, from the log rows.
 
 use std::collections::HashMap;
 
@@ -9,7 +10,9 @@ use axum::response::Response;
 use super::envelope::ok;
 use super::extract::{ApiPath, ApiQuery};
 use super::{ApiError, account, read_your_writes};
-use crate::analytics::{AnalyticsQuery, GroupBy, Resolution, analytics_result};
+use crate::analytics::{
+    AnalyticsQuery, GroupBy, MAX_GROUPED_ROWS, Resolution, analytics_result, grouped_result,
+};
 use crate::state::AppState;
 
 /// Most points one series may have; past it the caller must pick a coarser interval.
@@ -25,6 +28,17 @@ pub async fn get(
     let query = parse(&state, account_id, &params).await?;
     // Requests that completed before the call are counted.
     read_your_writes(&state).await;
+    // Rollups have no metadata: those groupings sum the log rows (docs/analytics.md).
+    if let Some(key) = query.group_by.as_ref().and_then(GroupBy::metadata_key) {
+        let rows = state.store().metadata_groups(&query, key).await?;
+        if rows.len() > MAX_GROUPED_ROWS {
+            return Err(ApiError::bad_request(format!(
+                "group_by: more than {MAX_GROUPED_ROWS} groups and buckets; choose a longer \
+                 interval, a shorter range or a gateway"
+            )));
+        }
+        return Ok(ok(grouped_result(&rows, &query)));
+    }
     let rows = state.store().rollups(&query).await?;
     Ok(ok(analytics_result(&rows, &query)))
 }
@@ -63,11 +77,7 @@ async fn parse(
     }
     let group_by = params
         .get("group_by")
-        .map(|text| {
-            GroupBy::parse(text).ok_or_else(|| {
-                ApiError::bad_request("group_by: expected provider, model, status or gateway")
-            })
-        })
+        .map(|text| GroupBy::parse(text).map_err(ApiError::bad_request))
         .transpose()?;
     let gateway_id = params.get("gateway_id").filter(|g| !g.is_empty()).cloned();
     if let Some(gateway) = &gateway_id {

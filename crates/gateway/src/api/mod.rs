@@ -9,6 +9,7 @@ mod extract;
 mod gateways;
 mod health;
 mod logs;
+mod policies;
 mod provider_configs;
 mod routes;
 mod tokens;
@@ -16,7 +17,7 @@ mod tokens;
 use axum::Router;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::header;
 
 pub use envelope::ApiError;
@@ -110,6 +111,24 @@ pub fn router() -> Router<AppState> {
         .route(
             "/accounts/{account}/ai-gateway/gateways/{id}/routes/{route}/deployments",
             get(routes::list_deployments).post(routes::create_deployment),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/policies",
+            get(policies::list).post(policies::create),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/policies/commit",
+            post(policies::commit),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/policies/simulate",
+            post(policies::simulate),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/policies/{policy}",
+            get(policies::get)
+                .put(policies::update)
+                .delete(policies::delete),
         )
         .route(
             "/accounts/{account}/ai-gateway/settings_bounds",

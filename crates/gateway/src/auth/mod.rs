@@ -3,11 +3,14 @@
 
 mod admin;
 mod glob;
+mod rate_limit;
 mod scope;
 mod tokens;
 
 pub use admin::AdminToken;
-pub use scope::TokenScope;
+pub use glob::matches as glob_matches;
+pub use rate_limit::TokenRateLimit;
+pub use scope::{TOKEN_ID_KEY, TokenScope, refuse_reserved_key};
 pub use tokens::{CreatedToken, TokenRegistry, looks_like_run_token};
 
 use sha2::{Digest, Sha256};

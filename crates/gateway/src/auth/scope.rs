@@ -1,15 +1,18 @@
 //! A run token's scope (docs/budgets.md, "Scoped run tokens"): the gateways, providers and
-//! models it opens, until when, and the metadata it adds to every request. An absent field
-//! restricts nothing, so a token made before scopes existed opens what it always did.
+//! models it opens, until when, the metadata it adds to every request, and its own rate limit
+//! and budget. An absent field restricts nothing, so a token made before scopes existed opens
+//! what it always did.
 
 use serde_json::{Map, Value, json};
 
 use super::glob;
+use super::rate_limit::TokenRateLimit;
+use crate::budgets::TokenBudget;
 use crate::gateways::FieldError;
 use crate::gateways::bounds::{METADATA_ENTRIES, TOKEN_SCOPE_ENTRIES, TOKEN_SCOPE_PATTERN_BYTES};
 use crate::suggest::shown;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TokenScope {
     /// Gateway ids, or `*` for every gateway of the account.
     pub gateways: Option<Vec<String>>,
@@ -20,6 +23,10 @@ pub struct TokenScope {
     pub expires_at: Option<jiff::Timestamp>,
     /// Merged into every request's metadata, winning on conflict.
     pub metadata: Option<Map<String, Value>>,
+    /// Requests per interval, over every gateway the token opens.
+    pub rate_limit: Option<TokenRateLimit>,
+    /// USD per window, over every gateway the token opens.
+    pub budget: Option<TokenBudget>,
 }
 
 impl TokenScope {
@@ -74,6 +81,20 @@ impl TokenScope {
             Ok(found) => scope.metadata = found,
             Err(message) => fail("metadata", message),
         }
+        match body.get("rate_limit") {
+            None | Some(Value::Null) => {}
+            Some(value) => match TokenRateLimit::parse(value) {
+                Ok(limit) => scope.rate_limit = Some(limit),
+                Err(message) => fail("rate_limit", message),
+            },
+        }
+        match body.get("budget") {
+            None | Some(Value::Null) => {}
+            Some(value) => match TokenBudget::parse(value) {
+                Ok(budget) => scope.budget = Some(budget),
+                Err(message) => fail("budget", message),
+            },
+        }
         if errors.is_empty() {
             Ok(scope)
         } else {
@@ -89,6 +110,8 @@ impl TokenScope {
             "models": self.models,
             "expires_at": self.expires_at.map(|at| at.to_string()),
             "metadata": self.metadata,
+            "rate_limit": self.rate_limit.map(|limit| limit.to_json()),
+            "budget": self.budget.map(|budget| budget.to_json()),
         })
     }
 
@@ -160,16 +183,18 @@ impl TokenScope {
     }
 
     /// The request's metadata with the token's merged in: the token's entries win on a shared
-    /// key and always stay; the request's fill what room is left under the entry limit.
+    /// key and always stay; the request's fill what room is left under the entry limit. Then
+    /// the token's id under [`TOKEN_ID_KEY`], beyond the limit, so every log row of the token
+    /// says which token it was (docs/budgets.md); no client can send that key.
     pub fn merge_metadata(
         &self,
+        token_id: &str,
         request: Option<Vec<(String, Value)>>,
     ) -> Option<Vec<(String, Value)>> {
-        let Some(token) = self.metadata.as_ref().filter(|m| !m.is_empty()) else {
-            return request;
-        };
+        let token = self.metadata.as_ref().filter(|m| !m.is_empty());
         let mut merged: Vec<(String, Value)> = token
-            .iter()
+            .into_iter()
+            .flatten()
             .take(METADATA_ENTRIES)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
@@ -177,11 +202,27 @@ impl TokenScope {
             if merged.len() >= METADATA_ENTRIES {
                 break;
             }
-            if !token.contains_key(&key) {
+            if token.is_none_or(|token| !token.contains_key(&key)) {
                 merged.push((key, value));
             }
         }
+        merged.push((TOKEN_ID_KEY.to_owned(), Value::String(token_id.to_owned())));
         Some(merged)
+    }
+}
+
+/// The metadata key that carries the id of the run token a request came with: set by the
+/// gateway only (docs/budgets.md, "Spend per token"), refused in a request's or a token's
+/// metadata.
+pub const TOKEN_ID_KEY: &str = "tollgate.token_id";
+
+/// Refuses metadata that names [`TOKEN_ID_KEY`]: only the gateway sets it.
+pub fn refuse_reserved_key(entries: &[(String, Value)]) -> Result<(), String> {
+    match entries.iter().any(|(key, _)| key == TOKEN_ID_KEY) {
+        true => Err(format!(
+            "key `{TOKEN_ID_KEY}` is reserved: the gateway sets it to the run token's id"
+        )),
+        false => Ok(()),
     }
 }
 
@@ -225,8 +266,11 @@ fn metadata(value: Option<&Value>) -> Result<Option<Map<String, Value>>, String>
         Some(Value::Object(object)) if object.len() > METADATA_ENTRIES => Err(format!(
             "at most {METADATA_ENTRIES} entries (a request's metadata keeps no more)"
         )),
-        Some(Value::Object(object)) => crate::proxy::validate_metadata(object.clone())
-            .map(|kept| Some(kept.into_iter().collect())),
+        Some(Value::Object(object)) => {
+            let kept = crate::proxy::validate_metadata(object.clone())?;
+            refuse_reserved_key(&kept)?;
+            Ok(Some(kept.into_iter().collect()))
+        }
         Some(_) => Err("must be a flat object or null".into()),
     }
 }
@@ -274,11 +318,18 @@ mod tests {
             ("x3".to_owned(), json!(3)),
             ("x4".to_owned(), json!(4)),
         ];
-        let merged = s.merge_metadata(Some(request)).unwrap_or_default();
-        assert_eq!(merged.len(), METADATA_ENTRIES);
+        let merged = s.merge_metadata("id-1", Some(request)).unwrap_or_default();
+        assert_eq!(merged.len(), METADATA_ENTRIES + 1);
         assert!(merged.contains(&("team".to_owned(), json!("a"))));
         assert!(merged.contains(&("token".to_owned(), json!("t"))));
         assert!(!merged.contains(&("team".to_owned(), json!("b"))));
+        assert_eq!(
+            merged.last(),
+            Some(&(TOKEN_ID_KEY.to_owned(), json!("id-1"))),
+            "the id rides beyond the limit"
+        );
+        let plain = TokenScope::default().merge_metadata("id-2", None);
+        assert_eq!(plain, Some(vec![(TOKEN_ID_KEY.to_owned(), json!("id-2"))]));
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub fn looks_like_run_token(value: &str) -> bool {
 
 pub struct TokenRegistry {
     store: Arc<dyn Store>,
-    tokens: ArcSwap<Vec<StoredToken>>,
+    tokens: ArcSwap<Vec<Arc<StoredToken>>>,
     /// Stamps `created_at`.
     clock: SharedClock,
 }
@@ -38,21 +38,23 @@ impl TokenRegistry {
         let tokens = store.list_tokens().await?;
         Ok(TokenRegistry {
             store,
-            tokens: ArcSwap::from_pointee(tokens),
+            tokens: ArcSwap::from_pointee(tokens.into_iter().map(Arc::new).collect()),
             clock,
         })
     }
 
     /// Re-reads tokens from the store (after a change here or, later, on another instance).
     pub async fn reload(&self) -> StoreResult<()> {
-        self.tokens.store(Arc::new(self.store.list_tokens().await?));
+        let tokens = self.store.list_tokens().await?;
+        self.tokens
+            .store(Arc::new(tokens.into_iter().map(Arc::new).collect()));
         Ok(())
     }
 
-    /// The scope of the run token of `account_id` that `presented` is, if it is one. Every
+    /// The run token of `account_id` that `presented` is, if it is one, with its scope. Every
     /// token of the account is compared in constant time, and the match is picked without a
     /// branch, so timing says nothing about which one nearly matched.
-    pub fn verify(&self, account_id: &str, presented: &str) -> Option<Arc<TokenScope>> {
+    pub fn verify(&self, account_id: &str, presented: &str) -> Option<Arc<StoredToken>> {
         let hash = sha256(presented);
         let tokens = self.tokens.load();
         let mut found = Choice::from(0);
@@ -68,7 +70,7 @@ impl TokenRegistry {
             return None;
         }
         let token = tokens.get(usize::try_from(index).ok()?)?;
-        Some(Arc::clone(&token.scope))
+        Some(Arc::clone(token))
     }
 
     /// Whether `value` is a run token of any account: such a value must never leave the
@@ -90,7 +92,7 @@ impl TokenRegistry {
             .load()
             .iter()
             .filter(|t| t.account_id == account_id)
-            .cloned()
+            .map(|t| StoredToken::clone(t))
             .collect()
     }
 
@@ -100,7 +102,7 @@ impl TokenRegistry {
             .load()
             .iter()
             .find(|t| t.account_id == account_id && t.id == id)
-            .cloned()
+            .map(|t| StoredToken::clone(t))
     }
 
     pub async fn create(

@@ -3,9 +3,10 @@
 //! When Redis fails the local ledger answers, as the rate limiter's counters do: each instance
 //! then holds the budget alone.
 //!
-//! Windows: `fixed` ones are aligned to multiples of their length since the Unix epoch;
-//! `sliding` ones count the previous aligned window's spend weighted by its overlap with the
-//! last window length, plus the current one's (the rate limiter's two-window counter).
+//! Windows (`super::window`): `fixed` ones are aligned to multiples of their length since the
+//! Unix epoch; `sliding` ones count the previous aligned window's spend weighted by its overlap
+//! with the last window length, plus the current one's (the rate limiter's two-window counter);
+//! calendar ones are UTC hours, days, weeks and months.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use redis::Script;
 
+use super::window::Window;
 use crate::redis::{RedisHandle, RedisScope};
 
 /// The bound on one reservation's Redis work (the cache's: a budget is worth a little more
@@ -28,13 +30,27 @@ pub struct Charge {
     /// The bucket's name, unique per gateway and rule.
     pub bucket: String,
     pub limit_micros: i64,
-    pub window_ms: i64,
-    pub sliding: bool,
+    pub window: Window,
 }
 
 impl Charge {
     fn key(&self, index: i64) -> String {
-        format!("{}:{}:{index}", self.bucket, self.window_ms)
+        format!("{}:{}:{index}", self.bucket, self.window.label())
+    }
+
+    /// What `current` and `previous` (the windows' counters at `now_ms`) count: the previous
+    /// window's weighted by its overlap with the last window length when sliding.
+    fn spent(&self, now_ms: i64, current: i64, previous: i64) -> i64 {
+        let span = self.window.span(now_ms);
+        if !self.window.is_sliding() {
+            return current;
+        }
+        let length = span.end_ms - span.start_ms;
+        let weight = length - (now_ms - span.start_ms);
+        let previous =
+            i64::try_from(i128::from(previous) * i128::from(weight) / i128::from(length.max(1)))
+                .unwrap_or(i64::MAX);
+        current.saturating_add(previous)
     }
 }
 
@@ -152,7 +168,7 @@ impl SpendLedger {
         }
         let keys = charges
             .iter()
-            .map(|charge| charge.key(reserved_at_ms.div_euclid(charge.window_ms)));
+            .map(|charge| charge.key(charge.window.span(reserved_at_ms).index));
         match (counted, &self.shared) {
             (Counted::Redis, Some((scope, _, settle))) => {
                 let keys: Vec<String> = keys.map(|key| scope.key(&key)).collect();
@@ -188,17 +204,17 @@ impl SpendLedger {
         let mut keys = Vec::with_capacity(charges.len() * 2);
         let mut args = vec![micros];
         for charge in charges {
-            let window = charge.window_ms;
-            let index = now_ms.div_euclid(window);
-            keys.push(scope.key(&charge.key(index - 1)));
-            keys.push(scope.key(&charge.key(index)));
-            // A fixed window weighs its predecessor by nothing.
-            let elapsed = if charge.sliding {
-                now_ms - index * window
+            let span = charge.window.span(now_ms);
+            let window = span.end_ms - span.start_ms;
+            keys.push(scope.key(&charge.key(span.index - 1)));
+            keys.push(scope.key(&charge.key(span.index)));
+            // A fixed or calendar window weighs its predecessor by nothing.
+            let elapsed = if charge.window.is_sliding() {
+                now_ms - span.start_ms
             } else {
                 window
             };
-            let ttl = (index + 2) * window - now_ms;
+            let ttl = span.end_ms + window - now_ms;
             args.extend([charge.limit_micros, window, elapsed, ttl]);
         }
         let refused: i64 = scope
@@ -231,34 +247,60 @@ impl SpendLedger {
                 .map_or(0, |bucket| bucket.micros)
         };
         for (index, charge) in charges.iter().enumerate() {
-            let window = charge.window_ms;
-            let current_index = now_ms.div_euclid(window);
-            let current = spent(&local, &charge.key(current_index));
-            let previous = match charge.sliding {
-                true => {
-                    let weight = window - (now_ms - current_index * window);
-                    let previous = spent(&local, &charge.key(current_index - 1));
-                    i64::try_from(i128::from(previous) * i128::from(weight) / i128::from(window))
-                        .unwrap_or(i64::MAX)
-                }
-                false => 0,
-            };
-            let over =
-                current.saturating_add(previous).saturating_add(micros) > charge.limit_micros;
+            let span = charge.window.span(now_ms);
+            let current = spent(&local, &charge.key(span.index));
+            let previous = spent(&local, &charge.key(span.index - 1));
+            let over = charge
+                .spent(now_ms, current, previous)
+                .saturating_add(micros)
+                > charge.limit_micros;
             if over || local.len() + charges.len() > MAX_LOCAL_BUCKETS {
                 return Err(refusal(charges, index, now_ms));
             }
         }
         for charge in charges {
-            let index = now_ms.div_euclid(charge.window_ms);
-            let expires_at_ms = (index + 2) * charge.window_ms;
-            let bucket = local.entry(charge.key(index)).or_insert(Bucket {
+            let span = charge.window.span(now_ms);
+            // Kept while a sliding successor may still weigh it.
+            let expires_at_ms = span.end_ms + (span.end_ms - span.start_ms);
+            let bucket = local.entry(charge.key(span.index)).or_insert(Bucket {
                 micros: 0,
                 expires_at_ms,
             });
             bucket.micros = bucket.micros.saturating_add(micros);
         }
         Ok(())
+    }
+
+    /// What `charge`'s bucket counts at `now_ms` (reserved and settled), in micro-USD: from
+    /// Redis when it answers, else from this process.
+    pub async fn spent(&self, charge: &Charge, now_ms: i64) -> i64 {
+        let span = charge.window.span(now_ms);
+        let (previous_key, current_key) = (charge.key(span.index - 1), charge.key(span.index));
+        if let Some((scope, _, _)) = &self.shared {
+            let keys = [scope.key(&previous_key), scope.key(&current_key)];
+            let found: Option<(Option<i64>, Option<i64>)> = scope
+                .call(|mut connection| {
+                    let keys = keys.clone();
+                    async move {
+                        redis::cmd("MGET")
+                            .arg(&keys[..])
+                            .query_async(&mut connection)
+                            .await
+                    }
+                })
+                .await;
+            if let Some((previous, current)) = found {
+                return charge.spent(now_ms, current.unwrap_or(0), previous.unwrap_or(0));
+            }
+        }
+        let local = self.lock();
+        let counted = |key: &str| {
+            local
+                .get(key)
+                .filter(|bucket| bucket.expires_at_ms > now_ms)
+                .map_or(0, |bucket| bucket.micros)
+        };
+        charge.spent(now_ms, counted(&current_key), counted(&previous_key))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Bucket>> {
@@ -271,10 +313,12 @@ impl SpendLedger {
 /// When the refusing charge's current window ends: the earliest a fixed window can fit again
 /// (a sliding one may fit sooner, as the previous window's weight falls).
 fn refusal(charges: &[Charge], charge: usize, now_ms: i64) -> Refused {
-    let window = charges.get(charge).map_or(1, |charge| charge.window_ms);
+    let ends_ms = charges
+        .get(charge)
+        .map_or(now_ms + 1, |charge| charge.window.span(now_ms).end_ms);
     Refused {
         charge,
-        retry_after_ms: window - now_ms.rem_euclid(window),
+        retry_after_ms: ends_ms - now_ms,
     }
 }
 
@@ -286,8 +330,10 @@ mod tests {
         Charge {
             bucket: "gw:rule".into(),
             limit_micros,
-            window_ms: 1_000,
-            sliding,
+            window: match sliding {
+                true => Window::Sliding(1_000),
+                false => Window::Fixed(1_000),
+            },
         }
     }
 
@@ -315,6 +361,34 @@ mod tests {
         assert!(ledger.reserve(&charges, 30, 5_100).await.is_err());
         ledger.settle(&charges, counted, 5_000, -70).await;
         assert!(ledger.reserve(&charges, 30, 5_200).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn spent_counts_what_is_reserved_and_settled_in_the_window() {
+        let ledger = SpendLedger::in_memory();
+        let sliding = [charge(1_000, true)];
+        let counted = ledger.reserve(&sliding, 400, 10_000).await.unwrap();
+        ledger.settle(&sliding, counted, 10_000, -100).await;
+        assert_eq!(ledger.spent(&sliding[0], 10_500).await, 300);
+        // A quarter into the next window, three quarters of the last one still weigh.
+        assert_eq!(ledger.spent(&sliding[0], 11_250).await, 225);
+        assert_eq!(ledger.spent(&sliding[0], 12_000).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_calendar_window_refuses_until_its_period_ends() {
+        let ledger = SpendLedger::in_memory();
+        let daily = [Charge {
+            bucket: "acct::token:t".into(),
+            limit_micros: 100,
+            window: Window::Calendar(super::super::CalendarPeriod::Day),
+        }];
+        let noon = 86_400_000 * 3 + 43_200_000;
+        assert!(ledger.reserve(&daily, 100, noon).await.is_ok());
+        let refused = ledger.reserve(&daily, 1, noon + 1_000).await.unwrap_err();
+        assert_eq!(refused.retry_after_ms, 43_200_000 - 1_000);
+        assert_eq!(ledger.spent(&daily[0], noon + 1_000).await, 100);
+        assert!(ledger.reserve(&daily, 100, 86_400_000 * 4).await.is_ok());
     }
 
     #[tokio::test]

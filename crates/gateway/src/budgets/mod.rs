@@ -7,12 +7,16 @@
 mod estimate;
 mod ledger;
 mod rules;
+mod token;
+mod window;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use estimate::{DEFAULT_OUTPUT_RESERVE_TOKENS, worst_case_cost};
 pub use ledger::{Charge, Counted, MAX_LOCAL_BUCKETS, Refused, SpendLedger};
 pub use rules::{AppliedRule, Dimension, RequestFacts, SpendLimits, SpendRule};
+pub use token::TokenBudget;
+pub use window::{CalendarPeriod, Span, Window};
 
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::{Gateway, RateLimitTechnique};
@@ -33,31 +37,54 @@ pub struct BudgetPlan {
     route_described: Vec<String>,
 }
 
+/// The run token a request came with, when it has a budget of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenCharge<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub budget: &'a TokenBudget,
+}
+
 impl BudgetPlan {
-    /// `None` when no rule applies, or the request cannot be priced (not reserved).
+    /// `None` when no rule applies and the token has no budget, or the request cannot be
+    /// priced (not reserved).
+    /// `counted`: buckets that only count the spend (a policy's, whose caps are checked
+    /// before, docs/budgets.md "Policies"); they never refuse.
     pub fn for_request(
         gateway: &Gateway,
         facts: &RequestFacts<'_>,
+        token: Option<TokenCharge<'_>>,
+        counted: Vec<Charge>,
         worst_case_usd: Option<f64>,
     ) -> Option<BudgetPlan> {
-        let limits = gateway.settings.spend_limits.as_ref()?;
-        let applied = limits.applying(facts);
-        if applied.is_empty() {
+        let applied = gateway
+            .settings
+            .spend_limits
+            .as_ref()
+            .map(|limits| limits.applying(facts))
+            .unwrap_or_default();
+        if applied.is_empty() && token.is_none() && counted.is_empty() {
             return None;
         }
         let micros = to_micros(worst_case_usd?);
-        let (charges, described) = applied
+        let (mut charges, mut described): (Vec<Charge>, Vec<String>) = applied
             .iter()
             .map(|AppliedRule { rule, name, bucket }| {
-                let technique = match rule.technique() {
-                    RateLimitTechnique::Fixed => "fixed",
-                    RateLimitTechnique::Sliding => "sliding",
-                };
+                let (technique, window_ms) = (
+                    rule.technique(),
+                    i64::try_from(rule.window.saturating_mul(1000)).unwrap_or(i64::MAX),
+                );
                 let charge = Charge {
                     bucket: format!("{}:{}:{bucket}", gateway.account_id, gateway.id),
                     limit_micros: to_micros(rule.limit),
-                    window_ms: i64::try_from(rule.window.saturating_mul(1000)).unwrap_or(i64::MAX),
-                    sliding: rule.technique() == RateLimitTechnique::Sliding,
+                    window: match technique {
+                        RateLimitTechnique::Fixed => Window::Fixed(window_ms),
+                        RateLimitTechnique::Sliding => Window::Sliding(window_ms),
+                    },
+                };
+                let technique = match technique {
+                    RateLimitTechnique::Fixed => "fixed",
+                    RateLimitTechnique::Sliding => "sliding",
                 };
                 let described = format!(
                     "rule '{name}' (cost limit {} per {}s, {technique})",
@@ -66,6 +93,18 @@ impl BudgetPlan {
                 (charge, described)
             })
             .unzip();
+        for charge in counted {
+            described.push(format!("policy bucket {}", charge.bucket));
+            charges.push(charge);
+        }
+        if let Some(token) = token {
+            charges.push(token.budget.charge(&gateway.account_id, token.id));
+            described.push(format!(
+                "run token '{}' ({})",
+                crate::suggest::shown(token.name),
+                token.budget.describe()
+            ));
+        }
         Some(BudgetPlan {
             charges,
             described,
@@ -196,7 +235,7 @@ impl Reservation {
     }
 }
 
-fn to_micros(usd: f64) -> i64 {
+pub(crate) fn to_micros(usd: f64) -> i64 {
     #[expect(
         clippy::cast_possible_truncation,
         reason = "saturating float to int conversion of a finite, checked USD amount"

@@ -21,6 +21,9 @@ pub struct GatewayError {
     pub message: String,
     /// Headers the response must carry (`Retry-After`, `RateLimit-*` on a 429).
     pub headers: Vec<(http::HeaderName, HeaderValue)>,
+    /// Fields the error's body carries beside its message (a policy's `bucket`, `spent`,
+    /// `limit`).
+    pub fields: Vec<(&'static str, serde_json::Value)>,
 }
 
 /// The code table. Numbers and statuses are part of the contract; see docs/errors.md.
@@ -51,6 +54,10 @@ pub enum ErrorCode {
     /// A DLP policy blocked the request's or the response's content (docs/dlp.md).
     DlpRequestBlocked,
     DlpResponseBlocked,
+    /// Policies (docs/budgets.md, "Policies"): none allows the request, or one blocks it.
+    DeniedByPolicy,
+    /// A policy bucket's spend has reached its cap.
+    PolicyLimitExceeded,
     Internal,
 }
 
@@ -79,6 +86,8 @@ impl ErrorCode {
             ErrorCode::RouteNotFound => 2050,
             ErrorCode::DlpRequestBlocked => 2029,
             ErrorCode::DlpResponseBlocked => 2030,
+            ErrorCode::DeniedByPolicy => 2103,
+            ErrorCode::PolicyLimitExceeded => 2104,
             ErrorCode::Internal => 2000,
         }
     }
@@ -111,7 +120,9 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::GatewayNotFound | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
-            ErrorCode::RateLimited | ErrorCode::SpendLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited
+            | ErrorCode::SpendLimitExceeded
+            | ErrorCode::PolicyLimitExceeded => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::UpstreamFailed => StatusCode::BAD_GATEWAY,
             ErrorCode::InvalidProvider
             | ErrorCode::InvalidPath
@@ -122,7 +133,7 @@ impl ErrorCode {
             | ErrorCode::DlpRequestBlocked
             | ErrorCode::DlpResponseBlocked => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorCode::OutOfScope => StatusCode::FORBIDDEN,
+            ErrorCode::OutOfScope | ErrorCode::DeniedByPolicy => StatusCode::FORBIDDEN,
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::LogUnavailable | ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
@@ -140,7 +151,14 @@ impl GatewayError {
             code,
             message: message.into(),
             headers: Vec::new(),
+            fields: Vec::new(),
         }
+    }
+
+    /// Adds a field to the body, in the error entry and beside the message.
+    pub fn with_field(mut self, name: &'static str, value: serde_json::Value) -> Self {
+        self.fields.push((name, value));
+        self
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl std::fmt::Display) -> Self {
@@ -251,7 +269,7 @@ impl GatewayError {
     /// The JSON body (docs/errors.md).
     pub fn body(&self) -> serde_json::Value {
         let code = self.code.number();
-        json!({
+        let mut body = json!({
             "success": false,
             "result": [],
             "messages": [],
@@ -260,7 +278,12 @@ impl GatewayError {
             "httpCode": self.code.status().as_u16(),
             "internalCode": code,
             "message": self.message,
-        })
+        });
+        for (name, value) in &self.fields {
+            body[*name] = value.clone();
+            body["error"][0][*name] = value.clone();
+        }
+        body
     }
 }
 

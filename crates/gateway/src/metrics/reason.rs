@@ -4,7 +4,7 @@
 use crate::error::ErrorCode;
 
 /// Every reason: the gateway's error codes, then the two failures the gateway did not decide.
-pub(super) const REASONS: [&str; 25] = [
+pub(super) const REASONS: [&str; 27] = [
     "gateway_not_found",
     "rate_limited",
     "upstream_unreachable",
@@ -27,6 +27,8 @@ pub(super) const REASONS: [&str; 25] = [
     "route_not_found",
     "dlp_request_blocked",
     "dlp_response_blocked",
+    "denied_by_policy",
+    "policy_limit_exceeded",
     "internal",
     UPSTREAM_STATUS,
     STREAM_INTERRUPTED,
@@ -80,6 +82,8 @@ fn code_name(code: ErrorCode) -> &'static str {
         ErrorCode::RouteNotFound => "route_not_found",
         ErrorCode::DlpRequestBlocked => "dlp_request_blocked",
         ErrorCode::DlpResponseBlocked => "dlp_response_blocked",
+        ErrorCode::DeniedByPolicy => "denied_by_policy",
+        ErrorCode::PolicyLimitExceeded => "policy_limit_exceeded",
         ErrorCode::Internal => "internal",
     }
 }
@@ -114,6 +118,8 @@ mod tests {
             RouteNotFound,
             DlpRequestBlocked,
             DlpResponseBlocked,
+            DeniedByPolicy,
+            PolicyLimitExceeded,
             Internal,
         ];
         let mut seen = std::collections::HashSet::new();

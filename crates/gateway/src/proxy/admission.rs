@@ -14,12 +14,13 @@ use http::{Extensions, HeaderMap};
 use super::client_ip;
 use super::context::RequestContext;
 use super::options::RequestOptions;
-use crate::auth::TokenScope;
+use crate::auth::TokenRateLimit;
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Gateway;
 use crate::mirror::Miss;
 use crate::ratelimit::{Decision, RateLimitRule, limit_key};
 use crate::state::AppState;
+use crate::store::StoredToken;
 
 /// Fills the context's options and client address, or refuses the request. The gateway was
 /// found before ([`named_gateway`]): the context needs it to count a refusal. On an
@@ -40,15 +41,19 @@ pub(super) async fn admit(
         ctx.options.gateway_token = Some(token);
         ctx.run_token_as_key = true;
     }
-    if let Some(scope) = authenticate(state, &ctx.gateway, &ctx.options).await? {
-        admit_scope(ctx, &scope)?;
-        ctx.token_scope = Some(scope);
+    if let Some(token) = authenticate(state, &ctx.gateway, &ctx.options).await? {
+        admit_scope(ctx, &token)?;
+        ctx.run_token = Some(token);
     }
     let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     ctx.client = client_ip(peer, headers, &state.config().server.trusted_proxies);
-    enforce_rate_limit(state, &ctx.gateway, headers, ctx.client).await
+    enforce_rate_limit(state, &ctx.gateway, headers, ctx.client).await?;
+    if let Some(token) = &ctx.run_token {
+        enforce_token_rate_limit(state, &ctx.gateway, token).await?;
+    }
+    Ok(())
 }
 
 /// The headers SDKs put their API key in.
@@ -115,7 +120,31 @@ async fn enforce_rate_limit(
         headers,
         client,
     );
-    match state.rate_limiter().check(&key, &rule).await {
+    limited(state, gateway, &key, &rule).await
+}
+
+/// 429 when the run token's own rate limit is reached (docs/budgets.md): one counter per token,
+/// checked after the gateway's, so a request the gateway refuses does not count against it.
+async fn enforce_token_rate_limit(
+    state: &AppState,
+    gateway: &Gateway,
+    token: &StoredToken,
+) -> Result<(), GatewayError> {
+    let Some(limit) = token.scope.rate_limit else {
+        return Ok(());
+    };
+    let key = TokenRateLimit::key(&token.account_id, &token.id);
+    limited(state, gateway, &key, &limit.rule()).await
+}
+
+/// Counts the request under `key`, or refuses it (429, 2003) counted under the gateway.
+async fn limited(
+    state: &AppState,
+    gateway: &Gateway,
+    key: &str,
+    rule: &RateLimitRule,
+) -> Result<(), GatewayError> {
+    match state.rate_limiter().check(key, rule).await {
         Decision::Limited {
             limit,
             retry_after_ms,
@@ -133,14 +162,14 @@ async fn enforce_rate_limit(
 }
 
 /// An authenticated gateway takes a run token of its account, or the admin token; a run
-/// token's scope comes back for the later checks. The refusal says which of the three mistakes
+/// token comes back, with its scope, for the later checks. The refusal says which of the three mistakes
 /// it was: no header, a header not of the form `Bearer <token>`, or a token that is not valid
 /// here.
 async fn authenticate(
     state: &AppState,
     gateway: &Gateway,
     options: &RequestOptions,
-) -> Result<Option<Arc<TokenScope>>, GatewayError> {
+) -> Result<Option<Arc<StoredToken>>, GatewayError> {
     if !gateway.settings.authentication {
         return Ok(None);
     }
@@ -163,8 +192,8 @@ async fn authenticate(
     if state.admin_token().matches(token) {
         return Ok(None);
     }
-    match run_token_scope(state, &gateway.account_id, token).await {
-        Some(scope) => Ok(Some(scope)),
+    match run_token(state, &gateway.account_id, token).await {
+        Some(found) => Ok(Some(found)),
         None => Err(refused(
             "Unauthorized: the token in cf-aig-authorization is not valid for this gateway \
              (unknown, revoked, or a token of another account)",
@@ -174,7 +203,8 @@ async fn authenticate(
 
 /// What a run token's scope decides before anything else happens: whether it has expired
 /// (401) and whether it opens this gateway (403); then its metadata joins the request's.
-fn admit_scope(ctx: &mut RequestContext<'_>, scope: &TokenScope) -> Result<(), GatewayError> {
+fn admit_scope(ctx: &mut RequestContext<'_>, token: &StoredToken) -> Result<(), GatewayError> {
+    let scope = &token.scope;
     if scope.expired(ctx.created_at) {
         return Err(GatewayError::new(
             ErrorCode::Unauthorized,
@@ -190,17 +220,13 @@ fn admit_scope(ctx: &mut RequestContext<'_>, scope: &TokenScope) -> Result<(), G
             ),
         ));
     }
-    ctx.options.metadata = scope.merge_metadata(ctx.options.metadata.take());
+    ctx.options.metadata = scope.merge_metadata(&token.id, ctx.options.metadata.take());
     Ok(())
 }
 
-/// The scope of a run token of the account, looked up again in the shared store when memory
+/// The run token of the account `token` is, looked up again in the shared store when memory
 /// does not know it (created through another instance a moment ago, perhaps).
-async fn run_token_scope(
-    state: &AppState,
-    account_id: &str,
-    token: &str,
-) -> Option<Arc<TokenScope>> {
+async fn run_token(state: &AppState, account_id: &str, token: &str) -> Option<Arc<StoredToken>> {
     let verify = || state.tokens().verify(account_id, token);
     if let Some(scope) = verify() {
         return Some(scope);

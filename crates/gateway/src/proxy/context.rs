@@ -8,10 +8,10 @@ use std::sync::atomic::AtomicBool;
 use tokio::time::Instant;
 
 use super::options::RequestOptions;
-use crate::auth::TokenScope;
 use crate::gateways::Gateway;
 use crate::otel::RequestTrace;
 use crate::state::AppState;
+use crate::store::StoredToken;
 
 /// What is known of a request from its first byte on, before its gateway is.
 pub struct Arrival {
@@ -40,9 +40,10 @@ pub struct RequestContext<'s> {
     /// Filled by admission (defaults until then).
     pub options: RequestOptions,
     pub client: Option<IpAddr>,
-    /// The scope of the run token that opened the gateway, checked again on each upstream
-    /// call (docs/budgets.md); `None` for an open gateway or the admin token.
-    pub token_scope: Option<Arc<TokenScope>>,
+    /// The run token that opened the gateway, with its scope, checked again on each upstream
+    /// call and charged by its budget (docs/budgets.md); `None` for an open gateway or the
+    /// admin token.
+    pub run_token: Option<Arc<StoredToken>>,
     /// The provider the request is counted under (docs/analytics.md): a configured provider's
     /// slug, `compat`, or `unknown`, so probing slugs cannot create metric series.
     pub provider: String,
@@ -70,7 +71,7 @@ impl<'s> RequestContext<'s> {
             gateway,
             options: RequestOptions::default(),
             client: None,
-            token_scope: None,
+            run_token: None,
             provider,
             dispatched: AtomicBool::new(false),
             run_token_as_key: false,

@@ -19,7 +19,7 @@ use super::options::RequestOptions;
 use super::plan::{Plan, UpstreamCall};
 use super::record::{RequestLog, write_begin};
 use super::retry::RetryPolicy;
-use crate::budgets::{BudgetPlan, RequestFacts, worst_case_cost};
+use crate::budgets::{BudgetPlan, Charge, RequestFacts, TokenCharge, worst_case_cost};
 use crate::error::{ErrorCode, GatewayError};
 
 pub async fn execute(
@@ -42,8 +42,8 @@ pub async fn execute(
         ctx.provider.clone_from(&call.provider.slug);
         // A universal step's own metadata replaces the request's, so the token's is merged again.
         let step_options = call.options.take().map(|mut step| {
-            if let Some(scope) = &ctx.token_scope {
-                step.metadata = scope.merge_metadata(step.metadata.take());
+            if let Some(token) = &ctx.run_token {
+                step.metadata = token.scope.merge_metadata(&token.id, step.metadata.take());
             }
             step
         });
@@ -99,12 +99,14 @@ pub(super) async fn one_call(
     // Every end record of the call (each attempt's, a cache hit's) says what the request had.
     record.dlp = super::dlp::log_value(&dlp.request);
     // A run token's providers and models (docs/budgets.md), before anything is sent.
-    if let Some(scope) = &ctx.token_scope {
-        scope
+    if let Some(token) = &ctx.run_token {
+        token
+            .scope
             .check_call(&call.provider.slug, record.model.as_deref())
             .map_err(|why| GatewayError::new(ErrorCode::OutOfScope, why))?;
     }
-    let budget = budget_plan(ctx, &call, options, &record);
+    let counted = super::policy::enforce(ctx, &call.provider.slug, options, &record).await?;
+    let budget = budget_plan(ctx, &call, options, &record, counted);
     // A stored provider key (docs/keys.md) goes on what is sent, never on what is logged.
     let mut upstream_headers = std::mem::take(&mut call.upstream_headers);
     let outgoing = crate::keys::Outgoing {
@@ -210,15 +212,27 @@ async fn dlp_refusal(
     Err(refusal)
 }
 
-/// What each attempt reserves against the gateway's spend limits (docs/budgets.md).
+/// What each attempt reserves against the gateway's spend limits and the run token's budget
+/// (docs/budgets.md).
 fn budget_plan(
     ctx: &RequestContext<'_>,
     call: &UpstreamCall<'_>,
     options: &RequestOptions,
     record: &RequestLog,
+    counted: Vec<Charge>,
 ) -> Option<BudgetPlan> {
-    let limited = ctx.gateway.settings.spend_limits.is_some();
-    if !limited && call.route_charges.is_empty() {
+    let token = ctx.run_token.as_ref().and_then(|token| {
+        token.scope.budget.as_ref().map(|budget| TokenCharge {
+            id: &token.id,
+            name: &token.name,
+            budget,
+        })
+    });
+    if ctx.gateway.settings.spend_limits.is_none()
+        && token.is_none()
+        && counted.is_empty()
+        && call.route_charges.is_empty()
+    {
         return None;
     }
     let facts = RequestFacts {
@@ -233,9 +247,7 @@ fn budget_plan(
         &call.body,
         ctx.created_at,
     );
-    let plan = limited
-        .then(|| BudgetPlan::for_request(&ctx.gateway, &facts, worst_case))
-        .flatten();
+    let plan = BudgetPlan::for_request(&ctx.gateway, &facts, token, counted, worst_case);
     BudgetPlan::with_route_charges(
         plan,
         &call.route_charges,

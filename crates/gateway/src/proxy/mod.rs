@@ -30,6 +30,7 @@ mod dlp;
 mod dns;
 mod execute;
 mod failure;
+mod policy;
 mod relay;
 mod retry;
 // Log records.

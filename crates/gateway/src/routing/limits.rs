@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::eval::Limits;
 use super::graph::{LimitNode, LimitType};
-use crate::budgets::Charge;
+use crate::budgets::{Charge, Window};
 use crate::ratelimit::{Decision, RateLimitRule};
 use crate::state::AppState;
 
@@ -127,8 +127,13 @@ pub fn cost_charge(bucket: String, node: &LimitNode) -> Charge {
     Charge {
         bucket,
         limit_micros: to_micros(node.limit),
-        window_ms: i64::try_from(node.window_s.saturating_mul(1000)).unwrap_or(i64::MAX),
-        sliding: node.technique == crate::gateways::RateLimitTechnique::Sliding,
+        window: {
+            let window_ms = i64::try_from(node.window_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+            match node.technique {
+                crate::gateways::RateLimitTechnique::Fixed => Window::Fixed(window_ms),
+                crate::gateways::RateLimitTechnique::Sliding => Window::Sliding(window_ms),
+            }
+        },
     }
 }
 

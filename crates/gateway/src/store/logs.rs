@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::StoreResult;
-use crate::analytics::{AnalyticsQuery, RollupDelta, RollupRow};
+use crate::analytics::{AnalyticsQuery, GroupedRow, RollupDelta, RollupRow};
 use crate::logs::{SpoolPosition, SpoolRecord};
 
 /// One log row (docs/logs.md). Times are Unix milliseconds; rendering is the API's job.
@@ -213,4 +213,13 @@ pub trait AnalyticsStore: Send + Sync {
     /// Rows of `query.resolution` whose bucket overlaps `[start, end)`, matching its account,
     /// gateway, provider and model filters.
     async fn rollups(&self, query: &AnalyticsQuery) -> StoreResult<Vec<RollupRow>>;
+
+    /// The completed log rows in `query`'s range and filters, summed per value of metadata
+    /// `key` (absent: `None`) and bucket of `query.resolution`; at most
+    /// [`crate::analytics::MAX_GROUPED_ROWS`] + 1 rows (docs/analytics.md).
+    async fn metadata_groups(
+        &self,
+        query: &AnalyticsQuery,
+        key: &str,
+    ) -> StoreResult<Vec<GroupedRow>>;
 }

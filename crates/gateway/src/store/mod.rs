@@ -5,6 +5,7 @@
 mod conformance;
 pub mod documents;
 pub mod logs;
+pub mod policies;
 pub mod postgres;
 pub mod provider_keys;
 pub mod routes;
@@ -19,6 +20,7 @@ use async_trait::async_trait;
 use crate::auth::TokenScope;
 use crate::gateways::Gateway;
 pub use documents::{DocumentKind, DocumentStore, StoredDocument};
+pub use policies::{PolicyStore, StoredPolicy};
 pub use provider_keys::{KeyStatus, ProviderKeyStore, SealedSecret, StoredProviderKey};
 pub use routes::{DeployedRoute, RouteStore, StoredDeployment, StoredRoute, StoredRouteVersion};
 
@@ -35,7 +37,7 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A run token as stored: only the SHA-256 of the token, never the token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredToken {
     pub id: String,
     pub account_id: String,
@@ -81,6 +83,7 @@ pub trait Store:
     + ProviderKeyStore
     + DocumentStore
     + RouteStore
+    + PolicyStore
     + logs::LogStore
     + logs::AnalyticsStore
 {

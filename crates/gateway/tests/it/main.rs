@@ -8,6 +8,7 @@
 )]
 
 mod analytics;
+mod analytics_groups;
 mod auth;
 mod bad_input;
 mod budgets;
@@ -28,6 +29,7 @@ mod logs_api;
 mod management;
 mod metrics;
 mod otel;
+mod policies;
 mod proxy;
 mod ratelimit;
 mod retries;
@@ -37,6 +39,7 @@ mod sigv4;
 mod stream_usage;
 mod streaming;
 mod support;
+mod tokens_limits;
 mod tokens_scope;
 mod universal;
 mod vertex;

@@ -193,7 +193,14 @@ async fn the_tokens_metadata_is_merged_onto_every_log_row() {
     let (status, _, log_id) = call(&gw, "secure", "openai", "gpt-4o-mini", &tagged, &headers).await;
     assert_eq!(status, 200);
     let row = gw.log_row("secure", &log_id.unwrap()).await.unwrap();
-    let metadata: Value = serde_json::from_str(row.metadata.as_deref().unwrap()).unwrap();
+    let mut metadata: Value = serde_json::from_str(row.metadata.as_deref().unwrap()).unwrap();
+    // The token's id rides along under the reserved key, so spend is attributable to it.
+    let (_, listed) = gw.admin(Method::GET, TOKENS, None).await;
+    let id = metadata
+        .as_object_mut()
+        .unwrap()
+        .remove("tollgate.token_id");
+    assert_eq!(id.as_ref(), Some(&listed["result"][0]["id"]), "{listed}");
     assert_eq!(
         metadata,
         json!({"team": "search", "user": "token", "trace": "t-9"}),
@@ -203,7 +210,25 @@ async fn the_tokens_metadata_is_merged_onto_every_log_row() {
     let (_, _, log_id) = call(&gw, "secure", "openai", "gpt-4o-mini", &tagged, &[]).await;
     let row = gw.log_row("secure", &log_id.unwrap()).await.unwrap();
     let metadata: Value = serde_json::from_str(row.metadata.as_deref().unwrap()).unwrap();
-    assert_eq!(metadata, json!({"team": "search", "user": "token"}));
+    assert_eq!(
+        metadata,
+        json!({"team": "search", "user": "token", "tollgate.token_id": id.unwrap()})
+    );
+
+    // No client can claim a token's work as another's: the key is the gateway's alone.
+    let forged = [("cf-aig-metadata", r#"{"tollgate.token_id":"someone-else"}"#)];
+    let (status, body, _) = call(&gw, "secure", "openai", "gpt-4o-mini", &tagged, &forged).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(message(&body).contains("reserved"), "{body}");
+    let (status, refused) = gw
+        .admin(
+            Method::POST,
+            TOKENS,
+            Some(json!({"name": "forger", "metadata": {"tollgate.token_id": "x"}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["errors"][0]["path"], json!(["body", "metadata"]));
 }
 
 #[tokio::test]
@@ -262,8 +287,11 @@ async fn the_api_validates_each_scope_field_and_shows_the_scope() {
     assert_eq!(got["name"], "ci");
     assert!(got.get("token").is_none() && !got.to_string().contains(text));
 
+    assert_eq!(got["spend"], Value::Null, "no budget, no spend");
     let (_, listed) = gw.admin(Method::GET, TOKENS, None).await;
-    assert_eq!(&listed["result"][0], got);
+    let mut without_spend = got.clone();
+    without_spend.as_object_mut().unwrap().remove("spend");
+    assert_eq!(listed["result"][0], without_spend);
 
     let (status, missing) = gw
         .admin(Method::GET, &format!("{TOKENS}/no-such-token"), None)

@@ -53,6 +53,8 @@ pub async fn run(client: &ClientArgs, command: AnalyticsCommand) -> anyhow::Resu
             AnalyticsGroup::Provider => ("provider", "provider"),
             AnalyticsGroup::Model => ("model", "model"),
             AnalyticsGroup::Gateway => ("gateway", "gateway_id"),
+            // No filter selects a token: its series is added up instead.
+            AnalyticsGroup::Token => ("token", ""),
         };
         let mut grouped_params = params.clone();
         grouped_params.push(("group_by", name.to_owned()));
@@ -60,7 +62,7 @@ pub async fn run(client: &ClientArgs, command: AnalyticsCommand) -> anyhow::Resu
         let mut groups = Vec::new();
         for series in grouped["result"]["series"].as_array().into_iter().flatten() {
             let value = series["group"][name].as_str().unwrap_or("").to_owned();
-            let totals = if value.is_empty() {
+            let totals = if value.is_empty() || filter.is_empty() {
                 // The API reads an empty filter as none: add up this series instead.
                 sum_points(&series["points"])
             } else {

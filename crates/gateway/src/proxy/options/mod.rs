@@ -184,7 +184,11 @@ fn boolean(text: &str) -> Option<bool> {
 
 fn parse_metadata(text: &str) -> Result<Vec<(String, Value)>, String> {
     match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => validate_metadata(map),
+        Ok(Value::Object(map)) => {
+            let kept = validate_metadata(map)?;
+            crate::auth::refuse_reserved_key(&kept)?;
+            Ok(kept)
+        }
         _ => Err("expected a JSON object".into()),
     }
 }

@@ -6,6 +6,7 @@
 
 pub(crate) mod documents;
 pub(crate) mod logs;
+pub(crate) mod policies;
 pub(crate) mod provider_keys;
 pub(crate) mod registry;
 pub(crate) mod routes;
@@ -68,6 +69,9 @@ macro_rules! suite {
         );
         $crate::store::conformance::suite!(@tests $backend; routes;
             routes_versions_and_deployments_round_trip,
+        );
+        $crate::store::conformance::suite!(@tests $backend; policies;
+            policies_stage_commit_and_go_with_their_gateway,
         );
     };
     (@tests $backend:ty; $module:ident; $($test:ident),* $(,)?) => {

@@ -15,6 +15,7 @@ pub(in crate::store) mod log_arrays;
 mod logs_ingest;
 mod logs_query;
 mod migrate;
+mod policies;
 mod provider_keys;
 mod registry;
 mod rollups;

@@ -7,16 +7,16 @@ use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 use futures_util::future::try_join_all;
 
-use super::logs_query::read;
+use super::logs_query::{read, values};
 use super::{OP_TIMEOUT, PostgresStore, bounded, corrupt, pg_text};
 use crate::analytics::{
-    AnalyticsQuery, LatencySketch, Resolution, RollupDelta, RollupMeasures, RollupRow,
+    AnalyticsQuery, GroupedRow, LatencySketch, Resolution, RollupDelta, RollupMeasures, RollupRow,
 };
 use crate::convert::saturating_i64;
 use crate::store::StoreResult;
 use crate::store::logs::AnalyticsStore;
-use crate::store::sql::Dialect;
 use crate::store::sql::rollups::{self as sql, table};
+use crate::store::sql::{Dialect, groups};
 
 /// A rollup row's primary key in column order: (account, bucket, gateway, provider, model,
 /// status class, cached). Sorting by it fixes the order rows are locked in.
@@ -289,6 +289,23 @@ impl AnalyticsStore for PostgresStore {
                 .await?;
             rows.iter()
                 .map(|row| sql::decode(&query.account_id, |i, ty| read(row, i, ty), corrupt))
+                .collect()
+        })
+        .await
+    }
+
+    async fn metadata_groups(
+        &self,
+        query: &AnalyticsQuery,
+        key: &str,
+    ) -> StoreResult<Vec<GroupedRow>> {
+        let statement = groups::select(Dialect::Postgres, query, key);
+        bounded(OP_TIMEOUT, async {
+            let client = self.client().await?;
+            let prepared = client.prepare_cached(&statement.sql).await?;
+            let rows = client.query(&prepared, &values(&statement.params)).await?;
+            rows.iter()
+                .map(|row| groups::decode(|i, ty| read(row, i, ty), corrupt))
                 .collect()
         })
         .await

@@ -3,6 +3,7 @@
 //! statements the logs API and the analytics reads make are built in [`logs`] and [`rollups`].
 //! Each store only binds the [`Param`]s its way and executes.
 
+pub(crate) mod groups;
 pub(crate) mod ingest;
 pub(crate) mod log_store;
 pub(crate) mod logs;

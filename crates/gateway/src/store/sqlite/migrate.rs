@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_documents.sql"),
     include_str!("migrations/0008_routes.sql"),
     include_str!("migrations/0009_log_dlp.sql"),
+    include_str!("migrations/0010_policies.sql"),
 ];
 
 pub(super) fn run(connection: &mut Connection) -> anyhow::Result<()> {

@@ -10,6 +10,7 @@ mod logs_ingest;
 pub(super) mod logs_query;
 mod migrate;
 mod pacer;
+pub(super) mod policies;
 pub(super) mod provider_keys;
 mod rollups;
 mod routes;

@@ -3,17 +3,19 @@
 
 use async_trait::async_trait;
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, Transaction, params, params_from_iter};
 
 use super::logs_query::read;
 use super::pacer::Pacer;
 use super::{SqliteStore, to_text};
-use crate::analytics::{AnalyticsQuery, LatencySketch, Resolution, RollupDelta, RollupRow};
+use crate::analytics::{
+    AnalyticsQuery, GroupedRow, LatencySketch, Resolution, RollupDelta, RollupRow,
+};
 use crate::convert::saturating_i64;
 use crate::store::StoreResult;
 use crate::store::logs::AnalyticsStore;
-use crate::store::sql::Dialect;
 use crate::store::sql::rollups::{self as sql, table};
+use crate::store::sql::{Dialect, groups};
 
 /// Lets an upsert merge the stored sketch with the new one without reading it out first.
 pub(super) fn register_functions(connection: &Connection) -> rusqlite::Result<()> {
@@ -122,6 +124,22 @@ impl AnalyticsStore for SqliteStore {
                     )
                 },
             )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn metadata_groups(
+        &self,
+        query: &AnalyticsQuery,
+        key: &str,
+    ) -> StoreResult<Vec<GroupedRow>> {
+        let statement = groups::select(Dialect::Sqlite, query, key);
+        self.with_read(move |connection| {
+            let mut prepared = connection.prepare_cached(&statement.sql)?;
+            let rows = prepared.query_map(params_from_iter(statement.params.iter()), |row| {
+                groups::decode(|i, _| read(row, i), |why| to_text(0)(why))
+            })?;
             rows.collect()
         })
         .await

@@ -188,6 +188,9 @@ pub async fn sqlite_to_postgres(
         .push(registry::copy_documents(&mut run, counts.documents).await?);
     summary
         .tables
+        .push(registry::copy_policies(&mut run, counts.policies).await?);
+    summary
+        .tables
         .push(routes::copy_routes(&mut run, counts.routes).await?);
     summary
         .tables

@@ -1,7 +1,7 @@
 //! Copying the small tables: the gateway's own settings (the admin token's hash), gateways of
 //! every account, run tokens, whose SHA-256 hashes are copied as they are, stored provider
-//! keys, copied sealed (the target opens them with the same key-encryption key), and datasets
-//! and evaluations.
+//! keys, copied sealed (the target opens them with the same key-encryption key), datasets and
+//! evaluations, and policies.
 
 use std::borrow::Cow;
 
@@ -232,6 +232,51 @@ pub(super) async fn copy_documents(
                             &pg_text(&row.body),
                             &row.created_at,
                             &row.modified_at,
+                        ],
+                    )
+                    .await?;
+            }
+            transaction.commit().await?;
+            Ok::<_, tokio_postgres::Error>(copied)
+        })
+        .await?;
+        advance(run, &mut summary, rows.len(), copied);
+    }
+    Ok(summary)
+}
+
+pub(super) async fn copy_policies(
+    run: &mut Run<'_>,
+    total: u64,
+) -> Result<TableSummary, TransferError> {
+    let mut summary = empty("policies", total);
+    let mut after = String::new();
+    loop {
+        let rows = run
+            .source
+            .policies(after.clone(), run.options.batch_rows)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id.clone();
+        let client = &mut run.client;
+        let copied = within(async {
+            let transaction = client.transaction().await?;
+            let mut copied = 0;
+            for policy in &rows {
+                copied += transaction
+                    .execute(
+                        "INSERT INTO policies (id, account_id, gateway_id, committed, draft,
+                             created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         ON CONFLICT (id) DO NOTHING",
+                        &[
+                            &pg_text(&policy.id),
+                            &pg_text(&policy.account_id),
+                            &pg_text(&policy.gateway_id),
+                            &policy.committed.as_deref().map(pg_text),
+                            &policy.draft.as_deref().map(pg_text),
+                            &policy.created_at.to_string(),
+                            &policy.updated_at.to_string(),
                         ],
                     )
                     .await?;

@@ -10,16 +10,18 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::TransferError;
 use crate::convert::saturating_i64_from_usize;
 use crate::logs::SpoolPosition;
+use crate::store::StoredPolicy;
 use crate::store::StoredProviderKey;
 use crate::store::logs::LogRow;
 use crate::store::logs::columns::{self, LOG_COLUMNS};
 use crate::store::sqlite::logs_query::read;
+use crate::store::sqlite::policies::{COLUMNS as POLICY_COLUMNS, policy_from_row};
 use crate::store::sqlite::provider_keys::{COLUMNS as KEY_COLUMNS, key_from_row};
 use crate::store::sqlite::to_text;
 
 /// The SQLite schema version whose columns the transfer maps one by one. A new SQLite
 /// migration must be mapped here before the transfer accepts databases that have it.
-const SCHEMA_VERSION: i64 = 9;
+const SCHEMA_VERSION: i64 = 10;
 
 /// The database file inside a data directory (the default `storage.url`).
 const DB_FILE: &str = "tollgate.db";
@@ -39,6 +41,7 @@ pub(super) struct SourceCounts {
     pub gateways: u64,
     pub tokens: u64,
     pub provider_keys: u64,
+    pub policies: u64,
     pub documents: u64,
     pub routes: u64,
     pub route_versions: u64,
@@ -237,6 +240,7 @@ impl SqliteSource {
                 gateways: count("gateways")?,
                 tokens: count("tokens")?,
                 provider_keys: count("provider_keys")?,
+                policies: count("policies")?,
                 documents: count("documents")?,
                 routes: count("routes")?,
                 route_versions: count("route_versions")?,
@@ -375,6 +379,26 @@ impl SqliteSource {
                             modified_at: r.get(6)?,
                         })
                     },
+                )?
+                .collect()
+        })
+        .await
+    }
+
+    /// Policies after `after` (by id), committed and staged as they are.
+    pub(super) async fn policies(
+        &self,
+        after: String,
+        limit: usize,
+    ) -> Result<Vec<StoredPolicy>, TransferError> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {POLICY_COLUMNS} FROM policies WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))?;
+            statement
+                .query_map(
+                    params![after, crate::convert::saturating_i64_from_usize(limit)],
+                    policy_from_row,
                 )?
                 .collect()
         })

@@ -16,8 +16,8 @@ use crate::logs::{LogBegin, LogEnd, RollupFacts, SpoolPosition, SpoolRecord};
 use crate::store::logs::{AnalyticsStore, BodyKind, LogPatch, LogStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
-    DocumentKind, DocumentStore, GatewayStore, ProviderKeyStore, RouteStore, SettingStore,
-    StoredDocument, StoredToken, TokenStore,
+    DocumentKind, DocumentStore, GatewayStore, PolicyStore, ProviderKeyStore, RouteStore,
+    SettingStore, StoredDocument, StoredToken, TokenStore,
 };
 
 const INSTANCE: &str = "0190b5a4-0000-7000-8000-000000000001";
@@ -170,6 +170,18 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
             created_at: now,
             modified_at: now,
             last_used_at: Some(now),
+        })
+        .await?;
+    // A policy, committed and with a staged draft.
+    store
+        .put_policy(&crate::store::StoredPolicy {
+            id: "policy-1".into(),
+            account_id: "local".into(),
+            gateway_id: "alpha".into(),
+            committed: Some(r#"{"name":"cap"}"#.into()),
+            draft: Some(r#"{"name":"cap2"}"#.into()),
+            created_at: now,
+            updated_at: now,
         })
         .await?;
     // A dataset and an evaluation of the same id: different documents.
@@ -332,6 +344,9 @@ async fn assert_same(source: &SqliteStore, target: &PostgresStore) -> anyhow::Re
     ensure!(source.list_tokens().await? == target.list_tokens().await?);
     ensure!(source.list_provider_keys().await? == target.list_provider_keys().await?);
     ensure!(target.list_provider_keys().await?.len() == 1);
+    let policies = target.list_policies("local", "alpha").await?;
+    ensure!(source.list_policies("local", "alpha").await? == policies);
+    ensure!(policies.len() == 1);
     for kind in [DocumentKind::Dataset, DocumentKind::Evaluation] {
         let want = source.list_documents("local", "alpha", kind).await?;
         ensure!(want.len() == 1 && target.list_documents("local", "alpha", kind).await? == want);
