@@ -46,6 +46,9 @@ struct Recorded {
     /// Attributes of the server span: what was known at the start, then the last attempt's.
     attributes: Vec<KeyValue>,
     outcome: Vec<KeyValue>,
+    /// What the response of the call under way said of itself (its model, why it stopped),
+    /// read as it streamed: goes on the call's attempt span and the server's outcome.
+    response: Vec<KeyValue>,
     error: Option<String>,
     status_code: Option<u16>,
     /// The GenAI operation of the call under way (`chat`, `embeddings`…).
@@ -132,7 +135,8 @@ impl RequestTrace {
         end: &LogEnd,
         completion: &[u8],
     ) {
-        let outcome = attributes::outcome(facts, end);
+        let mut outcome = attributes::outcome(facts, end);
+        outcome.extend(std::mem::take(&mut self.lock().response));
         if let Some(attempt) = attempt {
             let mut attempt_attributes = outcome.clone();
             attempt_attributes.push(KeyValue::new("tollgate.attempt", attempt.attempt));
@@ -169,8 +173,18 @@ impl RequestTrace {
     /// The model a response reported, when it differs from the one asked for.
     pub fn response_model(&self, model: &str) {
         self.lock()
-            .outcome
+            .response
             .push(KeyValue::new("gen_ai.response.model", model.to_owned()));
+    }
+
+    /// Why the model stopped, per generation (`gen_ai.response.finish_reasons`).
+    pub fn finish_reasons(&self, reasons: &[String]) {
+        let reasons: Vec<opentelemetry::StringValue> =
+            reasons.iter().map(|r| r.clone().into()).collect();
+        self.lock().response.push(KeyValue::new(
+            "gen_ai.response.finish_reasons",
+            opentelemetry::Value::Array(reasons.into()),
+        ));
     }
 
     /// A call is planned: its provider path names the operation, and its body is the prompt

@@ -357,6 +357,9 @@ impl RequestLog {
             end.success = false;
             end.error = Some(error.to_owned());
         }
+        if let (Some(trace), false) = (&self.trace, body.extracted.finish_reasons.is_empty()) {
+            trace.finish_reasons(&body.extracted.finish_reasons);
+        }
         if let Some(usage) = body.extracted.usage {
             end.tokens_in = Some(saturating_i64(usage.total_input()));
             end.tokens_out = Some(saturating_i64(usage.output_tokens));

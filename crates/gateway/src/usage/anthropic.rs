@@ -14,6 +14,14 @@ struct Event {
     model: Option<String>,
     usage: Option<AnthropicUsage>,
     message: Option<Message>,
+    /// A body's reason; a stream gives it in `message_delta`'s `delta`.
+    stop_reason: Option<String>,
+    delta: Option<Delta>,
+}
+
+#[derive(Deserialize)]
+struct Delta {
+    stop_reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +89,7 @@ pub fn body(json: &[u8]) -> Option<Extracted> {
     let mut found = Extracted::default();
     found.offer_model(event.model);
     found.usage = event.usage.as_ref().and_then(AnthropicUsage::to_usage);
+    found.offer_finish_reason(event.stop_reason);
     Some(found)
 }
 
@@ -102,6 +111,11 @@ impl Stream {
             }
         }
         self.found.offer_model(event.model);
+        // One generation: a later message_delta's reason replaces an earlier one.
+        if let Some(reason) = event.delta.and_then(|delta| delta.stop_reason) {
+            self.found.finish_reasons.clear();
+            self.found.offer_finish_reason(Some(reason));
+        }
         // message_delta (and a whole body read as one event): update what message_start said.
         if let Some(delta) = event.usage.filter(|u| !u.is_empty()) {
             delta.update(self.found.usage.get_or_insert_default());

@@ -96,7 +96,7 @@ pub fn body(json: &[u8]) -> Option<Extracted> {
     let body: Body<'_> = serde_json::from_slice(json).ok()?;
     let mut found = Extracted {
         usage: body.usage(),
-        response_model: None,
+        ..Extracted::default()
     };
     found.offer_model(body.model);
     Some(found)

@@ -72,6 +72,6 @@ pub fn body(json: &[u8]) -> Option<Extracted> {
     // Cohere does not echo the model in its responses.
     Some(Extracted {
         usage,
-        response_model: None,
+        ..Extracted::default()
     })
 }

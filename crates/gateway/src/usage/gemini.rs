@@ -13,6 +13,14 @@ use super::{Extracted, Usage, anthropic, openai};
 struct Body {
     usage_metadata: Option<Metadata>,
     model_version: Option<String>,
+    candidates: Option<Vec<Candidate>>,
+}
+
+/// Only why the candidate stopped: its content is skipped unread.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Candidate {
+    finish_reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -59,6 +67,9 @@ impl Body {
         let mut found = Extracted::default();
         found.offer_model(self.model_version);
         found.usage = self.usage_metadata.as_ref().and_then(Metadata::to_usage);
+        for candidate in self.candidates.into_iter().flatten() {
+            found.offer_finish_reason(candidate.finish_reason);
+        }
         found
     }
 }

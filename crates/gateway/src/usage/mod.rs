@@ -71,9 +71,33 @@ pub struct Extracted {
     /// The model the response reports (OpenAI `model`, Anthropic `message.model`, Gemini
     /// `modelVersion`), which can be more precise than the one requested.
     pub response_model: Option<String>,
+    /// Why the model stopped, per generation in the order received (OpenAI `finish_reason`,
+    /// Anthropic `stop_reason`, Gemini `finishReason`), at most [`MAX_FINISH_REASONS`].
+    pub finish_reasons: Vec<String>,
 }
 
+/// Bounds on what a response can make the gateway keep of its finish reasons.
+const MAX_FINISH_REASONS: usize = 16;
+const MAX_FINISH_REASON_BYTES: usize = 64;
+
 impl Extracted {
+    /// Keeps a reason the provider gave (empty and null ones say nothing).
+    fn offer_finish_reason(&mut self, reason: Option<String>) {
+        let Some(mut reason) = reason.filter(|r| !r.is_empty()) else {
+            return;
+        };
+        if self.finish_reasons.len() < MAX_FINISH_REASONS {
+            if reason.len() > MAX_FINISH_REASON_BYTES {
+                let mut end = MAX_FINISH_REASON_BYTES;
+                while !reason.is_char_boundary(end) {
+                    end -= 1;
+                }
+                reason.truncate(end);
+            }
+            self.finish_reasons.push(reason);
+        }
+    }
+
     /// Streams repeat the model in every event, and some (Azure's content-filter preamble) send
     /// it empty first: the first non-empty one is kept.
     fn offer_model(&mut self, model: Option<String>) {
@@ -88,6 +112,10 @@ impl Extracted {
             self.usage = later.usage;
         }
         self.offer_model(later.response_model);
+        // Stream events give each generation's reason once, in the event that ends it.
+        for reason in later.finish_reasons {
+            self.offer_finish_reason(Some(reason));
+        }
     }
 }
 

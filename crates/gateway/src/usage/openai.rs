@@ -16,6 +16,13 @@ struct Body {
     response: Option<Inner>,
     /// Groq reports a stream's usage here, in the last chunk.
     x_groq: Option<Inner>,
+    choices: Option<Vec<Choice>>,
+}
+
+/// Only why the generation stopped: the message or delta is skipped unread.
+#[derive(Deserialize)]
+struct Choice {
+    finish_reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -77,5 +84,8 @@ pub fn body(json: &[u8]) -> Option<Extracted> {
         usage = usage.or_else(|| inner.usage.as_ref().and_then(OpenAiUsage::to_usage));
     }
     found.usage = usage;
+    for choice in body.choices.into_iter().flatten() {
+        found.offer_finish_reason(choice.finish_reason);
+    }
     Some(found)
 }

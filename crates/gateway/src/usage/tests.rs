@@ -26,7 +26,27 @@ impl Case {
         Extracted {
             usage: Some(self.usage),
             response_model: self.model.map(str::to_owned),
+            finish_reasons: finish_reasons(self.name)
+                .iter()
+                .map(|r| (*r).to_owned())
+                .collect(),
         }
+    }
+}
+
+/// What each fixture says about why its generation stopped, where the reader looks for it
+/// (Bedrock bodies, Bedrock Converse streams, Cohere and Workers AI are not read for it).
+fn finish_reasons(case: &str) -> &'static [&'static str] {
+    match case {
+        name if name.starts_with("anthropic")
+            || name.starts_with("vertex_claude")
+            || name == "bedrock_invoke_claude_stream" =>
+        {
+            &["end_turn"]
+        }
+        name if name.starts_with("gemini") => &["STOP"],
+        "openai_chat" | "openai_chat_stream" | "groq_stream" | "vertex_openai_stream" => &["stop"],
+        _ => &[],
     }
 }
 

@@ -182,6 +182,20 @@ async fn a_request_is_a_server_span_continuing_the_clients_trace_with_a_child_pe
     assert_eq!(row.trace_id.as_deref(), Some(CLIENT_TRACE));
     assert_eq!(int(server, "gen_ai.usage.input_tokens"), row.tokens_in);
     assert_eq!(int(server, "gen_ai.usage.output_tokens"), row.tokens_out);
+    // The mock's answer ends with finish_reason "stop".
+    let reasons = match attribute(server, "gen_ai.response.finish_reasons") {
+        Some(AnyValue::ArrayValue(array)) => array
+            .values
+            .into_iter()
+            .filter_map(|value| match value.value {
+                Some(AnyValue::StringValue(reason)) => Some(reason),
+                _ => None,
+            })
+            .collect::<Vec<_>>(),
+        other => panic!("no finish reasons: {other:?}"),
+    };
+    assert_eq!(reasons, ["stop"]);
+    assert!(text(server, "gen_ai.response.model").is_some());
     match (attribute(server, "gen_ai.usage.cost"), row.cost) {
         (Some(AnyValue::DoubleValue(cost)), Some(logged)) => assert!((cost - logged).abs() < 1e-12),
         (None, None) => {}
