@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use results::TARGET_NAMES;
 use scenarios::{Plan, Scenarios};
-use targets::{NOLOG_GATEWAY, TRACED_GATEWAY, Target};
+use targets::{GOVERNED_GATEWAY, NOLOG_GATEWAY, TRACED_GATEWAY, Target};
 
 pub struct Options {
     pub smoke: bool,
@@ -50,6 +50,7 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
     .await?;
     let black_hole = targets::start_black_hole().await?;
     targets::create_traced_gateway(tollgate.addr, black_hole).await?;
+    targets::create_governed_gateway(tollgate.addr).await?;
     let tollgate_path = |gateway: &str| format!("/v1/local/{gateway}/openai/chat/completions");
     let scenarios = Scenarios {
         plan,
@@ -90,6 +91,13 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
             addr: tollgate.addr,
             stream_addr: tollgate.addr,
             path: tollgate_path(TRACED_GATEWAY),
+            pid: Some(tollgate.process.pid()),
+        },
+        governed: Target {
+            name: "tollgate-governed",
+            addr: tollgate.addr,
+            stream_addr: tollgate.addr,
+            path: tollgate_path(GOVERNED_GATEWAY),
             pid: Some(tollgate.process.pid()),
         },
     };

@@ -288,6 +288,33 @@ pub fn rows(results: &Results, plan: &Plan) -> Vec<Row> {
         ],
         verdict: Verdict::Info("spans built and dropped: the cost of tracing itself".into()),
     });
+    let governed = results.governed_c32.as_ref().map(|r| r.requests_per_sec);
+    rows.push(Row {
+        metric: "throughput, concurrency 32, Tollgate with a spend limit and DLP (req/s)".into(),
+        values: [None, None, governed],
+        verdict: match (plain, governed) {
+            (Some(plain), Some(governed)) => Verdict::bar(
+                governed >= plain * 0.85,
+                format!(
+                    "≥ 85% of plain ({:.0}% of {plain:.0}): reserve-and-settle plus DLP on both ways",
+                    governed / plain * 100.0
+                ),
+            ),
+            _ => not_measured(),
+        },
+    });
+    rows.push(Row {
+        metric: "CPU per request, concurrency 32, Tollgate with a spend limit and DLP (µs)".into(),
+        values: [
+            None,
+            None,
+            results
+                .governed_c32
+                .as_ref()
+                .and_then(|r| r.cpu_us_per_request),
+        ],
+        verdict: Verdict::Info("every built-in DLP profile, FLAG, requests and responses".into()),
+    });
     let on = results.c1[TOLLGATE].as_ref().map(|r| r.p50_us);
     let off = results.logs_off_c1.as_ref().map(|r| r.p50_us);
     rows.push(Row {

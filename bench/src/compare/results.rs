@@ -61,6 +61,8 @@ pub struct Results {
     pub logs_off_c32: Option<WrkRun>,
     /// Tollgate with every span going to a collector that never answers.
     pub traced_c32: Option<WrkRun>,
+    /// Tollgate with a spend limit (reserve and settle) and DLP on requests and responses.
+    pub governed_c32: Option<WrkRun>,
     pub rate: PerTarget<RateRun>,
     pub stream: PerTarget<StreamRun>,
     pub many_streams: PerTarget<ManyStreams>,

@@ -1,6 +1,6 @@
 //! The scenarios, each run against direct, nginx and Tollgate in turn (bench/README.md): wrk at fixed concurrency, fixed-rate load against a 50 ms upstream, sequential and
-//! 1,000 concurrent streams, cache HITs, Tollgate with logs off and traced to a black-holed
-//! collector.
+//! 1,000 concurrent streams, cache HITs, Tollgate with logs off, traced to a black-holed
+//! collector, and with a spend limit and DLP.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -86,6 +86,8 @@ pub struct Scenarios {
     pub logs_off: Target,
     /// Tollgate's gateway tracing to a black-holed collector.
     pub traced: Target,
+    /// Tollgate through a gateway with a spend limit and DLP on both ways.
+    pub governed: Target,
 }
 
 /// A small chat completion, answered in one JSON body.
@@ -145,6 +147,13 @@ impl Scenarios {
         }
         .await;
         errors.extend(failure("traced", outcome));
+        eprintln!("== a spend limit and DLP");
+        let outcome = async {
+            results.governed_c32 = Some(self.wrk_one(&self.governed, "governed", 32).await?);
+            anyhow::Ok(())
+        }
+        .await;
+        errors.extend(failure("governed", outcome));
         eprintln!("== fixed rate, {} ms upstream", self.plan.upstream_delay_ms);
         let outcome = async {
             for (i, target) in self.targets.iter().enumerate() {

@@ -16,6 +16,8 @@ const ADMIN_TOKEN: &str = "bench-admin-token-0123456";
 pub const NOLOG_GATEWAY: &str = "nolog";
 /// Tollgate's gateway whose spans go to a collector that never answers (docs/observability.md).
 pub const TRACED_GATEWAY: &str = "traced";
+/// A gateway with a spend limit and DLP (every built-in profile, both ways, FLAG).
+pub const GOVERNED_GATEWAY: &str = "governed";
 
 /// Where each target serves the OpenAI chat completions route.
 pub struct Target {
@@ -218,6 +220,19 @@ pub async fn create_traced_gateway(addr: SocketAddr, collector: SocketAddr) -> a
     )
     .await
     .context("creating the traced gateway")
+}
+
+/// The governed gateway: one spend limit no request reaches (so every request reserves and
+/// settles) and DLP scanning requests and responses with every built-in profile, flagging.
+pub async fn create_governed_gateway(addr: SocketAddr) -> anyhow::Result<()> {
+    create_gateway(
+        addr,
+        format!(
+            r#"{{"id":"{GOVERNED_GATEWAY}","spend_limits":{{"enabled":true,"rules":[{{"id":"bench","limit":1000000,"window":86400,"technique":"fixed"}}]}},"dlp":{{"enabled":true,"action":"FLAG","profiles":["financial","national_ids","credentials"]}}}}"#
+        ),
+    )
+    .await
+    .context("creating the governed gateway")
 }
 
 async fn create_gateway(addr: SocketAddr, body: String) -> anyhow::Result<()> {
