@@ -6,7 +6,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::envelope::{ok, ok_page};
+use super::documents::{self, identified};
+use super::envelope::{Paging, ok};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{ApiError, gateways::named_gateway, logs::dataset_filter};
 use crate::evaluations::{Dataset, DatasetFilter};
@@ -17,8 +18,6 @@ use crate::store::{DocumentKind, StoreError, StoredDocument};
 
 /// Per gateway: each is a saved query, and an evaluation runs all it names.
 pub(super) const MAX_DATASETS: usize = 100;
-const DEFAULT_PER_PAGE: usize = 20;
-const MAX_PER_PAGE: usize = 100;
 
 #[derive(Deserialize)]
 pub struct DatasetListQuery {
@@ -63,28 +62,14 @@ pub(super) fn stored(document: &StoredDocument) -> Result<Dataset, ApiError> {
         })
 }
 
-/// The API's object: the body with its id, owner and times.
+/// The API's object: the body with its id, owner (also as Cloudflare's `account_tag`) and times.
 pub(super) fn to_json(document: &StoredDocument, dataset: &Dataset) -> Value {
     let mut object = dataset.to_json();
-    object.insert("id".into(), Value::String(document.id.clone()));
-    object.insert(
-        "account_id".into(),
-        Value::String(document.account_id.clone()),
-    );
     object.insert(
         "account_tag".into(),
         Value::String(document.account_id.clone()),
     );
-    object.insert(
-        "gateway_id".into(),
-        Value::String(document.gateway_id.clone()),
-    );
-    object.insert("created_at".into(), document.created_at.to_string().into());
-    object.insert(
-        "modified_at".into(),
-        document.modified_at.to_string().into(),
-    );
-    Value::Object(object)
+    identified(document, object)
 }
 
 pub(super) async fn find(
@@ -92,12 +77,7 @@ pub(super) async fn find(
     gateway: &Gateway,
     id: &str,
 ) -> Result<Option<StoredDocument>, ApiError> {
-    Ok(state
-        .store()
-        .list_documents(&gateway.account_id, &gateway.id, DocumentKind::Dataset)
-        .await?
-        .into_iter()
-        .find(|d| d.id == id))
+    documents::find(state, gateway, DocumentKind::Dataset, id).await
 }
 
 fn not_found() -> ApiError {
@@ -110,11 +90,7 @@ pub async fn list(
     ApiQuery(query): ApiQuery<DatasetListQuery>,
 ) -> Result<Response, ApiError> {
     let gateway = named_gateway(&state, &account_id, &gateway_id).await?;
-    let page = query.page.unwrap_or(1).max(1);
-    let per_page = query
-        .per_page
-        .unwrap_or(DEFAULT_PER_PAGE)
-        .clamp(1, MAX_PER_PAGE);
+    let paging = Paging::new(query.page, query.per_page);
     let mut matching = Vec::new();
     for document in state
         .store()
@@ -134,13 +110,7 @@ pub async fn list(
             matching.push(to_json(&document, &dataset));
         }
     }
-    let total = matching.len();
-    let items = matching
-        .into_iter()
-        .skip((page - 1).saturating_mul(per_page))
-        .take(per_page)
-        .collect();
-    Ok(ok_page(items, page, per_page, total))
+    Ok(paging.respond(matching))
 }
 
 pub async fn create(

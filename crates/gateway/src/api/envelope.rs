@@ -14,6 +14,43 @@ pub fn ok(result: Value) -> Response {
     Json(json!({"success": true, "errors": [], "messages": [], "result": result})).into_response()
 }
 
+/// Which page of a list a client asked for: `page` from 1, `per_page` from 1 to 100 (20 when
+/// not given), as every list of Cloudflare's API takes them.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    pub page: usize,
+    pub per_page: usize,
+}
+
+impl Paging {
+    const DEFAULT_PER_PAGE: usize = 20;
+    const MAX_PER_PAGE: usize = 100;
+
+    pub fn new(page: Option<usize>, per_page: Option<usize>) -> Paging {
+        Paging {
+            page: page.unwrap_or(1).max(1),
+            per_page: per_page
+                .unwrap_or(Self::DEFAULT_PER_PAGE)
+                .clamp(1, Self::MAX_PER_PAGE),
+        }
+    }
+
+    /// The items of this page.
+    pub fn slice<T>(self, items: impl IntoIterator<Item = T>) -> Vec<T> {
+        items
+            .into_iter()
+            .skip((self.page - 1).saturating_mul(self.per_page))
+            .take(self.per_page)
+            .collect()
+    }
+
+    /// This page of `items` in the v4 envelope, with `result_info` counting all of them.
+    pub fn respond(self, items: Vec<Value>) -> Response {
+        let total = items.len();
+        ok_page(self.slice(items), self.page, self.per_page, total)
+    }
+}
+
 /// A successful page of a list.
 pub fn ok_page(result: Vec<Value>, page: usize, per_page: usize, total: usize) -> Response {
     let count = result.len();

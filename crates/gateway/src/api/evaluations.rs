@@ -10,7 +10,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::envelope::{ok, ok_page};
+use super::documents::{self, identified};
+use super::envelope::{Paging, ok};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{ApiError, account, datasets, gateways::named_gateway, read_your_writes};
 use crate::evaluations::{EVALUATION_TYPES, EvaluationType, Totals};
@@ -23,8 +24,6 @@ use crate::store::{DocumentKind, StoreError, StoredDocument};
 const MAX_EVALUATIONS: usize = 1_000;
 const MAX_DATASETS_PER_EVALUATION: usize = 10;
 const MAX_NAME_CHARS: usize = 256;
-const DEFAULT_PER_PAGE: usize = 20;
-const MAX_PER_PAGE: usize = 100;
 
 #[derive(Deserialize)]
 pub struct TypeListQuery {
@@ -37,18 +36,8 @@ pub async fn list_types(
     ApiQuery(query): ApiQuery<TypeListQuery>,
 ) -> Result<Response, ApiError> {
     account(&account_id)?;
-    let page = query.page.unwrap_or(1).max(1);
-    let per_page = query
-        .per_page
-        .unwrap_or(DEFAULT_PER_PAGE)
-        .clamp(1, MAX_PER_PAGE);
-    let items = EVALUATION_TYPES
-        .iter()
-        .skip((page - 1).saturating_mul(per_page))
-        .take(per_page)
-        .map(|t| t.to_json())
-        .collect();
-    Ok(ok_page(items, page, per_page, EVALUATION_TYPES.len()))
+    let paging = Paging::new(query.page, query.per_page);
+    Ok(paging.respond(EVALUATION_TYPES.iter().map(|t| t.to_json()).collect()))
 }
 
 #[derive(Deserialize)]
@@ -146,25 +135,11 @@ fn ids(value: Option<&Value>, max: usize) -> Result<Vec<String>, String> {
 }
 
 fn to_json(document: &StoredDocument) -> Result<Value, ApiError> {
-    let mut object: Map<String, Value> = serde_json::from_str(&document.body).map_err(|_| {
+    let object: Map<String, Value> = serde_json::from_str(&document.body).map_err(|_| {
         tracing::error!(id = %document.id, "a stored evaluation does not read back");
         ApiError::internal()
     })?;
-    object.insert("id".into(), Value::String(document.id.clone()));
-    object.insert(
-        "account_id".into(),
-        Value::String(document.account_id.clone()),
-    );
-    object.insert(
-        "gateway_id".into(),
-        Value::String(document.gateway_id.clone()),
-    );
-    object.insert("created_at".into(), document.created_at.to_string().into());
-    object.insert(
-        "modified_at".into(),
-        document.modified_at.to_string().into(),
-    );
-    Ok(Value::Object(object))
+    Ok(identified(document, object))
 }
 
 async fn stored_evaluations(
@@ -268,11 +243,7 @@ pub async fn list(
     ApiQuery(query): ApiQuery<EvaluationListQuery>,
 ) -> Result<Response, ApiError> {
     let gateway = named_gateway(&state, &account_id, &gateway_id).await?;
-    let page = query.page.unwrap_or(1).max(1);
-    let per_page = query
-        .per_page
-        .unwrap_or(DEFAULT_PER_PAGE)
-        .clamp(1, MAX_PER_PAGE);
+    let paging = Paging::new(query.page, query.per_page);
     let descending = match query.order_by_direction.as_deref() {
         None | Some("desc") => true,
         Some("asc") => false,
@@ -313,14 +284,7 @@ pub async fn list(
     if descending {
         matching.reverse();
     }
-    let total = matching.len();
-    let items = matching
-        .into_iter()
-        .skip((page - 1).saturating_mul(per_page))
-        .take(per_page)
-        .map(|(_, object)| object)
-        .collect();
-    Ok(ok_page(items, page, per_page, total))
+    Ok(paging.respond(matching.into_iter().map(|(_, object)| object).collect()))
 }
 
 pub async fn get(
@@ -328,10 +292,8 @@ pub async fn get(
     ApiPath((account_id, gateway_id, id)): ApiPath<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let gateway = named_gateway(&state, &account_id, &gateway_id).await?;
-    let document = stored_evaluations(&state, &gateway)
+    let document = documents::find(&state, &gateway, DocumentKind::Evaluation, &id)
         .await?
-        .into_iter()
-        .find(|d| d.id == id)
         .ok_or_else(not_found)?;
     Ok(ok(to_json(&document)?))
 }
@@ -341,10 +303,8 @@ pub async fn delete(
     ApiPath((account_id, gateway_id, id)): ApiPath<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let gateway = named_gateway(&state, &account_id, &gateway_id).await?;
-    let document = stored_evaluations(&state, &gateway)
+    let document = documents::find(&state, &gateway, DocumentKind::Evaluation, &id)
         .await?
-        .into_iter()
-        .find(|d| d.id == id)
         .ok_or_else(not_found)?;
     match state
         .store()

@@ -8,7 +8,7 @@ use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::envelope::{ok, ok_page};
+use super::envelope::{Paging, ok, ok_page};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{ApiError, account};
 use crate::gateways::Gateway;
@@ -21,9 +21,6 @@ pub struct ListQuery {
     pub(super) per_page: Option<usize>,
     search: Option<String>,
 }
-
-const DEFAULT_PER_PAGE: usize = 20;
-const MAX_PER_PAGE: usize = 100;
 
 /// The gateway a management call names; one created through another instance on a shared
 /// store a moment ago is read from the store rather than answered 404 (docs/deployment.md).
@@ -50,11 +47,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let account_id = account(&account_id)?;
     state.read_through().await;
-    let page = query.page.unwrap_or(1).max(1);
-    let per_page = query
-        .per_page
-        .unwrap_or(DEFAULT_PER_PAGE)
-        .clamp(1, MAX_PER_PAGE);
+    let paging = Paging::new(query.page, query.per_page);
     let matching: Vec<_> = state
         .gateways()
         .list(account_id)
@@ -62,13 +55,12 @@ pub async fn list(
         .filter(|g| query.search.as_deref().is_none_or(|s| g.id.contains(s)))
         .collect();
     let total = matching.len();
-    let items = matching
-        .iter()
-        .skip((page - 1).saturating_mul(per_page))
-        .take(per_page)
+    let items = paging
+        .slice(&matching)
+        .into_iter()
         .map(|g| g.to_json())
         .collect();
-    Ok(ok_page(items, page, per_page, total))
+    Ok(ok_page(items, paging.page, paging.per_page, total))
 }
 
 pub async fn create(

@@ -3,6 +3,7 @@
 
 mod analytics;
 mod datasets;
+mod documents;
 mod envelope;
 mod evaluations;
 mod extract;

@@ -5,16 +5,13 @@
 use axum::extract::State;
 use axum::response::Response;
 
-use super::envelope::{ok, ok_page};
+use super::envelope::{Paging, ok};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::gateways::ListQuery;
 use super::{ApiError, account};
 use crate::gateways::Gateway;
 use crate::keys::KeyError;
 use crate::state::AppState;
-
-const DEFAULT_PER_PAGE: usize = 20;
-const MAX_PER_PAGE: usize = 100;
 
 impl From<KeyError> for ApiError {
     fn from(error: KeyError) -> ApiError {
@@ -48,19 +45,8 @@ pub async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let gateway = gateway(&state, &account_id, &id)?;
-    let page = query.page.unwrap_or(1).max(1);
-    let per_page = query
-        .per_page
-        .unwrap_or(DEFAULT_PER_PAGE)
-        .clamp(1, MAX_PER_PAGE);
-    let all = state.keys().list_json(&gateway.account_id, &gateway.id);
-    let total = all.len();
-    let items = all
-        .into_iter()
-        .skip((page - 1).saturating_mul(per_page))
-        .take(per_page)
-        .collect();
-    Ok(ok_page(items, page, per_page, total))
+    let paging = Paging::new(query.page, query.per_page);
+    Ok(paging.respond(state.keys().list_json(&gateway.account_id, &gateway.id)))
 }
 
 pub async fn create(

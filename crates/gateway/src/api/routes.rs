@@ -10,16 +10,13 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::envelope::ok;
+use super::envelope::{Paging, ok};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::gateways::ListQuery;
 use super::{ApiError, account};
 use crate::gateways::Gateway;
 use crate::routing::RouteError;
 use crate::state::AppState;
-
-const DEFAULT_PER_PAGE: usize = 20;
-const MAX_PER_PAGE: usize = 100;
 
 impl From<RouteError> for ApiError {
     fn from(error: RouteError) -> ApiError {
@@ -43,17 +40,10 @@ async fn gateway(state: &AppState, account_id: &str, id: &str) -> Result<Arc<Gat
 
 /// Cloudflare's list shape for `items` under `name`, one page of them.
 fn list(name: &str, items: Vec<Value>, query: &ListQuery, order_by: &str) -> Response {
-    let page = query.page.unwrap_or(1).max(1);
-    let per_page = query
-        .per_page
-        .unwrap_or(DEFAULT_PER_PAGE)
-        .clamp(1, MAX_PER_PAGE);
+    let paging = Paging::new(query.page, query.per_page);
     let total = items.len();
-    let items: Vec<Value> = items
-        .into_iter()
-        .skip((page - 1).saturating_mul(per_page))
-        .take(per_page)
-        .collect();
+    let (page, per_page) = (paging.page, paging.per_page);
+    let items = paging.slice(items);
     Json(json!({
         "success": true, "errors": [], "messages": [],
         "data": {

@@ -36,6 +36,15 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// An update or delete that changed no row found nothing to change.
+pub(crate) fn changed_one<N: Default + PartialEq>(changed: N) -> StoreResult<()> {
+    if changed == N::default() {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 /// A run token as stored: only the SHA-256 of the token, never the token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredToken {

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use tokio_postgres::Row;
 
 use super::{OP_TIMEOUT, PostgresStore, bounded, corrupt};
-use crate::store::{DocumentKind, DocumentStore, StoreError, StoreResult, StoredDocument};
+use crate::store::changed_one;
+use crate::store::{DocumentKind, DocumentStore, StoreResult, StoredDocument};
 
 fn document_from_row(
     account_id: &str,
@@ -24,14 +25,6 @@ fn document_from_row(
         created_at: time("created_at")?,
         modified_at: time("modified_at")?,
     })
-}
-
-fn one_row(changed: u64) -> StoreResult<()> {
-    if changed == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -85,7 +78,7 @@ impl DocumentStore for PostgresStore {
                     ],
                 )
                 .await?;
-            one_row(inserted)
+            changed_one(inserted)
         })
         .await
     }
@@ -108,7 +101,7 @@ impl DocumentStore for PostgresStore {
                     ],
                 )
                 .await?;
-            one_row(changed)
+            changed_one(changed)
         })
         .await
     }
@@ -130,7 +123,7 @@ impl DocumentStore for PostgresStore {
                     &[&account_id, &gateway_id, &kind.as_str(), &id],
                 )
                 .await?;
-            one_row(changed)
+            changed_one(changed)
         })
         .await
     }

@@ -5,9 +5,8 @@ use async_trait::async_trait;
 use tokio_postgres::Row;
 
 use super::{OP_TIMEOUT, PostgresStore, bounded, corrupt};
-use crate::store::{
-    KeyStatus, ProviderKeyStore, SealedSecret, StoreError, StoreResult, StoredProviderKey,
-};
+use crate::store::changed_one;
+use crate::store::{KeyStatus, ProviderKeyStore, SealedSecret, StoreResult, StoredProviderKey};
 
 const COLUMNS: &str = "id, account_id, gateway_id, alias, provider_slug, default_config, \
      secret_id, secret_preview, kek_id, wrapped_key, ciphertext, rate_limit, rate_limit_period, \
@@ -46,14 +45,6 @@ fn key_from_row(row: &Row) -> StoreResult<StoredProviderKey> {
         modified_at: timestamp(&row.try_get::<_, String>("modified_at")?)?,
         last_used_at: last_used.as_deref().map(timestamp).transpose()?,
     })
-}
-
-fn one_row(changed: u64) -> StoreResult<()> {
-    if changed == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
 }
 
 fn as_i64(value: Option<u32>) -> Option<i64> {
@@ -120,7 +111,7 @@ impl ProviderKeyStore for PostgresStore {
                     ],
                 )
                 .await?;
-            one_row(inserted)
+            changed_one(inserted)
         })
         .await
     }
@@ -171,7 +162,7 @@ impl ProviderKeyStore for PostgresStore {
                     .await?;
             }
             transaction.commit().await?;
-            one_row(changed)
+            changed_one(changed)
         })
         .await
     }
@@ -191,7 +182,7 @@ impl ProviderKeyStore for PostgresStore {
                     &[&account_id, &gateway_id, &id],
                 )
                 .await?;
-            one_row(changed)
+            changed_one(changed)
         })
         .await
     }

@@ -9,6 +9,7 @@ use tokio_postgres::Row;
 use super::{OP_TIMEOUT, PostgresStore, bounded, corrupt};
 use crate::auth::TokenScope;
 use crate::gateways::{Gateway, GatewaySettings};
+use crate::store::changed_one;
 use crate::store::{GatewayStore, SettingStore, StoreError, StoreResult, StoredToken, TokenStore};
 
 fn timestamp(row: &Row, column: &str) -> StoreResult<jiff::Timestamp> {
@@ -32,14 +33,6 @@ fn settings_json(gateway: &Gateway) -> StoreResult<serde_json::Value> {
 }
 
 /// An UPDATE or DELETE of one keyed row: no row is "not found", as in SQLite.
-fn one_row(changed: u64) -> StoreResult<()> {
-    if changed == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
-}
-
 #[async_trait]
 impl GatewayStore for PostgresStore {
     async fn list_gateways(&self) -> StoreResult<Vec<Gateway>> {
@@ -105,7 +98,7 @@ impl GatewayStore for PostgresStore {
                     ],
                 )
                 .await?;
-            one_row(changed)
+            changed_one(changed)
         })
         .await
     }
@@ -120,7 +113,7 @@ impl GatewayStore for PostgresStore {
                     &[&account_id, &id],
                 )
                 .await?;
-            one_row(changed)
+            changed_one(changed)
         })
         .await
     }
@@ -195,7 +188,7 @@ impl TokenStore for PostgresStore {
                     &[&account_id, &id],
                 )
                 .await?;
-            one_row(changed)
+            changed_one(changed)
         })
         .await
     }

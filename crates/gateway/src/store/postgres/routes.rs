@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use tokio_postgres::Row;
 
 use super::{OP_TIMEOUT, PostgresStore, bounded, corrupt, pg_text};
+use crate::store::changed_one;
 use crate::store::{
-    DeployedRoute, RouteStore, StoreError, StoreResult, StoredDeployment, StoredRoute,
-    StoredRouteVersion,
+    DeployedRoute, RouteStore, StoreResult, StoredDeployment, StoredRoute, StoredRouteVersion,
 };
 
 fn timestamp(row: &Row, column: &str) -> StoreResult<jiff::Timestamp> {
@@ -49,14 +49,6 @@ const VERSION_COLUMNS: &str = "id AS v_id, route_id AS v_route_id, elements AS v
      comment AS v_comment, created_at AS v_created_at";
 const DEPLOYMENT_COLUMNS: &str = "id AS d_id, route_id AS d_route_id, version_id AS d_version_id, \
      comment AS d_comment, created_at AS d_created_at";
-
-fn one_row(changed: u64) -> StoreResult<()> {
-    if changed == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
-}
 
 async fn insert_version(
     client: &tokio_postgres::Transaction<'_>,
@@ -158,9 +150,9 @@ impl RouteStore for PostgresStore {
                     ],
                 )
                 .await?;
-            one_row(inserted)?;
-            one_row(insert_version(&transaction, version).await?)?;
-            one_row(insert_deployment(&transaction, deployment).await?)?;
+            changed_one(inserted)?;
+            changed_one(insert_version(&transaction, version).await?)?;
+            changed_one(insert_deployment(&transaction, deployment).await?)?;
             transaction.commit().await?;
             Ok(())
         })
@@ -191,7 +183,7 @@ impl RouteStore for PostgresStore {
                     ],
                 )
                 .await?;
-            one_row(changed)
+            changed_one(changed)
         })
         .await
     }
@@ -206,7 +198,7 @@ impl RouteStore for PostgresStore {
                     &[&account_id, &gateway_id, &id],
                 )
                 .await?;
-            one_row(changed)
+            changed_one(changed)
         })
         .await
     }
@@ -233,7 +225,7 @@ impl RouteStore for PostgresStore {
         bounded(OP_TIMEOUT, async {
             let mut client = self.client().await?;
             let transaction = client.transaction().await?;
-            one_row(insert_version(&transaction, version).await?)?;
+            changed_one(insert_version(&transaction, version).await?)?;
             Ok(transaction.commit().await?)
         })
         .await
@@ -243,7 +235,7 @@ impl RouteStore for PostgresStore {
         bounded(OP_TIMEOUT, async {
             let mut client = self.client().await?;
             let transaction = client.transaction().await?;
-            one_row(insert_deployment(&transaction, deployment).await?)?;
+            changed_one(insert_deployment(&transaction, deployment).await?)?;
             Ok(transaction.commit().await?)
         })
         .await

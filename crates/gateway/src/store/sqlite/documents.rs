@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use rusqlite::params;
 
 use super::{SqliteStore, to_text};
-use crate::store::{DocumentKind, DocumentStore, StoreError, StoreResult, StoredDocument};
+use crate::store::changed_one;
+use crate::store::{DocumentKind, DocumentStore, StoreResult, StoredDocument};
 
 fn document_from_row(
     account_id: &str,
@@ -23,14 +24,6 @@ fn document_from_row(
         created_at: created.parse().map_err(to_text(2))?,
         modified_at: modified.parse().map_err(to_text(3))?,
     })
-}
-
-fn changed_one(changed: usize) -> StoreResult<()> {
-    if changed == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
 }
 
 #[async_trait]

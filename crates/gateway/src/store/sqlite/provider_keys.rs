@@ -4,9 +4,8 @@ use async_trait::async_trait;
 use rusqlite::params;
 
 use super::{SqliteStore, to_text};
-use crate::store::{
-    KeyStatus, ProviderKeyStore, SealedSecret, StoreError, StoreResult, StoredProviderKey,
-};
+use crate::store::changed_one;
+use crate::store::{KeyStatus, ProviderKeyStore, SealedSecret, StoreResult, StoredProviderKey};
 
 pub(in crate::store) const COLUMNS: &str = "id, account_id, gateway_id, alias, provider_slug, default_config, \
      secret_id, secret_preview, kek_id, wrapped_key, ciphertext, rate_limit, rate_limit_period, \
@@ -48,14 +47,6 @@ pub(in crate::store) fn key_from_row(
             .map(|t| t.parse().map_err(to_text(16)))
             .transpose()?,
     })
-}
-
-fn changed_one(changed: usize) -> StoreResult<()> {
-    if changed == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
 }
 
 #[async_trait]

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use rusqlite::{Connection, params};
 
 use super::{SqliteStore, to_text};
+use crate::store::changed_one;
 use crate::store::{
-    DeployedRoute, RouteStore, StoreError, StoreResult, StoredDeployment, StoredRoute,
-    StoredRouteVersion,
+    DeployedRoute, RouteStore, StoreResult, StoredDeployment, StoredRoute, StoredRouteVersion,
 };
 
 fn timestamp(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<jiff::Timestamp> {
@@ -81,14 +81,6 @@ fn insert_deployment(c: &Connection, deployment: &StoredDeployment) -> rusqlite:
 fn exists(c: &Connection, sql: &str, values: impl rusqlite::Params) -> rusqlite::Result<bool> {
     c.query_row(sql, values, |row| row.get::<_, i64>(0))
         .map(|n| n > 0)
-}
-
-fn changed_one(changed: usize) -> StoreResult<()> {
-    if changed == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
 }
 
 #[async_trait]
