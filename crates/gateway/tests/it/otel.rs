@@ -386,10 +386,12 @@ async fn cloudflare_trace_headers_are_honoured_and_an_invalid_traceparent_starts
 
 #[tokio::test]
 async fn a_dead_collector_costs_requests_nothing_and_its_spans_are_counted_as_dropped() {
-    // A port nothing listens on: every export is refused.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // A port bound but not listening: every export is refused, and the port stays ours for the
+    // whole test (a freed port could be taken by another test's listener, which would then
+    // receive these spans).
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let port = closed.local_addr().unwrap().port();
-    drop(closed);
     let gw = TestGateway::with_config(
         "",
         &format!("[otel]\nendpoint = \"http://127.0.0.1:{port}/v1/traces\""),
