@@ -397,11 +397,9 @@ fn parse_egress(
 ) -> Egress {
     let proxy = proxy.filter(|p| !p.is_empty());
     if let Some(url) = &proxy
-        && reqwest::Proxy::all(url.as_str()).is_err()
+        && let Err(problem) = crate::proxy::check_proxy_url(url)
     {
-        problems.push(format!(
-            "{section}.egress_proxy: `{url}` is not a proxy URL"
-        ));
+        problems.push(format!("{section}.egress_proxy: {problem}"));
     }
     let bind = bind
         .filter(|b| !b.is_empty())
@@ -418,7 +416,7 @@ fn parse_egress(
 }
 
 fn check_base_url(url: &str) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}`: {e}"))?;
+    let parsed = url::Url::parse(url).map_err(|e| format!("`{url}`: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!("`{url}`: scheme must be http or https"));
     }

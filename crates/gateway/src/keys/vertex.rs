@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::secret::SecretText;
+use crate::proxy::{UpstreamClient, deepest_cause, read_limited};
 
 /// The scope a Vertex AI token needs.
 const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
@@ -65,7 +66,7 @@ impl ServiceAccount {
         if raw.kind != "service_account" {
             return Err("must be a JSON key file of \"type\": \"service_account\"".into());
         }
-        let token_uri = reqwest::Url::parse(&raw.token_uri)
+        let token_uri = url::Url::parse(&raw.token_uri)
             .ok()
             .filter(|u| matches!(u.scheme(), "https" | "http"))
             .ok_or("token_uri must be an http(s) URL")?;
@@ -137,7 +138,7 @@ impl TokenCache {
         &self,
         secret_id: &str,
         account: &ServiceAccount,
-        client: &reqwest::Client,
+        client: &UpstreamClient,
         now_ms: i64,
     ) -> Result<SecretText, String> {
         let slot = {
@@ -173,31 +174,33 @@ fn default_expiry() -> i64 {
 
 async fn mint(
     account: &ServiceAccount,
-    client: &reqwest::Client,
+    client: &UpstreamClient,
     now_ms: i64,
 ) -> Result<Token, String> {
     let assertion = account.assertion(now_ms / 1000)?;
     let form = format!(
         "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}"
     );
-    let response = client
-        .post(&account.token_uri)
+    let request = http::Request::post(account.token_uri.as_str())
         .header(
             http::header::CONTENT_TYPE,
             "application/x-www-form-urlencoded",
         )
-        .body(form)
-        .send()
-        .await
-        .map_err(|e| format!("the token endpoint could not be reached: {e}"))?;
+        .body(http_body_util::Full::new(bytes::Bytes::from(form)))
+        .map_err(|e| format!("the token endpoint's URL is not valid: {e}"))?;
+    let response = client.send(request).await.map_err(|e| {
+        format!(
+            "the token endpoint could not be reached: {}",
+            deepest_cause(&e).unwrap_or_default()
+        )
+    })?;
     let status = response.status();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| format!("the token endpoint's answer broke off: {e}"))?;
-    if !status.is_success() || body.len() > MAX_TOKEN_RESPONSE_BYTES {
+    if !status.is_success() {
         return Err(format!("the token endpoint answered {status}"));
     }
+    let body = read_limited(response, MAX_TOKEN_RESPONSE_BYTES)
+        .await
+        .map_err(|e| format!("the token endpoint's answer was not read: {e}"))?;
     let minted: Minted = serde_json::from_slice(&body)
         .map_err(|_| "the token endpoint's answer has no access_token".to_owned())?;
     Ok(Token {

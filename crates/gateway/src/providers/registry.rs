@@ -9,7 +9,7 @@ use super::{BUILTIN, CompatBase, UrlTemplate, UsageFormat, url};
 use crate::compat::Dialect;
 use crate::config::{Config, ProviderConfig};
 use crate::error::{ErrorCode, GatewayError};
-use crate::proxy::UpstreamClients;
+use crate::proxy::{UpstreamClient, UpstreamClients};
 
 /// How a stored provider key is put on a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub struct Provider {
     pub dialect: Dialect,
     compat_base: CompatBase,
     /// The pooled client for this provider's egress settings.
-    pub client: reqwest::Client,
+    pub client: UpstreamClient,
 }
 
 impl Provider {

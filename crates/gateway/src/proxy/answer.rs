@@ -9,6 +9,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
 
+use super::client::UpstreamResponse;
 use super::headers::{client_response_headers, set_log_id};
 use super::record::RequestLog;
 
@@ -25,11 +26,11 @@ pub struct BufferedAnswer {
 impl BufferedAnswer {
     /// Reads the answer. A body that stalls is cut after `idle_timeout` of silence, like a
     /// relayed one: the read must not hold the request forever.
-    pub async fn read(upstream: reqwest::Response, idle_timeout: Duration) -> BufferedAnswer {
+    pub async fn read(upstream: UpstreamResponse, idle_timeout: Duration) -> BufferedAnswer {
         let status = upstream.status();
         let upstream_headers = upstream.headers().clone();
         let mut body = Vec::new();
-        let mut stream = upstream.bytes_stream();
+        let mut stream = http_body_util::BodyDataStream::new(upstream.into_body());
         while let Ok(Some(Ok(chunk))) =
             tokio::time::timeout(idle_timeout, futures_util::StreamExt::next(&mut stream)).await
         {

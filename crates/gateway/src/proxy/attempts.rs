@@ -11,10 +11,12 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use http::{HeaderMap, HeaderValue, Method, header};
+use http::{HeaderMap, HeaderValue, Method, Uri, header};
+use http_body_util::Full;
 
 use super::answer::BufferedAnswer;
 use super::caching::{self, CachePlan};
+use super::client::{UpstreamChunk, UpstreamRequest, UpstreamResponse};
 use super::dlp::{self, CallDlp};
 use super::failure::AttemptFailure;
 use super::headers::{CACHE_STATUS, EVENT_ID, client_response_headers, set_log_id};
@@ -74,6 +76,11 @@ impl Attempts<'_> {
         dispatched: &AtomicBool,
     ) -> Result<Delivery, GatewayError> {
         let mut last_answer: Option<Response> = None;
+        // Parsed once for every attempt; the provider's URL was built from checked parts.
+        let uri: Uri = self.url.parse().map_err(|_| {
+            tracing::error!(provider = %self.provider.slug, "the upstream URL does not parse as a URI");
+            GatewayError::new(ErrorCode::UpstreamFailed, "Provider URL is not valid")
+        })?;
         let mut attempt: u8 = 1;
         loop {
             let id = if attempt == 1 {
@@ -113,13 +120,11 @@ impl Attempts<'_> {
                 );
             }
             let stored_key = crate::keys::used_in(self.state, self.provider, &headers);
-            let send = self
-                .provider
-                .client
-                .request(self.method.clone(), &self.url)
-                .headers(headers)
-                .body(self.body.clone())
-                .send();
+            let mut request = UpstreamRequest::new(Full::new(self.body.clone()));
+            *request.method_mut() = self.method.clone();
+            request.uri_mut().clone_from(&uri);
+            *request.headers_mut() = headers;
+            let send = self.provider.client.send(request);
             let failure = match tokio::time::timeout(self.timeout, send).await {
                 Ok(Ok(upstream)) => {
                     let status = upstream.status().as_u16();
@@ -154,7 +159,7 @@ impl Attempts<'_> {
                     return Ok(Delivery::Delivered(response));
                 }
                 Err(_elapsed) => AttemptFailure::timed_out(self.timeout, &self.url),
-                Ok(Err(error)) => AttemptFailure::of_send(&error, &self.provider.slug),
+                Ok(Err(error)) => AttemptFailure::of_send(&error, &self.url, &self.provider.slug),
             };
             record
                 .finish_without_response(
@@ -175,7 +180,7 @@ impl Attempts<'_> {
         }
     }
 
-    async fn respond(&mut self, upstream: reqwest::Response, record: RequestLog) -> Response {
+    async fn respond(&mut self, upstream: UpstreamResponse, record: RequestLog) -> Response {
         let status = upstream.status().as_u16();
         let mut response = Response::new(Body::empty());
         *response.status_mut() = upstream.status();
@@ -189,10 +194,11 @@ impl Attempts<'_> {
             .as_deref()
             .is_some_and(|t| t.starts_with("text/event-stream"));
         let mut end = record.relayed_end(status, content_type.clone(), upstream.headers());
-        let mut content_length = upstream.content_length();
+        let mut content_length = http_body::Body::size_hint(upstream.body()).exact();
         let mut report = std::mem::take(&mut self.dlp.request);
         let mut stream_scan = None;
-        let mut body: BoxStream<'static, reqwest::Result<Bytes>> = upstream.bytes_stream().boxed();
+        let mut body: BoxStream<'static, UpstreamChunk> =
+            http_body_util::BodyDataStream::new(upstream.into_body()).boxed();
         // The response's DLP scan (docs/dlp.md): a stream as it flows (relay.rs), any other
         // body read whole first, so a BLOCK can still replace it.
         if let Some(scan) = self.dlp.response.take() {
@@ -290,14 +296,14 @@ enum ReadEnding {
     Complete,
     /// The upstream went silent for the idle timeout.
     Stalled,
-    Broken(reqwest::Error),
+    Broken(hyper::Error),
     /// Over [`dlp::MAX_SCANNED_BODY`]: the chunk that went over (the rest is still unread).
-    TooLarge(reqwest::Result<Bytes>),
+    TooLarge(UpstreamChunk),
 }
 
 /// Reads a body to scan it whole, up to [`dlp::MAX_SCANNED_BODY`].
 async fn read_to_scan(
-    body: &mut BoxStream<'static, reqwest::Result<Bytes>>,
+    body: &mut BoxStream<'static, UpstreamChunk>,
     idle_timeout: Duration,
 ) -> (Bytes, ReadEnding) {
     let mut whole = Vec::new();

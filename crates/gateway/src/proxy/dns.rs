@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
+use hyper_util::client::legacy::connect::dns::Name;
 use tokio::time::Instant;
 
 use crate::clock::monotonic_now;
@@ -168,15 +169,45 @@ fn lock(hosts: &Mutex<HashMap<String, Entry>>) -> MutexGuard<'_, HashMap<String,
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-impl reqwest::dns::Resolve for Resolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+/// The upstream client's resolver (hyper-util's `HttpConnector` asks it for each new
+/// connection's addresses).
+impl tower::Service<Name> for Resolver {
+    type Response = Addrs;
+    type Error = DnsError;
+    type Future = BoxFuture<'static, Result<Self::Response, DnsError>>;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), DnsError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
         let resolver = self.clone();
         Box::pin(async move {
             let addrs = resolver.resolve(name.as_str()).await?;
-            // Owns the shared list: the iterator outlives this call.
-            let addrs: reqwest::dns::Addrs = Box::new((0..addrs.len()).map(move |i| addrs[i]));
-            Ok(addrs)
+            Ok(Addrs {
+                list: addrs,
+                next: 0,
+            })
         })
+    }
+}
+
+/// A lookup's addresses in order, sharing the remembered list.
+pub struct Addrs {
+    list: Arc<[SocketAddr]>,
+    next: usize,
+}
+
+impl Iterator for Addrs {
+    type Item = SocketAddr;
+
+    fn next(&mut self) -> Option<SocketAddr> {
+        let addr = self.list.get(self.next).copied();
+        self.next += 1;
+        addr
     }
 }
 

@@ -6,6 +6,8 @@ use std::error::Error as StdError;
 use std::io;
 use std::time::Duration;
 
+use super::client::UpstreamError;
+use super::connect::ConnectTimedOut;
 use super::dns::{self, DnsError};
 use crate::error::{ErrorCode, GatewayError};
 
@@ -32,11 +34,8 @@ impl AttemptFailure {
 
     /// The request could not be sent or got no answer. A failed lookup or connect sent
     /// nothing, so either is retried like any connection failure.
-    pub fn of_send(error: &reqwest::Error, provider: &str) -> AttemptFailure {
-        let url = error
-            .url()
-            .map(|url| without_query(url.as_str()))
-            .unwrap_or_default();
+    pub fn of_send(error: &UpstreamError, url: &str, provider: &str) -> AttemptFailure {
+        let url = without_query(url);
         let kind = classify(error);
         // What the client is told, and what the row says before the URL (the same, or with
         // detail the client must not see: the host name of a failed lookup).
@@ -100,18 +99,15 @@ enum Kind<'a> {
     Other,
 }
 
-fn classify(error: &reqwest::Error) -> Kind<'_> {
+fn classify(error: &UpstreamError) -> Kind<'_> {
     if let Some(dns) = dns::cause(error) {
         return Kind::Dns(dns);
     }
-    if error.is_connect() && error.is_timeout() {
-        return Kind::ConnectTimeout;
-    }
-    if error.is_timeout() {
-        return Kind::Timeout;
-    }
     let mut next: Option<&(dyn StdError + 'static)> = error.source();
     while let Some(cause) = next {
+        if cause.is::<ConnectTimedOut>() {
+            return Kind::ConnectTimeout;
+        }
         if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
             return Kind::Tls(tls.to_string());
         }
@@ -122,6 +118,7 @@ fn classify(error: &reqwest::Error) -> Kind<'_> {
             }
             match io.kind() {
                 io::ErrorKind::ConnectionRefused => return Kind::Refused,
+                io::ErrorKind::TimedOut => return Kind::Timeout,
                 io::ErrorKind::ConnectionReset
                 | io::ErrorKind::ConnectionAborted
                 | io::ErrorKind::BrokenPipe
@@ -136,18 +133,21 @@ fn classify(error: &reqwest::Error) -> Kind<'_> {
                 _ => {}
             }
         }
-        if let Some(hyper) = cause.downcast_ref::<hyper::Error>()
-            && hyper.is_incomplete_message()
-        {
-            return Kind::Reset;
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            if hyper.is_incomplete_message() {
+                return Kind::Reset;
+            }
+            if hyper.is_timeout() {
+                return Kind::Timeout;
+            }
         }
         next = cause.source();
     }
     Kind::Other
 }
 
-/// The deepest cause's words: reqwest's own message repeats the URL with its query.
-fn innermost(error: &reqwest::Error) -> Option<String> {
+/// The deepest cause's words (the outer ones are the client's generic "client error").
+pub fn innermost(error: &UpstreamError) -> Option<String> {
     let mut deepest: Option<&(dyn StdError + 'static)> = None;
     let mut next = error.source();
     while let Some(cause) = next {
@@ -159,7 +159,7 @@ fn innermost(error: &reqwest::Error) -> Option<String> {
 
 /// The URL as the row may show it: no query (a Gemini `?key=`), no user information.
 fn without_query(url: &str) -> String {
-    match reqwest::Url::parse(url) {
+    match url::Url::parse(url) {
         Ok(mut url) => {
             url.set_query(None);
             url.set_fragment(None);

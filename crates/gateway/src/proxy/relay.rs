@@ -17,6 +17,7 @@ use futures_util::{Stream, StreamExt};
 use memchr::memmem::Finder;
 use tokio::sync::mpsc;
 
+use super::client::UpstreamChunk;
 use super::plan::BodyTransform;
 use super::record::{RelayedBody, RequestLog, elapsed_ms};
 use crate::cache::{CachedResponse, FlightGuard, Outcome, ResponseCache};
@@ -77,7 +78,7 @@ pub async fn relay<S>(
     dlp: Option<StreamScan>,
 ) -> Body
 where
-    S: Stream<Item = reqwest::Result<Bytes>> + Send + Unpin + 'static,
+    S: Stream<Item = UpstreamChunk> + Send + Unpin + 'static,
 {
     let ResponseHead {
         end,
@@ -221,7 +222,7 @@ async fn drive<S>(
     is_sse: bool,
     bounds: Bounds,
 ) where
-    S: Stream<Item = reqwest::Result<Bytes>> + Unpin,
+    S: Stream<Item = UpstreamChunk> + Unpin,
 {
     // Whether the stream carried its final event: a stream that merely stopped is truncated and
     // is never cached.
@@ -298,7 +299,7 @@ async fn drive<S>(
                 }
             }
             Some(Err(error)) => {
-                tracing::warn!(error = %error.without_url(), "upstream response broke off");
+                tracing::warn!(%error, "upstream response broke off");
                 watcher.finish(Some("upstream stream broken")).await;
                 // The client's stream breaks too: no synthesized end.
                 client.fail("upstream stream broken").await;
