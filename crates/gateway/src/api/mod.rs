@@ -44,6 +44,10 @@ pub fn router() -> Router<AppState> {
             get(gateways::provider_url),
         )
         .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/spend",
+            get(spend::gateway),
+        )
+        .route(
             "/accounts/{account}/ai-gateway/gateways/{id}/logs",
             get(logs::list).delete(logs::delete),
         )
@@ -168,6 +172,7 @@ pub const MANAGEMENT_ROUTES: &[(&str, &str)] = &[
         "GET",
         "/accounts/{account}/ai-gateway/gateways/{id}/url/{provider}",
     ),
+    ("GET", "/accounts/{account}/ai-gateway/gateways/{id}/spend"),
     ("GET", "/accounts/{account}/ai-gateway/gateways/{id}/logs"),
     (
         "DELETE",
