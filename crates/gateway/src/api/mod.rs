@@ -13,6 +13,7 @@ mod logs;
 mod policies;
 mod provider_configs;
 mod routes;
+mod spend;
 mod tokens;
 
 use axum::Router;
