@@ -172,7 +172,7 @@ export function TokenForm({ path, onCreated }: { path: string; onCreated: (token
       </fieldset>
       <fieldset>
         <legend>Limits</legend>
-        <div class="grid-2">
+        <div class="grid-wide">
           <Field id="token-rate_limit" label="Rate limit" hint="Requests per interval (seconds); empty: none." error={errors.rate_limit}>
             <div class="inline">
               <input

@@ -29,8 +29,9 @@ pub(super) async fn bucket(state: &AppState, charge: &Charge, limit: f64) -> Val
         reason = "micro-USD far below 2^53 convert exactly"
     )]
     let spent = micros as f64 / 1_000_000.0;
-    let time =
-        |ms: i64| jiff::Timestamp::from_millisecond(ms).map_or(Value::Null, |t| json!(t.to_string()));
+    let time = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms).map_or(Value::Null, |t| json!(t.to_string()))
+    };
     json!({
         "spent": spent,
         "limit": limit,
@@ -51,7 +52,12 @@ pub async fn gateway(
     let limits = gateway.settings.spend_limits.as_ref();
     let all_enabled = limits.is_some_and(|limits| limits.enabled != Some(false));
     let mut rules = Vec::new();
-    for (index, rule) in limits.map(|l| l.rules.as_slice()).unwrap_or_default().iter().enumerate() {
+    for (index, rule) in limits
+        .map(|l| l.rules.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let spend = match rule.whole_bucket(index) {
             Some(whole) => bucket(&state, &rule_charge(&gateway, rule, &whole), rule.limit).await,
             None => Value::Null,

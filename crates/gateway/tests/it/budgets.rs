@@ -2,8 +2,6 @@
 //! and settles to the actual cost, so concurrent requests cannot overspend a budget, in one
 //! process or across instances sharing Redis.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 use tollgate_gateway::clock::ManualClock;
 
@@ -228,7 +226,10 @@ async fn the_spend_endpoint_shows_what_each_rule_has_left() {
     // A rule the requests did not match spent nothing; a sliding one weighs the last minute.
     assert_eq!(after["rules"][2]["spend"]["spent"], 0.0);
     assert_eq!(after["rules"][2]["technique"], "sliding");
-    assert_eq!(after["rules"][2]["spend"]["window_end"], "2026-02-18T15:00:00Z");
+    assert_eq!(
+        after["rules"][2]["spend"]["window_end"],
+        "2026-02-18T15:00:00Z"
+    );
 
     // The next window starts empty.
     clock.advance(std::time::Duration::from_secs(3600));
@@ -237,11 +238,22 @@ async fn the_spend_endpoint_shows_what_each_rule_has_left() {
     // A gateway without spend limits has no rules; an unknown one is 404.
     gw.create_gateway(json!({"id": "open"})).await;
     let (status, body) = gw
-        .admin(reqwest::Method::GET, "/accounts/local/ai-gateway/gateways/open/spend", None)
+        .admin(
+            reqwest::Method::GET,
+            "/accounts/local/ai-gateway/gateways/open/spend",
+            None,
+        )
         .await;
-    assert_eq!((status, &body["result"]), (200, &json!({"enabled": false, "rules": []})));
+    assert_eq!(
+        (status, &body["result"]),
+        (200, &json!({"enabled": false, "rules": []}))
+    );
     let (status, _) = gw
-        .admin(reqwest::Method::GET, "/accounts/local/ai-gateway/gateways/nope/spend", None)
+        .admin(
+            reqwest::Method::GET,
+            "/accounts/local/ai-gateway/gateways/nope/spend",
+            None,
+        )
         .await;
     assert_eq!(status, 404);
 }
