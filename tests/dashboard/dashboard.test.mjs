@@ -966,6 +966,21 @@ describe('dashboard', () => {
     assert.equal((await admin(stack, 'GET', `/accounts/local/ai-gateway/tokens/${scoped.id}`)).status, 404);
     const after = await chat(stack, GATEWAY, { content: 'revoked scoped', headers: { 'cf-aig-authorization': `Bearer ${scoped.token}` } });
     assert.equal(after.status, 401);
+
+    // A name two tokens share must be given as an id.
+    const twins = [];
+    for (let i = 0; i < 2; i++) twins.push((await admin(stack, 'POST', '/accounts/local/ai-gateway/tokens', { name: 'twin' })).json.result.id);
+    await page.getByRole('button', { name: 'Refresh spend' }).click();
+    await page.locator(`tr[data-token-id="${twins[1]}"]`).waitFor();
+    await page.fill('#revoke-by', 'twin');
+    await page.getByRole('button', { name: 'Revoke…' }).click();
+    await page.locator('#revoke-by-error', { hasText: '2 tokens are named twin' }).waitFor();
+    await page.fill('#revoke-by', twins[0]);
+    await page.getByRole('button', { name: 'Revoke…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke token' }).click();
+    await page.locator(`tr[data-token-id="${twins[0]}"]`).waitFor({ state: 'detached' });
+    assert.equal((await admin(stack, 'GET', `/accounts/local/ai-gateway/tokens/${twins[1]}`)).status, 200, 'only the one named by its id');
+    assert.equal((await admin(stack, 'DELETE', `/accounts/local/ai-gateway/tokens/${twins[1]}`)).status, 200);
   });
 
   test('stores a provider key that requests without one of their own get; the secret is never shown again', async () => {

@@ -59,6 +59,7 @@ export function SpendBy({ account, win, filters, initial }: { account: string; w
   return (
     <section class="card" aria-labelledby="spend-by-title">
       <h2 id="spend-by-title">Spend by {groupBy === 'token' ? 'run token' : `metadata ${groupBy.slice('metadata.'.length)}`}</h2>
+      <p class="muted">From the logged requests of the range: requests that were not logged are not counted here.</p>
       <form
         class="toolbar"
         aria-label="Group spend by"
