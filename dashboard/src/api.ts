@@ -8,6 +8,8 @@ export const BASE = '/client/v4';
 export interface V4Message {
   code: number;
   message: string;
+  /** Where the error is, e.g. `["body", "budget"]` (the field's name second). */
+  path?: string[];
 }
 
 export class ApiError extends Error {
@@ -20,14 +22,19 @@ export class ApiError extends Error {
     this.errors = errors;
   }
 
-  /** `field: message` errors by field; messages naming no known field go under `''`. */
+  /**
+   * Errors by the field they name: the error's `path` (`["body", field]`) when it has one, else
+   * a `field: message` prefix; errors naming no known field go under `''`.
+   */
   byField(known: readonly string[]): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const { message } of this.errors) {
+    for (const { message, path } of this.errors) {
       const colon = message.indexOf(': ');
-      const field = colon > 0 ? message.slice(0, colon) : '';
+      const prefix = colon > 0 ? message.slice(0, colon) : '';
+      const field = path && path.length === 2 && path[0] === 'body' ? path[1] : prefix;
       const key = known.includes(field) ? field : '';
-      const text = key ? message.slice(colon + 2) : message;
+      // The message repeats the field's name; next to the field it is said once.
+      const text = key && prefix === key ? message.slice(colon + 2) : message;
       out[key] = out[key] ? `${out[key]}; ${text}` : text;
     }
     return out;

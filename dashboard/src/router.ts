@@ -59,3 +59,14 @@ export function match(pattern: string, path: string): Record<string, string> | n
   }
   return params;
 }
+
+/** Sets (or, when empty, removes) query parameters of the current URL without a history entry. */
+export function replaceSearch(values: Record<string, string>): void {
+  const p = new URLSearchParams(location.search);
+  for (const [k, v] of Object.entries(values)) {
+    if (v) p.set(k, v);
+    else p.delete(k);
+  }
+  const s = p.toString();
+  history.replaceState(null, '', location.pathname + (s ? `?${s}` : ''));
+}

@@ -20,6 +20,26 @@ export interface Gateway {
   request_timeout_ms: number | null;
   log_management: number | null;
   log_management_strategy: 'STOP_INSERTING' | 'DELETE_OLDEST' | null;
+  /** Cloudflare's shape (docs/budgets.md); absent or null: none. */
+  spend_limits?: { enabled?: boolean; rules?: SpendRuleConfig[] } | null;
+}
+
+/** A filter (`values`) or a bucket per value (`partition`). */
+export interface SpendDimension {
+  mode: 'filter' | 'partition';
+  values?: string[];
+}
+
+/** One `spend_limits` rule as the gateway stores it. */
+export interface SpendRuleConfig {
+  id?: string;
+  enabled?: boolean;
+  limit: number;
+  window: number;
+  technique?: 'fixed' | 'sliding';
+  provider?: SpendDimension;
+  model?: SpendDimension;
+  metadata?: Record<string, SpendDimension>;
 }
 
 export interface LogRow {
@@ -92,11 +112,51 @@ export interface Analytics {
   series: Series[];
 }
 
+/** What a budget's bucket holds in its current window (docs/budgets.md), in USD. */
+export interface BudgetSpend {
+  spent: number;
+  limit: number;
+  remaining: number;
+  window_start: string | null;
+  window_end: string | null;
+}
+
+export type Technique = 'fixed' | 'sliding';
+export type CalendarPeriod = 'hour' | 'day' | 'week' | 'month';
+
+/** A run token and its scope (docs/budgets.md, "Scoped run tokens"); absent scope fields are null. */
 export interface RunToken {
   id: string;
   name: string;
   created_at: string;
+  /** Only in the create response, once. */
   token?: string;
+  gateways: string[] | null;
+  providers: string[] | null;
+  models: string[] | null;
+  expires_at: string | null;
+  metadata: Record<string, string | number | boolean> | null;
+  rate_limit: { limit: number; interval: number; technique: Technique } | null;
+  budget: { limit: number; window: number | CalendarPeriod; technique?: Technique } | null;
+  /** Only on `GET …/tokens/{id}`; null without a budget. */
+  spend?: BudgetSpend | null;
+}
+
+/** One spend-limit rule of a gateway and its current window (`GET …/gateways/{id}/spend`). */
+export interface RuleSpend {
+  id: string;
+  enabled: boolean;
+  limit: number;
+  window: number;
+  technique: Technique;
+  /** The dimensions giving the rule a bucket per value; its `spend` is then null. */
+  partition_by: string[];
+  spend: BudgetSpend | null;
+}
+
+export interface GatewaySpend {
+  enabled: boolean;
+  rules: RuleSpend[];
 }
 
 /** Built-in provider slugs (README), for endpoint URLs. */

@@ -86,6 +86,31 @@ async function clickNav(label) {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true }).click();
 }
 
+/** The scoped token the budget tests create: its id and text. */
+let scoped;
+
+/**
+ * Asserts that a dollar amount the page shows is `value` as the page rounds it: within half a
+ * unit of its last digit shown (`$0` only for exactly nothing).
+ */
+function assertUsd(shown, value, what) {
+  const m = /^\$(\d+(?:\.(\d+))?)$/.exec(shown.trim());
+  assert.ok(m, `${what}: not a dollar amount: ${shown}`);
+  if (m[1] === '0') {
+    assert.equal(value, 0, `${what}: shown $0, API ${value}`);
+    return;
+  }
+  const unit = 10 ** -(m[2]?.length ?? 0);
+  assert.ok(Math.abs(Number(m[1]) - value) <= unit / 2 + 1e-12, `${what}: shown ${shown}, API ${value}`);
+}
+
+/** A SpendMeter's spent, limit and left against the API's `spend` object. */
+async function assertSpend(cell, spend) {
+  assertUsd(await cell.locator('[data-spent]').textContent(), spend.spent, 'spent');
+  assertUsd(await cell.locator('[data-limit]').textContent(), spend.limit, 'limit');
+  assertUsd(await cell.locator('[data-left]').textContent(), spend.remaining, 'left');
+}
+
 async function metric(name) {
   return (await page.locator(`[data-metric="${name}"] .total-value`).textContent()).trim();
 }
@@ -766,6 +791,196 @@ describe('dashboard', () => {
     await page.locator('tr', { hasText: 'e2e-service' }).waitFor({ state: 'detached' });
     const after = await chat(stack, GATEWAY, { content: 'revoked', headers: { 'cf-aig-authorization': `Bearer ${token}` } });
     assert.equal(after.status, 401);
+  });
+
+  test('creates a scoped token with a budget: errors next to their fields, then its scope and spend as the API has them', async () => {
+    await clickNav('Run tokens');
+    await page.waitForURL('**/tokens');
+    const form = page.getByRole('form', { name: 'Create a run token' });
+
+    // Two invalid fields at once: the API names each, and each message is next to its field.
+    await page.fill('#token-name', 'scoped-ci');
+    await page.fill('#token-gateways', `${GATEWAY}, NOPE!`);
+    await page.fill('#token-models', 'gpt-4o-mini');
+    await page.fill('#token-metadata', '{"team": "search"}');
+    await page.fill('#token-rate_limit', '100');
+    await form.getByLabel('Rate limit interval (seconds)').fill('0');
+    await page.fill('#token-budget', '0.01');
+    await form.getByLabel('Budget window').selectOption('day');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    await page.locator('#token-gateways-error', { hasText: 'is not a gateway id' }).waitFor();
+    await page.locator('#token-rate_limit-error', { hasText: 'interval' }).waitFor();
+    await untilIs('focus on the first invalid field', () => page.evaluate(() => document.activeElement?.id), 'token-gateways');
+    assert.equal(await page.locator('#token-budget-error').count(), 0, 'the budget was valid');
+
+    // An expiry already past.
+    await page.fill('#token-gateways', GATEWAY);
+    await form.getByLabel('Rate limit interval (seconds)').fill('60');
+    await page.fill('#token-expires_at', '2020-01-01T00:00');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    await page.locator('#token-expires_at-error', { hasText: 'must be in the future' }).waitFor();
+    assert.equal(await page.locator('#token-gateways-error').count(), 0);
+
+    // Metadata that is not JSON is caught before it is sent.
+    await page.fill('#token-expires_at', '');
+    await page.fill('#token-metadata', '{team: search');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    await page.locator('#token-metadata-error', { hasText: 'JSON object' }).waitFor();
+
+    await page.fill('#token-metadata', '{"team": "search"}');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    const token = (await page.locator('code[data-token]').textContent()).trim();
+    assert.equal(await page.locator('.field-error').count(), 0);
+    const listed = (await admin(stack, 'GET', '/accounts/local/ai-gateway/tokens')).json.result.find((t) => t.name === 'scoped-ci');
+    assert.deepEqual(listed.gateways, [GATEWAY]);
+    assert.deepEqual(listed.models, ['gpt-4o-mini']);
+    assert.deepEqual(listed.metadata, { team: 'search' });
+    assert.deepEqual(listed.rate_limit, { limit: 100, interval: 60, technique: 'fixed' });
+    assert.deepEqual(listed.budget, { limit: 0.01, window: 'day' });
+    assert.equal(listed.expires_at, null);
+    scoped = { id: listed.id, token };
+
+    // In scope it works; another model is refused before anything is sent.
+    const auth = { 'cf-aig-authorization': `Bearer ${token}` };
+    for (const content of ['scoped one', 'scoped two', 'scoped three']) {
+      assert.equal((await chat(stack, GATEWAY, { content, headers: auth })).status, 200);
+    }
+    const outside = await chat(stack, GATEWAY, { content: 'other model', model: 'gpt-4o', headers: auth });
+    assert.equal(outside.status, 403);
+    assert.equal(JSON.parse(outside.text).error[0].code, 2101);
+
+    // The row shows the scope, and the spend that GET …/tokens/{id} reports.
+    await page.getByRole('button', { name: 'Refresh spend' }).click();
+    const row = page.locator(`tr[data-token-id="${listed.id}"]`);
+    for (const [field, text] of [
+      ['gateways', GATEWAY],
+      ['models', 'gpt-4o-mini'],
+      ['metadata team', 'search'],
+      ['rate limit', '100 per 60 s, fixed'],
+      ['budget', '$0.0100 per day (UTC)'],
+    ]) {
+      assert.equal((await row.locator(`[data-scope-field="${field}"] dd`).textContent()).trim(), text, field);
+    }
+    const spend = (await admin(stack, 'GET', `/accounts/local/ai-gateway/tokens/${listed.id}`)).json.result.spend;
+    assert.ok(spend.spent > 0, 'the requests cost something');
+    assert.ok(Math.abs(spend.spent + spend.remaining - 0.01) < 1e-9);
+    await assertSpend(row.locator('[data-cell="spend"]'), spend);
+    await shot('tokens-scope');
+  });
+
+  test('analytics show spend per run token (by name) and per metadata value, as the analytics API counts it', async () => {
+    // Rows reach analytics through the log writer: wait until the API counts all three.
+    const grouped = async (groupBy, start, end) => {
+      const q = new URLSearchParams({ gateway_id: GATEWAY, group_by: groupBy, start, end, interval: 'hour' });
+      return (await admin(stack, 'GET', `/accounts/local/ai-gateway/analytics?${q}`)).json.result.series;
+    };
+    const sums = (series, key, value) => {
+      const points = series.filter((s) => (s.group?.[key] ?? null) === value).flatMap((s) => s.points);
+      return { requests: points.reduce((a, p) => a + p.requests, 0), cost: points.reduce((a, p) => a + p.cost, 0) };
+    };
+    const day = () => [new Date(Date.now() - 86_400_000).toISOString(), new Date(Date.now() + 60_000).toISOString()];
+    await until('the scoped token\'s requests in analytics', async () => sums(await grouped('token', ...day()), 'token', scoped.id).requests >= 3);
+
+    await go(`/gateways/${GATEWAY}/analytics`);
+    const byToken = page.getByRole('table', { name: 'Spend by run token' });
+    const row = byToken.locator(`tr[data-group="${scoped.id}"]`);
+    await row.waitFor();
+    assert.match(await row.locator('th').textContent(), /^scoped-ci/, 'the token is named');
+    const expected = sums(await grouped('token', ...day()), 'token', scoped.id);
+    assert.equal(await row.locator('[data-col="requests"]').textContent(), String(expected.requests));
+    assertUsd(await row.locator('[data-col="cost"]').textContent(), expected.cost, 'token cost');
+    // The earlier test's token is revoked: no longer listed, shown by its id.
+    await byToken.getByText('(revoked)').first().waitFor();
+
+    // By a metadata key: the token's metadata is on each of its requests.
+    const section = page.getByRole('region', { name: /Spend by/ });
+    await section.getByRole('button', { name: 'Metadata key' }).click();
+    await page.fill('#spend-by-key', 'team');
+    await section.getByRole('button', { name: 'Group', exact: true }).click();
+    const team = page.getByRole('table', { name: 'Spend by metadata.team' }).locator('tr[data-group="search"]');
+    await team.waitFor();
+    const byTeam = sums(await grouped('metadata.team', ...day()), 'metadata.team', 'search');
+    assert.equal(await team.locator('[data-col="requests"]').textContent(), String(byTeam.requests));
+    assertUsd(await team.locator('[data-col="cost"]').textContent(), byTeam.cost, 'team cost');
+    assert.match(page.url(), /spend_by=metadata\.team/);
+    await page.locator('#spend-by-title').scrollIntoViewIfNeeded();
+    await shot('analytics-spend-by');
+
+    // The grouping is in the URL: a reload keeps it.
+    await page.reload();
+    await page.getByRole('table', { name: 'Spend by metadata.team' }).locator('tr[data-group="search"]').waitFor();
+  });
+
+  test('a gateway\'s budgets show what each spend limit has spent and has left, as the spend ledger counts it', async () => {
+    const rules = [
+      { id: 'daily', limit: 1, window: 86400 },
+      { id: 'per-team', limit: 0.5, window: 3600, metadata: { team: { mode: 'partition' } } },
+      { id: 'claude', limit: 2, window: 3600, technique: 'sliding', provider: { mode: 'filter', values: ['anthropic'] } },
+    ];
+    const put = await admin(stack, 'PUT', `/accounts/local/ai-gateway/gateways/${GATEWAY}`, { spend_limits: { rules } });
+    assert.equal(put.status, 200, JSON.stringify(put.json));
+    const auth = { 'cf-aig-authorization': `Bearer ${scoped.token}` };
+    for (const content of ['budgeted one', 'budgeted two']) {
+      assert.equal((await chat(stack, GATEWAY, { content, headers: auth })).status, 200);
+    }
+
+    await go(`/gateways/${GATEWAY}`);
+    await clickTab('Budgets');
+    await page.waitForURL('**/budgets');
+    const table = page.getByRole('table', { name: 'Spend limits' });
+    await table.waitFor();
+    const spend = (await admin(stack, 'GET', `/accounts/local/ai-gateway/gateways/${GATEWAY}/spend`)).json.result;
+    const daily = spend.rules.find((r) => r.id === 'daily');
+    assert.ok(daily.spend.spent > 0, 'the two requests cost something');
+    await assertSpend(table.locator('tr[data-rule="daily"] [data-cell="spend"]'), daily.spend);
+    assert.equal((await table.locator('tr[data-rule="daily"] td').nth(0).textContent()).trim(), 'every request');
+    // A rule that did not apply has spent nothing.
+    const claude = table.locator('tr[data-rule="claude"]');
+    assert.equal((await claude.locator('td').nth(0).textContent()).trim(), 'provider anthropic');
+    assert.equal((await claude.locator('[data-spent]').textContent()).trim(), '$0');
+    // A partitioned rule has a bucket per value, and links to the spend per value.
+    const perTeam = table.locator('tr[data-rule="per-team"]');
+    assert.match(await perTeam.textContent(), /A bucket per metadata\.team/);
+    await shot('gateway-budgets');
+    await perTeam.getByRole('link', { name: 'Spend per value' }).click();
+    await page.getByRole('table', { name: 'Spend by metadata.team' }).locator('tr[data-group="search"]').waitFor();
+
+    const cleared = await admin(stack, 'PUT', `/accounts/local/ai-gateway/gateways/${GATEWAY}`, { spend_limits: null });
+    assert.equal(cleared.status, 200);
+  });
+
+  test('revokes a token by its name after confirmation; an unknown name is refused next to the field', async () => {
+    await clickNav('Run tokens');
+    await page.waitForURL('**/tokens');
+    await page.fill('#revoke-by', 'no-such-token');
+    await page.getByRole('button', { name: 'Revoke…' }).click();
+    await page.locator('#revoke-by-error', { hasText: 'No token has the name or id no-such-token' }).waitFor();
+
+    await page.fill('#revoke-by', 'scoped-ci');
+    await page.getByRole('button', { name: 'Revoke…' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText(scoped.id).waitFor();
+    await dialog.getByRole('button', { name: 'Revoke token' }).click();
+    await page.getByText('Token scoped-ci revoked').waitFor();
+    await page.locator(`tr[data-token-id="${scoped.id}"]`).waitFor({ state: 'detached' });
+    assert.equal((await admin(stack, 'GET', `/accounts/local/ai-gateway/tokens/${scoped.id}`)).status, 404);
+    const after = await chat(stack, GATEWAY, { content: 'revoked scoped', headers: { 'cf-aig-authorization': `Bearer ${scoped.token}` } });
+    assert.equal(after.status, 401);
+
+    // A name two tokens share must be given as an id.
+    const twins = [];
+    for (let i = 0; i < 2; i++) twins.push((await admin(stack, 'POST', '/accounts/local/ai-gateway/tokens', { name: 'twin' })).json.result.id);
+    await page.getByRole('button', { name: 'Refresh spend' }).click();
+    await page.locator(`tr[data-token-id="${twins[1]}"]`).waitFor();
+    await page.fill('#revoke-by', 'twin');
+    await page.getByRole('button', { name: 'Revoke…' }).click();
+    await page.locator('#revoke-by-error', { hasText: '2 tokens are named twin' }).waitFor();
+    await page.fill('#revoke-by', twins[0]);
+    await page.getByRole('button', { name: 'Revoke…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke token' }).click();
+    await page.locator(`tr[data-token-id="${twins[0]}"]`).waitFor({ state: 'detached' });
+    assert.equal((await admin(stack, 'GET', `/accounts/local/ai-gateway/tokens/${twins[1]}`)).status, 200, 'only the one named by its id');
+    assert.equal((await admin(stack, 'DELETE', `/accounts/local/ai-gateway/tokens/${twins[1]}`)).status, 200);
   });
 
   test('stores a provider key that requests without one of their own get; the secret is never shown again', async () => {

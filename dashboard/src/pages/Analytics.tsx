@@ -20,8 +20,10 @@ import { Link } from '../components/Link';
 import { Notice } from '../components/Notice';
 import { fmtCompact, fmtCost, fmtCostAxis, fmtInt, fmtMs, fmtPct, fmtTime, toLocalInput } from '../format';
 import { useInterval, useResource, useTitle } from '../hooks';
+import { replaceSearch } from '../router';
 import { getAccount } from '../session';
 import type { Analytics, Measures } from '../types';
+import { SpendBy } from './SpendBy';
 
 /** Overall analytics: every gateway of the account, with a per-gateway table. */
 export function AnalyticsPage({ search }: { search: URLSearchParams }) {
@@ -44,16 +46,6 @@ const STATUS_COLORS: Record<string, ChartSeries['color']> = {
   '5xx': 'red',
   none: 'gray',
 };
-
-function replaceSearch(values: Record<string, string>): void {
-  const p = new URLSearchParams(location.search);
-  for (const [k, v] of Object.entries(values)) {
-    if (v) p.set(k, v);
-    else p.delete(k);
-  }
-  const s = p.toString();
-  history.replaceState(null, '', location.pathname + (s ? `?${s}` : ''));
-}
 
 interface Loaded {
   main: Analytics;
@@ -297,6 +289,10 @@ export function AnalyticsView({ gatewayId, search }: { gatewayId?: string; searc
             ]}
           />
         </div>
+      )}
+
+      {typeof win !== 'string' && (
+        <SpendBy account={account} win={win} filters={{ gatewayId, provider, model }} initial={search.get('spend_by') || 'token'} />
       )}
 
       {loaded?.gateways && <ByGateway data={loaded.gateways} />}

@@ -5,6 +5,7 @@ import { useResource, useTitle } from '../hooks';
 import { getAccount } from '../session';
 import type { Gateway } from '../types';
 import { AnalyticsView } from './Analytics';
+import { BudgetsView } from './Budgets';
 import { EvaluationsView } from './Evaluations';
 import { Badges } from './Gateways';
 import { KeysView } from './Keys';
@@ -13,12 +14,13 @@ import { LogsView } from './Logs';
 import { Overview } from './Overview';
 import { SettingsView } from './Settings';
 
-type Tab = 'overview' | 'logs' | 'analytics' | 'evaluations' | 'keys' | 'settings';
+type Tab = 'overview' | 'logs' | 'analytics' | 'budgets' | 'evaluations' | 'keys' | 'settings';
 
 const TABS: { tab: Tab; label: string; suffix: string }[] = [
   { tab: 'overview', label: 'Endpoints', suffix: '' },
   { tab: 'logs', label: 'Logs', suffix: '/logs' },
   { tab: 'analytics', label: 'Analytics', suffix: '/analytics' },
+  { tab: 'budgets', label: 'Budgets', suffix: '/budgets' },
   { tab: 'evaluations', label: 'Evaluations', suffix: '/evaluations' },
   { tab: 'keys', label: 'Provider keys', suffix: '/keys' },
   { tab: 'settings', label: 'Settings', suffix: '/settings' },
@@ -64,6 +66,7 @@ export function GatewayPage({ id, tab, logId, search }: Props) {
       {gw.data && tab === 'logs' && !logId && <LogsView gateway={gw.data} search={search} />}
       {gw.data && tab === 'logs' && logId && <LogDetail gateway={gw.data} logId={logId} />}
       {gw.data && tab === 'analytics' && <AnalyticsView gatewayId={gw.data.id} search={search} />}
+      {gw.data && tab === 'budgets' && <BudgetsView gateway={gw.data} />}
       {gw.data && tab === 'evaluations' && <EvaluationsView gateway={gw.data} />}
       {gw.data && tab === 'keys' && <KeysView gateway={gw.data} />}
       {gw.data && tab === 'settings' && <SettingsView gateway={gw.data} onSaved={() => void gw.reload()} />}

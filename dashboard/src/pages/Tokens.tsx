@@ -1,57 +1,44 @@
 import { useState } from 'preact/hooks';
-import { ApiError, call, enc, get } from '../api';
+import { call, enc, get } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { CopyButton } from '../components/CopyButton';
-import { describedBy, Field } from '../components/Field';
 import { Notice } from '../components/Notice';
 import { fmtTime } from '../format';
 import { useResource, useTitle } from '../hooks';
 import { getAccount } from '../session';
 import type { RunToken } from '../types';
+import { RevokeForm } from './RevokeForm';
+import { TokenForm } from './TokenForm';
+import { ScopeSummary, TokenSpend } from './TokenScope';
 
+/** Run tokens: create one with its scope, see each one's scope and spend, revoke. */
 export function TokensPage() {
   useTitle('Run tokens');
   const account = getAccount();
   const path = `/accounts/${enc(account)}/ai-gateway/tokens`;
   const list = useResource(() => get<RunToken[]>(path), [path]);
-  const [name, setName] = useState('');
-  const [nameError, setNameError] = useState('');
   const [created, setCreated] = useState<RunToken | null>(null);
   const [revoking, setRevoking] = useState<RunToken | null>(null);
   const [message, setMessage] = useState('');
+  const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-
-  const create = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setNameError('');
-    setMessage('');
-    try {
-      const res = await call<RunToken>('POST', path, { name: name.trim() });
-      setCreated(res.result);
-      setName('');
-      await list.reload();
-    } catch (err) {
-      setNameError(err instanceof ApiError ? Object.values(err.byField(['name'])).join('; ') : String(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  // Bumped by Refresh: every row reads its spend again.
+  const [refresh, setRefresh] = useState(0);
 
   const revoke = async () => {
     if (!revoking) return;
     setBusy(true);
+    setError('');
     try {
       await call('DELETE', `${path}/${enc(revoking.id)}`);
       if (created?.id === revoking.id) setCreated(null);
-      setRevoking(null);
-      await list.reload();
       setMessage(`Token ${revoking.name} revoked; requests using it now get 401.`);
+      await list.reload();
     } catch (err) {
       setMessage('');
-      setNameError(err instanceof Error ? err.message : String(err));
-      setRevoking(null);
+      setError(err instanceof Error ? err.message : String(err));
     } finally {
+      setRevoking(null);
       setBusy(false);
     }
   };
@@ -62,26 +49,19 @@ export function TokensPage() {
         <h1>Run tokens</h1>
         <p class="muted">
           Tokens open the gateways of account <strong>{account}</strong> that require authentication. Send one as{' '}
-          <code>cf-aig-authorization: Bearer &lt;token&gt;</code>.
+          <code>cf-aig-authorization: Bearer &lt;token&gt;</code>. A scope limits which gateways, providers and models it
+          reaches; a budget caps what it may spend.
         </p>
       </div>
 
-      <form class="card inline-form" onSubmit={create} noValidate aria-label="Create a run token">
-        <Field id="token-name" label="Token name" error={nameError} hint="What uses it, e.g. billing-service.">
-          <input
-            id="token-name"
-            name="name"
-            autocomplete="off"
-            value={name}
-            aria-invalid={nameError ? true : undefined}
-            aria-describedby={describedBy('token-name', true, nameError)}
-            onInput={(e) => setName(e.currentTarget.value)}
-          />
-        </Field>
-        <button type="submit" class="btn btn-primary" disabled={busy}>
-          Create token
-        </button>
-      </form>
+      <TokenForm
+        path={path}
+        onCreated={(token) => {
+          setCreated(token);
+          setMessage('');
+          void list.reload();
+        }}
+      />
 
       {created?.token && (
         <div class="card token-once" role="status" aria-labelledby="token-once-title">
@@ -100,50 +80,74 @@ export function TokensPage() {
       )}
 
       <Notice kind="ok">{message}</Notice>
-      <Notice kind="error">{list.error?.message}</Notice>
+      <Notice kind="error">{error || list.error?.message}</Notice>
+
+      {list.data && list.data.length > 0 && <RevokeForm tokens={list.data} onPick={setRevoking} />}
 
       {list.data && (
-        <div class="table-wrap">
-          <table class="table" aria-label="Run tokens">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Id</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.length === 0 && (
+        <div class="stack">
+          <div class="row-actions">
+            <button
+              type="button"
+              class="btn btn-small"
+              onClick={() => {
+                setRefresh((n) => n + 1);
+                void list.reload();
+              }}
+            >
+              Refresh spend
+            </button>
+          </div>
+          <div class="table-wrap">
+            <table class="table tokens" aria-label="Run tokens">
+              <thead>
                 <tr>
-                  <td colSpan={4} class="empty">
-                    No run tokens.
-                  </td>
+                  <th scope="col">Name</th>
+                  <th scope="col">Id</th>
+                  <th scope="col">Scope</th>
+                  <th scope="col">Spend this window</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">
+                    <span class="sr-only">Actions</span>
+                  </th>
                 </tr>
-              )}
-              {list.data.map((t) => (
-                <tr key={t.id} data-token-id={t.id}>
-                  <th scope="row">{t.name}</th>
-                  <td>
-                    <code>{t.id}</code>
-                  </td>
-                  <td>{fmtTime(t.created_at)}</td>
-                  <td class="actions">
-                    <button
-                      type="button"
-                      class="btn btn-small btn-danger-outline"
-                      aria-label={`Revoke token ${t.name}`}
-                      onClick={() => setRevoking(t)}
-                    >
-                      Revoke
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {list.data.length === 0 && (
+                  <tr>
+                    <td colSpan={6} class="empty">
+                      No run tokens.
+                    </td>
+                  </tr>
+                )}
+                {list.data.map((t) => (
+                  <tr key={t.id} data-token-id={t.id}>
+                    <th scope="row">{t.name}</th>
+                    <td>
+                      <code>{t.id}</code>
+                    </td>
+                    <td>
+                      <ScopeSummary token={t} />
+                    </td>
+                    <td data-cell="spend">
+                      <TokenSpend path={path} token={t} refresh={refresh} />
+                    </td>
+                    <td>{fmtTime(t.created_at)}</td>
+                    <td class="actions">
+                      <button
+                        type="button"
+                        class="btn btn-small btn-danger-outline"
+                        aria-label={`Revoke token ${t.name}`}
+                        onClick={() => setRevoking(t)}
+                      >
+                        Revoke
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         </div>
       )}
 
@@ -155,7 +159,10 @@ export function TokensPage() {
           onConfirm={revoke}
           onCancel={() => setRevoking(null)}
         >
-          <p>Requests that send it will get 401 from the next request on. This cannot be undone.</p>
+          <p>
+            Token <code>{revoking.id}</code>. Requests that send it will get 401 from the next request on. This cannot be
+            undone.
+          </p>
         </ConfirmDialog>
       )}
     </section>

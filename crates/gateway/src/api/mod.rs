@@ -13,6 +13,7 @@ mod logs;
 mod policies;
 mod provider_configs;
 mod routes;
+mod spend;
 mod tokens;
 
 use axum::Router;
@@ -42,6 +43,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/accounts/{account}/ai-gateway/gateways/{id}/url/{provider}",
             get(gateways::provider_url),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/spend",
+            get(spend::gateway),
         )
         .route(
             "/accounts/{account}/ai-gateway/gateways/{id}/logs",
@@ -168,6 +173,7 @@ pub const MANAGEMENT_ROUTES: &[(&str, &str)] = &[
         "GET",
         "/accounts/{account}/ai-gateway/gateways/{id}/url/{provider}",
     ),
+    ("GET", "/accounts/{account}/ai-gateway/gateways/{id}/spend"),
     ("GET", "/accounts/{account}/ai-gateway/gateways/{id}/logs"),
     (
         "DELETE",

@@ -7,9 +7,8 @@ use serde_json::{Value, json};
 
 use super::envelope::ok;
 use super::extract::{ApiJson, ApiPath};
-use super::{ApiError, account};
+use super::{ApiError, account, spend};
 use crate::auth::TokenScope;
-use crate::budgets::{TokenBudget, Window};
 use crate::gateways::FieldError;
 use crate::state::AppState;
 use crate::store::{StoreError, StoredToken};
@@ -50,45 +49,16 @@ pub async fn get(
     };
     let mut result = summary(&token);
     let spend = match &token.scope.budget {
-        Some(budget) => spend(&state, &token, budget).await,
+        Some(budget) => {
+            let charge = budget.charge(&token.account_id, &token.id);
+            spend::bucket(&state, &charge, budget.limit).await
+        }
         None => Value::Null,
     };
     if let Value::Object(map) = &mut result {
         map.insert("spend".into(), spend);
     }
     Ok(ok(result))
-}
-
-/// `{spent, limit, remaining, window_start, window_end}` in USD and RFC 3339: the current
-/// window, or for a sliding one the last window length, which is what the budget weighs.
-async fn spend(state: &AppState, token: &StoredToken, budget: &TokenBudget) -> Value {
-    let now_ms = state.clock().now_ms();
-    let charge = budget.charge(&token.account_id, &token.id);
-    let micros = state.budgets().spent(&charge, now_ms).await;
-    let span = budget.window.span(now_ms);
-    let (start_ms, end_ms) = match budget.window {
-        Window::Sliding(length) => (now_ms - length, now_ms),
-        _ => (span.start_ms, span.end_ms),
-    };
-    let usd = |micros: i64| {
-        #[expect(
-            clippy::cast_precision_loss,
-            reason = "micro-USD far below 2^53 convert exactly"
-        )]
-        let usd = micros as f64 / 1_000_000.0;
-        usd
-    };
-    let time = |ms: i64| {
-        jiff::Timestamp::from_millisecond(ms).map_or(Value::Null, |t| json!(t.to_string()))
-    };
-    let spent = usd(micros);
-    json!({
-        "spent": spent,
-        "limit": budget.limit,
-        "remaining": (budget.limit - spent).max(0.0),
-        "window_start": time(start_ms),
-        "window_end": time(end_ms),
-    })
 }
 
 /// The token text is in this response and nowhere else, ever.

@@ -70,19 +70,8 @@ impl BudgetPlan {
         let (mut charges, mut described): (Vec<Charge>, Vec<String>) = applied
             .iter()
             .map(|AppliedRule { rule, name, bucket }| {
-                let (technique, window_ms) = (
-                    rule.technique(),
-                    i64::try_from(rule.window.saturating_mul(1000)).unwrap_or(i64::MAX),
-                );
-                let charge = Charge {
-                    bucket: format!("{}:{}:{bucket}", gateway.account_id, gateway.id),
-                    limit_micros: to_micros(rule.limit),
-                    window: match technique {
-                        RateLimitTechnique::Fixed => Window::Fixed(window_ms),
-                        RateLimitTechnique::Sliding => Window::Sliding(window_ms),
-                    },
-                };
-                let technique = match technique {
+                let charge = rule_charge(gateway, rule, bucket);
+                let technique = match rule.technique() {
                     RateLimitTechnique::Fixed => "fixed",
                     RateLimitTechnique::Sliding => "sliding",
                 };
@@ -232,6 +221,20 @@ impl Reservation {
                 .settle(&self.route, self.route_counted, self.reserved_at_ms, actual)
                 .await;
         }
+    }
+}
+
+/// The bucket `bucket` of one of `gateway`'s rules, as a reservation charges it (and as the
+/// gateway's spend endpoint reads it).
+pub fn rule_charge(gateway: &Gateway, rule: &SpendRule, bucket: &str) -> Charge {
+    let window_ms = i64::try_from(rule.window.saturating_mul(1000)).unwrap_or(i64::MAX);
+    Charge {
+        bucket: format!("{}:{}:{bucket}", gateway.account_id, gateway.id),
+        limit_micros: to_micros(rule.limit),
+        window: match rule.technique() {
+            RateLimitTechnique::Fixed => Window::Fixed(window_ms),
+            RateLimitTechnique::Sliding => Window::Sliding(window_ms),
+        },
     }
 }
 

@@ -139,6 +139,37 @@ impl SpendRule {
         self.id.clone().unwrap_or_else(|| index.to_string())
     }
 
+    /// The rule's one bucket when no dimension partitions it (filters only choose which
+    /// requests count), `None` when it keeps a bucket per value: what the gateway's spend
+    /// endpoint reads (docs/budgets.md, "How much is left").
+    pub fn whole_bucket(&self, index: usize) -> Option<String> {
+        if !self.partition_by().is_empty() {
+            return None;
+        }
+        let mut bucket = String::new();
+        push(&mut bucket, &self.name(index));
+        Some(bucket)
+    }
+
+    /// The dimensions that give the rule a bucket per value: `provider`, `model`,
+    /// `metadata.<key>`.
+    pub fn partition_by(&self) -> Vec<String> {
+        let mut found: Vec<String> = [("provider", &self.provider), ("model", &self.model)]
+            .into_iter()
+            .filter(|(_, dimension)| matches!(dimension, Some(Dimension::Partition)))
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        for (key, dimension) in self.metadata.iter().flatten() {
+            if matches!(
+                serde_json::from_value::<Dimension>(dimension.clone()),
+                Ok(Dimension::Partition)
+            ) {
+                found.push(format!("metadata.{key}"));
+            }
+        }
+        found
+    }
+
     /// The request's bucket under this rule, or `None` when the rule does not apply to it.
     fn bucket<'r>(&'r self, index: usize, facts: &RequestFacts<'_>) -> Option<AppliedRule<'r>> {
         let name = self.name(index);
@@ -248,6 +279,26 @@ mod tests {
         );
         // A partitioned key the request lacks: the rule does not apply.
         assert_eq!(buckets(&limits, "openai", "other", None), [":3:all"]);
+    }
+
+    #[test]
+    fn only_an_unpartitioned_rule_has_one_bucket() {
+        let limits = limits(json!([
+            {"id": "all", "limit": 1, "window": 60,
+             "provider": {"mode": "filter", "values": ["openai"]}},
+            {"limit": 1, "window": 60, "metadata": {"user": {"mode": "partition"}}},
+            {"limit": 1, "window": 60, "model": {"mode": "partition"}},
+        ]));
+        let whole: Vec<_> = limits
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(index, rule)| rule.whole_bucket(index))
+            .collect();
+        assert_eq!(whole, [Some(":3:all".to_owned()), None, None]);
+        // It is the bucket a request counts in.
+        assert_eq!(buckets(&limits, "anthropic", "x", None), [":1:2:1:x"]);
+        assert_eq!(buckets(&limits, "openai", "gpt-x", None)[0], ":3:all");
     }
 
     #[test]

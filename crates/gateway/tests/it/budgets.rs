@@ -3,6 +3,7 @@
 //! process or across instances sharing Redis.
 
 use serde_json::{Value, json};
+use tollgate_gateway::clock::ManualClock;
 
 use crate::support::{RedisPrefix, TestGateway, gateway_error_code};
 
@@ -10,6 +11,8 @@ use crate::support::{RedisPrefix, TestGateway, gateway_error_code};
 /// of its body plus one per output token it allows.
 const PRICES: &str = "[pricing.openai.\"budget-model\"]\ninput = 1.0\noutput = 1.0\n";
 const MAX_TOKENS: u32 = 1_000;
+/// 2026-02-18T15:00:00Z: on an hour's start.
+const T0: i64 = 1_771_426_800_000;
 
 fn body() -> Value {
     json!({
@@ -168,4 +171,89 @@ async fn spend_limits_are_validated_and_returned() {
         )
         .await;
     assert_eq!(created["spend_limits"]["rules"][0], rule);
+}
+
+async fn gateway_spend(gw: &TestGateway) -> Value {
+    let (status, body) = gw
+        .admin(
+            reqwest::Method::GET,
+            "/accounts/local/ai-gateway/gateways/budgeted/spend",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["result"].clone()
+}
+
+/// `GET …/gateways/{id}/spend` (docs/budgets.md, "How much is left"): each rule's spent, limit
+/// and remaining in its current window, the numbers the reservations and settlements left.
+#[tokio::test]
+async fn the_spend_endpoint_shows_what_each_rule_has_left() {
+    let clock = ManualClock::new(T0);
+    let gw = TestGateway::build("", PRICES, Some(clock.clone()), None).await;
+    let limit = reserved_usd() * 10.5;
+    gw.create_gateway(json!({
+        "id": "budgeted",
+        "spend_limits": {"rules": [
+            {"id": "hourly", "limit": limit, "window": 3600},
+            {"id": "per-user", "limit": limit, "window": 3600,
+             "metadata": {"user": {"mode": "partition"}}},
+            {"id": "other", "limit": 1, "window": 60, "technique": "sliding",
+             "provider": {"mode": "filter", "values": ["anthropic"]}},
+        ]},
+    }))
+    .await;
+    let before = gateway_spend(&gw).await;
+    assert_eq!(before["enabled"], true);
+    assert_eq!(before["rules"][0]["spend"]["spent"], 0.0, "{before}");
+
+    // Three requests that cost what they reserved, and one priced by its usage.
+    assert_eq!(statuses(&gw, 3, Some(reserved_usd()), "a").await, [200; 3]);
+    let after = gateway_spend(&gw).await;
+    let hourly = &after["rules"][0];
+    assert_eq!(hourly["id"], "hourly");
+    assert_eq!(hourly["limit"].as_f64(), Some(limit));
+    let spent = hourly["spend"]["spent"].as_f64().unwrap();
+    assert!((spent - reserved_usd() * 3.0).abs() < 1e-9, "{after}");
+    let remaining = hourly["spend"]["remaining"].as_f64().unwrap();
+    assert!((remaining - (limit - spent)).abs() < 1e-9, "{after}");
+    assert_eq!(hourly["spend"]["window_start"], "2026-02-18T15:00:00Z");
+    assert_eq!(hourly["spend"]["window_end"], "2026-02-18T16:00:00Z");
+    assert_eq!(hourly["partition_by"], json!([]));
+    // A partitioned rule has a bucket per value: not listed.
+    assert_eq!(after["rules"][1]["spend"], Value::Null);
+    assert_eq!(after["rules"][1]["partition_by"], json!(["metadata.user"]));
+    // A rule the requests did not match spent nothing; a sliding one weighs the last minute.
+    assert_eq!(after["rules"][2]["spend"]["spent"], 0.0);
+    assert_eq!(after["rules"][2]["technique"], "sliding");
+    assert_eq!(
+        after["rules"][2]["spend"]["window_end"],
+        "2026-02-18T15:00:00Z"
+    );
+
+    // The next window starts empty.
+    clock.advance(std::time::Duration::from_secs(3600));
+    assert_eq!(gateway_spend(&gw).await["rules"][0]["spend"]["spent"], 0.0);
+
+    // A gateway without spend limits has no rules; an unknown one is 404.
+    gw.create_gateway(json!({"id": "open"})).await;
+    let (status, body) = gw
+        .admin(
+            reqwest::Method::GET,
+            "/accounts/local/ai-gateway/gateways/open/spend",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, &body["result"]),
+        (200, &json!({"enabled": false, "rules": []}))
+    );
+    let (status, _) = gw
+        .admin(
+            reqwest::Method::GET,
+            "/accounts/local/ai-gateway/gateways/nope/spend",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
 }
