@@ -75,13 +75,21 @@ impl UpstreamClients {
     }
 
     fn build(&self, egress: &Egress) -> anyhow::Result<UpstreamClient> {
+        self.build_with(egress, tls_config()?)
+    }
+
+    fn build_with(
+        &self,
+        egress: &Egress,
+        tls: rustls::ClientConfig,
+    ) -> anyhow::Result<UpstreamClient> {
         let mut tcp = HttpConnector::new_with_resolver(self.resolver.clone());
         tcp.set_nodelay(true);
         // `https://` URLs are handed to TLS below; the TCP connector must let them through.
         tcp.enforce_http(false);
         tcp.set_local_address(egress.bind);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config()?)
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .enable_http2()
@@ -120,4 +128,129 @@ pub async fn read_limited(response: UpstreamResponse, limit: usize) -> Result<By
         .await
         .map(http_body_util::Collected::to_bytes)
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use http_body_util::BodyExt;
+    use hyper_util::rt::TokioIo;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    use super::*;
+    use crate::config::Config;
+
+    /// A certificate for `localhost` and 127.0.0.1 from a test CA, both valid until 2126.
+    const CA: &[u8] = include_bytes!("testdata/ca-cert.pem");
+    const CERT: &[u8] = include_bytes!("testdata/provider-cert.pem");
+    const KEY: &[u8] = include_bytes!("testdata/provider-key.pem");
+
+    fn provider() -> rustls::crypto::CryptoProvider {
+        rustls::crypto::ring::default_provider()
+    }
+
+    /// A provider over TLS offering `alpn`, answering each request with its HTTP version.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a TLS provider for this test, which ends with the test's runtime"
+    )]
+    async fn tls_provider(alpn: &[&[u8]]) -> SocketAddr {
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from_pem_slice(CERT).unwrap()],
+                PrivateKeyDer::from_pem_slice(KEY).unwrap(),
+            )
+            .unwrap();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let service = hyper::service::service_fn(|request: http::Request<_>| async move {
+                    let version = format!("{:?}", request.version());
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(
+                        version,
+                    ))))
+                });
+                tokio::spawn(
+                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), service)
+                        .into_owned(),
+                );
+            }
+        });
+        addr
+    }
+
+    fn clients() -> UpstreamClients {
+        let config = Config::parse("", std::iter::empty(), &Default::default()).unwrap();
+        UpstreamClients::new(&config.server.upstream_net, config.server.upstream_pool)
+    }
+
+    /// Trusts only the test CA.
+    fn trusting_the_test_ca() -> rustls::ClientConfig {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(CA).unwrap())
+            .unwrap();
+        rustls::ClientConfig::builder_with_provider(Arc::new(provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth()
+    }
+
+    async fn version_answered(client: &UpstreamClient, url: String) -> String {
+        let request = http::Request::get(url).body(Full::default()).unwrap();
+        let response = client.send(request).await.unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn https_providers_get_http2_when_they_offer_it_and_http1_otherwise() {
+        let client = clients()
+            .build_with(&Egress::default(), trusting_the_test_ca())
+            .unwrap();
+        let h2 = tls_provider(&[b"h2", b"http/1.1"]).await;
+        let h1 = tls_provider(&[b"http/1.1"]).await;
+        let port = |addr: SocketAddr| addr.port();
+        assert_eq!(
+            version_answered(&client, format!("https://localhost:{}/", port(h2))).await,
+            "HTTP/2.0"
+        );
+        assert_eq!(
+            version_answered(&client, format!("https://127.0.0.1:{}/", port(h1))).await,
+            "HTTP/1.1"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_certificate_the_system_does_not_trust_is_refused() {
+        let client = clients().for_egress(&Egress::default()).unwrap();
+        let addr = tls_provider(&[b"http/1.1"]).await;
+        let request = http::Request::get(format!("https://localhost:{}/", addr.port()))
+            .body(Full::default())
+            .unwrap();
+        let error = client.send(request).await.unwrap_err();
+        let failure = super::super::failure::AttemptFailure::of_send(
+            &error,
+            "https://localhost/v1/chat/completions",
+            "test",
+        );
+        assert_eq!(
+            failure.error.message,
+            "Provider unreachable: TLS handshake failed"
+        );
+        assert!(failure.cause.contains("certificate"), "{}", failure.cause);
+    }
 }

@@ -133,16 +133,30 @@ async fn two_instances_sharing_redis_hold_one_budget() {
     for gw in [&one, &two] {
         budgeted(
             gw,
-            json!({"id": "ten", "limit": reserved_usd() * 10.5, "window": 3600}),
+            json!({"id": "ten", "limit": reserved_usd() * 10.5, "window": 3600,
+                   "metadata": {"user": {"mode": "partition"}}}),
         )
         .await;
     }
     let cost = Some(reserved_usd());
-    let (a, b) = tokio::join!(statuses(&one, 15, cost, "a"), statuses(&two, 15, cost, "a"));
-    // Had Redis failed, each instance would have held the budget alone (docs/budgets.md).
-    let fallbacks = one.state.budgets().redis_fallbacks() + two.state.budgets().redis_fallbacks();
-    assert_eq!(fallbacks, 0, "Redis answered every reservation");
-    assert_eq!(admitted(&a) + admitted(&b), 10, "{a:?} {b:?}");
+    let fallbacks =
+        || one.state.budgets().redis_fallbacks() + two.state.budgets().redis_fallbacks();
+    // A reservation Redis does not answer within its timeout (a loaded machine) is held by
+    // that instance alone, as designed (docs/budgets.md), and proves nothing about sharing:
+    // the property is checked on a round Redis answered whole, each round in its own bucket.
+    for round in 0..3 {
+        let before = fallbacks();
+        let user = format!("round-{round}");
+        let (a, b) = tokio::join!(
+            statuses(&one, 15, cost, &user),
+            statuses(&two, 15, cost, &user)
+        );
+        if fallbacks() == before {
+            assert_eq!(admitted(&a) + admitted(&b), 10, "{a:?} {b:?}");
+            return;
+        }
+    }
+    panic!("Redis missed a reservation's timeout in every round");
 }
 
 #[tokio::test]
