@@ -7,6 +7,7 @@
 mod env;
 mod limits;
 mod metrics;
+mod websockets;
 mod otel;
 mod raw;
 
@@ -19,6 +20,7 @@ use ipnet::IpNet;
 
 pub use limits::Limits;
 pub use metrics::MetricsConfig;
+pub use websockets::WebSocketsConfig;
 pub use otel::OtelConfig;
 pub use raw::RawConfig;
 
@@ -40,6 +42,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// OpenTelemetry export and sampling (docs/observability.md).
     pub otel: OtelConfig,
+    /// The bounds of a WebSocket session (docs/websockets.md).
+    pub websockets: WebSocketsConfig,
     /// Prices that override or extend the bundled table: provider → model → USD per million.
     pub pricing: crate::pricing::PriceOverrides,
     /// Where the key that encrypts stored provider keys comes from (docs/keys.md).

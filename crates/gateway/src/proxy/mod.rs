@@ -31,6 +31,7 @@ mod dns;
 mod execute;
 mod failure;
 mod policy;
+mod realtime;
 mod relay;
 mod retry;
 // Log records.
@@ -41,6 +42,7 @@ pub use client::UpstreamClients;
 pub use client_ip::client_ip;
 pub use compat::speaks_anthropic;
 pub use handler::proxy;
+pub use realtime::{Sessions, open_sessions};
 pub use options::{CustomCost, RequestOptions, validate_metadata};
 pub use path::{ProxyPath, is_compat, parse as parse_path};
 
