@@ -7,9 +7,9 @@
 mod env;
 mod limits;
 mod metrics;
-mod websockets;
 mod otel;
 mod raw;
+mod websockets;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -20,9 +20,9 @@ use ipnet::IpNet;
 
 pub use limits::Limits;
 pub use metrics::MetricsConfig;
-pub use websockets::WebSocketsConfig;
 pub use otel::OtelConfig;
 pub use raw::RawConfig;
+pub use websockets::WebSocketsConfig;
 
 /// The validated configuration the rest of the gateway runs on.
 #[derive(Debug, Clone)]

@@ -42,9 +42,9 @@ pub use client::UpstreamClients;
 pub use client_ip::client_ip;
 pub use compat::speaks_anthropic;
 pub use handler::proxy;
-pub use realtime::{Sessions, open_sessions};
 pub use options::{CustomCost, RequestOptions, validate_metadata};
 pub use path::{ProxyPath, is_compat, parse as parse_path};
+pub use realtime::{Sessions, open_sessions};
 
 /// 1-64 characters of `[a-z0-9_-]`.
 pub fn is_gateway_id(id: &str) -> bool {

@@ -168,10 +168,8 @@ mod tests {
     #[test]
     fn the_accept_key_is_rfc_6455s() {
         // RFC 6455 §1.3's example.
-        let response = switching_protocols(
-            &HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="),
-            None,
-        );
+        let response =
+            switching_protocols(&HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="), None);
         assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
         assert_eq!(
             response.headers()[header::SEC_WEBSOCKET_ACCEPT],

@@ -43,8 +43,8 @@ use super::record::{RequestLog, write_begin};
 use crate::budgets::{BudgetPlan, RequestFacts, TokenCharge};
 use crate::error::{ErrorCode, GatewayError};
 use crate::state::AppState;
-pub(super) use relay::Summary;
 use relay::Limits;
+pub(super) use relay::Summary;
 use upstream::{ConnectError, Target};
 use usage::SessionUsage;
 
@@ -97,13 +97,8 @@ pub(super) async fn open(
         route_charges: Vec::new(),
     };
     let options = &ctx.options;
-    let (mut record, mut begin) = RequestLog::for_call(
-        ctx,
-        &call,
-        options,
-        ctx.log_id,
-        options.event_id.clone(),
-    );
+    let (mut record, mut begin) =
+        RequestLog::for_call(ctx, &call, options, ctx.log_id, options.event_id.clone());
     // The model is the URL's (`?model=`), not a body's: a session has none.
     if record.model.is_none()
         && let Some(model) = query_model(query)
@@ -229,7 +224,7 @@ pub(super) async fn open(
     let answer_headers = answer.headers().clone();
     // The slot moves into the session and is given back when it ends.
     state.tasks().spawn(async move {
-        let client = match on_upgrade.await {
+        let mut client = match on_upgrade.await {
             Ok(upgraded) => {
                 WebSocketStream::from_raw_socket(
                     TokioIo::new(upgraded),
@@ -245,19 +240,22 @@ pub(super) async fn open(
                 return;
             }
         };
+        let mut upstream = upstream;
         let mut usage = SessionUsage::new(usage_format);
         let summary = relay::run(
-            client,
-            upstream,
+            &mut client,
+            &mut upstream,
             limits,
             slot.closing.clone(),
             &mut usage,
         )
         .await;
+        // The row is durable before either socket closes, as an HTTP response's end record
+        // is before its last byte.
         record
             .finish_session(summary, usage.usage, &answer_headers)
             .await;
-        drop(slot);
+        drop((client, upstream, slot));
     });
     Ok(handshake::switching_protocols(&key, agreed.as_ref()))
 }
@@ -313,7 +311,9 @@ fn budget_plan(
 fn query_model(query: Option<&str>) -> Option<String> {
     query?.split('&').find_map(|pair| {
         let value = pair.strip_prefix("model=")?;
-        let decoded = percent_encoding::percent_decode_str(value).decode_utf8().ok()?;
+        let decoded = percent_encoding::percent_decode_str(value)
+            .decode_utf8()
+            .ok()?;
         (!decoded.is_empty() && decoded.len() <= 256).then(|| decoded.into_owned())
     })
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message};
@@ -111,10 +112,11 @@ enum Event {
 }
 
 /// Relays until either side closes or a bound ends the session; usage is read from the
-/// provider's text messages into `usage`.
+/// provider's text messages into `usage`. The sockets are the caller's, so it can write the
+/// session's row before they close.
 pub async fn run<C, U>(
-    mut client: WebSocketStream<C>,
-    mut upstream: WebSocketStream<U>,
+    client: &mut WebSocketStream<C>,
+    upstream: &mut WebSocketStream<U>,
     limits: Limits,
     closing: CancellationToken,
     usage: &mut SessionUsage,
@@ -146,21 +148,21 @@ where
                 summary.close_reason = reason.to_owned();
                 summary.closed_by = ClosedBy::Gateway;
                 tokio::join!(
-                    close(&mut client, Some(code), reason),
-                    close(&mut upstream, Some(code), reason)
+                    close(client, Some(code), reason),
+                    close(upstream, Some(code), reason)
                 );
                 return summary;
             }
             Event::Ping => {
                 let (to_client, to_upstream) = tokio::join!(
-                    send(&mut client, Message::Ping(Bytes::new()), limits.idle),
-                    send(&mut upstream, Message::Ping(Bytes::new()), limits.idle)
+                    send(client, Message::Ping(Bytes::new()), limits.idle),
+                    send(upstream, Message::Ping(Bytes::new()), limits.idle)
                 );
                 if let Err(error) = to_client {
-                    return client_lost(summary, &mut upstream, &error).await;
+                    return client_lost(summary, upstream, &error).await;
                 }
                 if let Err(error) = to_upstream {
-                    return upstream_lost(summary, &mut client, &error).await;
+                    return upstream_lost(summary, client, &error).await;
                 }
             }
             Event::FromClient(message) => match message {
@@ -168,19 +170,19 @@ where
                     summary.messages_in += 1;
                     summary.bytes_in += payload_len(&message);
                     idle.as_mut().reset(monotonic_now() + limits.idle);
-                    if let Err(error) = send(&mut upstream, message, limits.idle).await {
-                        return upstream_lost(summary, &mut client, &error).await;
+                    if let Err(error) = send(upstream, message, limits.idle).await {
+                        return upstream_lost(summary, client, &error).await;
                     }
                 }
                 Some(Ok(Message::Close(frame))) => {
                     record_close(&mut summary, frame.as_ref(), ClosedBy::Client);
-                    pass_close(&mut client, &mut upstream, frame).await;
+                    pass_close(client, upstream, frame).await;
                     return summary;
                 }
                 Some(Ok(_)) => {}
-                Some(Err(error)) => return client_failed(summary, &mut client, &mut upstream, &error).await,
+                Some(Err(error)) => return client_failed(summary, client, upstream, &error).await,
                 None => {
-                    return client_lost(summary, &mut upstream, &WsError::ConnectionClosed).await;
+                    return client_lost(summary, upstream, &WsError::ConnectionClosed).await;
                 }
             },
             Event::FromUpstream(message) => match message {
@@ -195,21 +197,21 @@ where
                         usage.observe(text.as_str());
                     }
                     idle.as_mut().reset(monotonic_now() + limits.idle);
-                    if let Err(error) = send(&mut client, message, limits.idle).await {
-                        return client_lost(summary, &mut upstream, &error).await;
+                    if let Err(error) = send(client, message, limits.idle).await {
+                        return client_lost(summary, upstream, &error).await;
                     }
                 }
                 Some(Ok(Message::Close(frame))) => {
                     record_close(&mut summary, frame.as_ref(), ClosedBy::Upstream);
-                    pass_close(&mut upstream, &mut client, frame).await;
+                    pass_close(upstream, client, frame).await;
                     return summary;
                 }
                 Some(Ok(_)) => {}
                 Some(Err(error)) => {
-                    return upstream_failed(summary, &mut upstream, &mut client, &error).await;
+                    return upstream_failed(summary, upstream, client, &error).await;
                 }
                 None => {
-                    return upstream_lost(summary, &mut client, &WsError::ConnectionClosed).await;
+                    return upstream_lost(summary, client, &WsError::ConnectionClosed).await;
                 }
             },
         }
@@ -277,7 +279,11 @@ where
 
 /// One message to one leg, within `limit` (a reader that takes nothing for that long ends the
 /// session rather than hold it open).
-async fn send<S>(ws: &mut WebSocketStream<S>, message: Message, limit: Duration) -> Result<(), WsError>
+async fn send<S>(
+    ws: &mut WebSocketStream<S>,
+    message: Message,
+    limit: Duration,
+) -> Result<(), WsError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -291,7 +297,11 @@ where
 }
 
 /// The client's connection ended without a close: the provider is told it went away.
-async fn client_lost<U>(mut summary: Summary, upstream: &mut WebSocketStream<U>, error: &WsError) -> Summary
+async fn client_lost<U>(
+    mut summary: Summary,
+    upstream: &mut WebSocketStream<U>,
+    error: &WsError,
+) -> Summary
 where
     U: AsyncRead + AsyncWrite + Unpin,
 {
@@ -303,7 +313,11 @@ where
 }
 
 /// The provider's connection ended without a close: the client gets 1011.
-async fn upstream_lost<C>(mut summary: Summary, client: &mut WebSocketStream<C>, error: &WsError) -> Summary
+async fn upstream_lost<C>(
+    mut summary: Summary,
+    client: &mut WebSocketStream<C>,
+    error: &WsError,
+) -> Summary
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
@@ -367,6 +381,8 @@ where
 /// UTF-8 error: 1002/1007); `None` when its connection simply failed.
 fn failure_code(error: &WsError) -> Option<u16> {
     match error {
+        // The connection ended without a close: lost, not a broken rule.
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
         WsError::Capacity(_) => Some(TOO_BIG),
         WsError::Protocol(_) => Some(1002),
         WsError::Utf8(_) => Some(1007),

@@ -9,9 +9,9 @@ use http::{HeaderMap, HeaderValue, header};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Error as WsError;
 
 /// The byte stream under an upstream session: plain TCP or TLS over it.
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -91,8 +91,7 @@ pub async fn connect(
     let io = tokio::time::timeout(target.connect_timeout, open(&host, port, tls))
         .await
         .map_err(|_| ConnectError::TimedOut)??;
-    let handshake =
-        tokio_tungstenite::client_async_with_config(request, io, Some(target.config));
+    let handshake = tokio_tungstenite::client_async_with_config(request, io, Some(target.config));
     match tokio::time::timeout(target.answer_timeout, handshake).await {
         Err(_) => Err(ConnectError::TimedOut),
         Ok(Ok(opened)) => Ok(opened),

@@ -31,10 +31,14 @@ impl SessionUsage {
             return;
         }
         let found = match self.format {
-            UsageFormat::Gemini => {
-                text.contains("\"usageMetadata\"").then(|| gemini(text)).flatten()
-            }
-            _ => text.contains("response.done").then(|| openai(text)).flatten(),
+            UsageFormat::Gemini => text
+                .contains("\"usageMetadata\"")
+                .then(|| gemini(text))
+                .flatten(),
+            _ => text
+                .contains("response.done")
+                .then(|| openai(text))
+                .flatten(),
         };
         if let Some(found) = found {
             let total = self.usage.get_or_insert_with(Usage::default);
@@ -107,7 +111,9 @@ mod tests {
     #[test]
     fn gemini_turns_are_summed() {
         let mut session = SessionUsage::new(UsageFormat::Gemini);
-        session.observe(r#"{"serverContent":{},"usageMetadata":{"promptTokenCount":7,"responseTokenCount":3}}"#);
+        session.observe(
+            r#"{"serverContent":{},"usageMetadata":{"promptTokenCount":7,"responseTokenCount":3}}"#,
+        );
         let usage = session.usage.unwrap();
         assert_eq!((usage.input_tokens, usage.output_tokens), (7, 3));
     }
