@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
         assert_eq!(
             response.headers()[header::SEC_WEBSOCKET_ACCEPT],
-            "s3pPLMBiTxaQ9kxGzzo9tZHnnxk="
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
     }
 }
