@@ -202,7 +202,8 @@ async fn a_realtime_session_is_relayed_both_ways_and_logged_with_its_usage_and_c
     assert_eq!(summary["messages_in"], 4);
     // session.created, the echo, the binary echo, two deltas and two response.done.
     assert_eq!(summary["messages_out"], 7);
-    assert_eq!(summary["bytes_in"].as_u64().unwrap() > 5, true);
+    // hello (5 bytes), the binary message (4) and the two events.
+    assert!(summary["bytes_in"].as_u64().unwrap() > 9);
     assert_eq!(summary["close_code"], 1000);
     assert_eq!(summary["close_reason"], "bye");
     assert_eq!(summary["closed_by"], "client");
