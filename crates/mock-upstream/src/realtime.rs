@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 
 /// Whether a request asks for a WebSocket.
 pub(crate) fn is_upgrade(parts: &Parts) -> bool {
@@ -68,8 +68,16 @@ pub(crate) fn accept(parts: &mut Parts) -> Response {
     )]
     tokio::spawn(async move {
         if let Ok(upgraded) = on_upgrade.await {
-            let ws =
-                WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+            // Small buffers, so a test holding many idle sessions measures the gateway's.
+            let config = WebSocketConfig::default()
+                .read_buffer_size(4096)
+                .write_buffer_size(0);
+            let ws = WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                Some(config),
+            )
+            .await;
             session(ws, model).await;
         }
     });
