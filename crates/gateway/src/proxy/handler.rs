@@ -88,7 +88,7 @@ async fn serve(state: &AppState, arrival: Arrival, request: Request) -> Response
         }
         false => None,
     };
-    let route = match route(&parts.uri, &parts.method) {
+    let route = match route(&parts.uri, &parts.method, on_upgrade.is_some()) {
         Ok(route) => route,
         Err(error) => return error.into_response(),
     };
@@ -149,13 +149,18 @@ fn begin_trace(ctx: &RequestContext<'_>, parts: &Parts) -> Option<std::sync::Arc
     Some(trace)
 }
 
-fn route<'p>(uri: &'p http::Uri, method: &Method) -> Result<Route<'p>, GatewayError> {
+/// `upgrading`: a WebSocket upgrade (a `GET`), which the universal endpoint also serves.
+fn route<'p>(
+    uri: &'p http::Uri,
+    method: &Method,
+    upgrading: bool,
+) -> Result<Route<'p>, GatewayError> {
     let raw_path = uri.path();
     let Some(universal) = path::parse_universal(raw_path) else {
         return path::parse(raw_path).map(Route::Provider);
     };
     let (account, gateway) = universal?;
-    if method != Method::POST {
+    if method != Method::POST && !upgrading {
         return Err(GatewayError::new(
             ErrorCode::InvalidPath,
             "The universal endpoint takes POST",
@@ -192,10 +197,12 @@ async fn upgrade(
         Route::Provider(target) if target.provider != "compat" => {
             realtime::open(ctx, parts, target, on_upgrade).await
         }
-        _ => Err(GatewayError::new(
+        Route::Universal { .. } => realtime::open_universal(ctx, parts, on_upgrade).await,
+        Route::Provider(_) => Err(GatewayError::new(
             ErrorCode::InvalidPath,
-            "WebSocket sessions are served on provider routes: \
-             /v1/{account}/{gateway}/{provider}/{path...}",
+            "WebSocket sessions are served on provider routes \
+             (/v1/{account}/{gateway}/{provider}/{path...}) and the universal endpoint \
+             (/v1/{account}/{gateway})",
         )),
     }
 }

@@ -501,3 +501,100 @@ async fn a_thousand_idle_sessions_stay_open_in_bounded_memory() {
         assert_eq!(next_json(ws).await["type"], "mock.echo");
     }
 }
+
+fn create(event_id: &str, stream: bool) -> Value {
+    json!({
+        "type": "universal.create",
+        "request": {
+            "eventId": event_id,
+            "provider": "openai",
+            "endpoint": "chat/completions",
+            "headers": {"authorization": "Bearer sk-provider", "content-type": "application/json"},
+            "query": crate::support::chat_body(stream),
+        }
+    })
+}
+
+#[tokio::test]
+async fn the_universal_api_over_one_socket_multiplexes_requests_and_streams() {
+    let gw = TestGateway::start().await;
+    let (mut ws, answer) = connect(&gw, "/v1/local/default", &[]).await.unwrap();
+    assert_eq!(answer.status(), 101);
+    // Two requests at once, one streamed: their events are told apart by eventId.
+    send_json(&mut ws, create("plain", false)).await;
+    send_json(&mut ws, create("streamed", true)).await;
+    let (mut plain, mut streamed_created, mut chunks, mut done) = (None, None, 0, None);
+    while plain.is_none() || done.is_none() {
+        let event = next_json(&mut ws).await;
+        match (
+            event["type"].as_str().unwrap(),
+            event["metadata"]["eventId"].as_str().unwrap(),
+        ) {
+            ("universal.created", "plain") => plain = Some(event),
+            ("universal.created", "streamed") => {
+                assert!(event.get("response").is_none(), "{event}");
+                streamed_created = Some(event);
+            }
+            ("universal.stream", "streamed") => {
+                assert!(streamed_created.is_some(), "created comes first");
+                assert_eq!(event["response"]["object"], "chat.completion.chunk");
+                chunks += 1;
+            }
+            ("universal.done", "streamed") => done = Some(event),
+            other => panic!("unexpected {other:?}: {event}"),
+        }
+    }
+    let plain = plain.unwrap();
+    assert_eq!(plain["response"]["object"], "chat.completion");
+    assert_eq!(plain["metadata"]["status"], 200);
+    assert_eq!(plain["metadata"]["step"], "0");
+    assert!(chunks >= 2, "{chunks} chunks");
+    let done = done.unwrap();
+    assert!(
+        done["metadata"]["contentType"]
+            .as_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+
+    // Each request is a row of its own, with the client's eventId.
+    for event in [&plain, &done] {
+        let id = event["metadata"]["logId"].as_str().unwrap();
+        let row = gw.log_row("default", id).await.expect("a row per request");
+        assert_eq!(row.provider, "openai");
+        assert_eq!(row.status_code, Some(200));
+        assert_eq!(
+            row.event_id.as_deref(),
+            event["metadata"]["eventId"].as_str()
+        );
+    }
+    let plain_row = gw
+        .log_row("default", plain["metadata"]["logId"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert!(plain_row.tokens_out.unwrap() > 0);
+
+    // A malformed message gets an error event, and the socket still serves.
+    ws.send(Message::text("not json")).await.unwrap();
+    let error = next_json(&mut ws).await;
+    assert_eq!(error["type"], "error");
+    send_json(
+        &mut ws,
+        json!({"type": "universal.create", "request": {"eventId": "bad", "provider": "openai"}}),
+    )
+    .await;
+    let refused = next_json(&mut ws).await;
+    assert_eq!(refused["type"], "universal.created");
+    assert_eq!(refused["metadata"]["status"], 400);
+    assert_eq!(gateway_error_code(&refused["response"]), 2014);
+    send_json(&mut ws, create("again", false)).await;
+    let again = next_json(&mut ws).await;
+    assert_eq!(
+        (
+            again["type"].as_str(),
+            again["metadata"]["eventId"].as_str()
+        ),
+        (Some("universal.created"), Some("again"))
+    );
+    ws.close(None).await.unwrap();
+}

@@ -16,6 +16,7 @@
 mod handshake;
 mod relay;
 mod sessions;
+mod universal;
 mod upstream;
 mod usage;
 
@@ -62,20 +63,8 @@ pub(super) async fn open(
 ) -> Result<Response, GatewayError> {
     let state = ctx.state;
     let key = handshake::client_key(&parts.headers)?;
-    let on_upgrade = on_upgrade.ok_or_else(|| {
-        GatewayError::new(
-            ErrorCode::InvalidHeader,
-            "Invalid WebSocket handshake: this connection cannot be upgraded (WebSocket \
-             sessions need HTTP/1.1)",
-        )
-    })?;
-    let slot = state.sessions().admit().ok_or_else(|| {
-        GatewayError::new(
-            ErrorCode::Overloaded,
-            "Overloaded: this instance has as many WebSocket sessions open as \
-             [websockets] max_sessions allows",
-        )
-    })?;
+    let on_upgrade = on_upgrade.ok_or_else(not_upgradable)?;
+    let slot = state.sessions().admit().ok_or_else(at_session_bound)?;
     let provider = state.providers().named(target.provider)?;
     let query = parts.uri.query();
     let mut upstream_headers = upstream_request_headers(&parts.headers);
@@ -166,12 +155,7 @@ pub(super) async fn open(
     }
     ctx.dispatched.store(true, Ordering::Relaxed);
     let settings = &state.config().websockets;
-    let ws_config = WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(0)
-        .max_write_buffer_size(settings.max_message_bytes.saturating_mul(2))
-        .max_message_size(Some(settings.max_message_bytes))
-        .max_frame_size(Some(settings.max_message_bytes));
+    let ws_config = ws_config(settings);
     let opened = upstream::connect(Target {
         http_url: &call.url,
         headers: upstream_headers,
@@ -258,6 +242,95 @@ pub(super) async fn open(
         drop((client, upstream, slot));
     });
     Ok(handshake::switching_protocols(&key, agreed.as_ref()))
+}
+
+/// Opens the universal endpoint's socket (universal.rs) for an admitted upgrade on
+/// `/v1/{account}/{gateway}`: each `universal.create` on it is then admitted, planned and
+/// executed as a `POST` there would be.
+pub(super) async fn open_universal(
+    ctx: &RequestContext<'_>,
+    parts: &Parts,
+    on_upgrade: Option<OnUpgrade>,
+) -> Result<Response, GatewayError> {
+    let state = ctx.state;
+    let key = handshake::client_key(&parts.headers)?;
+    let on_upgrade = on_upgrade.ok_or_else(not_upgradable)?;
+    let slot = state.sessions().admit().ok_or_else(at_session_bound)?;
+    // Each request is admitted with the handshake's headers (its credentials and `cf-aig-*`
+    // options), without the connection's own.
+    let mut headers = HeaderMap::new();
+    for (name, value) in &upstream_request_headers(&parts.headers) {
+        if !name.as_str().starts_with("sec-websocket-") {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    for (name, value) in &parts.headers {
+        if name.as_str().starts_with("cf-aig-") {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    // Admission took a run token out of a key slot; each request is admitted again with it.
+    if let Some(token) = &ctx.options.gateway_token
+        && !headers.contains_key("cf-aig-authorization")
+        && let Ok(value) = http::HeaderValue::from_str(&format!("Bearer {token}"))
+    {
+        headers.insert("cf-aig-authorization", value);
+    }
+    let requests = universal::SocketRequests {
+        state: state.clone(),
+        gateway: ctx.gateway.clone(),
+        headers,
+        peer: parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|connected| connected.0),
+        uri: parts.uri.clone(),
+    };
+    let settings = &state.config().websockets;
+    let config = ws_config(settings);
+    let idle = settings.idle_timeout;
+    state.tasks().spawn(async move {
+        if let Ok(upgraded) = on_upgrade.await {
+            let ws = WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                Some(config),
+            )
+            .await;
+            universal::serve(ws, requests, slot.closing.clone(), idle).await;
+        }
+        drop(slot);
+    });
+    let protocol = handshake::offered_protocols(&parts.headers)
+        .first()
+        .and_then(|first| http::HeaderValue::from_str(first).ok());
+    Ok(handshake::switching_protocols(&key, protocol.as_ref()))
+}
+
+/// The frame codec's bounds for a session's sockets.
+fn ws_config(settings: &crate::config::WebSocketsConfig) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .max_write_buffer_size(settings.max_message_bytes.saturating_mul(2))
+        .max_message_size(Some(settings.max_message_bytes))
+        .max_frame_size(Some(settings.max_message_bytes))
+}
+
+fn not_upgradable() -> GatewayError {
+    GatewayError::new(
+        ErrorCode::InvalidHeader,
+        "Invalid WebSocket handshake: this connection cannot be upgraded (WebSocket \
+         sessions need HTTP/1.1)",
+    )
+}
+
+fn at_session_bound() -> GatewayError {
+    GatewayError::new(
+        ErrorCode::Overloaded,
+        "Overloaded: this instance has as many WebSocket sessions open as \
+         [websockets] max_sessions allows",
+    )
 }
 
 /// The provider refused the handshake (its 401, 404, 429, …): the client gets its answer as
