@@ -288,7 +288,11 @@ pub(super) async fn open_universal(
     };
     let settings = &state.config().websockets;
     let config = ws_config(settings);
-    let idle = settings.idle_timeout;
+    let limits = Limits {
+        idle: settings.idle_timeout,
+        max_session: settings.max_session,
+        ping_interval: settings.ping_interval,
+    };
     state.tasks().spawn(async move {
         if let Ok(upgraded) = on_upgrade.await {
             let ws = WebSocketStream::from_raw_socket(
@@ -297,7 +301,7 @@ pub(super) async fn open_universal(
                 Some(config),
             )
             .await;
-            universal::serve(ws, requests, slot.closing.clone(), idle).await;
+            universal::serve(ws, requests, slot.closing.clone(), limits).await;
         }
         drop(slot);
     });

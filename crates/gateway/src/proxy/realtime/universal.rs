@@ -29,7 +29,7 @@ use super::super::context::{Arrival, RequestContext};
 use super::super::execute::execute;
 use super::super::headers::{CACHE_STATUS, LOG_ID, STEP};
 use super::super::{record, universal};
-use super::relay::GOING_AWAY;
+use super::relay::{GOING_AWAY, Limits};
 use crate::gateways::Gateway;
 use crate::state::AppState;
 
@@ -55,20 +55,34 @@ pub async fn serve<S>(
     mut ws: WebSocketStream<S>,
     requests: SocketRequests,
     closing: tokio_util::sync::CancellationToken,
-    idle: std::time::Duration,
+    limits: Limits,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let idle = limits.idle;
     let (events, mut outgoing) = mpsc::channel::<Value>(OUTGOING);
     let mut running = FuturesUnordered::new();
+    let started = crate::clock::monotonic_now();
+    let total = tokio::time::sleep_until(started + limits.max_session);
     let idle_timer = tokio::time::sleep(idle);
-    tokio::pin!(idle_timer);
+    let mut ping = tokio::time::interval_at(started + limits.ping_interval, limits.ping_interval);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(idle_timer, total);
     loop {
         tokio::select! {
             biased;
             () = closing.cancelled() => {
                 let _ = ws.close(Some(close_frame(GOING_AWAY, "tollgate: server shutting down"))).await;
                 break;
+            }
+            () = &mut total => {
+                let _ = ws.close(Some(close_frame(1008, "tollgate: session time limit reached"))).await;
+                break;
+            }
+            _ = ping.tick() => {
+                if ws.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
             }
             () = &mut idle_timer, if running.is_empty() => {
                 let _ = ws.close(Some(close_frame(1000, "tollgate: session idle"))).await;
