@@ -598,3 +598,49 @@ async fn the_universal_api_over_one_socket_multiplexes_requests_and_streams() {
     );
     ws.close(None).await.unwrap();
 }
+
+/// A measurement, not a check (`--ignored --nocapture`): round trips of a small message to the
+/// mock's echo, through the gateway and straight to the mock; the difference is the gateway's
+/// added latency for a frame each way.
+#[tokio::test]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+async fn measure_added_latency_per_relayed_frame() {
+    const ROUNDS: usize = 2000;
+    let gw = TestGateway::start().await;
+    let (mut through, _) = connect(&gw, REALTIME, &[("authorization", "Bearer sk-provider")])
+        .await
+        .unwrap();
+    let direct_url = format!("ws://{}/v1/realtime?model=gpt-realtime", gw.mock.addr());
+    let tcp = TcpStream::connect(gw.mock.addr()).await.unwrap();
+    let (mut direct, _) = tokio_tungstenite::client_async(direct_url, tcp)
+        .await
+        .unwrap();
+    let mut percentiles = Vec::new();
+    for ws in [&mut direct, &mut through] {
+        assert_eq!(next_json(ws).await["type"], "session.created");
+        let mut rounds = Vec::with_capacity(ROUNDS);
+        for _ in 0..ROUNDS {
+            let sent = tollgate_gateway::clock::monotonic_now();
+            ws.send(Message::text(
+                r#"{"type":"input_audio_buffer.append","audio":"AAAA"}"#,
+            ))
+            .await
+            .unwrap();
+            let _ = next(ws).await;
+            rounds.push(sent.elapsed());
+        }
+        rounds.sort();
+        percentiles.push((rounds[ROUNDS / 2], rounds[ROUNDS * 99 / 100]));
+    }
+    let (direct_p, through_p) = (percentiles[0], percentiles[1]);
+    println!(
+        "round trip p50/p99: direct {:?}/{:?}, through the gateway {:?}/{:?}; added per frame \
+         (half a round trip's difference) p50 {:?}, p99 {:?}",
+        direct_p.0,
+        direct_p.1,
+        through_p.0,
+        through_p.1,
+        through_p.0.saturating_sub(direct_p.0) / 2,
+        through_p.1.saturating_sub(direct_p.1) / 2,
+    );
+}
