@@ -106,3 +106,50 @@ def test_close_codes_pass_through(gateway):
         with pytest.raises(Exception):
             ws.recv()
         assert (ws.close_code, ws.close_reason) == (4001, "session expired")
+
+
+def test_universal_api_over_one_socket(gateway):
+    """Two requests on one socket, one streamed, told apart by eventId; a malformed message
+    gets an error event and the socket keeps serving."""
+
+    def create(event_id: str, stream: bool) -> str:
+        return json.dumps({
+            "type": "universal.create",
+            "request": {
+                "eventId": event_id,
+                "provider": "openai",
+                "endpoint": "chat/completions",
+                "headers": {"Authorization": f"Bearer {OPENAI_KEY}", "Content-Type": "application/json"},
+                "query": {
+                    "model": "gpt-4o-mini",
+                    "messages": [{"role": "user", "content": "Hello over a socket"}],
+                    "stream": stream,
+                },
+            },
+        })
+
+    url = gateway.url.replace("http://", "ws://", 1) + "/v1/local/default"
+    with connect(url) as ws:
+        ws.send(create("plain", False))
+        ws.send(create("streamed", True))
+        plain, chunks, done = None, [], None
+        while plain is None or done is None:
+            event = json.loads(ws.recv())
+            key = (event["type"], event["metadata"]["eventId"])
+            if key == ("universal.created", "plain"):
+                plain = event
+            elif key == ("universal.stream", "streamed"):
+                chunks.append(event["response"])
+            elif key == ("universal.done", "streamed"):
+                done = event
+            else:
+                assert key == ("universal.created", "streamed"), event
+        assert plain["response"]["object"] == "chat.completion"
+        assert chunks and all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
+        assert log_row(gateway, plain["metadata"]["logId"])["event_id"] == "plain"
+
+        ws.send("not json")
+        assert json.loads(ws.recv())["type"] == "error"
+        ws.send(create("again", False))
+        again = json.loads(ws.recv())
+        assert (again["type"], again["metadata"]["eventId"]) == ("universal.created", "again")
