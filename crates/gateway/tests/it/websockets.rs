@@ -644,3 +644,52 @@ async fn measure_added_latency_per_relayed_frame() {
         through_p.1.saturating_sub(direct_p.1) / 2,
     );
 }
+
+#[tokio::test]
+async fn the_session_bound_and_the_message_bound_hold() {
+    let gw = TestGateway::with_config(
+        "",
+        "[websockets]\nmax_sessions = 1\nmax_message_bytes = 1024\n",
+    )
+    .await;
+    let headers = [("authorization", "Bearer sk-provider")];
+    let (mut ws, answer) = connect(&gw, REALTIME, &headers).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "session.created");
+    // One session is the bound: the next is refused before the upgrade.
+    let refused = connect(&gw, REALTIME, &headers)
+        .await
+        .expect_err("at the bound");
+    let WsError::Http(response) = refused else {
+        panic!()
+    };
+    assert_eq!(response.status(), 503);
+    let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+    assert_eq!(gateway_error_code(&body), 2019);
+    // Too big a message closes the session with 1009; its place is given back.
+    ws.send(Message::text("x".repeat(2048))).await.unwrap();
+    let frame = closed_with(&mut ws).await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1009);
+    let summary_of = summary(&gw, "default", &log_id(&answer)).await;
+    assert_eq!(summary_of["close_code"], 1009);
+    assert_eq!(summary_of["closed_by"], "gateway");
+}
+
+#[tokio::test]
+async fn gemini_live_sessions_go_to_the_provider_path_with_the_key_redacted_in_the_row() {
+    let gw = TestGateway::start().await;
+    let path = "/v1/local/default/google-ai-studio/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent?key=AIza-secret";
+    let (mut ws, answer) = connect(&gw, path, &[]).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "session.created");
+    ws.send(Message::text("{\"setup\":{}}")).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "mock.echo");
+    ws.close(None).await.unwrap();
+    let _ = closed_with(&mut ws).await;
+    let handshake = gw.mock.requests().pop().unwrap();
+    assert_eq!(
+        handshake.path_and_query,
+        "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent?key=AIza-secret"
+    );
+    let row = gw.log_row("default", &log_id(&answer)).await.unwrap();
+    assert_eq!(row.provider, "google-ai-studio");
+    assert!(!row.path.contains("AIza-secret"), "{}", row.path);
+}
