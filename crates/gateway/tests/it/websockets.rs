@@ -693,3 +693,48 @@ async fn gemini_live_sessions_go_to_the_provider_path_with_the_key_redacted_in_t
     assert_eq!(row.provider, "google-ai-studio");
     assert!(!row.path.contains("AIza-secret"), "{}", row.path);
 }
+
+#[tokio::test]
+async fn a_scoped_run_token_opens_only_the_models_it_allows() {
+    let gw = TestGateway::start().await;
+    gw.create_gateway(json!({"id": "scoped", "authentication": true}))
+        .await;
+    let (status, created) = gw
+        .admin(
+            Method::POST,
+            "/accounts/local/ai-gateway/tokens",
+            Some(json!({"name": "realtime-only", "providers": ["openai"], "models": ["gpt-realtime"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let token = created["result"]["token"].as_str().unwrap().to_owned();
+    let protocols = format!("realtime, cf-aig-authorization.{token}");
+    let headers = [
+        ("sec-websocket-protocol", protocols.as_str()),
+        ("authorization", "Bearer sk-provider"),
+    ];
+    let (mut ws, _) = connect(
+        &gw,
+        "/v1/local/scoped/openai/realtime?model=gpt-realtime",
+        &headers,
+    )
+    .await
+    .unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "session.created");
+    let before = gw.mock.request_count();
+    let refused = connect(
+        &gw,
+        "/v1/local/scoped/openai/realtime?model=gpt-realtime-mini",
+        &headers,
+    )
+    .await
+    .expect_err("another model");
+    let WsError::Http(response) = refused else {
+        panic!()
+    };
+    assert_eq!(response.status(), 403);
+    let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+    assert_eq!(gateway_error_code(&body), 2101);
+    assert_eq!(gw.mock.request_count(), before, "nothing went upstream");
+    ws.close(None).await.unwrap();
+}
