@@ -738,3 +738,32 @@ async fn a_scoped_run_token_opens_only_the_models_it_allows() {
     assert_eq!(gw.mock.request_count(), before, "nothing went upstream");
     ws.close(None).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_spent_budget_refuses_the_next_session() {
+    let gw = TestGateway::start().await;
+    gw.create_gateway(json!({
+        "id": "budgeted",
+        "spend_limits": {"rules": [{"id": "r1", "limit": 0.0001, "limitType": "cost", "window": 60, "technique": "fixed"}]},
+    }))
+    .await;
+    let path = "/v1/local/budgeted/openai/realtime?model=gpt-realtime";
+    let headers = [("authorization", "Bearer sk-provider")];
+    let (mut ws, answer) = connect(&gw, path, &headers).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "session.created");
+    send_json(&mut ws, json!({"type": "response.create"})).await;
+    let _delta = next_json(&mut ws).await;
+    assert_eq!(next_json(&mut ws).await["type"], "response.done");
+    ws.close(None).await.unwrap();
+    let _ = closed_with(&mut ws).await;
+    // The session's cost was settled when it ended, past the limit.
+    let row = gw.log_row("budgeted", &log_id(&answer)).await.unwrap();
+    assert!(row.cost.unwrap() > 0.0001, "{:?}", row.cost);
+    let refused = connect(&gw, path, &headers).await.expect_err("over budget");
+    let WsError::Http(response) = refused else {
+        panic!()
+    };
+    assert_eq!(response.status(), 429);
+    let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+    assert_eq!(gateway_error_code(&body), 2041);
+}
