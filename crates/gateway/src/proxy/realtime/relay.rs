@@ -133,8 +133,9 @@ where
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(total, idle);
     loop {
+        // Not biased: a client that always has a message ready must not starve the provider's
+        // direction (or the reverse).
         let event = tokio::select! {
-            biased;
             () = closing.cancelled() => Event::Stop(GOING_AWAY, "tollgate: server shutting down"),
             () = &mut total => Event::Stop(POLICY, "tollgate: session time limit reached"),
             () = &mut idle => Event::Stop(NORMAL, "tollgate: session idle"),
