@@ -487,6 +487,8 @@ async fn a_thousand_idle_sessions_stay_open_in_bounded_memory() {
         tollgate_gateway::proxy::open_sessions(&gw.state),
         SESSIONS + 1
     );
+    let open = format!("tollgate_websocket_sessions_open {}", SESSIONS + 1);
+    assert!(gw.metrics().await.contains(&open));
     // The whole process: the test's client sockets and the mock's sessions are in it too, so
     // this is an upper bound on the gateway's share.
     let per_session = rss_after.saturating_sub(rss_before) / SESSIONS as u64;
