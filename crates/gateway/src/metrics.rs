@@ -90,6 +90,8 @@ pub struct Readings {
     pub otel_spans_exported: u64,
     /// OpenTelemetry spans dropped (a full queue, a failed export), since start.
     pub otel_spans_dropped: u64,
+    /// WebSocket sessions open on this instance (docs/websockets.md).
+    pub websocket_sessions_open: usize,
 }
 
 /// The two text formats a scraper may ask for (docs/metrics.md).
@@ -372,6 +374,12 @@ impl Collector for ReadingsCollector {
                 "Log spool bytes not yet shipped to the store.",
                 Some(Unit::Bytes),
                 now.log_spool_bytes,
+            ),
+            (
+                "websocket_sessions_open",
+                "WebSocket sessions open on this instance.",
+                None,
+                now.websocket_sessions_open as u64,
             ),
         ];
         for (name, help, unit, value) in gauges {

@@ -115,12 +115,16 @@ async fn run(
                 let _ = stopped.wait_for(|stop| *stop).await;
             }))
     });
+    let sessions = state.clone();
     let main = serve(
         listener,
         state.clone(),
         app::router(state.clone()),
         async move {
             shutdown.await;
+            // WebSocket sessions close with 1001 at once; they end on the background tasks the
+            // server waits for below (docs/websockets.md).
+            sessions.sessions().close_all();
             let _ = stop.send(true);
         },
     );

@@ -52,6 +52,8 @@ struct Inner {
     telemetry: Telemetry,
     /// Background tasks that are not the log pipeline's; the server waits for them at shutdown.
     tasks: Tasks,
+    /// The WebSocket sessions open here (docs/websockets.md).
+    sessions: crate::proxy::Sessions,
     /// Gateways and tokens as mirrored from a shared store (`None` on SQLite, where memory is
     /// the store's only writer).
     mirror: Option<Arc<SharedMirror>>,
@@ -157,6 +159,7 @@ impl AppState {
             logs.instance_id(),
             &tasks,
         )?;
+        let sessions = crate::proxy::Sessions::new(config.websockets.max_sessions);
         let state = AppState {
             inner: Arc::new(Inner {
                 config,
@@ -176,6 +179,7 @@ impl AppState {
                 budgets,
                 policies: crate::policies::PolicyCache::default(),
                 telemetry,
+                sessions,
                 tasks,
                 mirror: mirror.as_ref().map(|(mirror, _, _)| mirror.clone()),
                 started_at,
@@ -269,6 +273,10 @@ impl AppState {
     }
     pub fn tasks(&self) -> &Tasks {
         &self.inner.tasks
+    }
+    /// The WebSocket sessions open on this instance (docs/websockets.md).
+    pub fn sessions(&self) -> &crate::proxy::Sessions {
+        &self.inner.sessions
     }
     /// Advances each time gateways and tokens were re-read from a shared store (never on
     /// SQLite).

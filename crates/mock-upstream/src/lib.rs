@@ -1,4 +1,5 @@
-//! A mock AI provider (OpenAI, Anthropic and Gemini wire formats) for tests and benchmarks.
+//! A mock AI provider (OpenAI, Anthropic and Gemini wire formats, and an OpenAI Realtime
+//! WebSocket) for tests and benchmarks.
 //!
 //! [`MockUpstream::start`] serves on an ephemeral loopback port until the handle is dropped.
 //! Every reply is deterministic (same request body → byte-identical response), so tests can
@@ -9,6 +10,7 @@ mod behavior;
 mod control;
 mod gemini;
 mod openai;
+mod realtime;
 mod record;
 mod reply;
 mod respond;

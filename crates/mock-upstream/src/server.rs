@@ -22,7 +22,7 @@ use crate::behavior::{Behavior, header_u64};
 use crate::record::{RecordedRequest, Recorder};
 use crate::reply::Ctx;
 use crate::respond;
-use crate::{anthropic, control, gemini, openai};
+use crate::{anthropic, control, gemini, openai, realtime};
 
 #[derive(Default)]
 pub(crate) struct Shared {
@@ -97,7 +97,9 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                     // No wall-clock `date` header: identical requests get byte-identical responses.
                     builder.http1().auto_date_header(false);
                     builder.http2().auto_date_header(false);
-                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                    let _ = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .await;
                 });
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -106,7 +108,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     if parts.uri.path().starts_with("/__mock/") {
         return control::handle(&shared, &parts, body).await;
     }
@@ -119,6 +121,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let behavior = shared
         .pop_behavior()
         .unwrap_or_else(|| Behavior::from_headers(&parts.headers));
+    // A WebSocket session (realtime.rs), unless a queued behavior refuses the handshake.
+    if realtime::is_upgrade(&parts) && behavior.status.is_none() {
+        return realtime::accept(&mut parts);
+    }
 
     if behavior.hang {
         std::future::pending::<()>().await;

@@ -9,6 +9,7 @@ mod limits;
 mod metrics;
 mod otel;
 mod raw;
+mod websockets;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -21,6 +22,7 @@ pub use limits::Limits;
 pub use metrics::MetricsConfig;
 pub use otel::OtelConfig;
 pub use raw::RawConfig;
+pub use websockets::WebSocketsConfig;
 
 /// The validated configuration the rest of the gateway runs on.
 #[derive(Debug, Clone)]
@@ -40,6 +42,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// OpenTelemetry export and sampling (docs/observability.md).
     pub otel: OtelConfig,
+    /// The bounds of a WebSocket session (docs/websockets.md).
+    pub websockets: WebSocketsConfig,
     /// Prices that override or extend the bundled table: provider → model → USD per million.
     pub pricing: crate::pricing::PriceOverrides,
     /// Where the key that encrypts stored provider keys comes from (docs/keys.md).

@@ -25,6 +25,7 @@ pub struct RawConfig {
     limits: super::limits::RawLimits,
     metrics: super::metrics::RawMetrics,
     otel: super::otel::RawOtel,
+    websockets: super::websockets::RawWebSockets,
     pricing: crate::pricing::PriceOverrides,
     secrets: RawSecrets,
 }
@@ -324,6 +325,7 @@ impl RawConfig {
         let limits = self.limits.validate(&mut problems);
         let metrics = self.metrics.validate(listen, &mut problems);
         let otel = self.otel.validate(&mut problems);
+        let websockets = self.websockets.validate(&mut problems);
 
         if !problems.is_empty() {
             return Err(problems);
@@ -366,6 +368,7 @@ impl RawConfig {
             limits,
             metrics,
             otel,
+            websockets,
             pricing: self.pricing,
             secrets,
         })

@@ -46,6 +46,7 @@ pub async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Respon
             redis_fallbacks: state.rate_limiter().redis_fallbacks(),
             otel_spans_exported: state.telemetry().counts().exported.load(Relaxed),
             otel_spans_dropped: state.telemetry().counts().dropped.load(Relaxed),
+            websocket_sessions_open: crate::proxy::open_sessions(&state),
         },
         format,
     );

@@ -15,7 +15,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::connect::{EgressConnector, TimedConnector};
+use http::Uri;
+use hyper_rustls::MaybeHttpsStream;
+use hyper_util::rt::TokioIo;
+
+use super::connect::{BoxError, EgressConnector, TimedConnector};
 use super::dns::Resolver;
 use crate::config::{Egress, UpstreamNet, UpstreamPool};
 
@@ -29,16 +33,36 @@ pub type UpstreamChunk = Result<Bytes, hyper::Error>;
 pub type UpstreamError = hyper_util::client::legacy::Error;
 
 type Connector = TimedConnector<hyper_rustls::HttpsConnector<EgressConnector>>;
+/// A connection opened outside the pool (a WebSocket session's), as tokio I/O.
+pub type SocketIo = TokioIo<MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>>;
 
 /// One pooled client; cheap to clone (the pool is shared).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct UpstreamClient {
     inner: Client<Connector, Full<Bytes>>,
+    /// The same lookup, egress and connect timeout, with TLS offering HTTP/1.1 only: a
+    /// WebSocket handshake is an HTTP/1.1 upgrade.
+    sockets: Connector,
+}
+
+impl std::fmt::Debug for UpstreamClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamClient").finish_non_exhaustive()
+    }
 }
 
 impl UpstreamClient {
     pub async fn send(&self, request: UpstreamRequest) -> Result<UpstreamResponse, UpstreamError> {
         self.inner.request(request).await
+    }
+
+    /// A connection to `http_url`'s host (TLS for `https`), for a protocol the pooled client
+    /// does not speak. Fails with [`ConnectTimedOut`] among its causes after the connect
+    /// timeout.
+    pub async fn open_socket(&self, http_url: Uri) -> Result<SocketIo, BoxError> {
+        tower::ServiceExt::oneshot(self.sockets.clone(), http_url)
+            .await
+            .map(TokioIo::new)
     }
 }
 
@@ -88,15 +112,22 @@ impl UpstreamClients {
         // `https://` URLs are handed to TLS below; the TCP connector must let them through.
         tcp.enforce_http(false);
         tcp.set_local_address(egress.bind);
+        let egress = EgressConnector::new(tcp, egress.proxy.as_deref())?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
+            .with_tls_config(tls.clone())
             .https_or_http()
             .enable_http1()
             .enable_http2()
-            .wrap_connector(EgressConnector::new(tcp, egress.proxy.as_deref())?);
+            .wrap_connector(egress.clone());
+        let http1_only = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(egress);
         // Covers the lookup, the TCP handshake, a proxy's handshake and TLS: a blackholed host
         // costs this, no more.
         let connector = TimedConnector::new(https, self.connect_timeout);
+        let sockets = TimedConnector::new(http1_only, self.connect_timeout);
         let inner = Client::builder(TokioExecutor::new())
             // Bounded so a burst of streams does not leave one idle connection per stream
             // behind (docs/configuration.md, `[server] upstream_pool_*`).
@@ -105,7 +136,7 @@ impl UpstreamClients {
             .pool_timer(hyper_util::rt::TokioTimer::new())
             .http2_adaptive_window(true)
             .build(connector);
-        Ok(UpstreamClient { inner })
+        Ok(UpstreamClient { inner, sockets })
     }
 }
 
@@ -135,7 +166,6 @@ mod tests {
     use std::net::SocketAddr;
 
     use http_body_util::BodyExt;
-    use hyper_util::rt::TokioIo;
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 

@@ -19,7 +19,7 @@ use tower::Service;
 
 use super::dns::Resolver;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// TCP to the provider, or to the proxy that reaches it.
 #[derive(Clone)]

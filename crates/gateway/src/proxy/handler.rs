@@ -11,6 +11,9 @@
 //! 4. plan        the route's upstream calls (provider, URL, headers, body), or its own answer
 //! 5. execute     per call: DLP on the request body (dlp.rs), log, cache, attempts with
 //!                retries, relay with the end record (and DLP on the response)
+//!    or session  a WebSocket upgrade on a provider route, after the same admission:
+//!                realtime/ (per-session checks, begin record, the provider's handshake,
+//!                101, the relay, one row when it ends)
 //! ```
 //!
 //! A new step is one module and one line here (or in [`super::admission`] / [`super::execute`]
@@ -28,7 +31,7 @@ use super::execute::execute;
 use super::headers::{EVENT_ID, LOG_ID, REQUEST_ID};
 use super::path::{self, ProxyPath};
 use super::record;
-use super::{compat, native, universal};
+use super::{compat, native, realtime, universal};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::bounds;
 use crate::otel::RequestTrace;
@@ -76,7 +79,16 @@ enum Route<'p> {
 
 async fn serve(state: &AppState, arrival: Arrival, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
-    let route = match route(&parts.uri, &parts.method) {
+    // A WebSocket upgrade (docs/websockets.md): its subprotocol credentials become headers
+    // here, so admission reads them as it reads any request's.
+    let on_upgrade = match realtime::is_upgrade(&parts.method, &parts.headers) {
+        true => {
+            realtime::take_protocol_credentials(&mut parts.headers);
+            Some(parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
+        }
+        false => None,
+    };
+    let route = match route(&parts.uri, &parts.method, on_upgrade.is_some()) {
         Ok(route) => route,
         Err(error) => return error.into_response(),
     };
@@ -97,7 +109,10 @@ async fn serve(state: &AppState, arrival: Arrival, request: Request) -> Response
     let admitted = admit(&mut ctx, &mut parts.headers, &parts.extensions).await;
     ctx.trace = begin_trace(&ctx, &parts);
     let result = match admitted {
-        Ok(()) => run(&mut ctx, &route, &parts, body).await,
+        Ok(()) => match on_upgrade {
+            Some(on_upgrade) => upgrade(&ctx, &route, &parts, on_upgrade).await,
+            None => run(&mut ctx, &route, &parts, body).await,
+        },
         Err(refused) => Err(refused),
     };
     let mut response = match result {
@@ -134,13 +149,18 @@ fn begin_trace(ctx: &RequestContext<'_>, parts: &Parts) -> Option<std::sync::Arc
     Some(trace)
 }
 
-fn route<'p>(uri: &'p http::Uri, method: &Method) -> Result<Route<'p>, GatewayError> {
+/// `upgrading`: a WebSocket upgrade (a `GET`), which the universal endpoint also serves.
+fn route<'p>(
+    uri: &'p http::Uri,
+    method: &Method,
+    upgrading: bool,
+) -> Result<Route<'p>, GatewayError> {
     let raw_path = uri.path();
     let Some(universal) = path::parse_universal(raw_path) else {
         return path::parse(raw_path).map(Route::Provider);
     };
     let (account, gateway) = universal?;
-    if method != Method::POST {
+    if method != Method::POST && !upgrading {
         return Err(GatewayError::new(
             ErrorCode::InvalidPath,
             "The universal endpoint takes POST",
@@ -163,6 +183,28 @@ async fn run(
         Route::Universal { .. } => universal::plan(ctx, parts, body).await?,
     };
     execute(ctx, plan).await
+}
+
+/// A WebSocket session (proxy/realtime/): on a provider route only; `on_upgrade` is `None`
+/// when the connection cannot switch protocols (HTTP/2).
+async fn upgrade(
+    ctx: &RequestContext<'_>,
+    route: &Route<'_>,
+    parts: &Parts,
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Result<Response, GatewayError> {
+    match route {
+        Route::Provider(target) if target.provider != "compat" => {
+            realtime::open(ctx, parts, target, on_upgrade).await
+        }
+        Route::Universal { .. } => realtime::open_universal(ctx, parts, on_upgrade).await,
+        Route::Provider(_) => Err(GatewayError::new(
+            ErrorCode::InvalidPath,
+            "WebSocket sessions are served on provider routes \
+             (/v1/{account}/{gateway}/{provider}/{path...}) and the universal endpoint \
+             (/v1/{account}/{gateway})",
+        )),
+    }
 }
 
 /// The provider label a request is counted under (docs/analytics.md): a configured provider's

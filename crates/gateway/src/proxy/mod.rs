@@ -26,12 +26,13 @@ mod answer;
 mod attempts;
 mod caching;
 mod client;
-mod connect;
+pub(crate) mod connect;
 mod dlp;
 mod dns;
 mod execute;
 mod failure;
 mod policy;
+mod realtime;
 mod relay;
 mod retry;
 // Log records.
@@ -46,6 +47,7 @@ pub use failure::innermost as deepest_cause;
 pub use handler::proxy;
 pub use options::{CustomCost, RequestOptions, validate_metadata};
 pub use path::{ProxyPath, is_compat, parse as parse_path};
+pub use realtime::{Sessions, open_sessions};
 
 /// 1-64 characters of `[a-z0-9_-]`.
 pub fn is_gateway_id(id: &str) -> bool {

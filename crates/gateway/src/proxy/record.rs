@@ -23,6 +23,10 @@ use crate::pricing::{TokenCounts, custom_cost};
 use crate::state::AppState;
 use crate::usage::{Extracted, UsageFormat};
 
+/// The response content type of a WebSocket session's row, whose body is the session's
+/// summary (docs/websockets.md): filter the logs by it to list sessions.
+pub const SESSION_CONTENT_TYPE: &str = "application/vnd.tollgate.websocket-session+json";
+
 /// A begin record and the request body's head it keeps.
 pub type Begin = (LogBegin, Vec<u8>);
 
@@ -383,6 +387,42 @@ impl RequestLog {
             // A total needs no token counts.
             (end.cost, end.custom_cost) = (Some(total), true);
         }
+    }
+
+    /// The end of a WebSocket session (docs/websockets.md): status 101, its duration, the
+    /// provider's bytes as the response size, the tokens its usage events reported, priced,
+    /// and as its response body the session's summary (messages and bytes each way, the close
+    /// code, who closed). `headers`: the provider's 101.
+    pub async fn finish_session(
+        &self,
+        summary: super::realtime::Summary,
+        usage: Option<crate::usage::Usage>,
+        headers: &HeaderMap,
+    ) {
+        let described = serde_json::json!({
+            "type": "websocket",
+            "messages_in": summary.messages_in,
+            "messages_out": summary.messages_out,
+            "bytes_in": summary.bytes_in,
+            "bytes_out": summary.bytes_out,
+            "close_code": summary.close_code,
+            "close_reason": summary.close_reason,
+            "closed_by": summary.closed_by.as_str(),
+        });
+        let mut end = self.relayed_end(101, Some(SESSION_CONTENT_TYPE.to_owned()), headers);
+        let body = RelayedBody {
+            size: summary.bytes_out,
+            ttfb_ms: summary.first_message_ms,
+            error: summary.error.as_deref(),
+            extracted: Extracted {
+                usage,
+                ..Extracted::default()
+            },
+        };
+        self.complete_relayed(&mut end, body);
+        end.response_head_complete = true;
+        self.record(end, described.to_string().into_bytes(), None)
+            .await;
     }
 
     /// The cost and whether it is the client's own (`cf-aig-custom-cost`).

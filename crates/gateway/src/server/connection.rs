@@ -69,10 +69,14 @@ impl Connection {
         };
         let stall = WriteStall::new();
         let tcp = StallWatchedIo::new(tcp, stall.clone());
-        // Upgrades are not served: no route uses them, and an `Upgrade` header on a request
-        // with a body must never switch the connection to another protocol (smuggling).
+        // Upgrades are served for WebSocket sessions only: hyper switches protocols only when
+        // the service answers 101, which the proxy does for a bodiless GET with a valid
+        // WebSocket handshake after admission (proxy/realtime/), never for a request with a
+        // body (smuggling). The upgraded session then lives on the state's tasks, bounded by
+        // `[websockets] max_sessions` rather than by this connection's slot.
         let io = TokioIo::new(ScannedIo::new(tcp, scan_limits, watch));
-        let connection = builder.serve_connection(io, TowerToHyperService::new(service));
+        let connection =
+            builder.serve_connection_with_upgrades(io, TowerToHyperService::new(service));
         let mut connection = std::pin::pin!(connection);
         // hyper's header timeout starts once it knows the protocol; this one also covers the
         // bytes it reads to find out, so a client trickling its first line is closed too.

@@ -556,8 +556,8 @@ async fn ambiguous_framing_is_refused_and_never_doubles_a_request() {
     assert_eq!(gw.mock.request_count(), 0);
 
     // Bare LF line ends (RFC 9112 §2.2 lets a server accept them; Tollgate re-frames what it
-    // sends upstream) and an Upgrade on a POST (upgrades are not served): each is exactly one
-    // request upstream, whose body is the one sent, with no Upgrade header.
+    // sends upstream) and an Upgrade on a POST (only a bodiless GET handshake is upgraded):
+    // each is exactly one request upstream, whose body is the one sent, with no Upgrade header.
     let accepted_once: Vec<String> = vec![
         post(CHAT, "", &body).replace("\r\n", "\n"),
         post(CHAT, "Upgrade: websocket\r\nConnection: Upgrade\r\n", &body),

@@ -44,3 +44,4 @@ mod tokens_limits;
 mod tokens_scope;
 mod universal;
 mod vertex;
+mod websockets;

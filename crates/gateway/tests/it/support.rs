@@ -198,6 +198,15 @@ credential_header = "x-llm-key"
     }
 }
 
+impl TestGateway {
+    /// Stops the server as SIGTERM does (graceful shutdown); the state stays readable.
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 impl Drop for TestGateway {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
