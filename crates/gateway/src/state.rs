@@ -57,6 +57,8 @@ struct Inner {
     mirror: Option<Arc<SharedMirror>>,
     /// When this instance started (the compat model list's `created`).
     started_at: jiff::Timestamp,
+    /// The MCP endpoint's service and upstream servers (docs/mcp.md).
+    mcp: crate::mcp::McpGateway,
 }
 
 /// Spool segments roll at this size; shipped segments are deleted whole.
@@ -157,6 +159,7 @@ impl AppState {
             logs.instance_id(),
             &tasks,
         )?;
+        let mcp = crate::mcp::McpGateway::new(&config.mcp_servers, config.server.max_body_bytes);
         let state = AppState {
             inner: Arc::new(Inner {
                 config,
@@ -179,6 +182,7 @@ impl AppState {
                 tasks,
                 mirror: mirror.as_ref().map(|(mirror, _, _)| mirror.clone()),
                 started_at,
+                mcp,
             }),
         };
         if let Some((mirror, completed, changes)) = mirror {
@@ -210,6 +214,9 @@ impl AppState {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+    pub fn mcp(&self) -> &crate::mcp::McpGateway {
+        &self.inner.mcp
     }
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store

@@ -27,6 +27,7 @@ pub struct RawConfig {
     otel: super::otel::RawOtel,
     pricing: crate::pricing::PriceOverrides,
     secrets: RawSecrets,
+    mcp_servers: Vec<super::mcp::RawMcpServer>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -324,6 +325,7 @@ impl RawConfig {
         let limits = self.limits.validate(&mut problems);
         let metrics = self.metrics.validate(listen, &mut problems);
         let otel = self.otel.validate(&mut problems);
+        let mcp_servers = super::mcp::validate(self.mcp_servers, &mut problems);
 
         if !problems.is_empty() {
             return Err(problems);
@@ -368,6 +370,7 @@ impl RawConfig {
             otel,
             pricing: self.pricing,
             secrets,
+            mcp_servers,
         })
     }
 }

@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderValue, Method};
 
-use super::admission::{admit, named_gateway};
+use super::admission::{admit, admit_identity, named_gateway};
 use super::context::{Arrival, RequestContext};
 use super::execute::execute;
 use super::headers::{EVENT_ID, LOG_ID, REQUEST_ID};
@@ -72,6 +72,8 @@ enum Route<'p> {
     Provider(ProxyPath<'p>),
     /// `POST /v1/{account}/{gateway}` with a list of steps.
     Universal { account: &'p str, gateway: &'p str },
+    /// `/v1/{account}/{gateway}/mcp`: the gateway's MCP endpoint (docs/mcp.md).
+    Mcp { account: &'p str, gateway: &'p str },
 }
 
 async fn serve(state: &AppState, arrival: Arrival, request: Request) -> Response {
@@ -87,6 +89,7 @@ async fn serve(state: &AppState, arrival: Arrival, request: Request) -> Response
             counted_provider(state, target.provider),
         ),
         Route::Universal { account, gateway } => (*account, *gateway, String::new()),
+        Route::Mcp { account, gateway } => (*account, *gateway, "mcp".to_owned()),
     };
     let gateway = match named_gateway(state, account, gateway).await {
         Ok(gateway) => gateway,
@@ -94,7 +97,11 @@ async fn serve(state: &AppState, arrival: Arrival, request: Request) -> Response
     };
     let mut ctx = RequestContext::new(state, arrival, gateway, provider);
     // Admission may take a run token out of the headers (sent where a provider key goes).
-    let admitted = admit(&mut ctx, &mut parts.headers, &parts.extensions).await;
+    let admitted = match route {
+        // Rate limits count its tool calls, not its HTTP requests (mcp/aggregate.rs).
+        Route::Mcp { .. } => admit_identity(&mut ctx, &mut parts.headers, &parts.extensions).await,
+        _ => admit(&mut ctx, &mut parts.headers, &parts.extensions).await,
+    };
     ctx.trace = begin_trace(&ctx, &parts);
     let result = match admitted {
         Ok(()) => run(&mut ctx, &route, &parts, body).await,
@@ -137,7 +144,14 @@ fn begin_trace(ctx: &RequestContext<'_>, parts: &Parts) -> Option<std::sync::Arc
 fn route<'p>(uri: &'p http::Uri, method: &Method) -> Result<Route<'p>, GatewayError> {
     let raw_path = uri.path();
     let Some(universal) = path::parse_universal(raw_path) else {
-        return path::parse(raw_path).map(Route::Provider);
+        let target = path::parse(raw_path)?;
+        if target.provider == "mcp" && target.provider_path.is_empty() {
+            return Ok(Route::Mcp {
+                account: target.account,
+                gateway: target.gateway,
+            });
+        }
+        return Ok(Route::Provider(target));
     };
     let (account, gateway) = universal?;
     if method != Method::POST {
@@ -161,6 +175,7 @@ async fn run(
         }
         Route::Provider(target) => native::plan(ctx, parts, target, body).await?,
         Route::Universal { .. } => universal::plan(ctx, parts, body).await?,
+        Route::Mcp { .. } => return Ok(crate::mcp::serve(ctx, parts.clone(), body).await),
     };
     execute(ctx, plan).await
 }
