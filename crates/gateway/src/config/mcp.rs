@@ -25,7 +25,6 @@ pub struct McpServerConfig {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct RawMcpServer {
     gateway: String,
     name: String,

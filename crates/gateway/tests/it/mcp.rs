@@ -51,13 +51,14 @@ impl ServerHandler for Upstream {
         Ok(ListToolsResult::with_all_items(vec![
             tool("echo"),
             tool("fail"),
+            tool("whoami"),
         ]))
     }
 
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let text = request
             .arguments
@@ -72,6 +73,23 @@ impl ServerHandler for Upstream {
             ))])
             .into()),
             "fail" => Ok(CallToolResult::error(vec![Content::text("it failed")]).into()),
+            // What reached this server: its configured credential, and no client credential.
+            "whoami" => {
+                let parts = context.extensions.get::<http::request::Parts>().unwrap();
+                let header = |name: &str| {
+                    parts
+                        .headers
+                        .get(name)
+                        .map_or("-", |v| v.to_str().unwrap())
+                        .to_owned()
+                };
+                Ok(CallToolResult::success(vec![Content::text(format!(
+                    "{} {}",
+                    header("authorization"),
+                    header("cf-aig-authorization")
+                ))])
+                .into())
+            }
             other => Err(ErrorData::invalid_params(format!("no tool {other}"), None)),
         }
     }
@@ -119,6 +137,11 @@ struct Setup {
 /// A test gateway whose gateway `tools` has servers `alpha` and `beta` (running) and `gamma`
 /// (stopped); `authentication` as given.
 async fn setup(authentication: bool) -> Setup {
+    setup_with(json!({"authentication": authentication})).await
+}
+
+/// [`setup`] with the gateway's settings (its id and log collection added).
+async fn setup_with(mut settings: Value) -> Setup {
     let (alpha, stop_alpha) = start_upstream(Upstream { name: "alpha" }).await;
     let (beta, stop_beta) = start_upstream(Upstream { name: "beta" }).await;
     let gamma = stopped_upstream().await;
@@ -143,10 +166,9 @@ url = "{beta}"
 "#
     );
     let gw = TestGateway::with_config("", &sections).await;
-    gw.create_gateway(
-        json!({"id": "tools", "authentication": authentication, "collect_logs": true}),
-    )
-    .await;
+    settings["id"] = json!("tools");
+    settings["collect_logs"] = json!(true);
+    gw.create_gateway(settings).await;
     Setup {
         gw,
         _stops: vec![stop_alpha, stop_beta],
@@ -209,7 +231,14 @@ async fn tools_of_every_running_server_are_listed_namespaced_and_calls_are_route
     // gamma is down: left out, the others listed.
     assert_eq!(
         tool_names(&client).await,
-        ["alpha__echo", "alpha__fail", "beta__echo", "beta__fail"]
+        [
+            "alpha__echo",
+            "alpha__fail",
+            "alpha__whoami",
+            "beta__echo",
+            "beta__fail",
+            "beta__whoami"
+        ]
     );
     let alpha = client.call_tool(call("alpha__echo", "hi")).await.unwrap();
     assert_eq!(text_of(&alpha), "alpha: hi");
@@ -349,8 +378,11 @@ async fn the_endpoint_is_authenticated_like_model_routes() {
     let client = client(gw, Some(token)).await;
     assert_eq!(
         tool_names(&client).await,
-        ["alpha__echo", "alpha__fail", "beta__echo"]
+        ["alpha__echo", "alpha__fail", "alpha__whoami", "beta__echo"]
     );
+    // The upstream gets its configured credential, never the client's run token.
+    let whoami = client.call_tool(call("alpha__whoami", "")).await.unwrap();
+    assert_eq!(text_of(&whoami), "Bearer upstream-secret -");
     let error = client.call_tool(call("beta__fail", "x")).await.unwrap_err();
     assert!(error.to_string().contains("Out of scope"), "{error}");
     let ok = client
@@ -375,4 +407,29 @@ async fn unknown_methods_get_a_json_rpc_error() {
     let status = response.status();
     let body = response.text().await.unwrap();
     assert!(body.contains("-32601"), "{status} {body}");
+}
+
+#[tokio::test]
+async fn each_tool_call_counts_toward_the_rate_limit_and_listing_does_not() {
+    let setup = setup_with(json!({"rate_limiting_limit": 2, "rate_limiting_interval": 60})).await;
+    let client = client(&setup.gw, None).await;
+    for _ in 0..3 {
+        tool_names(&client).await;
+    }
+    for _ in 0..2 {
+        client.call_tool(call("alpha__echo", "x")).await.unwrap();
+    }
+    let error = client
+        .call_tool(call("alpha__echo", "x"))
+        .await
+        .unwrap_err();
+    let rmcp::ServiceError::McpError(error) = error else {
+        panic!("{error}")
+    };
+    assert_eq!(
+        error.data,
+        Some(json!({"code": 2003, "status": 429})),
+        "{}",
+        error.message
+    );
 }
