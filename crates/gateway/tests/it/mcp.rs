@@ -407,6 +407,15 @@ async fn unknown_methods_get_a_json_rpc_error() {
     let status = response.status();
     let body = response.text().await.unwrap();
     assert!(body.contains("-32601"), "{status} {body}");
+    // Stateless: no server-to-client stream to open.
+    let get = gw
+        .http
+        .get(gw.url("/v1/local/tools/mcp"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 405);
 }
 
 #[tokio::test]
