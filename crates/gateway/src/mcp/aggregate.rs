@@ -9,7 +9,7 @@ use std::sync::Arc;
 use futures_util::future::join_all;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, ErrorCode as RpcCode, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    PaginatedRequestParams, ResultType, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -105,7 +105,12 @@ impl ServerHandler for Aggregator {
             .map_err(rpc_error)?;
         let mut upstream_request = request;
         upstream_request.name = tool.to_owned().into();
-        let called = mcp.upstreams().call_tool(upstream, upstream_request).await;
+        let mut called = mcp.upstreams().call_tool(upstream, upstream_request).await;
+        // An upstream on an older protocol revision sends no `resultType`; the client may be on
+        // one that requires it (rmcp drops it again for clients that predate it).
+        if let Ok(CallToolResponse::Complete(result)) = &mut called {
+            result.result_type.get_or_insert(ResultType::COMPLETE);
+        }
         log.end(&called).await;
         called.map_err(|why| {
             tracing::warn!(gateway = %admitted.gateway.id, server, %why, "MCP tool call failed");
