@@ -199,7 +199,8 @@ def start_gateway(tollgate_bin, mock, logs_dir):
     """Factory: starts one more gateway (own temp data dir, providers pointed at the mock)."""
     started: list[Gateway] = []
 
-    def start() -> Gateway:
+    def start(extra_config: str = "") -> Gateway:
+        """`extra_config` is appended to the configuration file as it is."""
         data_dir = tempfile.mkdtemp(prefix="tollgate-sdk-data-")
         config = os.path.join(data_dir, "tollgate.toml")
         with open(config, "w") as f:
@@ -210,6 +211,7 @@ def start_gateway(tollgate_bin, mock, logs_dir):
                 # An OpenAI-compatible provider other than OpenAI (the unified endpoint translates
                 # the Responses and Messages APIs to its Chat Completions).
                 f'[providers.groq]\nbase_url = "{mock.url}/v1"\n'
+                f"{extra_config}\n"
             )
         process = Process(
             f"tollgate-{len(started)}",

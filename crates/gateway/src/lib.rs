@@ -51,6 +51,7 @@ pub mod evaluations;
 pub mod gateways;
 pub mod keys;
 pub mod logs;
+pub mod mcp;
 pub mod metrics;
 pub mod mirror;
 pub mod otel;

@@ -59,6 +59,8 @@ struct Inner {
     mirror: Option<Arc<SharedMirror>>,
     /// When this instance started (the compat model list's `created`).
     started_at: jiff::Timestamp,
+    /// The MCP endpoint's service and upstream servers (docs/mcp.md).
+    mcp: crate::mcp::McpGateway,
 }
 
 /// Spool segments roll at this size; shipped segments are deleted whole.
@@ -160,6 +162,7 @@ impl AppState {
             &tasks,
         )?;
         let sessions = crate::proxy::Sessions::new(config.websockets.max_sessions);
+        let mcp = crate::mcp::McpGateway::new(&config.mcp_servers, config.server.max_body_bytes);
         let state = AppState {
             inner: Arc::new(Inner {
                 config,
@@ -183,6 +186,7 @@ impl AppState {
                 tasks,
                 mirror: mirror.as_ref().map(|(mirror, _, _)| mirror.clone()),
                 started_at,
+                mcp,
             }),
         };
         if let Some((mirror, completed, changes)) = mirror {
@@ -214,6 +218,9 @@ impl AppState {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+    pub fn mcp(&self) -> &crate::mcp::McpGateway {
+        &self.inner.mcp
     }
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store

@@ -335,6 +335,10 @@ pub struct TokenScopeArgs {
     /// Models the token may ask for, comma-separated, bare (`gpt-4o*`) or `provider/model`.
     #[arg(long, value_delimiter = ',')]
     pub models: Option<Vec<String>>,
+    /// MCP tools the token may list and call, comma-separated globs of `{server}__{tool}`
+    /// (`github__*`; docs/mcp.md).
+    #[arg(long, value_delimiter = ',')]
+    pub mcp_tools: Option<Vec<String>>,
     /// When the token stops working, RFC 3339 (e.g. 2026-12-31T23:59:59Z).
     #[arg(long)]
     pub expires_at: Option<String>,

@@ -20,6 +20,8 @@ pub struct TokenScope {
     pub providers: Option<Vec<String>>,
     /// Model globs, each matched against `{provider}/{model}` and the bare model.
     pub models: Option<Vec<String>>,
+    /// MCP tool globs, matched against the namespaced `{server}__{tool}` (docs/mcp.md).
+    pub mcp_tools: Option<Vec<String>>,
     pub expires_at: Option<jiff::Timestamp>,
     /// Merged into every request's metadata, winning on conflict.
     pub metadata: Option<Map<String, Value>>,
@@ -66,6 +68,10 @@ impl TokenScope {
             Ok(found) => scope.models = found,
             Err(message) => fail("models", message),
         }
+        match allowlist(body.get("mcp_tools")) {
+            Ok(found) => scope.mcp_tools = found,
+            Err(message) => fail("mcp_tools", message),
+        }
         match body.get("expires_at") {
             None | Some(Value::Null) => {}
             Some(Value::String(text)) => match text.parse::<jiff::Timestamp>() {
@@ -108,6 +114,7 @@ impl TokenScope {
             "gateways": self.gateways,
             "providers": self.providers,
             "models": self.models,
+            "mcp_tools": self.mcp_tools,
             "expires_at": self.expires_at.map(|at| at.to_string()),
             "metadata": self.metadata,
             "rate_limit": self.rate_limit.map(|limit| limit.to_json()),
@@ -143,6 +150,14 @@ impl TokenScope {
         self.gateways
             .as_ref()
             .is_none_or(|ids| ids.iter().any(|allowed| allowed == "*" || allowed == id))
+    }
+
+    /// Whether the token opens MCP tool `name` (`{server}__{tool}`); a token that names no
+    /// tools opens every one (docs/mcp.md).
+    pub fn allows_mcp_tool(&self, name: &str) -> bool {
+        self.mcp_tools
+            .as_ref()
+            .is_none_or(|tools| tools.iter().any(|pattern| glob::matches(pattern, name)))
     }
 
     /// Whether one upstream call is in scope; the refusal's message says what is not. A call

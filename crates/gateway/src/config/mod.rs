@@ -6,6 +6,7 @@
 
 mod env;
 mod limits;
+mod mcp;
 mod metrics;
 mod otel;
 mod raw;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 pub use limits::Limits;
+pub use mcp::McpServerConfig;
 pub use metrics::MetricsConfig;
 pub use otel::OtelConfig;
 pub use raw::RawConfig;
@@ -48,6 +50,8 @@ pub struct Config {
     pub pricing: crate::pricing::PriceOverrides,
     /// Where the key that encrypts stored provider keys comes from (docs/keys.md).
     pub secrets: SecretsConfig,
+    /// `[[mcp_servers]]`: the upstream MCP servers of each gateway's `/mcp` (docs/mcp.md).
+    pub mcp_servers: Vec<McpServerConfig>,
 }
 
 /// `[secrets]`: the key-encryption key (KEK) of stored provider keys (docs/keys.md).

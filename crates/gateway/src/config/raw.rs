@@ -28,6 +28,7 @@ pub struct RawConfig {
     websockets: super::websockets::RawWebSockets,
     pricing: crate::pricing::PriceOverrides,
     secrets: RawSecrets,
+    mcp_servers: Vec<super::mcp::RawMcpServer>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -326,6 +327,7 @@ impl RawConfig {
         let metrics = self.metrics.validate(listen, &mut problems);
         let otel = self.otel.validate(&mut problems);
         let websockets = self.websockets.validate(&mut problems);
+        let mcp_servers = super::mcp::validate(self.mcp_servers, &mut problems);
 
         if !problems.is_empty() {
             return Err(problems);
@@ -371,6 +373,7 @@ impl RawConfig {
             websockets,
             pricing: self.pricing,
             secrets,
+            mcp_servers,
         })
     }
 }

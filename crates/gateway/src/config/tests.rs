@@ -444,3 +444,91 @@ fn otel_section_is_validated_and_the_ratio_may_come_from_the_environment() {
         .unwrap_or_default();
     assert!(typo.contains("otel.endpont"), "{typo}");
 }
+
+#[test]
+fn mcp_servers_are_validated_and_kept_in_order() {
+    let text = r#"
+        [[mcp_servers]]
+        gateway = "tools"
+        name = "github"
+        url = "https://mcp.example.com/mcp"
+        headers = { authorization = "Bearer secret-value" }
+
+        [[mcp_servers]]
+        gateway = "tools"
+        name = "search"
+        url = "http://127.0.0.1:9000/mcp"
+        timeout_ms = 5000
+    "#;
+    let config = parse(text, &[]).ok();
+    let Some(config) = config else {
+        unreachable!("valid MCP servers")
+    };
+    let names: Vec<&str> = config.mcp_servers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["github", "search"]);
+    assert_eq!(config.mcp_servers[1].timeout, Duration::from_secs(5));
+    assert_eq!(
+        config.mcp_servers[0].headers[0].1.expose(),
+        "Bearer secret-value"
+    );
+    assert!(!format!("{config:?}").contains("secret-value"));
+
+    let bad = r#"
+        [[mcp_servers]]
+        gateway = "Tools!"
+        name = "a__b"
+        url = "ftp://x"
+        headers = { "bad header" = "secret-value" }
+        timeout_ms = 0
+
+        [[mcp_servers]]
+        gateway = "tools"
+        name = "one"
+        url = "http://a/mcp"
+
+        [[mcp_servers]]
+        gateway = "tools"
+        name = "one"
+        url = "http://b/mcp"
+        sever = "typo"
+    "#;
+    let problems = parse(bad, &[])
+        .err()
+        .map(|e| e.problems)
+        .unwrap_or_default();
+    let joined = problems.join("\n");
+    for expected in [
+        "mcp_servers[0].gateway",
+        "mcp_servers[0].name",
+        "mcp_servers[0].url",
+        "mcp_servers[0].headers: `bad header`",
+        "mcp_servers[0].timeout_ms",
+        "sever",
+    ] {
+        assert!(joined.contains(expected), "{expected} in:\n{joined}");
+    }
+    assert!(!joined.contains("secret-value"), "{joined}");
+}
+
+#[test]
+fn a_duplicate_mcp_server_name_is_refused() {
+    let text = r#"
+        [[mcp_servers]]
+        gateway = "tools"
+        name = "one"
+        url = "http://a/mcp"
+
+        [[mcp_servers]]
+        gateway = "tools"
+        name = "one"
+        url = "http://b/mcp"
+    "#;
+    let problems = parse(text, &[])
+        .err()
+        .map(|e| e.problems)
+        .unwrap_or_default();
+    assert_eq!(
+        problems,
+        ["mcp_servers[1]: gateway `tools` already has a server named `one`"]
+    );
+}

@@ -32,6 +32,24 @@ pub(super) async fn admit(
     headers: &mut HeaderMap,
     extensions: &Extensions,
 ) -> Result<(), GatewayError> {
+    admit_identity(ctx, headers, extensions).await?;
+    enforce_limits(
+        ctx.state,
+        &ctx.gateway,
+        headers,
+        ctx.client,
+        ctx.run_token.as_deref(),
+    )
+    .await
+}
+
+/// [`admit`] without the rate limits: the MCP endpoint counts each tool call instead of each
+/// HTTP request (an `initialize` or `tools/list` is not a request to anyone; docs/mcp.md).
+pub(super) async fn admit_identity(
+    ctx: &mut RequestContext<'_>,
+    headers: &mut HeaderMap,
+    extensions: &Extensions,
+) -> Result<(), GatewayError> {
     let state = ctx.state;
     ctx.options = RequestOptions::from_headers(headers)?;
     if ctx.gateway.settings.authentication
@@ -49,9 +67,20 @@ pub(super) async fn admit(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     ctx.client = client_ip(peer, headers, &state.config().server.trusted_proxies);
-    enforce_rate_limit(state, &ctx.gateway, headers, ctx.client).await?;
-    if let Some(token) = &ctx.run_token {
-        enforce_token_rate_limit(state, &ctx.gateway, token).await?;
+    Ok(())
+}
+
+/// The gateway's rate limit, then the run token's: one request counted under each.
+pub async fn enforce_limits(
+    state: &AppState,
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    client: Option<std::net::IpAddr>,
+    token: Option<&StoredToken>,
+) -> Result<(), GatewayError> {
+    enforce_rate_limit(state, gateway, headers, client).await?;
+    if let Some(token) = token {
+        enforce_token_rate_limit(state, gateway, token).await?;
     }
     Ok(())
 }

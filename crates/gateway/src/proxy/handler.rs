@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderValue, Method};
 
-use super::admission::{admit, named_gateway};
+use super::admission::{admit, admit_identity, named_gateway};
 use super::context::{Arrival, RequestContext};
 use super::execute::execute;
 use super::headers::{EVENT_ID, LOG_ID, REQUEST_ID};
@@ -75,6 +75,8 @@ enum Route<'p> {
     Provider(ProxyPath<'p>),
     /// `POST /v1/{account}/{gateway}` with a list of steps.
     Universal { account: &'p str, gateway: &'p str },
+    /// `/v1/{account}/{gateway}/mcp`: the gateway's MCP endpoint (docs/mcp.md).
+    Mcp { account: &'p str, gateway: &'p str },
 }
 
 async fn serve(state: &AppState, arrival: Arrival, request: Request) -> Response {
@@ -99,6 +101,7 @@ async fn serve(state: &AppState, arrival: Arrival, request: Request) -> Response
             counted_provider(state, target.provider),
         ),
         Route::Universal { account, gateway } => (*account, *gateway, String::new()),
+        Route::Mcp { account, gateway } => (*account, *gateway, "mcp".to_owned()),
     };
     let gateway = match named_gateway(state, account, gateway).await {
         Ok(gateway) => gateway,
@@ -106,7 +109,11 @@ async fn serve(state: &AppState, arrival: Arrival, request: Request) -> Response
     };
     let mut ctx = RequestContext::new(state, arrival, gateway, provider);
     // Admission may take a run token out of the headers (sent where a provider key goes).
-    let admitted = admit(&mut ctx, &mut parts.headers, &parts.extensions).await;
+    let admitted = match route {
+        // Rate limits count its tool calls, not its HTTP requests (mcp/aggregate.rs).
+        Route::Mcp { .. } => admit_identity(&mut ctx, &mut parts.headers, &parts.extensions).await,
+        _ => admit(&mut ctx, &mut parts.headers, &parts.extensions).await,
+    };
     ctx.trace = begin_trace(&ctx, &parts);
     let result = match admitted {
         Ok(()) => match on_upgrade {
@@ -157,7 +164,14 @@ fn route<'p>(
 ) -> Result<Route<'p>, GatewayError> {
     let raw_path = uri.path();
     let Some(universal) = path::parse_universal(raw_path) else {
-        return path::parse(raw_path).map(Route::Provider);
+        let target = path::parse(raw_path)?;
+        if target.provider == "mcp" && target.provider_path.is_empty() {
+            return Ok(Route::Mcp {
+                account: target.account,
+                gateway: target.gateway,
+            });
+        }
+        return Ok(Route::Provider(target));
     };
     let (account, gateway) = universal?;
     if method != Method::POST && !upgrading {
@@ -181,6 +195,7 @@ async fn run(
         }
         Route::Provider(target) => native::plan(ctx, parts, target, body).await?,
         Route::Universal { .. } => universal::plan(ctx, parts, body).await?,
+        Route::Mcp { .. } => return Ok(crate::mcp::serve(ctx, parts.clone(), body).await),
     };
     execute(ctx, plan).await
 }
@@ -198,7 +213,7 @@ async fn upgrade(
             realtime::open(ctx, parts, target, on_upgrade).await
         }
         Route::Universal { .. } => realtime::open_universal(ctx, parts, on_upgrade).await,
-        Route::Provider(_) => Err(GatewayError::new(
+        Route::Provider(_) | Route::Mcp { .. } => Err(GatewayError::new(
             ErrorCode::InvalidPath,
             "WebSocket sessions are served on provider routes \
              (/v1/{account}/{gateway}/{provider}/{path...}) and the universal endpoint \

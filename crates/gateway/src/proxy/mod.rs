@@ -5,7 +5,7 @@
 //! attempts), the relay, and the log records every phase's outcome ends in ([`record`]).
 
 // The entry point and the request's context.
-mod context;
+pub(crate) mod context;
 mod handler;
 // Admission.
 mod admission;
@@ -37,12 +37,14 @@ mod relay;
 mod retry;
 // Log records.
 mod record;
-mod redact;
+pub(crate) mod redact;
 
+pub use admission::enforce_limits;
 pub use client::{UpstreamClient, UpstreamClients, read_limited};
 pub use client_ip::client_ip;
 pub use compat::speaks_anthropic;
 pub use connect::check_proxy_url;
+pub use context::RequestContext;
 pub use failure::innermost as deepest_cause;
 pub use handler::proxy;
 pub use options::{CustomCost, RequestOptions, validate_metadata};

@@ -28,6 +28,7 @@ mod keys;
 mod logs;
 mod logs_api;
 mod management;
+mod mcp;
 mod metrics;
 mod otel;
 mod policies;

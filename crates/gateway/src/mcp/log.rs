@@ -1,0 +1,166 @@
+//! One log row per tool call, built from the same records as a model request's
+//! (docs/logs.md): `provider` is `mcp:{server}`, `model` the tool's name at the server, `path`
+//! `tools/call`, the arguments the request body and the result the response body, both kept
+//! only when payloads are (`cf-aig-collect-log-payload`) and cut at `logs.body_max_bytes`;
+//! request headers redacted as on every row. Counted in analytics and metrics like a request.
+
+use http::HeaderMap;
+use rmcp::model::{CallToolRequestParams, CallToolResponse};
+use tokio::time::Instant;
+
+use super::server::Admitted;
+use crate::convert::saturating_i64_from_usize;
+use crate::error::{ErrorCode, GatewayError};
+use crate::logs::{LogBegin, LogEnd, RollupFacts};
+use crate::state::AppState;
+
+/// A tool call between its begin record and its end record.
+pub struct ToolCallLog {
+    state: AppState,
+    id: String,
+    facts: RollupFacts,
+    stored: bool,
+    keep_payload: bool,
+    started: Instant,
+}
+
+impl ToolCallLog {
+    /// Writes the call's begin record (durable before the call goes upstream, as a model
+    /// request's is), or refuses the call when the log cannot take it.
+    pub async fn begin(
+        admitted: &Admitted,
+        server: &str,
+        tool: &str,
+        request: &CallToolRequestParams,
+        headers: &HeaderMap,
+    ) -> Result<ToolCallLog, GatewayError> {
+        let state = &admitted.state;
+        let gateway = &admitted.gateway;
+        let options = &admitted.options;
+        let stored = options.collect_log.unwrap_or(gateway.settings.collect_logs);
+        let keep_payload = stored && options.collect_log_payload.unwrap_or(true);
+        let created_at = state.clock().now();
+        let id = uuid::Uuid::now_v7().to_string();
+        let provider = format!("mcp:{server}");
+        let facts = RollupFacts {
+            created_at_ms: created_at.as_millisecond(),
+            account_id: gateway.account_id.clone(),
+            gateway_id: gateway.id.clone(),
+            provider: provider.clone(),
+            model: tool.to_owned(),
+        };
+        let log = ToolCallLog {
+            state: state.clone(),
+            id: id.clone(),
+            facts,
+            stored,
+            keep_payload,
+            started: crate::clock::monotonic_now(),
+        };
+        if !stored {
+            return Ok(log);
+        }
+        let body = serde_json::to_vec(&request.arguments).unwrap_or_default();
+        let limit = state.config().logs.body_max_bytes;
+        let begin = LogBegin {
+            id,
+            instance_id: state.logs().instance_id().to_owned(),
+            account_id: gateway.account_id.clone(),
+            gateway_id: gateway.id.clone(),
+            created_at_ms: created_at.as_millisecond(),
+            event_id: options.event_id.clone(),
+            provider,
+            model: Some(tool.to_owned()),
+            path: "tools/call".to_owned(),
+            method: "POST".to_owned(),
+            metadata: options.metadata.as_ref().map(|entries| {
+                serde_json::Value::Object(entries.iter().cloned().collect()).to_string()
+            }),
+            step: None,
+            request_content_type: Some("application/json".to_owned()),
+            request_size: saturating_i64_from_usize(body.len()),
+            client_ip: admitted.client.map(|ip| ip.to_string()),
+            user_agent: headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            keep_payload,
+            request_headers: if keep_payload {
+                crate::proxy::redact::headers(headers, state.providers().all_credential_headers())
+            } else {
+                Vec::new()
+            },
+            request_head_complete: body.len() <= limit,
+            trace_id: None,
+        };
+        let head = if keep_payload {
+            body[..body.len().min(limit)].to_vec()
+        } else {
+            Vec::new()
+        };
+        state.logs().begin(begin, head).await.map_err(|error| {
+            tracing::error!(%error, "tool call refused: its log record could not be written");
+            GatewayError::log_unavailable()
+        })?;
+        Ok(log)
+    }
+
+    /// Writes the call's end record: the result, or why there is none.
+    pub async fn end(self, called: &Result<CallToolResponse, String>) {
+        let (success, status, error, body) = match called {
+            Ok(response) => {
+                let body = match response {
+                    CallToolResponse::Complete(result) => serde_json::to_vec(result),
+                    CallToolResponse::InputRequired(input) => serde_json::to_vec(input),
+                    CallToolResponse::Task(task) => serde_json::to_vec(task),
+                    // A kind newer than this gateway: logged without a body.
+                    _ => Ok(Vec::new()),
+                }
+                .unwrap_or_default();
+                match response {
+                    CallToolResponse::Complete(result) if result.is_error == Some(true) => (
+                        false,
+                        200,
+                        Some("the tool reported an error".to_owned()),
+                        body,
+                    ),
+                    _ => (true, 200, None, body),
+                }
+            }
+            Err(why) => (false, 502, Some(why.clone()), Vec::new()),
+        };
+        let limit = self.state.config().logs.body_max_bytes;
+        let end = LogEnd {
+            id: self.id,
+            rollup: Some(self.facts),
+            status_code: Some(status),
+            success,
+            duration_ms: crate::convert::millis_i64(self.started.elapsed()),
+            attempts: 1,
+            response_content_type: Some("application/json".to_owned()),
+            response_size: saturating_i64_from_usize(body.len()),
+            // The stores keep a response body only with headers (a kept payload's mark); the
+            // upstream's HTTP headers are rmcp's, so the row shows the one that describes it.
+            response_headers: if self.keep_payload {
+                vec![("content-type".to_owned(), "application/json".to_owned())]
+            } else {
+                Vec::new()
+            },
+            response_head_complete: body.len() <= limit,
+            error,
+            ..LogEnd::default()
+        };
+        let failure = (!success && status == 502).then_some(ErrorCode::UpstreamFailed);
+        self.state.metrics().observe(&end, failure);
+        let head = if self.keep_payload {
+            body[..body.len().min(limit)].to_vec()
+        } else {
+            Vec::new()
+        };
+        if !self.stored {
+            self.state.logs().end_detached(end, Vec::new());
+        } else if let Err(spool_error) = self.state.logs().end(end, head).await {
+            tracing::error!(%spool_error, "could not record the end of a tool call");
+        }
+    }
+}

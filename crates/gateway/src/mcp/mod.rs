@@ -1,0 +1,17 @@
+//! The MCP gateway (docs/mcp.md): `/v1/{account}/{gateway}/mcp` speaks MCP Streamable HTTP to
+//! clients and aggregates the gateway's upstream MCP servers (`[[mcp_servers]]`) behind it.
+//!
+//! In the order a message meets them: [`server`] (the endpoint, after the proxy's admission),
+//! [`aggregate`] (the MCP handler: namespaced listing, routing of calls, the token's tool
+//! allowlist, rate limits), [`upstream`] (the clients of the upstream servers) and [`log`] (one
+//! log row per tool call).
+
+mod aggregate;
+mod log;
+mod server;
+mod upstream;
+
+pub use server::{McpGateway, serve};
+
+/// Separates a server's name from its tool's in a namespaced tool name: `{server}__{tool}`.
+pub const NAMESPACE_SEPARATOR: &str = "__";

@@ -1,0 +1,100 @@
+//! The endpoint: hands an admitted request to rmcp's Streamable HTTP service, with what
+//! admission learned (gateway, run token, client, options) in the request's extensions, where
+//! the handler ([`super::aggregate`]) reads it.
+//!
+//! The service is stateless (no `Mcp-Session-Id`): every POST is admitted on its own, so any
+//! instance behind a load balancer can answer any message, and nothing per session lives in
+//! memory. Responses are JSON unless the handler streams (docs/mcp.md).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use tower::ServiceExt;
+
+use super::aggregate::Aggregator;
+use super::upstream::Upstreams;
+use crate::config::McpServerConfig;
+use crate::error::{ErrorCode, GatewayError};
+use crate::gateways::Gateway;
+use crate::proxy::{RequestContext, RequestOptions};
+use crate::state::AppState;
+use crate::store::StoredToken;
+
+/// The MCP side of the state: the Streamable HTTP service and the upstream servers' clients.
+pub struct McpGateway {
+    service: StreamableHttpService<Aggregator, NeverSessionManager>,
+    upstreams: Arc<Upstreams>,
+}
+
+impl McpGateway {
+    pub fn new(servers: &[McpServerConfig], max_body_bytes: usize) -> McpGateway {
+        let config = StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(false)
+            .with_json_response(true)
+            .with_sse_keep_alive(None)
+            // The proxy's own checks guard the request (head limits, the admin and run
+            // tokens); a public gateway answers under any host name.
+            .disable_allowed_hosts()
+            .with_max_request_body_bytes(max_body_bytes);
+        McpGateway {
+            service: StreamableHttpService::new(
+                || Ok(Aggregator),
+                Arc::new(NeverSessionManager::default()),
+                config,
+            ),
+            upstreams: Arc::new(Upstreams::new(servers)),
+        }
+    }
+
+    pub(super) fn upstreams(&self) -> &Arc<Upstreams> {
+        &self.upstreams
+    }
+}
+
+/// What admission decided about one HTTP request, for the handler of its messages.
+#[derive(Clone)]
+pub(super) struct Admitted {
+    pub state: AppState,
+    pub gateway: Arc<Gateway>,
+    pub run_token: Option<Arc<StoredToken>>,
+    pub client: Option<IpAddr>,
+    pub options: RequestOptions,
+}
+
+/// Serves one admitted HTTP request of the MCP endpoint.
+pub async fn serve(ctx: &RequestContext<'_>, mut parts: Parts, body: Body) -> Response {
+    let admitted = Arc::new(Admitted {
+        state: ctx.state.clone(),
+        gateway: ctx.gateway.clone(),
+        run_token: ctx.run_token.clone(),
+        client: ctx.client,
+        options: ctx.options.clone(),
+    });
+    parts.extensions.insert(admitted);
+    let service = ctx.state.mcp().service.clone();
+    match service
+        .oneshot(http::Request::from_parts(parts, body))
+        .await
+    {
+        Ok(response) => response.map(Body::new),
+        Err(never) => match never {},
+    }
+    .into_response()
+}
+
+/// The admission facts of the message `extensions` came with; missing only if the handler
+/// were reached some other way than [`serve`].
+pub(super) fn admitted(
+    extensions: &rmcp::model::Extensions,
+) -> Result<Arc<Admitted>, GatewayError> {
+    extensions
+        .get::<Parts>()
+        .and_then(|parts| parts.extensions.get::<Arc<Admitted>>())
+        .cloned()
+        .ok_or_else(|| GatewayError::new(ErrorCode::Internal, "MCP request without admission"))
+}
