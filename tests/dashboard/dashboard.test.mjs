@@ -1161,6 +1161,40 @@ describe('dashboard', () => {
     assert.equal((await admin(stack, 'GET', '/accounts/local/ai-gateway/gateways/xss')).status, 404);
   });
 
+  test('a realtime WebSocket session is one row in the logs, marked as a session', async () => {
+    assert.equal((await admin(stack, 'POST', '/accounts/local/ai-gateway/gateways', { id: 'sessions' })).status, 200);
+    // The browser's own WebSocket, the key in a subprotocol as browser clients send it.
+    const url = `${stack.url.replace(/^http/, 'ws')}/v1/local/sessions/openai/realtime?model=gpt-realtime`;
+    const closed = await page.evaluate(
+      ([url, key]) =>
+        new Promise((resolve, reject) => {
+          const ws = new WebSocket(url, ['realtime', `openai-insecure-api-key.${key}`]);
+          ws.onmessage = (event) => {
+            const type = JSON.parse(event.data).type;
+            if (type === 'session.created') ws.send(JSON.stringify({ type: 'response.create' }));
+            if (type === 'response.done') ws.close(1000, 'done');
+          };
+          ws.onclose = (event) => resolve(event.code);
+          ws.onerror = () => reject(new Error('the session failed'));
+        }),
+      [url, OPENAI_KEY],
+    );
+    assert.equal(closed, 1000);
+    const logs = '/accounts/local/ai-gateway/gateways/sessions/logs';
+    await until('the session row', async () => (await admin(stack, 'GET', logs)).json.result?.length === 1);
+    const [session] = (await admin(stack, 'GET', logs)).json.result;
+    assert.equal(session.status_code, 101);
+
+    await go('/gateways/sessions/logs');
+    const row = page.locator(`tr[data-log-id="${session.id}"]`);
+    await row.locator('[data-kind="websocket"]', { hasText: 'WebSocket' }).waitFor();
+    assert.match(await row.textContent(), new RegExp(`${session.tokens_in} / ${session.tokens_out}`));
+    await row.locator('a').click();
+    await page.waitForURL(`**/logs/${session.id}`);
+    await page.locator('[data-kind="websocket"]').waitFor();
+    assert.equal((await admin(stack, 'DELETE', '/accounts/local/ai-gateway/gateways/sessions')).status, 200);
+  });
+
   test('signs out: the token is forgotten, in every tab; a refused token returns to the login', async () => {
     const other = await browser.context.newPage();
     await other.goto(`${stack.url}/tokens`);

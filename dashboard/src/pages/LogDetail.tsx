@@ -10,7 +10,7 @@ import { DEFAULT_PARAMS, logsPath } from '../logs';
 import { getAccount } from '../session';
 import type { Gateway, LogRow } from '../types';
 import { metadataEntries } from '../types';
-import { AttemptMark, StatusBadge } from './Logs';
+import { AttemptMark, KindMark, StatusBadge } from './Logs';
 
 /** The rows of one event the detail lists: a universal request's steps and their retries. */
 const MAX_EVENT_ROWS = 50;
@@ -69,7 +69,7 @@ export function LogDetail({ gateway, logId }: { gateway: Gateway; logId: string 
           <section class="card" aria-labelledby="log-title">
             <div class="log-head">
               <h2 id="log-title">
-                <StatusBadge row={r} /> <AttemptMark row={r} /> {r.method} <code>{r.path}</code>
+                <StatusBadge row={r} /> <AttemptMark row={r} /> <KindMark row={r} /> {r.method} <code>{r.path}</code>
               </h2>
               <div class="feedback" role="group" aria-label="Feedback">
                 <button

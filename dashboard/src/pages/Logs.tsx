@@ -229,7 +229,7 @@ function LogRowView({ row: r, href, fresh }: { row: LogRow; href: string; fresh:
   return (
     <tr class={fresh ? 'clickable row-new' : 'clickable'} data-log-id={r.id} onClick={open}>
       <td class="nowrap">
-        <StatusBadge row={r} /> <AttemptMark row={r} />
+        <StatusBadge row={r} /> <AttemptMark row={r} /> <KindMark row={r} />
       </td>
       <td class="nowrap">
         <Link href={href}>{fmtTime(r.created_at)}</Link>
@@ -286,6 +286,21 @@ export function StatusBadge({ row: r }: { row: LogRow }) {
       {code ?? 'ERR'}
     </span>
   );
+}
+
+/** The content type of a realtime session's row (docs/websockets.md): one row per session. */
+const SESSION_TYPE = 'application/vnd.tollgate.websocket-session+json';
+
+/** Marks a row that is not one HTTP request: a realtime WebSocket session. */
+export function KindMark({ row: r }: { row: LogRow }) {
+  if (r.response_content_type === SESSION_TYPE) {
+    return (
+      <span class="badge badge-blue" data-kind="websocket" title="A realtime WebSocket session: one row for the whole session, its tokens and cost summed">
+        WebSocket
+      </span>
+    );
+  }
+  return null;
 }
 
 /** Marks a retry or a fallback: the attempt number past the first, the universal step past the first. */
