@@ -366,16 +366,10 @@ async fn the_endpoint_is_authenticated_like_model_routes() {
     }
 
     // A token whose scope names some tools sees and calls only those.
-    let (status, created) = gw
-        .admin(
-            Method::POST,
-            "/accounts/local/ai-gateway/tokens",
-            Some(json!({"name": "agent", "mcp_tools": ["alpha__*", "beta__echo"]})),
-        )
+    let token = gw
+        .create_token(json!({"name": "agent", "mcp_tools": ["alpha__*", "beta__echo"]}))
         .await;
-    assert_eq!(status, 200, "{created}");
-    let token = created["result"]["token"].as_str().unwrap();
-    let client = client(gw, Some(token)).await;
+    let client = client(gw, Some(&token)).await;
     assert_eq!(
         tool_names(&client).await,
         ["alpha__echo", "alpha__fail", "alpha__whoami", "beta__echo"]

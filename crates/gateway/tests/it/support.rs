@@ -179,6 +179,19 @@ credential_header = "x-llm-key"
         envelope["result"].clone()
     }
 
+    /// Creates a run token with `body` (its name and scope); returns its secret.
+    pub async fn create_token(&self, body: Value) -> String {
+        let (status, envelope) = self
+            .admin(
+                reqwest::Method::POST,
+                "/accounts/local/ai-gateway/tokens",
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, 200, "{envelope}");
+        envelope["result"]["token"].as_str().unwrap().to_owned()
+    }
+
     /// Sends bytes exactly as given (no client-side path normalisation) and returns the
     /// status code and the whole response text.
     pub async fn raw(&self, request: &str) -> (u16, String) {

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
@@ -231,14 +230,7 @@ async fn subprotocol_credentials_authenticate_and_never_reach_the_provider() {
     let gw = TestGateway::start().await;
     gw.create_gateway(json!({"id": "secure", "authentication": true}))
         .await;
-    let (_, created) = gw
-        .admin(
-            Method::POST,
-            "/accounts/local/ai-gateway/tokens",
-            Some(json!({"name": "voice-app"})),
-        )
-        .await;
-    let token = created["result"]["token"].as_str().unwrap().to_owned();
+    let token = gw.create_token(json!({"name": "voice-app"})).await;
     let path = "/v1/local/secure/openai/realtime?model=gpt-realtime";
 
     let protocols =
@@ -701,15 +693,11 @@ async fn a_scoped_run_token_opens_only_the_models_it_allows() {
     let gw = TestGateway::start().await;
     gw.create_gateway(json!({"id": "scoped", "authentication": true}))
         .await;
-    let (status, created) = gw
-        .admin(
-            Method::POST,
-            "/accounts/local/ai-gateway/tokens",
-            Some(json!({"name": "realtime-only", "providers": ["openai"], "models": ["gpt-realtime"]})),
+    let token = gw
+        .create_token(
+            json!({"name": "realtime-only", "providers": ["openai"], "models": ["gpt-realtime"]}),
         )
         .await;
-    assert_eq!(status, 200, "{created}");
-    let token = created["result"]["token"].as_str().unwrap().to_owned();
     let protocols = format!("realtime, cf-aig-authorization.{token}");
     let headers = [
         ("sec-websocket-protocol", protocols.as_str()),
