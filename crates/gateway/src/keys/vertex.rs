@@ -191,7 +191,7 @@ async fn mint(
     let response = client.send(request).await.map_err(|e| {
         format!(
             "the token endpoint could not be reached: {}",
-            deepest_cause(&e).unwrap_or_default()
+            deepest_cause(&e)
         )
     })?;
     let status = response.status();

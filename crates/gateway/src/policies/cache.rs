@@ -13,8 +13,9 @@ use crate::store::{Store, StoreResult, StoredPolicy};
 /// How long a loaded set of policies is used before it is read again.
 const FRESH_MS: i64 = 1_000;
 
-/// Per (account, gateway): when its policies were loaded, and them.
-type Loaded = HashMap<(String, String), (i64, Arc<Vec<Policy>>)>;
+/// Per account, per gateway: when its policies were loaded, and them. Nested rather than keyed
+/// by a pair so that a lookup, on every upstream call, borrows the names instead of copying them.
+type Loaded = HashMap<String, HashMap<String, (i64, Arc<Vec<Policy>>)>>;
 
 #[derive(Default)]
 pub struct PolicyCache {
@@ -36,8 +37,10 @@ impl PolicyCache {
         gateway_id: &str,
         now_ms: i64,
     ) -> StoreResult<Arc<Vec<Policy>>> {
-        let key = (account_id.to_owned(), gateway_id.to_owned());
-        if let Some((at, policies)) = self.lock().get(&key)
+        if let Some((at, policies)) = self
+            .lock()
+            .get(account_id)
+            .and_then(|gateways| gateways.get(gateway_id))
             && now_ms - at < FRESH_MS
         {
             return Ok(Arc::clone(policies));
@@ -46,17 +49,24 @@ impl PolicyCache {
         let policies = Arc::new(compile(&rows));
         let mut loaded = self.lock();
         // Gateways come and go: forget the ones no request asked about for a while.
-        if loaded.len() >= 10_000 {
-            loaded.retain(|_, (at, _)| now_ms - *at < FRESH_MS);
+        if loaded.values().map(HashMap::len).sum::<usize>() >= 10_000 {
+            for gateways in loaded.values_mut() {
+                gateways.retain(|_, (at, _)| now_ms - *at < FRESH_MS);
+            }
+            loaded.retain(|_, gateways| !gateways.is_empty());
         }
-        loaded.insert(key, (now_ms, Arc::clone(&policies)));
+        loaded
+            .entry(account_id.to_owned())
+            .or_default()
+            .insert(gateway_id.to_owned(), (now_ms, Arc::clone(&policies)));
         Ok(policies)
     }
 
     /// Drops what is loaded for a gateway whose policies just changed.
     pub fn forget(&self, account_id: &str, gateway_id: &str) {
-        self.lock()
-            .remove(&(account_id.to_owned(), gateway_id.to_owned()));
+        if let Some(gateways) = self.lock().get_mut(account_id) {
+            gateways.remove(gateway_id);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Loaded> {

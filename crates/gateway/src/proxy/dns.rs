@@ -213,14 +213,7 @@ impl Iterator for Addrs {
 
 /// The lookup failure behind a request error, if a failed lookup is why it failed.
 pub fn cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a DnsError> {
-    let mut next = Some(error);
-    while let Some(error) = next {
-        if let Some(dns) = error.downcast_ref::<DnsError>() {
-            return Some(dns);
-        }
-        next = error.source();
-    }
-    None
+    super::failure::causes(error).find_map(|cause| cause.downcast_ref::<DnsError>())
 }
 
 #[cfg(test)]

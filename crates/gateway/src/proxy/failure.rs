@@ -62,7 +62,7 @@ impl AttemptFailure {
             }
             Kind::Other => (
                 "request failed",
-                format!("request failed: {}", innermost(error).unwrap_or_default()),
+                format!("request failed: {}", innermost(error)),
             ),
         };
         let row = if row.is_empty() { said } else { &row };
@@ -103,8 +103,7 @@ fn classify(error: &UpstreamError) -> Kind<'_> {
     if let Some(dns) = dns::cause(error) {
         return Kind::Dns(dns);
     }
-    let mut next: Option<&(dyn StdError + 'static)> = error.source();
-    while let Some(cause) = next {
+    for cause in causes(error).skip(1) {
         if cause.is::<ConnectTimedOut>() {
             return Kind::ConnectTimeout;
         }
@@ -141,20 +140,23 @@ fn classify(error: &UpstreamError) -> Kind<'_> {
                 return Kind::Timeout;
             }
         }
-        next = cause.source();
     }
     Kind::Other
 }
 
-/// The deepest cause's words (the outer ones are the client's generic "client error").
-pub fn innermost(error: &UpstreamError) -> Option<String> {
-    let mut deepest: Option<&(dyn StdError + 'static)> = None;
-    let mut next = error.source();
-    while let Some(cause) = next {
-        deepest = Some(cause);
-        next = cause.source();
-    }
-    deepest.map(ToString::to_string)
+/// The deepest cause's words (the outer ones are a client's generic "client error").
+pub fn innermost(error: &(dyn StdError + 'static)) -> String {
+    causes(error)
+        .last()
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
+/// An error and the errors behind it, outermost first.
+pub fn causes<'a>(
+    error: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(error), |&cause| cause.source())
 }
 
 /// The URL as the row may show it: no query (a Gemini `?key=`), no user information.

@@ -45,7 +45,7 @@ pub use client_ip::client_ip;
 pub use compat::speaks_anthropic;
 pub use connect::check_proxy_url;
 pub use context::RequestContext;
-pub use failure::innermost as deepest_cause;
+pub use failure::{causes, innermost as deepest_cause};
 pub use handler::proxy;
 pub use options::{CustomCost, RequestOptions, validate_metadata};
 pub use path::{ProxyPath, is_compat, parse as parse_path};

@@ -306,30 +306,12 @@ async fn each_tool_call_is_a_log_row() {
     );
     let id = rows[0]["id"].as_str().unwrap();
     let base = format!("/accounts/local/ai-gateway/gateways/tools/logs/{id}");
-    let request = gw
-        .http
-        .get(gw.url(&format!("/client/v4{base}/request")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let request = stored_body(gw, &base, "request").await;
     assert!(
         request.contains("logged"),
         "the arguments are the request body: {request}"
     );
-    let response = gw
-        .http
-        .get(gw.url(&format!("/client/v4{base}/response")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let response = stored_body(gw, &base, "response").await;
     assert!(
         response.contains("alpha: logged"),
         "the result is the response body: {response}"
@@ -435,4 +417,17 @@ async fn each_tool_call_counts_toward_the_rate_limit_and_listing_does_not() {
         "{}",
         error.message
     );
+}
+
+/// A log row's stored `request` or `response` body, as text.
+async fn stored_body(gw: &TestGateway, row: &str, which: &str) -> String {
+    gw.http
+        .get(gw.url(&format!("/client/v4{row}/{which}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }

@@ -12,8 +12,8 @@ use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::proxy::UpstreamClient;
 use crate::proxy::connect::ConnectTimedOut;
+use crate::proxy::{UpstreamClient, causes, deepest_cause};
 
 /// The byte stream under an upstream session: plain TCP or TLS over it.
 pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -103,31 +103,14 @@ async fn open(client: &UpstreamClient, http_url: &str) -> Result<Box<dyn Io>, Co
     let authority = uri.authority().map(ToString::to_string).unwrap_or_default();
     match client.open_socket(uri).await {
         Ok(io) => Ok(Box::new(io)),
-        Err(error) if caused_by::<ConnectTimedOut>(error.as_ref()) => Err(ConnectError::TimedOut),
+        Err(error) if causes(error.as_ref()).any(|c| c.is::<ConnectTimedOut>()) => {
+            Err(ConnectError::TimedOut)
+        }
         Err(error) => Err(ConnectError::Failed(format!(
             "could not connect to {authority}: {}",
-            deepest(error.as_ref())
+            deepest_cause(error.as_ref())
         ))),
     }
-}
-
-fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(error);
-    while let Some(cause) = next {
-        if cause.is::<E>() {
-            return true;
-        }
-        next = cause.source();
-    }
-    false
-}
-
-fn deepest(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut deepest = error;
-    while let Some(cause) = deepest.source() {
-        deepest = cause;
-    }
-    deepest.to_string()
 }
 
 #[cfg(test)]

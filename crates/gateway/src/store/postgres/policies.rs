@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use tokio_postgres::Row;
 
 use super::{OP_TIMEOUT, PostgresStore, bounded, corrupt};
-use crate::store::{PolicyStore, StoreError, StoreResult, StoredPolicy};
+use crate::store::{PolicyStore, StoreResult, StoredPolicy, changed_one};
 
 const COLUMNS: &str = "id, account_id, gateway_id, committed, draft, created_at, updated_at";
 
@@ -22,13 +22,6 @@ fn policy_from_row(row: &Row) -> StoreResult<StoredPolicy> {
         created_at: time("created_at")?,
         updated_at: time("updated_at")?,
     })
-}
-
-fn found(changed: u64) -> StoreResult<()> {
-    match changed {
-        0 => Err(StoreError::NotFound),
-        _ => Ok(()),
-    }
 }
 
 #[async_trait]
@@ -88,7 +81,7 @@ impl PolicyStore for PostgresStore {
                     ],
                 )
                 .await?;
-            found(written)
+            changed_one(written)
         })
         .await
     }
@@ -103,7 +96,7 @@ impl PolicyStore for PostgresStore {
                     &[&account_id, &gateway_id, &id],
                 )
                 .await?;
-            found(deleted)
+            changed_one(deleted)
         })
         .await
     }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use rusqlite::params;
 
 use super::{SqliteStore, to_text};
-use crate::store::{PolicyStore, StoreError, StoreResult, StoredPolicy};
+use crate::store::{PolicyStore, StoreResult, StoredPolicy, changed_one};
 
 pub(in crate::store) const COLUMNS: &str =
     "id, account_id, gateway_id, committed, draft, created_at, updated_at";
@@ -96,10 +96,7 @@ impl PolicyStore for SqliteStore {
                 )
             })
             .await?;
-        match deleted {
-            0 => Err(StoreError::NotFound),
-            _ => Ok(()),
-        }
+        changed_one(deleted)
     }
 
     async fn commit_policies(
