@@ -5,6 +5,7 @@
 mod client;
 mod machine;
 mod procs;
+mod realtime;
 mod report;
 mod results;
 mod scenarios;
@@ -15,7 +16,7 @@ use std::path::PathBuf;
 
 use results::TARGET_NAMES;
 use scenarios::{Plan, Scenarios};
-use targets::{GOVERNED_GATEWAY, NOLOG_GATEWAY, TRACED_GATEWAY, Target};
+use targets::{GOVERNED_GATEWAY, NOLOG_GATEWAY, ROUTED_GATEWAY, TRACED_GATEWAY, Target};
 
 pub struct Options {
     pub smoke: bool,
@@ -51,6 +52,7 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
     let black_hole = targets::start_black_hole().await?;
     targets::create_traced_gateway(tollgate.addr, black_hole).await?;
     targets::create_governed_gateway(tollgate.addr).await?;
+    targets::create_routed_gateway(tollgate.addr).await?;
     let tollgate_path = |gateway: &str| format!("/v1/local/{gateway}/openai/chat/completions");
     let scenarios = Scenarios {
         plan,
@@ -98,6 +100,13 @@ pub async fn run(options: Options) -> anyhow::Result<bool> {
             addr: tollgate.addr,
             stream_addr: tollgate.addr,
             path: tollgate_path(GOVERNED_GATEWAY),
+            pid: Some(tollgate.process.pid()),
+        },
+        routed: Target {
+            name: "tollgate-routed",
+            addr: tollgate.addr,
+            stream_addr: tollgate.addr,
+            path: format!("/v1/local/{ROUTED_GATEWAY}/compat/chat/completions"),
             pid: Some(tollgate.process.pid()),
         },
     };

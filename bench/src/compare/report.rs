@@ -315,6 +315,9 @@ pub fn rows(results: &Results, plan: &Plan) -> Vec<Row> {
         ],
         verdict: Verdict::Info("every built-in DLP profile, FLAG, requests and responses".into()),
     });
+    rows.extend(routing_rows(results));
+    rows.extend(realtime_rows(results));
+    rows.extend(mcp_rows(results));
     let on = results.c1[TOLLGATE].as_ref().map(|r| r.p50_us);
     let off = results.logs_off_c1.as_ref().map(|r| r.p50_us);
     rows.push(Row {
@@ -328,6 +331,123 @@ pub fn rows(results: &Results, plan: &Plan) -> Vec<Row> {
         },
     });
     rows
+}
+
+/// The unified endpoint with a provider/model and through a dynamic route, same requests, same
+/// gateway: the difference in CPU is what routing costs (issue 22's bar: ≤ 20 µs).
+fn routing_rows(results: &Results) -> Vec<Row> {
+    let cpu = |run: &Option<super::wrk::WrkRun>| run.as_ref().and_then(|r| r.cpu_us_per_request);
+    let (plain, routed) = (cpu(&results.compat_c32), cpu(&results.routed_c32));
+    let throughput = |run: &Option<super::wrk::WrkRun>| run.as_ref().map(|r| r.requests_per_sec);
+    vec![
+        Row {
+            metric: "CPU per request, concurrency 32, unified endpoint `openai/…` (µs)".into(),
+            values: [None, None, plain],
+            verdict: Verdict::Info(CPU_HOW.into()),
+        },
+        Row {
+            metric: "CPU per request, concurrency 32, unified endpoint `dynamic/…` (µs)".into(),
+            values: [None, None, routed],
+            verdict: match (plain, routed) {
+                (Some(plain), Some(routed)) => Verdict::bar(
+                    routed - plain <= 20.0,
+                    format!(
+                        "routing adds ≤ 20 µs ({:+.1} µs): a condition, a 50/50 split, a model",
+                        routed - plain
+                    ),
+                ),
+                _ => not_measured(),
+            },
+        },
+        Row {
+            metric: "throughput, concurrency 32, unified endpoint `dynamic/…` (req/s)".into(),
+            values: [None, None, throughput(&results.routed_c32)],
+            verdict: Verdict::Info(match throughput(&results.compat_c32) {
+                Some(plain) => format!("`openai/…`: {plain:.0} req/s"),
+                None => "`openai/…` not measured".into(),
+            }),
+        },
+    ]
+}
+
+/// Realtime sessions: a frame crosses the gateway twice per round trip, so half the difference
+/// is what one relayed frame gains.
+fn realtime_rows(results: &Results) -> Vec<Row> {
+    let Some(run) = &results.realtime else {
+        return vec![Row {
+            metric: "WebSocket frames and idle sessions".into(),
+            values: [None; 3],
+            verdict: not_measured(),
+        }];
+    };
+    let (direct, through) = (&run.frames.direct, &run.frames.through);
+    let per_frame = |d: f64, t: f64| Some((t - d) / 2.0);
+    vec![
+        Row {
+            metric: "WebSocket frame round trip p50 (µs)".into(),
+            values: [Some(direct.p50_us), None, Some(through.p50_us)],
+            verdict: Verdict::Info(format!("{} frames echoed on one session", through.count)),
+        },
+        Row {
+            metric: "WebSocket frame round trip p99 (µs)".into(),
+            values: [Some(direct.p99_us), None, Some(through.p99_us)],
+            verdict: Verdict::Info("direct: the mock's realtime endpoint".into()),
+        },
+        Row {
+            metric: "added per relayed WebSocket frame p50 (µs)".into(),
+            values: [None, None, per_frame(direct.p50_us, through.p50_us)],
+            verdict: Verdict::Info("(through − direct) ÷ 2: a round trip crosses twice".into()),
+        },
+        Row {
+            metric: "added per relayed WebSocket frame p99 (µs)".into(),
+            values: [None, None, per_frame(direct.p99_us, through.p99_us)],
+            verdict: Verdict::Info("(through − direct) ÷ 2".into()),
+        },
+        Row {
+            metric: format!(
+                "RSS per idle WebSocket session, {} open (KiB)",
+                run.idle_sessions
+            ),
+            values: [None, None, run.kib_per_idle_session],
+            verdict: Verdict::Info(
+                "VmRSS growth ÷ sessions: both legs' sockets, buffers and tasks".into(),
+            ),
+        },
+    ]
+}
+
+fn mcp_rows(results: &Results) -> Vec<Row> {
+    let Some(calls) = &results.mcp else {
+        return vec![Row {
+            metric: "MCP tool calls".into(),
+            values: [None; 3],
+            verdict: not_measured(),
+        }];
+    };
+    let (direct, through) = (&calls.direct, &calls.through);
+    vec![
+        Row {
+            metric: "MCP tool call p50 (µs)".into(),
+            values: [Some(direct.p50_us), None, Some(through.p50_us)],
+            verdict: Verdict::Info(format!(
+                "{} `tools/call` in sequence; direct: the mock's MCP server",
+                through.count
+            )),
+        },
+        Row {
+            metric: "added per MCP tool call p50 (µs)".into(),
+            values: [None, None, Some(through.p50_us - direct.p50_us)],
+            verdict: Verdict::Info(
+                "through − direct: admission, routing by prefix, the upstream session, the log row"
+                    .into(),
+            ),
+        },
+        Row {
+            metric: "added per MCP tool call p99 (µs)".into(),
+            values: [None, None, Some(through.p99_us - direct.p99_us)],
+            verdict: Verdict::Info("through − direct".into()),
+        },
+    ]
 }
 
 /// How the CPU rows are measured.

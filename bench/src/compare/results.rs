@@ -51,6 +51,24 @@ pub struct CacheRun {
     pub direct_p50_us: f64,
 }
 
+/// The same exchange made directly with the mock and through Tollgate, one after another on one
+/// connection: each a round trip, so the latency Tollgate adds to one message is half the
+/// difference for a WebSocket frame (it crosses twice) and the whole of it for a tool call.
+pub struct RoundTrips {
+    pub direct: crate::Summary,
+    pub through: crate::Summary,
+}
+
+/// Realtime sessions through Tollgate.
+pub struct RealtimeRun {
+    /// A text frame sent and the mock's echo received.
+    pub frames: RoundTrips,
+    /// Sessions held open (handshake done, `session.created` read, then silence).
+    pub idle_sessions: usize,
+    /// Tollgate's RSS growth while they were open, per session.
+    pub kib_per_idle_session: Option<f64>,
+}
+
 #[derive(Default)]
 pub struct Results {
     pub c1: PerTarget<WrkRun>,
@@ -63,6 +81,12 @@ pub struct Results {
     pub traced_c32: Option<WrkRun>,
     /// Tollgate with a spend limit (reserve and settle) and DLP on requests and responses.
     pub governed_c32: Option<WrkRun>,
+    /// The unified endpoint with a provider/model, and the same request through a dynamic route.
+    pub compat_c32: Option<WrkRun>,
+    pub routed_c32: Option<WrkRun>,
+    pub realtime: Option<RealtimeRun>,
+    /// MCP `tools/call` of the mock's `echo`, direct and through the gateway's `/mcp`.
+    pub mcp: Option<RoundTrips>,
     pub rate: PerTarget<RateRun>,
     pub stream: PerTarget<StreamRun>,
     pub many_streams: PerTarget<ManyStreams>,

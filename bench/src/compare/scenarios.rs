@@ -1,6 +1,7 @@
 //! The scenarios, each run against direct, nginx and Tollgate in turn (bench/README.md): wrk at fixed concurrency, fixed-rate load against a 50 ms upstream, sequential and
 //! 1,000 concurrent streams, cache HITs, Tollgate with logs off, traced to a black-holed
-//! collector, and with a spend limit and DLP.
+//! collector, with a spend limit and DLP, through a dynamic route; WebSocket frames and idle
+//! sessions; MCP tool calls.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,10 +13,12 @@ use bytes::Bytes;
 
 use super::client::{Call, Connection};
 use super::procs;
+use super::realtime::{self, Endpoint};
 use super::results::{
-    CacheRun, DIRECT, ManyStreams, PerTarget, RateRun, Results, StreamRun, TOLLGATE,
+    CacheRun, DIRECT, ManyStreams, PerTarget, RateRun, RealtimeRun, Results, RoundTrips, StreamRun,
+    TOLLGATE,
 };
-use super::targets::Target;
+use super::targets::{MCP_SERVER, ROUTE, Target};
 use super::wrk::{self, WrkRun};
 use crate::summarize;
 
@@ -38,6 +41,10 @@ pub struct Plan {
     pub concurrent_streams: usize,
     pub concurrent_pace_ms: u64,
     pub cache_hits: usize,
+    /// Measured round trips of the WebSocket, MCP and sequential scenarios (after a tenth as many
+    /// unmeasured).
+    pub round_trips: usize,
+    pub idle_sessions: usize,
 }
 
 impl Plan {
@@ -54,6 +61,8 @@ impl Plan {
             concurrent_streams: 1_000,
             concurrent_pace_ms: 100,
             cache_hits: 5_000,
+            round_trips: 5_000,
+            idle_sessions: 1_000,
         }
     }
 
@@ -71,6 +80,8 @@ impl Plan {
             concurrent_streams: 50,
             concurrent_pace_ms: 20,
             cache_hits: 50,
+            round_trips: 50,
+            idle_sessions: 20,
         }
     }
 }
@@ -88,6 +99,8 @@ pub struct Scenarios {
     pub traced: Target,
     /// Tollgate through a gateway with a spend limit and DLP on both ways.
     pub governed: Target,
+    /// The unified endpoint of the gateway that has the dynamic route.
+    pub routed: Target,
 }
 
 /// A small chat completion, answered in one JSON body.
@@ -102,6 +115,13 @@ fn stream_body() -> Bytes {
     Bytes::from_static(
         br#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"one two three four five six seven eight"}]}"#,
     )
+}
+
+/// The chat completion on the unified endpoint, naming a provider and model or a route.
+fn compat_body(model: &str) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"model":"{model}","messages":[{{"role":"user","content":"How much does a gateway add to each request?"}}]}}"#
+    ))
 }
 
 /// Cached by the HIT scenario only, so no other scenario is answered from the cache.
@@ -154,6 +174,16 @@ impl Scenarios {
         }
         .await;
         errors.extend(failure("governed", outcome));
+        eprintln!("== a dynamic route");
+        let outcome = async {
+            let plain = compat_body("openai/gpt-4o-mini");
+            let routed = compat_body(&format!("dynamic/{ROUTE}"));
+            results.compat_c32 = Some(self.wrk_body(&self.routed, "compat", 32, &plain).await?);
+            results.routed_c32 = Some(self.wrk_body(&self.routed, "routed", 32, &routed).await?);
+            anyhow::Ok(())
+        }
+        .await;
+        errors.extend(failure("dynamic route", outcome));
         eprintln!("== fixed rate, {} ms upstream", self.plan.upstream_delay_ms);
         let outcome = async {
             for (i, target) in self.targets.iter().enumerate() {
@@ -190,6 +220,23 @@ impl Scenarios {
         }
         .await;
         errors.extend(failure("concurrent streams", outcome));
+        eprintln!(
+            "== WebSocket frames, {} idle sessions",
+            self.plan.idle_sessions
+        );
+        let outcome = async {
+            results.realtime = Some(self.realtime().await?);
+            anyhow::Ok(())
+        }
+        .await;
+        errors.extend(failure("websockets", outcome));
+        eprintln!("== MCP tool calls");
+        let outcome = async {
+            results.mcp = Some(self.mcp_calls().await?);
+            anyhow::Ok(())
+        }
+        .await;
+        errors.extend(failure("mcp", outcome));
         results.errors = errors;
         results
     }
@@ -207,7 +254,17 @@ impl Scenarios {
         name: &str,
         connections: u32,
     ) -> anyhow::Result<WrkRun> {
-        let script = wrk::script(&self.dir, name, &target.call(&chat_body()))?;
+        self.wrk_body(target, name, connections, &chat_body()).await
+    }
+
+    async fn wrk_body(
+        &self,
+        target: &Target,
+        name: &str,
+        connections: u32,
+        body: &Bytes,
+    ) -> anyhow::Result<WrkRun> {
+        let script = wrk::script(&self.dir, name, &target.call(body))?;
         let url = target.url();
         if self.plan.warmup_secs > 0 {
             wrk::run(&self.wrk, &script, &url, connections, self.plan.warmup_secs).await?;
@@ -372,6 +429,84 @@ impl Scenarios {
             hit_p99_us: hit.p99_us,
             direct_p50_us: summarize(answers).p50_us,
         })
+    }
+}
+
+impl Scenarios {
+    fn warmup_rounds(&self) -> usize {
+        self.plan.round_trips / 10
+    }
+
+    /// Frame round trips on one realtime session, direct and through Tollgate; then
+    /// `idle_sessions` sessions opened through Tollgate and held while its RSS is read.
+    async fn realtime(&self) -> anyhow::Result<RealtimeRun> {
+        let direct = Endpoint {
+            addr: self.targets[DIRECT].addr,
+            path: "/v1/realtime?model=gpt-realtime".into(),
+        };
+        let tollgate = &self.targets[TOLLGATE];
+        let through = Endpoint {
+            addr: tollgate.addr,
+            path: "/v1/local/default/openai/realtime?model=gpt-realtime".into(),
+        };
+        let (warmup, rounds) = (self.warmup_rounds(), self.plan.round_trips);
+        let frames = RoundTrips {
+            direct: summarize(realtime::round_trips(&direct, warmup, rounds).await?),
+            through: summarize(realtime::round_trips(&through, warmup, rounds).await?),
+        };
+        let rss_kib = |pid: u32| procs::rss_bytes(pid).ok().map(|b| b as f64 / 1024.0);
+        // One session opened and closed first, so what the first session allocates once (its
+        // pool, its log shipper's buffers) is not charged to the idle ones.
+        realtime::close_all(realtime::open_idle(&through, 1, 1).await?).await;
+        let before = tollgate.pid.and_then(rss_kib);
+        let sessions = realtime::open_idle(&through, self.plan.idle_sessions, 50).await?;
+        let after = tollgate.pid.and_then(rss_kib);
+        realtime::close_all(sessions).await;
+        let kib_per_idle_session = match (before, after) {
+            (Some(before), Some(after)) => Some((after - before) / self.plan.idle_sessions as f64),
+            _ => None,
+        };
+        Ok(RealtimeRun {
+            frames,
+            idle_sessions: self.plan.idle_sessions,
+            kib_per_idle_session,
+        })
+    }
+
+    /// `tools/call` of the mock's `echo`, one after another on one keep-alive connection,
+    /// directly at the mock's `/mcp` and through the default gateway's.
+    async fn mcp_calls(&self) -> anyhow::Result<RoundTrips> {
+        let call = |target: &Target, path: &str, tool: &str| Call {
+            addr: target.addr,
+            path: path.to_owned(),
+            headers: vec![("accept", "application/json, text/event-stream".to_owned())],
+            body: Bytes::from(format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{tool}","arguments":{{"text":"hello"}}}}}}"#
+            )),
+        };
+        let direct = call(&self.targets[DIRECT], "/mcp", "echo");
+        let through = call(
+            &self.targets[TOLLGATE],
+            "/v1/local/default/mcp",
+            &format!("{MCP_SERVER}__echo"),
+        );
+        Ok(RoundTrips {
+            direct: self.sequential(&direct).await?,
+            through: self.sequential(&through).await?,
+        })
+    }
+
+    /// `round_trips` requests one after another on one connection, after a tenth as many.
+    async fn sequential(&self, call: &Call) -> anyhow::Result<crate::Summary> {
+        let mut connection = Connection::open(call.addr).await?;
+        let mut measured = Vec::with_capacity(self.plan.round_trips);
+        for i in 0..self.warmup_rounds() + self.plan.round_trips {
+            let answer = connection.send(call).await?;
+            if i >= self.warmup_rounds() {
+                measured.push(answer.elapsed);
+            }
+        }
+        Ok(summarize(measured))
     }
 }
 

@@ -18,6 +18,12 @@ pub const NOLOG_GATEWAY: &str = "nolog";
 pub const TRACED_GATEWAY: &str = "traced";
 /// A gateway with a spend limit and DLP (every built-in profile, both ways, FLAG).
 pub const GOVERNED_GATEWAY: &str = "governed";
+/// A gateway with the dynamic route [`ROUTE`] (docs/routing.md).
+pub const ROUTED_GATEWAY: &str = "routed";
+/// The route: a condition on a header, then a 50/50 split between two model elements.
+pub const ROUTE: &str = "bench";
+/// The name of the mock's MCP server on the default gateway (docs/mcp.md).
+pub const MCP_SERVER: &str = "mock";
 
 /// Where each target serves the OpenAI chat completions route.
 pub struct Target {
@@ -160,8 +166,8 @@ pub struct Tollgate {
     pub addr: SocketAddr,
 }
 
-/// `tollgate serve` with a fresh data dir and the defaults (logs, analytics, cost on), plus a
-/// `nolog` gateway for the features-off runs.
+/// `tollgate serve` with a fresh data dir and the defaults (logs, analytics, cost on), the mock's
+/// MCP server on the default gateway, plus a `nolog` gateway for the features-off runs.
 pub async fn start_tollgate(
     bin: &Path,
     mock: SocketAddr,
@@ -172,7 +178,8 @@ pub async fn start_tollgate(
     std::fs::create_dir_all(&data_dir)?;
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nadmin_token = \"{ADMIN_TOKEN}\"\n\n\
-         [providers.openai]\nbase_url = \"http://{mock}/v1\"\n",
+         [providers.openai]\nbase_url = \"http://{mock}/v1\"\n\n\
+         [[mcp_servers]]\ngateway = \"default\"\nname = \"{MCP_SERVER}\"\nurl = \"http://{mock}/mcp\"\n",
         data_dir.display()
     );
     let config_path: PathBuf = dir.join("tollgate.toml");
@@ -235,10 +242,47 @@ pub async fn create_governed_gateway(addr: SocketAddr) -> anyhow::Result<()> {
     .context("creating the governed gateway")
 }
 
+/// The routed gateway and its route: `start`, a condition no benchmark request meets (so it is
+/// evaluated every time), a 50/50 split, two model elements calling the mock, `end`: the walk a
+/// typical A/B route takes.
+pub async fn create_routed_gateway(addr: SocketAddr) -> anyhow::Result<()> {
+    create_gateway(addr, format!(r#"{{"id":"{ROUTED_GATEWAY}"}}"#))
+        .await
+        .context("creating the routed gateway")?;
+    let model = |id: &str| {
+        format!(
+            r#"{{"id":"{id}","type":"model","properties":{{"provider":"openai","model":"gpt-4o-mini","timeout":10000,"retries":0}},"outputs":{{"success":{{"elementId":"end"}}}}}}"#
+        )
+    };
+    let elements = [
+        r#"{"id":"start","type":"start","outputs":{"next":{"elementId":"tier"}}}"#.to_owned(),
+        r#"{"id":"tier","type":"conditional","properties":{"conditions":{"headers.x-tier":{"$eq":"gold"}}},"outputs":{"true":{"elementId":"a"},"false":{"elementId":"split"}}}"#.to_owned(),
+        r#"{"id":"split","type":"percentage","outputs":{"50% a":{"elementId":"a"},"50% b":{"elementId":"b"}}}"#.to_owned(),
+        model("a"),
+        model("b"),
+        r#"{"id":"end","type":"end","outputs":{}}"#.to_owned(),
+    ];
+    let body = format!(
+        r#"{{"name":"{ROUTE}","elements":[{}]}}"#,
+        elements.join(",")
+    );
+    admin_post(
+        addr,
+        &format!("/client/v4/accounts/local/ai-gateway/gateways/{ROUTED_GATEWAY}/routes"),
+        body,
+    )
+    .await
+    .context("creating the route")
+}
+
 async fn create_gateway(addr: SocketAddr, body: String) -> anyhow::Result<()> {
+    admin_post(addr, "/client/v4/accounts/local/ai-gateway/gateways", body).await
+}
+
+async fn admin_post(addr: SocketAddr, path: &str, body: String) -> anyhow::Result<()> {
     let call = Call {
         addr,
-        path: "/client/v4/accounts/local/ai-gateway/gateways".to_owned(),
+        path: path.to_owned(),
         headers: vec![("authorization", format!("Bearer {ADMIN_TOKEN}"))],
         body: Bytes::from(body),
     };

@@ -1,5 +1,5 @@
-//! A mock AI provider (OpenAI, Anthropic and Gemini wire formats, and an OpenAI Realtime
-//! WebSocket) for tests and benchmarks.
+//! A mock AI provider (OpenAI, Anthropic and Gemini wire formats, an OpenAI Realtime
+//! WebSocket, and an MCP server with one tool) for tests and benchmarks.
 //!
 //! [`MockUpstream::start`] serves on an ephemeral loopback port until the handle is dropped.
 //! Every reply is deterministic (same request body → byte-identical response), so tests can
@@ -9,6 +9,7 @@ mod anthropic;
 mod behavior;
 mod control;
 mod gemini;
+mod mcp;
 mod openai;
 mod realtime;
 mod record;

@@ -22,7 +22,7 @@ use crate::behavior::{Behavior, header_u64};
 use crate::record::{RecordedRequest, Recorder};
 use crate::reply::Ctx;
 use crate::respond;
-use crate::{anthropic, control, gemini, openai, realtime};
+use crate::{anthropic, control, gemini, mcp, openai, realtime};
 
 #[derive(Default)]
 pub(crate) struct Shared {
@@ -73,6 +73,7 @@ impl Shared {
 /// this future, so aborting it (on drop) also tears down hung and paused connections.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let router = Router::new()
+        .nest_service("/mcp", mcp::service())
         .fallback(handle)
         .with_state(Arc::clone(&shared));
     let mut connections = JoinSet::new();
