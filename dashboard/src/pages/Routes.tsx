@@ -27,6 +27,10 @@ const TEMPLATE: RouteElement[] = [
   { id: 'end', type: 'end', outputs: {} },
 ];
 
+// Version ids are UUIDv7: their start is the time they were saved, alike for versions saved
+// together; their end is random, so that is the part shown.
+const short = (id: string) => id.slice(-8);
+
 const pretty = (elements: unknown) => JSON.stringify(elements, null, 2);
 
 /** The last 24 hours, ending when asked (so a refresh counts the calls made since). */
@@ -132,7 +136,7 @@ export function RoutesView({ gateway, search }: { gateway: Gateway; search: URLS
                     </button>
                   </th>
                   <td>
-                    <code>{r.version.version_id.slice(0, 8)}</code>
+                    <code>{short(r.version.version_id)}</code>
                   </td>
                   <td>{fmtTime(r.deployment.created_at)}</td>
                   <td class="num">{fmtInt(callsOf(r.name))}</td>
@@ -281,7 +285,7 @@ function RouteDetail({ route, path, gatewayId, onChanged }: DetailProps) {
         elements: parsed,
         ...(comment.trim() ? { comment: comment.trim() } : {}),
       });
-      setMessage(`Version ${res.result.version_id.slice(0, 8)} saved; deploy it to make it live.`);
+      setMessage(`Version ${short(res.result.version_id)} saved; deploy it to make it live.`);
       setComment('');
       await versions.reload();
     } catch (err) {
@@ -300,7 +304,7 @@ function RouteDetail({ route, path, gatewayId, onChanged }: DetailProps) {
         version_id: version.version_id,
         ...(rollback ? { comment: 'rollback' } : {}),
       });
-      setMessage(`${rollback ? 'Rolled back to' : 'Deployed'} version ${version.version_id.slice(0, 8)}.`);
+      setMessage(`${rollback ? 'Rolled back to' : 'Deployed'} version ${short(version.version_id)}.`);
       await onChanged();
     } catch (err) {
       setErrors(messagesOf(err));
@@ -315,7 +319,7 @@ function RouteDetail({ route, path, gatewayId, onChanged }: DetailProps) {
   return (
     <section class="card route-detail" aria-labelledby="route-title" data-route-id={route.id}>
       <h2 id="route-title">
-        dynamic/{route.name} <span class="badge badge-gray">version {route.version.version_id.slice(0, 8)}</span>
+        dynamic/{route.name} <span class="badge badge-gray">version {short(route.version.version_id)}</span>
       </h2>
       <RouteGraph elements={route.elements} label={`Graph of route ${route.name}, live version`} />
       <Split route={route} gatewayId={gatewayId} versions={versions.data?.versions ?? []} />
@@ -364,7 +368,7 @@ function RouteDetail({ route, path, gatewayId, onChanged }: DetailProps) {
               .map(({ v, i }) => (
                 <tr key={v.version_id} data-version-id={v.version_id}>
                   <th scope="row">
-                    <code>{v.version_id.slice(0, 8)}</code> {v.active === 'true' && <span class="badge badge-status-2xx">live</span>}
+                    <code>{short(v.version_id)}</code> {v.active === 'true' && <span class="badge badge-status-2xx">live</span>}
                   </th>
                   <td>{fmtTime(v.created_at)}</td>
                   <td>{v.comment ?? ''}</td>
@@ -375,7 +379,7 @@ function RouteDetail({ route, path, gatewayId, onChanged }: DetailProps) {
                         class="btn btn-small"
                         disabled={busy}
                         onClick={() => void deploy(v, i < liveIndex)}
-                        aria-label={`${i < liveIndex ? 'Roll back to' : 'Deploy'} version ${v.version_id.slice(0, 8)}`}
+                        aria-label={`${i < liveIndex ? 'Roll back to' : 'Deploy'} version ${short(v.version_id)}`}
                       >
                         {i < liveIndex ? 'Roll back' : 'Deploy'}
                       </button>
@@ -395,7 +399,7 @@ function RouteDetail({ route, path, gatewayId, onChanged }: DetailProps) {
           .reverse()
           .map((d) => (
             <li key={d.deployment_id} data-version-id={d.version_id}>
-              {fmtTime(d.created_at)}: version <code>{d.version_id.slice(0, 8)}</code>
+              {fmtTime(d.created_at)}: version <code>{short(d.version_id)}</code>
               {d.comment ? ` (${d.comment})` : ''}
             </li>
           ))}
