@@ -57,6 +57,11 @@ pub trait BodyTransform: Send {
 }
 
 /// One of a plan's steps: a call, or (a universal request's step) a dynamic route.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "steps live in the plan's Vec; boxing the call, the common step, would cost an \
+              allocation per request"
+)]
 pub enum Step<'a> {
     Call(UpstreamCall<'a>),
     Route(Box<super::routed::RoutedRequest>),

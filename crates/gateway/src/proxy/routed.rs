@@ -97,7 +97,7 @@ pub fn request(
 
 impl RoutedRequest {
     /// The request as universal step `index`, with the step's own options.
-    pub fn as_step(mut self, index: usize, options: RequestOptions) -> RoutedRequest {
+    pub fn into_step(mut self, index: usize, options: RequestOptions) -> RoutedRequest {
         self.step = Some(i64::try_from(index).unwrap_or(i64::MAX));
         self.options = Some(options);
         self

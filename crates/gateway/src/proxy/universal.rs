@@ -142,7 +142,7 @@ fn validate_step<'a>(
                     GatewayError::new(error.code, format!("step {index}: {}", error.message))
                 })?;
             return Ok(Step::Route(Box::new(
-                route.as_step(index, options.overridden_by(&step_options)),
+                route.into_step(index, options.overridden_by(&step_options)),
             )));
         }
         let query = serde_json::to_vec(&step.query).unwrap_or_default();
