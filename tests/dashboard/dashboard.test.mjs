@@ -1037,6 +1037,97 @@ describe('dashboard', () => {
     await page.getByText('No stored keys').waitFor();
   });
 
+  test('a route is drawn as a graph; an invalid version is refused naming the element; deploy, roll back and the split observed', async () => {
+    const GW = 'routes-e2e';
+    assert.equal((await admin(stack, 'POST', '/accounts/local/ai-gateway/gateways', { id: GW })).status, 200);
+    const elements = (model, fallback) => [
+      { id: 'start', type: 'start', outputs: { next: { elementId: 'main' } } },
+      {
+        id: 'main',
+        type: 'model',
+        properties: { provider: 'openai', model, timeout: 30000, retries: 0 },
+        outputs: { success: { elementId: 'end' }, ...(fallback ? { fallback: { elementId: fallback } } : {}) },
+      },
+      { id: 'end', type: 'end', outputs: {} },
+    ];
+    const ask = async () => {
+      const sent = await postJson(
+        `${stack.url}/v1/local/${GW}/compat/chat/completions`,
+        { model: 'dynamic/support', messages: [{ role: 'user', content: 'route me' }] },
+        { Authorization: `Bearer ${OPENAI_KEY}` },
+      );
+      assert.equal(sent.status, 200, sent.text);
+      return sent.headers.get('cf-aig-model');
+    };
+
+    await go(`/gateways/${GW}`);
+    await clickTab('Routes');
+    await page.waitForURL('**/routes');
+    await page.getByText('No routes yet').waitFor();
+
+    // Create: the template is drawn as it is typed, then the route's live version.
+    await page.fill('#route-name', 'support');
+    await page.fill('#route-elements', JSON.stringify(elements('gpt-4o-mini')));
+    await page.getByRole('img', { name: 'Graph of the new route' }).locator('[data-element-id="main"]').waitFor();
+    await page.getByRole('button', { name: 'Create route' }).click();
+    const graph = page.getByRole('img', { name: 'Graph of route support, live version' });
+    await graph.locator('[data-element-id="main"]', { hasText: 'openai/gpt-4o-mini' }).waitFor();
+    assert.equal(await graph.locator('[data-element-id]').count(), 3);
+    assert.deepEqual(
+      await graph.locator('.route-edge').evaluateAll((edges) => edges.map((e) => `${e.dataset.from}>${e.dataset.to}`)),
+      ['start>main', 'main>end'],
+    );
+    await page.locator('tr[data-route="support"]').waitFor();
+    assert.equal(await ask(), 'gpt-4o-mini');
+
+    // Invalid: not JSON is said at once; the API's refusal names the element, next to the editor.
+    const error = page.locator('#route-elements-error');
+    await page.fill('#route-elements', '[{');
+    await error.filter({ hasText: 'Not JSON' }).waitFor();
+    assert.ok(await page.getByRole('button', { name: 'Save version' }).isDisabled());
+    await page.fill('#route-elements', JSON.stringify(elements('gpt-4.1-nano', 'ghost')));
+    await page.getByRole('button', { name: 'Save version' }).click();
+    await error.filter({ hasText: 'element "main"' }).waitFor();
+    assert.match(await error.textContent(), /points to "ghost"/);
+    assert.equal(await page.getByRole('textbox', { name: 'Elements (JSON)' }).getAttribute('aria-describedby'), 'route-elements-error');
+    await page
+      .getByRole('img', { name: 'Graph of the refused version' })
+      .locator('[data-element-id="main"].route-node-marked')
+      .waitFor();
+    await shot('route-invalid-version');
+
+    // A valid version is saved, and changes nothing until it is deployed.
+    await page.fill('#route-elements', JSON.stringify(elements('gpt-4.1-nano')));
+    await page.getByRole('button', { name: 'Save version' }).click();
+    await page.getByText(/saved; deploy it to make it live/).waitFor();
+    const versions = page.getByRole('table', { name: 'Versions' });
+    await untilIs('two versions', () => versions.locator('tbody tr').count(), 2);
+    assert.equal(await ask(), 'gpt-4o-mini');
+    await versions.getByRole('button', { name: /^Deploy version / }).click();
+    await graph.locator('[data-element-id="main"]', { hasText: 'openai/gpt-4.1-nano' }).waitFor();
+    assert.equal(await ask(), 'gpt-4.1-nano');
+    await shot('route-deployed');
+
+    // One-click rollback: the first version is live again, on the proxy too.
+    await versions.getByRole('button', { name: /^Roll back to version / }).click();
+    await graph.locator('[data-element-id="main"]', { hasText: 'openai/gpt-4o-mini' }).waitFor();
+    assert.equal(await ask(), 'gpt-4o-mini');
+    const deployments = page.getByRole('list', { name: 'Deployments' });
+    await untilIs('three deployments', () => deployments.locator('li').count(), 3);
+    assert.match(await deployments.locator('li').first().textContent(), /rollback/);
+
+    // The split observed: three calls to gpt-4o-mini and one to gpt-4.1-nano, as analytics count them.
+    const split = page.getByRole('table', { name: 'Traffic split' });
+    await until('the split counts every call', async () => {
+      await page.locator('.route-split').getByRole('button', { name: 'Refresh' }).click();
+      const calls = await split.locator('tr[data-model="openai/gpt-4o-mini"] [data-calls]').allTextContents();
+      return calls[0] === '3';
+    });
+    assert.equal(await split.locator('tr[data-model="openai/gpt-4.1-nano"] [data-calls]').textContent(), '1');
+    assert.equal(await split.locator('tr[data-model="openai/gpt-4o-mini"] [data-share]').textContent(), '75%');
+    await shot('routes');
+  });
+
   test('HTML and script in prompts, models and metadata are shown as inert text', async () => {
     assert.equal((await admin(stack, 'POST', '/accounts/local/ai-gateway/gateways', { id: 'xss' })).status, 200);
     const content = `${XSS_IMG}${XSS_SCRIPT} please summarise`;

@@ -1,7 +1,8 @@
 """Dynamic routing (docs/routing.md) through the official SDKs: routes, versions and deployments
 with the Cloudflare SDK (its responses validated strictly against its models), and
 `model: "dynamic/{route}"` through the OpenAI SDK for each element type, the fallback chain,
-a sticky split, and a rollback.
+a sticky split, and a rollback; and on the Responses API (OpenAI SDK) and the Messages API
+(Anthropic SDK), each with its fallback.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import json
 import urllib.request
 
+import anthropic
 import cloudflare
 import openai
 import pytest
 
-from conftest import ADMIN_TOKEN, OPENAI_KEY
+from conftest import ADMIN_TOKEN, ANTHROPIC_KEY, OPENAI_KEY
 from test_cloudflare_sdk import SETTINGS, make_client
 
 ACCOUNT = "local"
@@ -210,3 +212,49 @@ def test_rename_and_delete(cf, management):
     assert deleted.name == "renamed"
     names = [r.name for r in cf.ai_gateway.dynamic_routing.list(GATEWAY, account_id=ACCOUNT).data.routes]
     assert names == ["support"]
+
+
+def test_responses_and_messages_through_their_sdks(cf, ai, management, mock):
+    # primary (OpenAI) falls back to backup (Anthropic); a route of its own, deleted at the end.
+    apis = cf.ai_gateway.dynamic_routing.create(
+        GATEWAY, account_id=ACCOUNT, name="apis", elements=[
+            {"id": "start", "type": "start", "outputs": {"next": out("primary")}},
+            model("primary", "openai", "gpt-4o", fallback="backup"),
+            model("backup", "anthropic", "claude-3-5-haiku"),
+            END,
+        ]
+    )
+    claude = anthropic.Anthropic(
+        api_key=ANTHROPIC_KEY, base_url=management.proxy_url("compat", gateway=GATEWAY),
+        max_retries=0, timeout=30,
+    )
+    question = [{"role": "user", "content": "route me"}]
+    try:
+        answered = ai.responses.with_raw_response.create(model="dynamic/apis", input="route me")
+        assert answered.headers["cf-aig-model"] == "gpt-4o"
+        assert answered.headers["cf-aig-route"] == "apis"
+        assert answered.headers["cf-aig-route-version"] == apis.version.version_id
+        assert answered.parse().output_text
+
+        queue_failure(mock, 500)
+        fell_back = ai.responses.with_raw_response.create(model="dynamic/apis", input="route me")
+        assert fell_back.headers["cf-aig-model"] == "claude-3-5-haiku"
+        assert fell_back.headers["cf-aig-provider"] == "anthropic"
+        assert fell_back.headers["cf-aig-step"] == "1"
+        assert fell_back.parse().output_text.startswith("Hello! You said:")
+
+        message = claude.messages.with_raw_response.create(
+            model="dynamic/apis", max_tokens=64, messages=question
+        )
+        assert message.headers["cf-aig-model"] == "gpt-4o"
+        assert message.headers["cf-aig-route"] == "apis"
+        reply = message.parse()
+        assert reply.type == "message" and reply.content[0].text
+
+        queue_failure(mock, 500)
+        with claude.messages.stream(model="dynamic/apis", max_tokens=64, messages=question) as stream:
+            text = "".join(stream.text_stream)
+            assert stream.response.headers["cf-aig-model"] == "claude-3-5-haiku"
+        assert text.startswith("Hello! You said:")
+    finally:
+        cf.ai_gateway.dynamic_routing.delete(apis.id, account_id=ACCOUNT, gateway_id=GATEWAY)

@@ -243,6 +243,8 @@ pub enum AnalyticsGroup {
     Gateway,
     /// Per run token (from the log rows; no percentiles).
     Token,
+    /// Per dynamic route, each model call counted (from the log rows; no percentiles).
+    Route,
 }
 
 #[derive(Args)]

@@ -243,6 +243,15 @@ async fn logs_list_get_export_and_analytics_read_every_matching_row() {
     assert_eq!(of("gpt-4o-mini")["requests"], 55, "{grouped}");
     assert_eq!(of("gpt-x")["errors"], 3, "{grouped}");
     assert!(of("gpt-x")["duration_p95"].is_number(), "{grouped}");
+    // No request used a route: they are all the one group without one.
+    let by_route = cli::json(&server, &["analytics", "summary", "--group-by", "route"]).await;
+    let groups = by_route["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{by_route}");
+    assert_eq!(
+        groups[0]["totals"]["requests"].as_f64(),
+        Some(58.0),
+        "{by_route}"
+    );
     let text = cli::ok(&server, &["analytics", "summary", "--group-by", "provider"]).await;
     assert!(
         text.contains("openai") && text.lines().any(|l| l.starts_with("all ")),

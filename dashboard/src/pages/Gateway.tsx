@@ -12,14 +12,16 @@ import { KeysView } from './Keys';
 import { LogDetail } from './LogDetail';
 import { LogsView } from './Logs';
 import { Overview } from './Overview';
+import { RoutesView } from './Routes';
 import { SettingsView } from './Settings';
 
-type Tab = 'overview' | 'logs' | 'analytics' | 'budgets' | 'evaluations' | 'keys' | 'settings';
+type Tab = 'overview' | 'logs' | 'analytics' | 'routes' | 'budgets' | 'evaluations' | 'keys' | 'settings';
 
 const TABS: { tab: Tab; label: string; suffix: string }[] = [
   { tab: 'overview', label: 'Endpoints', suffix: '' },
   { tab: 'logs', label: 'Logs', suffix: '/logs' },
   { tab: 'analytics', label: 'Analytics', suffix: '/analytics' },
+  { tab: 'routes', label: 'Routes', suffix: '/routes' },
   { tab: 'budgets', label: 'Budgets', suffix: '/budgets' },
   { tab: 'evaluations', label: 'Evaluations', suffix: '/evaluations' },
   { tab: 'keys', label: 'Provider keys', suffix: '/keys' },
@@ -66,6 +68,7 @@ export function GatewayPage({ id, tab, logId, search }: Props) {
       {gw.data && tab === 'logs' && !logId && <LogsView gateway={gw.data} search={search} />}
       {gw.data && tab === 'logs' && logId && <LogDetail gateway={gw.data} logId={logId} />}
       {gw.data && tab === 'analytics' && <AnalyticsView gatewayId={gw.data.id} search={search} />}
+      {gw.data && tab === 'routes' && <RoutesView gateway={gw.data} search={search} />}
       {gw.data && tab === 'budgets' && <BudgetsView gateway={gw.data} />}
       {gw.data && tab === 'evaluations' && <EvaluationsView gateway={gw.data} />}
       {gw.data && tab === 'keys' && <KeysView gateway={gw.data} />}

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::rollup::{Resolution, RollupMeasures, RollupRow};
 use crate::auth::TOKEN_ID_KEY;
 use crate::gateways::bounds::METADATA_KEY_BYTES;
+use crate::routing::ROUTE_KEY;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupBy {
@@ -18,6 +19,9 @@ pub enum GroupBy {
     Gateway,
     /// The run token, by its id (the log rows' `tollgate.token_id` metadata entry).
     Token,
+    /// The dynamic route, by its name (the log rows' `cf.route` metadata entry,
+    /// docs/routing.md): every model call a route made, its fallbacks' included.
+    Route,
     /// The value of one metadata key.
     Metadata(String),
 }
@@ -27,7 +31,7 @@ pub enum GroupBy {
 pub const MAX_GROUPED_ROWS: usize = 100_000;
 
 impl GroupBy {
-    /// `provider`, `model`, `status`, `gateway`, `token` or `metadata.<key>` (a key of 1-64
+    /// `provider`, `model`, `status`, `gateway`, `token`, `route` or `metadata.<key>` (a key of 1-64
     /// bytes, as metadata keys are, without control characters); the error is the message.
     pub fn parse(text: &str) -> Result<GroupBy, String> {
         match text {
@@ -36,6 +40,7 @@ impl GroupBy {
             "status" => Ok(GroupBy::Status),
             "gateway" => Ok(GroupBy::Gateway),
             "token" => Ok(GroupBy::Token),
+            "route" => Ok(GroupBy::Route),
             _ => match text.strip_prefix("metadata.") {
                 Some(key)
                     if !key.is_empty()
@@ -47,7 +52,7 @@ impl GroupBy {
                 Some(_) => Err(format!(
                     "group_by: a metadata key must be 1-{METADATA_KEY_BYTES} bytes without                      control characters"
                 )),
-                None => Err("group_by: expected provider, model, status, gateway, token or                              metadata.<key>"
+                None => Err("group_by: expected provider, model, status, gateway, token, route or                              metadata.<key>"
                     .into()),
             },
         }
@@ -60,6 +65,7 @@ impl GroupBy {
             GroupBy::Status => "status".into(),
             GroupBy::Gateway => "gateway".into(),
             GroupBy::Token => "token".into(),
+            GroupBy::Route => "route".into(),
             GroupBy::Metadata(key) => format!("metadata.{key}"),
         }
     }
@@ -69,6 +75,7 @@ impl GroupBy {
     pub fn metadata_key(&self) -> Option<&str> {
         match self {
             GroupBy::Token => Some(TOKEN_ID_KEY),
+            GroupBy::Route => Some(ROUTE_KEY),
             GroupBy::Metadata(key) => Some(key),
             _ => None,
         }
@@ -83,7 +90,7 @@ impl GroupBy {
                 class => format!("{class}xx"),
             },
             GroupBy::Gateway => row.key.gateway_id.clone(),
-            GroupBy::Token | GroupBy::Metadata(_) => return None,
+            GroupBy::Token | GroupBy::Route | GroupBy::Metadata(_) => return None,
         })
     }
 }

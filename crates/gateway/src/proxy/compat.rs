@@ -27,6 +27,74 @@ mod responses;
 
 pub use messages::speaks_anthropic;
 
+/// The unified endpoint's APIs that take a dynamic route (docs/routing.md): each of the route's
+/// model calls is made from the client's request in its API, and answers in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompatApi {
+    Chat,
+    Responses,
+    Messages,
+}
+
+/// The route a request's `model: "dynamic/{route}"` names, if it names one.
+fn dynamic_route(request: &Value) -> Option<&str> {
+    request
+        .get("model")
+        .and_then(Value::as_str)
+        .and_then(|model| model.strip_prefix(crate::routing::DYNAMIC_PREFIX))
+}
+
+/// A request in `api` for `provider`'s `model` as one upstream call (answering in `api`'s
+/// shape), or the translation's refusal. `client_body` is the request as the cache key sees
+/// it; `headers` are the client's.
+pub(super) fn model_call<'a>(
+    ctx: &RequestContext<'a>,
+    api: CompatApi,
+    headers: &HeaderMap,
+    provider: &'a Provider,
+    model: String,
+    request: Value,
+    client_body: Bytes,
+) -> Result<Result<UpstreamCall<'a>, compat::CompatError>, GatewayError> {
+    match api {
+        CompatApi::Chat => chat_call(ctx, headers, provider, model, &request, client_body),
+        CompatApi::Responses => {
+            responses::call(ctx, headers, provider, model, request, client_body)
+        }
+        CompatApi::Messages => messages::call(ctx, headers, provider, model, request, client_body),
+    }
+}
+
+/// The plan of a request in `api`: a route's when its model is `dynamic/{route}`, else the one
+/// call to the provider it names (or the translation's refusal, in `refused`'s shape).
+fn planned<'a>(
+    ctx: &RequestContext<'a>,
+    parts: &Parts,
+    api: CompatApi,
+    body: &[u8],
+    refused: fn(&compat::CompatError) -> axum::response::Response,
+) -> Result<Plan<'a>, GatewayError> {
+    let request = parse(body)?;
+    if let Some(name) = dynamic_route(&request) {
+        let name = name.to_owned();
+        return super::routed::plan(ctx, parts, &name, request, api);
+    }
+    let (provider, model) = provider_of(ctx.state, &request)?;
+    let client_body = Bytes::copy_from_slice(body);
+    match model_call(
+        ctx,
+        api,
+        &parts.headers,
+        provider,
+        model,
+        request,
+        client_body,
+    )? {
+        Ok(call) => Ok(Plan::one(call)),
+        Err(error) => Ok(Plan::Answered(refused(&error))),
+    }
+}
+
 /// The call a compat request makes, or its own answer (the model list, a body the
 /// translation refused, in OpenAI's error shape). `route` is the path after `compat/`.
 pub async fn plan<'a>(
@@ -38,9 +106,15 @@ pub async fn plan<'a>(
     let state = ctx.state;
     let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
     match (&parts.method, route.trim_end_matches('/')) {
-        (&Method::POST, "chat/completions" | "v1/chat/completions") => chat(ctx, parts, &body),
-        (&Method::POST, "messages" | "v1/messages") => messages::plan(ctx, parts, &body),
-        (&Method::POST, "responses" | "v1/responses") => responses::plan(ctx, parts, &body),
+        (&Method::POST, "chat/completions" | "v1/chat/completions") => {
+            planned(ctx, parts, CompatApi::Chat, &body, refused)
+        }
+        (&Method::POST, "messages" | "v1/messages") => {
+            planned(ctx, parts, CompatApi::Messages, &body, messages::refused)
+        }
+        (&Method::POST, "responses" | "v1/responses") => {
+            planned(ctx, parts, CompatApi::Responses, &body, refused)
+        }
         (&Method::POST, "embeddings" | "v1/embeddings") => embeddings(state, parts, &body),
         (&Method::GET, "models" | "v1/models") => Ok(Plan::Answered(models::list(
             state,
@@ -75,12 +149,12 @@ fn provider_of<'a>(
     request: &Value,
 ) -> Result<(&'a Provider, String), GatewayError> {
     let model = request.get("model").and_then(Value::as_str).unwrap_or("");
-    // Chat completions took a route before coming here; the other routes do not take one.
+    // Chat completions, Responses and Messages took a route before coming here.
     if model.starts_with(crate::routing::DYNAMIC_PREFIX) {
         return Err(GatewayError::new(
             ErrorCode::InvalidProvider,
-            "Dynamic routes (model \"dynamic/{route}\") are served on chat/completions only \
-             (docs/routing.md)",
+            "Dynamic routes (model \"dynamic/{route}\") are served on chat/completions, \
+             responses and messages (docs/routing.md)",
         ));
     }
     let (slug, bare) = compat::split_model(model).ok_or_else(|| {
@@ -173,49 +247,36 @@ pub(super) fn translate_parsed<'a>(
     })
 }
 
-fn chat<'a>(
+/// An OpenAI Chat Completions request for `provider`'s `model`.
+fn chat_call<'a>(
     ctx: &RequestContext<'a>,
-    parts: &Parts,
-    body: &[u8],
-) -> Result<Plan<'a>, GatewayError> {
-    let request = parse(body)?;
-    // `dynamic/{route}` names a route of the gateway (docs/routing.md).
-    if let Some(name) = request
-        .get("model")
-        .and_then(Value::as_str)
-        .and_then(|model| model.strip_prefix(crate::routing::DYNAMIC_PREFIX))
-    {
-        let name = name.to_owned();
-        return super::routed::plan(ctx, parts, &name, request);
-    }
-    let (provider, model) = provider_of(ctx.state, &request)?;
+    headers: &HeaderMap,
+    provider: &'a Provider,
+    model: String,
+    request: &Value,
+    client_body: Bytes,
+) -> Result<Result<UpstreamCall<'a>, compat::CompatError>, GatewayError> {
     let id_seed = ctx.log_id.simple().to_string();
-    let client_body = Bytes::copy_from_slice(body);
-    match translate_parsed(
-        provider,
-        model,
-        &request,
-        &parts.headers,
-        &id_seed,
-        client_body,
-    ) {
-        Ok(chat) => call(
+    match translate_parsed(provider, model, request, headers, &id_seed, client_body) {
+        Ok(chat) => upstream_call(
             ctx.state,
             chat.provider,
             chat.path,
             chat.headers,
             chat.body,
             chat.reshape,
-        ),
-        Err(error) => {
-            let status =
-                http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::BAD_REQUEST);
-            let json = [(header::CONTENT_TYPE, "application/json")];
-            Ok(Plan::Answered(
-                (status, json, error.to_body()).into_response(),
-            ))
-        }
+        )
+        .map(Ok),
+        Err(error) => Ok(Err(error)),
     }
+}
+
+/// A request the translation refused: its status, in OpenAI's shape.
+fn refused(error: &compat::CompatError) -> axum::response::Response {
+    let status =
+        http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::BAD_REQUEST);
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    (status, json, error.to_body()).into_response()
 }
 
 fn embeddings<'a>(

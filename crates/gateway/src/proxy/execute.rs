@@ -16,7 +16,7 @@ use super::context::RequestContext;
 use super::dlp::CallDlp;
 use super::headers::{CACHE_STATUS, STEP};
 use super::options::RequestOptions;
-use super::plan::{Plan, UpstreamCall};
+use super::plan::{Plan, Step, UpstreamCall};
 use super::record::{RequestLog, write_begin};
 use super::retry::RetryPolicy;
 use crate::budgets::{BudgetPlan, Charge, RequestFacts, TokenCharge, worst_case_cost};
@@ -32,23 +32,27 @@ pub async fn execute(
         Plan::Upstream { calls, fallback } => (calls, fallback),
     };
     let last = calls.len().saturating_sub(1);
-    for (index, mut call) in calls.into_iter().enumerate() {
+    for (index, call) in calls.into_iter().enumerate() {
         let is_last = index == last;
         let step = fallback.then_some(index);
-        let first_id = match index {
-            0 => ctx.log_id,
-            _ => uuid::Uuid::now_v7(),
-        };
-        ctx.provider.clone_from(&call.provider.slug);
-        // A universal step's own metadata replaces the request's, so the token's is merged again.
-        let step_options = call.options.take().map(|mut step| {
-            if let Some(token) = &ctx.run_token {
-                step.metadata = token.scope.merge_metadata(&token.id, step.metadata.take());
+        let delivery = match call {
+            Step::Call(mut call) => {
+                let first_id = match index {
+                    0 => ctx.log_id,
+                    _ => uuid::Uuid::now_v7(),
+                };
+                ctx.provider.clone_from(&call.provider.slug);
+                let step_options = step_options(ctx, call.options.take());
+                let options = step_options.as_ref().unwrap_or(&ctx.options);
+                one_call(ctx, call, options, first_id, fallback, is_last).await?
             }
-            step
-        });
-        let options = step_options.as_ref().unwrap_or(&ctx.options);
-        match one_call(ctx, call, options, first_id, fallback, is_last).await? {
+            Step::Route(mut route) => {
+                let options =
+                    step_options(ctx, route.options.take()).unwrap_or_else(|| ctx.options.clone());
+                super::routed::run(ctx, *route, &options, index == 0, is_last).await?
+            }
+        };
+        match delivery {
             Delivery::Delivered(mut response) => {
                 mark_step(&mut response, step);
                 return Ok(response);
@@ -67,6 +71,17 @@ pub async fn execute(
         }
     }
     Err(GatewayError::internal())
+}
+
+/// A universal step's own options, with the run token's metadata merged again (the step's
+/// metadata replaces the request's).
+fn step_options(ctx: &RequestContext<'_>, own: Option<RequestOptions>) -> Option<RequestOptions> {
+    own.map(|mut step| {
+        if let Some(token) = &ctx.run_token {
+            step.metadata = token.scope.merge_metadata(&token.id, step.metadata.take());
+        }
+        step
+    })
 }
 
 /// One call: its log, the cache, then its attempts. `fallback`: a universal step, accepted

@@ -56,11 +56,22 @@ pub trait BodyTransform: Send {
     fn finish(&mut self) -> Bytes;
 }
 
+/// One of a plan's steps: a call, or (a universal request's step) a dynamic route.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "steps live in the plan's Vec; boxing the call, the common step, would cost an \
+              allocation per request"
+)]
+pub enum Step<'a> {
+    Call(UpstreamCall<'a>),
+    Route(Box<super::routed::RoutedRequest>),
+}
+
 pub enum Plan<'a> {
     /// Send upstream. `fallback`: the calls are a universal request's steps, each tried once
     /// the one before it failed (at least one call).
     Upstream {
-        calls: Vec<UpstreamCall<'a>>,
+        calls: Vec<Step<'a>>,
         fallback: bool,
     },
     /// Answered by the gateway itself (the compat model list, a body the translation refused).
@@ -73,7 +84,7 @@ pub enum Plan<'a> {
 impl<'a> Plan<'a> {
     pub fn one(call: UpstreamCall<'a>) -> Plan<'a> {
         Plan::Upstream {
-            calls: vec![call],
+            calls: vec![Step::Call(call)],
             fallback: false,
         }
     }

@@ -1,6 +1,7 @@
 //! The universal endpoint (docs/resilience.md): `POST /v1/{account}/{gateway}` with an ordered list of
 //! steps `{provider, endpoint, headers, query, config?}`. Each step's retries are used up before
-//! the next step; the first step that answers 2xx wins, with `cf-aig-step: <index>`.
+//! the next step; the first step that answers 2xx wins, with `cf-aig-step: <index>`. A `compat`
+//! step whose model is `dynamic/{route}` is that route's walk (docs/routing.md).
 
 use std::borrow::Cow;
 
@@ -12,16 +13,16 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::body::read_body;
+use super::compat::CompatApi;
 use super::context::RequestContext;
 use super::credentials::refuse_gateway_tokens;
 use super::headers::upstream_request_headers;
 use super::options::{self, RequestOptions};
 use super::path;
-use super::plan::{Plan, Reshape, UpstreamCall};
+use super::plan::{Plan, Reshape, Step, UpstreamCall};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Backoff;
 use crate::gateways::bounds::UNIVERSAL_STEPS;
-use crate::state::AppState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,18 +54,14 @@ pub async fn plan<'a>(
 ) -> Result<Plan<'a>, GatewayError> {
     let state = ctx.state;
     let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
-    let calls = parse_steps(state, &body, &ctx.options)?;
+    let calls = parse_steps(ctx, &body)?;
     Ok(Plan::Upstream {
         calls,
         fallback: true,
     })
 }
 
-fn parse_steps<'a>(
-    state: &'a AppState,
-    body: &[u8],
-    options: &RequestOptions,
-) -> Result<Vec<UpstreamCall<'a>>, GatewayError> {
+fn parse_steps<'a>(ctx: &RequestContext<'a>, body: &[u8]) -> Result<Vec<Step<'a>>, GatewayError> {
     let invalid = |why: String| GatewayError::new(ErrorCode::InvalidBody, why);
     let raw: Vec<RawStep> = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Array(items)) => items
@@ -84,16 +81,16 @@ fn parse_steps<'a>(
     }
     raw.into_iter()
         .enumerate()
-        .map(|(i, step)| validate_step(state, i, step, options))
+        .map(|(i, step)| validate_step(ctx, i, step))
         .collect()
 }
 
 fn validate_step<'a>(
-    state: &'a AppState,
+    ctx: &RequestContext<'a>,
     index: usize,
     step: RawStep,
-    options: &RequestOptions,
-) -> Result<UpstreamCall<'a>, GatewayError> {
+) -> Result<Step<'a>, GatewayError> {
+    let (state, options) = (ctx.state, &ctx.options);
     let mut headers = HeaderMap::new();
     for (name, value) in &step.headers {
         let text = value.as_str().ok_or_else(|| {
@@ -119,7 +116,7 @@ fn validate_step<'a>(
             HeaderValue::from_static("application/json"),
         );
     }
-    let step_options = RequestOptions::from_headers(&headers)?;
+    let step_options = with_config(index, RequestOptions::from_headers(&headers)?, step.config)?;
     // A `compat` step takes an OpenAI Chat Completions body for any provider (docs/compat.md), so a
     // fallback chain can cross providers and still answer in OpenAI's shape.
     let (url, provider, path, query, headers, body, reshape) = if step.provider == "compat" {
@@ -131,6 +128,22 @@ fn validate_step<'a>(
                 ErrorCode::InvalidPath,
                 format!("step {index}: compat steps take endpoint chat/completions"),
             ));
+        }
+        // `dynamic/{route}`: the step is the route's walk (docs/routing.md).
+        if let Some(name) = step
+            .query
+            .get("model")
+            .and_then(Value::as_str)
+            .and_then(|model| model.strip_prefix(crate::routing::DYNAMIC_PREFIX))
+        {
+            let name = name.to_owned();
+            let route = super::routed::request(ctx, &name, step.query, CompatApi::Chat, headers)
+                .map_err(|error| {
+                    GatewayError::new(error.code, format!("step {index}: {}", error.message))
+                })?;
+            return Ok(Step::Route(Box::new(
+                route.into_step(index, options.overridden_by(&step_options)),
+            )));
         }
         let query = serde_json::to_vec(&step.query).unwrap_or_default();
         let chat = super::compat::translate_chat(
@@ -174,35 +187,7 @@ fn validate_step<'a>(
     };
     let upstream_headers = upstream_request_headers(&headers);
     refuse_gateway_tokens(state, &upstream_headers, query.as_deref())?;
-    let mut step_options = step_options;
-    if let Some(config) = step.config {
-        let bad = |field: &str, why: &str| {
-            GatewayError::new(
-                ErrorCode::InvalidBody,
-                format!("step {index}: config.{field}: {why}"),
-            )
-        };
-        // The same bounds and messages as the headers: out of range is refused, not clamped.
-        if let Some(ms) = config.request_timeout {
-            step_options.request_timeout =
-                Some(options::request_timeout(ms).map_err(|w| bad("requestTimeout", &w))?);
-        }
-        if let Some(attempts) = config.max_attempts {
-            step_options.max_attempts =
-                Some(options::max_attempts(attempts).map_err(|w| bad("maxAttempts", &w))?);
-        }
-        if let Some(ms) = config.retry_delay {
-            step_options.retry_delay =
-                Some(options::retry_delay(ms).map_err(|w| bad("retryDelay", &w))?);
-        }
-        if let Some(backoff) = config.backoff {
-            step_options.backoff = Some(
-                Backoff::parse(&backoff)
-                    .ok_or_else(|| bad("backoff", "expected constant, linear or exponential"))?,
-            );
-        }
-    }
-    Ok(UpstreamCall {
+    Ok(Step::Call(UpstreamCall {
         provider,
         method: Method::POST,
         url,
@@ -215,7 +200,44 @@ fn validate_step<'a>(
         reshape: reshape.map(|reshape| reshape as Box<dyn Reshape + 'a>),
         step: Some(i64::try_from(index).unwrap_or(i64::MAX)),
         route_charges: Vec::new(),
-    })
+    }))
+}
+
+/// A step's `config` over its headers' options: the same bounds and messages as the headers
+/// (out of range is refused, not clamped).
+fn with_config(
+    index: usize,
+    mut step_options: RequestOptions,
+    config: Option<StepConfig>,
+) -> Result<RequestOptions, GatewayError> {
+    let Some(config) = config else {
+        return Ok(step_options);
+    };
+    let bad = |field: &str, why: &str| {
+        GatewayError::new(
+            ErrorCode::InvalidBody,
+            format!("step {index}: config.{field}: {why}"),
+        )
+    };
+    if let Some(ms) = config.request_timeout {
+        step_options.request_timeout =
+            Some(options::request_timeout(ms).map_err(|w| bad("requestTimeout", &w))?);
+    }
+    if let Some(attempts) = config.max_attempts {
+        step_options.max_attempts =
+            Some(options::max_attempts(attempts).map_err(|w| bad("maxAttempts", &w))?);
+    }
+    if let Some(ms) = config.retry_delay {
+        step_options.retry_delay =
+            Some(options::retry_delay(ms).map_err(|w| bad("retryDelay", &w))?);
+    }
+    if let Some(backoff) = config.backoff {
+        step_options.backoff = Some(
+            Backoff::parse(&backoff)
+                .ok_or_else(|| bad("backoff", "expected constant, linear or exponential"))?,
+        );
+    }
+    Ok(step_options)
 }
 
 fn split_query(endpoint: &str) -> (String, Option<String>) {

@@ -22,3 +22,7 @@ pub use registry::{Deployed, Routes};
 
 /// The prefix of a `model` that names a route instead of a provider.
 pub const DYNAMIC_PREFIX: &str = "dynamic/";
+
+/// The metadata entry each of a route's calls carries the route's name in (its log row's; the
+/// analytics' `group_by=route` reads it).
+pub const ROUTE_KEY: &str = "cf.route";

@@ -1,5 +1,6 @@
-//! Analytics grouped by run token and by a metadata key (docs/analytics.md, "Grouping by token
-//! or metadata"): sums of the log rows per value, the same on SQLite and PostgreSQL.
+//! Analytics grouped by run token, by dynamic route and by a metadata key (docs/analytics.md,
+//! "Grouping by token, route or metadata"): sums of the log rows per value, the same on SQLite
+//! and PostgreSQL.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -145,4 +146,81 @@ async fn analytics_group_by_token_and_metadata_on_sqlite() {
 async fn analytics_group_by_token_and_metadata_on_postgres() {
     let database = TestDatabase::create().await.unwrap();
     groups_by_token_and_metadata(&format!("[storage]\nurl = \"{}\"\n", database.url())).await;
+}
+
+/// One chat call through gateway `grouped` for `model` (a provider's, or `dynamic/{route}`).
+async fn routed_call(gw: &TestGateway, model: &str) -> u16 {
+    let response = gw
+        .http
+        .post(gw.url("/v1/local/grouped/compat/chat/completions"))
+        .header("authorization", "Bearer sk-provider")
+        .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let _ = response.bytes().await;
+    status
+}
+
+async fn groups_by_route(sections: &str) {
+    let gw = TestGateway::with_config("", sections).await;
+    gw.create_gateway(json!({"id": "grouped"})).await;
+    let out = |id: &str| json!({"elementId": id});
+    for (name, fallback) in [("support", true), ("sales", false)] {
+        let mut outputs = json!({"success": out("end")});
+        if fallback {
+            outputs["fallback"] = out("backup");
+        }
+        let elements = json!([
+            {"id": "start", "type": "start", "outputs": {"next": out("main")}},
+            {"id": "main", "type": "model", "outputs": outputs,
+             "properties": {"provider": "openai", "model": "gpt-4o", "retries": 0}},
+            {"id": "backup", "type": "model", "outputs": {"success": out("end")},
+             "properties": {"provider": "openai", "model": "gpt-4o-mini", "retries": 0}},
+            {"id": "end", "type": "end", "outputs": {}},
+        ]);
+        let (status, body) = gw
+            .admin(
+                Method::POST,
+                "/accounts/local/ai-gateway/gateways/grouped/routes",
+                Some(json!({"name": name, "elements": elements})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(routed_call(&gw, "dynamic/support").await, 200);
+    // A failed call and its fallback: two rows of the route.
+    gw.mock.push(tollgate_mock_upstream::Behavior::status(500));
+    assert_eq!(routed_call(&gw, "dynamic/support").await, 200);
+    assert_eq!(routed_call(&gw, "dynamic/sales").await, 200);
+    // No route: the group without one.
+    assert_eq!(routed_call(&gw, "openai/gpt-4o").await, 200);
+
+    let (status, by_route) = grouped(&gw, "route").await;
+    assert_eq!(status, 200, "{by_route}");
+    let groups: Vec<(Value, u64, u64)> = per_group(&by_route["result"], "route")
+        .into_iter()
+        .map(|(group, requests, errors, _)| (group, requests, errors))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            (json!("sales"), 1, 0),
+            (json!("support"), 3, 1),
+            (Value::Null, 1, 0),
+        ]
+    );
+    assert_eq!(by_route["result"]["totals"]["requests"], 5);
+}
+
+#[tokio::test]
+async fn analytics_group_by_route_on_sqlite() {
+    groups_by_route("").await;
+}
+
+#[tokio::test]
+async fn analytics_group_by_route_on_postgres() {
+    let database = TestDatabase::create().await.unwrap();
+    groups_by_route(&format!("[storage]\nurl = \"{}\"\n", database.url())).await;
 }

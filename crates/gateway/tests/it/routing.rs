@@ -312,10 +312,45 @@ async fn an_unknown_route_is_a_clear_404() {
     assert_eq!(gateway_error_code(&body), 2050);
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("no route named \"nope\""), "{message}");
-    // The Responses API does not take a route: said so, not "invalid provider dynamic".
+    // The Responses and Messages APIs and a universal step name it the same way.
+    for path in [
+        "/v1/local/rt/compat/responses",
+        "/v1/local/rt/compat/v1/messages",
+    ] {
+        let response = gw
+            .http
+            .post(gw.url(path))
+            .json(&json!({"model": "dynamic/nope", "input": "hi", "messages": []}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        let body: Value = response.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("no route named \"nope\""),
+            "{path}: {body}"
+        );
+    }
     let response = gw
         .http
-        .post(gw.url("/v1/local/rt/compat/responses"))
+        .post(gw.url("/v1/local/rt"))
+        .json(
+            &json!([{"provider": "compat", "endpoint": "chat/completions",
+                       "query": {"model": "dynamic/nope", "messages": []}}]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(gateway_error_code(&body), 2050);
+    let message = body["error"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("step 0: Route not found"), "{message}");
+    // Embeddings do not take a route: said so, not "invalid provider dynamic".
+    let response = gw
+        .http
+        .post(gw.url("/v1/local/rt/compat/embeddings"))
         .json(&json!({"model": "dynamic/nope", "input": "hi"}))
         .send()
         .await
@@ -323,7 +358,8 @@ async fn an_unknown_route_is_a_clear_404() {
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert!(
-        body.to_string().contains("served on chat/completions only"),
+        body.to_string()
+            .contains("served on chat/completions, responses and messages"),
         "{body}"
     );
     assert_eq!(gw.mock.request_count(), 0);
@@ -542,4 +578,190 @@ async fn invalid_versions_are_refused_naming_the_element_and_field() {
             .starts_with("name:"),
         "{body}"
     );
+}
+
+/// A route whose OpenAI model falls back to an Anthropic one.
+async fn with_fallback(gw: &TestGateway, name: &str) {
+    create(
+        gw,
+        name,
+        json!([
+            start("primary"),
+            model("primary", "openai", "gpt-4o", Some("backup")),
+            model("backup", "anthropic", "claude-3-5-haiku", None),
+            end(),
+        ]),
+    )
+    .await;
+}
+
+/// The rows of the calls that answered `response` with `log_id` as its last: the route's
+/// metadata and each row's step.
+async fn route_row(gw: &TestGateway, log_id: &str) -> (Value, Option<i64>) {
+    let row = gw.log_row("rt", log_id).await.unwrap();
+    let metadata = serde_json::from_str(row.metadata.as_deref().unwrap()).unwrap();
+    (metadata, row.step)
+}
+
+#[tokio::test]
+async fn the_responses_api_takes_a_route_and_answers_in_its_shape() {
+    let gw = started().await;
+    with_fallback(&gw, "answers").await;
+    let ask = || {
+        gw.http
+            .post(gw.url("/v1/local/rt/compat/responses"))
+            .bearer_auth("sk-route-key")
+            .json(
+                &json!({"model": "dynamic/answers", "instructions": "Be brief.",
+                          "input": "route me"}),
+            )
+            .send()
+    };
+    // OpenAI takes the Responses request as it came, with its bare model.
+    let response = ask().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "cf-aig-model"), "gpt-4o");
+    assert_eq!(header(&response, "cf-aig-provider"), "openai");
+    assert_eq!(header(&response, "cf-aig-route"), "answers");
+    assert!(!header(&response, "cf-aig-route-version").is_empty());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["object"], "response", "{body}");
+    let seen = gw.mock.requests().pop().unwrap();
+    assert_eq!(seen.path_and_query, "/v1/responses");
+    assert_eq!(last_model(&gw), "gpt-4o");
+
+    // OpenAI fails: Anthropic answers, translated back to the Responses format.
+    gw.mock.push(Behavior::status(500));
+    let response = ask().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "cf-aig-model"), "claude-3-5-haiku");
+    assert_eq!(header(&response, "cf-aig-provider"), "anthropic");
+    assert_eq!(header(&response, "cf-aig-step"), "1");
+    let version = header(&response, "cf-aig-route-version").to_owned();
+    let (first, answered) = (
+        header(&response, "cf-aig-request-id").to_owned(),
+        header(&response, "cf-aig-log-id").to_owned(),
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["object"], "response", "{body}");
+    let text = body["output"][0]["content"][0]["text"].as_str().unwrap();
+    assert!(text.starts_with("Hello! You said:"), "{body}");
+    assert_eq!(
+        gw.mock.requests().pop().unwrap().path_and_query,
+        "/v1/messages"
+    );
+    let (failed, failed_step) = route_row(&gw, &first).await;
+    let (served, served_step) = route_row(&gw, &answered).await;
+    assert_eq!((failed_step, served_step), (Some(0), Some(1)));
+    assert_eq!(failed["cf.route_path"], "start>primary");
+    assert_eq!(served["cf.route"], "answers");
+    assert_eq!(served["cf.route_version"], version.as_str());
+    assert_eq!(served["cf.route_path"], "start>primary>backup");
+}
+
+#[tokio::test]
+async fn the_messages_api_takes_a_route_and_answers_in_its_shape() {
+    let gw = started().await;
+    with_fallback(&gw, "messages").await;
+    let ask = |stream: bool| {
+        gw.http
+            .post(gw.url("/v1/local/rt/compat/v1/messages"))
+            .header("x-api-key", "sk-route-key")
+            .header("anthropic-version", "2023-06-01")
+            .json(
+                &json!({"model": "dynamic/messages", "max_tokens": 64, "stream": stream,
+                          "messages": [{"role": "user", "content": "route me"}]}),
+            )
+            .send()
+    };
+    // OpenAI answers, translated to Anthropic's format.
+    let response = ask(false).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "cf-aig-model"), "gpt-4o");
+    assert_eq!(header(&response, "cf-aig-route"), "messages");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "message", "{body}");
+    let seen = gw.mock.requests().pop().unwrap();
+    assert_eq!(seen.path_and_query, "/v1/chat/completions");
+    assert_eq!(seen.header("authorization"), Some("Bearer sk-route-key"));
+
+    // OpenAI fails: Anthropic gets the Messages request as it came, streamed.
+    gw.mock.push(Behavior::status(500));
+    let response = ask(true).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "cf-aig-model"), "claude-3-5-haiku");
+    assert_eq!(header(&response, "cf-aig-provider"), "anthropic");
+    assert_eq!(header(&response, "cf-aig-step"), "1");
+    let answered = header(&response, "cf-aig-log-id").to_owned();
+    let text = response.text().await.unwrap();
+    assert!(text.contains("event: message_stop"), "{text}");
+    let seen = gw.mock.requests().pop().unwrap();
+    assert_eq!(seen.path_and_query, "/v1/messages");
+    assert_eq!(seen.header("x-api-key"), Some("sk-route-key"));
+    assert_eq!(last_model(&gw), "claude-3-5-haiku");
+    let (served, step) = route_row(&gw, &answered).await;
+    assert_eq!(step, Some(1));
+    assert_eq!(served["cf.route_path"], "start>primary>backup");
+}
+
+#[tokio::test]
+async fn a_universal_compat_step_takes_a_route() {
+    let gw = started().await;
+    with_fallback(&gw, "stepped").await;
+    let step = |model: &str| {
+        json!({"provider": "compat", "endpoint": "chat/completions",
+               "headers": {"authorization": "Bearer sk-any"},
+               "query": {"model": model, "messages": [{"role": "user", "content": "step"}]}})
+    };
+    let universal = || {
+        gw.http
+            .post(gw.url("/v1/local/rt"))
+            .json(&json!([
+                step("dynamic/stepped"),
+                step("openai/gpt-4o-mini")
+            ]))
+            .send()
+    };
+    // The route's first model answers the first step.
+    let response = universal().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "cf-aig-step"), "0");
+    assert_eq!(header(&response, "cf-aig-route"), "stepped");
+    assert_eq!(header(&response, "cf-aig-model"), "gpt-4o");
+    let log_id = header(&response, "cf-aig-log-id").to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["object"], "chat.completion");
+    let (metadata, step_no) = route_row(&gw, &log_id).await;
+    assert_eq!(metadata["cf.route"], "stepped");
+    assert_eq!(step_no, Some(0));
+
+    // Both of the route's models fail: the walk ends, and the next step answers.
+    gw.mock.push_n(Behavior::status(500), 2);
+    let response = universal().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "cf-aig-step"), "1");
+    assert_eq!(header(&response, "cf-aig-route"), "");
+    let requests = gw.mock.requests();
+    let models: Vec<String> = requests[requests.len() - 3..]
+        .iter()
+        .map(|seen| serde_json::from_slice::<Value>(&seen.body).unwrap()["model"].to_string())
+        .collect();
+    assert_eq!(
+        models,
+        ["\"gpt-4o\"", "\"claude-3-5-haiku\"", "\"gpt-4o-mini\""]
+    );
+
+    // As the last step, the route's last answer is the response, whatever its status.
+    gw.mock.push_n(Behavior::status(500), 2);
+    let response = gw
+        .http
+        .post(gw.url("/v1/local/rt"))
+        .json(&json!([step("dynamic/stepped")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    assert_eq!(header(&response, "cf-aig-step"), "0");
+    assert_eq!(header(&response, "cf-aig-route"), "stepped");
+    assert_eq!(header(&response, "cf-aig-model"), "claude-3-5-haiku");
 }

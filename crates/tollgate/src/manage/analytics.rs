@@ -53,8 +53,9 @@ pub async fn run(client: &ClientArgs, command: AnalyticsCommand) -> anyhow::Resu
             AnalyticsGroup::Provider => ("provider", "provider"),
             AnalyticsGroup::Model => ("model", "model"),
             AnalyticsGroup::Gateway => ("gateway", "gateway_id"),
-            // No filter selects a token: its series is added up instead.
+            // No filter selects a token or a route: its series is added up instead.
             AnalyticsGroup::Token => ("token", ""),
+            AnalyticsGroup::Route => ("route", ""),
         };
         let mut grouped_params = params.clone();
         grouped_params.push(("group_by", name.to_owned()));

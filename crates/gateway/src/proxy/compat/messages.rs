@@ -5,15 +5,16 @@
 
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, header, request::Parts};
+use http::{HeaderMap, HeaderValue, header};
 use serde_json::Value;
 
-use super::{Chain, Unchanged, Whole, call, provider_headers, resolve, translate_parsed};
+use super::{Chain, Unchanged, Whole, provider_headers, translate_parsed, upstream_call};
 use crate::compat::messages::{self, MaxTokens, MessagesStream};
 use crate::compat::{CompatError, Dialect};
 use crate::error::GatewayError;
+use crate::providers::Provider;
 use crate::proxy::context::RequestContext;
-use crate::proxy::plan::{BodyTransform, Plan, Reshape};
+use crate::proxy::plan::{BodyTransform, Reshape, UpstreamCall};
 
 /// What Anthropic's SDKs send when the client named no version.
 const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -35,16 +36,19 @@ pub fn speaks_anthropic(raw_path: &str) -> bool {
     matches!(route.trim_end_matches('/'), "messages" | "v1/messages")
 }
 
-pub(super) fn plan<'a>(
+/// A Messages request for `provider`'s `model` (its own, or a route's model element's).
+pub(super) fn call<'a>(
     ctx: &RequestContext<'a>,
-    parts: &Parts,
-    body: &[u8],
-) -> Result<Plan<'a>, GatewayError> {
+    client_headers: &HeaderMap,
+    provider: &'a Provider,
+    model: String,
+    mut request: Value,
+    client_body: Bytes,
+) -> Result<Result<UpstreamCall<'a>, CompatError>, GatewayError> {
     let state = ctx.state;
-    let (mut request, provider, model) = resolve(state, body)?;
     if provider.dialect == Dialect::Anthropic {
         request["model"] = Value::String(model);
-        let mut headers = provider_headers(&parts.headers, Dialect::Anthropic);
+        let mut headers = provider_headers(client_headers, Dialect::Anthropic);
         if !headers.contains_key("anthropic-version") {
             headers.insert(
                 "anthropic-version",
@@ -52,14 +56,15 @@ pub(super) fn plan<'a>(
             );
         }
         let body = Bytes::from(serde_json::to_vec(&request).unwrap_or_default());
-        return call(
+        return upstream_call(
             state,
             provider,
             "v1/messages".to_owned(),
             headers,
             body,
             None,
-        );
+        )
+        .map(Ok);
     }
     let limit = match provider.slug.as_str() {
         "openai" => MaxTokens::MaxCompletionTokens,
@@ -72,23 +77,23 @@ pub(super) fn plan<'a>(
             provider,
             model.clone(),
             &chat,
-            &bearer_from_api_key(&parts.headers),
+            &bearer_from_api_key(client_headers),
             &id_seed,
-            Bytes::copy_from_slice(body),
+            client_body.clone(),
         )
     });
     let chat = match translated {
         Ok(chat) => chat,
-        Err(error) => return Ok(Plan::Answered(refused(&error))),
+        Err(error) => return Ok(Err(error)),
     };
     let reshape = AsMessages {
         chat: chat.reshape,
         stream,
         model,
         id_seed,
-        client_body: Bytes::copy_from_slice(body),
+        client_body,
     };
-    call(
+    upstream_call(
         state,
         chat.provider,
         chat.path,
@@ -96,6 +101,7 @@ pub(super) fn plan<'a>(
         chat.body,
         Some(Box::new(reshape)),
     )
+    .map(Ok)
 }
 
 /// Anthropic's SDKs send the key as `x-api-key`; the chat translation expects it where OpenAI's
@@ -116,7 +122,7 @@ fn bearer_from_api_key(client_headers: &HeaderMap) -> HeaderMap {
 }
 
 /// A request the translation refused: 400 in Anthropic's shape.
-fn refused(error: &CompatError) -> Response {
+pub(super) fn refused(error: &CompatError) -> Response {
     let status =
         http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::BAD_REQUEST);
     let json = [(header::CONTENT_TYPE, "application/json")];

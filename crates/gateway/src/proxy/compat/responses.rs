@@ -3,38 +3,42 @@
 //! it as Chat Completions through the chat translation, and its answer comes back as a
 //! Responses answer.
 
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{header, request::Parts};
+use http::HeaderMap;
 use serde_json::Value;
 
-use super::{Chain, Unchanged, Whole, call, provider_headers, resolve, translate_parsed};
+use super::{Chain, Unchanged, Whole, provider_headers, translate_parsed, upstream_call};
 use crate::compat::messages::MaxTokens;
 use crate::compat::responses::{self, ResponseContext, ResponsesStream};
 use crate::compat::{CompatError, Dialect};
 use crate::error::GatewayError;
+use crate::providers::Provider;
 use crate::proxy::context::RequestContext;
-use crate::proxy::plan::{BodyTransform, Plan, Reshape};
+use crate::proxy::plan::{BodyTransform, Reshape, UpstreamCall};
 
-pub(super) fn plan<'a>(
+/// A Responses request for `provider`'s `model` (its own, or a route's model element's).
+pub(super) fn call<'a>(
     ctx: &RequestContext<'a>,
-    parts: &Parts,
-    body: &[u8],
-) -> Result<Plan<'a>, GatewayError> {
+    headers: &HeaderMap,
+    provider: &'a Provider,
+    model: String,
+    mut request: Value,
+    client_body: Bytes,
+) -> Result<Result<UpstreamCall<'a>, CompatError>, GatewayError> {
     let state = ctx.state;
-    let (mut request, provider, model) = resolve(state, body)?;
     if provider.slug == "openai" {
         request["model"] = Value::String(model);
-        let headers = provider_headers(&parts.headers, Dialect::OpenAi);
+        let headers = provider_headers(headers, Dialect::OpenAi);
         let body = Bytes::from(serde_json::to_vec(&request).unwrap_or_default());
-        return call(
+        return upstream_call(
             state,
             provider,
             "v1/responses".to_owned(),
             headers,
             body,
             None,
-        );
+        )
+        .map(Ok);
     }
     let stream = request.get("stream").and_then(Value::as_bool) == Some(true);
     let id_seed = ctx.log_id.simple().to_string();
@@ -43,14 +47,14 @@ pub(super) fn plan<'a>(
             provider,
             model.clone(),
             &chat,
-            &parts.headers,
+            headers,
             &id_seed,
-            Bytes::copy_from_slice(body),
+            client_body.clone(),
         )
     });
     let chat = match translated {
         Ok(chat) => chat,
-        Err(error) => return Ok(Plan::Answered(refused(&error))),
+        Err(error) => return Ok(Err(error)),
     };
     let context = ResponseContext {
         seed: id_seed,
@@ -62,9 +66,9 @@ pub(super) fn plan<'a>(
         chat: chat.reshape,
         stream,
         context,
-        client_body: Bytes::copy_from_slice(body),
+        client_body,
     };
-    call(
+    upstream_call(
         state,
         chat.provider,
         chat.path,
@@ -72,14 +76,7 @@ pub(super) fn plan<'a>(
         chat.body,
         Some(Box::new(reshape)),
     )
-}
-
-/// A request the translation refused: 400 in OpenAI's shape.
-fn refused(error: &CompatError) -> Response {
-    let status =
-        http::StatusCode::from_u16(error.status()).unwrap_or(http::StatusCode::BAD_REQUEST);
-    let json = [(header::CONTENT_TYPE, "application/json")];
-    (status, json, error.to_body()).into_response()
+    .map(Ok)
 }
 
 /// The provider's answer → Chat Completions (by the chat translation, for providers that do not
