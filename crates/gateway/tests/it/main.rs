@@ -23,6 +23,7 @@ mod errors;
 mod evaluations;
 mod faults;
 mod guard;
+mod guardrails;
 mod h2_abuse;
 mod keys;
 mod logs;
