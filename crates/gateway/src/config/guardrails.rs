@@ -29,7 +29,13 @@ impl Default for GuardrailsConfig {
 }
 
 /// The section's keys, for "did you mean".
-const KEYS: &[&str] = &["provider", "model", "chunk_bytes", "max_chunks", "timeout_ms"];
+const KEYS: &[&str] = &[
+    "provider",
+    "model",
+    "chunk_bytes",
+    "max_chunks",
+    "timeout_ms",
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(default)]
@@ -91,7 +97,9 @@ impl RawGuardrails {
         }
         let mut within = |name: &str, value: u64, min: u64, max: u64| {
             if !(min..=max).contains(&value) {
-                problems.push(format!("guardrails.{name}: must be between {min} and {max}"));
+                problems.push(format!(
+                    "guardrails.{name}: must be between {min} and {max}"
+                ));
             }
             value.clamp(min, max)
         };

@@ -149,9 +149,9 @@ impl ErrorCode {
             ErrorCode::GuardrailPromptBlocked | ErrorCode::GuardrailResponseBlocked => {
                 StatusCode::FAILED_DEPENDENCY
             }
-            ErrorCode::LogUnavailable
-            | ErrorCode::Overloaded
-            | ErrorCode::GuardrailUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::LogUnavailable | ErrorCode::Overloaded | ErrorCode::GuardrailUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::UriTooLong => StatusCode::URI_TOO_LONG,
             ErrorCode::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,

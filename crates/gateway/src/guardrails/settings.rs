@@ -173,9 +173,9 @@ fn parse_rules(direction: &str, fields: &Map<String, Value>) -> Result<Rules, St
     for (name, action) in fields {
         let Some(category) = Category::parse(name).filter(|c| c.as_str() == name) else {
             // Categories are upper case; `s1` is one letter from both S1 and P1.
-            let near = Category::parse(name).map(Category::as_str).or_else(|| {
-                crate::suggest::nearest(name, Category::ALL.map(Category::as_str))
-            });
+            let near = Category::parse(name)
+                .map(Category::as_str)
+                .or_else(|| crate::suggest::nearest(name, Category::ALL.map(Category::as_str)));
             let hint = match near {
                 Some(known) => format!("; did you mean {known}?"),
                 None => String::new(),

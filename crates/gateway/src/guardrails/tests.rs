@@ -9,15 +9,24 @@ fn the_field_round_trips_and_errors_name_the_element() {
     assert_eq!(serde_json::to_value(&settings).unwrap(), sent);
     assert!(settings.blocks(Direction::Prompt));
     assert!(!settings.blocks(Direction::Response));
-    assert!(settings.rules(Direction::Response).is_none(), "empty is none");
+    assert!(
+        settings.rules(Direction::Response).is_none(),
+        "empty is none"
+    );
     let only_prompt = json!({"prompt": {"S10": "FLAG"}});
     let settings = GuardrailSettings::parse(&only_prompt).unwrap();
     assert_eq!(serde_json::to_value(&settings).unwrap(), only_prompt);
 
     for (value, expected) in [
-        (json!({"prompt": {"S14": "BLOCK"}}), "prompt.S14: unknown category"),
+        (
+            json!({"prompt": {"S14": "BLOCK"}}),
+            "prompt.S14: unknown category",
+        ),
         (json!({"prompt": {"s1": "BLOCK"}}), "did you mean S1?"),
-        (json!({"response": {"S2": "DENY"}}), "response.S2: must be \"FLAG\" or \"BLOCK\""),
+        (
+            json!({"response": {"S2": "DENY"}}),
+            "response.S2: must be \"FLAG\" or \"BLOCK\"",
+        ),
         (json!({"responses": {}}), "did you mean response?"),
         (json!({"prompt": ["S1"]}), "prompt: must be an object"),
         (json!("BLOCK"), "must be an object"),
@@ -29,10 +38,19 @@ fn the_field_round_trips_and_errors_name_the_element() {
 
 #[test]
 fn llama_guard_answers_are_read() {
-    assert_eq!(parse_answer("safe").unwrap(), Verdict { safe: true, categories: vec![] });
+    assert_eq!(
+        parse_answer("safe").unwrap(),
+        Verdict {
+            safe: true,
+            categories: vec![]
+        }
+    );
     assert_eq!(
         parse_answer("\n\nunsafe\nS10,S1").unwrap(),
-        Verdict { safe: false, categories: vec![Category::S1, Category::S10] }
+        Verdict {
+            safe: false,
+            categories: vec![Category::S1, Category::S10]
+        }
     );
     assert_eq!(
         parse_answer("unsafe\nS14, s2").unwrap().categories,
@@ -41,7 +59,10 @@ fn llama_guard_answers_are_read() {
     );
     assert_eq!(
         parse_answer(r#"{"safe": false, "categories": ["S7"]}"#).unwrap(),
-        Verdict { safe: false, categories: vec![Category::S7] }
+        Verdict {
+            safe: false,
+            categories: vec![Category::S7]
+        }
     );
     assert!(parse_answer("I cannot help with that").is_err());
     assert!(parse_answer("").is_err());
@@ -61,8 +82,12 @@ fn text_is_found_in_every_format() {
     let answer = json!({"choices": [{"message": {"role": "assistant", "content": "yes"}}],
         "usage": {"prompt_tokens": 1}});
     assert_eq!(response_text(answer.to_string().as_bytes(), false), "yes");
-    let anthropic = json!({"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]});
-    assert_eq!(response_text(anthropic.to_string().as_bytes(), false), "a\nb");
+    let anthropic =
+        json!({"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]});
+    assert_eq!(
+        response_text(anthropic.to_string().as_bytes(), false),
+        "a\nb"
+    );
     let sse = "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n\
                data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\ndata: [DONE]\n\n";
     assert_eq!(response_text(sse.as_bytes(), true), "Hello");

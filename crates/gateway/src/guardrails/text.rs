@@ -9,7 +9,14 @@
 use serde_json::Value;
 
 /// Keys whose strings (at any depth below) are a prompt's text.
-const PROMPT_KEYS: &[&str] = &["content", "text", "prompt", "input", "system", "instructions"];
+const PROMPT_KEYS: &[&str] = &[
+    "content",
+    "text",
+    "prompt",
+    "input",
+    "system",
+    "instructions",
+];
 /// Keys whose strings are a response's text (`delta` and `response`: a stream's pieces,
 /// Workers AI's answer).
 const RESPONSE_KEYS: &[&str] = &["content", "text", "delta", "response", "output_text"];

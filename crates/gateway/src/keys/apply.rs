@@ -107,10 +107,13 @@ pub async fn apply_gateway_key(
     headers: &mut HeaderMap,
 ) -> Result<Option<KeyUse>, GatewayError> {
     let now_ms = state.clock().now_ms();
-    let chosen = state
-        .keys()
-        .ring()
-        .choose(&gateway.account_id, &gateway.id, &provider.slug, None, now_ms);
+    let chosen = state.keys().ring().choose(
+        &gateway.account_id,
+        &gateway.id,
+        &provider.slug,
+        None,
+        now_ms,
+    );
     let Ok(Some(key)) = chosen else {
         return Ok(None);
     };

@@ -164,13 +164,15 @@ impl CallGuard {
         left_over: bool,
     ) -> Result<(), GatewayError> {
         let total = conversations.len();
-        let verdicts: Vec<Result<Verdict, String>> =
-            futures_util::stream::iter(conversations.into_iter().enumerate().map(
-                |(index, messages)| self.classify(direction, index + 1, total, messages),
-            ))
-            .buffered(PARALLEL_CALLS)
-            .collect()
-            .await;
+        let verdicts: Vec<Result<Verdict, String>> = futures_util::stream::iter(
+            conversations
+                .into_iter()
+                .enumerate()
+                .map(|(index, messages)| self.classify(direction, index + 1, total, messages)),
+        )
+        .buffered(PARALLEL_CALLS)
+        .collect()
+        .await;
         let mut named = BTreeSet::new();
         let mut failure = None;
         for verdict in verdicts {
@@ -252,15 +254,10 @@ impl CallGuard {
             url: &url,
             body: &body,
         };
-        let stored_key = crate::keys::apply_gateway_key(
-            state,
-            &self.gateway,
-            &provider,
-            outgoing,
-            &mut headers,
-        )
-        .await
-        .map_err(|error| error.message)?;
+        let stored_key =
+            crate::keys::apply_gateway_key(state, &self.gateway, &provider, outgoing, &mut headers)
+                .await
+                .map_err(|error| error.message)?;
         if stored_key.is_none() {
             headers.extend(self.credentials.clone());
         }
@@ -277,18 +274,18 @@ impl CallGuard {
         *request.method_mut() = Method::POST;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
-        let upstream = match tokio::time::timeout(config.timeout, provider.client.send(request)).await
-        {
-            Ok(Ok(upstream)) => upstream,
-            Ok(Err(error)) => {
-                let failure = AttemptFailure::of_send(&error, &url, &provider.slug);
-                return Err(no_answer(&record, failure).await);
-            }
-            Err(_elapsed) => {
-                let failure = AttemptFailure::timed_out(config.timeout, &url);
-                return Err(no_answer(&record, failure).await);
-            }
-        };
+        let upstream =
+            match tokio::time::timeout(config.timeout, provider.client.send(request)).await {
+                Ok(Ok(upstream)) => upstream,
+                Ok(Err(error)) => {
+                    let failure = AttemptFailure::of_send(&error, &url, &provider.slug);
+                    return Err(no_answer(&record, failure).await);
+                }
+                Err(_elapsed) => {
+                    let failure = AttemptFailure::timed_out(config.timeout, &url);
+                    return Err(no_answer(&record, failure).await);
+                }
+            };
         let status = upstream.status().as_u16();
         let ttfb_ms = super::record::elapsed_ms(record.started);
         let content_type = upstream

@@ -104,7 +104,10 @@ async fn a_blocked_prompt_never_goes_upstream_and_its_rows_share_the_event_id() 
 
     let rows = rows_of_event(&gw, "gr", &event_id).await;
     assert_eq!(rows.len(), 2, "{rows:?}");
-    let request_row = rows.iter().find(|row| row["id"] == log_id.as_str()).unwrap();
+    let request_row = rows
+        .iter()
+        .find(|row| row["id"] == log_id.as_str())
+        .unwrap();
     assert_eq!(request_row["status_code"], 424);
     let classifier = classifier_rows(&rows);
     assert_eq!(classifier.len(), 1);
@@ -117,7 +120,12 @@ async fn a_blocked_prompt_never_goes_upstream_and_its_rows_share_the_event_id() 
     let verdict = gw
         .state
         .store()
-        .get_body("local", "gr", classifier[0]["id"].as_str().unwrap(), BodyKind::Response)
+        .get_body(
+            "local",
+            "gr",
+            classifier[0]["id"].as_str().unwrap(),
+            BodyKind::Response,
+        )
         .await
         .unwrap()
         .unwrap();
@@ -133,7 +141,10 @@ async fn a_blocked_response_is_replaced_by_424_2017() {
     let event_id = header(&response, "cf-aig-event-id");
     let body: Value = response.json().await.unwrap();
     assert_eq!(gateway_error_code(&body), 2017);
-    assert!(!body.to_string().contains("Hello!"), "the answer is withheld");
+    assert!(
+        !body.to_string().contains("Hello!"),
+        "the answer is withheld"
+    );
     assert_eq!(classified_texts(&gw), ["Hello! You said: repeat UNSAFE-S1"]);
     let rows = rows_of_event(&gw, "gr", &event_id).await;
     assert_eq!(rows.len(), 2, "{rows:?}");
@@ -173,12 +184,18 @@ async fn flag_only_rules_let_the_call_through_and_record_what_they_found() {
     );
     let event_id = header(&response, "cf-aig-event-id");
     let answer: Value = response.json().await.unwrap();
-    assert!(answer["choices"][0]["message"]["content"]
-        .as_str()
-        .unwrap()
-        .contains("UNSAFE-S1"));
+    assert!(
+        answer["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("UNSAFE-S1")
+    );
     let rows = rows_of_event(&gw, "gr", &event_id).await;
-    assert_eq!(rows.len(), 3, "the request and two classifier calls: {rows:?}");
+    assert_eq!(
+        rows.len(),
+        3,
+        "the request and two classifier calls: {rows:?}"
+    );
     let sides: Vec<String> = classifier_rows(&rows)
         .iter()
         .map(|row| {
@@ -284,8 +301,14 @@ async fn the_guardrails_field_and_section_are_validated() {
     let gw = TestGateway::with_config("", CLASSIFIER).await;
     let path = "/accounts/local/ai-gateway/gateways";
     for (guardrails, expected) in [
-        (json!({"prompt": {"S14": "BLOCK"}}), "guardrails: prompt.S14: unknown category"),
-        (json!({"response": {"S1": "DENY"}}), "guardrails: response.S1: must be \"FLAG\" or \"BLOCK\""),
+        (
+            json!({"prompt": {"S14": "BLOCK"}}),
+            "guardrails: prompt.S14: unknown category",
+        ),
+        (
+            json!({"response": {"S1": "DENY"}}),
+            "guardrails: response.S1: must be \"FLAG\" or \"BLOCK\"",
+        ),
         (json!({"promt": {}}), "did you mean prompt?"),
         (json!(["S1"]), "guardrails: must be an object"),
     ] {
@@ -297,7 +320,9 @@ async fn the_guardrails_field_and_section_are_validated() {
             )
             .await;
         assert_eq!(status, 400, "{envelope}");
-        let message = envelope["errors"][0]["message"].as_str().unwrap_or_default();
+        let message = envelope["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default();
         assert!(message.contains(expected), "{message}");
     }
     let rules = json!({"prompt": {"P1": "BLOCK", "S3": "FLAG"}, "response": {}});
@@ -316,9 +341,18 @@ async fn the_guardrails_field_and_section_are_validated() {
     assert_eq!(updated["result"]["guardrails"], Value::Null);
 
     for (section, expected) in [
-        ("[guardrails]\nmodle = \"x\"\n", "guardrails.modle: unknown key; did you mean model?"),
-        ("[guardrails]\nprovider = \"opneai\"\n", "did you mean openai?"),
-        ("[guardrails]\nchunk_bytes = 1\n", "guardrails.chunk_bytes: must be between"),
+        (
+            "[guardrails]\nmodle = \"x\"\n",
+            "guardrails.modle: unknown key; did you mean model?",
+        ),
+        (
+            "[guardrails]\nprovider = \"opneai\"\n",
+            "did you mean openai?",
+        ),
+        (
+            "[guardrails]\nchunk_bytes = 1\n",
+            "guardrails.chunk_bytes: must be between",
+        ),
     ] {
         let problems = Config::parse(section, std::iter::empty(), &Overrides::default())
             .err()
