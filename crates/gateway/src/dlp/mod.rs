@@ -5,13 +5,17 @@
 
 mod body;
 mod builtin;
+mod custom;
 mod policy;
+mod profiles;
 mod report;
 mod scanner;
 mod stream;
 mod validate;
 
 pub use body::{BodyScan, redacted, scan_body};
+pub use custom::{CustomEntry, CustomProfile, MAX_CUSTOM_PROFILES, is_custom_id};
+pub use profiles::{CustomProfiles, CustomScanners};
 pub use builtin::{BUILTIN_IDS, builtin, specs as builtin_specs};
 pub use policy::{Action, Check, DlpSettings, LEGACY_POLICY_ID, Policy};
 pub use report::{Finding, Report, SideScan};

@@ -90,7 +90,8 @@ pub(super) async fn one_call(
             .then(|| ctx.log_id.to_string())
     });
     // DLP (docs/dlp.md) before the log: a REDACT rewrites what is sent and what is stored.
-    let dlp = match CallDlp::screen(&ctx.gateway, &mut call) {
+    let custom = super::dlp::custom_scanners(state, &ctx.gateway).await?;
+    let dlp = match CallDlp::screen(&ctx.gateway, &mut call, custom.as_deref()) {
         Ok(dlp) => dlp,
         Err((refusal, report)) => {
             let (record, begin) = RequestLog::for_call(ctx, &call, options, first_id, event_id);

@@ -18,6 +18,7 @@ mod compat;
 mod compat_messages;
 mod compat_responses;
 mod dlp;
+mod dlp_profiles;
 mod egress;
 mod errors;
 mod evaluations;

@@ -7,6 +7,7 @@
 pub(crate) mod documents;
 pub(crate) mod logs;
 pub(crate) mod policies;
+pub(crate) mod dlp_profiles;
 pub(crate) mod provider_keys;
 pub(crate) mod registry;
 pub(crate) mod routes;
@@ -72,6 +73,9 @@ macro_rules! suite {
         );
         $crate::store::conformance::suite!(@tests $backend; policies;
             policies_stage_commit_and_go_with_their_gateway,
+        );
+        $crate::store::conformance::suite!(@tests $backend; dlp_profiles;
+            dlp_profiles_are_kept_per_account_with_their_version,
         );
     };
     (@tests $backend:ty; $module:ident; $($test:ident),* $(,)?) => {

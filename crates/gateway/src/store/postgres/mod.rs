@@ -16,6 +16,7 @@ mod logs_ingest;
 mod logs_query;
 mod migrate;
 mod policies;
+mod dlp_profiles;
 mod provider_keys;
 mod registry;
 mod rollups;

@@ -11,6 +11,7 @@ pub(super) mod logs_query;
 mod migrate;
 mod pacer;
 pub(super) mod policies;
+pub(super) mod dlp_profiles;
 pub(super) mod provider_keys;
 mod rollups;
 mod routes;

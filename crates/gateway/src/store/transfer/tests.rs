@@ -16,7 +16,7 @@ use crate::logs::{LogBegin, LogEnd, RollupFacts, SpoolPosition, SpoolRecord};
 use crate::store::logs::{AnalyticsStore, BodyKind, LogPatch, LogStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
-    DocumentKind, DocumentStore, GatewayStore, PolicyStore, ProviderKeyStore, RouteStore,
+    DlpProfileStore, DocumentKind, DocumentStore, GatewayStore, PolicyStore, ProviderKeyStore, RouteStore,
     SettingStore, StoredDocument, StoredToken, TokenStore,
 };
 
@@ -184,6 +184,18 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
             updated_at: now,
         })
         .await?;
+    // A custom DLP profile, updated once.
+    store
+        .insert_dlp_profile(&crate::store::StoredDlpProfile {
+            id: "profile-1".into(),
+            account_id: "local".into(),
+            name: "badges".into(),
+            body: r#"{"name":"badges","entries":[]}"#.into(),
+            version: 2,
+            created_at: now,
+            updated_at: now,
+        })
+        .await?;
     // A dataset and an evaluation of the same id: different documents.
     for kind in [DocumentKind::Dataset, DocumentKind::Evaluation] {
         store
@@ -347,6 +359,9 @@ async fn assert_same(source: &SqliteStore, target: &PostgresStore) -> anyhow::Re
     let policies = target.list_policies("local", "alpha").await?;
     ensure!(source.list_policies("local", "alpha").await? == policies);
     ensure!(policies.len() == 1);
+    let profiles = target.list_dlp_profiles("local").await?;
+    ensure!(source.list_dlp_profiles("local").await? == profiles);
+    ensure!(profiles.len() == 1);
     for kind in [DocumentKind::Dataset, DocumentKind::Evaluation] {
         let want = source.list_documents("local", "alpha", kind).await?;
         ensure!(want.len() == 1 && target.list_documents("local", "alpha", kind).await? == want);
