@@ -27,15 +27,14 @@ fn view(row: &StoredDlpProfile) -> Value {
     value
 }
 
-fn parse(body: &serde_json::Map<String, Value>, previous: Option<&CustomProfile>) -> Result<CustomProfile, ApiError> {
+fn parse(
+    body: &serde_json::Map<String, Value>,
+    previous: Option<&CustomProfile>,
+) -> Result<CustomProfile, ApiError> {
     CustomProfile::parse(body, previous).map_err(ApiError::bad_request)
 }
 
-async fn find(
-    state: &AppState,
-    account_id: &str,
-    id: &str,
-) -> Result<StoredDlpProfile, ApiError> {
+async fn find(state: &AppState, account_id: &str, id: &str) -> Result<StoredDlpProfile, ApiError> {
     state
         .store()
         .list_dlp_profiles(account_id)
@@ -49,7 +48,10 @@ pub async fn list(
     State(state): State<AppState>,
     ApiPath(account_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let rows = state.store().list_dlp_profiles(account(&account_id)?).await?;
+    let rows = state
+        .store()
+        .list_dlp_profiles(account(&account_id)?)
+        .await?;
     Ok(ok(Value::Array(rows.iter().map(view).collect())))
 }
 

@@ -55,15 +55,31 @@ impl CustomProfile {
     /// Reads and checks a create or update body; the message names the element
     /// (`entries[1] ("badge"): pattern.regex: is not a valid regex: …`). `previous`: the
     /// profile being updated, whose entry ids an entry sent back with its id keeps.
-    pub fn parse(body: &Map<String, Value>, previous: Option<&CustomProfile>) -> Result<Self, String> {
+    pub fn parse(
+        body: &Map<String, Value>,
+        previous: Option<&CustomProfile>,
+    ) -> Result<Self, String> {
         for key in body.keys() {
-            if !["name", "description", "entries", "id", "created_at", "updated_at", "type"]
-                .contains(&key.as_str())
+            if ![
+                "name",
+                "description",
+                "entries",
+                // What the API returns, sent back by clients on update.
+                "id",
+                "type",
+                "version",
+                "created_at",
+                "updated_at",
+            ]
+            .contains(&key.as_str())
             {
                 let hint = crate::suggest::nearest(key, ["name", "description", "entries"])
                     .map(|known| format!("; did you mean {known}?"))
                     .unwrap_or_default();
-                return Err(format!("{}: unknown field{hint}", crate::suggest::shown(key)));
+                return Err(format!(
+                    "{}: unknown field{hint}",
+                    crate::suggest::shown(key)
+                ));
             }
         }
         let name = text(body.get("name"), "name", MAX_NAME_BYTES)?;
@@ -131,13 +147,26 @@ fn parse_entry(value: &Value, previous: Option<&CustomProfile>) -> Result<Custom
         return Err("must be an object {name, enabled, pattern: {regex, validation}}".into());
     };
     for key in fields.keys() {
-        if !["id", "name", "enabled", "pattern", "context", "profile_id", "created_at", "updated_at", "type"]
-            .contains(&key.as_str())
+        if ![
+            "id",
+            "name",
+            "enabled",
+            "pattern",
+            "context",
+            "profile_id",
+            "created_at",
+            "updated_at",
+            "type",
+        ]
+        .contains(&key.as_str())
         {
             let hint = crate::suggest::nearest(key, ["name", "enabled", "pattern", "context"])
                 .map(|known| format!("; did you mean {known}?"))
                 .unwrap_or_default();
-            return Err(format!("{}: unknown field{hint}", crate::suggest::shown(key)));
+            return Err(format!(
+                "{}: unknown field{hint}",
+                crate::suggest::shown(key)
+            ));
         }
     }
     let name = text(fields.get("name"), "name", MAX_NAME_BYTES)?;
@@ -158,7 +187,10 @@ fn parse_entry(value: &Value, previous: Option<&CustomProfile>) -> Result<Custom
         Some(Value::String(name)) if Validator::parse(name).is_some() => Some(name.clone()),
         Some(_) => {
             let names: Vec<&str> = Validator::NAMED.iter().map(|v| v.name()).collect();
-            return Err(format!("pattern.validation: must be one of {}", names.join(", ")));
+            return Err(format!(
+                "pattern.validation: must be one of {}",
+                names.join(", ")
+            ));
         }
     };
     let context = match fields.get("context") {

@@ -14,10 +14,10 @@ mod stream;
 mod validate;
 
 pub use body::{BodyScan, redacted, scan_body};
-pub use custom::{CustomEntry, CustomProfile, MAX_CUSTOM_PROFILES, is_custom_id};
-pub use profiles::{CustomProfiles, CustomScanners};
 pub use builtin::{BUILTIN_IDS, builtin, specs as builtin_specs};
+pub use custom::{CustomEntry, CustomProfile, MAX_CUSTOM_PROFILES, is_custom_id};
 pub use policy::{Action, Check, DlpSettings, LEGACY_POLICY_ID, Policy};
+pub use profiles::{CustomProfiles, CustomScanners};
 pub use report::{Finding, Report, SideScan};
 pub use scanner::{
     CONTEXT_WINDOW, EntrySpec, MAX_CONTEXT_WORD_BYTES, MAX_CONTEXT_WORDS, MAX_ENTRIES, MAX_MATCHES,

@@ -4,10 +4,10 @@
 //! own test module and invoking [`suite!`] there; what only one backend has (its query plans,
 //! its scale runs, its migration lock, its connection settings) stays beside it.
 
+pub(crate) mod dlp_profiles;
 pub(crate) mod documents;
 pub(crate) mod logs;
 pub(crate) mod policies;
-pub(crate) mod dlp_profiles;
 pub(crate) mod provider_keys;
 pub(crate) mod registry;
 pub(crate) mod routes;

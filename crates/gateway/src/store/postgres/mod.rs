@@ -9,6 +9,7 @@
 
 mod call;
 mod connect;
+mod dlp_profiles;
 mod documents;
 mod listener;
 pub(in crate::store) mod log_arrays;
@@ -16,7 +17,6 @@ mod logs_ingest;
 mod logs_query;
 mod migrate;
 mod policies;
-mod dlp_profiles;
 mod provider_keys;
 mod registry;
 mod rollups;

@@ -48,7 +48,9 @@ impl DlpProfileStore for SqliteStore {
         let profile = profile.clone();
         self.with(move |c| {
             c.execute(
-                &format!("INSERT INTO dlp_profiles ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                &format!(
+                    "INSERT INTO dlp_profiles ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                ),
                 params![
                     profile.id,
                     profile.account_id,

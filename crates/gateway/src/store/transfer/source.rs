@@ -10,14 +10,14 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::TransferError;
 use crate::convert::saturating_i64_from_usize;
 use crate::logs::SpoolPosition;
-use crate::store::StoredPolicy;
 use crate::store::StoredDlpProfile;
+use crate::store::StoredPolicy;
 use crate::store::StoredProviderKey;
 use crate::store::logs::LogRow;
 use crate::store::logs::columns::{self, LOG_COLUMNS};
+use crate::store::sqlite::dlp_profiles::{COLUMNS as DLP_PROFILE_COLUMNS, profile_from_row};
 use crate::store::sqlite::logs_query::read;
 use crate::store::sqlite::policies::{COLUMNS as POLICY_COLUMNS, policy_from_row};
-use crate::store::sqlite::dlp_profiles::{COLUMNS as DLP_PROFILE_COLUMNS, profile_from_row};
 use crate::store::sqlite::provider_keys::{COLUMNS as KEY_COLUMNS, key_from_row};
 use crate::store::sqlite::to_text;
 
