@@ -96,9 +96,9 @@ pub async fn apply_stored_key(
 }
 
 /// Puts the gateway's default stored key of `provider` on a call the gateway makes for itself,
-/// a guardrail classifier's (docs/guardrails.md): unlike a client's request, it gets the key
-/// whether or not the gateway has authentication on, since the gateway's owner chose to have
-/// it made. `None` when there is no usable key (the call goes without one).
+/// a guardrail classifier's (docs/guardrails.md). As for a client's request, only on a gateway
+/// with authentication on: otherwise anyone who can reach the gateway could spend the key.
+/// `None` when there is no usable key (the call goes without one).
 pub async fn apply_gateway_key(
     state: &AppState,
     gateway: &Gateway,
@@ -106,6 +106,9 @@ pub async fn apply_gateway_key(
     request: Outgoing<'_>,
     headers: &mut HeaderMap,
 ) -> Result<Option<KeyUse>, GatewayError> {
+    if !gateway.settings.authentication {
+        return Ok(None);
+    }
     let now_ms = state.clock().now_ms();
     let chosen = state.keys().ring().choose(
         &gateway.account_id,

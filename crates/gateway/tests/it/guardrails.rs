@@ -366,3 +366,73 @@ async fn the_guardrails_field_and_section_are_validated() {
         ("workers-ai", "@cf/meta/llama-guard-3-8b")
     );
 }
+
+#[tokio::test]
+async fn the_classifier_gets_the_stored_key_of_an_authenticated_gateway_else_the_clients_own() {
+    let gw = guarded("", "gr", json!({"prompt": {"S1": "BLOCK"}})).await;
+    // Without a stored key, a call to the classifier's own provider lends it the client's key.
+    assert_eq!(send(&gw, "gr", &chat("hello", false)).await.status(), 200);
+    let sent_with = |gw: &TestGateway| -> Vec<(String, Option<String>)> {
+        gw.mock
+            .requests()
+            .iter()
+            .map(|request| {
+                let body: Value = serde_json::from_slice(&request.body).unwrap();
+                (
+                    body["model"].as_str().unwrap().to_owned(),
+                    request.header("authorization").map(str::to_owned),
+                )
+            })
+            .collect()
+    };
+    let client = Some("Bearer sk-test-provider-key".to_owned());
+    assert_eq!(
+        sent_with(&gw),
+        [
+            ("llama-guard-3-8b".to_owned(), client.clone()),
+            ("gpt-4o-mini".to_owned(), client.clone())
+        ]
+    );
+
+    // On a gateway with authentication on, its stored key for the classifier's provider wins
+    // (the client's own call keeps the client's key).
+    let (status, _) = gw
+        .admin(
+            reqwest::Method::PUT,
+            "/accounts/local/ai-gateway/gateways/gr",
+            Some(json!({"authentication": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let token = gw.create_token(json!({"name": "app"})).await;
+    let (status, envelope) = gw
+        .admin(
+            reqwest::Method::POST,
+            "/accounts/local/ai-gateway/gateways/gr/provider_configs",
+            Some(json!({"default_config": true, "provider_slug": "openai",
+                "secret": "sk-stored-for-the-classifier"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{envelope}");
+    gw.mock.clear_requests();
+    let response = gw
+        .http
+        .post(gw.url("/v1/local/gr/openai/chat/completions"))
+        .header("authorization", "Bearer sk-test-provider-key")
+        .header("cf-aig-authorization", format!("Bearer {token}"))
+        .json(&chat("hello", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        sent_with(&gw),
+        [
+            (
+                "llama-guard-3-8b".to_owned(),
+                Some("Bearer sk-stored-for-the-classifier".to_owned())
+            ),
+            ("gpt-4o-mini".to_owned(), client)
+        ]
+    );
+}
