@@ -22,6 +22,35 @@ export interface Gateway {
   log_management_strategy: 'STOP_INSERTING' | 'DELETE_OLDEST' | null;
   /** Cloudflare's shape (docs/budgets.md); absent or null: none. */
   spend_limits?: { enabled?: boolean; rules?: SpendRuleConfig[] } | null;
+  /** Llama-Guard guardrails (docs/guardrails.md); null: none. */
+  guardrails?: { prompt?: GuardRules; response?: GuardRules } | null;
+  /** DLP policies in either of Cloudflare's shapes (docs/dlp.md); null: none. */
+  dlp?: DlpSettings | null;
+}
+
+export type GuardAction = 'FLAG' | 'BLOCK';
+/** Category (`S1`…`S13`, `P1`) → action. */
+export type GuardRules = Record<string, GuardAction>;
+
+export type DlpAction = 'FLAG' | 'BLOCK' | 'REDACT';
+export interface DlpPolicy {
+  id: string;
+  action: DlpAction;
+  check: ('REQUEST' | 'RESPONSE')[];
+  enabled: boolean;
+  profiles: string[];
+}
+export type DlpSettings =
+  | { enabled: boolean; policies: DlpPolicy[] }
+  | { enabled: boolean; action: DlpAction; profiles: string[] };
+
+/** A custom DLP profile (docs/dlp.md, "Custom profiles"). */
+export interface DlpProfile {
+  id: string;
+  name: string;
+  description?: string;
+  version: number;
+  entries: { id: string; name: string; enabled: boolean; pattern: { regex: string; validation?: string } }[];
 }
 
 /** A filter (`values`) or a bucket per value (`partition`). */

@@ -949,6 +949,47 @@ describe('dashboard', () => {
     assert.equal(cleared.status, 200);
   });
 
+  test('the Safety tab edits the guardrails and shows the DLP policies with the account\'s custom profiles', async () => {
+    const profile = await admin(stack, 'POST', '/accounts/local/ai-gateway/dlp/profiles', {
+      name: 'Badges',
+      entries: [{ name: 'badge', pattern: { regex: 'BADGE-[0-9]{6}' } }],
+    });
+    assert.equal(profile.status, 200, JSON.stringify(profile.json));
+    const id = profile.json.result.id;
+    const policy = { id: 'badges-in', action: 'FLAG', check: ['REQUEST'], enabled: true, profiles: ['financial', id] };
+    const put = await admin(stack, 'PUT', `/accounts/local/ai-gateway/gateways/${GATEWAY}`, { dlp: { enabled: true, policies: [policy] } });
+    assert.equal(put.status, 200, JSON.stringify(put.json));
+
+    await go(`/gateways/${GATEWAY}`);
+    await clickTab('Safety');
+    await page.waitForURL('**/safety');
+    const row = page.getByRole('table', { name: 'DLP policies' }).locator('tr[data-policy="badges-in"]');
+    await row.waitFor();
+    assert.match(await row.textContent(), /financial, Badges/, 'a custom profile is shown by its name');
+    await page.getByRole('table', { name: 'Custom DLP profiles' }).locator(`tr[data-profile="${id}"]`).waitFor();
+
+    const s1 = page.getByLabel('S1 Violent crimes, prompt');
+    const p1 = page.getByLabel('P1 Prompt injection, response');
+    await s1.selectOption('BLOCK');
+    await p1.selectOption('FLAG');
+    await page.getByRole('button', { name: 'Save guardrails' }).click();
+    await page.getByText('Guardrails saved').waitFor();
+    let saved = (await admin(stack, 'GET', `/accounts/local/ai-gateway/gateways/${GATEWAY}`)).json.result;
+    assert.deepEqual(saved.guardrails, { prompt: { S1: 'BLOCK' }, response: { P1: 'FLAG' } });
+    await shot('gateway-safety');
+
+    // No rule left turns guardrails off.
+    await s1.selectOption('');
+    await p1.selectOption('');
+    await page.getByRole('button', { name: 'Save guardrails' }).click();
+    await page.getByText('Guardrails saved').waitFor();
+    saved = (await admin(stack, 'GET', `/accounts/local/ai-gateway/gateways/${GATEWAY}`)).json.result;
+    assert.equal(saved.guardrails, null);
+
+    assert.equal((await admin(stack, 'PUT', `/accounts/local/ai-gateway/gateways/${GATEWAY}`, { dlp: null })).status, 200);
+    assert.equal((await admin(stack, 'DELETE', `/accounts/local/ai-gateway/dlp/profiles/${id}`)).status, 200);
+  });
+
   test('revokes a token by its name after confirmation; an unknown name is refused next to the field', async () => {
     await clickNav('Run tokens');
     await page.waitForURL('**/tokens');

@@ -49,6 +49,7 @@ pub mod dlp;
 pub mod error;
 pub mod evaluations;
 pub mod gateways;
+pub mod guardrails;
 pub mod keys;
 pub mod logs;
 pub mod mcp;

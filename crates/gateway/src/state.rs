@@ -48,6 +48,8 @@ struct Inner {
     budgets: SpendLedger,
     /// Each gateway's committed policies (docs/budgets.md, "Policies").
     policies: crate::policies::PolicyCache,
+    /// Each account's custom DLP profiles, compiled (docs/dlp.md, "Custom profiles").
+    dlp_profiles: crate::dlp::CustomProfiles,
     /// OpenTelemetry export (docs/observability.md).
     telemetry: Telemetry,
     /// Background tasks that are not the log pipeline's; the server waits for them at shutdown.
@@ -181,6 +183,7 @@ impl AppState {
                 rate_limiter,
                 budgets,
                 policies: crate::policies::PolicyCache::default(),
+                dlp_profiles: crate::dlp::CustomProfiles::default(),
                 telemetry,
                 sessions,
                 tasks,
@@ -269,6 +272,9 @@ impl AppState {
     }
     pub fn policies(&self) -> &crate::policies::PolicyCache {
         &self.inner.policies
+    }
+    pub fn dlp_profiles(&self) -> &crate::dlp::CustomProfiles {
+        &self.inner.dlp_profiles
     }
 
     pub fn budgets(&self) -> &SpendLedger {

@@ -98,6 +98,14 @@ impl Behavior {
         self
     }
 
+    /// A chat completion answering `content`: a guardrail classifier's answer (`"unsafe\nS1"`,
+    /// or one that is not Llama Guard's). A model named like Llama Guard answers as it
+    /// without this (`UNSAFE-S1` in the text classified; see the crate's `openai` module).
+    pub fn chat_answer(content: &str) -> Behavior {
+        let body = crate::openai::chat_answer_body("llama-guard", content);
+        Behavior::default().with_body(body.to_string())
+    }
+
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Behavior {
         self.headers.push((name.into(), value.into()));
         self

@@ -9,7 +9,57 @@ use crate::respond;
 
 const EMBEDDING_DIMS: usize = 8;
 
+/// A model named like Llama Guard (`llama-guard-3-8b`, `@cf/meta/llama-guard-3-8b`) answers as
+/// Llama Guard does: `safe`, or `unsafe` and the categories that the last message names with
+/// `UNSAFE-<category>` words (`UNSAFE-S1 UNSAFE-S10` → `unsafe\nS1,S10`). Tests steer a
+/// guardrail classifier through the text they send.
+pub(crate) const LLAMA_GUARD_MARKER: &str = "UNSAFE-";
+
+fn is_llama_guard(model: &str) -> bool {
+    model.to_ascii_lowercase().contains("llama-guard")
+}
+
+/// Llama Guard's answer to the conversation's last message.
+fn llama_guard_verdict(request: &Value) -> String {
+    let last = request["messages"]
+        .as_array()
+        .and_then(|messages| messages.last())
+        .map(|message| text_of(&message["content"]))
+        .unwrap_or_default();
+    let categories: Vec<&str> = last
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '.')
+        .filter_map(|word| word.strip_prefix(LLAMA_GUARD_MARKER))
+        .filter(|category| !category.is_empty())
+        .collect();
+    match categories.is_empty() {
+        true => "safe".to_owned(),
+        false => format!("unsafe\n{}", categories.join(",")),
+    }
+}
+
+/// A chat completion whose message is `content` (a Llama Guard verdict, or any answer a test
+/// wants a classifier to give: [`crate::Behavior::chat_answer`]).
+pub(crate) fn chat_answer_body(model: &str, content: &str) -> Value {
+    json!({
+        "id": "chatcmpl-guard",
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content, "refusal": null},
+            "logprobs": null,
+            "finish_reason": "stop",
+        }],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12},
+    })
+}
+
 pub(crate) fn chat(ctx: &Ctx) -> Response {
+    if is_llama_guard(ctx.model()) && !ctx.streaming() {
+        let verdict = llama_guard_verdict(&ctx.json);
+        return respond::ok(&chat_answer_body(ctx.model(), &verdict));
+    }
     let mut prompt_words = 0;
     let mut last_user = String::new();
     for message in ctx.json["messages"].as_array().into_iter().flatten() {

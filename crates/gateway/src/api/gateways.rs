@@ -77,6 +77,7 @@ pub async fn create(
             ));
         }
     };
+    super::dlp_profiles::check_gateway_body(&state, account_id, &body).await?;
     let gateway = state.gateways().create(account_id, &id, &body).await?;
     Ok(ok(gateway.to_json()))
 }
@@ -112,6 +113,7 @@ pub async fn update(
         return Err(ApiError::bad_request("id: cannot be changed"));
     }
     named_gateway(&state, &account_id, &id).await?;
+    super::dlp_profiles::check_gateway_body(&state, account(&account_id)?, &body).await?;
     let gateway = state
         .gateways()
         .update(account(&account_id)?, &id, &body)

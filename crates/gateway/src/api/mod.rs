@@ -3,6 +3,7 @@
 
 mod analytics;
 mod datasets;
+mod dlp_profiles;
 mod documents;
 mod envelope;
 mod evaluations;
@@ -135,6 +136,16 @@ pub fn router() -> Router<AppState> {
             get(policies::get)
                 .put(policies::update)
                 .delete(policies::delete),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/dlp/profiles",
+            get(dlp_profiles::list).post(dlp_profiles::create),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/dlp/profiles/{id}",
+            get(dlp_profiles::get)
+                .put(dlp_profiles::update)
+                .delete(dlp_profiles::delete),
         )
         .route(
             "/accounts/{account}/ai-gateway/settings_bounds",

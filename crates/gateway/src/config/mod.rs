@@ -5,6 +5,7 @@
 //! collects every problem before failing so `tollgate config check` can print them all at once.
 
 mod env;
+mod guardrails;
 mod limits;
 mod mcp;
 mod metrics;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+pub use guardrails::GuardrailsConfig;
 pub use limits::Limits;
 pub use mcp::McpServerConfig;
 pub use metrics::MetricsConfig;
@@ -52,6 +54,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// `[[mcp_servers]]`: the upstream MCP servers of each gateway's `/mcp` (docs/mcp.md).
     pub mcp_servers: Vec<McpServerConfig>,
+    /// `[guardrails]`: the classifier of the gateways' `guardrails` (docs/guardrails.md).
+    pub guardrails: GuardrailsConfig,
 }
 
 /// `[secrets]`: the key-encryption key (KEK) of stored provider keys (docs/keys.md).

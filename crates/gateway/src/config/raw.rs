@@ -29,6 +29,7 @@ pub struct RawConfig {
     pricing: crate::pricing::PriceOverrides,
     secrets: RawSecrets,
     mcp_servers: Vec<super::mcp::RawMcpServer>,
+    guardrails: super::guardrails::RawGuardrails,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -328,6 +329,8 @@ impl RawConfig {
         let otel = self.otel.validate(&mut problems);
         let websockets = self.websockets.validate(&mut problems);
         let mcp_servers = super::mcp::validate(self.mcp_servers, &mut problems);
+        let configured: Vec<&str> = providers.keys().map(String::as_str).collect();
+        let guardrails = self.guardrails.validate(&configured, &mut problems);
 
         if !problems.is_empty() {
             return Err(problems);
@@ -374,6 +377,7 @@ impl RawConfig {
             pricing: self.pricing,
             secrets,
             mcp_servers,
+            guardrails,
         })
     }
 }

@@ -5,7 +5,9 @@
 
 mod body;
 mod builtin;
+mod custom;
 mod policy;
+mod profiles;
 mod report;
 mod scanner;
 mod stream;
@@ -13,7 +15,9 @@ mod validate;
 
 pub use body::{BodyScan, redacted, scan_body};
 pub use builtin::{BUILTIN_IDS, builtin, specs as builtin_specs};
+pub use custom::{CustomEntry, CustomProfile, MAX_CUSTOM_PROFILES, is_custom_id};
 pub use policy::{Action, Check, DlpSettings, LEGACY_POLICY_ID, Policy};
+pub use profiles::{CustomProfiles, CustomScanners};
 pub use report::{Finding, Report, SideScan};
 pub use scanner::{
     CONTEXT_WINDOW, EntrySpec, MAX_CONTEXT_WORD_BYTES, MAX_CONTEXT_WORDS, MAX_ENTRIES, MAX_MATCHES,

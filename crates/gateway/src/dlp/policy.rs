@@ -123,6 +123,23 @@ impl DlpSettings {
         }
     }
 
+    /// The custom profile ids the field names, each once (docs/dlp.md, "Custom profiles").
+    pub fn custom_profiles(&self) -> Vec<&str> {
+        let named: Vec<&String> = match self {
+            DlpSettings::Policies { policies, .. } => {
+                policies.iter().flat_map(|p| &p.profiles).collect()
+            }
+            DlpSettings::Legacy { profiles, .. } => profiles.iter().collect(),
+        };
+        let mut custom: Vec<&str> = Vec::new();
+        for id in named {
+            if !BUILTIN_IDS.contains(&id.as_str()) && !custom.contains(&id.as_str()) {
+                custom.push(id);
+            }
+        }
+        custom
+    }
+
     /// Reads the field from a create or update body; the message names the part that is wrong
     /// (`policies[1].check: …`).
     pub fn parse(value: &Value) -> Result<DlpSettings, String> {
@@ -264,12 +281,14 @@ fn profiles(value: Option<&Value>) -> Result<Vec<String>, String> {
         let Some(id) = id.as_str() else {
             return Err(format!("[{index}]: must be a profile id"));
         };
-        if !BUILTIN_IDS.contains(&id) {
+        // A custom profile's existence in the account is checked by the management API,
+        // which has the store (docs/dlp.md, "Custom profiles").
+        if !BUILTIN_IDS.contains(&id) && !super::custom::is_custom_id(id) {
             let hint = crate::suggest::nearest(id, BUILTIN_IDS.iter().copied())
                 .map(|known| format!("did you mean {known}? "))
                 .unwrap_or_default();
             return Err(format!(
-                "[{index}]: unknown profile {:?}; {hint}known: {}",
+                "[{index}]: unknown profile {:?}; {hint}known: {}, or a custom profile's id",
                 crate::suggest::shown(id),
                 BUILTIN_IDS.join(", ")
             ));

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::builtin::builtin;
 use super::policy::{Action, Check, DlpSettings};
+use super::profiles::CustomScanners;
 use super::scanner::{Match, Scanner};
 
 /// A profile to scan with, the action its matches take, and the policies that named it.
@@ -29,13 +30,27 @@ pub struct SideScan {
 impl SideScan {
     /// `None` when no enabled policy checks `check`.
     pub fn for_settings(settings: Option<&DlpSettings>, check: Check) -> Option<SideScan> {
+        Self::for_settings_with(settings, check, None)
+    }
+
+    /// [`SideScan::for_settings`] with the account's custom profiles: a policy naming one
+    /// that no longer exists scans with the others (docs/dlp.md, "Custom profiles").
+    pub fn for_settings_with(
+        settings: Option<&DlpSettings>,
+        check: Check,
+        custom: Option<&CustomScanners>,
+    ) -> Option<SideScan> {
         let mut rules: Vec<Rule> = Vec::new();
         for policy in settings?.active(check) {
             for profile in policy.profiles {
                 if let Some(rule) = rules.iter_mut().find(|r| r.scanner.profile_id() == profile) {
                     rule.action = rule.action.max(policy.action);
                     rule.policies.push(policy.id.to_owned());
-                } else if let Some(scanner) = builtin(profile) {
+                } else if let Some(scanner) = builtin(profile).or_else(|| {
+                    custom
+                        .and_then(|custom| custom.get(profile))
+                        .map(|(_, scanner)| Arc::clone(scanner))
+                }) {
                     rules.push(Rule {
                         scanner,
                         action: policy.action,

@@ -54,6 +54,13 @@ pub enum ErrorCode {
     /// A DLP policy blocked the request's or the response's content (docs/dlp.md).
     DlpRequestBlocked,
     DlpResponseBlocked,
+    /// A guardrail BLOCK rule matched the prompt or the response (docs/guardrails.md).
+    /// Cloudflare's numbers, 2016 and 2017, which Tollgate's 408 and 414 also use: the status
+    /// tells them apart.
+    GuardrailPromptBlocked,
+    GuardrailResponseBlocked,
+    /// The guardrail classifier could not answer and a BLOCK rule applies.
+    GuardrailUnavailable,
     /// Policies (docs/budgets.md, "Policies"): none allows the request, or one blocks it.
     DeniedByPolicy,
     /// A policy bucket's spend has reached its cap.
@@ -86,6 +93,9 @@ impl ErrorCode {
             ErrorCode::RouteNotFound => 2050,
             ErrorCode::DlpRequestBlocked => 2029,
             ErrorCode::DlpResponseBlocked => 2030,
+            ErrorCode::GuardrailPromptBlocked => 2016,
+            ErrorCode::GuardrailResponseBlocked => 2017,
+            ErrorCode::GuardrailUnavailable => 7013,
             ErrorCode::DeniedByPolicy => 2103,
             ErrorCode::PolicyLimitExceeded => 2104,
             ErrorCode::Internal => 2000,
@@ -136,7 +146,12 @@ impl ErrorCode {
             ErrorCode::OutOfScope | ErrorCode::DeniedByPolicy => StatusCode::FORBIDDEN,
             ErrorCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::LogUnavailable | ErrorCode::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::GuardrailPromptBlocked | ErrorCode::GuardrailResponseBlocked => {
+                StatusCode::FAILED_DEPENDENCY
+            }
+            ErrorCode::LogUnavailable | ErrorCode::Overloaded | ErrorCode::GuardrailUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::UriTooLong => StatusCode::URI_TOO_LONG,
             ErrorCode::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,

@@ -32,7 +32,6 @@ impl<T> Patch<T> {
 /// Fields of Cloudflare's gateway object that Tollgate does not act on yet: stored as sent and
 /// returned, so clients that set them read back what they wrote (docs/architecture.md).
 pub const CLOUDFLARE_STORED: &[&str] = &[
-    "guardrails",
     "log_classification",
     "logpush",
     "logpush_public_key",
@@ -110,6 +109,8 @@ fields! {
     byok_only: bool = required(boolean),
     otel: Option<Vec<crate::otel::ExportTarget>> = nullable(some(crate::otel::parse_gateway_field)),
     dlp: Option<crate::dlp::DlpSettings> = nullable(some(crate::dlp::DlpSettings::parse)),
+    guardrails: Option<crate::guardrails::GuardrailSettings> =
+        nullable(some(crate::guardrails::GuardrailSettings::parse)),
 }
 
 impl SettingsPatch {

@@ -55,6 +55,11 @@ pub struct GatewaySettings {
     /// is dropped with a warning rather than making the gateway unreadable.
     #[serde(deserialize_with = "crate::dlp::lenient_settings")]
     pub dlp: Option<crate::dlp::DlpSettings>,
+    /// Llama-Guard guardrails (docs/guardrails.md), in the shape they were written in; `null`
+    /// when none. Like `dlp`, a stored value this version cannot read (written before the
+    /// field was acted on) is dropped with a warning.
+    #[serde(deserialize_with = "crate::guardrails::lenient_settings")]
+    pub guardrails: Option<crate::guardrails::GuardrailSettings>,
     /// Cloudflare's fields Tollgate stores and returns without acting on them yet
     /// (`super::patch::CLOUDFLARE_STORED`).
     #[serde(flatten)]
@@ -85,6 +90,7 @@ impl Default for GatewaySettings {
             byok_only: false,
             otel: None,
             dlp: None,
+            guardrails: None,
             cloudflare: Map::new(),
         }
     }

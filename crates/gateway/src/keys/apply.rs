@@ -95,6 +95,41 @@ pub async fn apply_stored_key(
     }))
 }
 
+/// Puts the gateway's default stored key of `provider` on a call the gateway makes for itself,
+/// a guardrail classifier's (docs/guardrails.md). As for a client's request, only on a gateway
+/// with authentication on: otherwise anyone who can reach the gateway could spend the key.
+/// `None` when there is no usable key (the call goes without one).
+pub async fn apply_gateway_key(
+    state: &AppState,
+    gateway: &Gateway,
+    provider: &Provider,
+    request: Outgoing<'_>,
+    headers: &mut HeaderMap,
+) -> Result<Option<KeyUse>, GatewayError> {
+    if !gateway.settings.authentication {
+        return Ok(None);
+    }
+    let now_ms = state.clock().now_ms();
+    let chosen = state.keys().ring().choose(
+        &gateway.account_id,
+        &gateway.id,
+        &provider.slug,
+        None,
+        now_ms,
+    );
+    let Ok(Some(key)) = chosen else {
+        return Ok(None);
+    };
+    if !put_on(state, provider, &key, request, headers).await? {
+        return Ok(None);
+    }
+    remember_use(state, &key);
+    Ok(Some(KeyUse {
+        id: key.row.id.clone(),
+        alias: key.row.alias.clone(),
+    }))
+}
+
 /// Puts `key` on the request the way the provider takes it; false if this key cannot serve it
 /// (its secret did not open, or is not the kind the provider needs).
 async fn put_on(

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-pub use apply::{KeyUse, Outgoing, answered, apply_stored_key, used_in};
+pub use apply::{KeyUse, Outgoing, answered, apply_gateway_key, apply_stored_key, used_in};
 pub use crypto::Kek;
 pub use kek::KekRing;
 pub use manage::KeyError;

@@ -4,7 +4,7 @@
 use crate::error::ErrorCode;
 
 /// Every reason: the gateway's error codes, then the two failures the gateway did not decide.
-pub(super) const REASONS: [&str; 27] = [
+pub(super) const REASONS: [&str; 30] = [
     "gateway_not_found",
     "rate_limited",
     "upstream_unreachable",
@@ -27,6 +27,9 @@ pub(super) const REASONS: [&str; 27] = [
     "route_not_found",
     "dlp_request_blocked",
     "dlp_response_blocked",
+    "guardrail_prompt_blocked",
+    "guardrail_response_blocked",
+    "guardrail_unavailable",
     "denied_by_policy",
     "policy_limit_exceeded",
     "internal",
@@ -82,6 +85,9 @@ fn code_name(code: ErrorCode) -> &'static str {
         ErrorCode::RouteNotFound => "route_not_found",
         ErrorCode::DlpRequestBlocked => "dlp_request_blocked",
         ErrorCode::DlpResponseBlocked => "dlp_response_blocked",
+        ErrorCode::GuardrailPromptBlocked => "guardrail_prompt_blocked",
+        ErrorCode::GuardrailResponseBlocked => "guardrail_response_blocked",
+        ErrorCode::GuardrailUnavailable => "guardrail_unavailable",
         ErrorCode::DeniedByPolicy => "denied_by_policy",
         ErrorCode::PolicyLimitExceeded => "policy_limit_exceeded",
         ErrorCode::Internal => "internal",
@@ -118,6 +124,9 @@ mod tests {
             RouteNotFound,
             DlpRequestBlocked,
             DlpResponseBlocked,
+            GuardrailPromptBlocked,
+            GuardrailResponseBlocked,
+            GuardrailUnavailable,
             DeniedByPolicy,
             PolicyLimitExceeded,
             Internal,

@@ -19,6 +19,7 @@ use super::caching::{self, CachePlan};
 use super::client::{UpstreamChunk, UpstreamRequest, UpstreamResponse};
 use super::dlp::{self, CallDlp};
 use super::failure::AttemptFailure;
+use super::guardrails::CallGuard;
 use super::headers::{CACHE_STATUS, EVENT_ID, client_response_headers, set_log_id};
 use super::plan::Reshape;
 use super::record::{Begin, RequestLog, write_begin};
@@ -53,6 +54,9 @@ pub struct Attempts<'a> {
     pub reshape: Option<Box<dyn Reshape + 'a>>,
     /// What the request's DLP scan found, and the response's scan (docs/dlp.md).
     pub dlp: CallDlp,
+    /// The call's guardrails, when the gateway has some: the response is classified before it
+    /// is released (docs/guardrails.md).
+    pub guard: Option<CallGuard>,
 }
 
 /// How a call ended.
@@ -199,6 +203,40 @@ impl Attempts<'_> {
         let mut stream_scan = None;
         let mut body: BoxStream<'static, UpstreamChunk> =
             http_body_util::BodyDataStream::new(upstream.into_body()).boxed();
+        // Guardrails on the response (docs/guardrails.md): a success read whole, a stream
+        // included, and classified before anything of it is released.
+        let mut guard = self.guard.take();
+        if let Some(guard) = guard
+            .as_mut()
+            .filter(|guard| guard.checks_response() && (200..300).contains(&status))
+        {
+            let (whole, ending) = read_to_scan(&mut body, self.timeout).await;
+            let checked = match ending {
+                // Too large to read whole: relayed unclassified (docs/guardrails.md).
+                ReadEnding::TooLarge(_) => Ok(()),
+                _ => guard.screen_response(&whole, is_sse).await,
+            };
+            if let Err(refusal) = checked {
+                record
+                    .finish_blocked(&refusal, dlp::log_value(&report), true)
+                    .await;
+                self.cache.take();
+                self.leader.take();
+                return refusal.into_response();
+            }
+            let read = futures_util::stream::iter([Ok(whole)]);
+            body = match ending {
+                ReadEnding::Complete => read.boxed(),
+                ReadEnding::Stalled => read.chain(body).boxed(),
+                ReadEnding::Broken(error) => {
+                    read.chain(futures_util::stream::iter([Err(error)])).boxed()
+                }
+                ReadEnding::TooLarge(next) => read
+                    .chain(futures_util::stream::iter([next]))
+                    .chain(body)
+                    .boxed(),
+            };
+        }
         // The response's DLP scan (docs/dlp.md): a stream as it flows (relay.rs), any other
         // body read whole first, so a BLOCK can still replace it.
         if let Some(scan) = self.dlp.response.take() {
@@ -276,6 +314,9 @@ impl Attempts<'_> {
         // After the fill took its headers: a replay answers another request, whose own scan
         // sets the header.
         dlp::mark(&mut response, &report);
+        if let Some(guard) = &guard {
+            guard.mark(&mut response);
+        }
         // Chunks go to the client as they arrive; if the upstream breaks off, so does the
         // client's stream (no synthesized end).
         let head = ResponseHead {

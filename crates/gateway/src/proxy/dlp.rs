@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::HeaderValue;
 
 use super::plan::UpstreamCall;
-use crate::dlp::{Action, Check, Report, SideScan, scan_body};
+use crate::dlp::{Action, Check, CustomScanners, Report, SideScan, scan_body};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Gateway;
 
@@ -29,13 +29,15 @@ pub struct CallDlp {
 impl CallDlp {
     /// Scans `call`'s body with the gateway's request policies and rewrites it when a REDACT
     /// policy matched. `Err` is the 400/2029 refusal, with the findings for its log row.
+    /// `custom`: the account's custom profiles, when the gateway's policies name any.
     pub fn screen(
         gateway: &Gateway,
         call: &mut UpstreamCall<'_>,
+        custom: Option<&CustomScanners>,
     ) -> Result<CallDlp, (GatewayError, Report)> {
         let settings = gateway.settings.dlp.as_ref();
-        let response = SideScan::for_settings(settings, Check::Response);
-        let Some(scan) = SideScan::for_settings(settings, Check::Request) else {
+        let response = SideScan::for_settings_with(settings, Check::Response, custom);
+        let Some(scan) = SideScan::for_settings_with(settings, Check::Request, custom) else {
             return Ok(CallDlp {
                 request: Report::default(),
                 response,
@@ -58,6 +60,33 @@ impl CallDlp {
             }
         }
     }
+}
+
+/// The account's custom profiles, compiled, when the gateway's DLP policies name any
+/// (docs/dlp.md, "Custom profiles"); read from the store at most once a second per account.
+pub async fn custom_scanners(
+    state: &crate::state::AppState,
+    gateway: &Gateway,
+) -> Result<Option<std::sync::Arc<CustomScanners>>, GatewayError> {
+    let names_custom = gateway
+        .settings
+        .dlp
+        .as_ref()
+        .is_some_and(|dlp| !dlp.custom_profiles().is_empty());
+    if !names_custom {
+        return Ok(None);
+    }
+    let now_ms = state.clock().now_ms();
+    state
+        .dlp_profiles()
+        .of_account(state.store().as_ref(), &gateway.account_id, now_ms)
+        .await
+        .map(Some)
+        .map_err(|error| {
+            // A policy that may BLOCK cannot run without its profile: refused, not skipped.
+            tracing::error!(%error, "could not read the account's custom DLP profiles");
+            GatewayError::internal()
+        })
 }
 
 /// The refusal of blocked content: 400 with code 2029 (request) or 2030 (response), and the

@@ -1,7 +1,7 @@
 //! The execute phase, the one way every route's calls go upstream: for each planned call, DLP
-//! on its body (docs/dlp.md), its log, the cache (a HIT answers here; a MISS joins the single
-//! flight), then the attempts with their retries, and the relay. A universal request's steps
-//! run in order until one is accepted.
+//! on its body (docs/dlp.md), guardrails on its prompt (docs/guardrails.md), its log, the
+//! cache (a HIT answers here; a MISS joins the single flight), then the attempts with their
+//! retries, and the relay. A universal request's steps run in order until one is accepted.
 
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
@@ -14,6 +14,7 @@ use super::attempts::{Attempts, Delivery};
 use super::caching::{self, CachePlan, Lookup, look_up};
 use super::context::RequestContext;
 use super::dlp::CallDlp;
+use super::guardrails::CallGuard;
 use super::headers::{CACHE_STATUS, STEP};
 use super::options::RequestOptions;
 use super::plan::{Plan, Step, UpstreamCall};
@@ -98,18 +99,33 @@ pub(super) async fn one_call(
     let policy = RetryPolicy::new(&ctx.gateway.settings, options);
     // The rows of a request that may be retried or fall back share an event id, the client's
     // or the first attempt's log id, so its attempts can be found together (docs/logs.md).
-    let event_id = options
-        .event_id
-        .clone()
-        .or_else(|| (fallback || policy.max_attempts > 1).then(|| ctx.log_id.to_string()));
+    // A guarded call's classifier calls are rows of their own under it too (docs/guardrails.md).
+    let event_id = options.event_id.clone().or_else(|| {
+        (fallback || policy.max_attempts > 1 || CallGuard::applies(ctx))
+            .then(|| ctx.log_id.to_string())
+    });
     // DLP (docs/dlp.md) before the log: a REDACT rewrites what is sent and what is stored.
-    let dlp = match CallDlp::screen(&ctx.gateway, &mut call) {
+    let custom = super::dlp::custom_scanners(state, &ctx.gateway).await?;
+    let dlp = match CallDlp::screen(&ctx.gateway, &mut call, custom.as_deref()) {
         Ok(dlp) => dlp,
         Err((refusal, report)) => {
             let (record, begin) = RequestLog::for_call(ctx, &call, options, first_id, event_id);
-            return dlp_refusal(ctx, record, begin, refusal, &report).await;
+            let dlp = super::dlp::log_value(&report);
+            return blocked_row(ctx, record, begin, refusal, dlp).await;
         }
     };
+    // Guardrails on the prompt (docs/guardrails.md), after DLP: a redacted prompt is what the
+    // classifier reads.
+    let mut guard = event_id
+        .as_deref()
+        .and_then(|event_id| CallGuard::for_call(ctx, &call, options, event_id));
+    if let Some(guard) = &mut guard
+        && let Err(refusal) = guard.screen_prompt(&call.body).await
+    {
+        let (record, begin) = RequestLog::for_call(ctx, &call, options, first_id, event_id);
+        let dlp = super::dlp::log_value(&dlp.request);
+        return blocked_row(ctx, record, begin, refusal, dlp).await;
+    }
     let (mut record, begin) = RequestLog::for_call(ctx, &call, options, first_id, event_id.clone());
     // Every end record of the call (each attempt's, a cache hit's) says what the request had.
     record.dlp = super::dlp::log_value(&dlp.request);
@@ -180,6 +196,9 @@ pub(super) async fn one_call(
                 .headers_mut()
                 .insert(CACHE_STATUS, HeaderValue::from_static("HIT"));
             super::dlp::mark(&mut response, &dlp.request);
+            if let Some(guard) = &guard {
+                guard.mark(&mut response);
+            }
             // The event id is added with the request id for every response (handler.rs).
             super::headers::set_log_id(&mut response, first_id);
             return Ok(Delivery::Delivered(response));
@@ -204,26 +223,26 @@ pub(super) async fn one_call(
         budget,
         reshape: call.reshape,
         dlp,
+        guard,
     };
     let accept = |status: u16| !fallback || is_last || (200..300).contains(&status);
     attempts.run(accept, &ctx.dispatched).await
 }
 
-/// A request DLP blocked: its row (begin and end, with what matched) and the 400/2029. The
-/// row is written although nothing went upstream, so a blocked request can be found in the
-/// logs (docs/dlp.md).
-async fn dlp_refusal(
+/// A request DLP or a guardrail blocked (or a guardrail that could not classify it): its row
+/// (begin and end, with what DLP matched) and the refusal. The row is written although nothing
+/// went upstream, so a blocked request can be found in the logs (docs/dlp.md,
+/// docs/guardrails.md).
+async fn blocked_row(
     ctx: &RequestContext<'_>,
     record: RequestLog,
     begin: Option<super::record::Begin>,
     refusal: GatewayError,
-    report: &crate::dlp::Report,
+    dlp: Option<String>,
 ) -> Result<Delivery, GatewayError> {
     write_begin(ctx.state, begin).await?;
     ctx.dispatched.store(true, Ordering::Relaxed);
-    record
-        .finish_blocked(&refusal, super::dlp::log_value(report), false)
-        .await;
+    record.finish_blocked(&refusal, dlp, false).await;
     Err(refusal)
 }
 

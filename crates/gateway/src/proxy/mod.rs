@@ -31,6 +31,7 @@ mod dlp;
 mod dns;
 mod execute;
 mod failure;
+mod guardrails;
 mod policy;
 mod realtime;
 mod relay;

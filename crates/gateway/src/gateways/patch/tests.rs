@@ -199,6 +199,9 @@ fn dlp_is_parsed_not_stored_opaque_and_a_bad_one_names_the_field() {
     );
     assert_eq!(
         messages(json!({"dlp": {"enabled": true, "action": "FLAG", "profiles": ["pii"]}})),
-        ["dlp: profiles[0]: unknown profile \"pii\"; known: financial, national_ids, credentials"]
+        [
+            "dlp: profiles[0]: unknown profile \"pii\"; known: financial, national_ids, \
+             credentials, or a custom profile's id"
+        ]
     );
 }

@@ -1,7 +1,7 @@
 //! Copying the small tables: the gateway's own settings (the admin token's hash), gateways of
 //! every account, run tokens, whose SHA-256 hashes are copied as they are, stored provider
 //! keys, copied sealed (the target opens them with the same key-encryption key), datasets and
-//! evaluations, and policies.
+//! evaluations, policies, and custom DLP profiles.
 
 use std::borrow::Cow;
 
@@ -277,6 +277,51 @@ pub(super) async fn copy_policies(
                             &policy.draft.as_deref().map(pg_text),
                             &policy.created_at.to_string(),
                             &policy.updated_at.to_string(),
+                        ],
+                    )
+                    .await?;
+            }
+            transaction.commit().await?;
+            Ok::<_, tokio_postgres::Error>(copied)
+        })
+        .await?;
+        advance(run, &mut summary, rows.len(), copied);
+    }
+    Ok(summary)
+}
+
+pub(super) async fn copy_dlp_profiles(
+    run: &mut Run<'_>,
+    total: u64,
+) -> Result<TableSummary, TransferError> {
+    let mut summary = empty("dlp_profiles", total);
+    let mut after = String::new();
+    loop {
+        let rows = run
+            .source
+            .dlp_profiles(after.clone(), run.options.batch_rows)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id.clone();
+        let client = &mut run.client;
+        let copied = within(async {
+            let transaction = client.transaction().await?;
+            let mut copied = 0;
+            for profile in &rows {
+                copied += transaction
+                    .execute(
+                        "INSERT INTO dlp_profiles (id, account_id, name, body, version,
+                             created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         ON CONFLICT (id) DO NOTHING",
+                        &[
+                            &pg_text(&profile.id),
+                            &pg_text(&profile.account_id),
+                            &pg_text(&profile.name),
+                            &pg_text(&profile.body),
+                            &profile.version,
+                            &profile.created_at.to_string(),
+                            &profile.updated_at.to_string(),
                         ],
                     )
                     .await?;

@@ -10,10 +10,12 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::TransferError;
 use crate::convert::saturating_i64_from_usize;
 use crate::logs::SpoolPosition;
+use crate::store::StoredDlpProfile;
 use crate::store::StoredPolicy;
 use crate::store::StoredProviderKey;
 use crate::store::logs::LogRow;
 use crate::store::logs::columns::{self, LOG_COLUMNS};
+use crate::store::sqlite::dlp_profiles::{COLUMNS as DLP_PROFILE_COLUMNS, profile_from_row};
 use crate::store::sqlite::logs_query::read;
 use crate::store::sqlite::policies::{COLUMNS as POLICY_COLUMNS, policy_from_row};
 use crate::store::sqlite::provider_keys::{COLUMNS as KEY_COLUMNS, key_from_row};
@@ -21,7 +23,7 @@ use crate::store::sqlite::to_text;
 
 /// The SQLite schema version whose columns the transfer maps one by one. A new SQLite
 /// migration must be mapped here before the transfer accepts databases that have it.
-const SCHEMA_VERSION: i64 = 10;
+const SCHEMA_VERSION: i64 = 11;
 
 /// The database file inside a data directory (the default `storage.url`).
 const DB_FILE: &str = "tollgate.db";
@@ -42,6 +44,7 @@ pub(super) struct SourceCounts {
     pub tokens: u64,
     pub provider_keys: u64,
     pub policies: u64,
+    pub dlp_profiles: u64,
     pub documents: u64,
     pub routes: u64,
     pub route_versions: u64,
@@ -241,6 +244,7 @@ impl SqliteSource {
                 tokens: count("tokens")?,
                 provider_keys: count("provider_keys")?,
                 policies: count("policies")?,
+                dlp_profiles: count("dlp_profiles")?,
                 documents: count("documents")?,
                 routes: count("routes")?,
                 route_versions: count("route_versions")?,
@@ -399,6 +403,26 @@ impl SqliteSource {
                 .query_map(
                     params![after, crate::convert::saturating_i64_from_usize(limit)],
                     policy_from_row,
+                )?
+                .collect()
+        })
+        .await
+    }
+
+    /// Custom DLP profiles after `after` (by id).
+    pub(super) async fn dlp_profiles(
+        &self,
+        after: String,
+        limit: usize,
+    ) -> Result<Vec<StoredDlpProfile>, TransferError> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {DLP_PROFILE_COLUMNS} FROM dlp_profiles WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))?;
+            statement
+                .query_map(
+                    params![after, crate::convert::saturating_i64_from_usize(limit)],
+                    profile_from_row,
                 )?
                 .collect()
         })

@@ -16,8 +16,8 @@ use crate::logs::{LogBegin, LogEnd, RollupFacts, SpoolPosition, SpoolRecord};
 use crate::store::logs::{AnalyticsStore, BodyKind, LogPatch, LogStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
-    DocumentKind, DocumentStore, GatewayStore, PolicyStore, ProviderKeyStore, RouteStore,
-    SettingStore, StoredDocument, StoredToken, TokenStore,
+    DlpProfileStore, DocumentKind, DocumentStore, GatewayStore, PolicyStore, ProviderKeyStore,
+    RouteStore, SettingStore, StoredDocument, StoredToken, TokenStore,
 };
 
 const INSTANCE: &str = "0190b5a4-0000-7000-8000-000000000001";
@@ -180,6 +180,18 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
             gateway_id: "alpha".into(),
             committed: Some(r#"{"name":"cap"}"#.into()),
             draft: Some(r#"{"name":"cap2"}"#.into()),
+            created_at: now,
+            updated_at: now,
+        })
+        .await?;
+    // A custom DLP profile, updated once.
+    store
+        .insert_dlp_profile(&crate::store::StoredDlpProfile {
+            id: "profile-1".into(),
+            account_id: "local".into(),
+            name: "badges".into(),
+            body: r#"{"name":"badges","entries":[]}"#.into(),
+            version: 2,
             created_at: now,
             updated_at: now,
         })
@@ -347,6 +359,9 @@ async fn assert_same(source: &SqliteStore, target: &PostgresStore) -> anyhow::Re
     let policies = target.list_policies("local", "alpha").await?;
     ensure!(source.list_policies("local", "alpha").await? == policies);
     ensure!(policies.len() == 1);
+    let profiles = target.list_dlp_profiles("local").await?;
+    ensure!(source.list_dlp_profiles("local").await? == profiles);
+    ensure!(profiles.len() == 1);
     for kind in [DocumentKind::Dataset, DocumentKind::Evaluation] {
         let want = source.list_documents("local", "alpha", kind).await?;
         ensure!(want.len() == 1 && target.list_documents("local", "alpha", kind).await? == want);

@@ -1,0 +1,13 @@
+-- Custom DLP profiles of an account (docs/dlp.md, "Custom profiles"): the definition as the JSON
+-- text of Cloudflare One's profile shape, and a version bumped on every update.
+CREATE TABLE dlp_profiles (
+    id         TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE INDEX dlp_profiles_account ON dlp_profiles (account_id);
