@@ -21,6 +21,7 @@ use super::plan::{Plan, Reshape, UpstreamCall};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::Backoff;
 use crate::gateways::bounds::UNIVERSAL_STEPS;
+use crate::providers::AccountProviders;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -53,7 +54,7 @@ pub async fn plan<'a>(
 ) -> Result<Plan<'a>, GatewayError> {
     let state = ctx.state;
     let body = read_body(body, &parts.headers, state.config().server.max_body_bytes).await?;
-    let calls = parse_steps(state, &body, &ctx.options)?;
+    let calls = parse_steps(state, ctx.providers, &body, &ctx.options)?;
     Ok(Plan::Upstream {
         calls,
         fallback: true,
@@ -62,6 +63,7 @@ pub async fn plan<'a>(
 
 fn parse_steps<'a>(
     state: &'a AppState,
+    providers: &'a AccountProviders<'a>,
     body: &[u8],
     options: &RequestOptions,
 ) -> Result<Vec<UpstreamCall<'a>>, GatewayError> {
@@ -84,12 +86,13 @@ fn parse_steps<'a>(
     }
     raw.into_iter()
         .enumerate()
-        .map(|(i, step)| validate_step(state, i, step, options))
+        .map(|(i, step)| validate_step(state, providers, i, step, options))
         .collect()
 }
 
 fn validate_step<'a>(
     state: &'a AppState,
+    providers: &'a AccountProviders<'a>,
     index: usize,
     step: RawStep,
     options: &RequestOptions,
@@ -134,7 +137,7 @@ fn validate_step<'a>(
         }
         let query = serde_json::to_vec(&step.query).unwrap_or_default();
         let chat = super::compat::translate_chat(
-            state,
+            providers,
             &headers,
             &query,
             &uuid::Uuid::now_v7().simple().to_string(),
@@ -154,7 +157,7 @@ fn validate_step<'a>(
             chat.reshape,
         )
     } else {
-        let provider = state.providers().named(&step.provider).map_err(|error| {
+        let provider = providers.named(&step.provider).map_err(|error| {
             GatewayError::new(error.code, format!("step {index}: {}", error.message))
         })?;
         let (path, query) = split_query(step.endpoint.trim_start_matches('/'));

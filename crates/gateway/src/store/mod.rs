@@ -3,6 +3,7 @@
 
 #[cfg(test)]
 mod conformance;
+pub mod custom_providers;
 pub mod documents;
 pub mod logs;
 pub mod policies;
@@ -19,6 +20,7 @@ use async_trait::async_trait;
 
 use crate::auth::TokenScope;
 use crate::gateways::Gateway;
+pub use custom_providers::{CustomProviderStore, StoredCustomProvider};
 pub use documents::{DocumentKind, DocumentStore, StoredDocument};
 pub use policies::{PolicyStore, StoredPolicy};
 pub use provider_keys::{KeyStatus, ProviderKeyStore, SealedSecret, StoredProviderKey};
@@ -93,6 +95,7 @@ pub trait Store:
     + DocumentStore
     + RouteStore
     + PolicyStore
+    + CustomProviderStore
     + logs::LogStore
     + logs::AnalyticsStore
 {

@@ -41,7 +41,7 @@ pub(super) fn plan<'a>(
     body: &[u8],
 ) -> Result<Plan<'a>, GatewayError> {
     let state = ctx.state;
-    let (mut request, provider, model) = resolve(state, body)?;
+    let (mut request, provider, model) = resolve(ctx.providers, body)?;
     if provider.dialect == Dialect::Anthropic {
         request["model"] = Value::String(model);
         let mut headers = provider_headers(&parts.headers, Dialect::Anthropic);

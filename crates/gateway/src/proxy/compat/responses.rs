@@ -22,7 +22,7 @@ pub(super) fn plan<'a>(
     body: &[u8],
 ) -> Result<Plan<'a>, GatewayError> {
     let state = ctx.state;
-    let (mut request, provider, model) = resolve(state, body)?;
+    let (mut request, provider, model) = resolve(ctx.providers, body)?;
     if provider.slug == "openai" {
         request["model"] = Value::String(model);
         let headers = provider_headers(&parts.headers, Dialect::OpenAi);

@@ -4,6 +4,7 @@
 //! own test module and invoking [`suite!`] there; what only one backend has (its query plans,
 //! its scale runs, its migration lock, its connection settings) stays beside it.
 
+pub(crate) mod custom_providers;
 pub(crate) mod documents;
 pub(crate) mod logs;
 pub(crate) mod policies;
@@ -72,6 +73,9 @@ macro_rules! suite {
         );
         $crate::store::conformance::suite!(@tests $backend; policies;
             policies_stage_commit_and_go_with_their_gateway,
+        );
+        $crate::store::conformance::suite!(@tests $backend; custom_providers;
+            custom_providers_round_trip_unique_by_account_and_slug,
         );
     };
     (@tests $backend:ty; $module:ident; $($test:ident),* $(,)?) => {

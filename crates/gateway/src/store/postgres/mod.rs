@@ -9,6 +9,7 @@
 
 mod call;
 mod connect;
+mod custom_providers;
 mod documents;
 mod listener;
 pub(in crate::store) mod log_arrays;
