@@ -10,10 +10,14 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::TransferError;
 use crate::convert::saturating_i64_from_usize;
 use crate::logs::SpoolPosition;
+use crate::store::StoredCustomProvider;
 use crate::store::StoredPolicy;
 use crate::store::StoredProviderKey;
 use crate::store::logs::LogRow;
 use crate::store::logs::columns::{self, LOG_COLUMNS};
+use crate::store::sqlite::custom_providers::{
+    COLUMNS as CUSTOM_PROVIDER_COLUMNS, custom_provider_from_row,
+};
 use crate::store::sqlite::logs_query::read;
 use crate::store::sqlite::policies::{COLUMNS as POLICY_COLUMNS, policy_from_row};
 use crate::store::sqlite::provider_keys::{COLUMNS as KEY_COLUMNS, key_from_row};
@@ -42,6 +46,7 @@ pub(super) struct SourceCounts {
     pub tokens: u64,
     pub provider_keys: u64,
     pub policies: u64,
+    pub custom_providers: u64,
     pub documents: u64,
     pub routes: u64,
     pub route_versions: u64,
@@ -241,6 +246,7 @@ impl SqliteSource {
                 tokens: count("tokens")?,
                 provider_keys: count("provider_keys")?,
                 policies: count("policies")?,
+                custom_providers: count("custom_providers")?,
                 documents: count("documents")?,
                 routes: count("routes")?,
                 route_versions: count("route_versions")?,
@@ -379,6 +385,27 @@ impl SqliteSource {
                             modified_at: r.get(6)?,
                         })
                     },
+                )?
+                .collect()
+        })
+        .await
+    }
+
+    /// Custom providers made through the API after `after` (by id).
+    pub(super) async fn custom_providers(
+        &self,
+        after: String,
+        limit: usize,
+    ) -> Result<Vec<StoredCustomProvider>, TransferError> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {CUSTOM_PROVIDER_COLUMNS} FROM custom_providers WHERE id > ?1
+                 ORDER BY id LIMIT ?2"
+            ))?;
+            statement
+                .query_map(
+                    params![after, crate::convert::saturating_i64_from_usize(limit)],
+                    custom_provider_from_row,
                 )?
                 .collect()
         })
