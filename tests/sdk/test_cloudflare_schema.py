@@ -106,16 +106,35 @@ def gateway(api) -> dict:
 
 @pytest.fixture(scope="module")
 def log_ids(served, gateway) -> list[str]:
+    """Rows of every kind: plain, streamed, from the cache, an upstream error, without a model,
+    a universal request's fallback step, and a refusal by the gateway itself."""
+    chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "one"}]}
+    key = {"Authorization": f"Bearer {OPENAI_KEY}"}
+    openai_url = served.proxy_url("openai", gateway=GATEWAY)
     ids = []
     with httpx.Client(timeout=30) as proxy:
-        for content in ("one", "two"):
-            response = proxy.post(
-                served.proxy_url("openai", gateway=GATEWAY) + "/chat/completions",
-                headers={"Authorization": f"Bearer {OPENAI_KEY}", "cf-aig-metadata": '{"user": "schema"}'},
-                json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}]},
-            )
-            assert response.status_code == 200, response.text
+        def send(method, url, expect, **kwargs):
+            response = proxy.request(method, url, **kwargs)
+            assert response.status_code == expect, response.text
             ids.append(response.headers["cf-aig-log-id"])
+
+        send("POST", f"{openai_url}/chat/completions", 200,
+             headers={**key, "cf-aig-metadata": '{"user": "schema"}'}, json=chat)
+        send("POST", f"{openai_url}/chat/completions", 200, headers={**key, "cf-aig-cache-ttl": "600"},
+             json={**chat, "messages": [{"role": "user", "content": "cached"}]})
+        send("POST", f"{openai_url}/chat/completions", 200, headers={**key, "cf-aig-cache-ttl": "600"},
+             json={**chat, "messages": [{"role": "user", "content": "cached"}]})
+        send("POST", f"{openai_url}/chat/completions", 200, headers=key, json={**chat, "stream": True})
+        # Content of its own: the gateway may cache (test_gateways sets cache_ttl).
+        failed = {**chat, "messages": [{"role": "user", "content": "fails"}]}
+        send("POST", f"{openai_url}/chat/completions", 500, headers={**key, "x-mock-status": "500"}, json=failed)
+        send("GET", f"{openai_url}/models", 200, headers=key)
+        step = {"provider": "openai", "endpoint": "chat/completions",
+                "query": {**chat, "messages": [{"role": "user", "content": "steps"}]},
+                "headers": {"authorization": f"Bearer {OPENAI_KEY}"}}
+        failing = {**step, "headers": {**step["headers"], "x-mock-status": "500"}}
+        send("POST", served.proxy_url("", gateway=GATEWAY).rstrip("/"), 200, json=[failing, step])
+        send("POST", served.proxy_url("no-such-provider", gateway=GATEWAY) + "/x", 400, json=chat)
     return ids
 
 
@@ -156,8 +175,10 @@ def test_gateways(api, gateway):
 
 
 def test_logs(api, log_ids):
-    api.call("GET", f"{GW}/logs", "log_list_response", part="items")
-    api.call("GET", f"{GW}/logs/{log_ids[0]}", "log_get_response")
+    listed = api.call("GET", f"{GW}/logs", "log_list_response", part="items", params={"per_page": 50})
+    assert len(listed["result"]) >= len(log_ids) - 1, listed
+    for log_id in {row["id"] for row in listed["result"]}:
+        api.call("GET", f"{GW}/logs/{log_id}", "log_get_response")
     # The SDK reads the patch's `result`, and the bodies, as `object`: anything.
     api.call("PATCH", f"{GW}/logs/{log_ids[0]}", None, json={"feedback": -1, "score": 50})
     api.call("GET", f"{GW}/logs", "log_list_response", part="items",
@@ -166,7 +187,7 @@ def test_logs(api, log_ids):
     api.call("GET", f"{GW}/logs/{log_ids[0]}/response", None)
     api.call("GET", f"{GW}/logs/{log_ids[0]}", "log_get_response")
     api.call("DELETE", f"{GW}/logs", "log_delete_response", part="body",
-             params={"filters": json.dumps([{"key": "id", "operator": "eq", "value": [log_ids[1]]}])})
+             params={"filters": json.dumps([{"key": "id", "operator": "eq", "value": [log_ids[-1]]}])})
 
 
 def test_datasets_evaluations_and_evaluation_types(api, log_ids):
