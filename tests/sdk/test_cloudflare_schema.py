@@ -170,6 +170,30 @@ def test_gateways(api, gateway):
              json={**SETTINGS, "cache_ttl": 60, "retry_max_attempts": None, "log_management": 1000,
                    "log_management_strategy": "DELETE_OLDEST"})
     api.call("GET", f"{path}/url/openai", "url_get_response")
+    # Every field of Cloudflare's gateway set, the nested ones as its schema has them: each is
+    # stored and answered in that shape.
+    full = {
+        **SETTINGS, "authentication": True, "byok_only": False, "is_default": False,
+        "log_management": 5000, "log_management_strategy": "STOP_INSERTING",
+        "logpush": True, "logpush_public_key": "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----",
+        "retry_max_attempts": 3, "retry_delay": 100, "retry_backoff": "exponential",
+        "zdr": False, "workers_ai_billing_mode": "postpaid", "store_id": "store-1",
+        "dlp": {"enabled": True, "action": "FLAG", "profiles": ["credentials"]},
+        "guardrails": {"prompt": {"S1": "FLAG", "P1": "BLOCK"}, "response": {"S2": "FLAG"}},
+        "otel": [{"url": "https://otel.example/v1/traces", "headers": {"x-team": "ai"},
+                  "content_type": "json"}],
+        "spend_limits": {"enabled": True, "rules": [
+            {"limit": 10.5, "limitType": "cost", "window": 86400, "technique": "fixed",
+             "model": {"mode": "filter", "values": ["gpt-4o"]}}]},
+    }
+    updated = api.call("PUT", path, "ai_gateway_update_response", json=full)["result"]
+    got = api.call("GET", path, "ai_gateway_get_response")["result"]
+    for field in ("dlp", "otel", "spend_limits", "zdr", "store_id", "logpush", "workers_ai_billing_mode"):
+        assert got[field] == updated[field], field
+    api.call("GET", f"{BASE}/gateways", "ai_gateway_list_response", part="items")
+    api.call("PUT", path, "ai_gateway_update_response",
+             json={**SETTINGS, "cache_ttl": 60, "dlp": None, "guardrails": None, "otel": None,
+                   "spend_limits": None, "authentication": False})
     api.call("POST", f"{BASE}/gateways", "ai_gateway_create_response", json={"id": "schema-gone", **SETTINGS})
     api.call("DELETE", f"{BASE}/gateways/schema-gone", "ai_gateway_delete_response")
 
