@@ -245,9 +245,10 @@ pub async fn reload(store: &dyn Store, providers: &ProviderRegistry) -> StoreRes
     let rows = store.list_custom_providers().await?;
     let mut by_account: HashMap<String, Created> = HashMap::new();
     for row in rows {
-        let provider = row
-            .enable
-            .then(|| Arc::new(providers.api_provider(&row.slug, &row.base_url)));
+        let provider = row.enable.then(|| {
+            let version = format!("{}:{}", row.id, row.modified_at);
+            Arc::new(providers.api_provider(&row.slug, &row.base_url, &version))
+        });
         by_account
             .entry(row.account_id)
             .or_default()

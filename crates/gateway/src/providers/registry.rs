@@ -41,6 +41,10 @@ pub struct Provider {
     compat_base: CompatBase,
     /// The pooled client for this provider's egress settings.
     pub client: UpstreamClient,
+    /// The provider's part of a cache key: its slug, and for one made through the API also
+    /// its id and last change, so changing or re-creating it leaves its cached answers behind
+    /// (Cloudflare clears them; here they are no longer found and expire).
+    pub cache_scope: String,
 }
 
 impl Provider {
@@ -125,6 +129,7 @@ impl ProviderRegistry {
                 dialect: builtin.dialect,
                 compat_base: builtin.compat_base,
                 client: clients.for_egress(&overrides.egress)?,
+                cache_scope: builtin.slug.to_owned(),
             };
             by_slug.insert(builtin.slug.to_owned(), Arc::new(provider));
         }
@@ -150,6 +155,7 @@ impl ProviderRegistry {
                 dialect: Dialect::OpenAi,
                 compat_base: CompatBase::Native,
                 client: clients.for_egress(&custom.egress)?,
+                cache_scope: slug.clone(),
             });
             // Cloudflare's spelling of a custom provider is `custom-<slug>`.
             by_slug.insert(format!("custom-{slug}"), provider.clone());
@@ -199,9 +205,11 @@ impl ProviderRegistry {
     }
 
     /// A provider created through the API: OpenAI-compatible, its credential in
-    /// `authorization`, requests named `custom-{slug}`.
-    pub(super) fn api_provider(&self, slug: &str, base_url: &str) -> Provider {
+    /// `authorization`, requests named `custom-{slug}`; `version` tells its cached answers
+    /// from those of an earlier state of it.
+    pub(super) fn api_provider(&self, slug: &str, base_url: &str, version: &str) -> Provider {
         Provider {
+            cache_scope: format!("custom-{slug}@{version}"),
             slug: format!("custom-{slug}"),
             base_url: base_url.to_owned(),
             template: UrlTemplate::Fixed,

@@ -406,3 +406,48 @@ async fn a_provider_made_through_one_instance_is_used_through_the_other_at_once(
     drop((one, two));
     drop(database);
 }
+
+/// Changing a provider made through the API leaves its cached answers behind (Cloudflare
+/// clears them): the next identical request goes upstream again.
+#[tokio::test]
+async fn a_change_to_the_provider_leaves_its_cached_answers_behind() {
+    let (gw, base_url) = gateway_with_tls_mock("").await;
+    gw.create_gateway(json!({"id": "gw", "cache_ttl": 600}))
+        .await;
+    let (status, created) = create(
+        &gw,
+        json!({"name": "Acme", "slug": "acme", "base_url": base_url, "enable": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["result"]["id"].as_str().unwrap().to_owned();
+    let cache_status = || async {
+        let response = gw
+            .http
+            .post(gw.url("/v1/local/gw/custom-acme/chat/completions"))
+            .header("authorization", "Bearer sk-acme")
+            .json(&chat_body(false))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let status = response.headers()["cf-aig-cache-status"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let _ = response.bytes().await;
+        status
+    };
+    assert_eq!(cache_status().await, "MISS");
+    assert_eq!(cache_status().await, "HIT");
+    let (status, _) = gw
+        .admin(
+            Method::PATCH,
+            &format!("{API}/{id}"),
+            Some(json!({"description": "changed"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(cache_status().await, "MISS");
+    assert_eq!(cache_status().await, "HIT");
+}
