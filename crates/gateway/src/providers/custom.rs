@@ -140,9 +140,12 @@ pub fn apply(
     if not_https {
         return Err(Refusal::NotHttps);
     }
+    // Checked when the slug is given: one the configuration took later keeps its other edits.
     let slug = &provider.slug;
     let custom = format!("custom-{slug}");
-    if is_builtin(slug) || providers.get(slug).is_some() || providers.get(&custom).is_some() {
+    let taken =
+        is_builtin(slug) || providers.get(slug).is_some() || providers.get(&custom).is_some();
+    if body.contains_key("slug") && taken {
         return Err(Refusal::Reserved(format!(
             "The slug {slug:?} is taken by a {} provider: choose another",
             if is_builtin(slug) {
