@@ -285,6 +285,50 @@ mod tests {
         assert!(matches!(check_base_url("https://"), Err(Some(_))));
     }
 
+    fn registry() -> ProviderRegistry {
+        let config =
+            crate::config::Config::parse("", std::iter::empty(), &Default::default()).unwrap();
+        let clients = crate::proxy::UpstreamClients::new(
+            &config.server.upstream_net,
+            config.server.upstream_pool,
+        );
+        ProviderRegistry::from_config(&config, &clients).unwrap()
+    }
+
+    #[test]
+    fn each_account_sees_its_own_providers_and_a_disabled_one_says_so() {
+        let registry = registry();
+        let acme = Arc::new(registry.api_provider("acme", "https://acme.example", "v1"));
+        let created: Created = [
+            ("custom-acme".to_owned(), Some(acme)),
+            ("custom-off".to_owned(), None),
+        ]
+        .into_iter()
+        .collect();
+        registry.replace_created([("local".to_owned(), Arc::new(created))].into());
+
+        let local = registry.for_account("local");
+        assert_eq!(local.named("custom-acme").unwrap().slug, "custom-acme");
+        assert_eq!(
+            local
+                .named("custom-acme")
+                .unwrap()
+                .upstream_url("chat/completions", None)
+                .unwrap(),
+            "https://acme.example/chat/completions"
+        );
+        assert!(local.get("openai").is_some(), "configuration's too");
+        let off = local.named("custom-off").unwrap_err();
+        assert!(off.message.contains("disabled"), "{}", off.message);
+        let typo = local.named("custom-acm").unwrap_err();
+        assert!(typo.message.contains("custom-acme"), "{}", typo.message);
+        assert!(registry.for_account("other").get("custom-acme").is_none());
+        // A request keeps the view it took.
+        registry.replace_created(HashMap::new());
+        assert!(local.get("custom-acme").is_some());
+        assert!(registry.for_account("local").get("custom-acme").is_none());
+    }
+
     #[test]
     fn slugs_are_lowercase_letters_digits_and_inner_hyphens() {
         assert!(is_valid_slug("neon"));
