@@ -58,9 +58,9 @@ pub fn apply(
         });
     };
     let mut not_https = false;
-    for (field, required) in [("name", true), ("slug", true), ("base_url", true)] {
+    for field in ["name", "slug", "base_url"] {
         match body.get(field) {
-            None if creating && required => invalid(field, "required".into()),
+            None if creating => invalid(field, "required".into()),
             None => {}
             Some(Value::String(text)) => match field {
                 "name" if text.trim().is_empty() || text.chars().count() > MAX_NAME_CHARS => {
