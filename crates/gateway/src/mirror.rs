@@ -1,10 +1,11 @@
-//! Gateways, run tokens and stored keys as mirrored from a shared store (PostgreSQL), kept in
-//! step by one reload loop: on the change feed, every few seconds as a safety net, and when a
-//! request names a gateway or presents a token that memory does not know (docs/deployment.md).
-//! A miss waits for a reload that began after it, so a gateway or token created through another
-//! instance works here at once; misses share reloads (one at a time, spaced), and a name a
-//! reload already missed is answered at once until the next reload (a bounded negative cache),
-//! so a flood of unknown names cannot load the database.
+//! Gateways, run tokens, stored keys, routes and API-created custom providers as mirrored from
+//! a shared store (PostgreSQL), kept in step by one reload loop: on the change feed, every few
+//! seconds as a safety net, and when a request names a gateway, a token or a `custom-{slug}`
+//! provider that memory does not know (docs/deployment.md). A miss waits for a reload that
+//! began after it, so what was created through another instance works here at once; misses
+//! share reloads (one at a time, spaced), and a name a reload already missed is answered at
+//! once until the next reload (a bounded negative cache), so a flood of unknown names cannot
+//! load the database.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -109,6 +110,11 @@ pub enum Miss {
         account_id: String,
         sha256: [u8; 32],
     },
+    /// A `custom-{slug}` provider, perhaps created through the API on another instance.
+    Provider {
+        account_id: String,
+        slug: String,
+    },
 }
 
 impl Miss {
@@ -116,6 +122,13 @@ impl Miss {
         Miss::Gateway {
             account_id: account_id.to_owned(),
             id: id.to_owned(),
+        }
+    }
+
+    pub fn provider(account_id: &str, slug: &str) -> Miss {
+        Miss::Provider {
+            account_id: account_id.to_owned(),
+            slug: slug.to_owned(),
         }
     }
 

@@ -100,10 +100,13 @@ impl AppState {
         };
         let (admin_token, new_admin_token) =
             AdminToken::bootstrap(&config.server, store.as_ref()).await?;
-        let providers = ProviderRegistry::from_config(
-            &config,
-            &UpstreamClients::new(&config.server.upstream_net, config.server.upstream_pool),
-        )?;
+        let mut clients =
+            UpstreamClients::new(&config.server.upstream_net, config.server.upstream_pool);
+        if let Some(pem_file) = &config.server.upstream_ca_file {
+            clients = clients.trusting(pem_file)?;
+        }
+        let providers = ProviderRegistry::from_config(&config, &clients)?;
+        crate::providers::custom::reload(store.as_ref(), &providers).await?;
         let gateways =
             Arc::new(GatewayRegistry::load(store.clone(), clock.clone(), tasks.clone()).await?);
         let tokens = TokenRegistry::load(store.clone(), clock.clone()).await?;
@@ -201,7 +204,8 @@ impl AppState {
                         inner.gateways.reload(),
                         inner.tokens.reload(),
                         inner.keys.reload(),
-                        inner.routes.reload()
+                        inner.routes.reload(),
+                        crate::providers::custom::reload(inner.store.as_ref(), &inner.providers)
                     )
                     .map(drop)
                 })
@@ -230,6 +234,10 @@ impl AppState {
     }
     pub fn providers(&self) -> &ProviderRegistry {
         &self.inner.providers
+    }
+    /// Re-reads the custom providers made through the API after a change here.
+    pub async fn reload_custom_providers(&self) -> Result<(), crate::store::StoreError> {
+        crate::providers::custom::reload(self.inner.store.as_ref(), &self.inner.providers).await
     }
     pub fn gateways(&self) -> &GatewayRegistry {
         &self.inner.gateways

@@ -104,7 +104,7 @@ export function LogDetail({ gateway, logId }: { gateway: Gateway; logId: string 
               <dt>Provider</dt>
               <dd>{r.provider}</dd>
               <dt>Model</dt>
-              <dd class="break">{r.model ?? '—'}</dd>
+              <dd class="break">{r.model || '—'}</dd>
               <dt>Status</dt>
               <dd>
                 {r.status_code ?? '—'} {r.success ? '(success)' : '(failed)'}
@@ -245,7 +245,7 @@ function EventAttempts({ rows, total, current, gateway }: { rows: LogRow[]; tota
                   <StatusBadge row={a} />
                 </td>
                 <td>{a.provider}</td>
-                <td class="break">{a.model ?? '—'}</td>
+                <td class="break">{a.model || '—'}</td>
                 <td class="nowrap">
                   {a.id === current ? (
                     <span>{fmtTime(a.created_at)} (this one)</span>

@@ -236,7 +236,7 @@ function LogRowView({ row: r, href, fresh }: { row: LogRow; href: string; fresh:
       </td>
       <td data-label="Provider">{r.provider}</td>
       <td class="cell-model" data-label="Model">
-        {r.model ?? '—'}
+        {r.model || '—'}
       </td>
       <td class="num nowrap" data-label="Tokens">
         {r.tokens_in === null && r.tokens_out === null ? '—' : `${fmtInt(r.tokens_in)} / ${fmtInt(r.tokens_out)}`}

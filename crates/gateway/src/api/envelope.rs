@@ -126,6 +126,23 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, 1003, "Internal error")
     }
 
+    /// One error about one body field, with Cloudflare's code for it.
+    pub fn with_code(
+        status: StatusCode,
+        code: u16,
+        field: &str,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            errors: vec![ErrorEntry {
+                code,
+                message: message.into(),
+                path: Some(["body".to_owned(), field.to_owned()]),
+            }],
+        }
+    }
+
     /// One entry per invalid field, each naming its field.
     pub fn invalid_fields(errors: Vec<FieldError>) -> ApiError {
         ApiError {

@@ -140,7 +140,12 @@ pub async fn provider_url(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     named_gateway(&state, &account_id, &id).await?;
-    if state.providers().get(&provider).is_none() {
+    if state
+        .providers()
+        .for_account(&account_id)
+        .get(&provider)
+        .is_none()
+    {
         return Err(ApiError::bad_request(format!(
             "provider: unknown provider `{provider}`"
         )));

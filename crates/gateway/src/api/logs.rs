@@ -193,9 +193,11 @@ pub async fn patch(
 }
 
 /// A row as the list and the detail show it (the detail adds the bodies): the columns the
-/// column table marks for the API, times as RFC 3339 with milliseconds.
+/// column table marks for the API, times as RFC 3339 with milliseconds. Cloudflare's schema
+/// requires `model` as a string: a row of a request that named none (`GET …/models`, a
+/// refusal) has `""`.
 fn row_json(row: &LogRow) -> Map<String, Value> {
-    LOG_COLUMNS
+    let mut json: Map<String, Value> = LOG_COLUMNS
         .iter()
         .filter(|column| column.api)
         .map(|column| {
@@ -214,11 +216,17 @@ fn row_json(row: &LogRow) -> Map<String, Value> {
             };
             (column.name.to_owned(), value)
         })
-        .collect()
+        .collect();
+    if let Some(model @ Value::Null) = json.get_mut("model") {
+        *model = Value::String(String::new());
+    }
+    json
 }
 
+/// The page's `result_info`; an aggregate no row has (no cost on any) is absent, never null
+/// (Cloudflare's schema types them as numbers).
 fn page_info(info: &LogPageInfo, page: u32, per_page: u32, count: usize) -> Value {
-    json!({
+    let mut info = json!({
         "page": page,
         "per_page": per_page,
         "count": count,
@@ -234,7 +242,11 @@ fn page_info(info: &LogPageInfo, page: u32, per_page: u32, count: usize) -> Valu
         "max_tokens_out": info.max_tokens_out,
         "min_total_tokens": info.min_total_tokens,
         "max_total_tokens": info.max_total_tokens,
-    })
+    });
+    if let Value::Object(fields) = &mut info {
+        fields.retain(|_, value| !value.is_null());
+    }
+    info
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! unauthenticated health routes.
 
 mod analytics;
+mod custom_providers;
 mod datasets;
 mod dlp_profiles;
 mod documents;
@@ -94,6 +95,16 @@ pub fn router() -> Router<AppState> {
             get(evaluations::get).delete(evaluations::delete),
         )
         .route(
+            "/accounts/{account}/ai-gateway/custom-providers",
+            get(custom_providers::list).post(custom_providers::create),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/custom-providers/{id}",
+            get(custom_providers::get)
+                .patch(custom_providers::update)
+                .delete(custom_providers::delete),
+        )
+        .route(
             "/accounts/{account}/ai-gateway/evaluation-types",
             get(evaluations::list_types),
         )
@@ -175,6 +186,20 @@ pub fn router() -> Router<AppState> {
 /// checks each one refuses unauthenticated calls enumerates this list.
 pub const MANAGEMENT_ROUTES: &[(&str, &str)] = &[
     ("GET", "/accounts/{account}/ai-gateway/analytics"),
+    ("GET", "/accounts/{account}/ai-gateway/custom-providers"),
+    ("POST", "/accounts/{account}/ai-gateway/custom-providers"),
+    (
+        "GET",
+        "/accounts/{account}/ai-gateway/custom-providers/{id}",
+    ),
+    (
+        "PATCH",
+        "/accounts/{account}/ai-gateway/custom-providers/{id}",
+    ),
+    (
+        "DELETE",
+        "/accounts/{account}/ai-gateway/custom-providers/{id}",
+    ),
     ("GET", "/accounts/{account}/ai-gateway/gateways"),
     ("POST", "/accounts/{account}/ai-gateway/gateways"),
     ("GET", "/accounts/{account}/ai-gateway/gateways/{id}"),

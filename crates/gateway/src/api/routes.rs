@@ -77,7 +77,11 @@ pub async fn create_route(
     let gateway = gateway(&state, &account_id, &id).await?;
     let created = state
         .routes()
-        .create(&gateway, state.providers(), &body)
+        .create(
+            &gateway,
+            &state.providers().for_account(&gateway.account_id),
+            &body,
+        )
         .await?;
     Ok(ok(created))
 }
@@ -134,7 +138,12 @@ pub async fn create_version(
     let gateway = gateway(&state, &account_id, &id).await?;
     let created = state
         .routes()
-        .add_version(&gateway, state.providers(), &route_id, &body)
+        .add_version(
+            &gateway,
+            &state.providers().for_account(&gateway.account_id),
+            &route_id,
+            &body,
+        )
         .await?;
     Ok(ok(created))
 }

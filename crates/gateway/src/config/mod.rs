@@ -102,6 +102,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     pub egress: Egress,
     pub upstream_net: UpstreamNet,
+    /// PEM certificates trusted for provider TLS besides the system's (a private CA).
+    pub upstream_ca_file: Option<PathBuf>,
     /// How the process log (stderr) is written.
     pub log_format: LogFormat,
     /// One `tollgate::access` line per proxied request (docs/configuration.md, "Server log").

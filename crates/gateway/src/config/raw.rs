@@ -103,6 +103,7 @@ struct RawServer {
     dns_negative_ttl_ms: u64,
     log_format: String,
     access_log: bool,
+    upstream_ca_file: Option<PathBuf>,
 }
 
 impl Default for RawServer {
@@ -124,6 +125,7 @@ impl Default for RawServer {
             dns_negative_ttl_ms: 5_000,
             log_format: "text".into(),
             access_log: false,
+            upstream_ca_file: None,
         }
     }
 }
@@ -354,6 +356,7 @@ impl RawConfig {
                     dns_timeout: Duration::from_millis(server.dns_timeout_ms),
                     dns_negative_ttl: Duration::from_millis(server.dns_negative_ttl_ms),
                 },
+                upstream_ca_file: server.upstream_ca_file,
                 log_format,
                 access_log: server.access_log,
             },

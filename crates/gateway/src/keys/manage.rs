@@ -12,7 +12,7 @@ use super::crypto::{self, CryptoError, Row};
 use super::ring::{DEFAULT_ALIAS, LiveKey};
 use super::{Keys, secret};
 use crate::gateways::{FieldError, Gateway, Patch};
-use crate::providers::{ProviderRegistry, StoredKeyAuth};
+use crate::providers::{AccountProviders, ProviderRegistry, StoredKeyAuth};
 use crate::store::{KeyStatus, StoreError, StoredProviderKey};
 
 /// Why a change to a stored key was refused.
@@ -120,6 +120,8 @@ impl Keys {
             .provider_slug
             .clone()
             .ok_or_else(|| field("provider_slug", "required, e.g. \"openai\""))?;
+        // The account's custom providers made through the API take keys too.
+        let providers = &providers.for_account(&gateway.account_id);
         check_provider(providers, &slug)?;
         let Some(secret) = &parsed.secret else {
             return Err(field("secret", "required: the provider's API key"));
@@ -163,6 +165,7 @@ impl Keys {
         body: &Map<String, Value>,
     ) -> Result<Value, KeyError> {
         let parsed = body::parse(body).map_err(KeyError::Invalid)?;
+        let providers = &providers.for_account(&gateway.account_id);
         let current = self
             .ring()
             .get(&gateway.account_id, &gateway.id, id)
@@ -267,7 +270,7 @@ impl Keys {
 }
 
 /// A provider the gateway knows, whose keys it can put on requests.
-fn check_provider(providers: &ProviderRegistry, slug: &str) -> Result<(), KeyError> {
+fn check_provider(providers: &AccountProviders<'_>, slug: &str) -> Result<(), KeyError> {
     let provider = providers
         .named(slug)
         .map_err(|error| field("provider_slug", error.message))?;
@@ -286,7 +289,7 @@ fn check_provider(providers: &ProviderRegistry, slug: &str) -> Result<(), KeyErr
 /// A secret the provider's kind of key can be (a header value, or AWS credentials); its
 /// preview. Messages never quote the secret.
 fn check_secret(
-    providers: &ProviderRegistry,
+    providers: &AccountProviders<'_>,
     slug: &str,
     secret: &str,
 ) -> Result<String, KeyError> {

@@ -55,7 +55,7 @@ impl CachePlan {
             account: &gateway.account_id,
             gateway: &gateway.id,
             generation: gateway.settings.cache_generation,
-            provider: &provider.slug,
+            provider: &provider.cache_scope,
             method,
             path_and_query,
             credentials,

@@ -18,6 +18,7 @@ use hyper_util::rt::TokioExecutor;
 use http::Uri;
 use hyper_rustls::MaybeHttpsStream;
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::CertificateDer;
 
 use super::connect::{BoxError, EgressConnector, TimedConnector};
 use super::dns::Resolver;
@@ -69,6 +70,8 @@ impl UpstreamClient {
 /// Builds and shares clients so providers with the same egress share one connection pool.
 pub struct UpstreamClients {
     clients: Mutex<HashMap<Egress, UpstreamClient>>,
+    /// Certificates trusted besides the system's (`server.upstream_ca_file`).
+    extra_roots: Vec<CertificateDer<'static>>,
     /// One for every client, so they share lookups under way and remembered failures.
     resolver: Resolver,
     connect_timeout: Duration,
@@ -79,6 +82,7 @@ impl UpstreamClients {
     pub fn new(net: &UpstreamNet, pool: UpstreamPool) -> Self {
         UpstreamClients {
             clients: Mutex::default(),
+            extra_roots: Vec::new(),
             resolver: Resolver::system(net.dns_timeout, net.dns_negative_ttl),
             connect_timeout: net.connect_timeout,
             pool,
@@ -98,8 +102,24 @@ impl UpstreamClients {
         Ok(client)
     }
 
+    /// Also trusts the certificates of a PEM file (a private CA's) for provider TLS.
+    pub fn trusting(mut self, pem_file: &std::path::Path) -> anyhow::Result<Self> {
+        use rustls::pki_types::pem::PemObject;
+        let certificates = CertificateDer::pem_file_iter(pem_file)
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(|e| anyhow::anyhow!("server.upstream_ca_file {}: {e}", pem_file.display()))?;
+        if certificates.is_empty() {
+            anyhow::bail!(
+                "server.upstream_ca_file {}: no certificate in it",
+                pem_file.display()
+            );
+        }
+        self.extra_roots = certificates;
+        Ok(self)
+    }
+
     fn build(&self, egress: &Egress) -> anyhow::Result<UpstreamClient> {
-        self.build_with(egress, tls_config()?)
+        self.build_with(egress, tls_config(&self.extra_roots)?)
     }
 
     fn build_with(
@@ -142,12 +162,19 @@ impl UpstreamClients {
 
 /// rustls with ring, checking the provider's certificate and name against the system's trust
 /// store (`SSL_CERT_FILE` adds a private CA); ALPN is set by the connector.
-fn tls_config() -> anyhow::Result<rustls::ClientConfig> {
+fn tls_config(extra_roots: &[CertificateDer<'static>]) -> anyhow::Result<rustls::ClientConfig> {
     use rustls_platform_verifier::BuilderVerifierExt;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_platform_verifier()?
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    if extra_roots.is_empty() {
+        return Ok(builder.with_platform_verifier()?.with_no_client_auth());
+    }
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots.to_vec(), provider)?;
+    Ok(builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth())
 }
 

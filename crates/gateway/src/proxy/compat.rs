@@ -18,7 +18,7 @@ use super::headers::upstream_request_headers;
 use super::plan::{BodyTransform, Plan, Reshape, UpstreamCall};
 use crate::compat::{self, Dialect, StreamTranslator};
 use crate::error::{ErrorCode, GatewayError};
-use crate::providers::Provider;
+use crate::providers::{AccountProviders, Provider};
 use crate::state::AppState;
 
 mod messages;
@@ -79,7 +79,7 @@ fn planned<'a>(
         let name = name.to_owned();
         return super::routed::plan(ctx, parts, &name, request, api);
     }
-    let (provider, model) = provider_of(ctx.state, &request)?;
+    let (provider, model) = provider_of(ctx.providers, &request)?;
     let client_body = Bytes::copy_from_slice(body);
     match model_call(
         ctx,
@@ -115,7 +115,7 @@ pub async fn plan<'a>(
         (&Method::POST, "responses" | "v1/responses") => {
             planned(ctx, parts, CompatApi::Responses, &body, refused)
         }
-        (&Method::POST, "embeddings" | "v1/embeddings") => embeddings(state, parts, &body),
+        (&Method::POST, "embeddings" | "v1/embeddings") => embeddings(ctx, parts, &body),
         (&Method::GET, "models" | "v1/models") => Ok(Plan::Answered(models::list(
             state,
             &ctx.gateway,
@@ -130,11 +130,11 @@ pub async fn plan<'a>(
 
 /// The parsed body and the provider its `model` names.
 fn resolve<'a>(
-    state: &'a AppState,
+    providers: &'a AccountProviders<'a>,
     body: &[u8],
 ) -> Result<(Value, &'a Provider, String), GatewayError> {
     let request = parse(body)?;
-    let (provider, bare) = provider_of(state, &request)?;
+    let (provider, bare) = provider_of(providers, &request)?;
     Ok((request, provider, bare))
 }
 
@@ -145,7 +145,7 @@ fn parse(body: &[u8]) -> Result<Value, GatewayError> {
 
 /// The provider a request's `model` names, and the model without it.
 fn provider_of<'a>(
-    state: &'a AppState,
+    providers: &'a AccountProviders<'a>,
     request: &Value,
 ) -> Result<(&'a Provider, String), GatewayError> {
     let model = request.get("model").and_then(Value::as_str).unwrap_or("");
@@ -163,7 +163,7 @@ fn provider_of<'a>(
             "model must be \"{provider}/{model}\"",
         )
     })?;
-    let provider = state.providers().named(slug)?;
+    let provider = providers.named(slug)?;
     Ok((provider, bare.to_owned()))
 }
 
@@ -180,13 +180,13 @@ pub(super) struct TranslatedChat<'a> {
 /// Translates an OpenAI Chat Completions body. `Ok(Err(_))` is the client's mistake, already
 /// in OpenAI's error shape (400); `Err(_)` is a gateway error (unknown provider).
 pub(super) fn translate_chat<'a>(
-    state: &'a AppState,
+    providers: &'a AccountProviders<'a>,
     client_headers: &HeaderMap,
     body: &[u8],
     id_seed: &str,
 ) -> Result<Result<TranslatedChat<'a>, compat::CompatError>, GatewayError> {
     let client_body = Bytes::copy_from_slice(body);
-    let (body, provider, model) = resolve(state, body)?;
+    let (body, provider, model) = resolve(providers, body)?;
     Ok(translate_parsed(
         provider,
         model,
@@ -280,11 +280,11 @@ fn refused(error: &compat::CompatError) -> axum::response::Response {
 }
 
 fn embeddings<'a>(
-    state: &'a AppState,
+    ctx: &RequestContext<'a>,
     parts: &Parts,
     body: &[u8],
 ) -> Result<Plan<'a>, GatewayError> {
-    let (mut body, provider, model) = resolve(state, body)?;
+    let (mut body, provider, model) = resolve(ctx.providers, body)?;
     if provider.dialect != Dialect::OpenAi {
         return Err(GatewayError::new(
             ErrorCode::InvalidProvider,
@@ -298,7 +298,7 @@ fn embeddings<'a>(
     let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
     let headers = provider_headers(&parts.headers, Dialect::OpenAi);
     call(
-        state,
+        ctx.state,
         provider,
         "v1/embeddings".to_owned(),
         headers,

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use super::options::RequestOptions;
 use crate::gateways::Gateway;
 use crate::otel::RequestTrace;
+use crate::providers::AccountProviders;
 use crate::state::AppState;
 use crate::store::StoredToken;
 
@@ -32,6 +33,9 @@ impl Arrival {
 
 pub struct RequestContext<'s> {
     pub state: &'s AppState,
+    /// The providers the request can name, as they were when it arrived (configuration's and
+    /// its account's custom providers).
+    pub providers: &'s AccountProviders<'s>,
     /// The first attempt's log id, on every response (`cf-aig-log-id`).
     pub log_id: uuid::Uuid,
     pub started: Instant,
@@ -59,12 +63,14 @@ pub struct RequestContext<'s> {
 impl<'s> RequestContext<'s> {
     pub fn new(
         state: &'s AppState,
+        providers: &'s AccountProviders<'s>,
         arrival: Arrival,
         gateway: Arc<Gateway>,
         provider: String,
     ) -> RequestContext<'s> {
         RequestContext {
             state,
+            providers,
             log_id: arrival.log_id,
             started: arrival.started,
             created_at: arrival.created_at,

@@ -34,7 +34,9 @@ use super::record;
 use super::{compat, native, realtime, universal};
 use crate::error::{ErrorCode, GatewayError};
 use crate::gateways::bounds;
+use crate::mirror::Miss;
 use crate::otel::RequestTrace;
+use crate::providers::AccountProviders;
 use crate::state::AppState;
 
 pub async fn proxy(State(state): State<AppState>, request: Request) -> Response {
@@ -94,20 +96,28 @@ async fn serve(state: &AppState, arrival: Arrival, request: Request) -> Response
         Ok(route) => route,
         Err(error) => return error.into_response(),
     };
-    let (account, gateway, provider) = match &route {
-        Route::Provider(target) => (
-            target.account,
-            target.gateway,
-            counted_provider(state, target.provider),
-        ),
-        Route::Universal { account, gateway } => (*account, *gateway, String::new()),
-        Route::Mcp { account, gateway } => (*account, *gateway, "mcp".to_owned()),
+    let (account, gateway) = match &route {
+        Route::Provider(target) => (target.account, target.gateway),
+        Route::Universal { account, gateway } | Route::Mcp { account, gateway } => {
+            (*account, *gateway)
+        }
     };
     let gateway = match named_gateway(state, account, gateway).await {
         Ok(gateway) => gateway,
         Err(error) => return error.into_response(),
     };
-    let mut ctx = RequestContext::new(state, arrival, gateway, provider);
+    let providers = match &route {
+        Route::Provider(target) => {
+            named_providers(state, &gateway.account_id, target.provider).await
+        }
+        _ => state.providers().for_account(&gateway.account_id),
+    };
+    let provider = match &route {
+        Route::Provider(target) => counted_provider(&providers, target.provider),
+        Route::Universal { .. } => String::new(),
+        Route::Mcp { .. } => "mcp".to_owned(),
+    };
+    let mut ctx = RequestContext::new(state, &providers, arrival, gateway, provider);
     // Admission may take a run token out of the headers (sent where a provider key goes).
     let admitted = match route {
         // Rate limits count its tool calls, not its HTTP requests (mcp/aggregate.rs).
@@ -222,11 +232,34 @@ async fn upgrade(
     }
 }
 
-/// The provider label a request is counted under (docs/analytics.md): a configured provider's
-/// slug (`custom-x` counts as `x`, as its log rows do), `compat`, or `unknown` for any other
-/// name, so probing slugs cannot create metric series or analytics groups.
-fn counted_provider(state: &AppState, slug: &str) -> String {
-    match state.providers().get(slug) {
+/// The account's providers, once a `custom-{slug}` the path names is known if it exists: one
+/// created through another instance a moment ago is read from the shared store first
+/// (docs/deployment.md).
+async fn named_providers<'s>(
+    state: &'s AppState,
+    account: &str,
+    slug: &str,
+) -> AccountProviders<'s> {
+    let providers = state.providers().for_account(account);
+    if providers.get(slug).is_some() || !slug.starts_with("custom-") {
+        return providers;
+    }
+    let look = || {
+        let providers = state.providers().for_account(account);
+        providers.get(slug).is_some().then_some(providers)
+    };
+    state
+        .look_again(Miss::provider(account, slug), look)
+        .await
+        .unwrap_or(providers)
+}
+
+/// The provider label a request is counted under (docs/analytics.md): a provider's slug
+/// (`custom-x` of configuration counts as `x`, as its log rows do; one made through the API as
+/// `custom-x`), `compat`, or `unknown` for any other name, so probing slugs cannot create metric
+/// series or analytics groups.
+fn counted_provider(providers: &AccountProviders<'_>, slug: &str) -> String {
+    match providers.get(slug) {
         Some(provider) => provider.slug.clone(),
         None if slug == "compat" => slug.to_owned(),
         None => UNKNOWN_PROVIDER.to_owned(),

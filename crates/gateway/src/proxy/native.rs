@@ -21,7 +21,7 @@ pub async fn plan<'a>(
     body: Body,
 ) -> Result<Plan<'a>, GatewayError> {
     let state = ctx.state;
-    let provider = state.providers().named(target.provider)?;
+    let provider = ctx.providers.named(target.provider)?;
     let query = parts.uri.query();
     let mut upstream_headers = upstream_request_headers(&parts.headers);
     refuse_gateway_tokens(state, &upstream_headers, query)?;

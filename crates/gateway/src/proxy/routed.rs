@@ -241,8 +241,7 @@ fn model_call<'a>(
     path: &str,
     limits: &StateLimits<'_>,
 ) -> Result<(UpstreamCall<'a>, RequestOptions), GatewayError> {
-    let state = ctx.state;
-    let provider = state.providers().named(&node.provider)?;
+    let provider = ctx.providers.named(&node.provider)?;
     // The cache key is made from this body: the model written in it keeps the answers of two
     // models of one route apart.
     let mut body = request.body.clone();

@@ -147,7 +147,7 @@ fn validate_step<'a>(
         }
         let query = serde_json::to_vec(&step.query).unwrap_or_default();
         let chat = super::compat::translate_chat(
-            state,
+            ctx.providers,
             &headers,
             &query,
             &uuid::Uuid::now_v7().simple().to_string(),
@@ -167,7 +167,7 @@ fn validate_step<'a>(
             chat.reshape,
         )
     } else {
-        let provider = state.providers().named(&step.provider).map_err(|error| {
+        let provider = ctx.providers.named(&step.provider).map_err(|error| {
             GatewayError::new(error.code, format!("step {index}: {}", error.message))
         })?;
         let (path, query) = split_query(step.endpoint.trim_start_matches('/'));

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::graph;
 use super::registry::{Deployed, Routes};
 use crate::gateways::{FieldError, Gateway};
-use crate::providers::ProviderRegistry;
+use crate::providers::AccountProviders;
 use crate::store::{StoreError, StoredDeployment, StoredRoute, StoredRouteVersion};
 
 /// Characters of a route name (it is written in `model: "dynamic/{name}"`).
@@ -74,7 +74,7 @@ fn comment_of(body: &Map<String, Value>) -> Result<Option<String>, RouteError> {
 /// The body's `elements`, checked; as stored (JSON text).
 fn elements_of(
     body: &Map<String, Value>,
-    providers: &ProviderRegistry,
+    providers: &AccountProviders<'_>,
 ) -> Result<String, RouteError> {
     let elements = body.get("elements").unwrap_or(&Value::Null);
     graph::parse(elements, &|slug| providers.get(slug).is_some()).map_err(RouteError::Invalid)?;
@@ -99,7 +99,7 @@ impl Routes {
     pub async fn create(
         &self,
         gateway: &Gateway,
-        providers: &ProviderRegistry,
+        providers: &AccountProviders<'_>,
         body: &Map<String, Value>,
     ) -> Result<Value, RouteError> {
         let name = name_of(body);
@@ -197,7 +197,7 @@ impl Routes {
     pub async fn add_version(
         &self,
         gateway: &Gateway,
-        providers: &ProviderRegistry,
+        providers: &AccountProviders<'_>,
         id: &str,
         body: &Map<String, Value>,
     ) -> Result<Value, RouteError> {

@@ -3,6 +3,7 @@
 
 #[cfg(test)]
 mod conformance;
+pub mod custom_providers;
 pub mod dlp_profiles;
 pub mod documents;
 pub mod logs;
@@ -20,6 +21,7 @@ use async_trait::async_trait;
 
 use crate::auth::TokenScope;
 use crate::gateways::Gateway;
+pub use custom_providers::{CustomProviderStore, StoredCustomProvider};
 pub use dlp_profiles::{DlpProfileStore, StoredDlpProfile};
 pub use documents::{DocumentKind, DocumentStore, StoredDocument};
 pub use policies::{PolicyStore, StoredPolicy};
@@ -96,6 +98,7 @@ pub trait Store:
     + RouteStore
     + PolicyStore
     + DlpProfileStore
+    + CustomProviderStore
     + logs::LogStore
     + logs::AnalyticsStore
 {

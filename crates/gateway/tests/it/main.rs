@@ -17,6 +17,7 @@ mod cardinality;
 mod compat;
 mod compat_messages;
 mod compat_responses;
+mod custom_providers;
 mod dlp;
 mod dlp_profiles;
 mod egress;

@@ -65,7 +65,7 @@ pub(super) async fn open(
     let key = handshake::client_key(&parts.headers)?;
     let on_upgrade = on_upgrade.ok_or_else(not_upgradable)?;
     let slot = state.sessions().admit().ok_or_else(at_session_bound)?;
-    let provider = state.providers().named(target.provider)?;
+    let provider = ctx.providers.named(target.provider)?;
     let query = parts.uri.query();
     let mut upstream_headers = upstream_request_headers(&parts.headers);
     refuse_gateway_tokens(state, &upstream_headers, query)?;

@@ -167,7 +167,14 @@ fn error_event(event_id: Option<&Value>, message: &str) -> Value {
 async fn one(requests: &SocketRequests, event_id: Value, step: Value, events: mpsc::Sender<Value>) {
     let state = &requests.state;
     let arrival = Arrival::now(state);
-    let mut ctx = RequestContext::new(state, arrival, requests.gateway.clone(), String::new());
+    let providers = state.providers().for_account(&requests.gateway.account_id);
+    let mut ctx = RequestContext::new(
+        state,
+        &providers,
+        arrival,
+        requests.gateway.clone(),
+        String::new(),
+    );
     let mut headers = requests.headers.clone();
     // The client's eventId names the request's rows, as `cf-aig-event-id` does.
     if let Some(id) = event_id

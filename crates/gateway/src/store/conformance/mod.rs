@@ -4,6 +4,7 @@
 //! own test module and invoking [`suite!`] there; what only one backend has (its query plans,
 //! its scale runs, its migration lock, its connection settings) stays beside it.
 
+pub(crate) mod custom_providers;
 pub(crate) mod dlp_profiles;
 pub(crate) mod documents;
 pub(crate) mod logs;
@@ -76,6 +77,9 @@ macro_rules! suite {
         );
         $crate::store::conformance::suite!(@tests $backend; dlp_profiles;
             dlp_profiles_are_kept_per_account_with_their_version,
+        );
+        $crate::store::conformance::suite!(@tests $backend; custom_providers;
+            custom_providers_round_trip_unique_by_account_and_slug,
         );
     };
     (@tests $backend:ty; $module:ident; $($test:ident),* $(,)?) => {

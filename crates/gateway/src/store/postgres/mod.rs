@@ -9,6 +9,7 @@
 
 mod call;
 mod connect;
+mod custom_providers;
 mod dlp_profiles;
 mod documents;
 mod listener;

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_log_dlp.sql"),
     include_str!("migrations/0010_policies.sql"),
     include_str!("migrations/0011_dlp_profiles.sql"),
+    include_str!("migrations/0013_custom_providers.sql"),
 ];
 
 pub(super) fn run(connection: &mut Connection) -> anyhow::Result<()> {

@@ -5,6 +5,7 @@
 //! anyway), on a thread of its own ([`writer`]), and one reads, so the logs API never waits
 //! behind an ingest batch (WAL).
 
+pub(super) mod custom_providers;
 pub(super) mod dlp_profiles;
 mod documents;
 mod logs_ingest;

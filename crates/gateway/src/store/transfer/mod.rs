@@ -194,6 +194,9 @@ pub async fn sqlite_to_postgres(
         .push(registry::copy_dlp_profiles(&mut run, counts.dlp_profiles).await?);
     summary
         .tables
+        .push(registry::copy_custom_providers(&mut run, counts.custom_providers).await?);
+    summary
+        .tables
         .push(routes::copy_routes(&mut run, counts.routes).await?);
     summary
         .tables

@@ -1,7 +1,7 @@
 //! Copying the small tables: the gateway's own settings (the admin token's hash), gateways of
 //! every account, run tokens, whose SHA-256 hashes are copied as they are, stored provider
 //! keys, copied sealed (the target opens them with the same key-encryption key), datasets and
-//! evaluations, policies, and custom DLP profiles.
+//! evaluations, policies, custom DLP profiles, and custom providers made through the API.
 
 use std::borrow::Cow;
 
@@ -354,4 +354,57 @@ pub(super) fn advance(run: &mut Run<'_>, summary: &mut TableSummary, rows: usize
         summary.copied + summary.skipped,
         summary.source_rows,
     );
+}
+
+pub(super) async fn copy_custom_providers(
+    run: &mut Run<'_>,
+    total: u64,
+) -> Result<TableSummary, TransferError> {
+    let mut summary = empty("custom_providers", total);
+    let mut after = String::new();
+    loop {
+        let rows = run
+            .source
+            .custom_providers(after.clone(), run.options.batch_rows)
+            .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.id.clone();
+        let client = &mut run.client;
+        let copied = within(async {
+            let transaction = client.transaction().await?;
+            let mut copied = 0;
+            for p in &rows {
+                copied += transaction
+                    .execute(
+                        "INSERT INTO custom_providers (id, account_id, slug, name, base_url,
+                             description, link, curl_example, js_example, enable, beta, position,
+                             created_at, modified_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                         ON CONFLICT DO NOTHING",
+                        &[
+                            &pg_text(&p.id),
+                            &pg_text(&p.account_id),
+                            &pg_text(&p.slug),
+                            &pg_text(&p.name),
+                            &pg_text(&p.base_url),
+                            &p.description.as_deref().map(pg_text),
+                            &p.link.as_deref().map(pg_text),
+                            &p.curl_example.as_deref().map(pg_text),
+                            &p.js_example.as_deref().map(pg_text),
+                            &p.enable,
+                            &p.beta,
+                            &p.position,
+                            &p.created_at.to_string(),
+                            &p.modified_at.to_string(),
+                        ],
+                    )
+                    .await?;
+            }
+            transaction.commit().await?;
+            Ok::<_, tokio_postgres::Error>(copied)
+        })
+        .await?;
+        advance(run, &mut summary, rows.len(), copied);
+    }
+    Ok(summary)
 }

@@ -10,11 +10,15 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::TransferError;
 use crate::convert::saturating_i64_from_usize;
 use crate::logs::SpoolPosition;
+use crate::store::StoredCustomProvider;
 use crate::store::StoredDlpProfile;
 use crate::store::StoredPolicy;
 use crate::store::StoredProviderKey;
 use crate::store::logs::LogRow;
 use crate::store::logs::columns::{self, LOG_COLUMNS};
+use crate::store::sqlite::custom_providers::{
+    COLUMNS as CUSTOM_PROVIDER_COLUMNS, custom_provider_from_row,
+};
 use crate::store::sqlite::dlp_profiles::{COLUMNS as DLP_PROFILE_COLUMNS, profile_from_row};
 use crate::store::sqlite::logs_query::read;
 use crate::store::sqlite::policies::{COLUMNS as POLICY_COLUMNS, policy_from_row};
@@ -23,7 +27,7 @@ use crate::store::sqlite::to_text;
 
 /// The SQLite schema version whose columns the transfer maps one by one. A new SQLite
 /// migration must be mapped here before the transfer accepts databases that have it.
-const SCHEMA_VERSION: i64 = 11;
+const SCHEMA_VERSION: i64 = 13;
 
 /// The database file inside a data directory (the default `storage.url`).
 const DB_FILE: &str = "tollgate.db";
@@ -45,6 +49,7 @@ pub(super) struct SourceCounts {
     pub provider_keys: u64,
     pub policies: u64,
     pub dlp_profiles: u64,
+    pub custom_providers: u64,
     pub documents: u64,
     pub routes: u64,
     pub route_versions: u64,
@@ -245,6 +250,7 @@ impl SqliteSource {
                 provider_keys: count("provider_keys")?,
                 policies: count("policies")?,
                 dlp_profiles: count("dlp_profiles")?,
+                custom_providers: count("custom_providers")?,
                 documents: count("documents")?,
                 routes: count("routes")?,
                 route_versions: count("route_versions")?,
@@ -383,6 +389,27 @@ impl SqliteSource {
                             modified_at: r.get(6)?,
                         })
                     },
+                )?
+                .collect()
+        })
+        .await
+    }
+
+    /// Custom providers made through the API after `after` (by id).
+    pub(super) async fn custom_providers(
+        &self,
+        after: String,
+        limit: usize,
+    ) -> Result<Vec<StoredCustomProvider>, TransferError> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {CUSTOM_PROVIDER_COLUMNS} FROM custom_providers WHERE id > ?1
+                 ORDER BY id LIMIT ?2"
+            ))?;
+            statement
+                .query_map(
+                    params![after, crate::convert::saturating_i64_from_usize(limit)],
+                    custom_provider_from_row,
                 )?
                 .collect()
         })

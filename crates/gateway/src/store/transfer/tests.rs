@@ -16,8 +16,8 @@ use crate::logs::{LogBegin, LogEnd, RollupFacts, SpoolPosition, SpoolRecord};
 use crate::store::logs::{AnalyticsStore, BodyKind, LogPatch, LogStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
-    DlpProfileStore, DocumentKind, DocumentStore, GatewayStore, PolicyStore, ProviderKeyStore,
-    RouteStore, SettingStore, StoredDocument, StoredToken, TokenStore,
+    CustomProviderStore, DlpProfileStore, DocumentKind, DocumentStore, GatewayStore, PolicyStore,
+    ProviderKeyStore, RouteStore, SettingStore, StoredDocument, StoredToken, TokenStore,
 };
 
 const INSTANCE: &str = "0190b5a4-0000-7000-8000-000000000001";
@@ -196,6 +196,25 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
             updated_at: now,
         })
         .await?;
+    // A custom provider made through the API.
+    store
+        .insert_custom_provider(&crate::store::StoredCustomProvider {
+            id: "cp-1".into(),
+            account_id: "local".into(),
+            slug: "neon".into(),
+            name: "Neon".into(),
+            base_url: "https://neon.example".into(),
+            description: Some("Postgres".into()),
+            link: None,
+            curl_example: None,
+            js_example: None,
+            enable: true,
+            beta: false,
+            position: Some(2),
+            created_at: now,
+            modified_at: now,
+        })
+        .await?;
     // A dataset and an evaluation of the same id: different documents.
     for kind in [DocumentKind::Dataset, DocumentKind::Evaluation] {
         store
@@ -362,6 +381,8 @@ async fn assert_same(source: &SqliteStore, target: &PostgresStore) -> anyhow::Re
     let profiles = target.list_dlp_profiles("local").await?;
     ensure!(source.list_dlp_profiles("local").await? == profiles);
     ensure!(profiles.len() == 1);
+    let custom = target.list_custom_providers().await?;
+    ensure!(source.list_custom_providers().await? == custom && custom.len() == 1);
     for kind in [DocumentKind::Dataset, DocumentKind::Evaluation] {
         let want = source.list_documents("local", "alpha", kind).await?;
         ensure!(want.len() == 1 && target.list_documents("local", "alpha", kind).await? == want);
