@@ -55,8 +55,6 @@ pub enum ErrorCode {
     DlpRequestBlocked,
     DlpResponseBlocked,
     /// A guardrail BLOCK rule matched the prompt or the response (docs/guardrails.md).
-    /// Cloudflare's numbers, 2016 and 2017, which Tollgate's 408 and 414 also use: the status
-    /// tells them apart.
     GuardrailPromptBlocked,
     GuardrailResponseBlocked,
     /// The guardrail classifier could not answer and a BLOCK rule applies.
@@ -82,8 +80,8 @@ impl ErrorCode {
             ErrorCode::InvalidHeader => 2013,
             ErrorCode::InvalidBody => 2014,
             ErrorCode::LogUnavailable => 2015,
-            ErrorCode::RequestTimeout => 2016,
-            ErrorCode::UriTooLong => 2017,
+            ErrorCode::RequestTimeout => 2022,
+            ErrorCode::UriTooLong => 2023,
             ErrorCode::HeadersTooLarge => 2018,
             ErrorCode::Overloaded => 2019,
             ErrorCode::SpendLimitExceeded => 2041,
@@ -229,7 +227,7 @@ impl GatewayError {
         .with_header("retry-after", 5)
     }
 
-    /// 408, code 2016: the request body stalled or took too long; the connection is closed after.
+    /// 408, code 2022: the request body stalled or took too long; the connection is closed after.
     pub fn request_timeout() -> Self {
         Self::new(
             ErrorCode::RequestTimeout,

@@ -263,7 +263,7 @@ async fn a_chunked_body_over_the_limit_is_413() {
     assert_eq!(gw.mock.request_count(), 0);
 }
 
-// IN-09: a body that stops arriving gets 408 (2016) and the connection is closed; bytes after
+// IN-09: a body that stops arriving gets 408 (2022) and the connection is closed; bytes after
 // the declared length are a new request, refused by the parser, never forwarded.
 #[tokio::test]
 async fn a_stalled_body_is_408_and_extra_bytes_are_never_forwarded() {
@@ -275,7 +275,7 @@ async fn a_stalled_body_is_408_and_extra_bytes_are_never_forwarded() {
     );
     let text = exchange(&gw, stalled.as_bytes()).await;
     assert_eq!(statuses(&text), vec![408], "{text}");
-    assert_eq!(first_code(&text), 2016);
+    assert_eq!(first_code(&text), 2022);
     assert_eq!(gw.mock.request_count(), 0);
 
     let body = format!(
@@ -449,7 +449,7 @@ async fn unknown_and_look_alike_providers_are_refused() {
 }
 
 // IN-20: head limits. Just over the configured ones gets the error envelope (414/431, codes
-// 2017/2018); far over them, hyper's parser refuses the head itself without buffering it.
+// 2023/2018); far over them, hyper's parser refuses the head itself without buffering it.
 #[tokio::test]
 async fn oversized_heads_are_414_and_431() {
     let gw = gateway().await;
@@ -462,7 +462,7 @@ async fn oversized_heads_are_414_and_431() {
         "{}",
         &text[..text.len().min(300)]
     );
-    assert_eq!(first_code(&text), 2017);
+    assert_eq!(first_code(&text), 2023);
 
     let many: String = (0..41).map(|i| format!("X-H{i}: v\r\n")).collect();
     let large = format!("X-Big: {}\r\n", "b".repeat(17_000));

@@ -358,7 +358,7 @@ async fn unified_endpoint_errors_are_in_openai_shape_from_every_layer() {
             vec![],
             chat_for("openai/gpt-4o-mini"),
             414,
-            "2017",
+            "2023",
             "invalid_request_error",
             "",
         ),
