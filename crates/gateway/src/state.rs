@@ -162,7 +162,13 @@ impl AppState {
             &tasks,
         )?;
         let sessions = crate::proxy::Sessions::new(config.websockets.max_sessions);
-        let mcp = crate::mcp::McpGateway::new(&config.mcp_servers, config.server.max_body_bytes);
+        let mcp = crate::mcp::McpGateway::load(
+            &config.mcp_servers,
+            store.clone(),
+            clock.clone(),
+            config.server.max_body_bytes,
+        )
+        .await?;
         let state = AppState {
             inner: Arc::new(Inner {
                 config,
@@ -198,7 +204,8 @@ impl AppState {
                         inner.gateways.reload(),
                         inner.tokens.reload(),
                         inner.keys.reload(),
-                        inner.routes.reload()
+                        inner.routes.reload(),
+                        inner.mcp.reload()
                     )
                     .map(drop)
                 })

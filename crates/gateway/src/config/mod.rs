@@ -20,7 +20,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 pub use limits::Limits;
-pub use mcp::McpServerConfig;
+pub use mcp::{McpServerConfig, is_server_name as is_mcp_server_name};
 pub use metrics::MetricsConfig;
 pub use otel::OtelConfig;
 pub use raw::RawConfig;

@@ -38,8 +38,9 @@ impl ServerHandler for Aggregator {
         let admitted = admitted(&context.extensions).map_err(rpc_error)?;
         let mcp = admitted.state.mcp();
         let upstreams = mcp.upstreams();
-        let servers = upstreams.of_gateway(&admitted.gateway.id);
-        let listed = join_all(servers.iter().map(|u| upstreams.list_tools(u))).await;
+        let keys = admitted.state.keys();
+        let servers = upstreams.of_gateway(&admitted.gateway.account_id, &admitted.gateway.id);
+        let listed = join_all(servers.iter().map(|u| upstreams.list_tools(keys, u))).await;
         let mut tools = Vec::new();
         for (upstream, listed) in servers.iter().zip(listed) {
             let server = &upstream.config.name;
@@ -79,7 +80,7 @@ impl ServerHandler for Aggregator {
         let mcp = admitted.state.mcp();
         let upstream = mcp
             .upstreams()
-            .find(&admitted.gateway.id, server)
+            .find(&admitted.gateway.account_id, &admitted.gateway.id, server)
             .ok_or_else(unknown)?;
         if !allowed(&admitted, &name) {
             return Err(ErrorData::invalid_params(
@@ -105,7 +106,10 @@ impl ServerHandler for Aggregator {
             .map_err(rpc_error)?;
         let mut upstream_request = request;
         upstream_request.name = tool.to_owned().into();
-        let mut called = mcp.upstreams().call_tool(upstream, upstream_request).await;
+        let mut called = mcp
+            .upstreams()
+            .call_tool(admitted.state.keys(), &upstream, upstream_request)
+            .await;
         // An upstream on an older protocol revision sends no `resultType`; the client may be on
         // one that requires it (rmcp drops it again for clients that predate it).
         if let Ok(CallToolResponse::Complete(result)) = &mut called {

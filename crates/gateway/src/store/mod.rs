@@ -5,6 +5,7 @@
 mod conformance;
 pub mod documents;
 pub mod logs;
+pub mod mcp_servers;
 pub mod policies;
 pub mod postgres;
 pub mod provider_keys;
@@ -20,6 +21,7 @@ use async_trait::async_trait;
 use crate::auth::TokenScope;
 use crate::gateways::Gateway;
 pub use documents::{DocumentKind, DocumentStore, StoredDocument};
+pub use mcp_servers::{McpServerStore, StoredMcpServer};
 pub use policies::{PolicyStore, StoredPolicy};
 pub use provider_keys::{KeyStatus, ProviderKeyStore, SealedSecret, StoredProviderKey};
 pub use routes::{DeployedRoute, RouteStore, StoredDeployment, StoredRoute, StoredRouteVersion};
@@ -93,6 +95,7 @@ pub trait Store:
     + DocumentStore
     + RouteStore
     + PolicyStore
+    + McpServerStore
     + logs::LogStore
     + logs::AnalyticsStore
 {

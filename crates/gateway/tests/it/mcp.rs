@@ -431,3 +431,180 @@ async fn stored_body(gw: &TestGateway, row: &str, which: &str) -> String {
         .await
         .unwrap()
 }
+
+const SERVERS: &str = "/accounts/local/ai-gateway/gateways/tools/mcp_servers";
+
+/// Stores a provider key on gateway `tools` (its secret `secret`); its id.
+async fn stored_key(gw: &TestGateway, secret: &str) -> String {
+    let (status, key) = gw
+        .admin(
+            Method::POST,
+            "/accounts/local/ai-gateway/gateways/tools/provider_configs",
+            Some(json!({"provider_slug": "openai", "alias": "mcp", "secret": secret})),
+        )
+        .await;
+    assert_eq!(status, 200, "{key}");
+    key["result"]["id"].as_str().unwrap().to_owned()
+}
+
+fn fields_of(envelope: &Value) -> Vec<String> {
+    envelope["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn servers_registered_through_the_api_join_the_configured_ones_with_their_stored_key() {
+    let setup = setup(true).await;
+    let gw = &setup.gw;
+    let (delta, _stop_delta) = start_upstream(Upstream { name: "delta" }).await;
+    let key = stored_key(gw, "sk-delta-secret-123456").await;
+
+    // Every bad field is named; a credential header is refused (it belongs in `key`).
+    let (status, refused) = gw
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "Delta_1", "url": "ftp://x",
+                        "headers": {"authorization": "Bearer x"}, "enabld": true})),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    let messages = fields_of(&refused).join("\n");
+    for field in ["name", "url", "headers.authorization", "enabld"] {
+        assert!(messages.contains(field), "{field}: {messages}");
+    }
+    // A key the gateway does not have; a name the configuration file already gives it.
+    let (status, refused) = gw
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "delta", "url": delta, "key": "nope"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(fields_of(&refused)[0].contains("key"), "{refused}");
+    let (status, refused) = gw
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "alpha", "url": delta})),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+
+    let (status, created) = gw
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "delta", "url": delta, "key": key,
+                        "headers": {"X-Tenant": "acme"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let server = &created["result"];
+    assert_eq!(
+        (&server["name"], &server["key"], &server["enabled"]),
+        (&json!("delta"), &json!(key), &json!(true))
+    );
+    assert_eq!(server["headers"], json!({"x-tenant": "acme"}));
+    assert!(!created.to_string().contains("sk-delta"), "{created}");
+    let id = server["id"].as_str().unwrap().to_owned();
+    let (status, _) = gw
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "delta", "url": delta})),
+        )
+        .await;
+    assert_eq!(status, 409, "one name per gateway");
+    let (status, listed) = gw.admin(Method::GET, SERVERS, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["result"].as_array().unwrap().len(), 1, "{listed}");
+    assert!(!listed.to_string().contains("sk-delta"));
+
+    // Listed beside the configured servers; the stored key's secret goes upstream as a bearer
+    // token, the client's run token does not.
+    let token = gw.create_token(json!({"name": "agent"})).await;
+    let client = client(gw, Some(&token)).await;
+    let names = tool_names(&client).await;
+    assert!(names.contains(&"alpha__echo".to_owned()), "{names:?}");
+    assert!(names.contains(&"delta__whoami".to_owned()), "{names:?}");
+    let whoami = client.call_tool(call("delta__whoami", "")).await.unwrap();
+    assert_eq!(text_of(&whoami), "Bearer sk-delta-secret-123456 -");
+
+    // Disabled: gone from the endpoint, kept by the API. Enabled without a key: no credential.
+    let one = format!("{SERVERS}/{id}");
+    let (status, patched) = gw
+        .admin(Method::PATCH, &one, Some(json!({"enabled": false})))
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert!(
+        !tool_names(&client)
+            .await
+            .iter()
+            .any(|n| n.starts_with("delta__"))
+    );
+    let (status, patched) = gw
+        .admin(
+            Method::PATCH,
+            &one,
+            Some(json!({"enabled": true, "key": null})),
+        )
+        .await;
+    assert_eq!((status, &patched["result"]["key"]), (200, &Value::Null));
+    let whoami = client.call_tool(call("delta__whoami", "")).await.unwrap();
+    assert_eq!(text_of(&whoami), "- -");
+
+    let (status, _) = gw.admin(Method::DELETE, &one, None).await;
+    assert_eq!(status, 200);
+    let (status, missing) = gw.admin(Method::GET, &one, None).await;
+    assert_eq!(status, 404, "{missing}");
+    assert!(client.call_tool(call("delta__echo", "x")).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_added_through_one_instance_is_served_by_another() {
+    let database = tollgate_test_support::postgres::TestDatabase::create()
+        .await
+        .unwrap();
+    let storage = format!("[storage]\nurl = \"{}\"\n", database.url());
+    let one = TestGateway::with_config("", &storage).await;
+    let two = TestGateway::with_config("", &storage).await;
+    let (delta, _stop_delta) = start_upstream(Upstream { name: "delta" }).await;
+    one.create_gateway(json!({"id": "tools"})).await;
+    let (status, created) = one
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "delta", "url": delta})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    // A notification makes two reload; the periodic reload is the safety net.
+    let mut reloads = two.state.reloads();
+    reloads
+        .wait_for(|_| !two.state.mcp().list_json("local", "tools").is_empty())
+        .await
+        .unwrap();
+    let client = client(&two, None).await;
+    assert_eq!(
+        tool_names(&client).await,
+        ["delta__echo", "delta__fail", "delta__whoami"]
+    );
+    // Removed through two: one's management API and endpoint no longer have it.
+    let id = created["result"]["id"].as_str().unwrap();
+    let (status, _) = two
+        .admin(Method::DELETE, &format!("{SERVERS}/{id}"), None)
+        .await;
+    assert_eq!(status, 200);
+    let (_, listed) = one.admin(Method::GET, SERVERS, None).await;
+    assert_eq!(listed["result"], json!([]), "{listed}");
+    let client = self::client(&one, None).await;
+    assert!(tool_names(&client).await.is_empty());
+    drop((one, two, client));
+    drop(database);
+}

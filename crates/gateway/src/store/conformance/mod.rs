@@ -6,6 +6,7 @@
 
 pub(crate) mod documents;
 pub(crate) mod logs;
+pub(crate) mod mcp_servers;
 pub(crate) mod policies;
 pub(crate) mod provider_keys;
 pub(crate) mod registry;
@@ -72,6 +73,9 @@ macro_rules! suite {
         );
         $crate::store::conformance::suite!(@tests $backend; policies;
             policies_stage_commit_and_go_with_their_gateway,
+        );
+        $crate::store::conformance::suite!(@tests $backend; mcp_servers;
+            mcp_servers_round_trip_and_go_with_their_gateway,
         );
     };
     (@tests $backend:ty; $module:ident; $($test:ident),* $(,)?) => {

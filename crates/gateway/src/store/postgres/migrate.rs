@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_routes.sql"),
     include_str!("migrations/0010_log_dlp.sql"),
     include_str!("migrations/0011_policies.sql"),
+    include_str!("migrations/0013_mcp_servers.sql"),
 ];
 
 /// The advisory lock key that serialises migrations ("tollgate" in ASCII). Advisory locks are

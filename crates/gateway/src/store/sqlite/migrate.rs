@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_routes.sql"),
     include_str!("migrations/0009_log_dlp.sql"),
     include_str!("migrations/0010_policies.sql"),
+    include_str!("migrations/0012_mcp_servers.sql"),
 ];
 
 pub(super) fn run(connection: &mut Connection) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@
 mod documents;
 mod logs_ingest;
 pub(super) mod logs_query;
+mod mcp_servers;
 mod migrate;
 mod pacer;
 pub(super) mod policies;
