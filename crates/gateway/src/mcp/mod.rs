@@ -8,8 +8,10 @@
 //! log row per tool call), [`manage`] (the servers registered through the management API).
 
 mod aggregate;
+mod catalog;
 mod log;
 mod manage;
+mod search;
 mod server;
 mod upstream;
 

@@ -103,6 +103,34 @@ pub(super) struct Admitted {
     pub options: RequestOptions,
 }
 
+impl Admitted {
+    /// Whether the request's run token (if any) opens `name` (a namespaced tool or prompt, or
+    /// `{server}__{uri}` for a resource): its `mcp_tools` globs.
+    pub fn allows(&self, name: &str) -> bool {
+        self.run_token
+            .as_ref()
+            .is_none_or(|token| token.scope.allows_mcp_tool(name))
+    }
+
+    /// [`Admitted::allows`] for `{server}__{uri}`, where a glob's `*` also crosses the URI's
+    /// `/` (so `github__*` opens every resource of `github`, as it opens its tools).
+    pub fn allows_resource(&self, name: &str) -> bool {
+        let Some(patterns) = self
+            .run_token
+            .as_ref()
+            .and_then(|token| token.scope.mcp_tools.as_ref())
+        else {
+            return true;
+        };
+        // One segment: with no `/` on either side, `*` matches any run of characters.
+        let flat = |text: &str| text.replace('/', "\u{0}");
+        let name = flat(name);
+        patterns
+            .iter()
+            .any(|pattern| crate::auth::glob_matches(&flat(pattern), &name))
+    }
+}
+
 /// Serves one admitted HTTP request of the MCP endpoint.
 pub async fn serve(ctx: &RequestContext<'_>, mut parts: Parts, body: Body) -> Response {
     let admitted = Arc::new(Admitted {
