@@ -11,10 +11,11 @@ import { Badges } from './Gateways';
 import { KeysView } from './Keys';
 import { LogDetail } from './LogDetail';
 import { LogsView } from './Logs';
+import { McpServersView } from './McpServers';
 import { Overview } from './Overview';
 import { SettingsView } from './Settings';
 
-type Tab = 'overview' | 'logs' | 'analytics' | 'budgets' | 'evaluations' | 'keys' | 'settings';
+type Tab = 'overview' | 'logs' | 'analytics' | 'budgets' | 'evaluations' | 'keys' | 'mcp' | 'settings';
 
 const TABS: { tab: Tab; label: string; suffix: string }[] = [
   { tab: 'overview', label: 'Endpoints', suffix: '' },
@@ -23,6 +24,7 @@ const TABS: { tab: Tab; label: string; suffix: string }[] = [
   { tab: 'budgets', label: 'Budgets', suffix: '/budgets' },
   { tab: 'evaluations', label: 'Evaluations', suffix: '/evaluations' },
   { tab: 'keys', label: 'Provider keys', suffix: '/keys' },
+  { tab: 'mcp', label: 'MCP servers', suffix: '/mcp' },
   { tab: 'settings', label: 'Settings', suffix: '/settings' },
 ];
 
@@ -69,6 +71,7 @@ export function GatewayPage({ id, tab, logId, search }: Props) {
       {gw.data && tab === 'budgets' && <BudgetsView gateway={gw.data} />}
       {gw.data && tab === 'evaluations' && <EvaluationsView gateway={gw.data} />}
       {gw.data && tab === 'keys' && <KeysView gateway={gw.data} />}
+      {gw.data && tab === 'mcp' && <McpServersView gateway={gw.data} />}
       {gw.data && tab === 'settings' && <SettingsView gateway={gw.data} onSaved={() => void gw.reload()} />}
     </section>
   );
