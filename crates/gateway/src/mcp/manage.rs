@@ -100,7 +100,7 @@ fn parse(body: &Map<String, Value>) -> Result<ServerBody, Vec<FieldError>> {
                         } else if CREDENTIAL_HEADERS.contains(&lower.as_str()) {
                             bad(
                                 at,
-                                "credentials go in `key` (a stored key, sent as \
+                                "credentials go in key (a stored key, sent as \
                                  `Authorization: Bearer …`), not in headers"
                                     .into(),
                             );
