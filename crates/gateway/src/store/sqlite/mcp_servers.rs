@@ -7,7 +7,7 @@ use super::{SqliteStore, to_text};
 use crate::store::changed_one;
 use crate::store::{McpServerStore, StoreResult, StoredMcpServer};
 
-const COLUMNS: &str =
+pub(in crate::store) const COLUMNS: &str =
     "id, account_id, gateway_id, name, url, headers, key_id, enabled, created_at, modified_at";
 
 fn timestamp(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<jiff::Timestamp> {
@@ -15,7 +15,7 @@ fn timestamp(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<jiff::T
     text.parse().map_err(to_text(column))
 }
 
-fn server_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMcpServer> {
+pub(in crate::store) fn server_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMcpServer> {
     Ok(StoredMcpServer {
         id: row.get(0)?,
         account_id: row.get(1)?,

@@ -8,7 +8,7 @@
 mod documents;
 mod logs_ingest;
 pub(super) mod logs_query;
-mod mcp_servers;
+pub(super) mod mcp_servers;
 mod migrate;
 mod pacer;
 pub(super) mod policies;
