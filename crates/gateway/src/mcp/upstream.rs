@@ -68,12 +68,15 @@ impl Upstream {
     }
 }
 
+/// The API's servers of each gateway, by account and gateway id.
+type ByGateway = HashMap<(String, String), Vec<Arc<Upstream>>>;
+
 /// Every server, by gateway.
 pub struct Upstreams {
     /// The configuration file's, by gateway id (of any account).
     from_config: HashMap<String, Vec<Arc<Upstream>>>,
     /// The API's enabled servers, by account and gateway id.
-    from_api: ArcSwap<HashMap<(String, String), Vec<Arc<Upstream>>>>,
+    from_api: ArcSwap<ByGateway>,
     http: reqwest::Client,
 }
 
@@ -119,7 +122,7 @@ impl Upstreams {
             .flatten()
             .filter_map(|u| u.row.as_ref().map(|row| (row.id.as_str(), u)))
             .collect();
-        let mut fresh: HashMap<(String, String), Vec<Arc<Upstream>>> = HashMap::new();
+        let mut fresh = ByGateway::new();
         for row in rows.iter().filter(|row| row.enabled) {
             let upstream = match known.get(row.id.as_str()) {
                 Some(same) if same.row.as_ref() == Some(row) => Arc::clone(same),
