@@ -120,7 +120,8 @@ impl ServerHandler for Aggregator {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let admitted = admitted(&context.extensions).map_err(rpc_error)?;
-        catalog::get_prompt(&admitted, request).await
+        let parts = context.extensions.get::<http::request::Parts>();
+        catalog::get_prompt(&admitted, parts, request).await
     }
 
     async fn list_resources(
@@ -151,7 +152,8 @@ impl ServerHandler for Aggregator {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let admitted = admitted(&context.extensions).map_err(rpc_error)?;
-        catalog::read_resource(&admitted, request).await
+        let parts = context.extensions.get::<http::request::Parts>();
+        catalog::read_resource(&admitted, parts, request).await
     }
 }
 
@@ -244,7 +246,7 @@ async fn call_namespaced(
 }
 
 /// A gateway refusal as a JSON-RPC error: the gateway's envelope (code, status) in `data`.
-fn rpc_error(error: GatewayError) -> ErrorData {
+pub(super) fn rpc_error(error: GatewayError) -> ErrorData {
     ErrorData::new(
         RpcCode(-32000),
         error.message.clone(),

@@ -3,12 +3,13 @@
 //! its URI prefixed `{server}+` (`github+file:///README.md`; a server name has no `+`, so the
 //! first one ends it, and `{server}+{scheme}` is still a URI scheme). A run token's `mcp_tools`
 //! globs filter them too, matched against `{server}__{prompt}` and `{server}__{uri}` (a
-//! template: `{server}__{uriTemplate}`; for resources `*` also matches across `/`). Reading a resource or getting a prompt is neither
-//! logged nor counted toward rate limits (tool calls are).
+//! template: `{server}__{uriTemplate}`; for resources `*` also matches across `/`). Getting a
+//! prompt or reading a resource counts toward the rate limits and is a log row, as a tool call.
 
 use std::sync::Arc;
 
 use futures_util::future::join_all;
+use http::request::Parts;
 use rmcp::ErrorData;
 use rmcp::model::{
     GetPromptRequestParams, GetPromptResponse, Prompt, ReadResourceRequestParams,
@@ -16,6 +17,8 @@ use rmcp::model::{
 };
 
 use super::NAMESPACE_SEPARATOR;
+use super::aggregate::rpc_error;
+use super::log::ToolCallLog;
 use super::server::Admitted;
 use super::upstream::Upstream;
 
@@ -90,6 +93,7 @@ pub async fn list_prompts(admitted: &Admitted) -> Vec<Prompt> {
 
 pub async fn get_prompt(
     admitted: &Admitted,
+    parts: Option<&Parts>,
     mut request: GetPromptRequestParams,
 ) -> Result<GetPromptResponse, ErrorData> {
     let name = request.name.clone();
@@ -107,15 +111,17 @@ pub async fn get_prompt(
     if !admitted.allows(&name) {
         return Err(out_of_scope("prompt", &name));
     }
+    let body = serde_json::to_vec(&request.arguments).unwrap_or_default();
+    let log = governed(admitted, parts, server, prompt, "prompts/get", body).await?;
     request.name = prompt.to_owned();
     let mut got = upstreams
         .get_prompt(admitted.state.keys(), &upstream, request)
-        .await
-        .map_err(|why| failed(admitted, server, &why))?;
-    if let GetPromptResponse::Complete(result) = &mut got {
+        .await;
+    if let Ok(GetPromptResponse::Complete(result)) = &mut got {
         result.result_type.get_or_insert(ResultType::COMPLETE);
     }
-    Ok(got)
+    log.end_with(prompt_json(&got)).await;
+    got.map_err(|why| failed(admitted, server, &why))
 }
 
 pub async fn list_resources(admitted: &Admitted) -> Vec<Resource> {
@@ -168,6 +174,7 @@ pub async fn list_resource_templates(admitted: &Admitted) -> Vec<ResourceTemplat
 
 pub async fn read_resource(
     admitted: &Admitted,
+    parts: Option<&Parts>,
     mut request: ReadResourceRequestParams,
 ) -> Result<ReadResourceResponse, ErrorData> {
     let uri = request.uri.clone();
@@ -185,11 +192,14 @@ pub async fn read_resource(
     if !admitted.allows_resource(&resource_scope_name(server, inner)) {
         return Err(out_of_scope("resource", &uri));
     }
+    let body = serde_json::to_vec(&serde_json::json!({"uri": inner})).unwrap_or_default();
+    let log = governed(admitted, parts, server, inner, "resources/read", body).await?;
     request.uri = inner.to_owned();
-    let mut read = upstreams
+    let read = upstreams
         .read_resource(admitted.state.keys(), &upstream, request)
-        .await
-        .map_err(|why| failed(admitted, server, &why))?;
+        .await;
+    log.end_with(resource_json(&read)).await;
+    let mut read = read.map_err(|why| failed(admitted, server, &why))?;
     if let ReadResourceResponse::Complete(result) = &mut read {
         result.result_type.get_or_insert(ResultType::COMPLETE);
         for contents in &mut result.contents {
@@ -203,6 +213,61 @@ pub async fn read_resource(
         }
     }
     Ok(read)
+}
+
+/// The checks a request to a server passes before it is sent, as a tool call's: one request
+/// toward the gateway's and the token's rate limits, and its log row begun.
+async fn governed(
+    admitted: &Admitted,
+    parts: Option<&Parts>,
+    server: &str,
+    name: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<ToolCallLog, ErrorData> {
+    let empty = http::HeaderMap::new();
+    let headers = parts.map_or(&empty, |p| &p.headers);
+    crate::proxy::enforce_limits(
+        &admitted.state,
+        &admitted.gateway,
+        headers,
+        admitted.client,
+        admitted.run_token.as_deref(),
+    )
+    .await
+    .map_err(rpc_error)?;
+    ToolCallLog::begin_with(admitted, server, name, path, body, headers)
+        .await
+        .map_err(rpc_error)
+}
+
+/// A server's answer to `prompts/get` as the log row's response body.
+fn prompt_json(answer: &Result<GetPromptResponse, String>) -> Result<Vec<u8>, String> {
+    match answer {
+        Ok(GetPromptResponse::Complete(result)) => {
+            Ok(serde_json::to_vec(result).unwrap_or_default())
+        }
+        Ok(GetPromptResponse::InputRequired(input)) => {
+            Ok(serde_json::to_vec(input).unwrap_or_default())
+        }
+        // A kind newer than this gateway: logged without a body.
+        Ok(_) => Ok(Vec::new()),
+        Err(why) => Err(why.clone()),
+    }
+}
+
+/// A server's answer to `resources/read` as the log row's response body.
+fn resource_json(answer: &Result<ReadResourceResponse, String>) -> Result<Vec<u8>, String> {
+    match answer {
+        Ok(ReadResourceResponse::Complete(result)) => {
+            Ok(serde_json::to_vec(result).unwrap_or_default())
+        }
+        Ok(ReadResourceResponse::InputRequired(input)) => {
+            Ok(serde_json::to_vec(input).unwrap_or_default())
+        }
+        Ok(_) => Ok(Vec::new()),
+        Err(why) => Err(why.clone()),
+    }
 }
 
 fn out_of_scope(what: &str, name: &str) -> ErrorData {

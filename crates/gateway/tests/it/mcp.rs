@@ -776,6 +776,37 @@ async fn prompts_and_resources_are_namespaced_routed_and_filtered_by_the_token()
         .await
         .unwrap_err();
     assert!(error.to_string().contains("Out of scope"), "{error}");
+
+    // The prompt got and the resource read are log rows, as tool calls are; listings are not.
+    gw.logs_flushed().await;
+    let (status, logs) = gw
+        .admin(
+            Method::GET,
+            "/accounts/local/ai-gateway/gateways/tools/logs?order_by_direction=asc",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{logs}");
+    let seen: Vec<(&str, &str, &str)> = logs["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["provider"].as_str().unwrap(),
+                r["model"].as_str().unwrap(),
+                r["path"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("mcp:beta", "greet", "prompts/get"),
+            ("mcp:alpha", "memo://notes/today", "resources/read"),
+        ],
+        "{logs}"
+    );
 }
 
 #[tokio::test]
