@@ -64,7 +64,7 @@ function route(path: string, search: URLSearchParams) {
   if (path === '/analytics') return <AnalyticsPage search={search} />;
   if (path === '/tokens') return <TokensPage />;
   if ((m = match('/gateways/:id', path))) return <GatewayPage id={m.id} tab="overview" search={search} />;
-  if ((m = match('/gateways/:id/:tab', path)) && ['logs', 'analytics', 'routes', 'budgets', 'evaluations', 'keys', 'safety', 'settings'].includes(m.tab)) {
+  if ((m = match('/gateways/:id/:tab', path)) && ['logs', 'analytics', 'routes', 'budgets', 'evaluations', 'keys', 'mcp', 'safety', 'settings'].includes(m.tab)) {
     return <GatewayPage id={m.id} tab={m.tab as 'logs'} search={search} />;
   }
   if ((m = match('/gateways/:id/logs/:logId', path))) {

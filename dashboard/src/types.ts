@@ -247,6 +247,20 @@ export interface ProviderKey {
   rate_limit_period?: number;
 }
 
+/** An upstream MCP server registered through the API (docs/mcp.md). */
+export interface McpServer {
+  id: string;
+  gateway_id: string;
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+  /** The id of a stored provider key, sent as `Authorization: Bearer …`. */
+  key: string | null;
+  enabled: boolean;
+  created_at: string;
+  modified_at: string;
+}
+
 /** A saved set of log filters (docs/evaluations.md). */
 export interface Dataset {
   id: string;

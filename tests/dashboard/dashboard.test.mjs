@@ -1169,6 +1169,46 @@ describe('dashboard', () => {
     await shot('routes');
   });
 
+  test('registers an MCP server on the gateway, turns it off and removes it, as the API has it', async () => {
+    const servers = `/accounts/local/ai-gateway/gateways/${GATEWAY}/mcp_servers`;
+    await go(`/gateways/${GATEWAY}`);
+    await clickTab('MCP servers');
+    await page.waitForURL('**/mcp');
+    await page.getByRole('table', { name: 'MCP servers' }).waitFor();
+    await page.getByText('No MCP servers registered here.').waitFor();
+
+    // The API's message appears next to the field it names.
+    await page.fill('#mcp-name', 'Bad_Name');
+    await page.fill('#mcp-url', 'http://127.0.0.1:9/mcp');
+    await page.click('text=Add server');
+    await page.locator('#mcp-name-error', { hasText: 'a-z, 0-9' }).waitFor();
+
+    await page.fill('#mcp-name', 'search');
+    await page.click('text=Add server');
+    const row = page.locator('tr', { hasText: 'search' });
+    await row.locator('[data-enabled="true"]').waitFor();
+    await page.getByText('its tools are search__<tool>').waitFor();
+    let stored = (await admin(stack, 'GET', servers)).json.result;
+    assert.deepEqual(
+      stored.map((s) => [s.name, s.url, s.enabled, s.key]),
+      [['search', 'http://127.0.0.1:9/mcp', true, null]],
+    );
+    await shot('mcp-servers');
+
+    await page.getByRole('button', { name: 'Turn off MCP server search' }).click();
+    await row.locator('[data-enabled="false"]').waitFor();
+    stored = (await admin(stack, 'GET', servers)).json.result;
+    assert.equal(stored[0].enabled, false);
+
+    await page.getByRole('button', { name: 'Remove MCP server search' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Remove server' }).click();
+    await row.waitFor({ state: 'detached' });
+    await page.getByText('No MCP servers registered here.').waitFor();
+    assert.deepEqual((await admin(stack, 'GET', servers)).json.result, []);
+  });
+
   test('HTML and script in prompts, models and metadata are shown as inert text', async () => {
     assert.equal((await admin(stack, 'POST', '/accounts/local/ai-gateway/gateways', { id: 'xss' })).status, 200);
     const content = `${XSS_IMG}${XSS_SCRIPT} please summarise`;

@@ -39,6 +39,16 @@ def _upstream(name: str) -> MCPServer:
         """Answers in capitals."""
         return text.upper()
 
+    @server.prompt()
+    def greet(who: str) -> str:
+        """A greeting."""
+        return f"{name} greets {who}"
+
+    @server.resource("memo://notes/today")
+    def notes() -> str:
+        """Today's notes."""
+        return f"{name} notes"
+
     return server
 
 
@@ -81,7 +91,7 @@ def _admin(gateway, method: str, path: str, body: dict | None = None) -> dict:
 
 @pytest.fixture(scope="module")
 def mcp_gateway(start_gateway):
-    served = [_Served(_upstream(name).streamable_http_app()) for name in ("alpha", "beta")]
+    served = [_Served(_upstream(name).streamable_http_app()) for name in ("alpha", "beta", "gamma")]
     config = "".join(
         f'[[mcp_servers]]\ngateway = "{GATEWAY}"\nname = "{name}"\nurl = "{url}"\ntimeout_ms = 5000\n\n'
         for name, url in [
@@ -92,6 +102,19 @@ def mcp_gateway(start_gateway):
     )
     gateway = start_gateway(config)
     _admin(gateway, "POST", "/accounts/local/ai-gateway/gateways", {"id": GATEWAY, "authentication": True, "collect_logs": True})
+    # A third server registered through the management API, its credential a stored key.
+    key = _admin(
+        gateway,
+        "POST",
+        f"/accounts/local/ai-gateway/gateways/{GATEWAY}/provider_configs",
+        {"provider_slug": "openai", "alias": "mcp", "secret": "sk-mcp-gamma-0123456789"},
+    )["result"]["id"]
+    _admin(
+        gateway,
+        "POST",
+        f"/accounts/local/ai-gateway/gateways/{GATEWAY}/mcp_servers",
+        {"name": "gamma", "url": f"http://127.0.0.1:{served[2].port}/mcp", "key": key},
+    )
     yield gateway
     for server in served:
         server.stop()
@@ -102,9 +125,9 @@ def _token(gateway, scope: dict) -> str:
     return created["result"]["token"]
 
 
-def _client(gateway, token: str | None) -> Client:
+def _client(gateway, token: str | None, query: str = "") -> Client:
     headers = {"cf-aig-authorization": f"Bearer {token}"} if token else {}
-    url = f"{gateway.url}/v1/local/{GATEWAY}/mcp"
+    url = f"{gateway.url}/v1/local/{GATEWAY}/mcp{query}"
     return Client(streamable_http_client(url, http_client=create_mcp_http_client(headers=headers)))
 
 
@@ -119,8 +142,11 @@ def _text(result) -> str:
 def test_the_sdk_lists_namespaced_tools_and_calls_them(mcp_gateway):
     async def run():
         async with _client(mcp_gateway, _token(mcp_gateway, {})) as client:
-            # `down` is unreachable: left out, the others listed.
-            assert await _names(client) == ["alpha__echo", "alpha__shout", "beta__echo", "beta__shout"]
+            # `down` is unreachable: left out, the others listed (`gamma` registered by the API).
+            assert await _names(client) == [
+                "alpha__echo", "alpha__shout", "beta__echo", "beta__shout", "gamma__echo", "gamma__shout",
+            ]
+            assert _text(await client.call_tool("gamma__echo", {"text": "api"})) == "gamma: api"
             assert _text(await client.call_tool("alpha__echo", {"text": "hi"})) == "alpha: hi"
             assert _text(await client.call_tool("beta__shout", {"text": "hi"})) == "HI"
 
@@ -162,3 +188,31 @@ def test_each_call_is_a_log_row(mcp_gateway):
     logs = _admin(mcp_gateway, "GET", f"/accounts/local/ai-gateway/gateways/{GATEWAY}/logs?provider=mcp:alpha")
     rows = [row for row in logs["result"] if row["provider"] == "mcp:alpha" and row["model"] == "echo"]
     assert rows and all(row["success"] for row in rows), logs
+
+
+def test_prompts_and_resources_are_namespaced(mcp_gateway):
+    async def run():
+        async with _client(mcp_gateway, _token(mcp_gateway, {"mcp_tools": ["alpha__*", "beta__*"]})) as client:
+            prompts = sorted(prompt.name for prompt in (await client.list_prompts()).prompts)
+            assert prompts == ["alpha__greet", "beta__greet"]
+            got = await client.get_prompt("beta__greet", {"who": "ada"})
+            assert got.messages[0].content.text == "beta greets ada"
+            resources = sorted(str(resource.uri) for resource in (await client.list_resources()).resources)
+            assert resources == ["alpha+memo://notes/today", "beta+memo://notes/today"]
+            read = await client.read_resource("alpha+memo://notes/today")
+            assert read.contents[0].text == "alpha notes"
+            assert str(read.contents[0].uri) == "alpha+memo://notes/today"
+
+    anyio.run(run)
+
+
+def test_tool_search_mode(mcp_gateway):
+    async def run():
+        async with _client(mcp_gateway, _token(mcp_gateway, {"mcp_tools": ["beta__*"]}), "?tool_search=1") as client:
+            assert await _names(client) == ["call_tool", "search_tools"]
+            found = await client.call_tool("search_tools", {"query": "capitals"})
+            assert [tool["name"] for tool in found.structured_content["tools"]] == ["beta__shout"]
+            called = await client.call_tool("call_tool", {"name": "beta__shout", "arguments": {"text": "hi"}})
+            assert _text(called) == "HI"
+
+    anyio.run(run)

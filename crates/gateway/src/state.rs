@@ -167,7 +167,13 @@ impl AppState {
             &tasks,
         )?;
         let sessions = crate::proxy::Sessions::new(config.websockets.max_sessions);
-        let mcp = crate::mcp::McpGateway::new(&config.mcp_servers, config.server.max_body_bytes);
+        let mcp = crate::mcp::McpGateway::load(
+            &config.mcp_servers,
+            store.clone(),
+            clock.clone(),
+            config.server.max_body_bytes,
+        )
+        .await?;
         let state = AppState {
             inner: Arc::new(Inner {
                 config,
@@ -205,7 +211,8 @@ impl AppState {
                         inner.tokens.reload(),
                         inner.keys.reload(),
                         inner.routes.reload(),
-                        crate::providers::custom::reload(inner.store.as_ref(), &inner.providers)
+                        crate::providers::custom::reload(inner.store.as_ref(), &inner.providers),
+                        inner.mcp.reload()
                     )
                     .map(drop)
                 })

@@ -59,6 +59,14 @@ pub enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Add, list and remove the upstream MCP servers of a gateway on a running server
+    /// (docs/mcp.md).
+    McpServer {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: McpServerCommand,
+    },
     /// The key that encrypts stored provider keys (docs/keys.md).
     Secrets {
         #[command(subcommand)]
@@ -111,6 +119,41 @@ pub enum KeyCommand {
     /// Remove a key.
     Remove {
         id: String,
+        #[arg(long)]
+        gateway: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum McpServerCommand {
+    /// Register an upstream MCP server (Streamable HTTP) with a gateway's /mcp endpoint.
+    Add {
+        /// The server's name: the prefix of its tools ({name}__{tool}); a-z, 0-9 and '-'.
+        name: String,
+        /// The server's Streamable HTTP endpoint, http:// or https://.
+        #[arg(value_name = "URL")]
+        endpoint: String,
+        #[arg(long)]
+        gateway: String,
+        /// The id of a stored key of the gateway (`tollgate key list`), sent to the server as
+        /// `Authorization: Bearer <secret>`.
+        #[arg(long)]
+        key: Option<String>,
+        /// An extra request header, NAME=VALUE (repeatable); not for credentials (use --key).
+        #[arg(long = "header", value_name = "NAME=VALUE")]
+        headers: Vec<String>,
+        /// Register it turned off.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List a gateway's servers registered through the API (not the configuration file's).
+    List {
+        #[arg(long)]
+        gateway: String,
+    },
+    /// Remove a server, by id or name.
+    Remove {
+        server: String,
         #[arg(long)]
         gateway: String,
     },

@@ -51,6 +51,9 @@ fn main() -> std::process::ExitCode {
                 manage::analytics::run(&client, command).await
             }
             Command::Key { client, command } => manage::key::run(&client, command).await,
+            Command::McpServer { client, command } => {
+                manage::mcp_server::run(&client, command).await
+            }
             Command::Secrets {
                 command: SecretsCommand::RotateKek(args),
             } => secrets::rotate_kek(args).await,

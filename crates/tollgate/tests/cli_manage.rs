@@ -239,3 +239,65 @@ async fn client_verbs_read_the_server_config_and_flags_win() {
             .contains(&format!("cannot reach the gateway at http://{closed}"))
     );
 }
+
+#[tokio::test]
+async fn mcp_servers_are_added_listed_and_removed_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let created = reqwest::Client::new()
+        .post(server.api("/gateways"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"id": "agents"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let added = cli::ok(
+        &server,
+        &[
+            "mcp-server",
+            "add",
+            "search",
+            "http://127.0.0.1:9/mcp",
+            "--gateway",
+            "agents",
+            "--header",
+            "x-tenant=acme",
+        ],
+    )
+    .await;
+    assert!(added.contains("search__<tool>"), "{added}");
+    // A bad name is refused, naming the field.
+    let refused = cli::run(
+        &server,
+        &[
+            "mcp-server",
+            "add",
+            "Bad_Name",
+            "http://127.0.0.1:9/mcp",
+            "--gateway",
+            "agents",
+        ],
+    )
+    .await;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("name"), "{stderr}");
+    let listed = cli::json(&server, &["mcp-server", "list", "--gateway", "agents"]).await;
+    assert_eq!(listed[0]["name"], "search", "{listed}");
+    assert_eq!(listed[0]["headers"], json!({"x-tenant": "acme"}));
+    let table = cli::ok(&server, &["mcp-server", "list", "--gateway", "agents"]).await;
+    assert!(
+        table.contains("search") && table.contains("http://127.0.0.1:9/mcp"),
+        "{table}"
+    );
+    let removed = cli::ok(
+        &server,
+        &["mcp-server", "remove", "search", "--gateway", "agents"],
+    )
+    .await;
+    assert!(removed.contains("removed MCP server search"), "{removed}");
+    let listed = cli::json(&server, &["mcp-server", "list", "--gateway", "agents"]).await;
+    assert_eq!(listed, json!([]));
+}

@@ -11,12 +11,13 @@ import { Badges } from './Gateways';
 import { KeysView } from './Keys';
 import { LogDetail } from './LogDetail';
 import { LogsView } from './Logs';
+import { McpServersView } from './McpServers';
 import { Overview } from './Overview';
 import { RoutesView } from './Routes';
 import { SafetyView } from './Safety';
 import { SettingsView } from './Settings';
 
-type Tab = 'overview' | 'logs' | 'analytics' | 'routes' | 'budgets' | 'evaluations' | 'keys' | 'safety' | 'settings';
+type Tab = 'overview' | 'logs' | 'analytics' | 'routes' | 'budgets' | 'evaluations' | 'keys' | 'mcp' | 'safety' | 'settings';
 
 const TABS: { tab: Tab; label: string; suffix: string }[] = [
   { tab: 'overview', label: 'Endpoints', suffix: '' },
@@ -26,6 +27,7 @@ const TABS: { tab: Tab; label: string; suffix: string }[] = [
   { tab: 'budgets', label: 'Budgets', suffix: '/budgets' },
   { tab: 'evaluations', label: 'Evaluations', suffix: '/evaluations' },
   { tab: 'keys', label: 'Provider keys', suffix: '/keys' },
+  { tab: 'mcp', label: 'MCP servers', suffix: '/mcp' },
   { tab: 'safety', label: 'Safety', suffix: '/safety' },
   { tab: 'settings', label: 'Settings', suffix: '/settings' },
 ];
@@ -74,6 +76,7 @@ export function GatewayPage({ id, tab, logId, search }: Props) {
       {gw.data && tab === 'budgets' && <BudgetsView gateway={gw.data} />}
       {gw.data && tab === 'evaluations' && <EvaluationsView gateway={gw.data} />}
       {gw.data && tab === 'keys' && <KeysView gateway={gw.data} />}
+      {gw.data && tab === 'mcp' && <McpServersView gateway={gw.data} />}
       {gw.data && tab === 'safety' && <SafetyView gateway={gw.data} onSaved={() => void gw.reload()} />}
       {gw.data && tab === 'settings' && <SettingsView gateway={gw.data} onSaved={() => void gw.reload()} />}
     </section>

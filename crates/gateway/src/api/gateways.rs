@@ -127,9 +127,11 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     named_gateway(&state, &account_id, &id).await?;
     let gateway = state.gateways().delete(account(&account_id)?, &id).await?;
-    // Its stored keys and routes went with it (the store deletes them); memory forgets them too.
+    // Its stored keys, routes and MCP servers went with it (the store deletes them); memory
+    // forgets them too.
     state.keys().reload().await?;
     state.routes().reload().await?;
+    state.mcp().reload().await?;
     Ok(ok(gateway.to_json()))
 }
 

@@ -12,6 +12,7 @@ mod extract;
 mod gateways;
 mod health;
 mod logs;
+mod mcp_servers;
 mod policies;
 mod provider_configs;
 mod routes;
@@ -75,6 +76,17 @@ pub fn router() -> Router<AppState> {
             get(provider_configs::get)
                 .patch(provider_configs::update)
                 .delete(provider_configs::delete),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/mcp_servers",
+            get(mcp_servers::list).post(mcp_servers::create),
+        )
+        .route(
+            "/accounts/{account}/ai-gateway/gateways/{id}/mcp_servers/{server}",
+            get(mcp_servers::get)
+                .patch(mcp_servers::update)
+                .put(mcp_servers::update)
+                .delete(mcp_servers::delete),
         )
         .route(
             "/accounts/{account}/ai-gateway/gateways/{id}/datasets",
@@ -250,6 +262,30 @@ pub const MANAGEMENT_ROUTES: &[(&str, &str)] = &[
     (
         "DELETE",
         "/accounts/{account}/ai-gateway/gateways/{id}/provider_configs/{config}",
+    ),
+    (
+        "GET",
+        "/accounts/{account}/ai-gateway/gateways/{id}/mcp_servers",
+    ),
+    (
+        "POST",
+        "/accounts/{account}/ai-gateway/gateways/{id}/mcp_servers",
+    ),
+    (
+        "GET",
+        "/accounts/{account}/ai-gateway/gateways/{id}/mcp_servers/{server}",
+    ),
+    (
+        "PATCH",
+        "/accounts/{account}/ai-gateway/gateways/{id}/mcp_servers/{server}",
+    ),
+    (
+        "PUT",
+        "/accounts/{account}/ai-gateway/gateways/{id}/mcp_servers/{server}",
+    ),
+    (
+        "DELETE",
+        "/accounts/{account}/ai-gateway/gateways/{id}/mcp_servers/{server}",
     ),
     ("GET", "/accounts/{account}/ai-gateway/gateways/{id}/routes"),
     (

@@ -114,7 +114,9 @@ pub(super) fn validate(raw: Vec<RawMcpServer>, problems: &mut Vec<String>) -> Ve
     servers
 }
 
-fn is_server_name(name: &str) -> bool {
+/// A server name: 1-32 characters of `[a-z0-9-]` (no `_`, so the first `__` of a namespaced
+/// name ends it).
+pub fn is_server_name(name: &str) -> bool {
     (1..=32).contains(&name.len())
         && name
             .bytes()

@@ -158,6 +158,26 @@ impl Keys {
         slugs
     }
 
+    /// The secret of stored key `id` of a gateway and the id of that secret (a new secret has
+    /// a new id), when the key is usable; for credentials sent elsewhere than to a provider
+    /// (an upstream MCP server's, docs/mcp.md).
+    pub fn secret_of(
+        &self,
+        account_id: &str,
+        gateway_id: &str,
+        id: &str,
+    ) -> Option<(String, SecretText)> {
+        let ring = self.ring();
+        let key = ring.get(account_id, gateway_id, id)?;
+        let secret = key.secret.clone().filter(|_| key.usable())?;
+        Some((key.row.secret_id.clone(), secret))
+    }
+
+    /// Whether the gateway has a stored key `id` (usable or not).
+    pub fn has_key(&self, account_id: &str, gateway_id: &str, id: &str) -> bool {
+        self.ring().get(account_id, gateway_id, id).is_some()
+    }
+
     /// The key-encryption key new secrets are sealed under (as loaded; see `refresh_keks`).
     pub fn current_kek_id(&self) -> String {
         self.keks.load().current().id().to_owned()

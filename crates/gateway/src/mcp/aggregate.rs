@@ -1,22 +1,25 @@
 //! The MCP handler behind the endpoint: `tools/list` lists every upstream server of the
-//! gateway, each tool renamed `{server}__{tool}`, and `tools/call` routes by that prefix. An
-//! upstream that fails is logged and left out of the list; the others stay usable. A run
-//! token's `mcp_tools` globs filter both (docs/mcp.md). Methods not written here (prompts,
-//! resources, anything unknown) get rmcp's JSON-RPC "method not found".
-
-use std::sync::Arc;
+//! gateway, each tool renamed `{server}__{tool}`, and `tools/call` routes by that prefix; prompts
+//! and resources likewise ([`super::catalog`]). An upstream that fails is logged and left out of
+//! the list; the others stay usable. A run token's `mcp_tools` globs filter all of them
+//! (docs/mcp.md). In tool-search mode ([`super::search`]) `tools/list` answers a search tool
+//! and a call tool instead. Methods not written here get rmcp's JSON-RPC "method not found".
 
 use futures_util::future::join_all;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ErrorCode as RpcCode, Implementation, ListToolsResult,
-    PaginatedRequestParams, ResultType, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, ErrorCode as RpcCode, GetPromptRequestParams,
+    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ResultType, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::NAMESPACE_SEPARATOR;
+use super::catalog;
 use super::log::ToolCallLog;
+use super::search;
 use super::server::{Admitted, admitted};
 use crate::error::GatewayError;
 
@@ -25,9 +28,18 @@ pub struct Aggregator;
 
 impl ServerHandler for Aggregator {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("tollgate", env!("CARGO_PKG_VERSION")))
-            .with_instructions("Tools of this gateway's MCP servers, each named {server}__{tool}.")
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(Implementation::new("tollgate", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Tools and prompts of this gateway's MCP servers, each named {server}__{name}; \
+             resources addressed {server}+{uri}.",
+        )
     }
 
     async fn list_tools(
@@ -36,30 +48,10 @@ impl ServerHandler for Aggregator {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let admitted = admitted(&context.extensions).map_err(rpc_error)?;
-        let mcp = admitted.state.mcp();
-        let upstreams = mcp.upstreams();
-        let servers = upstreams.of_gateway(&admitted.gateway.id);
-        let listed = join_all(servers.iter().map(|u| upstreams.list_tools(u))).await;
-        let mut tools = Vec::new();
-        for (upstream, listed) in servers.iter().zip(listed) {
-            let server = &upstream.config.name;
-            match listed {
-                Ok(found) => tools.extend(found.into_iter().filter_map(|mut tool| {
-                    let name = format!("{server}{NAMESPACE_SEPARATOR}{}", tool.name);
-                    allowed(&admitted, &name).then(|| {
-                        tool.name = name.into();
-                        tool
-                    })
-                })),
-                Err(why) => tracing::warn!(
-                    gateway = %admitted.gateway.id,
-                    server = %server,
-                    %why,
-                    "MCP server left out of tools/list"
-                ),
-            }
+        if search::requested(context.extensions.get::<http::request::Parts>()) {
+            return Ok(ListToolsResult::with_all_items(search::meta_tools()));
         }
-        Ok(ListToolsResult::with_all_items(tools))
+        Ok(ListToolsResult::with_all_items(all_tools(&admitted).await))
     }
 
     async fn call_tool(
@@ -68,67 +60,193 @@ impl ServerHandler for Aggregator {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let admitted = admitted(&context.extensions).map_err(rpc_error)?;
-        let name = request.name.to_string();
-        let unknown = || {
-            ErrorData::invalid_params(
-                format!("Unknown tool '{name}': tools are named {{server}}__{{tool}}"),
-                None,
-            )
-        };
-        let (server, tool) = name.split_once(NAMESPACE_SEPARATOR).ok_or_else(unknown)?;
-        let mcp = admitted.state.mcp();
-        let upstream = mcp
-            .upstreams()
-            .find(&admitted.gateway.id, server)
-            .ok_or_else(unknown)?;
-        if !allowed(&admitted, &name) {
-            return Err(ErrorData::invalid_params(
-                format!("Out of scope: this run token does not allow tool '{name}'"),
-                None,
-            ));
-        }
         let parts = context.extensions.get::<http::request::Parts>();
-        let empty = http::HeaderMap::new();
-        let headers = parts.map_or(&empty, |p| &p.headers);
-        // One tool call, one request toward the gateway's and the token's rate limits.
-        crate::proxy::enforce_limits(
-            &admitted.state,
-            &admitted.gateway,
-            headers,
-            admitted.client,
-            admitted.run_token.as_deref(),
-        )
-        .await
-        .map_err(rpc_error)?;
-        let log = ToolCallLog::begin(&admitted, server, tool, &request, headers)
-            .await
-            .map_err(rpc_error)?;
-        let mut upstream_request = request;
-        upstream_request.name = tool.to_owned().into();
-        let mut called = mcp.upstreams().call_tool(upstream, upstream_request).await;
-        // An upstream on an older protocol revision sends no `resultType`; the client may be on
-        // one that requires it (rmcp drops it again for clients that predate it).
-        if let Ok(CallToolResponse::Complete(result)) = &mut called {
-            result.result_type.get_or_insert(ResultType::COMPLETE);
+        if search::requested(parts) {
+            match &*request.name {
+                search::SEARCH_TOOLS => {
+                    let arguments = request.arguments.as_ref();
+                    let query = arguments
+                        .and_then(|a| a.get("query"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let found = search::search(
+                        all_tools(&admitted).await,
+                        query,
+                        search::limit_of(arguments),
+                    );
+                    return Ok(search::answer(&found).into());
+                }
+                search::CALL_TOOL => {
+                    let arguments = request.arguments.unwrap_or_default();
+                    let Some(name) = arguments.get("name").and_then(Value::as_str) else {
+                        return Err(ErrorData::invalid_params(
+                            "call_tool needs `name`: a tool name search_tools returned",
+                            None,
+                        ));
+                    };
+                    let mut inner = CallToolRequestParams::new(name.to_owned());
+                    match arguments.get("arguments") {
+                        Some(Value::Object(args)) => inner = inner.with_arguments(args.clone()),
+                        None | Some(Value::Null) => {}
+                        Some(_) => {
+                            return Err(ErrorData::invalid_params(
+                                "call_tool's `arguments` must be an object",
+                                None,
+                            ));
+                        }
+                    }
+                    return call_namespaced(&admitted, parts, inner).await;
+                }
+                _ => {}
+            }
         }
-        log.end(&called).await;
-        called.map_err(|why| {
-            tracing::warn!(gateway = %admitted.gateway.id, server, %why, "MCP tool call failed");
-            ErrorData::internal_error(format!("MCP server '{server}' failed: {why}"), None)
-        })
+        call_namespaced(&admitted, parts, request).await
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let admitted = admitted(&context.extensions).map_err(rpc_error)?;
+        Ok(ListPromptsResult::with_all_items(
+            catalog::list_prompts(&admitted).await,
+        ))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let admitted = admitted(&context.extensions).map_err(rpc_error)?;
+        let parts = context.extensions.get::<http::request::Parts>();
+        catalog::get_prompt(&admitted, parts, request).await
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let admitted = admitted(&context.extensions).map_err(rpc_error)?;
+        Ok(ListResourcesResult::with_all_items(
+            catalog::list_resources(&admitted).await,
+        ))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let admitted = admitted(&context.extensions).map_err(rpc_error)?;
+        Ok(ListResourceTemplatesResult::with_all_items(
+            catalog::list_resource_templates(&admitted).await,
+        ))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let admitted = admitted(&context.extensions).map_err(rpc_error)?;
+        let parts = context.extensions.get::<http::request::Parts>();
+        catalog::read_resource(&admitted, parts, request).await
     }
 }
 
-/// Whether the request's run token (if any) opens tool `name`.
-fn allowed(admitted: &Arc<Admitted>, name: &str) -> bool {
-    admitted
-        .run_token
-        .as_ref()
-        .is_none_or(|token| token.scope.allows_mcp_tool(name))
+/// Every tool of every reachable server of the gateway, namespaced, that the token allows.
+async fn all_tools(admitted: &Admitted) -> Vec<Tool> {
+    let mcp = admitted.state.mcp();
+    let upstreams = mcp.upstreams();
+    let keys = admitted.state.keys();
+    let servers = upstreams.of_gateway(&admitted.gateway.account_id, &admitted.gateway.id);
+    let listed = join_all(servers.iter().map(|u| upstreams.list_tools(keys, u))).await;
+    let mut tools = Vec::new();
+    for (upstream, listed) in servers.iter().zip(listed) {
+        let server = &upstream.config.name;
+        match listed {
+            Ok(found) => tools.extend(found.into_iter().filter_map(|mut tool| {
+                let name = format!("{server}{NAMESPACE_SEPARATOR}{}", tool.name);
+                admitted.allows(&name).then(|| {
+                    tool.name = name.into();
+                    tool
+                })
+            })),
+            Err(why) => tracing::warn!(
+                gateway = %admitted.gateway.id,
+                server = %server,
+                %why,
+                "MCP server left out of tools/list"
+            ),
+        }
+    }
+    tools
+}
+
+/// One call of a namespaced tool: routed by its prefix, checked against the token, counted
+/// toward the rate limits and logged.
+async fn call_namespaced(
+    admitted: &Admitted,
+    parts: Option<&http::request::Parts>,
+    request: CallToolRequestParams,
+) -> Result<CallToolResponse, ErrorData> {
+    let name = request.name.to_string();
+    let unknown = || {
+        ErrorData::invalid_params(
+            format!("Unknown tool '{name}': tools are named {{server}}__{{tool}}"),
+            None,
+        )
+    };
+    let (server, tool) = name.split_once(NAMESPACE_SEPARATOR).ok_or_else(unknown)?;
+    let mcp = admitted.state.mcp();
+    let upstream = mcp
+        .upstreams()
+        .find(&admitted.gateway.account_id, &admitted.gateway.id, server)
+        .ok_or_else(unknown)?;
+    if !admitted.allows(&name) {
+        return Err(ErrorData::invalid_params(
+            format!("Out of scope: this run token does not allow tool '{name}'"),
+            None,
+        ));
+    }
+    let empty = http::HeaderMap::new();
+    let headers = parts.map_or(&empty, |p| &p.headers);
+    // One tool call, one request toward the gateway's and the token's rate limits.
+    crate::proxy::enforce_limits(
+        &admitted.state,
+        &admitted.gateway,
+        headers,
+        admitted.client,
+        admitted.run_token.as_deref(),
+    )
+    .await
+    .map_err(rpc_error)?;
+    let log = ToolCallLog::begin(admitted, server, tool, &request, headers)
+        .await
+        .map_err(rpc_error)?;
+    let mut upstream_request = request;
+    upstream_request.name = tool.to_owned().into();
+    let mut called = mcp
+        .upstreams()
+        .call_tool(admitted.state.keys(), &upstream, upstream_request)
+        .await;
+    // An upstream on an older protocol revision sends no `resultType`; the client may be on
+    // one that requires it (rmcp drops it again for clients that predate it).
+    if let Ok(CallToolResponse::Complete(result)) = &mut called {
+        result.result_type.get_or_insert(ResultType::COMPLETE);
+    }
+    log.end(&called).await;
+    called.map_err(|why| {
+        tracing::warn!(gateway = %admitted.gateway.id, server, %why, "MCP tool call failed");
+        ErrorData::internal_error(format!("MCP server '{server}' failed: {why}"), None)
+    })
 }
 
 /// A gateway refusal as a JSON-RPC error: the gateway's envelope (code, status) in `data`.
-fn rpc_error(error: GatewayError) -> ErrorData {
+pub(super) fn rpc_error(error: GatewayError) -> ErrorData {
     ErrorData::new(
         RpcCode(-32000),
         error.message.clone(),

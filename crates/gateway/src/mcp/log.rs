@@ -1,6 +1,7 @@
-//! One log row per tool call, built from the same records as a model request's
-//! (docs/logs.md): `provider` is `mcp:{server}`, `model` the tool's name at the server, `path`
-//! `tools/call`, the arguments the request body and the result the response body, both kept
+//! One log row per tool call (and per prompt got or resource read), built from the same records
+//! as a model request's (docs/logs.md): `provider` is `mcp:{server}`, `model` the tool's name at
+//! the server (the prompt's name, the resource's URI), `path` `tools/call` (`prompts/get`,
+//! `resources/read`), the arguments the request body and the result the response body, both kept
 //! only when payloads are (`cf-aig-collect-log-payload`) and cut at `logs.body_max_bytes`;
 //! request headers redacted as on every row. Counted in analytics and metrics like a request.
 
@@ -34,6 +35,21 @@ impl ToolCallLog {
         request: &CallToolRequestParams,
         headers: &HeaderMap,
     ) -> Result<ToolCallLog, GatewayError> {
+        let body = serde_json::to_vec(&request.arguments).unwrap_or_default();
+        Self::begin_with(admitted, server, tool, "tools/call", body, headers).await
+    }
+
+    /// [`ToolCallLog::begin`] for any request to a server: `path` the MCP method
+    /// (`prompts/get`, `resources/read`), `name` what it names at the server (the `model`),
+    /// `body` the request's parameters as JSON.
+    pub async fn begin_with(
+        admitted: &Admitted,
+        server: &str,
+        tool: &str,
+        path: &str,
+        body: Vec<u8>,
+        headers: &HeaderMap,
+    ) -> Result<ToolCallLog, GatewayError> {
         let state = &admitted.state;
         let gateway = &admitted.gateway;
         let options = &admitted.options;
@@ -60,7 +76,6 @@ impl ToolCallLog {
         if !stored {
             return Ok(log);
         }
-        let body = serde_json::to_vec(&request.arguments).unwrap_or_default();
         let limit = state.config().logs.body_max_bytes;
         let begin = LogBegin {
             id,
@@ -71,7 +86,7 @@ impl ToolCallLog {
             event_id: options.event_id.clone(),
             provider,
             model: Some(tool.to_owned()),
-            path: "tools/call".to_owned(),
+            path: path.to_owned(),
             method: "POST".to_owned(),
             metadata: options.metadata.as_ref().map(|entries| {
                 serde_json::Value::Object(entries.iter().cloned().collect()).to_string()
@@ -105,9 +120,19 @@ impl ToolCallLog {
         Ok(log)
     }
 
+    /// The end record of a request other than a tool call: its answer as JSON, or why there is
+    /// none.
+    pub async fn end_with(self, answered: Result<Vec<u8>, String>) {
+        let outcome = match answered {
+            Ok(body) => (true, 200, None, body),
+            Err(why) => (false, 502, Some(why), Vec::new()),
+        };
+        self.finish(outcome).await;
+    }
+
     /// Writes the call's end record: the result, or why there is none.
     pub async fn end(self, called: &Result<CallToolResponse, String>) {
-        let (success, status, error, body) = match called {
+        let outcome = match called {
             Ok(response) => {
                 let body = match response {
                     CallToolResponse::Complete(result) => serde_json::to_vec(result),
@@ -129,6 +154,11 @@ impl ToolCallLog {
             }
             Err(why) => (false, 502, Some(why.clone()), Vec::new()),
         };
+        self.finish(outcome).await;
+    }
+
+    async fn finish(self, outcome: (bool, u16, Option<String>, Vec<u8>)) {
+        let (success, status, error, body) = outcome;
         let limit = self.state.config().logs.body_max_bytes;
         let end = LogEnd {
             id: self.id,

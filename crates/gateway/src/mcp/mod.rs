@@ -1,16 +1,21 @@
 //! The MCP gateway (docs/mcp.md): `/v1/{account}/{gateway}/mcp` speaks MCP Streamable HTTP to
-//! clients and aggregates the gateway's upstream MCP servers (`[[mcp_servers]]`) behind it.
+//! clients and aggregates the gateway's upstream MCP servers (`[[mcp_servers]]` and those
+//! registered through the management API) behind it.
 //!
 //! In the order a message meets them: [`server`] (the endpoint, after the proxy's admission),
 //! [`aggregate`] (the MCP handler: namespaced listing, routing of calls, the token's tool
 //! allowlist, rate limits), [`upstream`] (the clients of the upstream servers) and [`log`] (one
-//! log row per tool call).
+//! log row per tool call), [`manage`] (the servers registered through the management API).
 
 mod aggregate;
+mod catalog;
 mod log;
+mod manage;
+mod search;
 mod server;
 mod upstream;
 
+pub use manage::{MAX_SERVERS_PER_GATEWAY, McpServerError};
 pub use server::{McpGateway, serve};
 
 /// Separates a server's name from its tool's in a namespaced tool name: `{server}__{tool}`.

@@ -7,6 +7,7 @@ pub mod custom_providers;
 pub mod dlp_profiles;
 pub mod documents;
 pub mod logs;
+pub mod mcp_servers;
 pub mod policies;
 pub mod postgres;
 pub mod provider_keys;
@@ -24,6 +25,7 @@ use crate::gateways::Gateway;
 pub use custom_providers::{CustomProviderStore, StoredCustomProvider};
 pub use dlp_profiles::{DlpProfileStore, StoredDlpProfile};
 pub use documents::{DocumentKind, DocumentStore, StoredDocument};
+pub use mcp_servers::{McpServerStore, StoredMcpServer};
 pub use policies::{PolicyStore, StoredPolicy};
 pub use provider_keys::{KeyStatus, ProviderKeyStore, SealedSecret, StoredProviderKey};
 pub use routes::{DeployedRoute, RouteStore, StoredDeployment, StoredRoute, StoredRouteVersion};
@@ -99,6 +101,7 @@ pub trait Store:
     + PolicyStore
     + DlpProfileStore
     + CustomProviderStore
+    + McpServerStore
     + logs::LogStore
     + logs::AnalyticsStore
 {

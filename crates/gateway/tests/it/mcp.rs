@@ -8,8 +8,10 @@ use std::sync::Arc;
 use reqwest::Method;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
-    ContentBlock as Content, Implementation, ListToolsResult, PaginatedRequestParams,
-    ServerCapabilities, ServerConfig, Tool,
+    ContentBlock as Content, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
+    Implementation, ListPromptsResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, Prompt, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, Role, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::{RequestContext, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -40,7 +42,68 @@ fn tool(name: &'static str) -> Tool {
 
 impl ServerHandler for Upstream {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .enable_resources()
+                .build(),
+        )
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(vec![Prompt::new(
+            "greet",
+            Some("a greeting"),
+            None,
+        )]))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let who = request
+            .arguments
+            .as_ref()
+            .and_then(|a| a.get("who"))
+            .and_then(Value::as_str)
+            .unwrap_or("nobody");
+        Ok(GetPromptResponse::Complete(GetPromptResult::new(vec![
+            PromptMessage::new_text(
+                Role::User,
+                format!("{} greets {who} ({})", self.name, request.name),
+            ),
+        ])))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(vec![Resource::new(
+            "memo://notes/today",
+            "notes",
+        )]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        Ok(ReadResourceResponse::Complete(ReadResourceResult::new(
+            vec![ResourceContents::text(
+                format!("{} notes", self.name),
+                request.uri,
+            )],
+        )))
     }
 
     async fn list_tools(
@@ -177,6 +240,15 @@ url = "{beta}"
 
 /// An MCP client of the gateway's endpoint, sending `token` as `cf-aig-authorization`.
 async fn client(gw: &TestGateway, token: Option<&str>) -> RunningService<RoleClient, ClientConfig> {
+    client_at(gw, "/v1/local/tools/mcp", token).await
+}
+
+/// [`client`] of the endpoint at `path` (a query string, say).
+async fn client_at(
+    gw: &TestGateway,
+    path: &str,
+    token: Option<&str>,
+) -> RunningService<RoleClient, ClientConfig> {
     let mut headers = std::collections::HashMap::new();
     if let Some(token) = token {
         headers.insert(
@@ -185,8 +257,7 @@ async fn client(gw: &TestGateway, token: Option<&str>) -> RunningService<RoleCli
         );
     }
     let transport = StreamableHttpClientTransport::from_config(
-        StreamableHttpClientTransportConfig::with_uri(gw.url("/v1/local/tools/mcp"))
-            .custom_headers(headers),
+        StreamableHttpClientTransportConfig::with_uri(gw.url(path)).custom_headers(headers),
     );
     ClientConfig::new(
         ClientCapabilities::default(),
@@ -430,4 +501,413 @@ async fn stored_body(gw: &TestGateway, row: &str, which: &str) -> String {
         .text()
         .await
         .unwrap()
+}
+
+const SERVERS: &str = "/accounts/local/ai-gateway/gateways/tools/mcp_servers";
+
+/// Stores a provider key on gateway `tools` (its secret `secret`); its id.
+async fn stored_key(gw: &TestGateway, secret: &str) -> String {
+    let (status, key) = gw
+        .admin(
+            Method::POST,
+            "/accounts/local/ai-gateway/gateways/tools/provider_configs",
+            Some(json!({"provider_slug": "openai", "alias": "mcp", "secret": secret})),
+        )
+        .await;
+    assert_eq!(status, 200, "{key}");
+    key["result"]["id"].as_str().unwrap().to_owned()
+}
+
+fn fields_of(envelope: &Value) -> Vec<String> {
+    envelope["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn servers_registered_through_the_api_join_the_configured_ones_with_their_stored_key() {
+    let setup = setup(true).await;
+    let gw = &setup.gw;
+    let (delta, _stop_delta) = start_upstream(Upstream { name: "delta" }).await;
+    let key = stored_key(gw, "sk-delta-secret-123456").await;
+
+    // Every bad field is named; a credential header is refused (it belongs in `key`).
+    let (status, refused) = gw
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "Delta_1", "url": "ftp://x",
+                        "headers": {"authorization": "Bearer x"}, "enabld": true})),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    let messages = fields_of(&refused).join("\n");
+    for field in ["name", "url", "headers.authorization", "enabld"] {
+        assert!(messages.contains(field), "{field}: {messages}");
+    }
+    // A key the gateway does not have; a name the configuration file already gives it.
+    let (status, refused) = gw
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "delta", "url": delta, "key": "nope"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(fields_of(&refused)[0].contains("key"), "{refused}");
+    let (status, refused) = gw
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "alpha", "url": delta})),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+
+    let (status, created) = gw
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "delta", "url": delta, "key": key,
+                        "headers": {"X-Tenant": "acme"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let server = &created["result"];
+    assert_eq!(
+        (&server["name"], &server["key"], &server["enabled"]),
+        (&json!("delta"), &json!(key), &json!(true))
+    );
+    assert_eq!(server["headers"], json!({"x-tenant": "acme"}));
+    assert!(!created.to_string().contains("sk-delta"), "{created}");
+    let id = server["id"].as_str().unwrap().to_owned();
+    let (status, _) = gw
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "delta", "url": delta})),
+        )
+        .await;
+    assert_eq!(status, 409, "one name per gateway");
+    let (status, listed) = gw.admin(Method::GET, SERVERS, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["result"].as_array().unwrap().len(), 1, "{listed}");
+    assert!(!listed.to_string().contains("sk-delta"));
+
+    // Listed beside the configured servers; the stored key's secret goes upstream as a bearer
+    // token, the client's run token does not.
+    let token = gw.create_token(json!({"name": "agent"})).await;
+    let client = client(gw, Some(&token)).await;
+    let names = tool_names(&client).await;
+    assert!(names.contains(&"alpha__echo".to_owned()), "{names:?}");
+    assert!(names.contains(&"delta__whoami".to_owned()), "{names:?}");
+    let whoami = client.call_tool(call("delta__whoami", "")).await.unwrap();
+    assert_eq!(text_of(&whoami), "Bearer sk-delta-secret-123456 -");
+
+    // Disabled: gone from the endpoint, kept by the API. Enabled without a key: no credential.
+    let one = format!("{SERVERS}/{id}");
+    let (status, patched) = gw
+        .admin(Method::PATCH, &one, Some(json!({"enabled": false})))
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert!(
+        !tool_names(&client)
+            .await
+            .iter()
+            .any(|n| n.starts_with("delta__"))
+    );
+    let (status, patched) = gw
+        .admin(
+            Method::PATCH,
+            &one,
+            Some(json!({"enabled": true, "key": null})),
+        )
+        .await;
+    assert_eq!((status, &patched["result"]["key"]), (200, &Value::Null));
+    let whoami = client.call_tool(call("delta__whoami", "")).await.unwrap();
+    assert_eq!(text_of(&whoami), "- -");
+
+    let (status, _) = gw.admin(Method::DELETE, &one, None).await;
+    assert_eq!(status, 200);
+    let (status, missing) = gw.admin(Method::GET, &one, None).await;
+    assert_eq!(status, 404, "{missing}");
+    assert!(client.call_tool(call("delta__echo", "x")).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_added_through_one_instance_is_served_by_another() {
+    let database = tollgate_test_support::postgres::TestDatabase::create()
+        .await
+        .unwrap();
+    let storage = format!("[storage]\nurl = \"{}\"\n", database.url());
+    let one = TestGateway::with_config("", &storage).await;
+    let two = TestGateway::with_config("", &storage).await;
+    let (delta, _stop_delta) = start_upstream(Upstream { name: "delta" }).await;
+    one.create_gateway(json!({"id": "tools"})).await;
+    let (status, created) = one
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "delta", "url": delta})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    // A notification makes two reload; the periodic reload is the safety net.
+    let mut reloads = two.state.reloads();
+    reloads
+        .wait_for(|_| !two.state.mcp().list_json("local", "tools").is_empty())
+        .await
+        .unwrap();
+    let client = client(&two, None).await;
+    assert_eq!(
+        tool_names(&client).await,
+        ["delta__echo", "delta__fail", "delta__whoami"]
+    );
+    // Removed through two: one's management API and endpoint no longer have it.
+    let id = created["result"]["id"].as_str().unwrap();
+    let (status, _) = two
+        .admin(Method::DELETE, &format!("{SERVERS}/{id}"), None)
+        .await;
+    assert_eq!(status, 200);
+    let (_, listed) = one.admin(Method::GET, SERVERS, None).await;
+    assert_eq!(listed["result"], json!([]), "{listed}");
+    let client = self::client(&one, None).await;
+    assert!(tool_names(&client).await.is_empty());
+    drop((one, two, client));
+    drop(database);
+}
+
+#[tokio::test]
+async fn prompts_and_resources_are_namespaced_routed_and_filtered_by_the_token() {
+    let setup = setup(true).await;
+    let gw = &setup.gw;
+    let open = gw.create_token(json!({"name": "open"})).await;
+    let client = client(gw, Some(&open)).await;
+    let mut prompts: Vec<String> = client
+        .list_all_prompts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    prompts.sort();
+    assert_eq!(prompts, ["alpha__greet", "beta__greet"]);
+    let Value::Object(arguments) = json!({"who": "ada"}) else {
+        unreachable!()
+    };
+    let got = client
+        .get_prompt(GetPromptRequestParams::new("beta__greet").with_arguments(arguments))
+        .await
+        .unwrap();
+    let Content::Text(text) = &got.messages[0].content else {
+        panic!("{got:?}")
+    };
+    // Routed to beta under the prompt's own name.
+    assert_eq!(text.text, "beta greets ada (greet)");
+
+    // A resource's URI is `{server}+{uri}`, and reading it gives the contents the same URI.
+    let mut resources: Vec<(String, String)> = client
+        .list_all_resources()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.uri.clone(), r.name.clone()))
+        .collect();
+    resources.sort();
+    assert_eq!(
+        resources,
+        [
+            (
+                "alpha+memo://notes/today".to_owned(),
+                "alpha__notes".to_owned()
+            ),
+            (
+                "beta+memo://notes/today".to_owned(),
+                "beta__notes".to_owned()
+            ),
+        ]
+    );
+    let read = client
+        .read_resource(ReadResourceRequestParams::new("alpha+memo://notes/today"))
+        .await
+        .unwrap();
+    let ResourceContents::TextResourceContents { uri, text, .. } = &read.contents[0] else {
+        panic!("{read:?}")
+    };
+    assert_eq!(
+        (uri.as_str(), text.as_str()),
+        ("alpha+memo://notes/today", "alpha notes")
+    );
+    for unknown in ["nope+memo://x", "memo://notes/today"] {
+        assert!(
+            client
+                .read_resource(ReadResourceRequestParams::new(unknown))
+                .await
+                .is_err(),
+            "{unknown}"
+        );
+    }
+
+    // A token's globs filter prompts and resources as they filter tools.
+    let token = gw
+        .create_token(json!({"name": "agent", "mcp_tools": ["alpha__*"]}))
+        .await;
+    let scoped = client_at(gw, "/v1/local/tools/mcp", Some(&token)).await;
+    let prompts: Vec<String> = scoped
+        .list_all_prompts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(prompts, ["alpha__greet"]);
+    let resources = scoped.list_all_resources().await.unwrap();
+    assert_eq!(resources.len(), 1);
+    let error = scoped
+        .read_resource(ReadResourceRequestParams::new("beta+memo://notes/today"))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("Out of scope"), "{error}");
+    let error = scoped
+        .get_prompt(GetPromptRequestParams::new("beta__greet"))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("Out of scope"), "{error}");
+
+    // The prompt got and the resource read are log rows, as tool calls are; listings are not.
+    gw.logs_flushed().await;
+    let (status, logs) = gw
+        .admin(
+            Method::GET,
+            "/accounts/local/ai-gateway/gateways/tools/logs?order_by_direction=asc",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{logs}");
+    let seen: Vec<(&str, &str, &str)> = logs["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["provider"].as_str().unwrap(),
+                r["model"].as_str().unwrap(),
+                r["path"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("mcp:beta", "greet", "prompts/get"),
+            ("mcp:alpha", "memo://notes/today", "resources/read"),
+        ],
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn tool_search_mode_lists_a_search_tool_and_calls_through_call_tool() {
+    let setup = setup(true).await;
+    let gw = &setup.gw;
+    let open = gw.create_token(json!({"name": "open"})).await;
+    for (path, header) in [
+        ("/v1/local/tools/mcp?tool_search=1", false),
+        ("/v1/local/tools/mcp", true),
+    ] {
+        let client = if header {
+            let mut headers = std::collections::HashMap::new();
+            headers.insert(
+                http::HeaderName::from_static("cf-aig-mcp-tool-search"),
+                http::HeaderValue::from_static("1"),
+            );
+            headers.insert(
+                http::HeaderName::from_static("cf-aig-authorization"),
+                http::HeaderValue::from_str(&format!("Bearer {open}")).unwrap(),
+            );
+            let transport = StreamableHttpClientTransport::from_config(
+                StreamableHttpClientTransportConfig::with_uri(gw.url(path)).custom_headers(headers),
+            );
+            ClientConfig::new(ClientCapabilities::default(), Implementation::new("t", "1"))
+                .serve(transport)
+                .await
+                .unwrap()
+        } else {
+            client_at(gw, path, Some(&open)).await
+        };
+        assert_eq!(tool_names(&client).await, ["call_tool", "search_tools"]);
+        let Value::Object(query) = json!({"query": "whoami"}) else {
+            unreachable!()
+        };
+        let found = client
+            .call_tool(CallToolRequestParams::new("search_tools").with_arguments(query))
+            .await
+            .unwrap();
+        let names: Vec<&str> = found.structured_content.as_ref().unwrap()["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["alpha__whoami", "beta__whoami"], "{found:?}");
+        let Value::Object(bounded) = json!({"query": "", "limit": 2}) else {
+            unreachable!()
+        };
+        let found = client
+            .call_tool(CallToolRequestParams::new("search_tools").with_arguments(bounded))
+            .await
+            .unwrap();
+        assert_eq!(
+            found.structured_content.unwrap()["tools"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        let Value::Object(through) = json!({"name": "beta__echo", "arguments": {"text": "hi"}})
+        else {
+            unreachable!()
+        };
+        let called = client
+            .call_tool(CallToolRequestParams::new("call_tool").with_arguments(through))
+            .await
+            .unwrap();
+        assert_eq!(text_of(&called), "beta: hi");
+        // A found tool may be called directly too.
+        let direct = client.call_tool(call("alpha__echo", "x")).await.unwrap();
+        assert_eq!(text_of(&direct), "alpha: x");
+    }
+    // Without the mode, every tool is listed and the meta-tools are unknown.
+    let plain = client(gw, Some(&open)).await;
+    assert!(tool_names(&plain).await.contains(&"alpha__echo".to_owned()));
+    assert!(plain.call_tool(call("search_tools", "x")).await.is_err());
+
+    // The token's globs bound what a search finds and what call_tool may call.
+    let token = gw
+        .create_token(json!({"name": "agent", "mcp_tools": ["beta__*"]}))
+        .await;
+    let scoped = client_at(gw, "/v1/local/tools/mcp?tool_search=1", Some(&token)).await;
+    let Value::Object(query) = json!({"query": "echo"}) else {
+        unreachable!()
+    };
+    let found = scoped
+        .call_tool(CallToolRequestParams::new("search_tools").with_arguments(query))
+        .await
+        .unwrap();
+    assert_eq!(
+        found.structured_content.unwrap()["tools"],
+        json!([{"name": "beta__echo", "description": "the echo tool",
+                "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}}])
+    );
+    let Value::Object(through) = json!({"name": "alpha__echo", "arguments": {"text": "no"}}) else {
+        unreachable!()
+    };
+    let error = scoped
+        .call_tool(CallToolRequestParams::new("call_tool").with_arguments(through))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("Out of scope"), "{error}");
 }

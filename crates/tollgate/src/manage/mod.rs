@@ -1,4 +1,4 @@
-//! `tollgate gateway|token|key|logs|analytics …`: thin clients of the management API, one file per
+//! `tollgate gateway|token|key|mcp-server|logs|analytics …`: thin clients of the management API, one file per
 //! verb; [`api`] calls it, [`target`] finds the server.
 
 pub mod analytics;
@@ -8,6 +8,7 @@ pub mod key;
 mod log_pages;
 mod log_table;
 pub mod logs;
+pub mod mcp_server;
 mod tail;
 mod target;
 pub mod token;

@@ -8,6 +8,7 @@ pub(crate) mod custom_providers;
 pub(crate) mod dlp_profiles;
 pub(crate) mod documents;
 pub(crate) mod logs;
+pub(crate) mod mcp_servers;
 pub(crate) mod policies;
 pub(crate) mod provider_keys;
 pub(crate) mod registry;
@@ -80,6 +81,9 @@ macro_rules! suite {
         );
         $crate::store::conformance::suite!(@tests $backend; custom_providers;
             custom_providers_round_trip_unique_by_account_and_slug,
+        );
+        $crate::store::conformance::suite!(@tests $backend; mcp_servers;
+            mcp_servers_round_trip_and_go_with_their_gateway,
         );
     };
     (@tests $backend:ty; $module:ident; $($test:ident),* $(,)?) => {

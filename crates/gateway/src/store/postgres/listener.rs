@@ -1,7 +1,7 @@
 //! The change listener: one connection per instance, outside the pool, that LISTENs on
-//! [`CHANNEL`] (notified by triggers on gateways and run tokens, migration 0004, and on stored
-//! provider keys, 0005) and tells the instance to re-read them, so a change made through any
-//! instance applies on all at once.
+//! [`CHANNEL`] (notified by triggers on gateways and run tokens, migration 0004, on stored
+//! provider keys, 0005, on routes, 0009, and on MCP servers, 0013) and tells the instance to
+//! re-read them, so a change made through any instance applies on all at once.
 //!
 //! The connection is re-made with backoff when it drops. Notifications sent while it was down
 //! are lost, so each new session starts with one "changed" of its own.

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_log_dlp.sql"),
     include_str!("migrations/0011_policies.sql"),
     include_str!("migrations/0012_dlp_profiles.sql"),
+    include_str!("migrations/0013_mcp_servers.sql"),
     include_str!("migrations/0014_custom_providers.sql"),
 ];
 

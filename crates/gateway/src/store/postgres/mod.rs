@@ -16,6 +16,7 @@ mod listener;
 pub(in crate::store) mod log_arrays;
 mod logs_ingest;
 mod logs_query;
+mod mcp_servers;
 mod migrate;
 mod policies;
 mod provider_keys;

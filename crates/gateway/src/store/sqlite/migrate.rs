@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_log_dlp.sql"),
     include_str!("migrations/0010_policies.sql"),
     include_str!("migrations/0011_dlp_profiles.sql"),
+    include_str!("migrations/0012_mcp_servers.sql"),
     include_str!("migrations/0013_custom_providers.sql"),
 ];
 

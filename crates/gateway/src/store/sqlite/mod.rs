@@ -10,6 +10,7 @@ pub(super) mod dlp_profiles;
 mod documents;
 mod logs_ingest;
 pub(super) mod logs_query;
+pub(super) mod mcp_servers;
 mod migrate;
 mod pacer;
 pub(super) mod policies;

@@ -13,6 +13,7 @@
 //! the copy would then add to analytics that already count something.
 
 mod logs;
+mod mcp_servers;
 mod registry;
 mod rollups;
 mod routes;
@@ -195,6 +196,9 @@ pub async fn sqlite_to_postgres(
     summary
         .tables
         .push(registry::copy_custom_providers(&mut run, counts.custom_providers).await?);
+    summary
+        .tables
+        .push(mcp_servers::copy_mcp_servers(&mut run).await?);
     summary
         .tables
         .push(routes::copy_routes(&mut run, counts.routes).await?);

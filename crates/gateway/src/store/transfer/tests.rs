@@ -16,8 +16,8 @@ use crate::logs::{LogBegin, LogEnd, RollupFacts, SpoolPosition, SpoolRecord};
 use crate::store::logs::{AnalyticsStore, BodyKind, LogPatch, LogStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
-    CustomProviderStore, DlpProfileStore, DocumentKind, DocumentStore, GatewayStore, PolicyStore,
-    ProviderKeyStore, RouteStore, SettingStore, StoredDocument, StoredToken, TokenStore,
+    CustomProviderStore, DlpProfileStore, DocumentKind, DocumentStore, GatewayStore, McpServerStore,
+    PolicyStore, ProviderKeyStore, RouteStore, SettingStore, StoredDocument, StoredToken, TokenStore,
 };
 
 const INSTANCE: &str = "0190b5a4-0000-7000-8000-000000000001";
@@ -215,6 +215,21 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
             modified_at: now,
         })
         .await?;
+    // An MCP server registered through the API, its credential a stored key's id.
+    store
+        .insert_mcp_server(&crate::store::StoredMcpServer {
+            id: "mcp-1".into(),
+            account_id: "local".into(),
+            gateway_id: "alpha".into(),
+            name: "github".into(),
+            url: "https://mcp.example/mcp".into(),
+            headers: r#"{"x-tenant":"acme"}"#.into(),
+            key_id: Some("key-1".into()),
+            enabled: false,
+            created_at: now,
+            modified_at: now,
+        })
+        .await?;
     // A dataset and an evaluation of the same id: different documents.
     for kind in [DocumentKind::Dataset, DocumentKind::Evaluation] {
         store
@@ -383,6 +398,8 @@ async fn assert_same(source: &SqliteStore, target: &PostgresStore) -> anyhow::Re
     ensure!(profiles.len() == 1);
     let custom = target.list_custom_providers().await?;
     ensure!(source.list_custom_providers().await? == custom && custom.len() == 1);
+    let servers = target.list_mcp_servers().await?;
+    ensure!(source.list_mcp_servers().await? == servers && servers.len() == 1);
     for kind in [DocumentKind::Dataset, DocumentKind::Evaluation] {
         let want = source.list_documents("local", "alpha", kind).await?;
         ensure!(want.len() == 1 && target.list_documents("local", "alpha", kind).await? == want);
