@@ -257,6 +257,7 @@ export interface McpServer {
   /** The id of a stored provider key, sent as `Authorization: Bearer …`. */
   key: string | null;
   enabled: boolean;
+  timeout_ms: number;
   created_at: string;
   modified_at: string;
 }

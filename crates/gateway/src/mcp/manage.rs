@@ -17,6 +17,9 @@ pub const MAX_SERVERS_PER_GATEWAY: usize = 64;
 /// Extra headers per server, and the longest URL.
 const MAX_HEADERS: usize = 32;
 const MAX_URL_CHARS: usize = 2048;
+/// `timeout_ms`: its default and bounds (as the configuration file's).
+const DEFAULT_TIMEOUT_MS: u32 = 30_000;
+const MAX_TIMEOUT_MS: u32 = 300_000;
 
 /// Headers that carry credentials: a credential is a stored key (`key`), so it is sealed at
 /// rest and never shown; these are refused in `headers`, which is stored and shown as it is.
@@ -42,7 +45,7 @@ pub enum McpServerError {
 }
 
 /// The fields a body may set.
-const SETTABLE: &[&str] = &["name", "url", "headers", "key", "enabled"];
+const SETTABLE: &[&str] = &["name", "url", "headers", "key", "enabled", "timeout_ms"];
 /// Fields of the returned object: accepted and ignored, since clients send objects back.
 const IGNORED: &[&str] = &["id", "gateway_id", "created_at", "modified_at"];
 
@@ -54,6 +57,7 @@ struct ServerBody {
     headers: Option<BTreeMap<String, String>>,
     key: Patch<String>,
     enabled: Option<bool>,
+    timeout_ms: Option<u32>,
 }
 
 fn parse(body: &Map<String, Value>) -> Result<ServerBody, Vec<FieldError>> {
@@ -136,6 +140,16 @@ fn parse(body: &Map<String, Value>) -> Result<ServerBody, Vec<FieldError>> {
                 Some(enabled) => parsed.enabled = Some(enabled),
                 None => bad("enabled".into(), "expected true or false".into()),
             },
+            "timeout_ms" => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                Some(ms) if (1..=MAX_TIMEOUT_MS).contains(&ms) => parsed.timeout_ms = Some(ms),
+                _ => bad(
+                    "timeout_ms".into(),
+                    format!(
+                        "expected 1 to {MAX_TIMEOUT_MS} (milliseconds each request to the \
+                         server may take)"
+                    ),
+                ),
+            },
             other if IGNORED.contains(&other) => {}
             other => {
                 let message = match crate::suggest::nearest(other, SETTABLE.iter().copied()) {
@@ -177,6 +191,7 @@ pub fn to_json(row: &StoredMcpServer) -> Value {
         "headers": headers,
         "key": row.key_id,
         "enabled": row.enabled,
+        "timeout_ms": row.timeout_ms,
         "created_at": row.created_at.to_string(),
         "modified_at": row.modified_at.to_string(),
     })
@@ -206,7 +221,7 @@ impl McpGateway {
             .cloned()
     }
 
-    /// A new server: `{name, url, headers?, key?, enabled?}`.
+    /// A new server: `{name, url, headers?, key?, enabled?, timeout_ms?}`.
     pub async fn create(
         &self,
         gateway: &Gateway,
@@ -256,6 +271,7 @@ impl McpGateway {
                 Patch::Absent | Patch::Null => None,
             },
             enabled: parsed.enabled.unwrap_or(true),
+            timeout_ms: parsed.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
             created_at: now,
             modified_at: now,
         };
@@ -298,6 +314,9 @@ impl McpGateway {
         }
         if let Some(enabled) = parsed.enabled {
             row.enabled = enabled;
+        }
+        if let Some(timeout_ms) = parsed.timeout_ms {
+            row.timeout_ms = timeout_ms;
         }
         row.modified_at = self.clock.now();
         self.check(gateway, keys, &row)?;
@@ -383,8 +402,11 @@ mod tests {
     #[test]
     fn each_bad_field_is_named() {
         assert_eq!(
-            fields(json!({"name": "Git_Hub", "url": "ftp://x", "enabled": "yes", "key": 3})),
-            ["name", "url", "enabled", "key"]
+            fields(
+                json!({"name": "Git_Hub", "url": "ftp://x", "enabled": "yes", "key": 3,
+                          "timeout_ms": 0})
+            ),
+            ["name", "url", "enabled", "key", "timeout_ms"]
         );
         assert_eq!(
             fields(json!({"headers": {"Authorization": "Bearer x", "x-ok": 1}})),

@@ -30,9 +30,6 @@ use crate::store::StoredMcpServer;
 
 type Client = RunningService<RoleClient, ClientConfig>;
 
-/// How long one request to a server registered through the API may take.
-const API_SERVER_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Where a server's credential comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
@@ -364,7 +361,7 @@ fn upstream_of(row: &StoredMcpServer) -> Upstream {
             name: row.name.clone(),
             url: row.url.clone(),
             headers,
-            timeout: API_SERVER_TIMEOUT,
+            timeout: Duration::from_millis(u64::from(row.timeout_ms)),
         },
         credential,
         Some(row.clone()),

@@ -20,6 +20,8 @@ pub struct StoredMcpServer {
     /// A stored provider key of the same gateway, sent as `Authorization: Bearer …`.
     pub key_id: Option<String>,
     pub enabled: bool,
+    /// How long one request to the server (connect, list, call) may take.
+    pub timeout_ms: u32,
     pub created_at: jiff::Timestamp,
     pub modified_at: jiff::Timestamp,
 }

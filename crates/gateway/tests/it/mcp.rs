@@ -572,7 +572,7 @@ async fn servers_registered_through_the_api_join_the_configured_ones_with_their_
             Method::POST,
             SERVERS,
             Some(json!({"name": "delta", "url": delta, "key": key,
-                        "headers": {"X-Tenant": "acme"}})),
+                        "headers": {"X-Tenant": "acme"}, "timeout_ms": 5000})),
         )
         .await;
     assert_eq!(status, 200, "{created}");
@@ -582,6 +582,7 @@ async fn servers_registered_through_the_api_join_the_configured_ones_with_their_
         (&json!("delta"), &json!(key), &json!(true))
     );
     assert_eq!(server["headers"], json!({"x-tenant": "acme"}));
+    assert_eq!(server["timeout_ms"], 5000);
     assert!(!created.to_string().contains("sk-delta"), "{created}");
     let id = server["id"].as_str().unwrap().to_owned();
     let (status, _) = gw

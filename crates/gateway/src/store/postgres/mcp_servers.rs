@@ -22,9 +22,15 @@ fn server_from(row: &Row) -> StoreResult<StoredMcpServer> {
         headers: row.try_get("headers")?,
         key_id: row.try_get("key_id")?,
         enabled: row.try_get("enabled")?,
+        timeout_ms: u32::try_from(row.try_get::<_, i32>("timeout_ms")?).map_err(corrupt)?,
         created_at: timestamp(row, "created_at")?,
         modified_at: timestamp(row, "modified_at")?,
     })
+}
+
+/// `INTEGER` is signed; a timeout is at most five minutes.
+fn timeout(ms: u32) -> i32 {
+    i32::try_from(ms).unwrap_or(i32::MAX)
 }
 
 #[async_trait]
@@ -36,7 +42,7 @@ impl McpServerStore for PostgresStore {
                 .await?
                 .query(
                     "SELECT id, account_id, gateway_id, name, url, headers, key_id, enabled,
-                            created_at, modified_at
+                            timeout_ms, created_at, modified_at
                      FROM mcp_servers ORDER BY account_id, gateway_id, name",
                     &[],
                 )
@@ -54,8 +60,8 @@ impl McpServerStore for PostgresStore {
                 .await?
                 .execute(
                     "INSERT INTO mcp_servers (id, account_id, gateway_id, name, url, headers,
-                         key_id, enabled, created_at, modified_at)
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+                         key_id, enabled, timeout_ms, created_at, modified_at)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
                      FROM gateways WHERE account_id = $2 AND id = $3",
                     &[
                         &s.id,
@@ -66,6 +72,7 @@ impl McpServerStore for PostgresStore {
                         &pg_text(&s.headers),
                         &s.key_id,
                         &s.enabled,
+                        &timeout(s.timeout_ms),
                         &s.created_at.to_string(),
                         &s.modified_at.to_string(),
                     ],
@@ -83,7 +90,7 @@ impl McpServerStore for PostgresStore {
                 .await?
                 .execute(
                     "UPDATE mcp_servers SET name = $4, url = $5, headers = $6, key_id = $7,
-                         enabled = $8, modified_at = $9
+                         enabled = $8, timeout_ms = $9, modified_at = $10
                      WHERE account_id = $1 AND gateway_id = $2 AND id = $3",
                     &[
                         &s.account_id,
@@ -94,6 +101,7 @@ impl McpServerStore for PostgresStore {
                         &pg_text(&s.headers),
                         &s.key_id,
                         &s.enabled,
+                        &timeout(s.timeout_ms),
                         &s.modified_at.to_string(),
                     ],
                 )

@@ -7,8 +7,8 @@ use super::{SqliteStore, to_text};
 use crate::store::changed_one;
 use crate::store::{McpServerStore, StoreResult, StoredMcpServer};
 
-pub(in crate::store) const COLUMNS: &str =
-    "id, account_id, gateway_id, name, url, headers, key_id, enabled, created_at, modified_at";
+pub(in crate::store) const COLUMNS: &str = "id, account_id, gateway_id, name, url, headers, key_id, enabled, timeout_ms, created_at, \
+     modified_at";
 
 fn timestamp(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<jiff::Timestamp> {
     let text: String = row.get(column)?;
@@ -25,8 +25,9 @@ pub(in crate::store) fn server_from(row: &rusqlite::Row<'_>) -> rusqlite::Result
         headers: row.get(5)?,
         key_id: row.get(6)?,
         enabled: row.get(7)?,
-        created_at: timestamp(row, 8)?,
-        modified_at: timestamp(row, 9)?,
+        timeout_ms: row.get(8)?,
+        created_at: timestamp(row, 9)?,
+        modified_at: timestamp(row, 10)?,
     })
 }
 
@@ -58,7 +59,7 @@ impl McpServerStore for SqliteStore {
                 .optional()?
                 .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
             transaction.execute(
-                &format!("INSERT INTO mcp_servers ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                &format!("INSERT INTO mcp_servers ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
                 params![
                     s.id,
                     s.account_id,
@@ -68,6 +69,7 @@ impl McpServerStore for SqliteStore {
                     s.headers,
                     s.key_id,
                     s.enabled,
+                    s.timeout_ms,
                     s.created_at.to_string(),
                     s.modified_at.to_string()
                 ],
@@ -83,7 +85,7 @@ impl McpServerStore for SqliteStore {
             .with(move |c| {
                 c.execute(
                     "UPDATE mcp_servers SET name = ?4, url = ?5, headers = ?6, key_id = ?7,
-                         enabled = ?8, modified_at = ?9
+                         enabled = ?8, timeout_ms = ?9, modified_at = ?10
                      WHERE account_id = ?1 AND gateway_id = ?2 AND id = ?3",
                     params![
                         s.account_id,
@@ -94,6 +96,7 @@ impl McpServerStore for SqliteStore {
                         s.headers,
                         s.key_id,
                         s.enabled,
+                        s.timeout_ms,
                         s.modified_at.to_string()
                     ],
                 )

@@ -46,8 +46,8 @@ pub(super) async fn copy_mcp_servers(run: &mut Run<'_>) -> Result<TableSummary, 
                 copied += transaction
                     .execute(
                         "INSERT INTO mcp_servers (id, account_id, gateway_id, name, url, headers,
-                             key_id, enabled, created_at, modified_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                             key_id, enabled, timeout_ms, created_at, modified_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                          ON CONFLICT (id) DO NOTHING",
                         &[
                             &pg_text(&s.id),
@@ -58,6 +58,7 @@ pub(super) async fn copy_mcp_servers(run: &mut Run<'_>) -> Result<TableSummary, 
                             &pg_text(&s.headers),
                             &s.key_id.as_deref().map(pg_text),
                             &s.enabled,
+                            &i32::try_from(s.timeout_ms).unwrap_or(i32::MAX),
                             &s.created_at.to_string(),
                             &s.modified_at.to_string(),
                         ],

@@ -226,6 +226,7 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
             headers: r#"{"x-tenant":"acme"}"#.into(),
             key_id: Some("key-1".into()),
             enabled: false,
+            timeout_ms: 5_000,
             created_at: now,
             modified_at: now,
         })

@@ -11,6 +11,7 @@ CREATE TABLE mcp_servers (
     headers     TEXT NOT NULL,
     key_id      TEXT COLLATE "C",
     enabled     BOOLEAN NOT NULL,
+    timeout_ms  INTEGER NOT NULL,
     created_at  TEXT NOT NULL,
     modified_at TEXT NOT NULL,
     UNIQUE (account_id, gateway_id, name),
