@@ -16,8 +16,9 @@ use crate::logs::{LogBegin, LogEnd, RollupFacts, SpoolPosition, SpoolRecord};
 use crate::store::logs::{AnalyticsStore, BodyKind, LogPatch, LogStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{
-    CustomProviderStore, DlpProfileStore, DocumentKind, DocumentStore, GatewayStore, McpServerStore,
-    PolicyStore, ProviderKeyStore, RouteStore, SettingStore, StoredDocument, StoredToken, TokenStore,
+    CustomProviderStore, DlpProfileStore, DocumentKind, DocumentStore, GatewayStore,
+    McpServerStore, PolicyStore, ProviderKeyStore, RouteStore, SettingStore, StoredDocument,
+    StoredToken, TokenStore,
 };
 
 const INSTANCE: &str = "0190b5a4-0000-7000-8000-000000000001";
