@@ -5,6 +5,7 @@ mod analytics;
 mod custom_providers;
 mod datasets;
 mod dlp_profiles;
+mod dlp_test;
 mod documents;
 mod envelope;
 mod evaluations;
@@ -171,6 +172,10 @@ pub fn router() -> Router<AppState> {
                 .delete(dlp_profiles::delete),
         )
         .route(
+            "/accounts/{account}/ai-gateway/dlp/test",
+            post(dlp_test::test),
+        )
+        .route(
             "/accounts/{account}/ai-gateway/settings_bounds",
             get(gateways::settings_bounds),
         )
@@ -212,6 +217,12 @@ pub const MANAGEMENT_ROUTES: &[(&str, &str)] = &[
         "DELETE",
         "/accounts/{account}/ai-gateway/custom-providers/{id}",
     ),
+    ("GET", "/accounts/{account}/ai-gateway/dlp/profiles"),
+    ("POST", "/accounts/{account}/ai-gateway/dlp/profiles"),
+    ("GET", "/accounts/{account}/ai-gateway/dlp/profiles/{id}"),
+    ("PUT", "/accounts/{account}/ai-gateway/dlp/profiles/{id}"),
+    ("DELETE", "/accounts/{account}/ai-gateway/dlp/profiles/{id}"),
+    ("POST", "/accounts/{account}/ai-gateway/dlp/test"),
     ("GET", "/accounts/{account}/ai-gateway/gateways"),
     ("POST", "/accounts/{account}/ai-gateway/gateways"),
     ("GET", "/accounts/{account}/ai-gateway/gateways/{id}"),

@@ -20,6 +20,7 @@ mod compat_responses;
 mod custom_providers;
 mod dlp;
 mod dlp_profiles;
+mod dlp_test;
 mod egress;
 mod errors;
 mod evaluations;
