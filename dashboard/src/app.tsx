@@ -4,6 +4,7 @@ import { Layout } from './components/Layout';
 import { match, useLocation } from './router';
 import { clearToken, getToken, onTokenChange } from './session';
 import { AnalyticsPage } from './pages/Analytics';
+import { DlpProfilesPage } from './pages/DlpProfiles';
 import { GatewayPage } from './pages/Gateway';
 import { GatewaysPage } from './pages/Gateways';
 import { LoginPage } from './pages/Login';
@@ -63,6 +64,7 @@ function route(path: string, search: URLSearchParams) {
   if (path === '/' || path === '/gateways') return <GatewaysPage />;
   if (path === '/analytics') return <AnalyticsPage search={search} />;
   if (path === '/tokens') return <TokensPage />;
+  if (path === '/dlp') return <DlpProfilesPage />;
   if ((m = match('/gateways/:id', path))) return <GatewayPage id={m.id} tab="overview" search={search} />;
   if ((m = match('/gateways/:id/:tab', path)) && ['logs', 'analytics', 'routes', 'budgets', 'evaluations', 'keys', 'mcp', 'safety', 'settings'].includes(m.tab)) {
     return <GatewayPage id={m.id} tab={m.tab as 'logs'} search={search} />;

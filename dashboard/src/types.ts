@@ -44,13 +44,33 @@ export type DlpSettings =
   | { enabled: boolean; policies: DlpPolicy[] }
   | { enabled: boolean; action: DlpAction; profiles: string[] };
 
+/** One entry of a custom DLP profile. */
+export interface DlpEntry {
+  id: string;
+  name: string;
+  enabled: boolean;
+  pattern: { regex: string; validation?: string | null };
+  context?: string[];
+}
+
 /** A custom DLP profile (docs/dlp.md, "Custom profiles"). */
 export interface DlpProfile {
   id: string;
   name: string;
   description?: string;
   version: number;
-  entries: { id: string; name: string; enabled: boolean; pattern: { regex: string; validation?: string } }[];
+  entries: DlpEntry[];
+  created_at?: string;
+  updated_at?: string;
+}
+
+/** One match of `POST …/dlp/test`: UTF-8 byte offsets into the text sent (docs/dlp.md). */
+export interface DlpTestMatch {
+  profile: string;
+  entry: string;
+  entry_name: string;
+  start: number;
+  end: number;
 }
 
 /** A filter (`values`) or a bucket per value (`partition`). */
@@ -102,6 +122,8 @@ export interface LogRow {
   client_ip: string | null;
   user_agent: string | null;
   error: string | null;
+  /** What DLP matched, as JSON text (docs/dlp.md): entry ids, never the matched text. */
+  dlp?: string | null;
   /** The OpenTelemetry trace, when the request was traced (docs/observability.md). */
   trace_id?: string | null;
   /** The trace in the operator's tracing UI (`[otel] trace_url`); single-log reads only. */

@@ -966,7 +966,11 @@ describe('dashboard', () => {
     const row = page.getByRole('table', { name: 'DLP policies' }).locator('tr[data-policy="badges-in"]');
     await row.waitFor();
     assert.match(await row.textContent(), /financial, Badges/, 'a custom profile is shown by its name');
-    await page.getByRole('table', { name: 'Custom DLP profiles' }).locator(`tr[data-profile="${id}"]`).waitFor();
+    // The form shows the stored policy: Flag on requests with both profiles.
+    assert.equal(await page.locator('#dlp-action-REQUEST').inputValue(), 'FLAG');
+    assert.equal(await page.locator('#dlp-action-RESPONSE').inputValue(), '');
+    assert.ok(await page.getByLabel('Badges, requests').isChecked());
+    assert.ok(await page.getByLabel('financial (Financial information), requests').isChecked());
 
     const s1 = page.getByLabel('S1 Violent crimes, prompt');
     const p1 = page.getByLabel('P1 Prompt injection, response');
@@ -988,6 +992,114 @@ describe('dashboard', () => {
 
     assert.equal((await admin(stack, 'PUT', `/accounts/local/ai-gateway/gateways/${GATEWAY}`, { dlp: null })).status, 200);
     assert.equal((await admin(stack, 'DELETE', `/accounts/local/ai-gateway/dlp/profiles/${id}`)).status, 200);
+  });
+
+  test('a DLP profile is tested before it is saved, chosen on the Safety tab, and its match shown in the log by entry id', async () => {
+    const PROFILES = '/accounts/local/ai-gateway/dlp/profiles';
+    await clickNav('DLP profiles');
+    await page.waitForURL('**/dlp');
+    await page.getByRole('heading', { name: 'DLP profiles', level: 1 }).waitFor();
+    await page.getByRole('button', { name: 'New profile' }).click();
+    await page.fill('#dlp-name', 'Employee badges');
+    await page.fill('#dlp-entry-0-name', 'project');
+    await page.fill('#dlp-entry-0-regex', 'PRJ-[A-Z]{3}');
+    await page.getByRole('button', { name: 'Add entry' }).click();
+    await page.fill('#dlp-entry-1-name', 'badge');
+    await page.fill('#dlp-entry-1-regex', '(BADGE-[0-9]{6}');
+
+    // A bad pattern: the API's message is shown next to the entry it names, and nothing is saved.
+    await page.getByRole('button', { name: 'Save profile' }).click();
+    const entryError = page.locator('#dlp-entry-1-error');
+    await entryError.waitFor();
+    assert.match(await entryError.textContent(), /^pattern\.regex: is not a valid regex/);
+    assert.equal(await page.locator('#dlp-entry-0-error').count(), 0, 'only the entry the error names');
+    const none = (await admin(stack, 'GET', PROFILES)).json.result;
+    assert.ok(!none.some((p) => p.name === 'Employee badges'), 'nothing saved');
+
+    // Fixed, then tested as edited (unsaved): the matches are marked, the text stays text.
+    await page.fill('#dlp-entry-1-regex', 'BADGE-[0-9]{6}');
+    const text = `badge BADGE-123456 for ${XSS_IMG} on PRJ-ABC – ✓`;
+    await page.fill('#dlp-test-text', text);
+    await page.getByRole('button', { name: 'Test', exact: true }).click();
+    const marks = page.locator('.dlp-highlight mark');
+    await untilIs('two marks', () => marks.count(), 2);
+    assert.deepEqual(await marks.allTextContents(), ['BADGE-123456', 'PRJ-ABC']);
+    assert.equal(await page.locator('.dlp-highlight').textContent(), text);
+    assert.equal(await page.locator('.dlp-highlight img').count(), 0, 'no element from the text');
+    assert.equal(await marks.nth(0).getAttribute('title'), 'badge');
+    assert.equal(await entryError.count(), 0, 'the fixed entry has no error left');
+    await shot('dlp-profile-editor');
+
+    await page.getByRole('button', { name: 'Save profile' }).click();
+    await page.getByText('Profile Employee badges saved (version 1)').waitFor();
+    const saved = (await admin(stack, 'GET', PROFILES)).json.result.find((p) => p.name === 'Employee badges');
+    assert.ok(saved, 'saved through the API');
+    assert.deepEqual(
+      saved.entries.map((e) => [e.name, e.enabled, e.pattern.regex]),
+      [
+        ['project', true, 'PRJ-[A-Z]{3}'],
+        ['badge', true, 'BADGE-[0-9]{6}'],
+      ],
+    );
+    await page.getByRole('table', { name: 'Custom DLP profiles' }).locator(`tr[data-profile="${saved.id}"]`).waitFor();
+
+    // The Safety tab: the API's error is shown on save, then requests are flagged with the profile.
+    await go(`/gateways/${GATEWAY}`);
+    await clickTab('Safety');
+    await page.waitForURL('**/safety');
+    await page.selectOption('#dlp-action-REQUEST', 'FLAG');
+    await page.getByLabel('Employee badges, requests').check();
+    await page.selectOption('#dlp-action-RESPONSE', 'BLOCK');
+    await page.getByRole('button', { name: 'Save DLP' }).click();
+    await page.locator('.notice-error', { hasText: 'profiles: 1 to 16 profile ids' }).waitFor();
+    await page.selectOption('#dlp-action-RESPONSE', '');
+    await page.getByRole('button', { name: 'Save DLP' }).click();
+    await page.getByText('DLP settings saved').waitFor();
+    const gw = (await admin(stack, 'GET', `/accounts/local/ai-gateway/gateways/${GATEWAY}`)).json.result;
+    assert.deepEqual(gw.dlp, {
+      enabled: true,
+      policies: [{ id: 'requests', action: 'FLAG', check: ['REQUEST'], enabled: true, profiles: [saved.id] }],
+    });
+    await page.getByRole('table', { name: 'DLP policies' }).locator('tr[data-policy="requests"]', { hasText: 'Employee badges' }).waitFor();
+    await shot('gateway-safety-dlp');
+
+    // A request through the gateway: flagged, and the log detail shows the entry, never the text.
+    const run = await admin(stack, 'POST', '/accounts/local/ai-gateway/tokens', { name: 'dlp-e2e' });
+    assert.equal(run.status, 200, JSON.stringify(run.json));
+    const res = await chat(stack, GATEWAY, {
+      content: 'my badge is BADGE-654321',
+      headers: { 'cf-aig-authorization': `Bearer ${run.json.result.token}` },
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.ok(res.headers.get('cf-aig-dlp'), 'the cf-aig-dlp header');
+    const logId = res.headers.get('cf-aig-log-id');
+    const row = (await admin(stack, 'GET', `/accounts/local/ai-gateway/gateways/${GATEWAY}/logs/${logId}`)).json.result;
+    const badge = saved.entries[1].id;
+    assert.deepEqual(JSON.parse(row.dlp).matches, [`${saved.id}.${badge}`]);
+    await go(`/gateways/${GATEWAY}/logs/${logId}`);
+    const section = page.locator('section[data-dlp-action="FLAG"]');
+    await section.waitFor();
+    await section.locator(`code[data-dlp-match="${saved.id}.${badge}"]`).waitFor();
+    const finding = section.getByRole('table', { name: 'DLP findings' }).locator(`tr[data-profile="${saved.id}"]`);
+    await finding.filter({ hasText: 'Employee badges' }).waitFor();
+    assert.match(await finding.textContent(), new RegExp(`request.*badge ${badge}.*requests`));
+    assert.doesNotMatch(await section.textContent(), /654321/, 'never the matched text');
+    await section.scrollIntoViewIfNeeded();
+    await shot('log-detail-dlp');
+
+    // A profile a gateway uses cannot be deleted; once off the gateway, it is, after confirmation.
+    await clickNav('DLP profiles');
+    await page.waitForURL('**/dlp');
+    await page.getByRole('button', { name: 'Delete profile Employee badges' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete profile' }).click();
+    await page.locator('.notice-error', { hasText: `is used by gateway(s) ${GATEWAY}` }).waitFor();
+    assert.equal((await admin(stack, 'PUT', `/accounts/local/ai-gateway/gateways/${GATEWAY}`, { dlp: null })).status, 200);
+    await page.getByRole('button', { name: 'Delete profile Employee badges' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete profile' }).click();
+    await page.getByText('Profile Employee badges deleted.').waitFor();
+    await page.locator(`tr[data-profile="${saved.id}"]`).waitFor({ state: 'detached' });
+    assert.equal((await admin(stack, 'GET', `${PROFILES}/${saved.id}`)).status, 404);
+    assert.equal((await admin(stack, 'DELETE', `/accounts/local/ai-gateway/tokens/${run.json.result.id}`)).status, 200);
   });
 
   test('revokes a token by its name after confirmation; an unknown name is refused next to the field', async () => {

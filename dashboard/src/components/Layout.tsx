@@ -6,6 +6,7 @@ const NAV = [
   { href: '/', label: 'Gateways', active: (p: string) => p === '/' || p.startsWith('/gateways') },
   { href: '/analytics', label: 'Analytics', active: (p: string) => p === '/analytics' },
   { href: '/tokens', label: 'Run tokens', active: (p: string) => p === '/tokens' },
+  { href: '/dlp', label: 'DLP profiles', active: (p: string) => p === '/dlp' },
 ];
 
 export function Layout({ path, onLogout, children }: { path: string; onLogout: () => void; children: ComponentChildren }) {

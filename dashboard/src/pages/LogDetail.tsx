@@ -10,6 +10,7 @@ import { DEFAULT_PARAMS, logsPath } from '../logs';
 import { getAccount } from '../session';
 import type { Gateway, LogRow } from '../types';
 import { metadataEntries } from '../types';
+import { LogDlp } from './LogDlp';
 import { AttemptMark, KindMark, StatusBadge } from './Logs';
 
 /** The rows of one event the detail lists: a universal request's steps and their retries. */
@@ -169,6 +170,8 @@ export function LogDetail({ gateway, logId }: { gateway: Gateway; logId: string 
               </dd>
             </dl>
           </section>
+
+          <LogDlp text={r.dlp} />
 
           {siblings.data && siblings.data.result.length > 1 && (
             <EventAttempts rows={siblings.data.result} total={siblings.data.result_info?.total_count} current={r.id} gateway={gateway.id} />

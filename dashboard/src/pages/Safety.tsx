@@ -1,9 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, call, enc, get } from '../api';
+import { ApiError, call, enc } from '../api';
 import { Notice } from '../components/Notice';
-import { useResource } from '../hooks';
 import { getAccount } from '../session';
-import type { DlpProfile, Gateway, GuardAction, GuardRules } from '../types';
+import type { Gateway, GuardAction, GuardRules } from '../types';
+import { DlpCard } from './SafetyDlp';
 
 /** Llama Guard 3's categories and Cloudflare's prompt injection (docs/guardrails.md). */
 const CATEGORIES: [string, string][] = [
@@ -46,7 +46,7 @@ function toBody(f: Form): { guardrails: { prompt: GuardRules; response: GuardRul
 
 /**
  * A gateway's content safety: its Llama-Guard guardrails, edited here (docs/guardrails.md), and
- * its DLP policies with the account's custom profiles, shown as the API has them (docs/dlp.md).
+ * its DLP settings, edited in their own card (docs/dlp.md).
  */
 export function SafetyView({ gateway, onSaved }: { gateway: Gateway; onSaved: () => void }) {
   const account = getAccount();
@@ -129,92 +129,7 @@ export function SafetyView({ gateway, onSaved }: { gateway: Gateway; onSaved: ()
           </button>
         </form>
       </section>
-      <DlpCard gateway={gateway} />
+      <DlpCard gateway={gateway} onSaved={onSaved} />
     </>
-  );
-}
-
-/** The gateway's DLP policies and the account's custom profiles, as the API has them. */
-function DlpCard({ gateway }: { gateway: Gateway }) {
-  const account = getAccount();
-  const profiles = useResource(() => get<DlpProfile[]>(`/accounts/${enc(account)}/ai-gateway/dlp/profiles`), [account]);
-  const names = new Map((profiles.data ?? []).map((p) => [p.id, p.name]));
-  const dlp = gateway.dlp;
-  const policies = !dlp
-    ? []
-    : 'policies' in dlp
-      ? dlp.policies
-      : [{ id: 'default', action: dlp.action, check: ['REQUEST', 'RESPONSE'], enabled: true, profiles: dlp.profiles }];
-  return (
-    <section class="card" aria-labelledby="dlp-title">
-      <h2 id="dlp-title">Data loss prevention</h2>
-      <p class="muted">
-        Set with the gateway’s <code>dlp</code> field through the API; custom profiles are made under{' '}
-        <code>/accounts/{account}/ai-gateway/dlp/profiles</code>.
-      </p>
-      {policies.length === 0 ? (
-        <p class="notice notice-info" role="status">
-          No DLP policies on this gateway.
-        </p>
-      ) : (
-        <div class="table-wrap">
-          <table class="table" aria-label="DLP policies">
-            <thead>
-              <tr>
-                <th scope="col">Policy</th>
-                <th scope="col">Action</th>
-                <th scope="col">Checks</th>
-                <th scope="col">Profiles</th>
-              </tr>
-            </thead>
-            <tbody>
-              {policies.map((p) => (
-                <tr key={p.id} data-policy={p.id}>
-                  <th scope="row">
-                    <code>{p.id}</code>
-                    {(!p.enabled || dlp?.enabled === false) && <span class="badge badge-gray">off</span>}
-                  </th>
-                  <td>{p.action}</td>
-                  <td>{p.check.join(', ').toLowerCase()}</td>
-                  <td>{p.profiles.map((id) => names.get(id) ?? id).join(', ')}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      <h3>Custom profiles of the account</h3>
-      <Notice kind="error">{profiles.error?.message}</Notice>
-      {profiles.data && profiles.data.length === 0 && <p class="muted">None yet.</p>}
-      {profiles.data && profiles.data.length > 0 && (
-        <div class="table-wrap">
-          <table class="table" aria-label="Custom DLP profiles">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Entries</th>
-                <th scope="col" class="num">
-                  Version
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {profiles.data.map((p) => (
-                <tr key={p.id} data-profile={p.id}>
-                  <th scope="row">{p.name}</th>
-                  <td>
-                    {p.entries
-                      .filter((e) => e.enabled)
-                      .map((e) => e.name)
-                      .join(', ')}
-                  </td>
-                  <td class="num">{p.version}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </section>
   );
 }
