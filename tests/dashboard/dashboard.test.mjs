@@ -1018,7 +1018,8 @@ describe('dashboard', () => {
 
     // Fixed, then tested as edited (unsaved): the matches are marked, the text stays text.
     await page.fill('#dlp-entry-1-regex', 'BADGE-[0-9]{6}');
-    const text = `badge BADGE-123456 for ${XSS_IMG} on PRJ-ABC – ✓`;
+    // Accents and an emoji before the matches: the API's byte offsets land on the right characters.
+    const text = `café ☕ badge BADGE-123456 for ${XSS_IMG} 😀 on PRJ-ABC`;
     await page.fill('#dlp-test-text', text);
     await page.getByRole('button', { name: 'Test', exact: true }).click();
     const marks = page.locator('.dlp-highlight mark');

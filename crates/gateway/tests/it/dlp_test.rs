@@ -18,7 +18,9 @@ async fn matches(gw: &TestGateway, body: Value) -> Vec<Value> {
 }
 
 fn error(envelope: &Value) -> &str {
-    envelope["errors"][0]["message"].as_str().unwrap_or_default()
+    envelope["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -132,7 +134,10 @@ async fn unknown_profiles_and_bad_calls_are_refused_by_name() {
             json!({"text": "x", "profiles": ["0190d5c0-0000-7000-8000-000000000000"]}),
             "profiles[0]: unknown profile \"0190d5c0-0000-7000-8000-000000000000\"",
         ),
-        (json!({"text": "x", "profiles": too_many}), "profiles: a list of at most 16"),
+        (
+            json!({"text": "x", "profiles": too_many}),
+            "profiles: a list of at most 16",
+        ),
         (json!({"text": "x"}), "profiles: name 1 to 16 profiles"),
         (json!({"profiles": ["financial"]}), "text: required"),
         (
