@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::gateways::bounds::{
-    Bound, WS_IDLE_TIMEOUT_MS, WS_MAX_SESSION_MS, WS_PING_INTERVAL_MS,
-};
+use crate::gateways::bounds::{Bound, WS_IDLE_TIMEOUT_MS, WS_MAX_SESSION_MS, WS_PING_INTERVAL_MS};
 
 /// What one WebSocket session may take.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,12 +64,15 @@ impl RawWebSockets {
             }
             value.clamp(min, max)
         };
-        let mut bounded = |name: &str, value: u64, bound: Bound| {
-            within(name, value, bound.min, bound.max)
-        };
+        let mut bounded =
+            |name: &str, value: u64, bound: Bound| within(name, value, bound.min, bound.max);
         let idle = bounded("idle_timeout_ms", self.idle_timeout_ms, WS_IDLE_TIMEOUT_MS);
         let max_session = bounded("max_session_ms", self.max_session_ms, WS_MAX_SESSION_MS);
-        let ping = bounded("ping_interval_ms", self.ping_interval_ms, WS_PING_INTERVAL_MS);
+        let ping = bounded(
+            "ping_interval_ms",
+            self.ping_interval_ms,
+            WS_PING_INTERVAL_MS,
+        );
         let sessions = within("max_sessions", self.max_sessions, 1, 1_000_000);
         let message = within(
             "max_message_bytes",

@@ -472,7 +472,10 @@ async fn a_gateway_s_own_limits_override_the_instance_s() {
         (u16::from(frame.code), frame.reason.as_str()),
         (1000, "tollgate: session idle")
     );
-    assert_eq!(summary(&gw, "brief", &log_id(&answer)).await["closed_by"], "gateway");
+    assert_eq!(
+        summary(&gw, "brief", &log_id(&answer)).await["closed_by"],
+        "gateway"
+    );
 
     // Out of bounds is refused, naming the field; null goes back to the instance's value.
     let (status, body) = gw
