@@ -9,7 +9,9 @@ use serde::Deserialize;
 
 use super::Secret;
 
-/// One upstream MCP server of one gateway, reached over Streamable HTTP.
+/// One upstream MCP server of one gateway, reached over Streamable HTTP at `url`, or, when
+/// `command` is set (configuration file only), a process of the gateway's own spoken to over
+/// its stdin and stdout.
 #[derive(Debug, Clone, PartialEq)]
 pub struct McpServerConfig {
     /// The gateway id whose `/mcp` endpoint lists this server's tools.
@@ -17,18 +19,37 @@ pub struct McpServerConfig {
     /// The namespace of its tools (`{name}__{tool}`): 1-32 characters of `[a-z0-9-]`, so the
     /// first `__` of a namespaced name always ends the server's name.
     pub name: String,
+    /// Empty for a stdio server.
     pub url: String,
+    pub command: Option<StdioCommand>,
     /// Sent on every request to the server (its credentials, typically); never logged.
     pub headers: Vec<(String, Secret)>,
     /// How long one request to the server (connect, list, call) may take.
     pub timeout: Duration,
 }
 
+/// A stdio server's process: started on first use, stopped when its connection is dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StdioCommand {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Added to the gateway's environment for the process (credentials, typically); never
+    /// logged.
+    pub env: Vec<(String, Secret)>,
+}
+
 #[derive(Debug, Deserialize)]
 pub(super) struct RawMcpServer {
     gateway: String,
     name: String,
-    url: String,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    command: Option<String>,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
     #[serde(default = "default_timeout_ms")]
@@ -68,12 +89,28 @@ pub(super) fn validate(raw: Vec<RawMcpServer>, problems: &mut Vec<String>) -> Ve
                 server.name
             ));
         }
-        match url::Url::parse(&server.url) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
-            _ => problems.push(format!(
-                "{at}.url: `{}` is not an http:// or https:// URL",
-                server.url
+        match (&server.url, &server.command) {
+            (Some(text), None) => match url::Url::parse(text) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
+                _ => problems.push(format!(
+                    "{at}.url: `{text}` is not an http:// or https:// URL"
+                )),
+            },
+            (None, Some(command)) if command.trim().is_empty() => {
+                problems.push(format!("{at}.command: must name a program"));
+            }
+            (None, Some(_)) if !server.headers.is_empty() => problems.push(format!(
+                "{at}.headers: a stdio server has no HTTP headers; give its credentials in `env`"
             )),
+            (None, Some(_)) => {}
+            _ => problems.push(format!(
+                "{at}: give either `url` (a Streamable HTTP server) or `command` (a stdio server)"
+            )),
+        }
+        if server.command.is_none() && (!server.args.is_empty() || !server.env.is_empty()) {
+            problems.push(format!(
+                "{at}: `args` and `env` are for a stdio server (`command`)"
+            ));
         }
         for (name, value) in &server.headers {
             if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
@@ -102,7 +139,16 @@ pub(super) fn validate(raw: Vec<RawMcpServer>, problems: &mut Vec<String>) -> Ve
         servers.push(McpServerConfig {
             gateway: server.gateway,
             name: server.name,
-            url: server.url,
+            url: server.url.unwrap_or_default(),
+            command: server.command.map(|program| StdioCommand {
+                program,
+                args: server.args,
+                env: server
+                    .env
+                    .into_iter()
+                    .map(|(name, value)| (name, Secret::new(value)))
+                    .collect(),
+            }),
             headers: server
                 .headers
                 .into_iter()

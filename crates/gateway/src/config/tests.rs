@@ -532,3 +532,68 @@ fn a_duplicate_mcp_server_name_is_refused() {
         ["mcp_servers[1]: gateway `tools` already has a server named `one`"]
     );
 }
+
+#[test]
+fn a_stdio_mcp_server_has_a_command_instead_of_a_url() {
+    let text = r#"
+        [[mcp_servers]]
+        gateway = "tools"
+        name = "local"
+        command = "python3"
+        args = ["server.py", "--quiet"]
+        env = { LOCAL_TOKEN = "secret-value" }
+    "#;
+    let Some(config) = parse(text, &[]).ok() else {
+        unreachable!("a valid stdio server")
+    };
+    let command = config.mcp_servers[0]
+        .command
+        .as_ref()
+        .expect("a stdio server");
+    assert_eq!(
+        (command.program.as_str(), command.args.as_slice()),
+        (
+            "python3",
+            ["server.py".to_owned(), "--quiet".to_owned()].as_slice()
+        )
+    );
+    assert_eq!(command.env[0].1.expose(), "secret-value");
+    assert!(!format!("{config:?}").contains("secret-value"));
+
+    let bad = r#"
+        [[mcp_servers]]
+        gateway = "tools"
+        name = "both"
+        url = "http://a/mcp"
+        command = "python3"
+
+        [[mcp_servers]]
+        gateway = "tools"
+        name = "neither"
+
+        [[mcp_servers]]
+        gateway = "tools"
+        name = "headers"
+        command = "python3"
+        headers = { authorization = "Bearer x" }
+
+        [[mcp_servers]]
+        gateway = "tools"
+        name = "args"
+        url = "http://a/mcp"
+        args = ["x"]
+    "#;
+    let problems = parse(bad, &[])
+        .err()
+        .map(|e| e.problems)
+        .unwrap_or_default();
+    let joined = problems.join("\n");
+    for expected in [
+        "mcp_servers[0]: give either `url`",
+        "mcp_servers[1]: give either `url`",
+        "mcp_servers[2].headers: a stdio server",
+        "mcp_servers[3]: `args` and `env` are for a stdio server",
+    ] {
+        assert!(joined.contains(expected), "{expected} in:\n{joined}");
+    }
+}

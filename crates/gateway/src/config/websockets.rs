@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::gateways::bounds::{Bound, WS_IDLE_TIMEOUT_MS, WS_MAX_SESSION_MS, WS_PING_INTERVAL_MS};
+
 /// What one WebSocket session may take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebSocketsConfig {
@@ -62,10 +64,15 @@ impl RawWebSockets {
             }
             value.clamp(min, max)
         };
-        const DAY_MS: u64 = 24 * 60 * 60 * 1000;
-        let idle = within("idle_timeout_ms", self.idle_timeout_ms, 1, DAY_MS);
-        let max_session = within("max_session_ms", self.max_session_ms, 1, 7 * DAY_MS);
-        let ping = within("ping_interval_ms", self.ping_interval_ms, 100, DAY_MS);
+        let mut bounded =
+            |name: &str, value: u64, bound: Bound| within(name, value, bound.min, bound.max);
+        let idle = bounded("idle_timeout_ms", self.idle_timeout_ms, WS_IDLE_TIMEOUT_MS);
+        let max_session = bounded("max_session_ms", self.max_session_ms, WS_MAX_SESSION_MS);
+        let ping = bounded(
+            "ping_interval_ms",
+            self.ping_interval_ms,
+            WS_PING_INTERVAL_MS,
+        );
         let sessions = within("max_sessions", self.max_sessions, 1, 1_000_000);
         let message = within(
             "max_message_bytes",

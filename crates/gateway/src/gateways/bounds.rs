@@ -53,6 +53,12 @@ pub const TOKEN_SCOPE_PATTERN_BYTES: usize = 256;
 pub const SPEND_RULES: usize = 20;
 pub const SPEND_WINDOW_S: Bound = Bound::new(1, 31_536_000, "seconds");
 
+/// A WebSocket session's limits (docs/websockets.md), in `[websockets]` and as gateway settings
+/// of the same names: silence before it is closed, its whole length, the ping interval.
+pub const WS_IDLE_TIMEOUT_MS: Bound = Bound::new(1, 86_400_000, "milliseconds");
+pub const WS_MAX_SESSION_MS: Bound = Bound::new(1, 604_800_000, "milliseconds");
+pub const WS_PING_INTERVAL_MS: Bound = Bound::new(100, 86_400_000, "milliseconds");
+
 /// Each bounded gateway setting and its bound, for clients that show them (the dashboard reads
 /// them from `GET …/ai-gateway/settings_bounds` rather than writing the numbers again).
 pub const GATEWAY_SETTINGS: &[(&str, Bound)] = &[
@@ -63,6 +69,9 @@ pub const GATEWAY_SETTINGS: &[(&str, Bound)] = &[
     ("retry_delay", RETRY_DELAY_MS),
     ("request_timeout_ms", REQUEST_TIMEOUT_MS),
     ("log_management", LOG_MANAGEMENT),
+    ("idle_timeout_ms", WS_IDLE_TIMEOUT_MS),
+    ("max_session_ms", WS_MAX_SESSION_MS),
+    ("ping_interval_ms", WS_PING_INTERVAL_MS),
 ];
 
 impl Bound {

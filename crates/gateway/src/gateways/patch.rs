@@ -111,6 +111,9 @@ fields! {
     dlp: Option<crate::dlp::DlpSettings> = nullable(some(crate::dlp::DlpSettings::parse)),
     guardrails: Option<crate::guardrails::GuardrailSettings> =
         nullable(some(crate::guardrails::GuardrailSettings::parse)),
+    idle_timeout_ms: Option<u64> = nullable(some(int(bounds::WS_IDLE_TIMEOUT_MS))),
+    max_session_ms: Option<u64> = nullable(some(int(bounds::WS_MAX_SESSION_MS))),
+    ping_interval_ms: Option<u64> = nullable(some(int(bounds::WS_PING_INTERVAL_MS))),
 }
 
 impl SettingsPatch {

@@ -60,6 +60,11 @@ pub struct GatewaySettings {
     /// field was acted on) is dropped with a warning.
     #[serde(deserialize_with = "crate::guardrails::lenient_settings")]
     pub guardrails: Option<crate::guardrails::GuardrailSettings>,
+    /// This gateway's WebSocket session limits (docs/websockets.md); `None` takes the
+    /// instance's `[websockets]` value of the same name.
+    pub idle_timeout_ms: Option<u64>,
+    pub max_session_ms: Option<u64>,
+    pub ping_interval_ms: Option<u64>,
     /// Cloudflare's fields Tollgate stores and returns without acting on them yet
     /// (`super::patch::CLOUDFLARE_STORED`).
     #[serde(flatten)]
@@ -91,6 +96,9 @@ impl Default for GatewaySettings {
             otel: None,
             dlp: None,
             guardrails: None,
+            idle_timeout_ms: None,
+            max_session_ms: None,
+            ping_interval_ms: None,
             cloudflare: Map::new(),
         }
     }

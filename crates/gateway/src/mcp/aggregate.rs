@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::NAMESPACE_SEPARATOR;
 use super::catalog;
+use super::dlp::ToolDlp;
 use super::log::ToolCallLog;
 use super::search;
 use super::server::{Admitted, admitted};
@@ -224,19 +225,33 @@ async fn call_namespaced(
     )
     .await
     .map_err(rpc_error)?;
-    let log = ToolCallLog::begin(admitted, server, tool, &request, headers)
+    let mut dlp = ToolDlp::of(admitted).await.map_err(rpc_error)?;
+    let mut request = request;
+    let screened = dlp.screen_arguments(&mut request.arguments);
+    let mut log = ToolCallLog::begin(admitted, server, tool, &request, headers)
         .await
         .map_err(rpc_error)?;
+    log.set_dlp(&dlp.report);
+    if let Err(refused) = screened {
+        log.end_refused(&refused).await;
+        return Err(rpc_error(refused));
+    }
     let mut upstream_request = request;
     upstream_request.name = tool.to_owned().into();
     let mut called = mcp
         .upstreams()
         .call_tool(admitted.state.keys(), &upstream, upstream_request)
         .await;
-    // An upstream on an older protocol revision sends no `resultType`; the client may be on
-    // one that requires it (rmcp drops it again for clients that predate it).
     if let Ok(CallToolResponse::Complete(result)) = &mut called {
+        // An upstream on an older protocol revision sends no `resultType`; the client may be on
+        // one that requires it (rmcp drops it again for clients that predate it).
         result.result_type.get_or_insert(ResultType::COMPLETE);
+        let screened = dlp.screen_result(result);
+        log.set_dlp(&dlp.report);
+        if let Err(refused) = screened {
+            log.end_refused(&refused).await;
+            return Err(rpc_error(refused));
+        }
     }
     log.end(&called).await;
     called.map_err(|why| {

@@ -23,6 +23,8 @@ pub struct ToolCallLog {
     stored: bool,
     keep_payload: bool,
     started: Instant,
+    /// What DLP found in the arguments and the result (docs/dlp.md), as the row keeps it.
+    dlp: Option<String>,
 }
 
 impl ToolCallLog {
@@ -72,6 +74,7 @@ impl ToolCallLog {
             stored,
             keep_payload,
             started: crate::clock::monotonic_now(),
+            dlp: None,
         };
         if !stored {
             return Ok(log);
@@ -118,6 +121,18 @@ impl ToolCallLog {
             GatewayError::log_unavailable()
         })?;
         Ok(log)
+    }
+
+    /// Records DLP's findings (all of them so far) on the row.
+    pub fn set_dlp(&mut self, report: &crate::dlp::Report) {
+        self.dlp = crate::proxy::dlp::log_value(report);
+    }
+
+    /// The end record of a call the gateway refused after its begin record (DLP's BLOCK).
+    pub async fn end_refused(self, error: &GatewayError) {
+        let status = error.code.status().as_u16();
+        self.finish((false, status, Some(error.message.clone()), Vec::new()))
+            .await;
     }
 
     /// The end record of a request other than a tool call: its answer as JSON, or why there is
@@ -178,6 +193,7 @@ impl ToolCallLog {
             },
             response_head_complete: body.len() <= limit,
             error,
+            dlp: self.dlp,
             ..LogEnd::default()
         };
         let failure = (!success && status == 502).then_some(ErrorCode::UpstreamFailed);

@@ -4,11 +4,13 @@
 //!
 //! In the order a message meets them: [`server`] (the endpoint, after the proxy's admission),
 //! [`aggregate`] (the MCP handler: namespaced listing, routing of calls, the token's tool
-//! allowlist, rate limits), [`upstream`] (the clients of the upstream servers) and [`log`] (one
-//! log row per tool call), [`manage`] (the servers registered through the management API).
+//! allowlist, rate limits), [`dlp`] (the gateway's DLP policies on arguments and results),
+//! [`upstream`] (the clients of the upstream servers) and [`log`] (one log row per tool call),
+//! [`manage`] (the servers registered through the management API).
 
 mod aggregate;
 mod catalog;
+mod dlp;
 mod log;
 mod manage;
 mod search;

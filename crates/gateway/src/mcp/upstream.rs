@@ -19,12 +19,12 @@ use rmcp::model::{
     ReadResourceResponse, Resource, ResourceTemplate, Tool,
 };
 use rmcp::service::RunningService;
-use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
 use tokio::sync::Mutex;
 
-use crate::config::McpServerConfig;
+use crate::config::{McpServerConfig, StdioCommand};
 use crate::keys::Keys;
 use crate::store::StoredMcpServer;
 
@@ -293,6 +293,15 @@ impl Upstreams {
             return Ok(client.clone());
         }
         let config = &upstream.config;
+        let identity = ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("tollgate", env!("CARGO_PKG_VERSION")),
+        );
+        if let Some(command) = &config.command {
+            let client = connect(config, identity.serve(stdio_process(command)?)).await?;
+            *slot = Some((client.clone(), secret_id));
+            return Ok(client);
+        }
         let mut headers: HashMap<HeaderName, HeaderValue> = config
             .headers
             .iter()
@@ -313,23 +322,40 @@ impl Upstreams {
             StreamableHttpClientTransportConfig::with_uri(config.url.as_str())
                 .custom_headers(headers),
         );
-        let identity = ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("tollgate", env!("CARGO_PKG_VERSION")),
-        );
-        let client = match tokio::time::timeout(config.timeout, identity.serve(transport)).await {
-            Ok(Ok(client)) => Arc::new(client),
-            Ok(Err(error)) => return Err(format!("could not connect: {error}")),
-            Err(_) => {
-                return Err(format!(
-                    "could not connect within {} ms",
-                    config.timeout.as_millis()
-                ));
-            }
-        };
+        let client = connect(config, identity.serve(transport)).await?;
         *slot = Some((client.clone(), secret_id));
         Ok(client)
     }
+}
+
+/// The initialize handshake, within the server's timeout.
+async fn connect<E: std::fmt::Display>(
+    config: &McpServerConfig,
+    handshake: impl Future<Output = Result<Client, E>>,
+) -> Result<Arc<Client>, String> {
+    match tokio::time::timeout(config.timeout, handshake).await {
+        Ok(Ok(client)) => Ok(Arc::new(client)),
+        Ok(Err(error)) => Err(format!("could not connect: {error}")),
+        Err(_) => Err(format!(
+            "could not connect within {} ms",
+            config.timeout.as_millis()
+        )),
+    }
+}
+
+/// A stdio server's process, its stdin and stdout piped to the client and its stderr the
+/// gateway's; killed when the client that owns it is dropped.
+fn stdio_process(command: &StdioCommand) -> Result<TokioChildProcess, String> {
+    let mut process = tokio::process::Command::new(&command.program);
+    process.args(&command.args).kill_on_drop(true);
+    for (name, value) in &command.env {
+        process.env(name, value.expose());
+    }
+    TokioChildProcess::builder(process)
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .map(|(process, _)| process)
+        .map_err(|error| format!("could not start `{}`: {error}", command.program))
 }
 
 /// Whether the connected server announced a capability (a server that did not is not asked).
@@ -360,6 +386,7 @@ fn upstream_of(row: &StoredMcpServer) -> Upstream {
             gateway: row.gateway_id.clone(),
             name: row.name.clone(),
             url: row.url.clone(),
+            command: None,
             headers,
             timeout: Duration::from_millis(u64::from(row.timeout_ms)),
         },

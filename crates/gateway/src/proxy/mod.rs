@@ -27,7 +27,7 @@ mod attempts;
 mod caching;
 mod client;
 pub(crate) mod connect;
-mod dlp;
+pub(crate) mod dlp;
 mod dns;
 mod execute;
 mod failure;

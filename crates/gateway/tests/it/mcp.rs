@@ -912,3 +912,83 @@ async fn tool_search_mode_lists_a_search_tool_and_calls_through_call_tool() {
         .unwrap_err();
     assert!(error.to_string().contains("Out of scope"), "{error}");
 }
+
+#[tokio::test]
+async fn dlp_policies_apply_to_tool_arguments_and_results() {
+    const AWS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+    const CARD: &str = "4111 1111 1111 1111";
+    let setup = setup_with(json!({"dlp": {"enabled": true, "policies": [
+        {"id": "keys-out", "action": "REDACT", "check": ["REQUEST"], "enabled": true,
+         "profiles": ["credentials"]},
+        {"id": "cards", "action": "BLOCK", "check": ["REQUEST", "RESPONSE"], "enabled": true,
+         "profiles": ["financial"]},
+    ]}}))
+    .await;
+    let gw = &setup.gw;
+    let client = client(gw, None).await;
+
+    // REDACT: the server receives, and echoes, the redacted arguments.
+    let redacted = client
+        .call_tool(call("alpha__echo", &format!("my key is {AWS_KEY}")))
+        .await
+        .unwrap();
+    let echoed = text_of(&redacted);
+    assert!(!echoed.contains(AWS_KEY), "{echoed}");
+    assert!(echoed.contains("[REDACTED:"), "{echoed}");
+
+    // BLOCK on the arguments: refused with 2029 before the server is called.
+    let refused = client
+        .call_tool(call("alpha__echo", &format!("card {CARD}")))
+        .await
+        .unwrap_err();
+    let rmcp::ServiceError::McpError(refused) = refused else {
+        panic!("{refused}")
+    };
+    assert_eq!(refused.data, Some(json!({"code": 2029, "status": 400})));
+
+    gw.logs_flushed().await;
+    let (status, logs) = gw
+        .admin(
+            Method::GET,
+            "/accounts/local/ai-gateway/gateways/tools/logs?order_by_direction=asc",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{logs}");
+    let rows = logs["result"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{logs}");
+    let row = |i: usize| rows[i]["id"].as_str().unwrap().to_owned();
+    let first = gw.log_row("tools", &row(0)).await.unwrap();
+    let dlp = first.dlp.expect("the redaction is on the row");
+    assert!(dlp.contains("credentials.aws_access_key_id"), "{dlp}");
+    let base = format!("/accounts/local/ai-gateway/gateways/tools/logs/{}", row(0));
+    let stored = stored_body(gw, &base, "request").await;
+    assert!(
+        !stored.contains(AWS_KEY),
+        "the row keeps the redacted arguments: {stored}"
+    );
+    let second = gw.log_row("tools", &row(1)).await.unwrap();
+    assert_eq!((second.status_code, second.success), (Some(400), false));
+    assert!(second.dlp.unwrap().contains("BLOCK"));
+
+    // BLOCK on results only: the server is called, its answer replaced by 2030.
+    let (status, body) = gw
+        .admin(
+            Method::PUT,
+            "/accounts/local/ai-gateway/gateways/tools",
+            Some(json!({"dlp": {"enabled": true, "policies": [
+                {"id": "cards-back", "action": "BLOCK", "check": ["RESPONSE"], "enabled": true,
+                 "profiles": ["financial"]},
+            ]}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let refused = client
+        .call_tool(call("alpha__echo", &format!("card {CARD}")))
+        .await
+        .unwrap_err();
+    let rmcp::ServiceError::McpError(refused) = refused else {
+        panic!("{refused}")
+    };
+    assert_eq!(refused.data, Some(json!({"code": 2030, "status": 400})));
+}

@@ -199,11 +199,7 @@ pub(super) async fn open(
                 .first()
                 .and_then(|first| http::HeaderValue::from_str(first).ok())
         });
-    let limits = Limits {
-        idle: settings.idle_timeout,
-        max_session: settings.max_session,
-        ping_interval: settings.ping_interval,
-    };
+    let limits = Limits::of(settings, &ctx.gateway.settings);
     let usage_format = provider.usage;
     let answer_headers = answer.headers().clone();
     // The slot moves into the session and is given back when it ends.
@@ -288,11 +284,7 @@ pub(super) async fn open_universal(
     };
     let settings = &state.config().websockets;
     let config = ws_config(settings);
-    let limits = Limits {
-        idle: settings.idle_timeout,
-        max_session: settings.max_session,
-        ping_interval: settings.ping_interval,
-    };
+    let limits = Limits::of(settings, &ctx.gateway.settings);
     state.tasks().spawn(async move {
         if let Ok(upgraded) = on_upgrade.await {
             let ws = WebSocketStream::from_raw_socket(

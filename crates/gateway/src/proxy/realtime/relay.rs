@@ -33,12 +33,28 @@ const ABNORMAL: u16 = 1006;
 /// Recorded (never sent) for a close frame without a code.
 const NO_STATUS: u16 = 1005;
 
-/// A session's bounds (`[websockets]`).
+/// A session's bounds: the gateway's settings, else the instance's `[websockets]`.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub idle: Duration,
     pub max_session: Duration,
     pub ping_interval: Duration,
+}
+
+impl Limits {
+    pub fn of(
+        instance: &crate::config::WebSocketsConfig,
+        gateway: &crate::gateways::GatewaySettings,
+    ) -> Limits {
+        let or = |setting: Option<u64>, default: Duration| {
+            setting.map_or(default, Duration::from_millis)
+        };
+        Limits {
+            idle: or(gateway.idle_timeout_ms, instance.idle_timeout),
+            max_session: or(gateway.max_session_ms, instance.max_session),
+            ping_interval: or(gateway.ping_interval_ms, instance.ping_interval),
+        }
+    }
 }
 
 /// Who ended the session.

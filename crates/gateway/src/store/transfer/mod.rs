@@ -12,8 +12,8 @@
 //! the source did not put there (a gateway ran on it) is refused unless `force` is set, since
 //! the copy would then add to analytics that already count something.
 
+mod by_id;
 mod logs;
-mod mcp_servers;
 mod registry;
 mod rollups;
 mod routes;
@@ -183,22 +183,27 @@ pub async fn sqlite_to_postgres(
         .push(registry::copy_tokens(&mut run, counts.tokens).await?);
     summary
         .tables
-        .push(registry::copy_provider_keys(&mut run, counts.provider_keys).await?);
+        .push(by_id::copy(&mut run, &by_id::provider_keys(), counts.provider_keys).await?);
     summary
         .tables
         .push(registry::copy_documents(&mut run, counts.documents).await?);
     summary
         .tables
-        .push(registry::copy_policies(&mut run, counts.policies).await?);
+        .push(by_id::copy(&mut run, &by_id::policies(), counts.policies).await?);
     summary
         .tables
-        .push(registry::copy_dlp_profiles(&mut run, counts.dlp_profiles).await?);
+        .push(by_id::copy(&mut run, &by_id::dlp_profiles(), counts.dlp_profiles).await?);
+    summary.tables.push(
+        by_id::copy(
+            &mut run,
+            &by_id::custom_providers(),
+            counts.custom_providers,
+        )
+        .await?,
+    );
     summary
         .tables
-        .push(registry::copy_custom_providers(&mut run, counts.custom_providers).await?);
-    summary
-        .tables
-        .push(mcp_servers::copy_mcp_servers(&mut run).await?);
+        .push(by_id::copy(&mut run, &by_id::mcp_servers(), counts.mcp_servers).await?);
     summary
         .tables
         .push(routes::copy_routes(&mut run, counts.routes).await?);

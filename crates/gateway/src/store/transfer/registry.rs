@@ -1,7 +1,6 @@
-//! Copying the small tables: the gateway's own settings (the admin token's hash), gateways of
-//! every account, run tokens, whose SHA-256 hashes are copied as they are, stored provider
-//! keys, copied sealed (the target opens them with the same key-encryption key), datasets and
-//! evaluations, policies, custom DLP profiles, and custom providers made through the API.
+//! Copying the small tables that are not keyed by id alone (by_id.rs has those): the gateway's
+//! own settings (the admin token's hash), gateways of every account, run tokens, whose SHA-256
+//! hashes are copied as they are, and datasets and evaluations.
 
 use std::borrow::Cow;
 
@@ -137,64 +136,6 @@ pub(super) async fn copy_tokens(
     Ok(summary)
 }
 
-pub(super) async fn copy_provider_keys(
-    run: &mut Run<'_>,
-    total: u64,
-) -> Result<TableSummary, TransferError> {
-    let mut summary = empty("provider_keys", total);
-    let mut after = String::new();
-    loop {
-        let rows = run
-            .source
-            .provider_keys(after.clone(), run.options.batch_rows)
-            .await?;
-        let Some(last) = rows.last() else { break };
-        after = last.id.clone();
-        let client = &mut run.client;
-        let copied = within(async {
-            let transaction = client.transaction().await?;
-            let mut copied = 0;
-            for key in &rows {
-                copied += transaction
-                    .execute(
-                        "INSERT INTO provider_keys (id, account_id, gateway_id, alias,
-                             provider_slug, default_config, secret_id, secret_preview, kek_id,
-                             wrapped_key, ciphertext, rate_limit, rate_limit_period, status,
-                             created_at, modified_at, last_used_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                             $15, $16, $17)
-                         ON CONFLICT (id) DO NOTHING",
-                        &[
-                            &pg_text(&key.id),
-                            &pg_text(&key.account_id),
-                            &pg_text(&key.gateway_id),
-                            &pg_text(&key.alias),
-                            &pg_text(&key.provider_slug),
-                            &key.default_config,
-                            &pg_text(&key.secret_id),
-                            &pg_text(&key.secret_preview),
-                            &pg_text(&key.sealed.kek_id),
-                            &key.sealed.wrapped_key,
-                            &key.sealed.ciphertext,
-                            &key.rate_limit.map(i64::from),
-                            &key.rate_limit_period.map(i64::from),
-                            &key.status.as_str(),
-                            &key.created_at.to_string(),
-                            &key.modified_at.to_string(),
-                            &key.last_used_at.map(|t| t.to_string()),
-                        ],
-                    )
-                    .await?;
-            }
-            transaction.commit().await?;
-            Ok::<_, tokio_postgres::Error>(copied)
-        })
-        .await?;
-        advance(run, &mut summary, rows.len(), copied);
-    }
-    Ok(summary)
-}
-
 pub(super) async fn copy_documents(
     run: &mut Run<'_>,
     total: u64,
@@ -245,96 +186,6 @@ pub(super) async fn copy_documents(
     Ok(summary)
 }
 
-pub(super) async fn copy_policies(
-    run: &mut Run<'_>,
-    total: u64,
-) -> Result<TableSummary, TransferError> {
-    let mut summary = empty("policies", total);
-    let mut after = String::new();
-    loop {
-        let rows = run
-            .source
-            .policies(after.clone(), run.options.batch_rows)
-            .await?;
-        let Some(last) = rows.last() else { break };
-        after = last.id.clone();
-        let client = &mut run.client;
-        let copied = within(async {
-            let transaction = client.transaction().await?;
-            let mut copied = 0;
-            for policy in &rows {
-                copied += transaction
-                    .execute(
-                        "INSERT INTO policies (id, account_id, gateway_id, committed, draft,
-                             created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)
-                         ON CONFLICT (id) DO NOTHING",
-                        &[
-                            &pg_text(&policy.id),
-                            &pg_text(&policy.account_id),
-                            &pg_text(&policy.gateway_id),
-                            &policy.committed.as_deref().map(pg_text),
-                            &policy.draft.as_deref().map(pg_text),
-                            &policy.created_at.to_string(),
-                            &policy.updated_at.to_string(),
-                        ],
-                    )
-                    .await?;
-            }
-            transaction.commit().await?;
-            Ok::<_, tokio_postgres::Error>(copied)
-        })
-        .await?;
-        advance(run, &mut summary, rows.len(), copied);
-    }
-    Ok(summary)
-}
-
-pub(super) async fn copy_dlp_profiles(
-    run: &mut Run<'_>,
-    total: u64,
-) -> Result<TableSummary, TransferError> {
-    let mut summary = empty("dlp_profiles", total);
-    let mut after = String::new();
-    loop {
-        let rows = run
-            .source
-            .dlp_profiles(after.clone(), run.options.batch_rows)
-            .await?;
-        let Some(last) = rows.last() else { break };
-        after = last.id.clone();
-        let client = &mut run.client;
-        let copied = within(async {
-            let transaction = client.transaction().await?;
-            let mut copied = 0;
-            for profile in &rows {
-                copied += transaction
-                    .execute(
-                        "INSERT INTO dlp_profiles (id, account_id, name, body, version,
-                             created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)
-                         ON CONFLICT (id) DO NOTHING",
-                        &[
-                            &pg_text(&profile.id),
-                            &pg_text(&profile.account_id),
-                            &pg_text(&profile.name),
-                            &pg_text(&profile.body),
-                            &profile.version,
-                            &profile.created_at.to_string(),
-                            &profile.updated_at.to_string(),
-                        ],
-                    )
-                    .await?;
-            }
-            transaction.commit().await?;
-            Ok::<_, tokio_postgres::Error>(copied)
-        })
-        .await?;
-        advance(run, &mut summary, rows.len(), copied);
-    }
-    Ok(summary)
-}
-
 pub(super) fn empty(table: &'static str, total: u64) -> TableSummary {
     TableSummary {
         table,
@@ -354,57 +205,4 @@ pub(super) fn advance(run: &mut Run<'_>, summary: &mut TableSummary, rows: usize
         summary.copied + summary.skipped,
         summary.source_rows,
     );
-}
-
-pub(super) async fn copy_custom_providers(
-    run: &mut Run<'_>,
-    total: u64,
-) -> Result<TableSummary, TransferError> {
-    let mut summary = empty("custom_providers", total);
-    let mut after = String::new();
-    loop {
-        let rows = run
-            .source
-            .custom_providers(after.clone(), run.options.batch_rows)
-            .await?;
-        let Some(last) = rows.last() else { break };
-        after = last.id.clone();
-        let client = &mut run.client;
-        let copied = within(async {
-            let transaction = client.transaction().await?;
-            let mut copied = 0;
-            for p in &rows {
-                copied += transaction
-                    .execute(
-                        "INSERT INTO custom_providers (id, account_id, slug, name, base_url,
-                             description, link, curl_example, js_example, enable, beta, position,
-                             created_at, modified_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                         ON CONFLICT DO NOTHING",
-                        &[
-                            &pg_text(&p.id),
-                            &pg_text(&p.account_id),
-                            &pg_text(&p.slug),
-                            &pg_text(&p.name),
-                            &pg_text(&p.base_url),
-                            &p.description.as_deref().map(pg_text),
-                            &p.link.as_deref().map(pg_text),
-                            &p.curl_example.as_deref().map(pg_text),
-                            &p.js_example.as_deref().map(pg_text),
-                            &p.enable,
-                            &p.beta,
-                            &p.position,
-                            &p.created_at.to_string(),
-                            &p.modified_at.to_string(),
-                        ],
-                    )
-                    .await?;
-            }
-            transaction.commit().await?;
-            Ok::<_, tokio_postgres::Error>(copied)
-        })
-        .await?;
-        advance(run, &mut summary, rows.len(), copied);
-    }
-    Ok(summary)
 }

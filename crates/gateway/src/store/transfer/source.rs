@@ -10,19 +10,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::TransferError;
 use crate::convert::saturating_i64_from_usize;
 use crate::logs::SpoolPosition;
-use crate::store::StoredCustomProvider;
-use crate::store::StoredDlpProfile;
-use crate::store::StoredPolicy;
-use crate::store::StoredProviderKey;
 use crate::store::logs::LogRow;
 use crate::store::logs::columns::{self, LOG_COLUMNS};
-use crate::store::sqlite::custom_providers::{
-    COLUMNS as CUSTOM_PROVIDER_COLUMNS, custom_provider_from_row,
-};
-use crate::store::sqlite::dlp_profiles::{COLUMNS as DLP_PROFILE_COLUMNS, profile_from_row};
 use crate::store::sqlite::logs_query::read;
-use crate::store::sqlite::policies::{COLUMNS as POLICY_COLUMNS, policy_from_row};
-use crate::store::sqlite::provider_keys::{COLUMNS as KEY_COLUMNS, key_from_row};
 use crate::store::sqlite::to_text;
 
 /// The SQLite schema version whose columns the transfer maps one by one. A new SQLite
@@ -50,6 +40,7 @@ pub(super) struct SourceCounts {
     pub policies: u64,
     pub dlp_profiles: u64,
     pub custom_providers: u64,
+    pub mcp_servers: u64,
     pub documents: u64,
     pub routes: u64,
     pub route_versions: u64,
@@ -251,6 +242,7 @@ impl SqliteSource {
                 policies: count("policies")?,
                 dlp_profiles: count("dlp_profiles")?,
                 custom_providers: count("custom_providers")?,
+                mcp_servers: count("mcp_servers")?,
                 documents: count("documents")?,
                 routes: count("routes")?,
                 route_versions: count("route_versions")?,
@@ -341,22 +333,21 @@ impl SqliteSource {
         .await
     }
 
-    /// Stored provider keys after `after` (by id), sealed as they are: the target deployment
-    /// opens them with the same key-encryption key (docs/keys.md).
-    pub(super) async fn provider_keys(
+    /// Rows of `table` after `after` (by id), read from `columns` by `from_row`.
+    pub(super) async fn rows_by_id<T: Send + 'static>(
         &self,
+        table: &'static str,
+        columns: &'static str,
+        from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
         after: String,
         limit: usize,
-    ) -> Result<Vec<StoredProviderKey>, TransferError> {
+    ) -> Result<Vec<T>, TransferError> {
         self.read(move |c| {
             let mut statement = c.prepare_cached(&format!(
-                "SELECT {KEY_COLUMNS} FROM provider_keys WHERE id > ?1 ORDER BY id LIMIT ?2"
+                "SELECT {columns} FROM {table} WHERE id > ?1 ORDER BY id LIMIT ?2"
             ))?;
             statement
-                .query_map(
-                    params![after, crate::convert::saturating_i64_from_usize(limit)],
-                    key_from_row,
-                )?
+                .query_map(params![after, saturating_i64_from_usize(limit)], from_row)?
                 .collect()
         })
         .await
@@ -389,67 +380,6 @@ impl SqliteSource {
                             modified_at: r.get(6)?,
                         })
                     },
-                )?
-                .collect()
-        })
-        .await
-    }
-
-    /// Custom providers made through the API after `after` (by id).
-    pub(super) async fn custom_providers(
-        &self,
-        after: String,
-        limit: usize,
-    ) -> Result<Vec<StoredCustomProvider>, TransferError> {
-        self.read(move |c| {
-            let mut statement = c.prepare_cached(&format!(
-                "SELECT {CUSTOM_PROVIDER_COLUMNS} FROM custom_providers WHERE id > ?1
-                 ORDER BY id LIMIT ?2"
-            ))?;
-            statement
-                .query_map(
-                    params![after, crate::convert::saturating_i64_from_usize(limit)],
-                    custom_provider_from_row,
-                )?
-                .collect()
-        })
-        .await
-    }
-
-    /// Policies after `after` (by id), committed and staged as they are.
-    pub(super) async fn policies(
-        &self,
-        after: String,
-        limit: usize,
-    ) -> Result<Vec<StoredPolicy>, TransferError> {
-        self.read(move |c| {
-            let mut statement = c.prepare_cached(&format!(
-                "SELECT {POLICY_COLUMNS} FROM policies WHERE id > ?1 ORDER BY id LIMIT ?2"
-            ))?;
-            statement
-                .query_map(
-                    params![after, crate::convert::saturating_i64_from_usize(limit)],
-                    policy_from_row,
-                )?
-                .collect()
-        })
-        .await
-    }
-
-    /// Custom DLP profiles after `after` (by id).
-    pub(super) async fn dlp_profiles(
-        &self,
-        after: String,
-        limit: usize,
-    ) -> Result<Vec<StoredDlpProfile>, TransferError> {
-        self.read(move |c| {
-            let mut statement = c.prepare_cached(&format!(
-                "SELECT {DLP_PROFILE_COLUMNS} FROM dlp_profiles WHERE id > ?1 ORDER BY id LIMIT ?2"
-            ))?;
-            statement
-                .query_map(
-                    params![after, crate::convert::saturating_i64_from_usize(limit)],
-                    profile_from_row,
                 )?
                 .collect()
         })
