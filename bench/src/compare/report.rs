@@ -316,7 +316,7 @@ pub fn rows(results: &Results, plan: &Plan) -> Vec<Row> {
         verdict: Verdict::Info("every built-in DLP profile, FLAG, requests and responses".into()),
     });
     rows.extend(routing_rows(results));
-    rows.extend(realtime_rows(results));
+    rows.extend(realtime_rows(results, plan));
     rows.extend(mcp_rows(results));
     let on = results.c1[TOLLGATE].as_ref().map(|r| r.p50_us);
     let off = results.logs_off_c1.as_ref().map(|r| r.p50_us);
@@ -372,7 +372,7 @@ fn routing_rows(results: &Results) -> Vec<Row> {
 
 /// Realtime sessions: a frame crosses the gateway twice per round trip, so half the difference
 /// is what one relayed frame gains.
-fn realtime_rows(results: &Results) -> Vec<Row> {
+fn realtime_rows(results: &Results, plan: &Plan) -> Vec<Row> {
     let Some(run) = &results.realtime else {
         return vec![Row {
             metric: "WebSocket frames and idle sessions".into(),
@@ -406,7 +406,7 @@ fn realtime_rows(results: &Results) -> Vec<Row> {
         Row {
             metric: format!(
                 "RSS per idle WebSocket session, {} open (KiB)",
-                run.idle_sessions
+                plan.idle_sessions
             ),
             values: [None, None, run.kib_per_idle_session],
             verdict: Verdict::Info(

@@ -63,9 +63,8 @@ pub struct RoundTrips {
 pub struct RealtimeRun {
     /// A text frame sent and the mock's echo received.
     pub frames: RoundTrips,
-    /// Sessions held open (handshake done, `session.created` read, then silence).
-    pub idle_sessions: usize,
-    /// Tollgate's RSS growth while they were open, per session.
+    /// Tollgate's RSS growth while the plan's idle sessions were open (handshake done,
+    /// `session.created` read, then silence), per session.
     pub kib_per_idle_session: Option<f64>,
 }
 

@@ -468,7 +468,6 @@ impl Scenarios {
         };
         Ok(RealtimeRun {
             frames,
-            idle_sessions: self.plan.idle_sessions,
             kib_per_idle_session,
         })
     }

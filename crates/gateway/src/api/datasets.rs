@@ -62,14 +62,9 @@ pub(super) fn stored(document: &StoredDocument) -> Result<Dataset, ApiError> {
         })
 }
 
-/// The API's object: the body with its id, owner (also as Cloudflare's `account_tag`) and times.
+/// The API's object: the body with its id, owner and times.
 pub(super) fn to_json(document: &StoredDocument, dataset: &Dataset) -> Value {
-    let mut object = dataset.to_json();
-    object.insert(
-        "account_tag".into(),
-        Value::String(document.account_id.clone()),
-    );
-    identified(document, object)
+    identified(document, dataset.to_json())
 }
 
 pub(super) async fn find(

@@ -28,6 +28,8 @@ pub(super) fn identified(document: &StoredDocument, mut object: Map<String, Valu
     let fields = [
         ("id", document.id.clone()),
         ("account_id", document.account_id.clone()),
+        // Cloudflare's name for the owner, which the `cloudflare` SDK 4.x requires.
+        ("account_tag", document.account_id.clone()),
         ("gateway_id", document.gateway_id.clone()),
         ("created_at", document.created_at.to_string()),
         ("modified_at", document.modified_at.to_string()),

@@ -134,17 +134,11 @@ fn ids(value: Option<&Value>, max: usize) -> Result<Vec<String>, String> {
     Ok(ids)
 }
 
-/// The API's object: the stored body with its id, owner (also as Cloudflare's `account_tag`,
-/// which the `cloudflare` SDK 4.x requires) and times.
 fn to_json(document: &StoredDocument) -> Result<Value, ApiError> {
-    let mut object: Map<String, Value> = serde_json::from_str(&document.body).map_err(|_| {
+    let object: Map<String, Value> = serde_json::from_str(&document.body).map_err(|_| {
         tracing::error!(id = %document.id, "a stored evaluation does not read back");
         ApiError::internal()
     })?;
-    object.insert(
-        "account_tag".into(),
-        Value::String(document.account_id.clone()),
-    );
     Ok(identified(document, object))
 }
 

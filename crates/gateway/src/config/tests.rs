@@ -7,6 +7,14 @@ fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Every problem `text` (with no environment) is refused for; none when it parses.
+fn problems_of(text: &str) -> Vec<String> {
+    parse(text, &[])
+        .err()
+        .map(|e| e.problems)
+        .unwrap_or_default()
+}
+
 fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::parse(text, vars(env), &Overrides::default())
 }
@@ -57,10 +65,7 @@ fn every_problem_is_reported_at_once() {
         base_url = "http://127.0.0.1:9"
         [cahce]
     "#;
-    let problems = parse(text, &[])
-        .err()
-        .map(|e| e.problems)
-        .unwrap_or_default();
+    let problems = problems_of(text);
     let joined = problems.join("\n");
     for expected in [
         "unknown key `server.lisen`",
@@ -142,10 +147,7 @@ fn wrong_types_and_failed_checks_are_reported_in_one_round() {
         [limits]
         max_in_flight = 0
     "#;
-    let problems = parse(text, &[])
-        .err()
-        .map(|e| e.problems)
-        .unwrap_or_default();
+    let problems = problems_of(text);
     let joined = problems.join("\n");
     for expected in [
         "server.max_body_bytes: invalid type: string \"big\"",
@@ -326,10 +328,7 @@ fn limits_have_defaults_and_reject_out_of_range_values() {
     assert_eq!(limits.metrics_max_label_sets, 1_000);
 
     let text = "[limits]\nheader_read_timeout_ms = 0\nmax_uri_bytes = 100000\nmax_in_flight = 0\nmetrics_max_label_sets = 0\n";
-    let problems = parse(text, &[])
-        .err()
-        .map(|e| e.problems)
-        .unwrap_or_default();
+    let problems = problems_of(text);
     for key in [
         "header_read_timeout_ms",
         "max_uri_bytes",
@@ -396,10 +395,7 @@ fn metrics_section_rejects_bad_values_naming_the_key() {
             "unknown key `metrics.lisen`",
         ),
     ] {
-        let problems = parse(text, &[])
-            .err()
-            .map(|e| e.problems)
-            .unwrap_or_default();
+        let problems = problems_of(text);
         assert!(
             problems.iter().any(|p| p.starts_with(key)),
             "{text}: {problems:?}"
@@ -492,10 +488,7 @@ fn mcp_servers_are_validated_and_kept_in_order() {
         url = "http://b/mcp"
         sever = "typo"
     "#;
-    let problems = parse(bad, &[])
-        .err()
-        .map(|e| e.problems)
-        .unwrap_or_default();
+    let problems = problems_of(bad);
     let joined = problems.join("\n");
     for expected in [
         "mcp_servers[0].gateway",
@@ -523,10 +516,7 @@ fn a_duplicate_mcp_server_name_is_refused() {
         name = "one"
         url = "http://b/mcp"
     "#;
-    let problems = parse(text, &[])
-        .err()
-        .map(|e| e.problems)
-        .unwrap_or_default();
+    let problems = problems_of(text);
     assert_eq!(
         problems,
         ["mcp_servers[1]: gateway `tools` already has a server named `one`"]
@@ -583,10 +573,7 @@ fn a_stdio_mcp_server_has_a_command_instead_of_a_url() {
         url = "http://a/mcp"
         args = ["x"]
     "#;
-    let problems = parse(bad, &[])
-        .err()
-        .map(|e| e.problems)
-        .unwrap_or_default();
+    let problems = problems_of(bad);
     let joined = problems.join("\n");
     for expected in [
         "mcp_servers[0]: give either `url`",

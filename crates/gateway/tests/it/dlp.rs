@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tollgate_gateway::store::logs::BodyKind;
 use tollgate_mock_upstream::Behavior;
 
-use crate::support::{TestGateway, gateway_error_code};
+use crate::support::{TestGateway, chat_saying as chat, gateway_error_code, send_chat as send};
 
 const HANG_GUARD: Duration = Duration::from_secs(20);
 const AWS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -18,21 +18,6 @@ const CARD: &str = "4111 1111 1111 1111";
 
 async fn gateway_with(gw: &TestGateway, id: &str, dlp: Value) {
     gw.create_gateway(json!({"id": id, "dlp": dlp})).await;
-}
-
-fn chat(text: &str, stream: bool) -> Value {
-    json!({"model": "gpt-4o-mini", "stream": stream,
-        "messages": [{"role": "user", "content": text}]})
-}
-
-async fn send(gw: &TestGateway, gateway: &str, body: &Value) -> reqwest::Response {
-    gw.http
-        .post(gw.url(&format!("/v1/local/{gateway}/openai/chat/completions")))
-        .header("authorization", "Bearer sk-test-provider-key")
-        .json(body)
-        .send()
-        .await
-        .unwrap()
 }
 
 fn log_id(response: &reqwest::Response) -> String {

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tollgate_gateway::clock::{Clock, ManualClock, SharedClock, SystemClock};
 use tollgate_test_support::postgres::TestDatabase;
 
-use crate::support::{TestGateway, gateway_error_code};
+use crate::support::{TestGateway, chat_saying, gateway_error_code, send_chat};
 
 const PROFILES: &str = "/accounts/local/ai-gateway/dlp/profiles";
 
@@ -29,13 +29,7 @@ async fn create_profile(gw: &TestGateway, body: Value) -> Value {
 }
 
 async fn send(gw: &TestGateway, gateway: &str, text: &str) -> reqwest::Response {
-    gw.http
-        .post(gw.url(&format!("/v1/local/{gateway}/openai/chat/completions")))
-        .header("authorization", "Bearer sk-test-provider-key")
-        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}))
-        .send()
-        .await
-        .unwrap()
+    send_chat(gw, gateway, &chat_saying(text, false)).await
 }
 
 fn blocking(profile_id: &str) -> Value {

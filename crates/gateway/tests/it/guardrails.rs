@@ -9,7 +9,7 @@ use tollgate_gateway::config::{Config, Overrides};
 use tollgate_gateway::store::logs::BodyKind;
 use tollgate_mock_upstream::Behavior;
 
-use crate::support::{TestGateway, gateway_error_code};
+use crate::support::{TestGateway, chat_saying as chat, gateway_error_code, send_chat as send};
 
 /// The classifier: the mock behind the `openai` provider, with a Llama Guard model name.
 const CLASSIFIER: &str = "[guardrails]\nprovider = \"openai\"\nmodel = \"llama-guard-3-8b\"\n";
@@ -19,21 +19,6 @@ async fn guarded(sections: &str, id: &str, guardrails: Value) -> TestGateway {
     gw.create_gateway(json!({"id": id, "guardrails": guardrails}))
         .await;
     gw
-}
-
-fn chat(text: &str, stream: bool) -> Value {
-    json!({"model": "gpt-4o-mini", "stream": stream,
-        "messages": [{"role": "user", "content": text}]})
-}
-
-async fn send(gw: &TestGateway, gateway: &str, body: &Value) -> reqwest::Response {
-    gw.http
-        .post(gw.url(&format!("/v1/local/{gateway}/openai/chat/completions")))
-        .header("authorization", "Bearer sk-test-provider-key")
-        .json(body)
-        .send()
-        .await
-        .unwrap()
 }
 
 fn header_json(response: &reqwest::Response, name: &str) -> Value {

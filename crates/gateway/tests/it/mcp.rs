@@ -346,16 +346,7 @@ async fn each_tool_call_is_a_log_row() {
     let _ = client.call_tool(call("gamma__echo", "x")).await;
     // Listing is not a call: no row.
     tool_names(&client).await;
-    gw.logs_flushed().await;
-    let (status, logs) = gw
-        .admin(
-            Method::GET,
-            "/accounts/local/ai-gateway/gateways/tools/logs?order_by_direction=asc",
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{logs}");
-    let rows = logs["result"].as_array().unwrap();
+    let rows = tool_rows(gw).await;
     let seen: Vec<(String, String, bool)> = rows
         .iter()
         .map(|r| {
@@ -373,7 +364,7 @@ async fn each_tool_call_is_a_log_row() {
             ("mcp:beta".to_owned(), "fail".to_owned(), false),
             ("mcp:gamma".to_owned(), "echo".to_owned(), false),
         ],
-        "{logs}"
+        "{rows:?}"
     );
     let id = rows[0]["id"].as_str().unwrap();
     let base = format!("/accounts/local/ai-gateway/gateways/tools/logs/{id}");
@@ -479,15 +470,35 @@ async fn each_tool_call_counts_toward_the_rate_limit_and_listing_does_not() {
         .call_tool(call("alpha__echo", "x"))
         .await
         .unwrap_err();
-    let rmcp::ServiceError::McpError(error) = error else {
-        panic!("{error}")
-    };
+    let error = rpc_error(error);
     assert_eq!(
         error.data,
         Some(json!({"code": 2003, "status": 429})),
         "{}",
         error.message
     );
+}
+
+/// The gateway `tools`' log rows, oldest first, once every record has reached the store.
+async fn tool_rows(gw: &TestGateway) -> Vec<Value> {
+    gw.logs_flushed().await;
+    let (status, logs) = gw
+        .admin(
+            Method::GET,
+            "/accounts/local/ai-gateway/gateways/tools/logs?order_by_direction=asc",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{logs}");
+    logs["result"].as_array().cloned().unwrap_or_default()
+}
+
+/// The JSON-RPC error a refused call ended with.
+fn rpc_error(error: rmcp::ServiceError) -> ErrorData {
+    let rmcp::ServiceError::McpError(error) = error else {
+        panic!("not a JSON-RPC error: {error}")
+    };
+    error
 }
 
 /// A log row's stored `request` or `response` body, as text.
@@ -779,18 +790,8 @@ async fn prompts_and_resources_are_namespaced_routed_and_filtered_by_the_token()
     assert!(error.to_string().contains("Out of scope"), "{error}");
 
     // The prompt got and the resource read are log rows, as tool calls are; listings are not.
-    gw.logs_flushed().await;
-    let (status, logs) = gw
-        .admin(
-            Method::GET,
-            "/accounts/local/ai-gateway/gateways/tools/logs?order_by_direction=asc",
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{logs}");
-    let seen: Vec<(&str, &str, &str)> = logs["result"]
-        .as_array()
-        .unwrap()
+    let rows = tool_rows(gw).await;
+    let seen: Vec<(&str, &str, &str)> = rows
         .iter()
         .map(|r| {
             (
@@ -806,7 +807,7 @@ async fn prompts_and_resources_are_namespaced_routed_and_filtered_by_the_token()
             ("mcp:beta", "greet", "prompts/get"),
             ("mcp:alpha", "memo://notes/today", "resources/read"),
         ],
-        "{logs}"
+        "{rows:?}"
     );
 }
 
@@ -941,22 +942,11 @@ async fn dlp_policies_apply_to_tool_arguments_and_results() {
         .call_tool(call("alpha__echo", &format!("card {CARD}")))
         .await
         .unwrap_err();
-    let rmcp::ServiceError::McpError(refused) = refused else {
-        panic!("{refused}")
-    };
+    let refused = rpc_error(refused);
     assert_eq!(refused.data, Some(json!({"code": 2029, "status": 400})));
 
-    gw.logs_flushed().await;
-    let (status, logs) = gw
-        .admin(
-            Method::GET,
-            "/accounts/local/ai-gateway/gateways/tools/logs?order_by_direction=asc",
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{logs}");
-    let rows = logs["result"].as_array().unwrap();
-    assert_eq!(rows.len(), 2, "{logs}");
+    let rows = tool_rows(gw).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
     let row = |i: usize| rows[i]["id"].as_str().unwrap().to_owned();
     let first = gw.log_row("tools", &row(0)).await.unwrap();
     let dlp = first.dlp.expect("the redaction is on the row");
@@ -987,8 +977,6 @@ async fn dlp_policies_apply_to_tool_arguments_and_results() {
         .call_tool(call("alpha__echo", &format!("card {CARD}")))
         .await
         .unwrap_err();
-    let rmcp::ServiceError::McpError(refused) = refused else {
-        panic!("{refused}")
-    };
+    let refused = rpc_error(refused);
     assert_eq!(refused.data, Some(json!({"code": 2030, "status": 400})));
 }

@@ -257,6 +257,23 @@ pub fn gateway_error_code(body: &Value) -> u64 {
 /// A Redis key prefix of the test's own, its keys deleted when the test ends.
 pub use tollgate_test_support::redis::RedisPrefix;
 
+/// A one-message chat completion for `gpt-4o-mini` saying `text`.
+pub fn chat_saying(text: &str, stream: bool) -> Value {
+    serde_json::json!({"model": "gpt-4o-mini", "stream": stream,
+        "messages": [{"role": "user", "content": text}]})
+}
+
+/// POSTs `body` to gateway `gateway`'s OpenAI chat completions route with a provider key.
+pub async fn send_chat(gw: &TestGateway, gateway: &str, body: &Value) -> reqwest::Response {
+    gw.http
+        .post(gw.url(&format!("/v1/local/{gateway}/openai/chat/completions")))
+        .header("authorization", "Bearer sk-test-provider-key")
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 pub fn chat_body(stream: bool) -> Value {
     serde_json::json!({
         "model": "gpt-4o-mini",

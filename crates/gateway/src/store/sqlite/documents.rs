@@ -55,15 +55,7 @@ impl DocumentStore for SqliteStore {
     async fn insert_document(&self, document: &StoredDocument) -> StoreResult<()> {
         let document = document.clone();
         self.with(move |c| {
-            // The foreign key would say "constraint failed", which reads as a conflict.
-            let gateways: i64 = c.query_row(
-                "SELECT count(*) FROM gateways WHERE account_id = ?1 AND id = ?2",
-                params![document.account_id, document.gateway_id],
-                |row| row.get(0),
-            )?;
-            if gateways == 0 {
-                return Err(rusqlite::Error::QueryReturnedNoRows);
-            }
+            super::require_gateway(c, &document.account_id, &document.gateway_id)?;
             c.execute(
                 "INSERT INTO documents
                  (account_id, gateway_id, kind, id, body, created_at, modified_at)

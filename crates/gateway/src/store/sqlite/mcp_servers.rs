@@ -1,7 +1,7 @@
 //! Upstream MCP servers registered through the management API, in SQLite (docs/mcp.md).
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{SqliteStore, to_text};
 use crate::store::changed_one;
@@ -49,15 +49,7 @@ impl McpServerStore for SqliteStore {
         let s = server.clone();
         self.with(move |c| {
             let transaction = c.transaction()?;
-            // The foreign key would say "constraint failed", which reads as a conflict.
-            transaction
-                .query_row(
-                    "SELECT 1 FROM gateways WHERE account_id = ?1 AND id = ?2",
-                    params![s.account_id, s.gateway_id],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+            super::require_gateway(&transaction, &s.account_id, &s.gateway_id)?;
             transaction.execute(
                 &format!("INSERT INTO mcp_servers ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
                 params![

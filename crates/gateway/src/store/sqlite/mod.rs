@@ -106,6 +106,24 @@ pub(super) fn map_error(error: rusqlite::Error) -> StoreError {
     }
 }
 
+/// Refuses a row of a gateway that does not exist as not found: the foreign key would say
+/// "constraint failed", which reads as a conflict.
+pub(super) fn require_gateway(
+    c: &Connection,
+    account_id: &str,
+    gateway_id: &str,
+) -> rusqlite::Result<()> {
+    let found: i64 = c.query_row(
+        "SELECT count(*) FROM gateways WHERE account_id = ?1 AND id = ?2",
+        rusqlite::params![account_id, gateway_id],
+        |row| row.get(0),
+    )?;
+    if found == 0 {
+        return Err(rusqlite::Error::QueryReturnedNoRows);
+    }
+    Ok(())
+}
+
 pub(super) fn to_text<E: std::fmt::Display>(column: usize) -> impl Fn(E) -> rusqlite::Error {
     move |e| {
         rusqlite::Error::FromSqlConversionFailure(

@@ -49,15 +49,7 @@ impl PolicyStore for SqliteStore {
     async fn put_policy(&self, policy: &StoredPolicy) -> StoreResult<()> {
         let policy = policy.clone();
         self.with(move |c| {
-            // The foreign key would say "constraint failed", which reads as a conflict.
-            let gateway: i64 = c.query_row(
-                "SELECT count(*) FROM gateways WHERE account_id = ?1 AND id = ?2",
-                params![policy.account_id, policy.gateway_id],
-                |row| row.get(0),
-            )?;
-            if gateway == 0 {
-                return Err(rusqlite::Error::QueryReturnedNoRows);
-            }
+            super::require_gateway(c, &policy.account_id, &policy.gateway_id)?;
             let written = c.execute(
                 &format!(
                     "INSERT INTO policies ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)

@@ -66,15 +66,7 @@ impl ProviderKeyStore for SqliteStore {
     async fn insert_provider_key(&self, key: &StoredProviderKey) -> StoreResult<()> {
         let key = key.clone();
         self.with(move |c| {
-            // The foreign key would say "constraint failed", which reads as a conflict.
-            let gateway: i64 = c.query_row(
-                "SELECT count(*) FROM gateways WHERE account_id = ?1 AND id = ?2",
-                params![key.account_id, key.gateway_id],
-                |row| row.get(0),
-            )?;
-            if gateway == 0 {
-                return Err(rusqlite::Error::QueryReturnedNoRows);
-            }
+            super::require_gateway(c, &key.account_id, &key.gateway_id)?;
             c.execute(
                 &format!(
                     "INSERT INTO provider_keys ({COLUMNS})

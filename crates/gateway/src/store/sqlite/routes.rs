@@ -119,14 +119,7 @@ impl RouteStore for SqliteStore {
         let (route, version, deployment) = (route.clone(), version.clone(), deployment.clone());
         self.with(move |c| {
             let transaction = c.transaction()?;
-            // The foreign key would say "constraint failed", which reads as a conflict.
-            if !exists(
-                &transaction,
-                "SELECT count(*) FROM gateways WHERE account_id = ?1 AND id = ?2",
-                params![route.account_id, route.gateway_id],
-            )? {
-                return Err(rusqlite::Error::QueryReturnedNoRows);
-            }
+            super::require_gateway(&transaction, &route.account_id, &route.gateway_id)?;
             transaction.execute(
                 "INSERT INTO routes (id, account_id, gateway_id, name, created_at, modified_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
