@@ -63,8 +63,12 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            // API error messages can repeat client-supplied names.
-            eprintln!("error: {}", terminal::printable(&format!("{error:#}")));
+            // API error messages can repeat client-supplied names; a configuration's problems
+            // are one a line.
+            eprintln!(
+                "error: {}",
+                terminal::printable_lines(&format!("{error:#}"))
+            );
             std::process::ExitCode::FAILURE
         }
     }

@@ -24,6 +24,15 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`printable`] for a message of several lines (a configuration's problems, one a line): each
+/// line escaped, the line breaks between them kept.
+pub fn printable_lines(text: &str) -> String {
+    text.split('\n')
+        .map(printable)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// C0 (U+0000–U+001F), DEL (U+007F) and C1 (U+0080–U+009F): exactly `char::is_control`.
 fn is_control(c: char) -> bool {
     c.is_control()
@@ -31,7 +40,15 @@ fn is_control(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{printable, printable_lines};
+
+    #[test]
+    fn lines_stay_lines_and_controls_inside_them_are_escaped() {
+        assert_eq!(
+            printable_lines("invalid configuration:\n  a\x1b[2J\n  b\tc"),
+            "invalid configuration:\n  a\\x1b[2J\n  b\\x09c"
+        );
+    }
 
     #[test]
     fn plain_text_is_borrowed_unchanged() {

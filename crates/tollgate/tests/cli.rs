@@ -267,6 +267,35 @@ async fn config_check_prints_every_problem() {
     assert!(output.status.success());
 }
 
+#[tokio::test]
+async fn serve_with_a_typo_in_the_configuration_prints_one_problem_a_line() {
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(
+        cwd.path().join("bad.toml"),
+        "[server]\nlisen = 1\n[[mcp_servers]]\ngateway = \"a\"\nname = \"x\"\ncomand = \"python3\"\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .args(["serve", "--config", "bad.toml", "--data-dir", "data"])
+        .current_dir(cwd.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = text.lines().collect();
+    for expected in [
+        "  unknown key `server.lisen`",
+        "  unknown key `mcp_servers.0.comand`",
+        "  mcp_servers[0]: give either `url` (a Streamable HTTP server) or `command` (a stdio server)",
+    ] {
+        assert!(
+            lines.contains(&expected),
+            "{expected} missing from:\n{text}"
+        );
+    }
+}
+
 /// A key-encryption key file others can read, or one that holds no key, is what `serve` would
 /// refuse: `config check` says so first (docs/keys.md).
 #[cfg(unix)]
