@@ -78,3 +78,18 @@ export function useTitle(title: string): void {
     document.title = title ? `${title} · Tollgate` : 'Tollgate';
   }, [title]);
 }
+
+/**
+ * A form's local draft of a value kept elsewhere (the URL, the server's copy): it starts from
+ * `from()` and starts over whenever `deps` change later, but not on the first render, so what a
+ * user types before the first effects have run is not overwritten with the same starting value.
+ */
+export function useDraft<T>(from: () => T, deps: unknown[]): [T, (next: T | ((prev: T) => T)) => void] {
+  const [draft, setDraft] = useState<T>(from);
+  const started = useRef(false);
+  useEffect(() => {
+    if (started.current) setDraft(from());
+    started.current = true;
+  }, deps);
+  return [draft, setDraft];
+}

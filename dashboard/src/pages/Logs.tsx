@@ -4,7 +4,7 @@ import { ThumbDown, ThumbUp } from '../components/Icons';
 import { Link } from '../components/Link';
 import { Notice } from '../components/Notice';
 import { fmtCost, fmtInt, fmtMs, fmtTime, toLocalInput } from '../format';
-import { useInterval, useResource } from '../hooks';
+import { useDraft, useInterval, useResource } from '../hooks';
 import {
   defaultFilter,
   FILTER_KEYS,
@@ -46,7 +46,8 @@ export function LogsView({ gateway, search }: { gateway: Gateway; search: URLSea
   const listPath = `/gateways/${enc(gateway.id)}/logs`;
   const setParams = (next: (p: ListParams) => ListParams, replace = false) =>
     navigate(listPath + paramsToSearch(next(params)), replace);
-  const [searchText, setSearchText] = useState(params.search);
+  // Back and forward bring the search box along.
+  const [searchText, setSearchText] = useDraft(() => params.search, [params.search]);
   const [live, setLive] = useState(false);
   const [fresh, setFresh] = useState<Set<string>>(new Set());
   const seen = useRef<Set<string> | null>(null);
@@ -73,8 +74,6 @@ export function LogsView({ gateway, search }: { gateway: Gateway; search: URLSea
     const id = setTimeout(() => update({ search: searchText }, true), 300);
     return () => clearTimeout(id);
   }, [searchText]);
-  // Back and forward bring the search box along.
-  useEffect(() => setSearchText(params.search), [params.search]);
 
   const toggleLive = () => {
     const next = !live;
@@ -383,11 +382,10 @@ function RangePicker({ range, onChange }: { range: TimeRange; onChange: (r: Time
 
 function FilterRow({ index, filter: f, onChange }: { index: number; filter: Filter; onChange: (f: Filter | null) => void }) {
   const kind = kindOf(f.key);
-  const [text, setText] = useState(f.value);
+  // Back and forward change the value under the field.
+  const [text, setText] = useDraft(() => f.value, [f.value]);
   const latest = useRef(f);
   latest.current = f;
-  // Back and forward change the value under the field.
-  useEffect(() => setText(f.value), [f.value]);
   // Text values apply after a pause in typing (or at once with Enter).
   const commit = (value: string) => {
     if (value !== latest.current.value) onChange({ ...latest.current, value });

@@ -3,13 +3,13 @@
 // it, the versions and deployments with one-click deploy (a rollback is the deployment of an
 // older version), and how its traffic was actually split over the last 24 hours.
 
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { type Window, fetchAnalytics, resolveWindow } from '../analytics';
 import { ApiError, BASE, call, enc } from '../api';
 import { RouteGraph } from '../components/RouteGraph';
 import { Notice } from '../components/Notice';
 import { fmtInt, fmtPct, fmtTime } from '../format';
-import { useResource } from '../hooks';
+import { useDraft, useResource } from '../hooks';
 import { replaceSearch } from '../router';
 import { type Route, type RouteDeployment, type RouteElement, type RouteVersion, models } from '../routes';
 import { getAccount, getToken } from '../session';
@@ -265,15 +265,14 @@ function RouteDetail({ route, path, gatewayId, onChanged }: DetailProps) {
     () => getData<{ deployments: RouteDeployment[] }>(`${path}/deployments?per_page=100`),
     [path, route.deployment.deployment_id],
   );
-  const [text, setText] = useState(pretty(route.elements));
+  // A deployment (here or elsewhere) changes the live version: the editor starts from it again.
+  const [text, setText] = useDraft(() => pretty(route.elements), [route.version.version_id]);
   const [comment, setComment] = useState('');
   const [errors, setErrors] = useState<string[]>([]);
   const [message, setMessage] = useState('');
   const [busy, setBusy] = useState(false);
   const parsed = parseElements(text);
 
-  // A deployment (here or elsewhere) changes the live version: the editor starts from it again.
-  useEffect(() => setText(pretty(route.elements)), [route.version.version_id]);
 
   const save = async () => {
     if (typeof parsed === 'string') return;

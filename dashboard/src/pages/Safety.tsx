@@ -1,6 +1,7 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { ApiError, call, enc } from '../api';
 import { Notice } from '../components/Notice';
+import { useDraft } from '../hooks';
 import { getAccount } from '../session';
 import type { Gateway, GuardAction, GuardRules } from '../types';
 import { DlpCard } from './SafetyDlp';
@@ -50,11 +51,10 @@ function toBody(f: Form): { guardrails: { prompt: GuardRules; response: GuardRul
  */
 export function SafetyView({ gateway, onSaved }: { gateway: Gateway; onSaved: () => void }) {
   const account = getAccount();
-  const [form, setForm] = useState<Form>(() => fromGateway(gateway));
+  const [form, setForm] = useDraft<Form>(() => fromGateway(gateway), [gateway]);
   const [error, setError] = useState('');
   const [saved, setSaved] = useState('');
   const [busy, setBusy] = useState(false);
-  useEffect(() => setForm(fromGateway(gateway)), [gateway]);
 
   const set = (side: Side, category: string, value: Choice) => {
     setForm((f) => ({ ...f, [side]: { ...f[side], [category]: value } }));

@@ -1,9 +1,9 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { ApiError, call, enc, get } from '../api';
 import { Link } from '../components/Link';
 import { Notice } from '../components/Notice';
 import { BUILTIN_PROFILES, DIRECTIONS, type Direction, type DlpForm, dlpBody, dlpForm, policiesOf, profilesPath } from '../dlp';
-import { useResource } from '../hooks';
+import { useDraft, useResource } from '../hooks';
 import { getAccount } from '../session';
 import type { DlpAction, DlpProfile, Gateway } from '../types';
 
@@ -17,11 +17,10 @@ const SIDE_LABEL: Record<Direction, string> = { REQUEST: 'Requests', RESPONSE: '
 export function DlpCard({ gateway, onSaved }: { gateway: Gateway; onSaved: () => void }) {
   const account = getAccount();
   const profiles = useResource(() => get<DlpProfile[]>(profilesPath(account)), [account]);
-  const [{ form, exact }, setState] = useState(() => dlpForm(gateway.dlp));
+  const [{ form, exact }, setState] = useDraft(() => dlpForm(gateway.dlp), [gateway]);
   const [error, setError] = useState('');
   const [saved, setSaved] = useState('');
   const [busy, setBusy] = useState(false);
-  useEffect(() => setState(dlpForm(gateway.dlp)), [gateway]);
 
   const setForm = (next: DlpForm) => {
     setState({ form: next, exact });

@@ -4,6 +4,7 @@ import { ApiError, call, enc, get } from '../api';
 import { describedBy, Field } from '../components/Field';
 import { Link } from '../components/Link';
 import { Notice } from '../components/Notice';
+import { useDraft } from '../hooks';
 import { getAccount } from '../session';
 import type { Gateway } from '../types';
 
@@ -106,12 +107,11 @@ function toBody(f: Form): Record<string, unknown> {
 
 export function SettingsView({ gateway, onSaved }: { gateway: Gateway; onSaved: () => void }) {
   const account = getAccount();
-  const [form, setForm] = useState<Form>(() => fromGateway(gateway));
+  const [form, setForm] = useDraft<Form>(() => fromGateway(gateway), [gateway]);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [saved, setSaved] = useState('');
   const [busy, setBusy] = useState(false);
 
-  useEffect(() => setForm(fromGateway(gateway)), [gateway]);
 
   // The limits come from the API, the one place they are written; until they arrive (or if they
   // cannot), the hints leave the numbers out and the API's message still names them on a mistake.
