@@ -26,6 +26,9 @@ pub struct McpServerConfig {
     pub headers: Vec<(String, Secret)>,
     /// How long one request to the server (connect, list, call) may take.
     pub timeout: Duration,
+    /// US dollars per tool call, reserved against budgets and logged as the call's cost
+    /// (docs/mcp.md, "Budgets"); `None`: its calls cost nothing.
+    pub cost_per_call: Option<f64>,
 }
 
 /// A stdio server's process: started on first use, stopped when its connection is dropped.
@@ -54,6 +57,8 @@ pub(super) struct RawMcpServer {
     headers: BTreeMap<String, String>,
     #[serde(default = "default_timeout_ms")]
     timeout_ms: u64,
+    #[serde(default)]
+    cost_per_call: Option<f64>,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -62,6 +67,14 @@ fn default_timeout_ms() -> u64 {
 
 /// The longest `timeout_ms` accepted: five minutes.
 const MAX_TIMEOUT_MS: u64 = 300_000;
+/// The highest price per tool call accepted, in US dollars (a guard against a typo'd amount).
+pub const MAX_COST_PER_CALL_USD: f64 = 1_000.0;
+
+/// Whether `usd` is a price a tool call may have: finite, 0 to [`MAX_COST_PER_CALL_USD`].
+pub fn is_cost_per_call(usd: f64) -> bool {
+    (0.0..=MAX_COST_PER_CALL_USD).contains(&usd)
+}
+
 /// Servers per configuration: each is listed on every `tools/list` of its gateway.
 const MAX_SERVERS: usize = 256;
 
@@ -124,6 +137,14 @@ pub(super) fn validate(raw: Vec<RawMcpServer>, problems: &mut Vec<String>) -> Ve
         if !(1..=MAX_TIMEOUT_MS).contains(&server.timeout_ms) {
             problems.push(format!("{at}.timeout_ms: must be 1 to {MAX_TIMEOUT_MS}"));
         }
+        if server
+            .cost_per_call
+            .is_some_and(|usd| !is_cost_per_call(usd))
+        {
+            problems.push(format!(
+                "{at}.cost_per_call: must be 0 to {MAX_COST_PER_CALL_USD} (US dollars per tool call)"
+            ));
+        }
         if servers
             .iter()
             .any(|s| s.gateway == server.gateway && s.name == server.name)
@@ -155,6 +176,7 @@ pub(super) fn validate(raw: Vec<RawMcpServer>, problems: &mut Vec<String>) -> Ve
                 .map(|(name, value)| (name, Secret::new(value)))
                 .collect(),
             timeout: Duration::from_millis(server.timeout_ms),
+            cost_per_call: server.cost_per_call.filter(|usd| *usd > 0.0),
         });
     }
     servers

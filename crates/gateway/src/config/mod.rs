@@ -22,7 +22,10 @@ use ipnet::IpNet;
 
 pub use guardrails::GuardrailsConfig;
 pub use limits::Limits;
-pub use mcp::{McpServerConfig, StdioCommand, is_server_name as is_mcp_server_name};
+pub use mcp::{
+    MAX_COST_PER_CALL_USD, McpServerConfig, StdioCommand, is_cost_per_call,
+    is_server_name as is_mcp_server_name,
+};
 pub use metrics::MetricsConfig;
 pub use otel::OtelConfig;
 pub use raw::RawConfig;

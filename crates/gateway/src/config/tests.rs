@@ -455,6 +455,7 @@ fn mcp_servers_are_validated_and_kept_in_order() {
         name = "search"
         url = "http://127.0.0.1:9000/mcp"
         timeout_ms = 5000
+        cost_per_call = 0.002
     "#;
     let config = parse(text, &[]).ok();
     let Some(config) = config else {
@@ -463,6 +464,8 @@ fn mcp_servers_are_validated_and_kept_in_order() {
     let names: Vec<&str> = config.mcp_servers.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["github", "search"]);
     assert_eq!(config.mcp_servers[1].timeout, Duration::from_secs(5));
+    assert_eq!(config.mcp_servers[1].cost_per_call, Some(0.002));
+    assert_eq!(config.mcp_servers[0].cost_per_call, None);
     assert_eq!(
         config.mcp_servers[0].headers[0].1.expose(),
         "Bearer secret-value"
@@ -476,6 +479,7 @@ fn mcp_servers_are_validated_and_kept_in_order() {
         url = "ftp://x"
         headers = { "bad header" = "secret-value" }
         timeout_ms = 0
+        cost_per_call = -1
 
         [[mcp_servers]]
         gateway = "tools"
@@ -496,6 +500,7 @@ fn mcp_servers_are_validated_and_kept_in_order() {
         "mcp_servers[0].url",
         "mcp_servers[0].headers: `bad header`",
         "mcp_servers[0].timeout_ms",
+        "mcp_servers[0].cost_per_call: must be 0 to 1000",
         "sever",
     ] {
         assert!(joined.contains(expected), "{expected} in:\n{joined}");

@@ -228,9 +228,19 @@ async fn call_namespaced(
     let mut dlp = ToolDlp::of(admitted).await.map_err(rpc_error)?;
     let mut request = request;
     let screened = dlp.screen_arguments(&mut request.arguments);
-    let mut log = ToolCallLog::begin(admitted, server, tool, &request, headers)
+    // As a model request's attempt: reserved before its begin record, given back if that fails.
+    let price = upstream.config.cost_per_call;
+    let reservation = super::budget::reserve(admitted, server, tool, price)
         .await
         .map_err(rpc_error)?;
+    let mut log = match ToolCallLog::begin(admitted, server, tool, &request, headers).await {
+        Ok(log) => log,
+        Err(refused) => {
+            super::budget::release(admitted, reservation).await;
+            return Err(rpc_error(refused));
+        }
+    };
+    log.hold(reservation);
     log.set_dlp(&dlp.report);
     if let Err(refused) = screened {
         log.end_refused(&refused).await;
@@ -242,6 +252,9 @@ async fn call_namespaced(
         .upstreams()
         .call_tool(admitted.state.keys(), &upstream, upstream_request)
         .await;
+    if called.is_ok() {
+        log.answered(price);
+    }
     if let Ok(CallToolResponse::Complete(result)) = &mut called {
         // An upstream on an older protocol revision sends no `resultType`; the client may be on
         // one that requires it (rmcp drops it again for clients that predate it).

@@ -10,6 +10,7 @@ use rmcp::model::{CallToolRequestParams, CallToolResponse};
 use tokio::time::Instant;
 
 use super::server::Admitted;
+use crate::budgets::Reservation;
 use crate::convert::saturating_i64_from_usize;
 use crate::error::{ErrorCode, GatewayError};
 use crate::logs::{LogBegin, LogEnd, RollupFacts};
@@ -25,6 +26,11 @@ pub struct ToolCallLog {
     started: Instant,
     /// What DLP found in the arguments and the result (docs/dlp.md), as the row keeps it.
     dlp: Option<String>,
+    /// The call's reservation against spend limits and budgets ([`super::budget`]), settled
+    /// by the end record to [`ToolCallLog::cost`] (nothing for a call never answered).
+    reservation: Option<Reservation>,
+    /// The server's price, once the server has answered the call.
+    cost: Option<f64>,
 }
 
 impl ToolCallLog {
@@ -75,6 +81,8 @@ impl ToolCallLog {
             keep_payload,
             started: crate::clock::monotonic_now(),
             dlp: None,
+            reservation: None,
+            cost: None,
         };
         if !stored {
             return Ok(log);
@@ -121,6 +129,16 @@ impl ToolCallLog {
             GatewayError::log_unavailable()
         })?;
         Ok(log)
+    }
+
+    /// Keeps the call's reservation, to be settled by its end record.
+    pub fn hold(&mut self, reservation: Option<Reservation>) {
+        self.reservation = reservation;
+    }
+
+    /// The server answered the call: it costs the server's price, if it has one.
+    pub fn answered(&mut self, price: Option<f64>) {
+        self.cost = price;
     }
 
     /// Records DLP's findings (all of them so far) on the row.
@@ -194,8 +212,13 @@ impl ToolCallLog {
             response_head_complete: body.len() <= limit,
             error,
             dlp: self.dlp,
+            cost: self.cost,
             ..LogEnd::default()
         };
+        if let Some(reservation) = &self.reservation {
+            let spent = self.cost.unwrap_or(0.0);
+            reservation.settle(self.state.budgets(), Some(spent)).await;
+        }
         let failure = (!success && status == 502).then_some(ErrorCode::UpstreamFailed);
         self.state.metrics().observe(&end, failure);
         let head = if self.keep_payload {

@@ -45,7 +45,15 @@ pub enum McpServerError {
 }
 
 /// The fields a body may set.
-const SETTABLE: &[&str] = &["name", "url", "headers", "key", "enabled", "timeout_ms"];
+const SETTABLE: &[&str] = &[
+    "name",
+    "url",
+    "headers",
+    "key",
+    "enabled",
+    "timeout_ms",
+    "cost_per_call",
+];
 /// Fields of the returned object: accepted and ignored, since clients send objects back.
 const IGNORED: &[&str] = &["id", "gateway_id", "created_at", "modified_at"];
 
@@ -58,6 +66,8 @@ struct ServerBody {
     key: Patch<String>,
     enabled: Option<bool>,
     timeout_ms: Option<u32>,
+    /// `Patch::Null` (or 0): its calls cost nothing.
+    cost_per_call: Patch<f64>,
 }
 
 fn parse(body: &Map<String, Value>) -> Result<ServerBody, Vec<FieldError>> {
@@ -150,6 +160,21 @@ fn parse(body: &Map<String, Value>) -> Result<ServerBody, Vec<FieldError>> {
                     ),
                 ),
             },
+            "cost_per_call" => match value {
+                Value::Null => parsed.cost_per_call = Patch::Null,
+                _ => match value.as_f64() {
+                    Some(usd) if crate::config::is_cost_per_call(usd) => {
+                        parsed.cost_per_call = Patch::Value(usd);
+                    }
+                    _ => bad(
+                        "cost_per_call".into(),
+                        format!(
+                            "expected 0 to {} (US dollars per tool call), or null",
+                            crate::config::MAX_COST_PER_CALL_USD
+                        ),
+                    ),
+                },
+            },
             other if IGNORED.contains(&other) => {}
             other => {
                 let message = match crate::suggest::nearest(other, SETTABLE.iter().copied()) {
@@ -164,6 +189,14 @@ fn parse(body: &Map<String, Value>) -> Result<ServerBody, Vec<FieldError>> {
         Ok(parsed)
     } else {
         Err(errors)
+    }
+}
+
+/// The stored price: none for `null` and for 0 (a call that costs nothing reserves nothing).
+fn price(set: &Patch<f64>) -> Option<f64> {
+    match set {
+        Patch::Value(usd) if *usd > 0.0 => Some(*usd),
+        _ => None,
     }
 }
 
@@ -192,6 +225,7 @@ pub fn to_json(row: &StoredMcpServer) -> Value {
         "key": row.key_id,
         "enabled": row.enabled,
         "timeout_ms": row.timeout_ms,
+        "cost_per_call": row.cost_per_call,
         "created_at": row.created_at.to_string(),
         "modified_at": row.modified_at.to_string(),
     })
@@ -221,7 +255,7 @@ impl McpGateway {
             .cloned()
     }
 
-    /// A new server: `{name, url, headers?, key?, enabled?, timeout_ms?}`.
+    /// A new server: `{name, url, headers?, key?, enabled?, timeout_ms?, cost_per_call?}`.
     pub async fn create(
         &self,
         gateway: &Gateway,
@@ -272,6 +306,7 @@ impl McpGateway {
             },
             enabled: parsed.enabled.unwrap_or(true),
             timeout_ms: parsed.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
+            cost_per_call: price(&parsed.cost_per_call),
             created_at: now,
             modified_at: now,
         };
@@ -317,6 +352,9 @@ impl McpGateway {
         }
         if let Some(timeout_ms) = parsed.timeout_ms {
             row.timeout_ms = timeout_ms;
+        }
+        if !matches!(parsed.cost_per_call, Patch::Absent) {
+            row.cost_per_call = price(&parsed.cost_per_call);
         }
         row.modified_at = self.clock.now();
         self.check(gateway, keys, &row)?;

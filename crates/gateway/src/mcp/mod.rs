@@ -9,6 +9,7 @@
 //! [`manage`] (the servers registered through the management API).
 
 mod aggregate;
+mod budget;
 mod catalog;
 mod dlp;
 mod log;

@@ -389,6 +389,7 @@ fn upstream_of(row: &StoredMcpServer) -> Upstream {
             command: None,
             headers,
             timeout: Duration::from_millis(u64::from(row.timeout_ms)),
+            cost_per_call: row.cost_per_call,
         },
         credential,
         Some(row.clone()),

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::StoreResult;
 
 /// One upstream MCP server of a gateway.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredMcpServer {
     pub id: String,
     pub account_id: String,
@@ -22,6 +22,8 @@ pub struct StoredMcpServer {
     pub enabled: bool,
     /// How long one request to the server (connect, list, call) may take.
     pub timeout_ms: u32,
+    /// US dollars per tool call (docs/mcp.md, "Budgets"); `None`: its calls cost nothing.
+    pub cost_per_call: Option<f64>,
     pub created_at: jiff::Timestamp,
     pub modified_at: jiff::Timestamp,
 }

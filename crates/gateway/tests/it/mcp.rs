@@ -22,6 +22,7 @@ use rmcp::transport::{
 use rmcp::{ErrorData, RoleClient, RoleServer, ServerHandler, ServiceExt};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+use tollgate_gateway::clock::{ManualClock, SharedClock};
 
 use crate::support::{ADMIN_TOKEN, TestGateway, gateway_error_code};
 
@@ -204,7 +205,12 @@ async fn setup(authentication: bool) -> Setup {
 }
 
 /// [`setup`] with the gateway's settings (its id and log collection added).
-async fn setup_with(mut settings: Value) -> Setup {
+async fn setup_with(settings: Value) -> Setup {
+    setup_on(settings, None).await
+}
+
+/// [`setup_with`], its time (budget windows) following `clock` when one is given.
+async fn setup_on(mut settings: Value, clock: Option<SharedClock>) -> Setup {
     let (alpha, stop_alpha) = start_upstream(Upstream { name: "alpha" }).await;
     let (beta, stop_beta) = start_upstream(Upstream { name: "beta" }).await;
     let gamma = stopped_upstream().await;
@@ -228,7 +234,7 @@ name = "beta"
 url = "{beta}"
 "#
     );
-    let gw = TestGateway::with_config("", &sections).await;
+    let gw = TestGateway::build("", &sections, clock, None).await;
     settings["id"] = json!("tools");
     settings["collect_logs"] = json!(true);
     gw.create_gateway(settings).await;
@@ -979,4 +985,89 @@ async fn dlp_policies_apply_to_tool_arguments_and_results() {
         .unwrap_err();
     let refused = rpc_error(refused);
     assert_eq!(refused.data, Some(json!({"code": 2030, "status": 400})));
+}
+
+/// A server's `cost_per_call` (docs/mcp.md, "Budgets"): each answered call costs it, on its row
+/// and in the gateway's spend limit; a call the limit has no room for is refused (2041) before
+/// it reaches the server, and an unpriced server's calls still go through.
+#[tokio::test]
+async fn a_priced_servers_calls_spend_the_gateway_budget_until_it_refuses_them() {
+    // On an hour's start, so the hour's window holds every call.
+    let clock = ManualClock::new(1_771_426_800_000);
+    let rule = json!({"id": "hourly", "limit": 1, "window": 3600});
+    let setup = setup_on(json!({"spend_limits": {"rules": [rule]}}), Some(clock)).await;
+    let gw = &setup.gw;
+    let (delta, _stop_delta) = start_upstream(Upstream { name: "delta" }).await;
+    let (status, refused) = gw
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "delta", "url": delta, "cost_per_call": -0.5})),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        fields_of(&refused)[0].contains("cost_per_call"),
+        "{refused}"
+    );
+    let (status, created) = gw
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "delta", "url": delta, "cost_per_call": 0.4})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["result"]["cost_per_call"], json!(0.4));
+
+    let client = client(gw, None).await;
+    for _ in 0..2 {
+        client.call_tool(call("delta__echo", "paid")).await.unwrap();
+    }
+    let error = rpc_error(
+        client
+            .call_tool(call("delta__echo", "one too many"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        error.data,
+        Some(json!({"code": 2041, "status": 429})),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("hourly"),
+        "names the rule: {}",
+        error.message
+    );
+    // Free tools are not held back by a budget they do not spend.
+    client.call_tool(call("alpha__echo", "free")).await.unwrap();
+
+    let rows = tool_rows(gw).await;
+    let costs: Vec<(&str, &Value)> = rows
+        .iter()
+        .map(|r| (r["provider"].as_str().unwrap(), &r["cost"]))
+        .collect();
+    assert_eq!(
+        costs,
+        [
+            ("mcp:delta", &json!(0.4)),
+            ("mcp:delta", &json!(0.4)),
+            ("mcp:alpha", &Value::Null),
+        ],
+        "the refused call never started a row: {rows:?}"
+    );
+    let (status, spend) = gw
+        .admin(
+            Method::GET,
+            "/accounts/local/ai-gateway/gateways/tools/spend",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{spend}");
+    let spent = spend["result"]["rules"][0]["spend"]["spent"]
+        .as_f64()
+        .unwrap();
+    assert!((spent - 0.8).abs() < 1e-9, "{spend}");
 }

@@ -17,6 +17,7 @@ fn server(id: &str, gateway_id: &str, name: &str) -> StoredMcpServer {
         key_id: Some("key-1".into()),
         enabled: true,
         timeout_ms: 30_000,
+        cost_per_call: Some(0.0025),
         created_at: now,
         modified_at: now,
     }
@@ -60,6 +61,7 @@ pub(crate) async fn mcp_servers_round_trip_and_go_with_their_gateway<B: Backend>
     changed.key_id = None;
     changed.enabled = false;
     changed.timeout_ms = 1_500;
+    changed.cost_per_call = None;
     changed.modified_at = crate::clock::Clock::now(&crate::clock::SystemClock);
     store.update_mcp_server(&changed).await?;
     assert!(store.list_mcp_servers().await?.contains(&changed));

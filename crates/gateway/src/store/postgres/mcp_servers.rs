@@ -25,6 +25,7 @@ fn server_from(row: &Row) -> StoreResult<StoredMcpServer> {
         timeout_ms: u32::try_from(row.try_get::<_, i32>("timeout_ms")?).map_err(corrupt)?,
         created_at: timestamp(row, "created_at")?,
         modified_at: timestamp(row, "modified_at")?,
+        cost_per_call: row.try_get("cost_per_call")?,
     })
 }
 
@@ -42,7 +43,7 @@ impl McpServerStore for PostgresStore {
                 .await?
                 .query(
                     "SELECT id, account_id, gateway_id, name, url, headers, key_id, enabled,
-                            timeout_ms, created_at, modified_at
+                            timeout_ms, created_at, modified_at, cost_per_call
                      FROM mcp_servers ORDER BY account_id, gateway_id, name",
                     &[],
                 )
@@ -60,8 +61,8 @@ impl McpServerStore for PostgresStore {
                 .await?
                 .execute(
                     "INSERT INTO mcp_servers (id, account_id, gateway_id, name, url, headers,
-                         key_id, enabled, timeout_ms, created_at, modified_at)
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+                         key_id, enabled, timeout_ms, created_at, modified_at, cost_per_call)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
                      FROM gateways WHERE account_id = $2 AND id = $3",
                     &[
                         &s.id,
@@ -75,6 +76,7 @@ impl McpServerStore for PostgresStore {
                         &timeout(s.timeout_ms),
                         &s.created_at.to_string(),
                         &s.modified_at.to_string(),
+                        &s.cost_per_call,
                     ],
                 )
                 .await?;
@@ -90,7 +92,7 @@ impl McpServerStore for PostgresStore {
                 .await?
                 .execute(
                     "UPDATE mcp_servers SET name = $4, url = $5, headers = $6, key_id = $7,
-                         enabled = $8, timeout_ms = $9, modified_at = $10
+                         enabled = $8, timeout_ms = $9, modified_at = $10, cost_per_call = $11
                      WHERE account_id = $1 AND gateway_id = $2 AND id = $3",
                     &[
                         &s.account_id,
@@ -103,6 +105,7 @@ impl McpServerStore for PostgresStore {
                         &s.enabled,
                         &timeout(s.timeout_ms),
                         &s.modified_at.to_string(),
+                        &s.cost_per_call,
                     ],
                 )
                 .await?;

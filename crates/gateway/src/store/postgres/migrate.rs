@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_dlp_profiles.sql"),
     include_str!("migrations/0013_mcp_servers.sql"),
     include_str!("migrations/0014_custom_providers.sql"),
+    include_str!("migrations/0015_mcp_server_price.sql"),
 ];
 
 /// The advisory lock key that serialises migrations ("tollgate" in ASCII). Advisory locks are

@@ -8,7 +8,7 @@ use crate::store::changed_one;
 use crate::store::{McpServerStore, StoreResult, StoredMcpServer};
 
 pub(in crate::store) const COLUMNS: &str = "id, account_id, gateway_id, name, url, headers, key_id, enabled, timeout_ms, created_at, \
-     modified_at";
+     modified_at, cost_per_call";
 
 fn timestamp(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<jiff::Timestamp> {
     let text: String = row.get(column)?;
@@ -28,6 +28,7 @@ pub(in crate::store) fn server_from(row: &rusqlite::Row<'_>) -> rusqlite::Result
         timeout_ms: row.get(8)?,
         created_at: timestamp(row, 9)?,
         modified_at: timestamp(row, 10)?,
+        cost_per_call: row.get(11)?,
     })
 }
 
@@ -51,7 +52,7 @@ impl McpServerStore for SqliteStore {
             let transaction = c.transaction()?;
             super::require_gateway(&transaction, &s.account_id, &s.gateway_id)?;
             transaction.execute(
-                &format!("INSERT INTO mcp_servers ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+                &format!("INSERT INTO mcp_servers ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
                 params![
                     s.id,
                     s.account_id,
@@ -63,7 +64,8 @@ impl McpServerStore for SqliteStore {
                     s.enabled,
                     s.timeout_ms,
                     s.created_at.to_string(),
-                    s.modified_at.to_string()
+                    s.modified_at.to_string(),
+                    s.cost_per_call
                 ],
             )?;
             transaction.commit()
@@ -77,7 +79,7 @@ impl McpServerStore for SqliteStore {
             .with(move |c| {
                 c.execute(
                     "UPDATE mcp_servers SET name = ?4, url = ?5, headers = ?6, key_id = ?7,
-                         enabled = ?8, timeout_ms = ?9, modified_at = ?10
+                         enabled = ?8, timeout_ms = ?9, modified_at = ?10, cost_per_call = ?11
                      WHERE account_id = ?1 AND gateway_id = ?2 AND id = ?3",
                     params![
                         s.account_id,
@@ -89,7 +91,8 @@ impl McpServerStore for SqliteStore {
                         s.key_id,
                         s.enabled,
                         s.timeout_ms,
-                        s.modified_at.to_string()
+                        s.modified_at.to_string(),
+                        s.cost_per_call
                     ],
                 )
             })

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_dlp_profiles.sql"),
     include_str!("migrations/0012_mcp_servers.sql"),
     include_str!("migrations/0013_custom_providers.sql"),
+    include_str!("migrations/0014_mcp_server_price.sql"),
 ];
 
 pub(super) fn run(connection: &mut Connection) -> anyhow::Result<()> {

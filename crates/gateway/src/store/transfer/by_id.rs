@@ -193,8 +193,8 @@ pub(super) fn mcp_servers() -> ById<StoredMcpServer> {
         from_row: mcp_servers::server_from,
         id: |server| &server.id,
         insert: "INSERT INTO mcp_servers (id, account_id, gateway_id, name, url, headers, key_id,
-                     enabled, timeout_ms, created_at, modified_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                     enabled, timeout_ms, created_at, modified_at, cost_per_call)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                  ON CONFLICT (id) DO NOTHING",
         params: |s| {
             vec![
@@ -209,6 +209,7 @@ pub(super) fn mcp_servers() -> ById<StoredMcpServer> {
                 Box::new(i32::try_from(s.timeout_ms).unwrap_or(i32::MAX)),
                 Box::new(s.created_at.to_string()),
                 Box::new(s.modified_at.to_string()),
+                Box::new(s.cost_per_call),
             ]
         },
     }

@@ -17,7 +17,7 @@ use crate::store::sqlite::to_text;
 
 /// The SQLite schema version whose columns the transfer maps one by one. A new SQLite
 /// migration must be mapped here before the transfer accepts databases that have it.
-const SCHEMA_VERSION: i64 = 13;
+const SCHEMA_VERSION: i64 = 14;
 
 /// The database file inside a data directory (the default `storage.url`).
 const DB_FILE: &str = "tollgate.db";

@@ -228,6 +228,7 @@ async fn deployment(dir: &Path) -> anyhow::Result<()> {
             key_id: Some("key-1".into()),
             enabled: false,
             timeout_ms: 5_000,
+            cost_per_call: Some(0.01),
             created_at: now,
             modified_at: now,
         })

@@ -18,7 +18,7 @@ async fn migrations_run_once_even_when_instances_start_together() -> anyhow::Res
     assert_eq!(again.list_gateways().await?.len(), 1);
     assert_eq!(
         db.count("SELECT COUNT(*) FROM schema_migrations").await?,
-        14
+        15
     );
     again.ping().await?;
     Ok(())
