@@ -1220,4 +1220,36 @@ async fn a_tool_call_is_a_span_in_the_clients_trace_and_its_row_carries_the_trac
     assert_eq!(text(server, "tollgate.log_id").as_deref(), Some(id));
     let row = gw.log_row("tools", id).await.unwrap();
     assert_eq!(row.trace_id.as_deref(), Some(CLIENT_TRACE));
+
+    // A prompt got is traced the same way, named by the MCP conventions.
+    let response = gw
+        .http
+        .post(gw.url("/v1/local/tools/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .header("traceparent", client_traceparent())
+        .json(&json!({"jsonrpc": "2.0", "id": 8, "method": "prompts/get",
+                      "params": {"name": "beta__greet", "arguments": {"who": "ada"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    exported(gw, 6).await;
+    let spans = received(&collector);
+    let server = spans
+        .iter()
+        .find(|s| s.name == "prompts/get beta__greet")
+        .unwrap_or_else(|| panic!("{spans:#?}"));
+    assert_eq!(hex(&server.parent_span_id), CLIENT_SPAN);
+    assert_eq!(
+        text(server, "gen_ai.prompt.name").as_deref(),
+        Some("beta__greet")
+    );
+    assert_eq!(text(server, "gen_ai.operation.name"), None);
+    let upstream = spans
+        .iter()
+        .find(|s| s.name == "prompts/get greet")
+        .unwrap_or_else(|| panic!("{spans:#?}"));
+    assert_eq!(upstream.parent_span_id, server.span_id);
+    let rows = tool_rows(gw).await;
+    assert_eq!(rows[1]["trace_id"].as_str(), Some(CLIENT_TRACE), "{rows:?}");
 }
