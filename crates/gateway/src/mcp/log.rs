@@ -144,10 +144,15 @@ impl ToolCallLog {
         } else {
             Vec::new()
         };
-        state.logs().begin(begin, head).await.map_err(|error| {
+        if let Err(error) = state.logs().begin(begin, head).await {
             tracing::error!(%error, "tool call refused: its log record could not be written");
-            GatewayError::log_unavailable()
-        })?;
+            let refused = GatewayError::log_unavailable();
+            if let Some((trace, _)) = &log.trace {
+                let status = refused.code.status().as_u16().to_string();
+                trace.end_mcp(Some((&status, &refused.message)), &[], false);
+            }
+            return Err(refused);
+        }
         Ok(log)
     }
 

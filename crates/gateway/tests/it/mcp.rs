@@ -1253,3 +1253,39 @@ async fn a_tool_call_is_a_span_in_the_clients_trace_and_its_row_carries_the_trac
     let rows = tool_rows(gw).await;
     assert_eq!(rows[1]["trace_id"].as_str(), Some(CLIENT_TRACE), "{rows:?}");
 }
+
+#[tokio::test]
+async fn a_collector_with_include_bodies_gets_a_tool_calls_arguments_and_result() {
+    use crate::otel::{exported, received, text};
+
+    let collector = tollgate_mock_upstream::MockUpstream::start().await.unwrap();
+    let setup = setup_with(json!({"otel": [{
+        "url": format!("{}/v1/traces", collector.url()),
+        "include_bodies": true
+    }]}))
+    .await;
+    let gw = &setup.gw;
+    let response = gw
+        .http
+        .post(gw.url("/v1/local/tools/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "alpha__echo", "arguments": {"text": "in a span"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    exported(gw, 3).await;
+    let spans = received(&collector);
+    let server = spans
+        .iter()
+        .find(|s| s.name == "tools/call alpha__echo")
+        .unwrap_or_else(|| panic!("{spans:#?}"));
+    let arguments = text(server, "gen_ai.tool.call.arguments").unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&arguments).unwrap(),
+        json!({"text": "in a span"})
+    );
+    let result = text(server, "gen_ai.tool.call.result").unwrap();
+    assert!(result.contains("alpha: in a span"), "{result}");
+}
