@@ -1,7 +1,9 @@
 //! The MCP endpoint (docs/mcp.md): tools of every upstream server listed as `{server}__{tool}`,
 //! calls routed by that prefix, an upstream that is down left out while the others work, the
-//! endpoint authenticated as model routes are, a run token's `mcp_tools` allowlist, and one log
-//! row per tool call. Upstreams are real MCP servers (rmcp) on loopback ports.
+//! endpoint authenticated as model routes are, a run token's `mcp_tools` allowlist, one log
+//! row per tool call, DLP on tool calls, prompts and resources, and their spans (the second
+//! mock upstream as the collector, as in otel.rs). Upstreams are real MCP servers (rmcp) on
+//! loopback ports.
 
 use std::sync::Arc;
 
@@ -1288,4 +1290,36 @@ async fn a_collector_with_include_bodies_gets_a_tool_calls_arguments_and_result(
     );
     let result = text(server, "gen_ai.tool.call.result").unwrap();
     assert!(result.contains("alpha: in a span"), "{result}");
+}
+
+#[tokio::test]
+async fn without_a_collector_the_clients_trace_context_passes_through_to_the_server() {
+    let setup = setup(false).await;
+    let gw = &setup.gw;
+    let other = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    for (header, meta) in [
+        (Some(crate::otel::client_traceparent()), None),
+        (None, Some(other)),
+    ] {
+        let mut params = json!({"name": "alpha__trace", "arguments": {}});
+        if let Some(meta) = meta {
+            params["_meta"] = json!({"traceparent": meta});
+        }
+        let mut request = gw
+            .http
+            .post(gw.url("/v1/local/tools/mcp"))
+            .header("accept", "application/json, text/event-stream")
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}));
+        if let Some(header) = &header {
+            request = request.header("traceparent", header);
+        }
+        let answer: Value = request.send().await.unwrap().json().await.unwrap();
+        let sent = answer["result"]["content"][0]["text"].as_str().unwrap();
+        let expected = header.as_deref().or(meta).unwrap();
+        assert_eq!(sent, expected, "{answer}");
+    }
+    // Not traced: no trace id on the rows.
+    let rows = tool_rows(gw).await;
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["trace_id"].is_null()), "{rows:?}");
 }
