@@ -20,6 +20,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import MCPServer
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
 
 from conftest import ADMIN_TOKEN
 
@@ -216,3 +217,32 @@ def test_tool_search_mode(mcp_gateway):
             assert _text(called) == "HI"
 
     anyio.run(run)
+
+
+def test_dlp_refuses_a_prompt_and_redacts_a_resource(mcp_gateway):
+    path = f"/accounts/local/ai-gateway/gateways/{GATEWAY}"
+    settings = {"authentication": True, "collect_logs": True}
+    policies = [
+        {"id": "cards", "action": "BLOCK", "check": ["REQUEST"], "enabled": True, "profiles": ["financial"]},
+        {"id": "keys", "action": "REDACT", "check": ["RESPONSE"], "enabled": True, "profiles": ["credentials"]},
+    ]
+    _admin(mcp_gateway, "PUT", path, {**settings, "dlp": {"enabled": True, "policies": policies}})
+
+    async def run():
+        async with _client(mcp_gateway, _token(mcp_gateway, {})) as client:
+            # A blocked prompt is the SDK's MCPError, the gateway's code in its data.
+            with pytest.raises(MCPError) as refused:
+                await client.get_prompt("alpha__greet", {"who": "card 4111 1111 1111 1111"})
+            assert refused.value.error.message == "Request content blocked due to DLP policy violations"
+            assert refused.value.error.data == {"code": 2029, "status": 400}
+            # A credential in the prompt's messages reaches the client redacted.
+            got = await client.get_prompt("alpha__greet", {"who": "AKIAIOSFODNN7EXAMPLE"})
+            assert got.messages[0].content.text == "alpha greets [REDACTED:aws_access_key_id]"
+
+    try:
+        anyio.run(run)
+    finally:
+        _admin(mcp_gateway, "PUT", path, settings)
+    logs = _admin(mcp_gateway, "GET", f"{path}/logs?provider=mcp:alpha")
+    blocked = [row for row in logs["result"] if row["path"] == "prompts/get" and row["status_code"] == 400]
+    assert blocked, logs

@@ -19,7 +19,8 @@ use serde_json::{Value, json};
 use super::NAMESPACE_SEPARATOR;
 use super::catalog;
 use super::dlp::ToolDlp;
-use super::log::ToolCallLog;
+use super::log::{Target, ToolCallLog};
+use super::message::{Message, set_traceparent};
 use super::search;
 use super::server::{Admitted, admitted};
 use crate::error::GatewayError;
@@ -61,8 +62,8 @@ impl ServerHandler for Aggregator {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let admitted = admitted(&context.extensions).map_err(rpc_error)?;
-        let parts = context.extensions.get::<http::request::Parts>();
-        if search::requested(parts) {
+        let message = Message::of(&context);
+        if search::requested(message.parts) {
             match &*request.name {
                 search::SEARCH_TOOLS => {
                     let arguments = request.arguments.as_ref();
@@ -96,12 +97,12 @@ impl ServerHandler for Aggregator {
                             ));
                         }
                     }
-                    return call_namespaced(&admitted, parts, inner).await;
+                    return call_namespaced(&admitted, &message, inner).await;
                 }
                 _ => {}
             }
         }
-        call_namespaced(&admitted, parts, request).await
+        call_namespaced(&admitted, &message, request).await
     }
 
     async fn list_prompts(
@@ -121,8 +122,7 @@ impl ServerHandler for Aggregator {
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let admitted = admitted(&context.extensions).map_err(rpc_error)?;
-        let parts = context.extensions.get::<http::request::Parts>();
-        catalog::get_prompt(&admitted, parts, request).await
+        catalog::get_prompt(&admitted, &Message::of(&context), request).await
     }
 
     async fn list_resources(
@@ -153,8 +153,7 @@ impl ServerHandler for Aggregator {
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let admitted = admitted(&context.extensions).map_err(rpc_error)?;
-        let parts = context.extensions.get::<http::request::Parts>();
-        catalog::read_resource(&admitted, parts, request).await
+        catalog::read_resource(&admitted, &Message::of(&context), request).await
     }
 }
 
@@ -188,10 +187,10 @@ async fn all_tools(admitted: &Admitted) -> Vec<Tool> {
 }
 
 /// One call of a namespaced tool: routed by its prefix, checked against the token, counted
-/// toward the rate limits and logged.
+/// toward the rate limits, screened by DLP, logged and traced.
 async fn call_namespaced(
     admitted: &Admitted,
-    parts: Option<&http::request::Parts>,
+    message: &Message<'_>,
     request: CallToolRequestParams,
 ) -> Result<CallToolResponse, ErrorData> {
     let name = request.name.to_string();
@@ -213,8 +212,7 @@ async fn call_namespaced(
             None,
         ));
     }
-    let empty = http::HeaderMap::new();
-    let headers = parts.map_or(&empty, |p| &p.headers);
+    let headers = message.headers();
     // One tool call, one request toward the gateway's and the token's rate limits.
     crate::proxy::enforce_limits(
         &admitted.state,
@@ -228,12 +226,19 @@ async fn call_namespaced(
     let mut dlp = ToolDlp::of(admitted).await.map_err(rpc_error)?;
     let mut request = request;
     let screened = dlp.screen_arguments(&mut request.arguments);
+    let target = Target {
+        method: "tools/call",
+        server,
+        name: tool,
+        namespaced: &name,
+    };
+    let arguments = serde_json::to_vec(&request.arguments).unwrap_or_default();
     // As a model request's attempt: reserved before its begin record, given back if that fails.
     let price = upstream.config.cost_per_call;
     let reservation = super::budget::reserve(admitted, server, tool, price)
         .await
         .map_err(rpc_error)?;
-    let mut log = match ToolCallLog::begin(admitted, server, tool, &request, headers).await {
+    let mut log = match ToolCallLog::begin(admitted, message, target, arguments).await {
         Ok(log) => log,
         Err(refused) => {
             super::budget::release(admitted, reservation).await;
@@ -248,12 +253,16 @@ async fn call_namespaced(
     }
     let mut upstream_request = request;
     upstream_request.name = tool.to_owned().into();
+    set_traceparent(&mut upstream_request.meta, log.sending());
     let mut called = mcp
         .upstreams()
         .call_tool(admitted.state.keys(), &upstream, upstream_request)
         .await;
+    let tool_error =
+        matches!(&called, Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true));
+    log.answered(&called, tool_error);
     if called.is_ok() {
-        log.answered(price);
+        log.charge(price);
     }
     if let Ok(CallToolResponse::Complete(result)) = &mut called {
         // An upstream on an older protocol revision sends no `resultType`; the client may be on

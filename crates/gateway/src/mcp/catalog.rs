@@ -4,12 +4,13 @@
 //! first one ends it, and `{server}+{scheme}` is still a URI scheme). A run token's `mcp_tools`
 //! globs filter them too, matched against `{server}__{prompt}` and `{server}__{uri}` (a
 //! template: `{server}__{uriTemplate}`; for resources `*` also matches across `/`). Getting a
-//! prompt or reading a resource counts toward the rate limits and is a log row, as a tool call.
+//! prompt or reading a resource is governed as a tool call: it counts toward the rate limits,
+//! DLP screens it ([`super::dlp`]: a prompt's arguments and messages, a resource's text), and
+//! it is a log row with its spans.
 
 use std::sync::Arc;
 
 use futures_util::future::join_all;
-use http::request::Parts;
 use rmcp::ErrorData;
 use rmcp::model::{
     GetPromptRequestParams, GetPromptResponse, Prompt, ReadResourceRequestParams,
@@ -18,9 +19,12 @@ use rmcp::model::{
 
 use super::NAMESPACE_SEPARATOR;
 use super::aggregate::rpc_error;
-use super::log::ToolCallLog;
+use super::dlp::ToolDlp;
+use super::log::{Target, ToolCallLog};
+use super::message::{Message, set_traceparent};
 use super::server::Admitted;
 use super::upstream::Upstream;
+use crate::error::GatewayError;
 
 /// Separates a server's name from a resource URI at that server: `{server}+{uri}`.
 pub const URI_SEPARATOR: char = '+';
@@ -93,7 +97,7 @@ pub async fn list_prompts(admitted: &Admitted) -> Vec<Prompt> {
 
 pub async fn get_prompt(
     admitted: &Admitted,
-    parts: Option<&Parts>,
+    message: &Message<'_>,
     mut request: GetPromptRequestParams,
 ) -> Result<GetPromptResponse, ErrorData> {
     let name = request.name.clone();
@@ -111,14 +115,27 @@ pub async fn get_prompt(
     if !admitted.allows(&name) {
         return Err(out_of_scope("prompt", &name));
     }
+    let target = Target {
+        method: "prompts/get",
+        server,
+        name: prompt,
+        namespaced: &name,
+    };
+    limited(admitted, message).await?;
+    let mut dlp = ToolDlp::of(admitted).await.map_err(rpc_error)?;
+    let screened = dlp.screen_arguments(&mut request.arguments);
     let body = serde_json::to_vec(&request.arguments).unwrap_or_default();
-    let log = governed(admitted, parts, server, prompt, "prompts/get", body).await?;
+    let mut log = begin_screened(admitted, message, target, body, &dlp, screened).await?;
     request.name = prompt.to_owned();
+    set_traceparent(&mut request.meta, log.sending());
     let mut got = upstreams
         .get_prompt(admitted.state.keys(), &upstream, request)
         .await;
+    log.answered(&got, false);
     if let Ok(GetPromptResponse::Complete(result)) = &mut got {
         result.result_type.get_or_insert(ResultType::COMPLETE);
+        let screened = dlp.screen_result(result);
+        log = unless_refused(log, &dlp, screened).await?;
     }
     log.end_with(prompt_json(&got)).await;
     got.map_err(|why| failed(admitted, server, &why))
@@ -174,7 +191,7 @@ pub async fn list_resource_templates(admitted: &Admitted) -> Vec<ResourceTemplat
 
 pub async fn read_resource(
     admitted: &Admitted,
-    parts: Option<&Parts>,
+    message: &Message<'_>,
     mut request: ReadResourceRequestParams,
 ) -> Result<ReadResourceResponse, ErrorData> {
     let uri = request.uri.clone();
@@ -192,12 +209,26 @@ pub async fn read_resource(
     if !admitted.allows_resource(&resource_scope_name(server, inner)) {
         return Err(out_of_scope("resource", &uri));
     }
+    limited(admitted, message).await?;
+    let mut dlp = ToolDlp::of(admitted).await.map_err(rpc_error)?;
+    let target = Target {
+        method: "resources/read",
+        server,
+        name: inner,
+        namespaced: &uri,
+    };
     let body = serde_json::to_vec(&serde_json::json!({"uri": inner})).unwrap_or_default();
-    let log = governed(admitted, parts, server, inner, "resources/read", body).await?;
+    let mut log = begin_screened(admitted, message, target, body, &dlp, Ok(())).await?;
     request.uri = inner.to_owned();
-    let read = upstreams
+    set_traceparent(&mut request.meta, log.sending());
+    let mut read = upstreams
         .read_resource(admitted.state.keys(), &upstream, request)
         .await;
+    log.answered(&read, false);
+    if let Ok(ReadResourceResponse::Complete(result)) = &mut read {
+        let screened = dlp.screen_resource(result);
+        log = unless_refused(log, &dlp, screened).await?;
+    }
     log.end_with(resource_json(&read)).await;
     let mut read = read.map_err(|why| failed(admitted, server, &why))?;
     if let ReadResourceResponse::Complete(result) = &mut read {
@@ -215,30 +246,51 @@ pub async fn read_resource(
     Ok(read)
 }
 
-/// The checks a request to a server passes before it is sent, as a tool call's: one request
-/// toward the gateway's and the token's rate limits, and its log row begun.
-async fn governed(
-    admitted: &Admitted,
-    parts: Option<&Parts>,
-    server: &str,
-    name: &str,
-    path: &str,
-    body: Vec<u8>,
-) -> Result<ToolCallLog, ErrorData> {
-    let empty = http::HeaderMap::new();
-    let headers = parts.map_or(&empty, |p| &p.headers);
+/// A request to a server counts as one toward the gateway's and the token's rate limits, as a
+/// tool call does.
+async fn limited(admitted: &Admitted, message: &Message<'_>) -> Result<(), ErrorData> {
     crate::proxy::enforce_limits(
         &admitted.state,
         &admitted.gateway,
-        headers,
+        message.headers(),
         admitted.client,
         admitted.run_token.as_deref(),
     )
     .await
-    .map_err(rpc_error)?;
-    ToolCallLog::begin_with(admitted, server, name, path, body, headers)
+    .map_err(rpc_error)
+}
+
+/// Begins the request's log row with what DLP found in its arguments; `screened` is the scan's
+/// verdict: a refusal ends the row and is the client's answer (the server is not asked).
+async fn begin_screened(
+    admitted: &Admitted,
+    message: &Message<'_>,
+    target: Target<'_>,
+    body: Vec<u8>,
+    dlp: &ToolDlp,
+    screened: Result<(), GatewayError>,
+) -> Result<ToolCallLog, ErrorData> {
+    let log = ToolCallLog::begin(admitted, message, target, body)
         .await
-        .map_err(rpc_error)
+        .map_err(rpc_error)?;
+    unless_refused(log, dlp, screened).await
+}
+
+/// The row, unless DLP refused (`screened`): then the row ends refused, and the refusal is the
+/// client's answer.
+async fn unless_refused(
+    mut log: ToolCallLog,
+    dlp: &ToolDlp,
+    screened: Result<(), GatewayError>,
+) -> Result<ToolCallLog, ErrorData> {
+    log.set_dlp(&dlp.report);
+    match screened {
+        Ok(()) => Ok(log),
+        Err(refused) => {
+            log.end_refused(&refused).await;
+            Err(rpc_error(refused))
+        }
+    }
 }
 
 /// A server's answer to `prompts/get` as the log row's response body.

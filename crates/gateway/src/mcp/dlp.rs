@@ -1,9 +1,13 @@
-//! DLP on tool calls (docs/dlp.md, docs/mcp.md): a call's arguments are scanned with the
-//! gateway's request policies before it goes upstream (BLOCK refuses it with 2029, REDACT
-//! rewrites what the server receives and the row keeps), and its result with the response
-//! policies (BLOCK replaces it with 2030, REDACT rewrites what the client receives).
+//! DLP on tool calls, prompts and resources (docs/dlp.md, docs/mcp.md): a call's (or a
+//! prompt's) arguments are scanned with the gateway's request policies before it goes upstream
+//! (BLOCK refuses it with 2029, REDACT rewrites what the server receives and the row keeps),
+//! and its result (the prompt's messages, the text of a resource's contents) with the response
+//! policies (BLOCK replaces it with 2030, REDACT rewrites what the client receives and the row
+//! keeps). A resource's blobs are not scanned: they are binary, as an upload is.
 
-use rmcp::model::CallToolResult;
+use rmcp::model::{ReadResourceResult, ResourceContents};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::server::Admitted;
@@ -11,7 +15,8 @@ use crate::dlp::{Action, Check, Report, SideScan, scan_body};
 use crate::error::{ErrorCode, GatewayError};
 use crate::proxy::dlp::{blocked, custom_scanners};
 
-/// The scans a gateway's policies ask for on one tool call, and what they found.
+/// The scans a gateway's policies ask for on one request to a server (a tool call, a prompt
+/// got, a resource read), and what they found.
 pub struct ToolDlp {
     request: Option<SideScan>,
     response: Option<SideScan>,
@@ -30,7 +35,7 @@ impl ToolDlp {
         })
     }
 
-    /// Scans the arguments, rewriting them when a REDACT policy matched; `Err` is the refusal.
+    /// Scans a tool's or a prompt's arguments, rewriting them when a REDACT policy matched; `Err` is the refusal.
     pub fn screen_arguments(
         &mut self,
         arguments: &mut Option<Map<String, Value>>,
@@ -42,8 +47,12 @@ impl ToolDlp {
         self.settle(scanned, arguments, ErrorCode::DlpRequestBlocked)
     }
 
-    /// Scans the result, rewriting it when a REDACT policy matched; `Err` is the refusal.
-    pub fn screen_result(&mut self, result: &mut CallToolResult) -> Result<(), GatewayError> {
+    /// Scans a result (a tool's, a prompt's), every string in it as in a model response's body,
+    /// rewriting it when a REDACT policy matched; `Err` is the refusal.
+    pub fn screen_result<T: Serialize + DeserializeOwned>(
+        &mut self,
+        result: &mut T,
+    ) -> Result<(), GatewayError> {
         let Some(scan) = &self.response else {
             return Ok(());
         };
@@ -51,7 +60,31 @@ impl ToolDlp {
         self.settle(scanned, result, ErrorCode::DlpResponseBlocked)
     }
 
-    fn settle<T: serde::de::DeserializeOwned>(
+    /// Scans the text of a resource's contents (only the text: not its URI, MIME type or
+    /// blobs), rewriting it when a REDACT policy matched; `Err` is the refusal.
+    pub fn screen_resource(&mut self, result: &mut ReadResourceResult) -> Result<(), GatewayError> {
+        let Some(scan) = &self.response else {
+            return Ok(());
+        };
+        let texts: Vec<&str> = result.contents.iter().filter_map(text_of).collect();
+        if texts.is_empty() {
+            return Ok(());
+        }
+        let scanned = scan_body(scan, &serde_json::to_vec(&texts).unwrap_or_default());
+        let mut rewritten: Vec<String> = texts.into_iter().map(str::to_owned).collect();
+        self.settle(scanned, &mut rewritten, ErrorCode::DlpResponseBlocked)?;
+        let mut rewritten = rewritten.into_iter();
+        for contents in &mut result.contents {
+            if let ResourceContents::TextResourceContents { text, .. } = contents
+                && let Some(new) = rewritten.next()
+            {
+                *text = new;
+            }
+        }
+        Ok(())
+    }
+
+    fn settle<T: DeserializeOwned>(
         &mut self,
         scanned: crate::dlp::BodyScan,
         value: &mut T,
@@ -70,5 +103,12 @@ impl ToolDlp {
             *value = rewritten;
         }
         Ok(())
+    }
+}
+
+fn text_of(contents: &ResourceContents) -> Option<&str> {
+    match contents {
+        ResourceContents::TextResourceContents { text, .. } => Some(text),
+        _ => None,
     }
 }

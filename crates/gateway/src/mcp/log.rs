@@ -5,15 +5,18 @@
 //! only when payloads are (`cf-aig-collect-log-payload`) and cut at `logs.body_max_bytes`;
 //! request headers redacted as on every row. Counted in analytics and metrics like a request.
 
-use http::HeaderMap;
-use rmcp::model::{CallToolRequestParams, CallToolResponse};
+use std::sync::Arc;
+
+use rmcp::model::CallToolResponse;
 use tokio::time::Instant;
 
+use super::message::Message;
 use super::server::Admitted;
 use crate::budgets::Reservation;
 use crate::convert::saturating_i64_from_usize;
 use crate::error::{ErrorCode, GatewayError};
 use crate::logs::{LogBegin, LogEnd, RollupFacts};
+use crate::otel::{McpCall, McpSpan, RequestTrace};
 use crate::state::AppState;
 
 /// A tool call between its begin record and its end record.
@@ -26,38 +29,43 @@ pub struct ToolCallLog {
     started: Instant,
     /// What DLP found in the arguments and the result (docs/dlp.md), as the row keeps it.
     dlp: Option<String>,
+    /// A `tools/call` (its spans are the GenAI conventions' tool executions).
+    tool_call: bool,
+    /// The client's `traceparent`, passed on when the request is not traced.
+    client_traceparent: Option<String>,
+    /// The request's trace and its client span, when traced.
+    trace: Option<(Arc<RequestTrace>, McpSpan)>,
     /// The call's reservation against spend limits and budgets ([`super::budget`]), settled
-    /// by the end record to [`ToolCallLog::cost`] (nothing for a call never answered).
+    /// by the end record to `cost` (nothing for a call never answered).
     reservation: Option<Reservation>,
     /// The server's price, once the server has answered the call.
     cost: Option<f64>,
 }
 
+/// What a request to an upstream server is.
+pub struct Target<'a> {
+    /// The MCP method: `tools/call`, `prompts/get`, `resources/read` (the row's `path`).
+    pub method: &'static str,
+    pub server: &'a str,
+    /// What it names at the server: the tool, the prompt, the resource's URI (the `model`).
+    pub name: &'a str,
+    /// The same as the client named it.
+    pub namespaced: &'a str,
+}
+
 impl ToolCallLog {
-    /// Writes the call's begin record (durable before the call goes upstream, as a model
-    /// request's is), or refuses the call when the log cannot take it.
+    /// Writes the request's begin record (durable before the request goes upstream, as a model
+    /// request's is), or refuses the request when the log cannot take it; `body` is the
+    /// request's parameters as JSON (a tool's or a prompt's arguments, `{"uri": …}`). The
+    /// message's trace, when there is one, becomes the request's (docs/observability.md).
     pub async fn begin(
         admitted: &Admitted,
-        server: &str,
-        tool: &str,
-        request: &CallToolRequestParams,
-        headers: &HeaderMap,
-    ) -> Result<ToolCallLog, GatewayError> {
-        let body = serde_json::to_vec(&request.arguments).unwrap_or_default();
-        Self::begin_with(admitted, server, tool, "tools/call", body, headers).await
-    }
-
-    /// [`ToolCallLog::begin`] for any request to a server: `path` the MCP method
-    /// (`prompts/get`, `resources/read`), `name` what it names at the server (the `model`),
-    /// `body` the request's parameters as JSON.
-    pub async fn begin_with(
-        admitted: &Admitted,
-        server: &str,
-        tool: &str,
-        path: &str,
+        message: &Message<'_>,
+        target: Target<'_>,
         body: Vec<u8>,
-        headers: &HeaderMap,
     ) -> Result<ToolCallLog, GatewayError> {
+        let (server, tool, path) = (target.server, target.name, target.method);
+        let headers = message.headers();
         let state = &admitted.state;
         let gateway = &admitted.gateway;
         let options = &admitted.options;
@@ -73,7 +81,7 @@ impl ToolCallLog {
             provider: provider.clone(),
             model: tool.to_owned(),
         };
-        let log = ToolCallLog {
+        let mut log = ToolCallLog {
             state: state.clone(),
             id: id.clone(),
             facts,
@@ -81,9 +89,26 @@ impl ToolCallLog {
             keep_payload,
             started: crate::clock::monotonic_now(),
             dlp: None,
+            tool_call: path == crate::otel::MCP_TOOLS_CALL,
+            client_traceparent: message.client_traceparent.clone(),
+            trace: None,
             reservation: None,
             cost: None,
         };
+        log.trace = message.trace.clone().map(|trace| {
+            let span = trace.begin_mcp(
+                &McpCall {
+                    method: target.method,
+                    server,
+                    name: tool,
+                    namespaced: target.namespaced,
+                    request_id: &message.id,
+                    log_id: &log.id,
+                },
+                &body,
+            );
+            (trace, span)
+        });
         if !stored {
             return Ok(log);
         }
@@ -117,18 +142,48 @@ impl ToolCallLog {
                 Vec::new()
             },
             request_head_complete: body.len() <= limit,
-            trace_id: None,
+            trace_id: log
+                .trace
+                .as_ref()
+                .map(|(trace, _)| trace.trace_id.to_string()),
         };
         let head = if keep_payload {
             body[..body.len().min(limit)].to_vec()
         } else {
             Vec::new()
         };
-        state.logs().begin(begin, head).await.map_err(|error| {
+        if let Err(error) = state.logs().begin(begin, head).await {
             tracing::error!(%error, "tool call refused: its log record could not be written");
-            GatewayError::log_unavailable()
-        })?;
+            let refused = GatewayError::log_unavailable();
+            if let Some((trace, _)) = &log.trace {
+                let status = refused.code.status().as_u16().to_string();
+                trace.end_mcp(Some((&status, &refused.message)), &[], false);
+            }
+            return Err(refused);
+        }
         Ok(log)
+    }
+
+    /// The request goes upstream now: the `traceparent` for its `_meta`, this request's client
+    /// span when traced, else the client's own (as a model request's passes through).
+    pub fn sending(&mut self) -> Option<String> {
+        match &mut self.trace {
+            Some((trace, span)) => Some(trace.send_mcp(span)),
+            None => self.client_traceparent.clone(),
+        }
+    }
+
+    /// The server answered, or could not be reached: ends the client span. `tool_error`: the
+    /// answer is a tool's `isError: true`.
+    pub fn answered<T>(&self, answer: &Result<T, String>, tool_error: bool) {
+        let Some((trace, span)) = &self.trace else {
+            return;
+        };
+        match answer {
+            Err(why) => trace.answered_mcp(span, Some((&failure_kind(why), why))),
+            Ok(_) if tool_error => trace.answered_mcp(span, Some((TOOL_ERROR, TOOL_ERROR_TEXT))),
+            Ok(_) => trace.answered_mcp(span, None),
+        }
     }
 
     /// Keeps the call's reservation, to be settled by its end record.
@@ -137,7 +192,7 @@ impl ToolCallLog {
     }
 
     /// The server answered the call: it costs the server's price, if it has one.
-    pub fn answered(&mut self, price: Option<f64>) {
+    pub fn charge(&mut self, price: Option<f64>) {
         self.cost = price;
     }
 
@@ -176,12 +231,9 @@ impl ToolCallLog {
                 }
                 .unwrap_or_default();
                 match response {
-                    CallToolResponse::Complete(result) if result.is_error == Some(true) => (
-                        false,
-                        200,
-                        Some("the tool reported an error".to_owned()),
-                        body,
-                    ),
+                    CallToolResponse::Complete(result) if result.is_error == Some(true) => {
+                        (false, 200, Some(TOOL_ERROR_TEXT.to_owned()), body)
+                    }
                     _ => (true, 200, None, body),
                 }
             }
@@ -192,6 +244,16 @@ impl ToolCallLog {
 
     async fn finish(self, outcome: (bool, u16, Option<String>, Vec<u8>)) {
         let (success, status, error, body) = outcome;
+        if let Some((trace, _)) = &self.trace {
+            let reason = error.as_deref().unwrap_or_default();
+            let kind = match status {
+                200 => TOOL_ERROR.to_owned(),
+                502 => failure_kind(reason),
+                status => status.to_string(),
+            };
+            let failure = (!success).then_some((kind.as_str(), reason));
+            trace.end_mcp(failure, &body, self.tool_call);
+        }
         let limit = self.state.config().logs.body_max_bytes;
         let end = LogEnd {
             id: self.id,
@@ -232,4 +294,25 @@ impl ToolCallLog {
             tracing::error!(%spool_error, "could not record the end of a tool call");
         }
     }
+}
+
+/// The MCP conventions' `error.type` of a tool's `isError: true` answer.
+const TOOL_ERROR: &str = "tool_error";
+const TOOL_ERROR_TEXT: &str = "the tool reported an error";
+
+/// A low-cardinality class of an upstream failure, for `error.type`: the JSON-RPC error code
+/// the server answered with (as the MCP conventions have it), `timeout`, or `error` (the
+/// server could not be reached); read from the reasons `Upstreams` gives (mcp/upstream.rs).
+fn failure_kind(why: &str) -> String {
+    if let Some(code) = why
+        .strip_prefix("MCP error ")
+        .and_then(|rest| rest.split_once(':'))
+        .map(|(code, _)| code)
+    {
+        return code.to_owned();
+    }
+    if why.starts_with("no answer within") {
+        return "timeout".to_owned();
+    }
+    "error".to_owned()
 }

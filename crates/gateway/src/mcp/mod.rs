@@ -4,9 +4,11 @@
 //!
 //! In the order a message meets them: [`server`] (the endpoint, after the proxy's admission),
 //! [`aggregate`] (the MCP handler: namespaced listing, routing of calls, the token's tool
-//! allowlist, rate limits), [`dlp`] (the gateway's DLP policies on arguments and results),
-//! [`upstream`] (the clients of the upstream servers) and [`log`] (one log row per tool call),
-//! [`manage`] (the servers registered through the management API).
+//! allowlist, rate limits; [`catalog`] for prompts and resources), [`message`] (what a message
+//! came with: headers, JSON-RPC id, trace), [`dlp`] (the gateway's DLP policies on arguments and
+//! results), [`upstream`] (the clients of the upstream servers) and [`log`] (one log row per
+//! tool call, prompt got or resource read, and its spans), [`manage`] (the servers registered
+//! through the management API).
 
 mod aggregate;
 mod budget;
@@ -14,6 +16,7 @@ mod catalog;
 mod dlp;
 mod log;
 mod manage;
+mod message;
 mod search;
 mod server;
 mod upstream;

@@ -8,7 +8,15 @@ use crate::logs::{LogEnd, RollupFacts};
 /// Bodies on a span are cut at this size: collectors refuse very large attributes.
 pub const BODY_ATTRIBUTE_BYTES: usize = 64 * 1024;
 
-const BODY_KEYS: [&str; 2] = ["gen_ai.prompt_json", "gen_ai.completion_json"];
+const BODY_KEYS: [&str; 4] = [
+    "gen_ai.prompt_json",
+    "gen_ai.completion_json",
+    "gen_ai.tool.call.arguments",
+    "gen_ai.tool.call.result",
+];
+
+/// The MCP method whose spans are the GenAI conventions' tool executions.
+pub const MCP_TOOLS_CALL: &str = "tools/call";
 
 /// What the request is known to be from its start.
 pub fn request(
@@ -93,6 +101,34 @@ pub fn outcome(facts: &RollupFacts, end: &LogEnd) -> Vec<KeyValue> {
         attributes.push(KeyValue::new("error.type", error_type(end, error)));
     }
     attributes
+}
+
+/// What an MCP request is, in the MCP conventions (and the GenAI ones' `execute_tool` for a
+/// tool call), `name` being the tool, prompt or resource as the span's side names it.
+pub fn mcp(call: &super::trace::McpCall<'_>, name: &str) -> Vec<KeyValue> {
+    let mut attributes = vec![
+        KeyValue::new("mcp.method.name", call.method),
+        KeyValue::new("jsonrpc.request.id", call.request_id.to_owned()),
+        KeyValue::new("tollgate.mcp.server", call.server.to_owned()),
+    ];
+    match call.method {
+        MCP_TOOLS_CALL => {
+            attributes.push(KeyValue::new("gen_ai.operation.name", "execute_tool"));
+            attributes.push(KeyValue::new("gen_ai.tool.name", name.to_owned()));
+        }
+        "prompts/get" => attributes.push(KeyValue::new("gen_ai.prompt.name", name.to_owned())),
+        _ => attributes.push(KeyValue::new("mcp.resource.uri", name.to_owned())),
+    }
+    attributes
+}
+
+/// The MCP conventions' span name: `{mcp.method.name} {target}`, the target a tool's or a
+/// prompt's name; a resource's URI is left out (too many distinct names).
+pub fn mcp_span_name(method: &str, name: &str) -> String {
+    match method {
+        MCP_TOOLS_CALL | "prompts/get" => format!("{method} {name}"),
+        _ => method.to_owned(),
+    }
 }
 
 /// The span name the GenAI conventions give a call: `{operation} {model}`.

@@ -20,12 +20,12 @@ use opentelemetry::trace::{SpanId, TraceId, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::Resource;
 
-pub use attributes::BODY_ATTRIBUTE_BYTES;
+pub use attributes::{BODY_ATTRIBUTE_BYTES, MCP_TOOLS_CALL};
 use exporter::Destination;
 pub use exporter::ExportCounts;
 pub use propagation::{TRACEPARENT, TRACESTATE, span_id, trace_id, traceparent};
 pub use target::{ContentType, ExportTarget, check_header, check_url, parse_gateway_field};
-pub use trace::{AttemptSpan, RequestTrace};
+pub use trace::{AttemptSpan, McpCall, McpSpan, RequestTrace};
 
 use crate::config::OtelConfig;
 use crate::gateways::Gateway;

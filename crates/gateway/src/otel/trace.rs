@@ -65,6 +65,30 @@ pub struct AttemptSpan {
     step: Option<i64>,
 }
 
+/// An MCP request to an upstream server, as its spans describe it.
+pub struct McpCall<'a> {
+    /// `tools/call`, `prompts/get` or `resources/read`.
+    pub method: &'static str,
+    /// The upstream server's name in the gateway.
+    pub server: &'a str,
+    /// What the request names at the server: the tool, the prompt, the resource's URI.
+    pub name: &'a str,
+    /// The same as the client named it (`{server}__{tool}`, `{server}+{uri}`).
+    pub namespaced: &'a str,
+    /// The JSON-RPC id of the client's message.
+    pub request_id: &'a str,
+    /// The request's log row.
+    pub log_id: &'a str,
+}
+
+/// The client span of an MCP request: from when it is sent to its server until it answers.
+pub struct McpSpan {
+    span_id: SpanId,
+    started: Option<Instant>,
+    name: String,
+    attributes: Vec<KeyValue>,
+}
+
 /// What a new trace starts from.
 pub struct TraceStart {
     pub destinations: Vec<Arc<Destination>>,
@@ -208,6 +232,86 @@ impl RequestTrace {
             recorded
                 .attributes
                 .push(attributes::body("gen_ai.prompt_json", body));
+        }
+    }
+
+    /// An MCP request to an upstream server begins (a tool call, a prompt got, a resource read;
+    /// docs/mcp.md): the server span becomes the call's, named and described by the MCP
+    /// conventions, and finds the call's log row (`tollgate.log_id`) rather than the HTTP
+    /// request's. With a collector's `include_bodies`, the arguments go on it too.
+    pub fn begin_mcp(&self, call: &McpCall<'_>, arguments: &[u8]) -> McpSpan {
+        let mut recorded = self.lock();
+        recorded
+            .attributes
+            .retain(|kv| kv.key.as_str() != "tollgate.log_id");
+        recorded
+            .attributes
+            .extend(attributes::mcp(call, call.namespaced));
+        recorded
+            .attributes
+            .push(KeyValue::new("tollgate.log_id", call.log_id.to_owned()));
+        if call.method == attributes::MCP_TOOLS_CALL && self.wants_bodies() {
+            recorded
+                .attributes
+                .push(attributes::body("gen_ai.tool.call.arguments", arguments));
+        }
+        recorded.name = Some(attributes::mcp_span_name(call.method, call.namespaced));
+        McpSpan {
+            span_id: new_span_id(),
+            started: None,
+            name: attributes::mcp_span_name(call.method, call.name),
+            attributes: attributes::mcp(call, call.name),
+        }
+    }
+
+    /// The MCP request goes to its server now: the `traceparent` it carries (in its `_meta`,
+    /// as the MCP conventions propagate it), naming the client span that covers the call.
+    pub fn send_mcp(&self, span: &mut McpSpan) -> String {
+        span.started = Some(crate::clock::monotonic_now());
+        format!("00-{}-{}-01", self.trace_id, span.span_id)
+    }
+
+    /// The server answered (or failed to): the client span, with `failure` (`error.type` and
+    /// the reason) when the request failed or the tool reported an error.
+    pub fn answered_mcp(&self, span: &McpSpan, failure: Option<(&str, &str)>) {
+        let Some(started) = span.started else {
+            return;
+        };
+        let mut attributes = span.attributes.clone();
+        let status = match failure {
+            Some((kind, reason)) => {
+                attributes.push(KeyValue::new("error.type", kind.to_owned()));
+                Status::error(reason.to_owned())
+            }
+            None => Status::Unset,
+        };
+        let span = self.span(
+            Cow::Owned(span.name.clone()),
+            SpanKind::Client,
+            span.span_id,
+            Some(self.span_id),
+            (started, crate::clock::monotonic_now()),
+            attributes,
+            status,
+        );
+        self.add_child(span);
+    }
+
+    /// The MCP request's outcome as its log row has it: the server span has an error status
+    /// when the client got a JSON-RPC error or a tool's error (the MCP conventions' rule), and
+    /// the result when a collector asked for bodies.
+    pub fn end_mcp(&self, failure: Option<(&str, &str)>, result: &[u8], tool_call: bool) {
+        let mut recorded = self.lock();
+        if let Some((kind, reason)) = failure {
+            recorded
+                .outcome
+                .push(KeyValue::new("error.type", kind.to_owned()));
+            recorded.error = Some(reason.to_owned());
+        }
+        if tool_call && self.wants_bodies() && !result.is_empty() {
+            recorded
+                .outcome
+                .push(attributes::body("gen_ai.tool.call.result", result));
         }
     }
 

@@ -205,7 +205,14 @@ async fn run(
         }
         Route::Provider(target) => native::plan(ctx, parts, target, body).await?,
         Route::Universal { .. } => universal::plan(ctx, parts, body).await?,
-        Route::Mcp { .. } => return Ok(crate::mcp::serve(ctx, parts.clone(), body).await),
+        Route::Mcp { .. } => {
+            let mut parts = parts.clone();
+            // A tool call's spans join the request's trace (mcp/log.rs).
+            if let Some(trace) = &ctx.trace {
+                parts.extensions.insert(trace.clone());
+            }
+            return Ok(crate::mcp::serve(ctx, parts, body).await);
+        }
     };
     execute(ctx, plan).await
 }

@@ -1,7 +1,9 @@
 //! The MCP endpoint (docs/mcp.md): tools of every upstream server listed as `{server}__{tool}`,
 //! calls routed by that prefix, an upstream that is down left out while the others work, the
-//! endpoint authenticated as model routes are, a run token's `mcp_tools` allowlist, and one log
-//! row per tool call. Upstreams are real MCP servers (rmcp) on loopback ports.
+//! endpoint authenticated as model routes are, a run token's `mcp_tools` allowlist, one log
+//! row per tool call, DLP on tool calls, prompts and resources, and their spans (the second
+//! mock upstream as the collector, as in otel.rs). Upstreams are real MCP servers (rmcp) on
+//! loopback ports.
 
 use std::sync::Arc;
 
@@ -99,6 +101,15 @@ impl ServerHandler for Upstream {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
+        // Not listed: a text and a blob, both holding a credential.
+        if request.uri == "memo://keys" {
+            return Ok(ReadResourceResponse::Complete(ReadResourceResult::new(
+                vec![
+                    ResourceContents::text(format!("the key is {AWS_KEY}"), "memo://keys"),
+                    ResourceContents::blob(AWS_KEY, "memo://keys"),
+                ],
+            )));
+        }
         Ok(ReadResourceResponse::Complete(ReadResourceResult::new(
             vec![ResourceContents::text(
                 format!("{} notes", self.name),
@@ -137,6 +148,11 @@ impl ServerHandler for Upstream {
             ))])
             .into()),
             "fail" => Ok(CallToolResult::error(vec![Content::text("it failed")]).into()),
+            // Not listed: the trace context the call carried in its `_meta`.
+            "trace" => Ok(CallToolResult::success(vec![Content::text(
+                context.meta.get_traceparent().unwrap_or("-").to_owned(),
+            )])
+            .into()),
             // What reached this server: its configured credential, and no client credential.
             "whoami" => {
                 let parts = context.extensions.get::<http::request::Parts>().unwrap();
@@ -206,11 +222,12 @@ async fn setup(authentication: bool) -> Setup {
 
 /// [`setup`] with the gateway's settings (its id and log collection added).
 async fn setup_with(settings: Value) -> Setup {
-    setup_on(settings, None).await
+    setup_configured(settings, "", None).await
 }
 
-/// [`setup_with`], its time (budget windows) following `clock` when one is given.
-async fn setup_on(mut settings: Value, clock: Option<SharedClock>) -> Setup {
+/// [`setup_with`] and more of the configuration file (`extra`, after the servers), its time
+/// (budget windows) following `clock` when one is given.
+async fn setup_configured(mut settings: Value, extra: &str, clock: Option<SharedClock>) -> Setup {
     let (alpha, stop_alpha) = start_upstream(Upstream { name: "alpha" }).await;
     let (beta, stop_beta) = start_upstream(Upstream { name: "beta" }).await;
     let gamma = stopped_upstream().await;
@@ -232,6 +249,7 @@ timeout_ms = 2000
 gateway = "tools"
 name = "beta"
 url = "{beta}"
+{extra}
 "#
     );
     let gw = TestGateway::build("", &sections, clock, None).await;
@@ -920,10 +938,11 @@ async fn tool_search_mode_lists_a_search_tool_and_calls_through_call_tool() {
     assert!(error.to_string().contains("Out of scope"), "{error}");
 }
 
+const AWS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+const CARD: &str = "4111 1111 1111 1111";
+
 #[tokio::test]
 async fn dlp_policies_apply_to_tool_arguments_and_results() {
-    const AWS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
-    const CARD: &str = "4111 1111 1111 1111";
     let setup = setup_with(json!({"dlp": {"enabled": true, "policies": [
         {"id": "keys-out", "action": "REDACT", "check": ["REQUEST"], "enabled": true,
          "profiles": ["credentials"]},
@@ -987,6 +1006,326 @@ async fn dlp_policies_apply_to_tool_arguments_and_results() {
     assert_eq!(refused.data, Some(json!({"code": 2030, "status": 400})));
 }
 
+fn greet(who: &str) -> GetPromptRequestParams {
+    let Value::Object(arguments) = json!({"who": who}) else {
+        unreachable!()
+    };
+    GetPromptRequestParams::new("alpha__greet").with_arguments(arguments)
+}
+
+/// Replaces the gateway's DLP policies (log collection kept on).
+async fn set_policies(gw: &TestGateway, policies: Value) {
+    let (status, body) = gw
+        .admin(
+            Method::PUT,
+            "/accounts/local/ai-gateway/gateways/tools",
+            Some(json!({"collect_logs": true,
+                        "dlp": {"enabled": true, "policies": policies}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn dlp_policies_apply_to_prompts_and_resources_and_their_rows_show_it() {
+    let setup = setup_with(json!({"dlp": {"enabled": true, "policies": [
+        {"id": "cards", "action": "BLOCK", "check": ["REQUEST"], "enabled": true,
+         "profiles": ["financial"]},
+        {"id": "keys-back", "action": "REDACT", "check": ["RESPONSE"], "enabled": true,
+         "profiles": ["credentials"]},
+    ]}}))
+    .await;
+    let gw = &setup.gw;
+    let client = client(gw, None).await;
+
+    // BLOCK on a prompt's arguments: 2029, the server not asked.
+    let refused = client
+        .get_prompt(greet(&format!("card {CARD}")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rpc_error(refused).data,
+        Some(json!({"code": 2029, "status": 400}))
+    );
+
+    // REDACT on a prompt's messages: the server's answer (which quotes the argument) rewritten.
+    let got = client.get_prompt(greet(AWS_KEY)).await.unwrap();
+    let Content::Text(text) = &got.messages[0].content else {
+        panic!("{got:?}")
+    };
+    assert!(!text.text.contains(AWS_KEY), "{}", text.text);
+    assert!(
+        text.text
+            .starts_with("alpha greets [REDACTED:aws_access_key_id]"),
+        "{}",
+        text.text
+    );
+
+    // A resource's text is scanned, its blobs are not.
+    let read = client
+        .read_resource(ReadResourceRequestParams::new("alpha+memo://keys"))
+        .await
+        .unwrap();
+    let ResourceContents::TextResourceContents { text, .. } = &read.contents[0] else {
+        panic!("{read:?}")
+    };
+    assert!(!text.contains(AWS_KEY), "{text}");
+    let ResourceContents::BlobResourceContents { blob, uri, .. } = &read.contents[1] else {
+        panic!("{read:?}")
+    };
+    assert_eq!(
+        (blob.as_str(), uri.as_str()),
+        (AWS_KEY, "alpha+memo://keys")
+    );
+
+    // FLAG on a resource's text: the client gets it as it is, the row records the finding.
+    set_policies(
+        gw,
+        json!([{"id": "keys-seen", "action": "FLAG", "check": ["RESPONSE"], "enabled": true,
+                "profiles": ["credentials"]}]),
+    )
+    .await;
+    let read = client
+        .read_resource(ReadResourceRequestParams::new("alpha+memo://keys"))
+        .await
+        .unwrap();
+    let ResourceContents::TextResourceContents { text, .. } = &read.contents[0] else {
+        panic!("{read:?}")
+    };
+    assert_eq!(text, &format!("the key is {AWS_KEY}"));
+
+    let rows = tool_rows(gw).await;
+    let seen: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["path"].as_str().unwrap(), r["model"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("prompts/get", "greet"),
+            ("prompts/get", "greet"),
+            ("resources/read", "memo://keys"),
+            ("resources/read", "memo://keys"),
+        ],
+        "{rows:?}"
+    );
+    let row = |i: usize| rows[i]["id"].as_str().unwrap().to_owned();
+    let blocked = gw.log_row("tools", &row(0)).await.unwrap();
+    assert_eq!((blocked.status_code, blocked.success), (Some(400), false));
+    let dlp = blocked.dlp.unwrap();
+    assert!(dlp.contains("BLOCK") && dlp.contains("financial."), "{dlp}");
+    assert!(
+        !dlp.contains("4111"),
+        "the matched text is never kept: {dlp}"
+    );
+    let base = |i: usize| format!("/accounts/local/ai-gateway/gateways/tools/logs/{}", row(i));
+    let redacted = gw.log_row("tools", &row(1)).await.unwrap();
+    assert!(redacted.dlp.unwrap().contains("REDACT"));
+    let stored = stored_body(gw, &base(1), "response").await;
+    assert!(
+        stored.contains("[REDACTED:") && !stored.contains(AWS_KEY),
+        "the row keeps what the client got: {stored}"
+    );
+    let flagged = gw.log_row("tools", &row(3)).await.unwrap();
+    assert_eq!((flagged.status_code, flagged.success), (Some(200), true));
+    let dlp = flagged.dlp.expect("the finding is on the row");
+    assert!(
+        dlp.contains("FLAG") && dlp.contains("credentials.aws_access_key_id"),
+        "{dlp}"
+    );
+    assert!(
+        !dlp.contains(AWS_KEY),
+        "the matched text is never kept: {dlp}"
+    );
+}
+
+#[tokio::test]
+async fn a_tool_call_is_a_span_in_the_clients_trace_and_its_row_carries_the_trace_id() {
+    use crate::otel::{
+        CLIENT_SPAN, CLIENT_TRACE, client_traceparent, exported, hex, received, text,
+    };
+    use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+
+    let collector = tollgate_mock_upstream::MockUpstream::start().await.unwrap();
+    let extra = format!(
+        "[otel]\nendpoint = \"{}/v1/traces\"\ncontent_type = \"protobuf\"\n",
+        collector.url()
+    );
+    let setup = setup_configured(json!({}), &extra, None).await;
+    let gw = &setup.gw;
+    // One message, one HTTP request (the endpoint is stateless): its trace is the call's.
+    let response = gw
+        .http
+        .post(gw.url("/v1/local/tools/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .header("traceparent", client_traceparent())
+        .json(&json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                      "params": {"name": "alpha__trace", "arguments": {}}}))
+        .send()
+        .await
+        .unwrap();
+    let answer: Value = response.json().await.unwrap();
+    let sent = answer["result"]["content"][0]["text"].as_str().unwrap();
+
+    // The server span (the call), admission, and the call to the upstream server.
+    exported(gw, 3).await;
+    let spans = received(&collector);
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    let server = spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Server as i32)
+        .unwrap();
+    assert_eq!(server.name, "tools/call alpha__trace");
+    assert_eq!(hex(&server.trace_id), CLIENT_TRACE);
+    assert_eq!(hex(&server.parent_span_id), CLIENT_SPAN);
+    assert_eq!(
+        text(server, "gen_ai.operation.name").as_deref(),
+        Some("execute_tool")
+    );
+    assert_eq!(
+        text(server, "gen_ai.tool.name").as_deref(),
+        Some("alpha__trace")
+    );
+    assert_eq!(
+        text(server, "mcp.method.name").as_deref(),
+        Some("tools/call")
+    );
+    assert_eq!(text(server, "jsonrpc.request.id").as_deref(), Some("7"));
+    assert_eq!(
+        text(server, "tollgate.mcp.server").as_deref(),
+        Some("alpha")
+    );
+    let upstream = spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Client as i32)
+        .unwrap();
+    assert_eq!(upstream.name, "tools/call trace");
+    assert_eq!(upstream.parent_span_id, server.span_id);
+    assert_eq!(text(upstream, "gen_ai.tool.name").as_deref(), Some("trace"));
+    // The upstream server got the trace context in the request's `_meta`, its parent the
+    // client span.
+    assert_eq!(
+        sent,
+        format!("00-{CLIENT_TRACE}-{}-01", hex(&upstream.span_id))
+    );
+    // No content on spans unless a collector asks for bodies.
+    assert!(
+        server
+            .attributes
+            .iter()
+            .all(|kv| !kv.key.starts_with("gen_ai.tool.call.")),
+        "{server:#?}"
+    );
+
+    // The row has the trace id, and the span the row's id.
+    let rows = tool_rows(gw).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let id = rows[0]["id"].as_str().unwrap();
+    assert_eq!(text(server, "tollgate.log_id").as_deref(), Some(id));
+    let row = gw.log_row("tools", id).await.unwrap();
+    assert_eq!(row.trace_id.as_deref(), Some(CLIENT_TRACE));
+
+    // A prompt got is traced the same way, named by the MCP conventions.
+    let response = gw
+        .http
+        .post(gw.url("/v1/local/tools/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .header("traceparent", client_traceparent())
+        .json(&json!({"jsonrpc": "2.0", "id": 8, "method": "prompts/get",
+                      "params": {"name": "beta__greet", "arguments": {"who": "ada"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    exported(gw, 6).await;
+    let spans = received(&collector);
+    let server = spans
+        .iter()
+        .find(|s| s.name == "prompts/get beta__greet")
+        .unwrap_or_else(|| panic!("{spans:#?}"));
+    assert_eq!(hex(&server.parent_span_id), CLIENT_SPAN);
+    assert_eq!(
+        text(server, "gen_ai.prompt.name").as_deref(),
+        Some("beta__greet")
+    );
+    assert_eq!(text(server, "gen_ai.operation.name"), None);
+    let upstream = spans
+        .iter()
+        .find(|s| s.name == "prompts/get greet")
+        .unwrap_or_else(|| panic!("{spans:#?}"));
+    assert_eq!(upstream.parent_span_id, server.span_id);
+    let rows = tool_rows(gw).await;
+    assert_eq!(rows[1]["trace_id"].as_str(), Some(CLIENT_TRACE), "{rows:?}");
+}
+
+#[tokio::test]
+async fn a_collector_with_include_bodies_gets_a_tool_calls_arguments_and_result() {
+    use crate::otel::{exported, received, text};
+
+    let collector = tollgate_mock_upstream::MockUpstream::start().await.unwrap();
+    let setup = setup_with(json!({"otel": [{
+        "url": format!("{}/v1/traces", collector.url()),
+        "include_bodies": true
+    }]}))
+    .await;
+    let gw = &setup.gw;
+    let response = gw
+        .http
+        .post(gw.url("/v1/local/tools/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "alpha__echo", "arguments": {"text": "in a span"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    exported(gw, 3).await;
+    let spans = received(&collector);
+    let server = spans
+        .iter()
+        .find(|s| s.name == "tools/call alpha__echo")
+        .unwrap_or_else(|| panic!("{spans:#?}"));
+    let arguments = text(server, "gen_ai.tool.call.arguments").unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&arguments).unwrap(),
+        json!({"text": "in a span"})
+    );
+    let result = text(server, "gen_ai.tool.call.result").unwrap();
+    assert!(result.contains("alpha: in a span"), "{result}");
+}
+
+#[tokio::test]
+async fn without_a_collector_the_clients_trace_context_passes_through_to_the_server() {
+    let setup = setup(false).await;
+    let gw = &setup.gw;
+    let other = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    for (header, meta) in [
+        (Some(crate::otel::client_traceparent()), None),
+        (None, Some(other)),
+    ] {
+        let mut params = json!({"name": "alpha__trace", "arguments": {}});
+        if let Some(meta) = meta {
+            params["_meta"] = json!({"traceparent": meta});
+        }
+        let mut request = gw
+            .http
+            .post(gw.url("/v1/local/tools/mcp"))
+            .header("accept", "application/json, text/event-stream")
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}));
+        if let Some(header) = &header {
+            request = request.header("traceparent", header);
+        }
+        let answer: Value = request.send().await.unwrap().json().await.unwrap();
+        let sent = answer["result"]["content"][0]["text"].as_str().unwrap();
+        let expected = header.as_deref().or(meta).unwrap();
+        assert_eq!(sent, expected, "{answer}");
+    }
+    // Not traced: no trace id on the rows.
+    let rows = tool_rows(gw).await;
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["trace_id"].is_null()), "{rows:?}");
+}
+
 /// A server's `cost_per_call` (docs/mcp.md, "Budgets"): each answered call costs it, on its row
 /// and in the gateway's spend limit; a call the limit has no room for is refused (2041) before
 /// it reaches the server, and an unpriced server's calls still go through.
@@ -995,7 +1334,7 @@ async fn a_priced_servers_calls_spend_the_gateway_budget_until_it_refuses_them()
     // On an hour's start, so the hour's window holds every call.
     let clock = ManualClock::new(1_771_426_800_000);
     let rule = json!({"id": "hourly", "limit": 1, "window": 3600});
-    let setup = setup_on(json!({"spend_limits": {"rules": [rule]}}), Some(clock)).await;
+    let setup = setup_configured(json!({"spend_limits": {"rules": [rule]}}), "", Some(clock)).await;
     let gw = &setup.gw;
     let (delta, _stop_delta) = start_upstream(Upstream { name: "delta" }).await;
     let (status, refused) = gw

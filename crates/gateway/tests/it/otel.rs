@@ -14,10 +14,10 @@ use tollgate_mock_upstream::{Behavior, MockUpstream};
 
 use crate::support::{TestGateway, chat_body, gateway_error_code};
 
-const CLIENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-const CLIENT_SPAN: &str = "00f067aa0ba902b7";
+pub(crate) const CLIENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+pub(crate) const CLIENT_SPAN: &str = "00f067aa0ba902b7";
 
-fn client_traceparent() -> String {
+pub(crate) fn client_traceparent() -> String {
     format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-01")
 }
 
@@ -34,7 +34,7 @@ async fn traced_gateway(collector: &MockUpstream, extra: &str) -> TestGateway {
 }
 
 /// Every span the collector has received, decoded from each export's encoding.
-fn received(collector: &MockUpstream) -> Vec<Span> {
+pub(crate) fn received(collector: &MockUpstream) -> Vec<Span> {
     collector
         .requests()
         .iter()
@@ -56,14 +56,14 @@ fn received(collector: &MockUpstream) -> Vec<Span> {
 }
 
 /// Waits until the gateway has handed `spans` spans to its collectors (exported or dropped).
-async fn exported(gw: &TestGateway, spans: u64) {
+pub(crate) async fn exported(gw: &TestGateway, spans: u64) {
     let counts = gw.state.telemetry().counts();
     tokio::time::timeout(Duration::from_secs(30), counts.handled_at_least(spans))
         .await
         .expect("spans are exported");
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -74,7 +74,7 @@ fn attribute(span: &Span, key: &str) -> Option<AnyValue> {
         .and_then(|kv| kv.value.as_ref()?.value.clone())
 }
 
-fn text(span: &Span, key: &str) -> Option<String> {
+pub(crate) fn text(span: &Span, key: &str) -> Option<String> {
     match attribute(span, key)? {
         AnyValue::StringValue(text) => Some(text),
         _ => None,
@@ -88,7 +88,7 @@ fn int(span: &Span, key: &str) -> Option<i64> {
     }
 }
 
-fn named<'s>(spans: &'s [Span], name: &str) -> Vec<&'s Span> {
+pub(crate) fn named<'s>(spans: &'s [Span], name: &str) -> Vec<&'s Span> {
     spans.iter().filter(|span| span.name == name).collect()
 }
 
