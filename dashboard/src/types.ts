@@ -280,6 +280,8 @@ export interface McpServer {
   key: string | null;
   enabled: boolean;
   timeout_ms: number;
+  /** US dollars per tool call, reserved against budgets (docs/mcp.md, "Budgets"); null: free. */
+  cost_per_call: number | null;
   created_at: string;
   modified_at: string;
 }

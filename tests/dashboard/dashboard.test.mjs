@@ -1310,16 +1310,22 @@ describe('dashboard', () => {
     await page.click('text=Add server');
     await page.locator('#mcp-name-error', { hasText: 'a-z, 0-9' }).waitFor();
 
+    // A price the API refuses is named next to its field; a valid one is shown in the table.
     await page.fill('#mcp-name', 'search');
+    await page.fill('#mcp-price', '-1');
+    await page.click('text=Add server');
+    await page.locator('#mcp-price-error', { hasText: 'US dollars per tool call' }).waitFor();
+    await page.fill('#mcp-price', '0.005');
     await page.click('text=Add server');
     const row = page.locator('tr', { hasText: 'search' });
     await row.locator('[data-enabled="true"]').waitFor();
     await page.getByText('its tools are search__<tool>').waitFor();
     let stored = (await admin(stack, 'GET', servers)).json.result;
     assert.deepEqual(
-      stored.map((s) => [s.name, s.url, s.enabled, s.key]),
-      [['search', 'http://127.0.0.1:9/mcp', true, null]],
+      stored.map((s) => [s.name, s.url, s.enabled, s.key, s.cost_per_call]),
+      [['search', 'http://127.0.0.1:9/mcp', true, null, 0.005]],
     );
+    assert.equal((await row.locator('[data-cost-per-call]').textContent()).trim(), '$0.005');
     await shot('mcp-servers');
 
     await page.getByRole('button', { name: 'Turn off MCP server search' }).click();

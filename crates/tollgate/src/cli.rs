@@ -145,6 +145,10 @@ pub enum McpServerCommand {
         /// Register it turned off.
         #[arg(long)]
         disabled: bool,
+        /// US dollars one tool call of the server costs, reserved against the gateway's spend
+        /// limits and token budgets (docs/mcp.md, "Budgets").
+        #[arg(long, value_name = "USD")]
+        cost_per_call: Option<f64>,
     },
     /// List a gateway's servers registered through the API (not the configuration file's).
     List {

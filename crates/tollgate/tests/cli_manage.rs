@@ -264,6 +264,8 @@ async fn mcp_servers_are_added_listed_and_removed_by_name() {
             "agents",
             "--header",
             "x-tenant=acme",
+            "--cost-per-call",
+            "0.005",
         ],
     )
     .await;
@@ -287,6 +289,7 @@ async fn mcp_servers_are_added_listed_and_removed_by_name() {
     let listed = cli::json(&server, &["mcp-server", "list", "--gateway", "agents"]).await;
     assert_eq!(listed[0]["name"], "search", "{listed}");
     assert_eq!(listed[0]["headers"], json!({"x-tenant": "acme"}));
+    assert_eq!(listed[0]["cost_per_call"], json!(0.005));
     let table = cli::ok(&server, &["mcp-server", "list", "--gateway", "agents"]).await;
     assert!(
         table.contains("search") && table.contains("http://127.0.0.1:9/mcp"),

@@ -7,12 +7,12 @@ import { ApiError, call, enc, get } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { describedBy, Field } from '../components/Field';
 import { Notice } from '../components/Notice';
-import { fmtTime } from '../format';
+import { fmtCost, fmtTime } from '../format';
 import { useResource } from '../hooks';
 import { getAccount } from '../session';
 import type { Gateway, McpServer, ProviderKey } from '../types';
 
-const FIELDS = ['name', 'url', 'key'] as const;
+const FIELDS = ['name', 'url', 'key', 'cost_per_call'] as const;
 
 export function McpServersView({ gateway }: { gateway: Gateway }) {
   const account = getAccount();
@@ -23,6 +23,7 @@ export function McpServersView({ gateway }: { gateway: Gateway }) {
   const [name, setName] = useState('');
   const [url, setUrl] = useState('');
   const [key, setKey] = useState('');
+  const [price, setPrice] = useState('');
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState('');
   const [removing, setRemoving] = useState<McpServer | null>(null);
@@ -37,10 +38,13 @@ export function McpServersView({ gateway }: { gateway: Gateway }) {
     try {
       const body: Record<string, unknown> = { name: name.trim(), url: url.trim() };
       if (key) body.key = key;
+      // Sent as typed (a number when it reads as one), so the API's message names a bad amount.
+      if (price.trim()) body.cost_per_call = Number.isNaN(Number(price)) ? price.trim() : Number(price);
       const res = await call<McpServer>('POST', path, body);
       setName('');
       setUrl('');
       setKey('');
+      setPrice('');
       setMessage(`MCP server ${res.result.name} added: its tools are ${res.result.name}__<tool>.`);
       await list.reload();
     } catch (err) {
@@ -135,6 +139,19 @@ export function McpServersView({ gateway }: { gateway: Gateway }) {
             ))}
           </select>
         </Field>
+        <Field id="mcp-price" label="Cost per call (USD)" error={errors.cost_per_call} hint="Optional: counted against budgets.">
+          <input
+            id="mcp-price"
+            name="cost_per_call"
+            inputMode="decimal"
+            autocomplete="off"
+            placeholder="free"
+            value={price}
+            aria-invalid={errors.cost_per_call ? true : undefined}
+            aria-describedby={describedBy('mcp-price', true, errors.cost_per_call)}
+            onInput={(e) => setPrice(e.currentTarget.value)}
+          />
+        </Field>
         <button type="submit" class="btn btn-primary" disabled={busy}>
           Add server
         </button>
@@ -151,6 +168,9 @@ export function McpServersView({ gateway }: { gateway: Gateway }) {
                 <th scope="col">Name</th>
                 <th scope="col">URL</th>
                 <th scope="col">Credential</th>
+                <th scope="col" class="num">
+                  Cost per call
+                </th>
                 <th scope="col">Enabled</th>
                 <th scope="col">Added</th>
                 <th scope="col">
@@ -161,7 +181,7 @@ export function McpServersView({ gateway }: { gateway: Gateway }) {
             <tbody>
               {list.data.length === 0 && (
                 <tr>
-                  <td colSpan={6} class="empty">
+                  <td colSpan={7} class="empty">
                     No MCP servers registered here.
                   </td>
                 </tr>
@@ -173,6 +193,9 @@ export function McpServersView({ gateway }: { gateway: Gateway }) {
                     <code>{s.url}</code>
                   </td>
                   <td>{keyLabel(s.key)}</td>
+                  <td class="num" data-cost-per-call>
+                    {s.cost_per_call === null ? 'free' : fmtCost(s.cost_per_call)}
+                  </td>
                   <td>
                     <span class={s.enabled ? 'badge badge-status-2xx' : 'badge'} data-enabled={String(s.enabled)}>
                       {s.enabled ? 'on' : 'off'}

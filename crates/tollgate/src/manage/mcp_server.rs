@@ -21,6 +21,7 @@ pub async fn run(client: &ClientArgs, command: McpServerCommand) -> anyhow::Resu
             key,
             headers,
             disabled,
+            cost_per_call,
         } => {
             let mut header_map = Map::new();
             for header in &headers {
@@ -36,6 +37,9 @@ pub async fn run(client: &ClientArgs, command: McpServerCommand) -> anyhow::Resu
                 }
                 if !header_map.is_empty() {
                     map.insert("headers".into(), Value::Object(header_map));
+                }
+                if let Some(usd) = cost_per_call {
+                    map.insert("cost_per_call".into(), json!(usd));
                 }
             }
             let server = api
