@@ -246,3 +246,32 @@ def test_dlp_refuses_a_prompt_and_redacts_a_resource(mcp_gateway):
     logs = _admin(mcp_gateway, "GET", f"{path}/logs?provider=mcp:alpha")
     blocked = [row for row in logs["result"] if row["path"] == "prompts/get" and row["status_code"] == 400]
     assert blocked, logs
+
+
+def test_a_priced_server_spends_the_token_budget_until_the_sdk_is_refused(mcp_gateway):
+    servers = f"/accounts/local/ai-gateway/gateways/{GATEWAY}/mcp_servers"
+    gamma_url = next(s for s in _admin(mcp_gateway, "GET", servers)["result"] if s["name"] == "gamma")["url"]
+    paid = _admin(mcp_gateway, "POST", servers, {"name": "paid", "url": gamma_url, "cost_per_call": 0.4})["result"]
+    # A month's window: the test cannot straddle its end in practice, as it could a minute's.
+    created = _admin(
+        mcp_gateway, "POST", "/accounts/local/ai-gateway/tokens",
+        {"name": "agent", "budget": {"limit": 1, "window": "month"}},
+    )["result"]
+
+    async def run():
+        async with _client(mcp_gateway, created["token"]) as client:
+            for _ in range(2):
+                assert _text(await client.call_tool("paid__echo", {"text": "paid"})) == "gamma: paid"
+            with pytest.raises(MCPError) as refused:
+                await client.call_tool("paid__echo", {"text": "one too many"})
+            assert refused.value.error.data == {"code": 2041, "status": 429}
+            assert "run token 'agent'" in refused.value.error.message
+            # Tools without a price are not held back by the spent budget.
+            assert _text(await client.call_tool("alpha__echo", {"text": "free"})) == "alpha: free"
+
+    try:
+        anyio.run(run)
+    finally:
+        _admin(mcp_gateway, "DELETE", f"{servers}/{paid['id']}")
+    token = _admin(mcp_gateway, "GET", f"/accounts/local/ai-gateway/tokens/{created['id']}")["result"]
+    assert abs(token["spend"]["spent"] - 0.8) < 1e-9, token
