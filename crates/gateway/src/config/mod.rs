@@ -8,6 +8,7 @@ mod env;
 mod guardrails;
 mod limits;
 mod mcp;
+mod mcp_endpoint;
 mod metrics;
 mod otel;
 mod raw;
@@ -23,6 +24,7 @@ use ipnet::IpNet;
 pub use guardrails::GuardrailsConfig;
 pub use limits::Limits;
 pub use mcp::{McpServerConfig, StdioCommand, is_server_name as is_mcp_server_name};
+pub use mcp_endpoint::McpConfig;
 pub use metrics::MetricsConfig;
 pub use otel::OtelConfig;
 pub use raw::RawConfig;
@@ -52,6 +54,8 @@ pub struct Config {
     pub pricing: crate::pricing::PriceOverrides,
     /// Where the key that encrypts stored provider keys comes from (docs/keys.md).
     pub secrets: SecretsConfig,
+    /// `[mcp]`: the `/mcp` endpoint's transport, stateless or with sessions (docs/mcp.md).
+    pub mcp: McpConfig,
     /// `[[mcp_servers]]`: the upstream MCP servers of each gateway's `/mcp` (docs/mcp.md).
     pub mcp_servers: Vec<McpServerConfig>,
     /// `[guardrails]`: the classifier of the gateways' `guardrails` (docs/guardrails.md).

@@ -8,9 +8,10 @@
 use futures_util::future::join_all;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, ErrorCode as RpcCode, GetPromptRequestParams,
-    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ResultType, ServerCapabilities, ServerConfig, Tool,
+    GetPromptResponse, Implementation, InitializeRequestParams, InitializeResult,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ResultType,
+    ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -22,25 +23,63 @@ use super::dlp::ToolDlp;
 use super::log::ToolCallLog;
 use super::search;
 use super::server::{Admitted, admitted};
+use super::session::Listening;
 use crate::error::GatewayError;
 
-/// The handler; stateless (its facts come with each message, see [`super::server`]).
-pub struct Aggregator;
+/// The handler; its facts come with each message (see [`super::server`]). With sessions, it
+/// is one session's, and keeps the session's peer for list changes ([`super::session`]).
+pub struct Aggregator {
+    listening: Option<Listening>,
+}
+
+impl Aggregator {
+    /// The handler of stateless messages.
+    pub fn stateless() -> Aggregator {
+        Aggregator { listening: None }
+    }
+
+    /// The handler of one session.
+    pub fn listening(listening: Listening) -> Aggregator {
+        Aggregator {
+            listening: Some(listening),
+        }
+    }
+}
 
 impl ServerHandler for Aggregator {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_prompts()
-                .enable_resources()
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_prompts()
+            .enable_resources();
+        // Only a session has a stream to be told on.
+        let capabilities = match self.listening {
+            Some(_) => capabilities
+                .enable_tool_list_changed()
+                .enable_prompts_list_changed()
+                .enable_resources_list_changed()
                 .build(),
-        )
-        .with_server_info(Implementation::new("tollgate", env!("CARGO_PKG_VERSION")))
-        .with_instructions(
-            "Tools and prompts of this gateway's MCP servers, each named {server}__{name}; \
+            None => capabilities.build(),
+        };
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new("tollgate", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Tools and prompts of this gateway's MCP servers, each named {server}__{name}; \
              resources addressed {server}+{uri}.",
-        )
+            )
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        context.peer.set_peer_info(request.clone());
+        // Kept before the answer, so a change right after the handshake is not missed.
+        if let Some(listening) = &self.listening {
+            listening.register(context.peer.clone());
+        }
+        self.negotiate_initialize(&request)
     }
 
     async fn list_tools(

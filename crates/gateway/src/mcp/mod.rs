@@ -6,7 +6,8 @@
 //! [`aggregate`] (the MCP handler: namespaced listing, routing of calls, the token's tool
 //! allowlist, rate limits), [`dlp`] (the gateway's DLP policies on arguments and results),
 //! [`upstream`] (the clients of the upstream servers) and [`log`] (one log row per tool call),
-//! [`manage`] (the servers registered through the management API).
+//! [`manage`] (the servers registered through the management API), [`session`] (the endpoint's
+//! sessions, when `[mcp] sessions` is on, and their list-changed notifications).
 
 mod aggregate;
 mod catalog;
@@ -15,6 +16,7 @@ mod log;
 mod manage;
 mod search;
 mod server;
+mod session;
 mod upstream;
 
 pub use manage::{MAX_SERVERS_PER_GATEWAY, McpServerError};

@@ -1,0 +1,293 @@
+//! Sessions of the endpoint, when `[mcp] sessions` is on (docs/mcp.md): rmcp's in-memory
+//! session manager per gateway, so a session id is known only at the gateway that issued it
+//! (another's gets 404, as an unknown or expired one does), bounded by a count shared by every
+//! gateway of the instance and an idle timeout. Each session's peer is kept by its gateway so
+//! a change of the gateway's servers reaches its open sessions as `list_changed` notifications.
+//!
+//! Sessions live in this process only: a message with the id of a session another instance (or
+//! this one before a restart) issued gets 404, and the client initialises again.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures_util::Stream;
+use rmcp::RoleServer;
+use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
+use rmcp::service::Peer;
+use rmcp::transport::StreamableHttpServerConfig;
+use rmcp::transport::StreamableHttpService;
+use rmcp::transport::streamable_http_server::session::local::{
+    LocalSessionManager, LocalSessionManagerError, SessionConfig,
+};
+use rmcp::transport::streamable_http_server::session::{
+    ServerSseMessage, SessionId, SessionManager,
+};
+
+use super::aggregate::Aggregator;
+use crate::config::McpConfig;
+
+/// A gateway: its account and id.
+type GatewayKey = (String, String);
+
+/// Every gateway's sessions on this instance.
+pub(super) struct Sessions {
+    config: McpConfig,
+    http: StreamableHttpServerConfig,
+    /// Sessions open on the instance, every gateway's.
+    live: Arc<AtomicUsize>,
+    /// Each gateway's service, made on its first message.
+    by_gateway: std::sync::Mutex<HashMap<GatewayKey, StreamableHttpService<Aggregator, Bounded>>>,
+    listeners: Arc<Listeners>,
+}
+
+impl Sessions {
+    pub fn new(
+        config: McpConfig,
+        http: StreamableHttpServerConfig,
+        listeners: Arc<Listeners>,
+    ) -> Sessions {
+        Sessions {
+            config,
+            http,
+            live: Arc::new(AtomicUsize::new(0)),
+            by_gateway: std::sync::Mutex::new(HashMap::new()),
+            listeners,
+        }
+    }
+
+    /// The service of a gateway's endpoint, its sessions its own.
+    pub fn service_of(
+        &self,
+        account_id: &str,
+        gateway_id: &str,
+    ) -> StreamableHttpService<Aggregator, Bounded> {
+        let key = (account_id.to_owned(), gateway_id.to_owned());
+        let mut services = self
+            .by_gateway
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        services
+            .entry(key.clone())
+            .or_insert_with(|| {
+                let mut local = LocalSessionManager::default();
+                let mut session = SessionConfig::default();
+                session.keep_alive = Some(self.config.session_idle_timeout);
+                local.session_config = session;
+                let manager = Bounded {
+                    inner: local,
+                    ids: std::sync::Mutex::new(HashSet::new()),
+                    live: self.live.clone(),
+                    max: self.config.max_sessions,
+                };
+                let listening = Listening {
+                    listeners: self.listeners.clone(),
+                    gateway: key,
+                };
+                StreamableHttpService::new(
+                    move || Ok(Aggregator::listening(listening.clone())),
+                    Arc::new(manager),
+                    self.http.clone(),
+                )
+            })
+            .clone()
+    }
+
+    /// Whether the instance has as many sessions open as `[mcp] max_sessions` allows.
+    pub fn full(&self) -> bool {
+        self.live.load(Ordering::Acquire) >= self.config.max_sessions
+    }
+}
+
+/// The session manager of one gateway: rmcp's, counted toward the instance's bound.
+pub(super) struct Bounded {
+    inner: LocalSessionManager,
+    /// The ids counted, so a session closed twice (a DELETE, then its worker's end) is
+    /// uncounted once.
+    ids: std::sync::Mutex<HashSet<SessionId>>,
+    live: Arc<AtomicUsize>,
+    max: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(super) enum BoundedError {
+    #[error("as many MCP sessions are open as [mcp] max_sessions allows")]
+    Full,
+    #[error(transparent)]
+    Local(#[from] LocalSessionManagerError),
+}
+
+impl Bounded {
+    fn ids(&self) -> std::sync::MutexGuard<'_, HashSet<SessionId>> {
+        self.ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl SessionManager for Bounded {
+    type Error = BoundedError;
+    type Transport = <LocalSessionManager as SessionManager>::Transport;
+
+    async fn create_session(&self) -> Result<(SessionId, Self::Transport), Self::Error> {
+        // Taken before the session exists, so two racing `initialize`s cannot both pass.
+        self.live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                (open < self.max).then_some(open + 1)
+            })
+            .map_err(|_| BoundedError::Full)?;
+        match self.inner.create_session().await {
+            Ok((id, transport)) => {
+                self.ids().insert(id.clone());
+                Ok((id, transport))
+            }
+            Err(error) => {
+                self.live.fetch_sub(1, Ordering::AcqRel);
+                Err(error.into())
+            }
+        }
+    }
+
+    async fn initialize_session(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<ServerJsonRpcMessage, Self::Error> {
+        Ok(self.inner.initialize_session(id, message).await?)
+    }
+
+    async fn has_session(&self, id: &SessionId) -> Result<bool, Self::Error> {
+        Ok(self.inner.has_session(id).await?)
+    }
+
+    async fn close_session(&self, id: &SessionId) -> Result<(), Self::Error> {
+        let closed = self.inner.close_session(id).await;
+        if self.ids().remove(id) {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+        }
+        Ok(closed?)
+    }
+
+    async fn create_stream(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        Ok(self.inner.create_stream(id, message).await?)
+    }
+
+    async fn accept_message(
+        &self,
+        id: &SessionId,
+        message: ClientJsonRpcMessage,
+    ) -> Result<(), Self::Error> {
+        Ok(self.inner.accept_message(id, message).await?)
+    }
+
+    async fn create_standalone_stream(
+        &self,
+        id: &SessionId,
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        Ok(self.inner.create_standalone_stream(id).await?)
+    }
+
+    async fn resume(
+        &self,
+        id: &SessionId,
+        last_event_id: String,
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        Ok(self.inner.resume(id, last_event_id).await?)
+    }
+}
+
+/// What changed in a gateway's lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Changed {
+    Tools,
+    Prompts,
+    Resources,
+}
+
+impl Changed {
+    /// A server added, removed or replaced changes all three.
+    pub const ALL: [Changed; 3] = [Changed::Tools, Changed::Prompts, Changed::Resources];
+}
+
+/// The open sessions' peers, by gateway, to notify when the gateway's lists change.
+#[derive(Default)]
+pub(super) struct Listeners {
+    peers: std::sync::Mutex<HashMap<GatewayKey, Vec<Peer<RoleServer>>>>,
+}
+
+impl Listeners {
+    fn peers(&self) -> std::sync::MutexGuard<'_, HashMap<GatewayKey, Vec<Peer<RoleServer>>>> {
+        self.peers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keeps `peer` (an initialised session of `gateway`), dropping the gateway's peers whose
+    /// sessions have ended.
+    fn register(&self, gateway: &GatewayKey, peer: Peer<RoleServer>) {
+        let mut peers = self.peers();
+        let of_gateway = peers.entry(gateway.clone()).or_default();
+        of_gateway.retain(|peer| !peer.is_transport_closed());
+        of_gateway.push(peer);
+    }
+
+    /// Tells every open session of the gateway (of `account_id`, or of any account for a
+    /// server of the configuration file, which gives servers by gateway id) that `changed`.
+    /// Sent in the background: a session whose stream is full does not hold up the caller.
+    pub fn notify(&self, account_id: Option<&str>, gateway_id: &str, changed: &[Changed]) {
+        let mut to_notify = Vec::new();
+        {
+            let mut peers = self.peers();
+            peers.retain(|(account, gateway), of_gateway| {
+                let matches =
+                    gateway == gateway_id && account_id.is_none_or(|id| id == account.as_str());
+                of_gateway.retain(|peer| !peer.is_transport_closed());
+                if matches {
+                    to_notify.extend(of_gateway.iter().cloned());
+                }
+                !of_gateway.is_empty()
+            });
+        }
+        if to_notify.is_empty() {
+            return;
+        }
+        let changed = changed.to_vec();
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "a few in-memory sends to sessions that end with the process; shutdown \
+                      need not wait for them"
+        )]
+        tokio::spawn(async move {
+            for peer in to_notify {
+                for what in &changed {
+                    let sent = match what {
+                        Changed::Tools => peer.notify_tool_list_changed().await,
+                        Changed::Prompts => peer.notify_prompt_list_changed().await,
+                        Changed::Resources => peer.notify_resource_list_changed().await,
+                    };
+                    if let Err(why) = sent {
+                        tracing::debug!(%why, "MCP list_changed not sent to a closed session");
+                        break;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// A session handler's gateway, where its peer is kept once the client has initialised.
+#[derive(Clone)]
+pub(super) struct Listening {
+    listeners: Arc<Listeners>,
+    gateway: GatewayKey,
+}
+
+impl Listening {
+    pub fn register(&self, peer: Peer<RoleServer>) {
+        self.listeners.register(&self.gateway, peer);
+    }
+}
