@@ -38,6 +38,8 @@ use crate::store::{Store, StoreError, StoredMcpServer, StoredToken};
 /// the servers registered through the management API as stored.
 pub struct McpGateway {
     endpoint: Endpoint,
+    /// Cancelled at shutdown: ends the sessions and their open streams.
+    stop: tokio_util::sync::CancellationToken,
     /// The open sessions' peers, told when their gateway's lists change.
     listeners: Arc<Listeners>,
     upstreams: Arc<Upstreams>,
@@ -74,6 +76,7 @@ impl McpGateway {
             // tokens); a public gateway answers under any host name.
             .disable_allowed_hosts()
             .with_max_request_body_bytes(max_body_bytes);
+        let stop = config.cancellation_token.clone();
         let listeners = Arc::new(Listeners::default());
         let endpoint = match endpoint.sessions {
             false => Endpoint::Stateless(StreamableHttpService::new(
@@ -87,6 +90,7 @@ impl McpGateway {
         };
         let mcp = McpGateway {
             endpoint,
+            stop,
             upstreams: Arc::new(Upstreams::new(servers, listeners.clone())),
             listeners,
             store,
@@ -111,6 +115,12 @@ impl McpGateway {
                 .notify(Some(account_id), gateway_id, &Changed::ALL);
         }
         Ok(())
+    }
+
+    /// Ends every session and open SSE stream, so shutdown does not wait for streams that
+    /// would stay open until their clients leave.
+    pub fn close_all(&self) {
+        self.stop.cancel();
     }
 
     pub(super) fn rows(&self) -> Arc<Vec<StoredMcpServer>> {

@@ -163,9 +163,12 @@ impl ServerHandler for Upstream {
     clippy::disallowed_methods,
     reason = "an upstream MCP server for this test, which ends with the test's runtime"
 )]
-pub(crate) async fn start_upstream(server: Upstream) -> (String, CancellationToken) {
+pub(crate) async fn start_upstream<S>(server: S) -> (String, CancellationToken)
+where
+    S: ServerHandler + Clone + Send + Sync + 'static,
+{
     let stop = CancellationToken::new();
-    let service: StreamableHttpService<Upstream, LocalSessionManager> = StreamableHttpService::new(
+    let service: StreamableHttpService<S, LocalSessionManager> = StreamableHttpService::new(
         move || Ok(server.clone()),
         Default::default(),
         StreamableHttpServerConfig::default()

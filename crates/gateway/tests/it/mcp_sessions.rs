@@ -1,13 +1,21 @@
 //! The MCP endpoint with `[mcp] sessions` on (docs/mcp.md): `initialize` issues an
 //! `Mcp-Session-Id`, an unknown or ended session gets 404, DELETE ends one, every message is
 //! still admitted on its own (a revoked token stops working mid-session), the instance's
-//! session bound refuses more, and a server registered through the API reaches the open
-//! sessions as `notifications/tools/list_changed` on their GET stream.
+//! session bound refuses more, and a server registered through the API (or an upstream that
+//! announces a change of its own) reaches the open sessions as
+//! `notifications/tools/list_changed` on their GET stream.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use reqwest::Method;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
 use crate::mcp::{SERVERS, Upstream, start_upstream};
@@ -335,4 +343,78 @@ async fn a_server_registered_through_the_api_is_announced_on_the_sessions_get_st
     .await;
     let listed = answer_of(listed, 1).await;
     assert!(tool_names(&listed).contains(&"delta__echo"), "{listed}");
+}
+
+/// An upstream whose one tool, `announce`, tells its client that its tool list changed.
+#[derive(Clone)]
+struct Announcer;
+
+impl ServerHandler for Announcer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let schema = json!({"type": "object"});
+        let Value::Object(schema) = schema else {
+            unreachable!()
+        };
+        Ok(ListToolsResult::with_all_items(vec![Tool::new(
+            "announce",
+            "announces a change of the tool list",
+            Arc::new(schema),
+        )]))
+    }
+
+    async fn call_tool(
+        &self,
+        _request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        context.peer.notify_tool_list_changed().await.unwrap();
+        Ok(CallToolResult::success(Vec::new()).into())
+    }
+}
+
+#[tokio::test]
+async fn an_upstreams_own_list_change_is_passed_on_to_its_gateways_sessions() {
+    let (gw, _stop) = sessions_gateway(false, 100).await;
+    let (herald, _stop_herald) = start_upstream(Announcer).await;
+    let (status, created) = gw
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "herald", "url": herald})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let (session, _) = open_session(&gw, ENDPOINT, None).await;
+    let notifications = gw
+        .http
+        .get(gw.url(ENDPOINT))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "herald__announce", "arguments": {}}});
+    let called = post(&gw, ENDPOINT, Some(&session), None, &call).await;
+    let called = answer_of(called, 1).await;
+    assert!(called["result"].is_object(), "{called}");
+    let told = read_until(notifications, |m| {
+        m["method"] == "notifications/tools/list_changed"
+    })
+    .await;
+    // Only the tools changed: no prompts or resources notification came first.
+    assert_eq!(told.len(), 1, "{told:?}");
 }
