@@ -252,3 +252,44 @@ pub(super) fn admitted(
         .cloned()
         .ok_or_else(|| GatewayError::new(ErrorCode::Internal, "MCP request without admission"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(gateway: &str, name: &str, enabled: bool) -> StoredMcpServer {
+        StoredMcpServer {
+            id: format!("{gateway}-{name}"),
+            account_id: "local".into(),
+            gateway_id: gateway.into(),
+            name: name.into(),
+            url: format!("http://{name}/mcp"),
+            headers: "{}".into(),
+            key_id: None,
+            enabled,
+            timeout_ms: 1000,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            modified_at: jiff::Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn only_gateways_whose_enabled_servers_changed_are_told() {
+        let old = vec![
+            row("a", "one", true),
+            row("b", "one", true),
+            row("c", "off", false),
+        ];
+        // `a` unchanged; `b` lost its server; `c`'s disabled server edited (nothing served
+        // changes); `d` gained one.
+        let mut edited = row("c", "off", false);
+        edited.url = "http://elsewhere/mcp".into();
+        let new = vec![row("a", "one", true), edited, row("d", "new", true)];
+        let mut changed = changed_gateways(&old, &new);
+        changed.sort_unstable();
+        assert_eq!(changed, [("local", "b"), ("local", "d")]);
+        // Enabling a server changes its gateway's list.
+        let enabled = vec![row("c", "off", true)];
+        assert_eq!(changed_gateways(&old[2..], &enabled), [("local", "c")]);
+    }
+}
