@@ -77,7 +77,7 @@ impl McpGateway {
             .disable_allowed_hosts()
             .with_max_request_body_bytes(max_body_bytes);
         let stop = config.cancellation_token.clone();
-        let listeners = Arc::new(Listeners::default());
+        let listeners = Arc::new(Listeners::new(endpoint.max_sessions));
         let endpoint = match endpoint.sessions {
             false => Endpoint::Stateless(StreamableHttpService::new(
                 || Ok(Aggregator::stateless()),
@@ -121,6 +121,10 @@ impl McpGateway {
     /// would stay open until their clients leave.
     pub fn close_all(&self) {
         self.stop.cancel();
+    }
+
+    pub(super) fn listeners(&self) -> &Listeners {
+        &self.listeners
     }
 
     pub(super) fn rows(&self) -> Arc<Vec<StoredMcpServer>> {

@@ -6,6 +6,10 @@
 //!
 //! Sessions live in this process only: a message with the id of a session another instance (or
 //! this one before a restart) issued gets 404, and the client initialises again.
+//!
+//! A client on the 2026-07-28 revision (no sessions) opens a `subscriptions/listen` stream
+//! instead, stateless or not: its subscription is kept by its gateway likewise, for as long as
+//! the request stays open, and told the same changes.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures_util::Stream;
 use rmcp::RoleServer;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
-use rmcp::service::Peer;
+use rmcp::service::{Peer, SubscriptionSink};
 use rmcp::transport::StreamableHttpServerConfig;
 use rmcp::transport::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::{
@@ -213,17 +217,93 @@ impl Changed {
     pub const ALL: [Changed; 3] = [Changed::Tools, Changed::Prompts, Changed::Resources];
 }
 
-/// The open sessions' peers, by gateway, to notify when the gateway's lists change.
-#[derive(Default)]
+/// The open sessions' peers and `subscriptions/listen` streams, by gateway, to notify when the
+/// gateway's lists change.
 pub(super) struct Listeners {
     peers: std::sync::Mutex<HashMap<GatewayKey, Vec<Peer<RoleServer>>>>,
+    subscriptions: Arc<std::sync::Mutex<Subscriptions>>,
+    /// Open subscriptions at most (`[mcp] max_sessions`: each holds a request open as a session
+    /// holds its state).
+    max_subscriptions: usize,
+}
+
+/// The open `subscriptions/listen` streams, by gateway, each with the number it was kept under.
+#[derive(Default)]
+struct Subscriptions {
+    next: u64,
+    open: usize,
+    by_gateway: HashMap<GatewayKey, Vec<(u64, SubscriptionSink)>>,
+}
+
+/// A kept subscription; dropped when its request ends, which forgets it.
+pub(super) struct Subscribed {
+    subscriptions: Arc<std::sync::Mutex<Subscriptions>>,
+    gateway: GatewayKey,
+    number: u64,
+}
+
+impl Drop for Subscribed {
+    fn drop(&mut self) {
+        let mut subscriptions = lock(&self.subscriptions);
+        let Subscriptions {
+            open, by_gateway, ..
+        } = &mut *subscriptions;
+        if let Some(of_gateway) = by_gateway.get_mut(&self.gateway) {
+            let before = of_gateway.len();
+            of_gateway.retain(|(number, _)| *number != self.number);
+            *open -= before - of_gateway.len();
+            if of_gateway.is_empty() {
+                by_gateway.remove(&self.gateway);
+            }
+        }
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Listeners {
+    pub fn new(max_subscriptions: usize) -> Listeners {
+        Listeners {
+            peers: std::sync::Mutex::new(HashMap::new()),
+            subscriptions: Arc::default(),
+            max_subscriptions,
+        }
+    }
+
+    /// Keeps a `subscriptions/listen` stream of the gateway (of `account_id`) until the
+    /// returned guard is dropped; `None` when as many are open as allowed.
+    pub fn subscribe(
+        &self,
+        account_id: &str,
+        gateway_id: &str,
+        sink: SubscriptionSink,
+    ) -> Option<Subscribed> {
+        let mut subscriptions = lock(&self.subscriptions);
+        if subscriptions.open >= self.max_subscriptions {
+            return None;
+        }
+        let gateway = (account_id.to_owned(), gateway_id.to_owned());
+        subscriptions.next += 1;
+        subscriptions.open += 1;
+        let number = subscriptions.next;
+        subscriptions
+            .by_gateway
+            .entry(gateway.clone())
+            .or_default()
+            .push((number, sink));
+        Some(Subscribed {
+            subscriptions: self.subscriptions.clone(),
+            gateway,
+            number,
+        })
+    }
+
     fn peers(&self) -> std::sync::MutexGuard<'_, HashMap<GatewayKey, Vec<Peer<RoleServer>>>> {
-        self.peers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.peers)
     }
 
     /// Keeps `peer` (an initialised session of `gateway`), dropping the gateway's peers whose
@@ -239,20 +319,27 @@ impl Listeners {
     /// server of the configuration file, which gives servers by gateway id) that `changed`.
     /// Sent in the background: a session whose stream is full does not hold up the caller.
     pub fn notify(&self, account_id: Option<&str>, gateway_id: &str, changed: &[Changed]) {
+        let matches = |(account, gateway): &GatewayKey| {
+            gateway == gateway_id && account_id.is_none_or(|id| id == account.as_str())
+        };
+        let sinks: Vec<SubscriptionSink> = lock(&self.subscriptions)
+            .by_gateway
+            .iter()
+            .filter(|(gateway, _)| matches(gateway))
+            .flat_map(|(_, of_gateway)| of_gateway.iter().map(|(_, sink)| sink.clone()))
+            .collect();
         let mut to_notify = Vec::new();
         {
             let mut peers = self.peers();
-            peers.retain(|(account, gateway), of_gateway| {
-                let matches =
-                    gateway == gateway_id && account_id.is_none_or(|id| id == account.as_str());
+            peers.retain(|gateway, of_gateway| {
                 of_gateway.retain(|peer| !peer.is_transport_closed());
-                if matches {
+                if matches(gateway) {
                     to_notify.extend(of_gateway.iter().cloned());
                 }
                 !of_gateway.is_empty()
             });
         }
-        if to_notify.is_empty() {
+        if to_notify.is_empty() && sinks.is_empty() {
             return;
         }
         let changed = changed.to_vec();
@@ -273,6 +360,16 @@ impl Listeners {
                         tracing::debug!(%why, "MCP list_changed not sent to a closed session");
                         break;
                     }
+                }
+            }
+            for sink in sinks {
+                for what in &changed {
+                    // A list the client did not ask to hear about is refused by the sink.
+                    let _ = match what {
+                        Changed::Tools => sink.notify_tool_list_changed().await,
+                        Changed::Prompts => sink.notify_prompt_list_changed().await,
+                        Changed::Resources => sink.notify_resource_list_changed().await,
+                    };
                 }
             }
         });

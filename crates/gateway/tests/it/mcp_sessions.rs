@@ -418,3 +418,18 @@ async fn an_upstreams_own_list_change_is_passed_on_to_its_gateways_sessions() {
     // Only the tools changed: no prompts or resources notification came first.
     assert_eq!(told.len(), 1, "{told:?}");
 }
+
+#[tokio::test]
+async fn a_stateless_handshake_promises_no_list_changes() {
+    let gw = TestGateway::start().await;
+    gw.create_gateway(json!({"id": "tools"})).await;
+    let response = post(&gw, ENDPOINT, None, None, &initialize_message()).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("mcp-session-id").is_none());
+    let answer: Value = response.json().await.unwrap();
+    let capabilities = &answer["result"]["capabilities"];
+    for list in ["tools", "prompts", "resources"] {
+        assert!(capabilities[list].is_object(), "{answer}");
+        assert!(capabilities[list].get("listChanged").is_none(), "{answer}");
+    }
+}
