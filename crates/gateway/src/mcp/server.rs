@@ -214,21 +214,52 @@ pub async fn serve(ctx: &RequestContext<'_>, mut parts: Parts, body: Body) -> Re
     match &ctx.state.mcp().endpoint {
         Endpoint::Stateless(service) => answer(service.clone(), request).await,
         Endpoint::Sessions(sessions) => {
-            let opens = request.method() == http::Method::POST
+            let mut request = request;
+            let unbound = request.method() == http::Method::POST
                 && !request.headers().contains_key(SESSION_ID);
-            if opens && sessions.full() {
-                return GatewayError::new(
-                    ErrorCode::Overloaded,
-                    "Overloaded: this instance has as many MCP sessions open as \
-                     [mcp] max_sessions allows",
+            // At the bound, an `initialize` is refused here with the gateway's envelope (rmcp
+            // would answer 500); a message without a session that opens none (a 2026-07-28
+            // request) still passes. Its body is read only then.
+            if unbound && sessions.full() {
+                let (parts, body) = request.into_parts();
+                let bytes = match crate::proxy::read_body(
+                    body,
+                    &parts.headers,
+                    ctx.state.config().server.max_body_bytes,
                 )
-                .into_response();
+                .await
+                {
+                    Ok(bytes) => bytes,
+                    Err(error) => return error.into_response(),
+                };
+                if opens_session(&bytes) {
+                    return GatewayError::new(
+                        ErrorCode::Overloaded,
+                        "Overloaded: this instance has as many MCP sessions open as \
+                         [mcp] max_sessions allows",
+                    )
+                    .into_response();
+                }
+                request = http::Request::from_parts(parts, Body::from(bytes));
             }
             let gateway = &ctx.gateway;
             let service = sessions.service_of(&gateway.account_id, &gateway.id);
             answer(service, request).await
         }
     }
+}
+
+/// Whether a POST's body is an `initialize` request, which opens a session.
+fn opens_session(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Method<'m> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'m, str>>,
+    }
+    serde_json::from_slice::<Method<'_>>(body)
+        .ok()
+        .and_then(|message| message.method)
+        .is_some_and(|method| method == "initialize")
 }
 
 /// The header that carries a session's id.

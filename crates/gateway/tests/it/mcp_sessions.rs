@@ -288,6 +288,10 @@ async fn sessions_are_bounded_per_instance() {
     assert_eq!(refused.status(), 503);
     let body: Value = refused.json().await.unwrap();
     assert_eq!(gateway_error_code(&body), 2019, "{body}");
+    // Only a message that would open a session is refused: another reaches rmcp, body intact,
+    // which wants a session id for it.
+    let unbound = post(&gw, ENDPOINT, None, None, &request(1, "tools/list")).await;
+    assert_eq!(unbound.status(), 400);
     // Open sessions keep working; one ended makes room.
     let listed = post(&gw, ENDPOINT, Some(&first), None, &request(1, "tools/list")).await;
     assert_eq!(listed.status(), 200);
