@@ -3,7 +3,8 @@
 //! still admitted on its own (a revoked token stops working mid-session), the instance's
 //! session bound refuses more, and a server registered through the API (or an upstream that
 //! announces a change of its own) reaches the open sessions as
-//! `notifications/tools/list_changed` on their GET stream.
+//! `notifications/tools/list_changed` on their GET stream. A request whose stream was lost is
+//! resumed with `Last-Event-ID`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -436,4 +437,100 @@ async fn a_stateless_handshake_promises_no_list_changes() {
         assert!(capabilities[list].is_object(), "{answer}");
         assert!(capabilities[list].get("listChanged").is_none(), "{answer}");
     }
+}
+
+/// An upstream whose one tool, `wait`, answers once the test opens the gate.
+#[derive(Clone)]
+struct Gate(Arc<tokio::sync::Notify>);
+
+impl ServerHandler for Gate {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let Value::Object(schema) = json!({"type": "object"}) else {
+            unreachable!()
+        };
+        Ok(ListToolsResult::with_all_items(vec![Tool::new(
+            "wait",
+            "answers once the gate opens",
+            Arc::new(schema),
+        )]))
+    }
+
+    async fn call_tool(
+        &self,
+        _request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        self.0.notified().await;
+        Ok(CallToolResult::success(vec![rmcp::model::ContentBlock::text("opened")]).into())
+    }
+}
+
+/// The id of the first SSE event of `response` that has one (rmcp's priming event, sent
+/// before anything else); the rest of the stream is dropped, as a client that lost it would.
+async fn first_event_id(response: reqwest::Response) -> String {
+    let mut bytes = response.bytes_stream();
+    let mut text = String::new();
+    let read = async {
+        while let Some(chunk) = bytes.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if let Some(id) = text
+                .lines()
+                .find_map(|line| line.strip_prefix("id:"))
+                .filter(|_| text.contains("\n\n"))
+            {
+                return id.trim().to_owned();
+            }
+        }
+        panic!("no event id in {text:?}")
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("an event id in time")
+}
+
+#[tokio::test]
+async fn a_request_whose_stream_was_lost_is_resumed_from_the_last_event_id() {
+    let (gw, _stop) = sessions_gateway(false, 100).await;
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let (url, _stop_gate) = start_upstream(Gate(gate.clone())).await;
+    let (status, created) = gw
+        .admin(
+            Method::POST,
+            SERVERS,
+            Some(json!({"name": "gate", "url": url})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let (session, _) = open_session(&gw, ENDPOINT, None).await;
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "gate__wait", "arguments": {}}});
+    let called = post(&gw, ENDPOINT, Some(&session), None, &call).await;
+    assert_eq!(called.status(), 200);
+    // The client saw the stream's first event, then lost the stream; the call goes on.
+    let seen = first_event_id(called).await;
+    let resumed = gw
+        .http
+        .get(gw.url(ENDPOINT))
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("last-event-id", &seen)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+    gate.notify_one();
+    let answer = read_until(resumed, |m| m["id"] == 1).await;
+    assert_eq!(
+        answer.last().unwrap()["result"]["content"][0]["text"],
+        "opened",
+        "{answer:?}"
+    );
 }
