@@ -14,8 +14,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use futures_util::Stream;
+use futures_util::future::join_all;
 use rmcp::RoleServer;
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::service::{Peer, SubscriptionSink};
@@ -349,32 +351,43 @@ impl Listeners {
                       need not wait for them"
         )]
         tokio::spawn(async move {
-            for peer in to_notify {
-                for what in &changed {
-                    let sent = match what {
-                        Changed::Tools => peer.notify_tool_list_changed().await,
-                        Changed::Prompts => peer.notify_prompt_list_changed().await,
-                        Changed::Resources => peer.notify_resource_list_changed().await,
-                    };
-                    if let Err(why) = sent {
-                        tracing::debug!(%why, "MCP list_changed not sent to a closed session");
-                        break;
+            // At once, each within a bound: a client that does not read its stream stalls its
+            // own session, not the others' notifications.
+            let changed = &changed;
+            let peers = to_notify.into_iter().map(|peer| {
+                tokio::time::timeout(NOTIFY_WITHIN, async move {
+                    for what in changed {
+                        let sent = match what {
+                            Changed::Tools => peer.notify_tool_list_changed().await,
+                            Changed::Prompts => peer.notify_prompt_list_changed().await,
+                            Changed::Resources => peer.notify_resource_list_changed().await,
+                        };
+                        if let Err(why) = sent {
+                            tracing::debug!(%why, "MCP list_changed not sent to a closed session");
+                            break;
+                        }
                     }
-                }
-            }
-            for sink in sinks {
-                for what in &changed {
-                    // A list the client did not ask to hear about is refused by the sink.
-                    let _ = match what {
-                        Changed::Tools => sink.notify_tool_list_changed().await,
-                        Changed::Prompts => sink.notify_prompt_list_changed().await,
-                        Changed::Resources => sink.notify_resource_list_changed().await,
-                    };
-                }
-            }
+                })
+            });
+            let sinks = sinks.into_iter().map(|sink| {
+                tokio::time::timeout(NOTIFY_WITHIN, async move {
+                    for what in changed {
+                        // A list the client did not ask to hear about is refused by the sink.
+                        let _ = match what {
+                            Changed::Tools => sink.notify_tool_list_changed().await,
+                            Changed::Prompts => sink.notify_prompt_list_changed().await,
+                            Changed::Resources => sink.notify_resource_list_changed().await,
+                        };
+                    }
+                })
+            });
+            futures_util::future::join(join_all(peers), join_all(sinks)).await;
         });
     }
 }
+
+/// How long one session's notifications may wait for room on its stream.
+const NOTIFY_WITHIN: Duration = Duration::from_secs(10);
 
 /// A session handler's gateway, where its peer is kept once the client has initialised.
 #[derive(Clone)]
