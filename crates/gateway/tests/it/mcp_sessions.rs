@@ -247,7 +247,8 @@ async fn every_message_of_a_session_is_admitted_on_its_own() {
     )
     .await;
     assert_eq!(tool_names(&answer_of(listed, 1).await), ["alpha__echo"]);
-    // The session id alone opens nothing: the message's own credential is checked.
+    // The session id alone opens nothing: the message's own credential is checked, and its
+    // scope is the one applied, not the scope of the token `initialize` came with.
     let bare = post(
         &gw,
         ENDPOINT,
@@ -257,6 +258,19 @@ async fn every_message_of_a_session_is_admitted_on_its_own() {
     )
     .await;
     assert_eq!(bare.status(), 401);
+    let open = gw.create_token(json!({"name": "open"})).await;
+    let listed = post(
+        &gw,
+        ENDPOINT,
+        Some(&session),
+        Some(&open),
+        &request(2, "tools/list"),
+    )
+    .await;
+    assert_eq!(
+        tool_names(&answer_of(listed, 2).await),
+        ["alpha__echo", "alpha__fail", "alpha__whoami"]
+    );
 
     let (status, _) = gw
         .admin(
