@@ -125,6 +125,8 @@ async fn run(
             // WebSocket sessions close with 1001 at once; they end on the background tasks the
             // server waits for below (docs/websockets.md).
             sessions.sessions().close_all();
+            // So do the MCP endpoint's sessions and open streams (docs/mcp.md).
+            sessions.mcp().close_all();
             let _ = stop.send(true);
         },
     );

@@ -168,6 +168,7 @@ impl AppState {
         )?;
         let sessions = crate::proxy::Sessions::new(config.websockets.max_sessions);
         let mcp = crate::mcp::McpGateway::load(
+            &config.mcp,
             &config.mcp_servers,
             store.clone(),
             clock.clone(),

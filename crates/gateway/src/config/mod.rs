@@ -8,6 +8,7 @@ mod env;
 mod guardrails;
 mod limits;
 mod mcp;
+mod mcp_endpoint;
 mod metrics;
 mod otel;
 mod raw;
@@ -26,6 +27,7 @@ pub use mcp::{
     MAX_COST_PER_CALL_USD, McpServerConfig, StdioCommand, is_cost_per_call,
     is_server_name as is_mcp_server_name,
 };
+pub use mcp_endpoint::McpConfig;
 pub use metrics::MetricsConfig;
 pub use otel::OtelConfig;
 pub use raw::RawConfig;
@@ -55,6 +57,8 @@ pub struct Config {
     pub pricing: crate::pricing::PriceOverrides,
     /// Where the key that encrypts stored provider keys comes from (docs/keys.md).
     pub secrets: SecretsConfig,
+    /// `[mcp]`: the `/mcp` endpoint's transport, stateless or with sessions (docs/mcp.md).
+    pub mcp: McpConfig,
     /// `[[mcp_servers]]`: the upstream MCP servers of each gateway's `/mcp` (docs/mcp.md).
     pub mcp_servers: Vec<McpServerConfig>,
     /// `[guardrails]`: the classifier of the gateways' `guardrails` (docs/guardrails.md).

@@ -28,6 +28,7 @@ pub struct RawConfig {
     websockets: super::websockets::RawWebSockets,
     pricing: crate::pricing::PriceOverrides,
     secrets: RawSecrets,
+    mcp: super::mcp_endpoint::RawMcp,
     mcp_servers: Vec<super::mcp::RawMcpServer>,
     guardrails: super::guardrails::RawGuardrails,
 }
@@ -330,6 +331,7 @@ impl RawConfig {
         let metrics = self.metrics.validate(listen, &mut problems);
         let otel = self.otel.validate(&mut problems);
         let websockets = self.websockets.validate(&mut problems);
+        let mcp = self.mcp.validate(&mut problems);
         let mcp_servers = super::mcp::validate(self.mcp_servers, &mut problems);
         let configured: Vec<&str> = providers.keys().map(String::as_str).collect();
         let guardrails = self.guardrails.validate(&configured, &mut problems);
@@ -379,6 +381,7 @@ impl RawConfig {
             websockets,
             pricing: self.pricing,
             secrets,
+            mcp,
             mcp_servers,
             guardrails,
         })

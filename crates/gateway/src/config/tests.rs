@@ -589,3 +589,31 @@ fn a_stdio_mcp_server_has_a_command_instead_of_a_url() {
         assert!(joined.contains(expected), "{expected} in:\n{joined}");
     }
 }
+
+#[test]
+fn the_mcp_section_keeps_the_endpoint_stateless_unless_sessions_are_turned_on() {
+    let defaults = parse("", &[]).unwrap().mcp;
+    assert!(!defaults.sessions);
+    assert_eq!(defaults.max_sessions, 1_000);
+    assert_eq!(defaults.session_idle_timeout, Duration::from_secs(30 * 60));
+
+    let config = parse(
+        "[mcp]\nsessions = true\nsession_idle_timeout_ms = 60000\n",
+        &[("TOLLGATE_MCP__MAX_SESSIONS", "50")],
+    )
+    .unwrap();
+    assert!(config.mcp.sessions);
+    assert_eq!(config.mcp.max_sessions, 50);
+    assert_eq!(config.mcp.session_idle_timeout, Duration::from_secs(60));
+
+    let joined =
+        problems_of("[mcp]\nmax_sessions = 0\nsession_idle_timeout_ms = 10\nsesions = true\n")
+            .join("\n");
+    for expected in [
+        "mcp.max_sessions: must be between 1 and 1000000",
+        "mcp.session_idle_timeout_ms: must be between 1000 and 86400000",
+        "unknown key `mcp.sesions`",
+    ] {
+        assert!(joined.contains(expected), "{expected} in:\n{joined}");
+    }
+}

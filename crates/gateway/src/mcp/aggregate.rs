@@ -8,11 +8,12 @@
 use futures_util::future::join_all;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, ErrorCode as RpcCode, GetPromptRequestParams,
-    GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
-    ReadResourceResponse, ResultType, ServerCapabilities, ServerConfig, Tool,
+    GetPromptResponse, Implementation, InitializeRequestParams, InitializeResult,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ResultType,
+    ServerCapabilities, ServerConfig, SubscriptionFilter, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
@@ -23,18 +24,41 @@ use super::log::{Target, ToolCallLog};
 use super::message::{Message, set_traceparent};
 use super::search;
 use super::server::{Admitted, admitted};
-use crate::error::GatewayError;
+use super::session::Listening;
+use crate::error::{ErrorCode, GatewayError};
 
-/// The handler; stateless (its facts come with each message, see [`super::server`]).
-pub struct Aggregator;
+/// The handler; its facts come with each message (see [`super::server`]). With sessions, it
+/// is one session's, and keeps the session's peer for list changes ([`super::session`]).
+pub struct Aggregator {
+    listening: Option<Listening>,
+}
+
+impl Aggregator {
+    /// The handler of stateless messages.
+    pub fn stateless() -> Aggregator {
+        Aggregator { listening: None }
+    }
+
+    /// The handler of one session.
+    pub fn listening(listening: Listening) -> Aggregator {
+        Aggregator {
+            listening: Some(listening),
+        }
+    }
+}
 
 impl ServerHandler for Aggregator {
     fn get_info(&self) -> ServerConfig {
+        // Changes are told on a session's stream, or on a 2026-07-28 client's
+        // `subscriptions/listen`; [`Self::initialize`] takes them back where neither exists.
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
+                .enable_tool_list_changed()
                 .enable_prompts()
+                .enable_prompts_list_changed()
                 .enable_resources()
+                .enable_resources_list_changed()
                 .build(),
         )
         .with_server_info(Implementation::new("tollgate", env!("CARGO_PKG_VERSION")))
@@ -42,6 +66,66 @@ impl ServerHandler for Aggregator {
             "Tools and prompts of this gateway's MCP servers, each named {server}__{name}; \
              resources addressed {server}+{uri}.",
         )
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        context.peer.set_peer_info(request.clone());
+        let mut result = self.negotiate_initialize(&request)?;
+        match &self.listening {
+            // Kept before the answer, so a change right after the handshake is not missed.
+            Some(listening) => listening.register(context.peer.clone()),
+            // A stateless handshake has no stream to be told on.
+            None => {
+                let capabilities = &mut result.capabilities;
+                for list_changed in [
+                    capabilities.tools.as_mut().map(|c| &mut c.list_changed),
+                    capabilities.prompts.as_mut().map(|c| &mut c.list_changed),
+                    capabilities.resources.as_mut().map(|c| &mut c.list_changed),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    *list_changed = None;
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        _requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        Some(
+            SubscriptionFilter::builder()
+                .tools_list_changed()
+                .prompts_list_changed()
+                .resources_list_changed()
+                .build(),
+        )
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let admitted = admitted(&context.request_context().extensions).map_err(rpc_error)?;
+        let gateway = &admitted.gateway;
+        let _kept = admitted
+            .state
+            .mcp()
+            .listeners()
+            .subscribe(&gateway.account_id, &gateway.id, context.sink().clone())
+            .ok_or_else(|| {
+                rpc_error(GatewayError::new(
+                    ErrorCode::Overloaded,
+                    "Overloaded: this instance has as many MCP subscriptions open as \
+                     [mcp] max_sessions allows",
+                ))
+            })?;
+        context.cancelled().await;
+        Ok(())
     }
 
     async fn list_tools(

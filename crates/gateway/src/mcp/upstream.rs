@@ -6,6 +6,9 @@
 //! by those registered through the management API (replaced whenever they change, a server
 //! whose row did not change keeping its connection). A server with a stored key is connected
 //! with `Authorization: Bearer <secret>`; a new secret reconnects it.
+//!
+//! A server's own `list_changed` notifications are passed on to the open sessions of its
+//! gateway ([`super::session`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,17 +21,54 @@ use rmcp::model::{
     GetPromptRequestParams, GetPromptResponse, Implementation, Prompt, ReadResourceRequestParams,
     ReadResourceResponse, Resource, ResourceTemplate, Tool,
 };
-use rmcp::service::RunningService;
+use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
-use rmcp::{RoleClient, ServiceExt};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use tokio::sync::Mutex;
 
+use super::session::{Changed, Listeners};
 use crate::config::{McpServerConfig, StdioCommand};
 use crate::keys::Keys;
 use crate::store::StoredMcpServer;
 
-type Client = RunningService<RoleClient, ClientConfig>;
+type Client = RunningService<RoleClient, Relay>;
+
+/// The client side of one upstream connection: the gateway's identity, and the server's
+/// `list_changed` notifications passed on to its gateway's sessions.
+struct Relay {
+    identity: ClientConfig,
+    listeners: Arc<Listeners>,
+    /// The server's gateway: its account (none for a server of the configuration file, which
+    /// names a gateway id of any account) and id.
+    account_id: Option<String>,
+    gateway_id: String,
+}
+
+impl Relay {
+    fn relay(&self, changed: Changed) {
+        self.listeners
+            .notify(self.account_id.as_deref(), &self.gateway_id, &[changed]);
+    }
+}
+
+impl ClientHandler for Relay {
+    fn get_info(&self) -> ClientConfig {
+        self.identity.clone()
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.relay(Changed::Tools);
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.relay(Changed::Prompts);
+    }
+
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.relay(Changed::Resources);
+    }
+}
 
 /// Where a server's credential comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,10 +115,11 @@ pub struct Upstreams {
     /// The API's enabled servers, by account and gateway id.
     from_api: ArcSwap<ByGateway>,
     http: reqwest::Client,
+    listeners: Arc<Listeners>,
 }
 
 impl Upstreams {
-    pub fn new(servers: &[McpServerConfig]) -> Upstreams {
+    pub fn new(servers: &[McpServerConfig], listeners: Arc<Listeners>) -> Upstreams {
         let mut from_config: HashMap<String, Vec<Arc<Upstream>>> = HashMap::new();
         for server in servers {
             from_config
@@ -100,6 +141,7 @@ impl Upstreams {
             from_config,
             from_api: ArcSwap::from_pointee(HashMap::new()),
             http,
+            listeners,
         }
     }
 
@@ -293,10 +335,15 @@ impl Upstreams {
             return Ok(client.clone());
         }
         let config = &upstream.config;
-        let identity = ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("tollgate", env!("CARGO_PKG_VERSION")),
-        );
+        let identity = Relay {
+            identity: ClientConfig::new(
+                ClientCapabilities::default(),
+                Implementation::new("tollgate", env!("CARGO_PKG_VERSION")),
+            ),
+            listeners: self.listeners.clone(),
+            account_id: upstream.row.as_ref().map(|row| row.account_id.clone()),
+            gateway_id: config.gateway.clone(),
+        };
         if let Some(command) = &config.command {
             let client = connect(config, identity.serve(stdio_process(command)?)).await?;
             *slot = Some((client.clone(), secret_id));

@@ -41,6 +41,7 @@ mod record;
 pub(crate) mod redact;
 
 pub use admission::enforce_limits;
+pub use body::read_body;
 pub use client::{UpstreamClient, UpstreamClients, read_limited};
 pub use client_ip::client_ip;
 pub use compat::speaks_anthropic;

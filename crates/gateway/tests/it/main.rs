@@ -33,6 +33,7 @@ mod logs;
 mod logs_api;
 mod management;
 mod mcp;
+mod mcp_sessions;
 mod metrics;
 mod otel;
 mod policies;

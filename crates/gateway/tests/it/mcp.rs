@@ -31,8 +31,8 @@ use crate::support::{ADMIN_TOKEN, TestGateway, gateway_error_code};
 /// An upstream MCP server named `name`: tools `echo` (answers `{name}: {text}`) and `fail`
 /// (answers with a tool error).
 #[derive(Clone)]
-struct Upstream {
-    name: &'static str,
+pub(crate) struct Upstream {
+    pub(crate) name: &'static str,
 }
 
 fn tool(name: &'static str) -> Tool {
@@ -180,9 +180,12 @@ impl ServerHandler for Upstream {
     clippy::disallowed_methods,
     reason = "an upstream MCP server for this test, which ends with the test's runtime"
 )]
-async fn start_upstream(server: Upstream) -> (String, CancellationToken) {
+pub(crate) async fn start_upstream<S>(server: S) -> (String, CancellationToken)
+where
+    S: ServerHandler + Clone + Send + Sync + 'static,
+{
     let stop = CancellationToken::new();
-    let service: StreamableHttpService<Upstream, LocalSessionManager> = StreamableHttpService::new(
+    let service: StreamableHttpService<S, LocalSessionManager> = StreamableHttpService::new(
         move || Ok(server.clone()),
         Default::default(),
         StreamableHttpServerConfig::default()
@@ -538,7 +541,7 @@ async fn stored_body(gw: &TestGateway, row: &str, which: &str) -> String {
         .unwrap()
 }
 
-const SERVERS: &str = "/accounts/local/ai-gateway/gateways/tools/mcp_servers";
+pub(crate) const SERVERS: &str = "/accounts/local/ai-gateway/gateways/tools/mcp_servers";
 
 /// Stores a provider key on gateway `tools` (its secret `secret`); its id.
 async fn stored_key(gw: &TestGateway, secret: &str) -> String {
