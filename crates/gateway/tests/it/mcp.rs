@@ -461,14 +461,12 @@ async fn the_endpoint_is_authenticated_like_model_routes() {
 async fn unknown_methods_get_a_json_rpc_error() {
     let setup = setup(false).await;
     let gw = &setup.gw;
-    let response = gw
-        .http
-        .post(gw.url("/v1/local/tools/mcp"))
-        .header("accept", "application/json, text/event-stream")
-        .json(&json!({"jsonrpc": "2.0", "id": 7, "method": "no/such/method"}))
-        .send()
-        .await
-        .unwrap();
+    let response = post_message(
+        gw,
+        &json!({"jsonrpc": "2.0", "id": 7, "method": "no/such/method"}),
+        None,
+    )
+    .await;
     let status = response.status();
     let body = response.text().await.unwrap();
     assert!(body.contains("-32601"), "{status} {body}");
@@ -518,6 +516,24 @@ async fn tool_rows(gw: &TestGateway) -> Vec<Value> {
         .await;
     assert_eq!(status, 200, "{logs}");
     logs["result"].as_array().cloned().unwrap_or_default()
+}
+
+/// One JSON-RPC message POSTed to gateway `tools`' endpoint as it is (no session, no SDK),
+/// with the client's `traceparent` when given.
+async fn post_message(
+    gw: &TestGateway,
+    message: &Value,
+    traceparent: Option<&str>,
+) -> reqwest::Response {
+    let mut request = gw
+        .http
+        .post(gw.url("/v1/local/tools/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .json(message);
+    if let Some(traceparent) = traceparent {
+        request = request.header("traceparent", traceparent);
+    }
+    request.send().await.unwrap()
 }
 
 /// The JSON-RPC error a refused call ended with.
@@ -1157,16 +1173,9 @@ async fn a_tool_call_is_a_span_in_the_clients_trace_and_its_row_carries_the_trac
     let setup = setup_configured(json!({}), &extra, None).await;
     let gw = &setup.gw;
     // One message, one HTTP request (the endpoint is stateless): its trace is the call's.
-    let response = gw
-        .http
-        .post(gw.url("/v1/local/tools/mcp"))
-        .header("accept", "application/json, text/event-stream")
-        .header("traceparent", client_traceparent())
-        .json(&json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
-                      "params": {"name": "alpha__trace", "arguments": {}}}))
-        .send()
-        .await
-        .unwrap();
+    let message = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                         "params": {"name": "alpha__trace", "arguments": {}}});
+    let response = post_message(gw, &message, Some(&client_traceparent())).await;
     let answer: Value = response.json().await.unwrap();
     let sent = answer["result"]["content"][0]["text"].as_str().unwrap();
 
@@ -1229,16 +1238,9 @@ async fn a_tool_call_is_a_span_in_the_clients_trace_and_its_row_carries_the_trac
     assert_eq!(row.trace_id.as_deref(), Some(CLIENT_TRACE));
 
     // A prompt got is traced the same way, named by the MCP conventions.
-    let response = gw
-        .http
-        .post(gw.url("/v1/local/tools/mcp"))
-        .header("accept", "application/json, text/event-stream")
-        .header("traceparent", client_traceparent())
-        .json(&json!({"jsonrpc": "2.0", "id": 8, "method": "prompts/get",
-                      "params": {"name": "beta__greet", "arguments": {"who": "ada"}}}))
-        .send()
-        .await
-        .unwrap();
+    let message = json!({"jsonrpc": "2.0", "id": 8, "method": "prompts/get",
+                         "params": {"name": "beta__greet", "arguments": {"who": "ada"}}});
+    let response = post_message(gw, &message, Some(&client_traceparent())).await;
     assert_eq!(response.status(), 200);
     exported(gw, 6).await;
     let spans = received(&collector);
@@ -1272,15 +1274,9 @@ async fn a_collector_with_include_bodies_gets_a_tool_calls_arguments_and_result(
     }]}))
     .await;
     let gw = &setup.gw;
-    let response = gw
-        .http
-        .post(gw.url("/v1/local/tools/mcp"))
-        .header("accept", "application/json, text/event-stream")
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                      "params": {"name": "alpha__echo", "arguments": {"text": "in a span"}}}))
-        .send()
-        .await
-        .unwrap();
+    let message = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                         "params": {"name": "alpha__echo", "arguments": {"text": "in a span"}}});
+    let response = post_message(gw, &message, None).await;
     assert_eq!(response.status(), 200);
     exported(gw, 3).await;
     let spans = received(&collector);
@@ -1310,15 +1306,12 @@ async fn without_a_collector_the_clients_trace_context_passes_through_to_the_ser
         if let Some(meta) = meta {
             params["_meta"] = json!({"traceparent": meta});
         }
-        let mut request = gw
-            .http
-            .post(gw.url("/v1/local/tools/mcp"))
-            .header("accept", "application/json, text/event-stream")
-            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}));
-        if let Some(header) = &header {
-            request = request.header("traceparent", header);
-        }
-        let answer: Value = request.send().await.unwrap().json().await.unwrap();
+        let message = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params});
+        let answer: Value = post_message(gw, &message, header.as_deref())
+            .await
+            .json()
+            .await
+            .unwrap();
         let sent = answer["result"]["content"][0]["text"].as_str().unwrap();
         let expected = header.as_deref().or(meta).unwrap();
         assert_eq!(sent, expected, "{answer}");
