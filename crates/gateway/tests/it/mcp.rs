@@ -35,7 +35,8 @@ pub(crate) struct Upstream {
     pub(crate) name: &'static str,
 }
 
-fn tool(name: &'static str) -> Tool {
+/// A tool named `name` taking `{"text": …}`.
+pub(crate) fn tool(name: &'static str) -> Tool {
     let schema = json!({"type": "object", "properties": {"text": {"type": "string"}}});
     let Value::Object(schema) = schema else {
         unreachable!()

@@ -13,13 +13,13 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
-use crate::mcp::{SERVERS, Upstream, start_upstream};
+use crate::mcp::{SERVERS, Upstream, start_upstream, tool};
 use crate::support::{TestGateway, gateway_error_code};
 
 const ENDPOINT: &str = "/v1/local/tools/mcp";
@@ -383,15 +383,7 @@ impl ServerHandler for Announcer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let schema = json!({"type": "object"});
-        let Value::Object(schema) = schema else {
-            unreachable!()
-        };
-        Ok(ListToolsResult::with_all_items(vec![Tool::new(
-            "announce",
-            "announces a change of the tool list",
-            Arc::new(schema),
-        )]))
+        Ok(ListToolsResult::with_all_items(vec![tool("announce")]))
     }
 
     async fn call_tool(
@@ -467,14 +459,7 @@ impl ServerHandler for Gate {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let Value::Object(schema) = json!({"type": "object"}) else {
-            unreachable!()
-        };
-        Ok(ListToolsResult::with_all_items(vec![Tool::new(
-            "wait",
-            "answers once the gate opens",
-            Arc::new(schema),
-        )]))
+        Ok(ListToolsResult::with_all_items(vec![tool("wait")]))
     }
 
     async fn call_tool(
