@@ -133,7 +133,7 @@ async fn read_until(response: reqwest::Response, done: impl Fn(&Value) -> bool) 
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), read)
+    tokio::time::timeout(Duration::from_secs(30), read)
         .await
         .unwrap_or_else(|_| panic!("no awaited message among {messages:?}"));
     messages
@@ -490,7 +490,7 @@ async fn first_event_id(response: reqwest::Response) -> String {
         }
         panic!("no event id in {text:?}")
     };
-    tokio::time::timeout(Duration::from_secs(10), read)
+    tokio::time::timeout(Duration::from_secs(30), read)
         .await
         .expect("an event id in time")
 }
