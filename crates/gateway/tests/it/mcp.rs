@@ -558,7 +558,15 @@ async fn stored_body(gw: &TestGateway, row: &str, which: &str) -> String {
         .unwrap()
 }
 
-pub(crate) const SERVERS: &str = "/accounts/local/ai-gateway/gateways/tools/mcp_servers";
+const SERVERS: &str = "/accounts/local/ai-gateway/gateways/tools/mcp_servers";
+
+/// Registers an upstream server on gateway `tools` through the management API; the answer's
+/// envelope.
+pub(crate) async fn register_server(gw: &TestGateway, body: Value) -> Value {
+    let (status, created) = gw.admin(Method::POST, SERVERS, Some(body)).await;
+    assert_eq!(status, 200, "{created}");
+    created
+}
 
 /// Stores a provider key on gateway `tools` (its secret `secret`); its id.
 async fn stored_key(gw: &TestGateway, secret: &str) -> String {
@@ -622,15 +630,12 @@ async fn servers_registered_through_the_api_join_the_configured_ones_with_their_
         .await;
     assert_eq!(status, 409, "{refused}");
 
-    let (status, created) = gw
-        .admin(
-            Method::POST,
-            SERVERS,
-            Some(json!({"name": "delta", "url": delta, "key": key,
-                        "headers": {"X-Tenant": "acme"}, "timeout_ms": 5000})),
-        )
-        .await;
-    assert_eq!(status, 200, "{created}");
+    let created = register_server(
+        gw,
+        json!({"name": "delta", "url": delta, "key": key,
+                        "headers": {"X-Tenant": "acme"}, "timeout_ms": 5000}),
+    )
+    .await;
     let server = &created["result"];
     assert_eq!(
         (&server["name"], &server["key"], &server["enabled"]),
@@ -703,14 +708,7 @@ async fn a_server_added_through_one_instance_is_served_by_another() {
     let two = TestGateway::with_config("", &storage).await;
     let (delta, _stop_delta) = start_upstream(Upstream { name: "delta" }).await;
     one.create_gateway(json!({"id": "tools"})).await;
-    let (status, created) = one
-        .admin(
-            Method::POST,
-            SERVERS,
-            Some(json!({"name": "delta", "url": delta})),
-        )
-        .await;
-    assert_eq!(status, 200, "{created}");
+    let created = register_server(&one, json!({"name": "delta", "url": delta})).await;
     // A notification makes two reload; the periodic reload is the safety net.
     let mut reloads = two.state.reloads();
     reloads
@@ -1346,14 +1344,11 @@ async fn a_priced_servers_calls_spend_the_gateway_budget_until_it_refuses_them()
         fields_of(&refused)[0].contains("cost_per_call"),
         "{refused}"
     );
-    let (status, created) = gw
-        .admin(
-            Method::POST,
-            SERVERS,
-            Some(json!({"name": "delta", "url": delta, "cost_per_call": 0.4})),
-        )
-        .await;
-    assert_eq!(status, 200, "{created}");
+    let created = register_server(
+        gw,
+        json!({"name": "delta", "url": delta, "cost_per_call": 0.4}),
+    )
+    .await;
     assert_eq!(created["result"]["cost_per_call"], json!(0.4));
 
     let client = client(gw, None).await;

@@ -19,7 +19,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
-use crate::mcp::{SERVERS, Upstream, start_upstream, tool};
+use crate::mcp::{Upstream, register_server, start_upstream, tool};
 use crate::support::{TestGateway, gateway_error_code};
 
 const ENDPOINT: &str = "/v1/local/tools/mcp";
@@ -336,14 +336,7 @@ async fn a_server_registered_through_the_api_is_announced_on_the_sessions_get_st
         .unwrap();
     assert_eq!(notifications.status(), 200);
 
-    let (status, created) = gw
-        .admin(
-            Method::POST,
-            SERVERS,
-            Some(json!({"name": "delta", "url": delta})),
-        )
-        .await;
-    assert_eq!(status, 200, "{created}");
+    register_server(&gw, json!({"name": "delta", "url": delta})).await;
     let told = read_until(notifications, |m| {
         m["method"] == "notifications/tools/list_changed"
     })
@@ -400,14 +393,7 @@ impl ServerHandler for Announcer {
 async fn an_upstreams_own_list_change_is_passed_on_to_its_gateways_sessions() {
     let (gw, _stop) = sessions_gateway(false, 100).await;
     let (herald, _stop_herald) = start_upstream(Announcer).await;
-    let (status, created) = gw
-        .admin(
-            Method::POST,
-            SERVERS,
-            Some(json!({"name": "herald", "url": herald})),
-        )
-        .await;
-    assert_eq!(status, 200, "{created}");
+    register_server(&gw, json!({"name": "herald", "url": herald})).await;
     let (session, _) = open_session(&gw, ENDPOINT, None).await;
     let notifications = gw
         .http
@@ -500,14 +486,7 @@ async fn a_request_whose_stream_was_lost_is_resumed_from_the_last_event_id() {
     let (gw, _stop) = sessions_gateway(false, 100).await;
     let gate = Arc::new(tokio::sync::Notify::new());
     let (url, _stop_gate) = start_upstream(Gate(gate.clone())).await;
-    let (status, created) = gw
-        .admin(
-            Method::POST,
-            SERVERS,
-            Some(json!({"name": "gate", "url": url})),
-        )
-        .await;
-    assert_eq!(status, 200, "{created}");
+    register_server(&gw, json!({"name": "gate", "url": url})).await;
     let (session, _) = open_session(&gw, ENDPOINT, None).await;
     let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                       "params": {"name": "gate__wait", "arguments": {}}});
