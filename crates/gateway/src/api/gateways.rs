@@ -22,6 +22,17 @@ pub struct ListQuery {
     search: Option<String>,
 }
 
+/// [`named_gateway`] after taking in what other instances changed (PostgreSQL), for the calls
+/// that answer from a gateway's objects kept in memory (its routes, its MCP servers).
+pub(super) async fn named_gateway_read_through(
+    state: &AppState,
+    account_id: &str,
+    id: &str,
+) -> Result<Arc<Gateway>, ApiError> {
+    state.read_through().await;
+    named_gateway(state, account_id, id).await
+}
+
 /// The gateway a management call names; one created through another instance on a shared
 /// store a moment ago is read from the store rather than answered 404 (docs/deployment.md).
 pub(super) async fn named_gateway(

@@ -2,16 +2,13 @@
 //! servers a gateway's `/mcp` endpoint aggregates, registered through the API (docs/mcp.md).
 //! The configuration file's `[[mcp_servers]]` are not listed here and cannot be changed here.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::response::Response;
 
+use super::ApiError;
 use super::envelope::{Paging, ok};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
-use super::gateways::ListQuery;
-use super::{ApiError, account};
-use crate::gateways::Gateway;
+use super::gateways::{ListQuery, named_gateway_read_through};
 use crate::mcp::McpServerError;
 use crate::state::AppState;
 
@@ -26,21 +23,12 @@ impl From<McpServerError> for ApiError {
     }
 }
 
-async fn gateway(state: &AppState, account_id: &str, id: &str) -> Result<Arc<Gateway>, ApiError> {
-    // Another instance may have just changed a server (PostgreSQL).
-    state.read_through().await;
-    state
-        .gateways()
-        .get(account(account_id)?, id)
-        .ok_or_else(ApiError::gateway_not_found)
-}
-
 pub async fn list(
     State(state): State<AppState>,
     ApiPath((account_id, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let gateway = gateway(&state, &account_id, &id).await?;
+    let gateway = named_gateway_read_through(&state, &account_id, &id).await?;
     let paging = Paging::new(query.page, query.per_page);
     Ok(paging.respond(state.mcp().list_json(&gateway.account_id, &gateway.id)))
 }
@@ -50,7 +38,7 @@ pub async fn create(
     ApiPath((account_id, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson,
 ) -> Result<Response, ApiError> {
-    let gateway = gateway(&state, &account_id, &id).await?;
+    let gateway = named_gateway_read_through(&state, &account_id, &id).await?;
     Ok(ok(state
         .mcp()
         .create(&gateway, state.keys(), &body)
@@ -61,7 +49,7 @@ pub async fn get(
     State(state): State<AppState>,
     ApiPath((account_id, id, server_id)): ApiPath<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let gateway = gateway(&state, &account_id, &id).await?;
+    let gateway = named_gateway_read_through(&state, &account_id, &id).await?;
     state
         .mcp()
         .get_json(&gateway.account_id, &gateway.id, &server_id)
@@ -74,7 +62,7 @@ pub async fn update(
     ApiPath((account_id, id, server_id)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson,
 ) -> Result<Response, ApiError> {
-    let gateway = gateway(&state, &account_id, &id).await?;
+    let gateway = named_gateway_read_through(&state, &account_id, &id).await?;
     Ok(ok(state
         .mcp()
         .update(&gateway, state.keys(), &server_id, &body)
@@ -85,6 +73,6 @@ pub async fn delete(
     State(state): State<AppState>,
     ApiPath((account_id, id, server_id)): ApiPath<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let gateway = gateway(&state, &account_id, &id).await?;
+    let gateway = named_gateway_read_through(&state, &account_id, &id).await?;
     Ok(ok(state.mcp().delete(&gateway, &server_id).await?))
 }

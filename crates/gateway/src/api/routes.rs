@@ -3,18 +3,15 @@
 //! lists as `{success, data: {routes | versions | deployments, page, per_page, order_by,
 //! order_by_direction}}`, a rename as `{success, route}`, everything else in the v4 envelope.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::ApiError;
 use super::envelope::{Paging, ok};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
-use super::gateways::ListQuery;
-use super::{ApiError, account};
-use crate::gateways::Gateway;
+use super::gateways::{ListQuery, named_gateway_read_through};
 use crate::routing::RouteError;
 use crate::state::AppState;
 
@@ -27,15 +24,6 @@ impl From<RouteError> for ApiError {
             RouteError::Store(error) => error.into(),
         }
     }
-}
-
-async fn gateway(state: &AppState, account_id: &str, id: &str) -> Result<Arc<Gateway>, ApiError> {
-    // Another instance may have just changed a route (PostgreSQL).
-    state.read_through().await;
-    state
-        .gateways()
-        .get(account(account_id)?, id)
-        .ok_or_else(ApiError::gateway_not_found)
 }
 
 /// Cloudflare's list shape for `items` under `name`, one page of them.
@@ -59,7 +47,7 @@ pub async fn list_routes(
     ApiPath((account_id, id)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let gateway = gateway(&state, &account_id, &id).await?;
+    let gateway = named_gateway_read_through(&state, &account_id, &id).await?;
     let routes = state
         .routes()
         .of_gateway(&gateway.account_id, &gateway.id)
@@ -74,7 +62,7 @@ pub async fn create_route(
     ApiPath((account_id, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson,
 ) -> Result<Response, ApiError> {
-    let gateway = gateway(&state, &account_id, &id).await?;
+    let gateway = named_gateway_read_through(&state, &account_id, &id).await?;
     let created = state
         .routes()
         .create(
@@ -90,7 +78,7 @@ pub async fn get_route(
     State(state): State<AppState>,
     ApiPath((account_id, id, route_id)): ApiPath<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let gateway = gateway(&state, &account_id, &id).await?;
+    let gateway = named_gateway_read_through(&state, &account_id, &id).await?;
     state
         .routes()
         .by_id(&gateway.account_id, &gateway.id, &route_id)
@@ -103,7 +91,7 @@ pub async fn update_route(
     ApiPath((account_id, id, route_id)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson,
 ) -> Result<Response, ApiError> {
-    let gateway = gateway(&state, &account_id, &id).await?;
+    let gateway = named_gateway_read_through(&state, &account_id, &id).await?;
     let route = state.routes().rename(&gateway, &route_id, &body).await?;
     // The SDK reads this answer as `{route, success}`; `result` is there for v4 clients.
     Ok(Json(json!({
@@ -116,7 +104,7 @@ pub async fn delete_route(
     State(state): State<AppState>,
     ApiPath((account_id, id, route_id)): ApiPath<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let gateway = gateway(&state, &account_id, &id).await?;
+    let gateway = named_gateway_read_through(&state, &account_id, &id).await?;
     Ok(ok(state.routes().delete(&gateway, &route_id).await?))
 }
 
@@ -125,7 +113,7 @@ pub async fn list_versions(
     ApiPath((account_id, id, route_id)): ApiPath<(String, String, String)>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let gateway = gateway(&state, &account_id, &id).await?;
+    let gateway = named_gateway_read_through(&state, &account_id, &id).await?;
     let versions = state.routes().versions(&gateway, &route_id).await?;
     Ok(list("versions", versions, &query, "created_at"))
 }
@@ -135,7 +123,7 @@ pub async fn create_version(
     ApiPath((account_id, id, route_id)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson,
 ) -> Result<Response, ApiError> {
-    let gateway = gateway(&state, &account_id, &id).await?;
+    let gateway = named_gateway_read_through(&state, &account_id, &id).await?;
     let created = state
         .routes()
         .add_version(
@@ -152,7 +140,7 @@ pub async fn get_version(
     State(state): State<AppState>,
     ApiPath((account_id, id, route_id, version_id)): ApiPath<(String, String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let gateway = gateway(&state, &account_id, &id).await?;
+    let gateway = named_gateway_read_through(&state, &account_id, &id).await?;
     Ok(ok(state
         .routes()
         .version(&gateway, &route_id, &version_id)
@@ -164,7 +152,7 @@ pub async fn list_deployments(
     ApiPath((account_id, id, route_id)): ApiPath<(String, String, String)>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let gateway = gateway(&state, &account_id, &id).await?;
+    let gateway = named_gateway_read_through(&state, &account_id, &id).await?;
     let deployments = state.routes().deployments(&gateway, &route_id).await?;
     Ok(list("deployments", deployments, &query, "created_at"))
 }
@@ -174,7 +162,7 @@ pub async fn create_deployment(
     ApiPath((account_id, id, route_id)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson,
 ) -> Result<Response, ApiError> {
-    let gateway = gateway(&state, &account_id, &id).await?;
+    let gateway = named_gateway_read_through(&state, &account_id, &id).await?;
     Ok(ok(state
         .routes()
         .deploy(&gateway, &route_id, &body)
