@@ -1,7 +1,7 @@
-//! Gateways, run tokens, stored keys, routes and API-created custom providers as mirrored from
-//! a shared store (PostgreSQL), kept in step by one reload loop: on the change feed, every few
-//! seconds as a safety net, and when a request names a gateway, a token or a `custom-{slug}`
-//! provider that memory does not know (docs/deployment.md). A miss waits for a reload that
+//! Gateways, run tokens, stored keys, routes, MCP servers and API-created custom providers as
+//! mirrored from a shared store (PostgreSQL), kept in step by one reload loop: on the change
+//! feed, every few seconds as a safety net, and when a request names a gateway, a token, a
+//! `custom-{slug}` provider or an MCP server that memory does not know (docs/deployment.md). A miss waits for a reload that
 //! began after it, so what was created through another instance works here at once; misses
 //! share reloads (one at a time, spaced), and a name a reload already missed is answered at
 //! once until the next reload (a bounded negative cache), so a flood of unknown names cannot
@@ -115,6 +115,12 @@ pub enum Miss {
         account_id: String,
         slug: String,
     },
+    /// An upstream MCP server of a gateway, perhaps registered through another instance.
+    McpServer {
+        account_id: String,
+        gateway_id: String,
+        name: String,
+    },
 }
 
 impl Miss {
@@ -129,6 +135,14 @@ impl Miss {
         Miss::Provider {
             account_id: account_id.to_owned(),
             slug: slug.to_owned(),
+        }
+    }
+
+    pub fn mcp_server(account_id: &str, gateway_id: &str, name: &str) -> Miss {
+        Miss::McpServer {
+            account_id: account_id.to_owned(),
+            gateway_id: gateway_id.to_owned(),
+            name: name.to_owned(),
         }
     }
 

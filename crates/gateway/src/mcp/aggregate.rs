@@ -286,10 +286,7 @@ async fn call_namespaced(
     };
     let (server, tool) = name.split_once(NAMESPACE_SEPARATOR).ok_or_else(unknown)?;
     let mcp = admitted.state.mcp();
-    let upstream = mcp
-        .upstreams()
-        .find(&admitted.gateway.account_id, &admitted.gateway.id, server)
-        .ok_or_else(unknown)?;
+    let upstream = admitted.upstream(server).await.ok_or_else(unknown)?;
     if !admitted.allows(&name) {
         return Err(ErrorData::invalid_params(
             format!("Out of scope: this run token does not allow tool '{name}'"),

@@ -109,9 +109,7 @@ pub async fn get_prompt(
     };
     let (server, prompt) = name.split_once(NAMESPACE_SEPARATOR).ok_or_else(unknown)?;
     let upstreams = admitted.state.mcp().upstreams();
-    let upstream = upstreams
-        .find(&admitted.gateway.account_id, &admitted.gateway.id, server)
-        .ok_or_else(unknown)?;
+    let upstream = admitted.upstream(server).await.ok_or_else(unknown)?;
     if !admitted.allows(&name) {
         return Err(out_of_scope("prompt", &name));
     }
@@ -203,9 +201,7 @@ pub async fn read_resource(
     };
     let (server, inner) = split_uri(&uri).ok_or_else(unknown)?;
     let upstreams = admitted.state.mcp().upstreams();
-    let upstream = upstreams
-        .find(&admitted.gateway.account_id, &admitted.gateway.id, server)
-        .ok_or_else(unknown)?;
+    let upstream = admitted.upstream(server).await.ok_or_else(unknown)?;
     if !admitted.allows_resource(&resource_scope_name(server, inner)) {
         return Err(out_of_scope("resource", &uri));
     }

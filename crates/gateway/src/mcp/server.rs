@@ -25,7 +25,7 @@ use tower::ServiceExt;
 
 use super::aggregate::Aggregator;
 use super::session::{Changed, Listeners, Sessions};
-use super::upstream::Upstreams;
+use super::upstream::{Upstream, Upstreams};
 use crate::clock::SharedClock;
 use crate::config::{McpConfig, McpServerConfig};
 use crate::error::{ErrorCode, GatewayError};
@@ -173,6 +173,25 @@ pub(super) struct Admitted {
 }
 
 impl Admitted {
+    /// The gateway's upstream server `name`; one registered through another instance a moment
+    /// ago is read from the shared store first, as a gateway is (docs/deployment.md).
+    pub async fn upstream(&self, name: &str) -> Option<Arc<Upstream>> {
+        let (account_id, gateway_id) = (&self.gateway.account_id, &self.gateway.id);
+        let look = || {
+            self.state
+                .mcp()
+                .upstreams
+                .find(account_id, gateway_id, name)
+        };
+        match look() {
+            Some(upstream) => Some(upstream),
+            None => {
+                let miss = crate::mirror::Miss::mcp_server(account_id, gateway_id, name);
+                self.state.look_again(miss, look).await
+            }
+        }
+    }
+
     /// Whether the request's run token (if any) opens `name` (a namespaced tool or prompt, or
     /// `{server}__{uri}` for a resource): its `mcp_tools` globs.
     pub fn allows(&self, name: &str) -> bool {

@@ -734,6 +734,41 @@ async fn a_server_added_through_one_instance_is_served_by_another() {
     drop(database);
 }
 
+/// Behind one load balancer: a server registered through one instance is called through the
+/// other at once, before its change feed may have been heard (the call's miss reads the shared
+/// store first, docs/deployment.md), and a server nobody registered is still unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_registered_through_one_instance_is_called_through_the_other_at_once() {
+    let database = tollgate_test_support::postgres::TestDatabase::create()
+        .await
+        .unwrap();
+    let storage = format!("[storage]\nurl = \"{}\"\n", database.url());
+    let one = TestGateway::with_config("", &storage).await;
+    let two = TestGateway::with_config("", &storage).await;
+    let (delta, _stop_delta) = start_upstream(Upstream { name: "delta" }).await;
+    one.create_gateway(json!({"id": "tools"})).await;
+    register_server(&one, json!({"name": "delta", "url": delta})).await;
+    let client = client(&two, None).await;
+    let result = client
+        .call_tool(call("delta__echo", "at once"))
+        .await
+        .unwrap();
+    assert_eq!(text_of(&result), "delta: at once");
+    let error = rpc_error(
+        client
+            .call_tool(call("ghost__echo", "x"))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        error.message.contains("Unknown tool 'ghost__echo'"),
+        "{}",
+        error.message
+    );
+    drop((one, two, client));
+    drop(database);
+}
+
 #[tokio::test]
 async fn prompts_and_resources_are_namespaced_routed_and_filtered_by_the_token() {
     let setup = setup(true).await;
