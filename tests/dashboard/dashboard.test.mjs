@@ -1445,10 +1445,26 @@ describe('dashboard', () => {
   });
 
   test('lists gateways with today’s counts, and deletes one after confirmation', async () => {
-    await go('/');
+    // "Today" starts at the browser's midnight: the API is asked for the same window, and a
+    // run that crosses midnight while the page loads looks again.
+    const midnight = () =>
+      page.evaluate(() => {
+        const day = new Date();
+        day.setHours(0, 0, 0, 0);
+        return day.toISOString();
+      });
     const row = page.locator(`tr[data-gateway="${GATEWAY}"]`);
-    await row.waitFor();
-    const api = await admin(stack, 'GET', `/accounts/local/ai-gateway/analytics?gateway_id=${GATEWAY}&group_by=gateway`);
+    let start;
+    do {
+      start = await midnight();
+      await go('/');
+      await row.waitFor();
+    } while (start !== (await midnight()));
+    const api = await admin(
+      stack,
+      'GET',
+      `/accounts/local/ai-gateway/analytics?gateway_id=${GATEWAY}&group_by=gateway&start=${encodeURIComponent(start)}`,
+    );
     assert.equal(await row.locator('[data-col="requests"]').textContent(), String(api.json.result.totals.requests));
     assert.equal(await row.locator('[data-col="errors"]').textContent(), String(api.json.result.totals.errors));
     assert.match(await row.locator('[data-col="cost"]').textContent(), /^\$/);

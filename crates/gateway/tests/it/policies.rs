@@ -3,6 +3,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use tollgate_gateway::clock::ManualClock;
 
 use crate::support::TestGateway;
 
@@ -203,7 +204,9 @@ fn expected_status(simulated: &Value) -> u16 {
 
 #[tokio::test]
 async fn the_proxy_decides_as_simulate_does() {
-    let gw = TestGateway::with_config("", PRICES).await;
+    // Mid-day, so that the daily cap's window cannot turn over between two calls.
+    let clock = ManualClock::new(1_771_426_800_000);
+    let gw = TestGateway::build("", PRICES, Some(clock), None).await;
     gw.create_gateway(json!({"id": "guarded"})).await;
     for policy in [
         json!({"name": "search cap", "actor": "user:{metadata.user}", "resource": "*",
