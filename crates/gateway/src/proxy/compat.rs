@@ -352,6 +352,14 @@ pub fn ask_native_openai_for_usage(
     if provider.slug != "openai" || method != Method::POST || chat != "chat/completions" {
         return (body, None);
     }
+    // Most requests do not stream: `stream` alone is read first, the rest skipped unread, and
+    // only a stream's body is parsed whole (a body this read cannot take is parsed whole too).
+    if let Ok(StreamFlag {
+        stream: None | Some(false),
+    }) = serde_json::from_slice(&body)
+    {
+        return (body, None);
+    }
     let Some(asked) = serde_json::from_slice::<Value>(&body)
         .ok()
         .as_ref()
@@ -365,6 +373,11 @@ pub fn ask_native_openai_for_usage(
     upstream_headers.remove(header::ACCEPT_ENCODING);
     let reshape = UsageAsked { client_body: body };
     (Bytes::from(sent), Some(Box::new(reshape)))
+}
+
+#[derive(serde::Deserialize)]
+struct StreamFlag {
+    stream: Option<bool>,
 }
 
 /// One call to `provider` with the translated request; the translated headers are also what

@@ -113,18 +113,17 @@ where
         dlp,
         log,
     };
-    logs.spawn_owing_end(async move {
-        drive(
-            upstream,
-            client,
-            watcher,
-            transform,
-            content_length,
-            is_sse,
-            bounds,
-        )
-        .await;
-    });
+    // Boxed before it is spawned: the task's future is built once, in its box, and the spawn
+    // moves a pointer (unboxed, each layer of the spawn moved the whole future by value).
+    logs.spawn_owing_end(Box::pin(drive(
+        upstream,
+        client,
+        watcher,
+        transform,
+        content_length,
+        is_sse,
+        bounds,
+    )));
     let mut receiver = receiver;
     let first = if is_sse {
         // Usually already here: it came in the same packet as the upstream's head.
