@@ -136,3 +136,34 @@ async fn the_cache_keeps_streams_with_and_without_usage_apart() {
     assert_eq!(again.headers()["cf-aig-cache-status"], "HIT");
     assert_eq!(again.bytes().await.unwrap(), first);
 }
+
+#[tokio::test]
+async fn only_a_stream_is_rewritten_however_its_flag_is_spelled() {
+    let gw = TestGateway::start().await;
+    let send_raw = |body: &'static str| {
+        gw.http
+            .post(gw.url("/v1/local/default/openai/chat/completions"))
+            .bearer_auth("sk-usage")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    // Not streams: sent upstream byte for byte, spacing and key order as they came.
+    for body in [
+        r#"{ "messages": [{"role": "user", "content": "hi"}], "model": "gpt-4o-mini" }"#,
+        r#"{"stream": false, "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}"#,
+        r#"{"stream": null, "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}"#,
+    ] {
+        assert_eq!(send_raw(body).await.unwrap().status(), 200, "{body}");
+        assert_eq!(
+            gw.mock.requests().pop().unwrap().body,
+            body.as_bytes(),
+            "{body}"
+        );
+    }
+    // A duplicate key reads as JSON parsers read it, the last one winning: a stream.
+    let duplicate = r#"{"stream": false, "model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "hi"}]}"#;
+    assert_eq!(send_raw(duplicate).await.unwrap().status(), 200);
+    let sent: Value = serde_json::from_slice(&gw.mock.requests().pop().unwrap().body).unwrap();
+    assert_eq!(sent["stream_options"], json!({"include_usage": true}));
+}
