@@ -375,6 +375,7 @@ pub fn ask_native_openai_for_usage(
     (Bytes::from(sent), Some(Box::new(reshape)))
 }
 
+/// A chat body's `stream` flag, read with every other field skipped.
 #[derive(serde::Deserialize)]
 struct StreamFlag {
     stream: Option<bool>,
