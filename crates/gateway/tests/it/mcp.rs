@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tollgate_gateway::clock::{ManualClock, SharedClock};
 
-use crate::support::{ADMIN_TOKEN, TestGateway, gateway_error_code};
+use crate::support::{ADMIN_TOKEN, TestGateway, gateway_error_code, two_instances_on_one_database};
 
 /// An upstream MCP server named `name`: tools `echo` (answers `{name}: {text}`) and `fail`
 /// (answers with a tool error).
@@ -700,12 +700,7 @@ async fn servers_registered_through_the_api_join_the_configured_ones_with_their_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_added_through_one_instance_is_served_by_another() {
-    let database = tollgate_test_support::postgres::TestDatabase::create()
-        .await
-        .unwrap();
-    let storage = format!("[storage]\nurl = \"{}\"\n", database.url());
-    let one = TestGateway::with_config("", &storage).await;
-    let two = TestGateway::with_config("", &storage).await;
+    let (database, one, two) = two_instances_on_one_database().await;
     let (delta, _stop_delta) = start_upstream(Upstream { name: "delta" }).await;
     one.create_gateway(json!({"id": "tools"})).await;
     let created = register_server(&one, json!({"name": "delta", "url": delta})).await;
@@ -739,12 +734,7 @@ async fn a_server_added_through_one_instance_is_served_by_another() {
 /// store first, docs/deployment.md), and a server nobody registered is still unknown.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_registered_through_one_instance_is_called_through_the_other_at_once() {
-    let database = tollgate_test_support::postgres::TestDatabase::create()
-        .await
-        .unwrap();
-    let storage = format!("[storage]\nurl = \"{}\"\n", database.url());
-    let one = TestGateway::with_config("", &storage).await;
-    let two = TestGateway::with_config("", &storage).await;
+    let (database, one, two) = two_instances_on_one_database().await;
     let (delta, _stop_delta) = start_upstream(Upstream { name: "delta" }).await;
     one.create_gateway(json!({"id": "tools"})).await;
     register_server(&one, json!({"name": "delta", "url": delta})).await;

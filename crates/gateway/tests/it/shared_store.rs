@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::json;
 use tollgate_test_support::postgres::TestDatabase;
 
-use crate::support::{TestGateway, chat_body};
+use crate::support::{TestGateway, chat_body, two_instances_on_one_database};
 
 /// Waits until a reload of the shared store left `gw` with the gateway `shared` in the state
 /// `seen` accepts (a notification triggers the reload; the periodic one is the safety net).
@@ -24,10 +24,7 @@ async fn reloaded(gw: &TestGateway, seen: impl Fn(&tollgate_gateway::gateways::G
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_gateways_on_one_database_are_one_gateway() {
-    let database = TestDatabase::create().await.unwrap();
-    let storage = format!("[storage]\nurl = \"{}\"\n", database.url());
-    let one = TestGateway::with_config("", &storage).await;
-    let two = TestGateway::with_config("", &storage).await;
+    let (database, one, two) = two_instances_on_one_database().await;
 
     // Created through one, served by the other.
     one.create_gateway(json!({"id": "shared"})).await;
@@ -85,10 +82,7 @@ async fn two_gateways_on_one_database_are_one_gateway() {
 /// a 404 or a 401.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_one_instance_creates_works_on_the_other_at_once() {
-    let database = TestDatabase::create().await.unwrap();
-    let storage = format!("[storage]\nurl = \"{}\"\n", database.url());
-    let one = TestGateway::with_config("", &storage).await;
-    let two = TestGateway::with_config("", &storage).await;
+    let (_database, one, two) = two_instances_on_one_database().await;
 
     one.create_gateway(json!({"id": "fresh", "authentication": true}))
         .await;
@@ -228,10 +222,7 @@ async fn a_key_added_through_one_instance_is_used_by_another_at_once() {
 /// instance serves its live version on the other as soon as the change feed has been heard.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployment_or_rollback_through_one_instance_applies_on_the_other() {
-    let database = TestDatabase::create().await.unwrap();
-    let storage = format!("[storage]\nurl = \"{}\"\n", database.url());
-    let one = TestGateway::with_config("", &storage).await;
-    let two = TestGateway::with_config("", &storage).await;
+    let (database, one, two) = two_instances_on_one_database().await;
     one.create_gateway(json!({"id": "shared"})).await;
     let routes = "/accounts/local/ai-gateway/gateways/shared/routes";
     let version = |model: &str| {

@@ -11,6 +11,7 @@ use tollgate_gateway::config::{Config, Overrides};
 use tollgate_gateway::server::RunningServer;
 use tollgate_gateway::state::AppState;
 use tollgate_mock_upstream::MockUpstream;
+use tollgate_test_support::postgres::TestDatabase;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
@@ -230,6 +231,16 @@ impl Drop for TestGateway {
 
 /// Resident set size of this process, KiB. Other tests share the process, so a figure measured
 /// with it is only as quiet as the test filter makes it.
+/// Two instances on one fresh PostgreSQL database, as behind one load balancer. The database
+/// comes first so that a test drops it after both gateways (dropping it removes it).
+pub async fn two_instances_on_one_database() -> (TestDatabase, TestGateway, TestGateway) {
+    let database = TestDatabase::create().await.unwrap();
+    let storage = format!("[storage]\nurl = \"{}\"\n", database.url());
+    let one = TestGateway::with_config("", &storage).await;
+    let two = TestGateway::with_config("", &storage).await;
+    (database, one, two)
+}
+
 pub fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
