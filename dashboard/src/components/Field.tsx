@@ -33,3 +33,8 @@ export function describedBy(id: string, hint: boolean, error?: string): string |
   const ids = [hint ? `${id}-hint` : '', error ? `${id}-error` : ''].filter(Boolean);
   return ids.length ? ids.join(' ') : undefined;
 }
+
+/** aria-invalid and aria-describedby for a control inside a Field, to spread on it. */
+export function invalidBy(id: string, hint: boolean, error?: string) {
+  return { 'aria-invalid': error ? true : undefined, 'aria-describedby': describedBy(id, hint, error) };
+}

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, call } from '../api';
-import { describedBy, Field } from '../components/Field';
+import { describedBy, Field, invalidBy } from '../components/Field';
 import { Notice } from '../components/Notice';
 import { profilesPath, splitProfileError, VALIDATIONS } from '../dlp';
 import { getAccount } from '../session';
@@ -147,8 +147,7 @@ export function DlpProfileForm({ profile, onSaved, onClose }: { profile: DlpProf
             id="dlp-name"
             value={form.name}
             maxLength={128}
-            aria-invalid={errors.name ? true : undefined}
-            aria-describedby={describedBy('dlp-name', false, errors.name)}
+            {...invalidBy('dlp-name', false, errors.name)}
             onInput={(e) => setForm({ ...form, name: e.currentTarget.value })}
           />
         </Field>

@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, call, enc, get } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
-import { describedBy, Field } from '../components/Field';
+import { describedBy, Field, invalidBy } from '../components/Field';
 import { Notice } from '../components/Notice';
 import { fmtTime } from '../format';
 import { useResource } from '../hooks';
@@ -126,8 +126,7 @@ export function EvaluationsView({ gateway }: { gateway: Gateway }) {
             id="dataset-name"
             value={name}
             autocomplete="off"
-            aria-invalid={errors.name ? true : undefined}
-            aria-describedby={describedBy('dataset-name', false, errors.name)}
+            {...invalidBy('dataset-name', false, errors.name)}
             onInput={(e) => setName(e.currentTarget.value)}
           />
         </Field>
@@ -156,8 +155,7 @@ export function EvaluationsView({ gateway }: { gateway: Gateway }) {
                 id={`filter-${i}-value`}
                 value={f.value}
                 autocomplete="off"
-                aria-invalid={errors[`filters[${i}]`] ? true : undefined}
-                aria-describedby={describedBy(`filter-${i}-value`, true, errors[`filters[${i}]`])}
+                {...invalidBy(`filter-${i}-value`, true, errors[`filters[${i}]`])}
                 onInput={(e) => setFilter(i, { value: e.currentTarget.value })}
               />
             </Field>

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, call, enc, get, query } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
-import { describedBy, Field } from '../components/Field';
+import { Field, invalidBy } from '../components/Field';
 import { Link } from '../components/Link';
 import { Notice } from '../components/Notice';
 import { fmtCost, fmtInt, fmtTime } from '../format';
@@ -226,8 +226,7 @@ function CreateGateway({ account, onCreated }: { account: string; onCreated: (id
           autocomplete="off"
           spellcheck={false}
           value={id}
-          aria-invalid={error ? true : undefined}
-          aria-describedby={describedBy('new-gateway-id', true, error)}
+          {...invalidBy('new-gateway-id', true, error)}
           onInput={(e) => setId(e.currentTarget.value)}
         />
       </Field>

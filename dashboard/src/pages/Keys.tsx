@@ -4,7 +4,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, call, enc, get } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
-import { describedBy, Field } from '../components/Field';
+import { Field, invalidBy } from '../components/Field';
 import { Link } from '../components/Link';
 import { Notice } from '../components/Notice';
 import { fmtTime } from '../format';
@@ -87,8 +87,7 @@ export function KeysView({ gateway }: { gateway: Gateway }) {
             list="key-providers"
             autocomplete="off"
             value={provider}
-            aria-invalid={errors.provider_slug ? true : undefined}
-            aria-describedby={describedBy('key-provider', false, errors.provider_slug)}
+            {...invalidBy('key-provider', false, errors.provider_slug)}
             onInput={(e) => setProvider(e.currentTarget.value)}
           />
           <datalist id="key-providers">
@@ -103,8 +102,7 @@ export function KeysView({ gateway }: { gateway: Gateway }) {
             name="alias"
             autocomplete="off"
             value={alias}
-            aria-invalid={errors.alias ? true : undefined}
-            aria-describedby={describedBy('key-alias', true, errors.alias)}
+            {...invalidBy('key-alias', true, errors.alias)}
             onInput={(e) => setAlias(e.currentTarget.value)}
           />
         </Field>
@@ -116,8 +114,7 @@ export function KeysView({ gateway }: { gateway: Gateway }) {
             autocomplete="off"
             spellcheck={false}
             value={secret}
-            aria-invalid={errors.secret ? true : undefined}
-            aria-describedby={describedBy('key-secret', true, errors.secret)}
+            {...invalidBy('key-secret', true, errors.secret)}
             onInput={(e) => setSecret(e.currentTarget.value)}
           />
         </Field>

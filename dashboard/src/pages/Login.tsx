@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, checkToken } from '../api';
-import { describedBy, Field } from '../components/Field';
+import { Field, invalidBy } from '../components/Field';
 import { Notice } from '../components/Notice';
 import { useTitle } from '../hooks';
 import { ACCOUNT_RE, getAccount, setAccount, setToken } from '../session';
@@ -55,8 +55,7 @@ export function LoginPage({ expired, onLogin }: { expired: boolean; onLogin: () 
             autocomplete="off"
             spellcheck={false}
             value={token}
-            aria-invalid={errors.token ? true : undefined}
-            aria-describedby={describedBy('login-token', true, errors.token)}
+            {...invalidBy('login-token', true, errors.token)}
             onInput={(e) => setTokenText(e.currentTarget.value)}
             autofocus
           />
@@ -68,8 +67,7 @@ export function LoginPage({ expired, onLogin }: { expired: boolean; onLogin: () 
             autocomplete="off"
             spellcheck={false}
             value={account}
-            aria-invalid={errors.account ? true : undefined}
-            aria-describedby={describedBy('login-account', false, errors.account)}
+            {...invalidBy('login-account', false, errors.account)}
             onInput={(e) => setAccountText(e.currentTarget.value)}
           />
         </Field>

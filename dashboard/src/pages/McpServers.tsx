@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, call, enc, get } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
-import { describedBy, Field } from '../components/Field';
+import { Field, invalidBy } from '../components/Field';
 import { Notice } from '../components/Notice';
 import { fmtCost, fmtTime } from '../format';
 import { useResource } from '../hooks';
@@ -104,8 +104,7 @@ export function McpServersView({ gateway }: { gateway: Gateway }) {
             name="name"
             autocomplete="off"
             value={name}
-            aria-invalid={errors.name ? true : undefined}
-            aria-describedby={describedBy('mcp-name', true, errors.name)}
+            {...invalidBy('mcp-name', true, errors.name)}
             onInput={(e) => setName(e.currentTarget.value)}
           />
         </Field>
@@ -117,8 +116,7 @@ export function McpServersView({ gateway }: { gateway: Gateway }) {
             autocomplete="off"
             placeholder="https://example.com/mcp"
             value={url}
-            aria-invalid={errors.url ? true : undefined}
-            aria-describedby={describedBy('mcp-url', true, errors.url)}
+            {...invalidBy('mcp-url', true, errors.url)}
             onInput={(e) => setUrl(e.currentTarget.value)}
           />
         </Field>
@@ -127,8 +125,7 @@ export function McpServersView({ gateway }: { gateway: Gateway }) {
             id="mcp-key"
             name="key"
             value={key}
-            aria-invalid={errors.key ? true : undefined}
-            aria-describedby={describedBy('mcp-key', true, errors.key)}
+            {...invalidBy('mcp-key', true, errors.key)}
             onChange={(e) => setKey(e.currentTarget.value)}
           >
             <option value="">None</option>
@@ -147,8 +144,7 @@ export function McpServersView({ gateway }: { gateway: Gateway }) {
             autocomplete="off"
             placeholder="free"
             value={price}
-            aria-invalid={errors.cost_per_call ? true : undefined}
-            aria-describedby={describedBy('mcp-price', true, errors.cost_per_call)}
+            {...invalidBy('mcp-price', true, errors.cost_per_call)}
             onInput={(e) => setPrice(e.currentTarget.value)}
           />
         </Field>

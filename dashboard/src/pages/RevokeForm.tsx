@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { describedBy, Field } from '../components/Field';
+import { Field, invalidBy } from '../components/Field';
 import type { RunToken } from '../types';
 
 /**
@@ -43,8 +43,7 @@ export function RevokeForm({ tokens, onPick }: { tokens: RunToken[]; onPick: (to
           id="revoke-by"
           autocomplete="off"
           value={text}
-          aria-invalid={error ? true : undefined}
-          aria-describedby={describedBy('revoke-by', true, error)}
+          {...invalidBy('revoke-by', true, error)}
           onInput={(e) => setText(e.currentTarget.value)}
         />
       </Field>

@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, call, enc, get } from '../api';
-import { describedBy, Field } from '../components/Field';
+import { describedBy, Field, invalidBy } from '../components/Field';
 import { Link } from '../components/Link';
 import { Notice } from '../components/Notice';
 import { useDraft } from '../hooks';
@@ -161,8 +161,7 @@ export function SettingsView({ gateway, onSaved }: { gateway: Gateway; onSaved: 
         value={form[key] as string}
         inputMode={opts.inputMode ?? 'numeric'}
         autocomplete="off"
-        aria-invalid={errors[key] ? true : undefined}
-        aria-describedby={describedBy(`s-${key}`, true, errors[key])}
+        {...invalidBy(`s-${key}`, true, errors[key])}
         onInput={(e) => set(key, e.currentTarget.value as never)}
       />
     </Field>

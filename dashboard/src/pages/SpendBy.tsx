@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { fetchAnalytics, sumBy, type Filters, type Window as Span } from '../analytics';
 import { enc, get } from '../api';
-import { describedBy, Field } from '../components/Field';
+import { Field, invalidBy } from '../components/Field';
 import { Notice } from '../components/Notice';
 import { fmtCost, fmtInt } from '../format';
 import { useResource } from '../hooks';
@@ -94,8 +94,7 @@ export function SpendBy({ account, win, filters, initial }: { account: string; w
                 autocomplete="off"
                 placeholder="team"
                 value={key}
-                aria-invalid={keyError ? true : undefined}
-                aria-describedby={describedBy('spend-by-key', false, keyError)}
+                {...invalidBy('spend-by-key', false, keyError)}
                 onInput={(e) => setKey(e.currentTarget.value)}
               />
             </Field>

@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiError, call } from '../api';
-import { describedBy, Field } from '../components/Field';
+import { Field, invalidBy } from '../components/Field';
 import { Notice } from '../components/Notice';
 import type { CalendarPeriod, RunToken, Technique } from '../types';
 
@@ -128,8 +128,7 @@ export function TokenForm({ path, onCreated }: { path: string; onCreated: (token
         value={form[key]}
         placeholder={placeholder}
         autocomplete="off"
-        aria-invalid={errors[key] ? true : undefined}
-        aria-describedby={describedBy(`token-${key}`, true, errors[key])}
+        {...invalidBy(`token-${key}`, true, errors[key])}
         onInput={(e) => set(key, e.currentTarget.value)}
       />
     </Field>
@@ -154,8 +153,7 @@ export function TokenForm({ path, onCreated }: { path: string; onCreated: (token
             name="expires_at"
             type="datetime-local"
             value={form.expires_at}
-            aria-invalid={errors.expires_at ? true : undefined}
-            aria-describedby={describedBy('token-expires_at', true, errors.expires_at)}
+            {...invalidBy('token-expires_at', true, errors.expires_at)}
             onInput={(e) => set('expires_at', e.currentTarget.value)}
           />
         </Field>
@@ -182,8 +180,7 @@ export function TokenForm({ path, onCreated }: { path: string; onCreated: (token
                 placeholder="requests"
                 autocomplete="off"
                 value={form.rate_limit}
-                aria-invalid={errors.rate_limit ? true : undefined}
-                aria-describedby={describedBy('token-rate_limit', true, errors.rate_limit)}
+                {...invalidBy('token-rate_limit', true, errors.rate_limit)}
                 onInput={(e) => set('rate_limit', e.currentTarget.value)}
               />
               <input
@@ -205,8 +202,7 @@ export function TokenForm({ path, onCreated }: { path: string; onCreated: (token
                 placeholder="USD"
                 autocomplete="off"
                 value={form.budget}
-                aria-invalid={errors.budget ? true : undefined}
-                aria-describedby={describedBy('token-budget', true, errors.budget)}
+                {...invalidBy('token-budget', true, errors.budget)}
                 onInput={(e) => set('budget', e.currentTarget.value)}
               />
               <select aria-label="Budget window" value={form.budget_window} onChange={(e) => set('budget_window', e.currentTarget.value as Form['budget_window'])}>
