@@ -20,12 +20,13 @@ use serde_json::{Value, json};
 use super::NAMESPACE_SEPARATOR;
 use super::catalog;
 use super::dlp::ToolDlp;
-use super::log::{Target, ToolCallLog};
+use super::log::ToolCallLog;
 use super::message::{Message, set_traceparent};
 use super::search;
 use super::server::{Admitted, admitted};
 use super::session::Listening;
 use crate::error::{ErrorCode, GatewayError};
+use crate::otel::McpTarget;
 
 /// The handler; its facts come with each message (see [`super::server`]). With sessions, it
 /// is one session's, and keeps the session's peer for list changes ([`super::session`]).
@@ -307,7 +308,7 @@ async fn call_namespaced(
     let mut dlp = ToolDlp::of(admitted).await.map_err(rpc_error)?;
     let mut request = request;
     let screened = dlp.screen_arguments(&mut request.arguments);
-    let target = Target {
+    let target = McpTarget {
         method: "tools/call",
         server,
         name: tool,

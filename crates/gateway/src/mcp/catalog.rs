@@ -20,11 +20,12 @@ use rmcp::model::{
 use super::NAMESPACE_SEPARATOR;
 use super::aggregate::rpc_error;
 use super::dlp::ToolDlp;
-use super::log::{Target, ToolCallLog};
+use super::log::ToolCallLog;
 use super::message::{Message, set_traceparent};
 use super::server::Admitted;
 use super::upstream::Upstream;
 use crate::error::GatewayError;
+use crate::otel::McpTarget;
 
 /// Separates a server's name from a resource URI at that server: `{server}+{uri}`.
 pub const URI_SEPARATOR: char = '+';
@@ -113,7 +114,7 @@ pub async fn get_prompt(
     if !admitted.allows(&name) {
         return Err(out_of_scope("prompt", &name));
     }
-    let target = Target {
+    let target = McpTarget {
         method: "prompts/get",
         server,
         name: prompt,
@@ -207,7 +208,7 @@ pub async fn read_resource(
     }
     limited(admitted, message).await?;
     let mut dlp = ToolDlp::of(admitted).await.map_err(rpc_error)?;
-    let target = Target {
+    let target = McpTarget {
         method: "resources/read",
         server,
         name: inner,
@@ -261,7 +262,7 @@ async fn limited(admitted: &Admitted, message: &Message<'_>) -> Result<(), Error
 async fn begin_screened(
     admitted: &Admitted,
     message: &Message<'_>,
-    target: Target<'_>,
+    target: McpTarget<'_>,
     body: Vec<u8>,
     dlp: &ToolDlp,
     screened: Result<(), GatewayError>,

@@ -16,7 +16,7 @@ use crate::budgets::Reservation;
 use crate::convert::saturating_i64_from_usize;
 use crate::error::{ErrorCode, GatewayError};
 use crate::logs::{LogBegin, LogEnd, RollupFacts};
-use crate::otel::{McpCall, McpSpan, RequestTrace};
+use crate::otel::{McpCall, McpSpan, McpTarget, RequestTrace};
 use crate::state::AppState;
 
 /// A tool call between its begin record and its end record.
@@ -42,17 +42,6 @@ pub struct ToolCallLog {
     cost: Option<f64>,
 }
 
-/// What a request to an upstream server is.
-pub struct Target<'a> {
-    /// The MCP method: `tools/call`, `prompts/get`, `resources/read` (the row's `path`).
-    pub method: &'static str,
-    pub server: &'a str,
-    /// What it names at the server: the tool, the prompt, the resource's URI (the `model`).
-    pub name: &'a str,
-    /// The same as the client named it.
-    pub namespaced: &'a str,
-}
-
 impl ToolCallLog {
     /// Writes the request's begin record (durable before the request goes upstream, as a model
     /// request's is), or refuses the request when the log cannot take it; `body` is the
@@ -61,7 +50,7 @@ impl ToolCallLog {
     pub async fn begin(
         admitted: &Admitted,
         message: &Message<'_>,
-        target: Target<'_>,
+        target: McpTarget<'_>,
         body: Vec<u8>,
     ) -> Result<ToolCallLog, GatewayError> {
         let (server, tool, path) = (target.server, target.name, target.method);
@@ -98,10 +87,7 @@ impl ToolCallLog {
         log.trace = message.trace.clone().map(|trace| {
             let span = trace.begin_mcp(
                 &McpCall {
-                    method: target.method,
-                    server,
-                    name: tool,
-                    namespaced: target.namespaced,
+                    target: &target,
                     request_id: &message.id,
                     log_id: &log.id,
                 },

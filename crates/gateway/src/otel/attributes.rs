@@ -107,11 +107,11 @@ pub fn outcome(facts: &RollupFacts, end: &LogEnd) -> Vec<KeyValue> {
 /// tool call), `name` being the tool, prompt or resource as the span's side names it.
 pub fn mcp(call: &super::trace::McpCall<'_>, name: &str) -> Vec<KeyValue> {
     let mut attributes = vec![
-        KeyValue::new("mcp.method.name", call.method),
+        KeyValue::new("mcp.method.name", call.target.method),
         KeyValue::new("jsonrpc.request.id", call.request_id.to_owned()),
-        KeyValue::new("tollgate.mcp.server", call.server.to_owned()),
+        KeyValue::new("tollgate.mcp.server", call.target.server.to_owned()),
     ];
-    match call.method {
+    match call.target.method {
         MCP_TOOLS_CALL => {
             attributes.push(KeyValue::new("gen_ai.operation.name", "execute_tool"));
             attributes.push(KeyValue::new("gen_ai.tool.name", name.to_owned()));

@@ -25,7 +25,7 @@ use exporter::Destination;
 pub use exporter::ExportCounts;
 pub use propagation::{TRACEPARENT, TRACESTATE, span_id, trace_id, traceparent};
 pub use target::{ContentType, ExportTarget, check_header, check_url, parse_gateway_field};
-pub use trace::{AttemptSpan, McpCall, McpSpan, RequestTrace};
+pub use trace::{AttemptSpan, McpCall, McpSpan, McpTarget, RequestTrace};
 
 use crate::config::OtelConfig;
 use crate::gateways::Gateway;

@@ -65,16 +65,22 @@ pub struct AttemptSpan {
     step: Option<i64>,
 }
 
-/// An MCP request to an upstream server, as its spans describe it.
-pub struct McpCall<'a> {
-    /// `tools/call`, `prompts/get` or `resources/read`.
+/// What an MCP request to an upstream server is, as its log row and its spans name it.
+pub struct McpTarget<'a> {
+    /// `tools/call`, `prompts/get` or `resources/read` (the row's `path`).
     pub method: &'static str,
     /// The upstream server's name in the gateway.
     pub server: &'a str,
-    /// What the request names at the server: the tool, the prompt, the resource's URI.
+    /// What the request names at the server: the tool, the prompt, the resource's URI (the
+    /// row's `model`).
     pub name: &'a str,
     /// The same as the client named it (`{server}__{tool}`, `{server}+{uri}`).
     pub namespaced: &'a str,
+}
+
+/// An MCP request to an upstream server, as its spans describe it.
+pub struct McpCall<'a> {
+    pub target: &'a McpTarget<'a>,
     /// The JSON-RPC id of the client's message.
     pub request_id: &'a str,
     /// The request's log row.
@@ -246,21 +252,24 @@ impl RequestTrace {
             .retain(|kv| kv.key.as_str() != "tollgate.log_id");
         recorded
             .attributes
-            .extend(attributes::mcp(call, call.namespaced));
+            .extend(attributes::mcp(call, call.target.namespaced));
         recorded
             .attributes
             .push(KeyValue::new("tollgate.log_id", call.log_id.to_owned()));
-        if call.method == attributes::MCP_TOOLS_CALL && self.wants_bodies() {
+        if call.target.method == attributes::MCP_TOOLS_CALL && self.wants_bodies() {
             recorded
                 .attributes
                 .push(attributes::body("gen_ai.tool.call.arguments", arguments));
         }
-        recorded.name = Some(attributes::mcp_span_name(call.method, call.namespaced));
+        recorded.name = Some(attributes::mcp_span_name(
+            call.target.method,
+            call.target.namespaced,
+        ));
         McpSpan {
             span_id: new_span_id(),
             started: None,
-            name: attributes::mcp_span_name(call.method, call.name),
-            attributes: attributes::mcp(call, call.name),
+            name: attributes::mcp_span_name(call.target.method, call.target.name),
+            attributes: attributes::mcp(call, call.target.name),
         }
     }
 
